@@ -1,0 +1,2 @@
+//! Per-worker flow table. (Being written.)
+pub mod reassembly;

@@ -1,0 +1,22 @@
+//! minewatch: find the hosts on a network that mine cryptocurrency, by parsing the Stratum
+//! mining-pool protocol out of reassembled TCP streams.
+//!
+//! Data flows one way: [`capture`] yields packets, [`decode`] turns each into a borrowed view,
+//! [`pipeline`] shards them by a symmetric flow hash onto workers, each worker owns a
+//! [`flow::FlowTable`] that reassembles TCP and feeds lines to the [`stratum`] recogniser, and
+//! [`verdict`] turns session facts into [`output`] records and the shared [`hosts`] table.
+#![forbid(unsafe_code)]
+
+pub mod capture;
+pub mod config;
+pub mod decode;
+pub mod flow;
+pub mod hosts;
+pub mod output;
+pub mod pipeline;
+pub mod stats;
+pub mod stratum;
+pub mod summary;
+pub mod synth;
+pub mod time;
+pub mod verdict;

@@ -1,0 +1,1 @@
+//! Borrowed JSON-RPC message types, parsed with serde_json only for candidate lines.

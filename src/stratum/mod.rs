@@ -1,0 +1,129 @@
+//! The Stratum recogniser: turns the lines of a reassembled TCP connection into mining facts.
+//!
+//! Architecture invariant: nothing here does I/O or knows about packets. The flow layer frames
+//! each direction into lines ([`framer`]), drops lines that cannot be JSON ([`probe`]), and hands
+//! candidates to a per-connection [`Session`], which parses them with serde_json into borrowed
+//! types ([`message`]) and runs the dialect state machine ([`session`]).
+//!
+//! Roles come from the protocol, never from ports or from who sent the first packet: the side
+//! that sends `mining.subscribe`/`login`/`submit` is the miner, the side that pushes
+//! `mining.notify`/`job` or answers the miner's requests is the pool.
+
+pub mod framer;
+pub mod message;
+pub mod probe;
+pub mod session;
+
+pub use session::{LineKind, Session};
+
+use serde::Serialize;
+
+/// One side of a connection, as the flow layer names them before the protocol tells roles apart:
+/// `A` is the side that sent the SYN, or else the sender of the first packet seen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Side {
+    A,
+    B,
+}
+
+impl Side {
+    pub fn other(self) -> Side {
+        match self {
+            Side::A => Side::B,
+            Side::B => Side::A,
+        }
+    }
+}
+
+/// The dialect of a mining session: the alert's `stratum.variant`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+pub enum Variant {
+    #[serde(rename = "stratum-v1")]
+    StratumV1,
+    #[serde(rename = "cryptonote")]
+    CryptoNote,
+    #[serde(rename = "eth-proxy")]
+    EthProxy,
+    #[serde(rename = "ethereum-stratum")]
+    EthereumStratum,
+    #[serde(rename = "getwork")]
+    Getwork,
+    #[serde(rename = "stratum-v2")]
+    StratumV2,
+    #[serde(rename = "tls")]
+    Tls,
+}
+
+impl Variant {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Variant::StratumV1 => "stratum-v1",
+            Variant::CryptoNote => "cryptonote",
+            Variant::EthProxy => "eth-proxy",
+            Variant::EthereumStratum => "ethereum-stratum",
+            Variant::Getwork => "getwork",
+            Variant::StratumV2 => "stratum-v2",
+            Variant::Tls => "tls",
+        }
+    }
+}
+
+/// How sure we are that a session is mining. Ordered: a session only ever moves up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    /// Indirect evidence only (a pool's domain in SNI or DNS, a Stratum V2 handshake shape).
+    Suspected,
+    /// The miner's side of a mining handshake, or a share, was seen.
+    Detected,
+    /// Both sides: the pool handed out work, or accepted a share.
+    Confirmed,
+}
+
+impl Confidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Suspected => "suspected",
+            Confidence::Detected => "detected",
+            Confidence::Confirmed => "confirmed",
+        }
+    }
+}
+
+/// Most distinct method names kept per session; a hostile peer cannot grow the list further.
+pub const MAX_METHODS: usize = 32;
+/// Longest wire string (login, agent, password, method) kept; longer ones are cut on a char
+/// boundary and flagged in [`SessionFacts::truncated`].
+pub const MAX_FIELD_LEN: usize = 512;
+
+/// What a session has told us so far. Every string in here came off the wire and is
+/// attacker-controlled: output formats must escape it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SessionFacts {
+    pub variant: Option<Variant>,
+    /// The side that is the miner, once the protocol has shown it.
+    pub client: Option<Side>,
+    /// Worker or wallet string exactly as sent (after JSON unescaping).
+    pub login: Option<String>,
+    pub password: Option<String>,
+    /// Miner software as announced (subscribe's first param, cryptonote `agent`, ...).
+    pub agent: Option<String>,
+    /// Algorithm(s) named by either side (cryptonote `algo`, job `algo`).
+    pub algo: Option<String>,
+    /// Distinct methods seen from either side, in first-seen order, at most [`MAX_METHODS`].
+    pub methods: Vec<String>,
+    /// Work units the pool handed out (mining.notify, job, eth_getWork results, ...).
+    pub jobs: u64,
+    pub shares_submitted: u64,
+    pub shares_accepted: u64,
+    pub shares_rejected: u64,
+    /// The latest difficulty the pool set (mining.set_difficulty, or derived from a target).
+    pub difficulty: Option<f64>,
+    pub first_share: Option<crate::time::Ts>,
+    pub last_share: Option<crate::time::Ts>,
+    /// Mining messages seen from the miner and from the pool.
+    pub client_msgs: u64,
+    pub pool_msgs: u64,
+    /// Some wire string was longer than [`MAX_FIELD_LEN`] and was cut.
+    pub truncated: bool,
+}

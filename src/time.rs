@@ -1,0 +1,63 @@
+//! Packet time. Every timestamp minewatch reports comes from the capture, never from the wall
+//! clock, so a replay of last month's capture reports last month's times.
+
+use std::fmt;
+
+/// Microseconds since the Unix epoch, as libpcap hands them out (it scales nanosecond pcaps down).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Ts(pub i64);
+
+impl Ts {
+    pub const fn from_micros(us: i64) -> Ts {
+        Ts(us)
+    }
+
+    pub fn from_timeval(sec: i64, usec: i64) -> Ts {
+        Ts(sec.saturating_mul(1_000_000).saturating_add(usec))
+    }
+
+    pub const fn as_micros(self) -> i64 {
+        self.0
+    }
+
+    /// Seconds (fractional) from `earlier` to `self`; zero when time went backwards.
+    pub fn secs_since(self, earlier: Ts) -> f64 {
+        (self.0.saturating_sub(earlier.0)).max(0) as f64 / 1e6
+    }
+
+    /// RFC 3339 in UTC with microseconds, e.g. `2024-05-01T12:00:00.000001Z`.
+    pub fn rfc3339(self) -> String {
+        let secs = self.0.div_euclid(1_000_000);
+        let micros = self.0.rem_euclid(1_000_000) as u32;
+        match chrono::DateTime::from_timestamp(secs, micros * 1000) {
+            Some(dt) => dt.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            None => "1970-01-01T00:00:00.000000Z".to_string(),
+        }
+    }
+}
+
+impl fmt::Display for Ts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.rfc3339())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_rfc3339_with_micros_in_utc() {
+        assert_eq!(Ts::from_timeval(0, 1).rfc3339(), "1970-01-01T00:00:00.000001Z");
+        assert_eq!(
+            Ts::from_timeval(1_700_000_000, 123_456).rfc3339(),
+            "2023-11-14T22:13:20.123456Z"
+        );
+    }
+
+    #[test]
+    fn secs_since_never_negative() {
+        assert_eq!(Ts(5).secs_since(Ts(10)), 0.0);
+        assert_eq!(Ts(3_000_000).secs_since(Ts(1_000_000)), 2.0);
+    }
+}
