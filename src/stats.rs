@@ -1,1 +1,80 @@
-//! (Being written.)
+//! Counters. Every bound in minewatch has one here, and so does every kind of input we skip:
+//! an operator reads these to know what the sensor did not see.
+//!
+//! Each worker owns a plain `Counters` (no atomics on the hot path); they are summed when a
+//! worker reports.
+
+use serde::Serialize;
+
+macro_rules! counters {
+    ($($(#[$doc:meta])* $name:ident),* $(,)?) => {
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+        pub struct Counters {
+            $($(#[$doc])* pub $name: u64,)*
+        }
+
+        impl Counters {
+            /// Adds `other` into `self`, field by field.
+            pub fn add(&mut self, other: &Counters) {
+                $(self.$name = self.$name.saturating_add(other.$name);)*
+            }
+
+            /// Every counter with its name, for the summary and the stats record.
+            pub fn fields(&self) -> Vec<(&'static str, u64)> {
+                vec![$((stringify!($name), self.$name),)*]
+            }
+        }
+    };
+}
+
+counters! {
+    /// Frames read from the capture.
+    packets,
+    /// Bytes of frames read (captured length).
+    bytes,
+    /// Frames cut short by the snap length or the file: skipped.
+    truncated,
+    /// Frames whose headers do not parse: skipped.
+    malformed,
+    /// Frames that are neither TCP nor UDP over IP (ARP, ICMP, ...).
+    not_tcp_udp,
+    /// IP fragments (not yet reassembled): skipped.
+    fragments,
+    /// Frames of a link type we do not decode.
+    unsupported_link,
+    udp_packets,
+    tcp_packets,
+    /// Flows entered in the flow table.
+    flows,
+    /// Flows found not to be Stratum and no longer inspected.
+    flows_bypassed,
+    /// New flows not tracked because the flow table was full.
+    flows_table_full,
+    /// Flows ended by the idle timeout.
+    flows_timed_out,
+    /// Flows that reached the inspection budget without showing Stratum.
+    flows_budget_exhausted,
+    /// Mining sessions recognised (internal clients or not).
+    sessions,
+    /// Mining sessions whose client is outside home-net: not reported.
+    sessions_external,
+    /// `mining` alerts written.
+    alerts,
+    /// `mining_session` records written.
+    session_records,
+    /// Lines handed to the Stratum recogniser.
+    lines,
+    /// Lines dropped for exceeding the line-length bound.
+    lines_overlong,
+    /// Holes in a TCP stream (lost segments, or given up on to stay in bounds).
+    reasm_gaps,
+    reasm_gap_bytes,
+    reasm_retransmitted_bytes,
+    reasm_overlap_conflicts,
+    /// Out-of-order bytes dropped because the per-direction buffer was full.
+    reasm_ooo_dropped_bytes,
+    /// Events dropped because the output queue was full.
+    events_dropped,
+    /// Hosts not added because the host table was full.
+    hosts_table_full,
+}
