@@ -1,0 +1,78 @@
+# shellcheck shell=bash
+# Shared by scripts/demo.sh, scripts/test.sh and .ci/run (sourced, not run): checks for and, when
+# missing, installs the build dependencies, and finds cargo.
+
+export DEBIAN_FRONTEND=noninteractive
+
+say() { printf '%s\n' "$*" >&2; }
+
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# Prints a section header.
+section() { printf '\n==> %s\n' "$*"; }
+
+# True when libpcap's development files are installed: pkg-config knows the library and its
+# header is where pkg-config says (or in the usual include directories).
+libpcap_ok() {
+    have pkg-config && pkg-config --exists libpcap || return 1
+    local dir
+    for dir in "$(pkg-config --variable=includedir libpcap 2>/dev/null || true)" /usr/include /usr/local/include; do
+        if [ -n "$dir" ] && [ -e "$dir/pcap.h" ]; then
+            return 0
+        fi
+    done
+    return 1
+}
+
+# Runs a command as root: directly when root already, else through sudo (without prompting when
+# there is no terminal to prompt on).
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif have sudo; then
+        if [ -t 0 ]; then sudo "$@"; else sudo -n "$@"; fi
+    else
+        say "error: need root to run: $*  (not root, and sudo is not installed)"
+        return 1
+    fi
+}
+
+# Installs libpcap-dev and pkg-config with apt-get when libpcap's development files are missing.
+ensure_libpcap() {
+    if libpcap_ok; then
+        return 0
+    fi
+    say "libpcap development files not found; installing libpcap-dev and pkg-config"
+    if ! have apt-get; then
+        say "error: apt-get is not available. Install libpcap's development package and pkg-config"
+        say "       with your system's package manager (e.g. 'dnf install libpcap-devel pkgconf',"
+        say "       'apk add libpcap-dev pkgconf', 'brew install libpcap pkg-config'), then re-run."
+        return 1
+    fi
+    as_root apt-get update </dev/null
+    as_root apt-get install -y --no-install-recommends libpcap-dev pkg-config </dev/null
+    if ! libpcap_ok; then
+        say "error: libpcap-dev was installed but pkg-config still cannot find libpcap"
+        return 1
+    fi
+}
+
+# Makes sure cargo is on PATH (picking up a rustup install in the default place), or explains how
+# to get it.
+ensure_cargo() {
+    if ! have cargo && [ -f "${CARGO_HOME:-$HOME/.cargo}/env" ]; then
+        # shellcheck disable=SC1091
+        . "${CARGO_HOME:-$HOME/.cargo}/env"
+    fi
+    if ! have cargo; then
+        say "error: cargo (Rust) is not installed. Install Rust with rustup:"
+        say "    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh"
+        say "then open a new shell (or run: . \"\$HOME/.cargo/env\") and re-run this script."
+        return 1
+    fi
+}
+
+# "--locked" when the repository has a Cargo.lock, so builds use exactly the locked versions.
+locked_flag() {
+    if [ -f Cargo.lock ]; then printf '%s' --locked; fi
+}
