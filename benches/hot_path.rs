@@ -28,13 +28,9 @@ fn bench(c: &mut Criterion) {
     g.bench_function("decode_ethernet_ipv4_tcp", |b| {
         b.iter(|| decode(LinkType::Ethernet, black_box(&tls)).map(|p| p.payload.len()))
     });
-    g.bench_function("prefilter_tls_payload", |b| {
-        b.iter(|| probe::may_start_json(black_box(&tls[54..])))
-    });
+    g.bench_function("prefilter_tls_payload", |b| b.iter(|| probe::may_start_json(black_box(&tls[54..]))));
     let http = b"GET /index.html HTTP/1.1\r\nHost: example.com\r\nUser-Agent: curl/8\r\n\r\n";
-    g.bench_function("prefilter_http_line", |b| {
-        b.iter(|| probe::may_be_json(black_box(http)))
-    });
+    g.bench_function("prefilter_http_line", |b| b.iter(|| probe::may_be_json(black_box(http))));
     g.finish();
 
     let mut g = c.benchmark_group("per_line");
@@ -49,13 +45,7 @@ fn bench(c: &mut Criterion) {
         let mut s = Session::new();
         b.iter(|| s.on_line(Side::A, black_box(other), Ts(1)))
     });
-    let stream: Vec<u8> = notify
-        .iter()
-        .chain(b"\n")
-        .copied()
-        .cycle()
-        .take(64 * 1024)
-        .collect();
+    let stream: Vec<u8> = notify.iter().chain(b"\n").copied().cycle().take(64 * 1024).collect();
     g.throughput(Throughput::Bytes(stream.len() as u64));
     g.bench_function("framer_64k", |b| {
         b.iter(|| {

@@ -5,8 +5,12 @@ use clap::Parser;
 
 use crate::config::{HomeNet, DEFAULT_HOME_NET};
 
+/// What live capture keeps by default: all of TCP, DNS over UDP, and IP fragments.
+pub const DEFAULT_FILTER: &str = "tcp or udp port 53 or (ip[6:2] & 0x3fff != 0) or ip6[6] == 44";
+
 const EXAMPLES: &str = "\
 Examples:
+  minewatch -i eth1 -o /var/log/minewatch/alerts.json   watch a SPAN port
   minewatch -r capture.pcap                 report mining hosts in a capture
   minewatch -r a.pcapng -r b.pcap -o alerts.json
   tcpdump -w - -i eth1 | minewatch -r -     read a capture from standard input
@@ -23,10 +27,42 @@ are still processed), 2 for a usage error.";
     about = "Finds the hosts on a network that mine cryptocurrency, by parsing the Stratum protocol",
     after_help = EXAMPLES
 )]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["read", "interface"])))]
 pub struct Args {
     /// Read packets from a pcap or pcapng file (`-` for standard input); repeatable.
-    #[arg(short = 'r', long = "read", value_name = "FILE", required = true)]
+    #[arg(short = 'r', long = "read", value_name = "FILE", conflicts_with = "interface")]
     pub read: Vec<String>,
+
+    /// Capture live from a network interface (promiscuous); repeatable.
+    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
+    pub interface: Vec<String>,
+
+    /// BPF filter for live capture. The default keeps TCP (Stratum, TLS), UDP port 53 (DNS
+    /// answers for pool domains) and IP fragments (which carry no ports).
+    #[arg(short = 'f', long = "filter", value_name = "EXPR", default_value = DEFAULT_FILTER)]
+    pub filter: String,
+
+    /// Bytes kept of each live frame.
+    #[arg(long = "snaplen", value_name = "BYTES", default_value_t = 65535,
+          value_parser = clap::value_parser!(i32).range(64..=262144))]
+    pub snaplen: i32,
+
+    /// Kernel capture buffer per interface, in MiB.
+    #[arg(long = "buffer-mb", value_name = "MIB", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub buffer_mb: u32,
+
+    /// Seconds between `stats` records on a live capture (0: only the one at exit).
+    #[arg(long = "stats-interval", value_name = "SECS", default_value_t = 60)]
+    pub stats_interval: u64,
+
+    /// After opening the interfaces, run as this user (default when started as root: nobody).
+    #[arg(long = "user", value_name = "USER")]
+    pub user: Option<String>,
+
+    /// ... and this group (default when started as root: nogroup).
+    #[arg(long = "group", value_name = "GROUP")]
+    pub group: Option<String>,
 
     /// Write alerts to PATH (appended), `-` for standard output.
     #[arg(short = 'o', long = "output", value_name = "PATH", default_value = "-")]
@@ -80,6 +116,11 @@ mod tests {
         assert_eq!(a.output, "-");
         assert_eq!(a.home_net, HomeNet::default());
         assert!(Args::try_parse_from(["minewatch"]).is_err());
+        assert!(Args::try_parse_from(["minewatch", "-r", "a", "-i", "eth0"]).is_err());
+        let l = Args::try_parse_from(["minewatch", "-i", "eth0", "-i", "eth1", "--user", "mw"]).unwrap();
+        assert_eq!(l.interface, vec!["eth0", "eth1"]);
+        assert_eq!(l.filter, DEFAULT_FILTER);
+        assert_eq!(l.user.as_deref(), Some("mw"));
         assert!(Args::try_parse_from(["minewatch", "-r", "a", "--home-net", "nope"]).is_err());
         assert!(Args::try_parse_from(["minewatch", "-r", "a", "--workers", "0"]).is_err());
     }

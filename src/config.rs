@@ -35,9 +35,7 @@ impl HomeNet {
 
 impl Default for HomeNet {
     fn default() -> Self {
-        DEFAULT_HOME_NET
-            .parse()
-            .unwrap_or(HomeNet { nets: Vec::new() })
+        DEFAULT_HOME_NET.parse().unwrap_or(HomeNet { nets: Vec::new() })
     }
 }
 
@@ -78,16 +76,9 @@ mod tests {
     #[test]
     fn default_home_net_covers_private_ranges_only() {
         let h = HomeNet::default();
-        for ip in [
-            "10.1.2.3",
-            "172.31.0.1",
-            "192.168.0.1",
-            "100.64.1.1",
-            "127.0.0.1",
-            "fd00::1",
-            "fe80::1",
-            "::1",
-        ] {
+        for ip in
+            ["10.1.2.3", "172.31.0.1", "192.168.0.1", "100.64.1.1", "127.0.0.1", "fd00::1", "fe80::1", "::1"]
+        {
             assert!(h.contains(ip.parse().unwrap()), "{ip}");
         }
         for ip in ["8.8.8.8", "172.32.0.1", "198.51.100.1", "2001:db8::1"] {

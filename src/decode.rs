@@ -117,10 +117,7 @@ fn slice_link(link: LinkType, frame: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip>
             Ok(LaxSlicedPacket::from_ether_type(et, rest))
         }
         LinkType::Null | LinkType::Loop => {
-            let af: [u8; 4] = frame
-                .get(0..4)
-                .and_then(|b| b.try_into().ok())
-                .ok_or(Skip::Truncated)?;
+            let af: [u8; 4] = frame.get(0..4).and_then(|b| b.try_into().ok()).ok_or(Skip::Truncated)?;
             let rest = frame.get(4..).ok_or(Skip::Truncated)?;
             // DLT_NULL is in the writer's byte order: accept either reading.
             let et = if link == LinkType::Loop {
@@ -240,10 +237,7 @@ mod tests {
         let frame = tcp_v4(&[b'x'; 100]);
         for cut in [0, 5, 14, 20, 40, 54, 60, frame.len() - 1] {
             let r = decode(LinkType::Ethernet, &frame[..cut]);
-            assert!(
-                matches!(r, Err(Skip::Truncated) | Err(Skip::Malformed)),
-                "cut {cut}: {r:?}"
-            );
+            assert!(matches!(r, Err(Skip::Truncated) | Err(Skip::Malformed)), "cut {cut}: {r:?}");
         }
     }
 
@@ -258,10 +252,7 @@ mod tests {
     #[test]
     fn vlan_and_qinq() {
         let b = PacketBuilder::ethernet2([1; 6], [2; 6])
-            .double_vlan(
-                etherparse::VlanId::try_new(10).unwrap(),
-                etherparse::VlanId::try_new(20).unwrap(),
-            )
+            .double_vlan(etherparse::VlanId::try_new(10).unwrap(), etherparse::VlanId::try_new(20).unwrap())
             .ipv6([0xfd; 16], [0x20; 16], 64)
             .tcp(1, 2, 3, 4);
         let mut frame = Vec::new();
@@ -284,9 +275,7 @@ mod tests {
         sll.extend_from_slice(&ip);
         assert_eq!(decode(LinkType::LinuxSll, &sll).unwrap().payload, b"q");
 
-        let mut sll2 = vec![
-            0x08, 0x00, 0, 0, 0, 0, 0, 1, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0,
-        ];
+        let mut sll2 = vec![0x08, 0x00, 0, 0, 0, 0, 0, 1, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0];
         sll2.extend_from_slice(&ip);
         assert_eq!(decode(LinkType::LinuxSll2, &sll2).unwrap().payload, b"q");
 

@@ -42,10 +42,7 @@ pub struct HostTable {
 
 impl HostTable {
     pub fn new(max_hosts: usize) -> HostTable {
-        HostTable {
-            map: DashMap::with_hasher(ahash::RandomState::new()),
-            max_hosts,
-        }
+        HostTable { map: DashMap::with_hasher(ahash::RandomState::new()), max_hosts }
     }
 
     /// Folds a record into its host's entry. Returns false when the table was full and the host

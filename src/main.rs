@@ -1,22 +1,27 @@
-//! The `minewatch` binary: parse the command line, run the pipeline, print the summary, and
-//! pick the exit code. Everything else lives in the library.
+//! The `minewatch` binary: parse the command line, open the sources, drop privileges, run the
+//! pipeline, print the summary, and pick the exit code. Everything else lives in the library.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use minewatch::capture::live::{LiveOptions, LiveSource};
 use minewatch::cli::Args;
 use minewatch::config::Config;
 use minewatch::hosts::HostTable;
 use minewatch::output::Sink;
-use minewatch::pipeline::{self, Progress};
+use minewatch::pipeline::{self, Progress, RunOptions};
 use minewatch::summary;
 
 /// Mining hosts remembered for the summary; more are counted, not listed.
 const MAX_HOSTS: usize = 100_000;
+/// Live read timeout: how long a quiet link may keep the reader from its housekeeping.
+const LIVE_TIMEOUT_MS: i32 = 100;
 
 /// A progress bar over the inputs' total size, only when a person is watching stderr.
 fn progress_bar(args: &Args) -> Option<ProgressBar> {
@@ -34,18 +39,62 @@ fn progress_bar(args: &Args) -> Option<ProgressBar> {
         return None;
     }
     let bar = ProgressBar::new(total);
-    let style =
-        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let style = ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     Some(bar)
 }
 
+/// SIGINT and SIGTERM stop the run (sessions are flushed); SIGHUP reopens the output file.
+fn signals() -> std::io::Result<(Arc<AtomicBool>, Arc<AtomicBool>)> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let stop = Arc::new(AtomicBool::new(false));
+    let reopen = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(SIGINT, stop.clone())?;
+    signal_hook::flag::register(SIGTERM, stop.clone())?;
+    signal_hook::flag::register(SIGHUP, reopen.clone())?;
+    Ok((stop, reopen))
+}
+
+/// Gives up root once the interfaces and the output are open: a bug in a parser of hostile
+/// input then runs as an unprivileged user. When not root there is nothing to drop.
+fn drop_privileges(args: &Args) -> Result<(), String> {
+    let is_root = std::env::var_os("MINEWATCH_ASSUME_NOT_ROOT").is_none()
+        && std::fs::metadata("/proc/self")
+            .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+            .unwrap_or(false);
+    if !is_root && args.user.is_none() && args.group.is_none() {
+        return Ok(());
+    }
+    let user = args.user.as_deref().unwrap_or("nobody");
+    let group = args.group.as_deref().unwrap_or("nogroup");
+    privdrop::PrivDrop::default()
+        .user(user)
+        .group(group)
+        .fallback_to_ids_if_names_are_numeric()
+        .apply()
+        .map_err(|e| format!("cannot drop privileges to {user}:{group}: {e}"))
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
-    let cfg = Config {
-        home_net: args.home_net.clone(),
-        ..Config::default()
+    let (stop, reopen) = match signals() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("minewatch: cannot install signal handlers: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let workers = args
+        .workers
+        .map(usize::from)
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let opts = RunOptions {
+        cfg: Config { home_net: args.home_net.clone(), ..Config::default() },
+        workers,
+        stats_interval: Duration::from_secs(args.stats_interval),
+        stop,
+        reopen,
     };
     let sink = match Sink::open(&args.output) {
         Ok(s) => s,
@@ -54,32 +103,61 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let workers = args.workers.map(usize::from).unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
     let hosts = Arc::new(HostTable::new(MAX_HOSTS));
-    let bar = progress_bar(&args);
-    let report = pipeline::run_files(
-        &args.read,
-        &cfg,
-        workers,
-        sink,
-        hosts.clone(),
-        bar.as_ref().map(|b| b as &dyn Progress),
-    );
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
-    for (path, reason) in &report.input_errors {
-        eprintln!("minewatch: {path}: {reason}");
+
+    let report = if args.interface.is_empty() {
+        let bar = progress_bar(&args);
+        let r = pipeline::run_files(
+            &args.read,
+            &opts,
+            sink,
+            hosts.clone(),
+            bar.as_ref().map(|b| b as &dyn Progress),
+        );
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        r
+    } else {
+        let mut sources = Vec::new();
+        for iface in &args.interface {
+            let o = LiveOptions {
+                iface: iface.clone(),
+                filter: args.filter.clone(),
+                snaplen: args.snaplen,
+                buffer_mb: args.buffer_mb,
+                promisc: true,
+                timeout_ms: LIVE_TIMEOUT_MS,
+            };
+            match LiveSource::open(&o) {
+                Ok(s) => sources.push(s),
+                Err(e) => {
+                    eprintln!("minewatch: {iface}: {e}");
+                    return ExitCode::from(1);
+                }
+            }
+        }
+        if let Err(e) = drop_privileges(&args) {
+            eprintln!("minewatch: {e}");
+            return ExitCode::from(1);
+        }
+        pipeline::run_live(sources, &opts, sink, hosts.clone())
+    };
+
+    for (input, reason) in &report.input_errors {
+        eprintln!("minewatch: {input}: {reason}");
     }
     if let Some(e) = &report.output_error {
         eprintln!("minewatch: {}: {e}", args.output);
     }
     if !args.quiet {
         eprint!("{}", summary::render(&hosts.snapshot(), &report.counters));
+        for (iface, k) in &report.kernel {
+            eprintln!(
+                "capture {iface}: received {}, dropped by kernel {}, dropped by interface {}",
+                k.received, k.dropped, k.if_dropped
+            );
+        }
     }
     if report.input_errors.is_empty() && report.output_error.is_none() {
         ExitCode::SUCCESS

@@ -1,46 +1,86 @@
-//! Threads and channels: source → dispatcher → workers → output.
+//! Threads and channels: sources → dispatcher → workers → collector.
 //!
-//! The reader thread decodes each frame just far enough to shard it by a symmetric hash of its
-//! address pair, so both directions of a connection (and IP fragments, which carry no ports)
-//! meet on one worker whose flow table needs no lock. Frames move in batches, copied once into
-//! a batch buffer that is recycled; with one worker there is no hand-off at all and frames are
-//! processed straight from libpcap's buffer. Records go over a bounded channel to one output
-//! thread that owns the sink.
+//! A reader decodes each frame just far enough to shard it by a symmetric hash of its address
+//! pair, so both directions of a connection (and IP fragments, which carry no ports) meet on one
+//! worker whose flow table needs no lock. Frames move in batches, copied once into a batch
+//! buffer that is recycled. Replay with one worker skips the hand-off entirely and processes
+//! frames straight from libpcap's buffer.
+//!
+//! Back-pressure differs by source, on purpose: a file can wait, so replay blocks on a full
+//! worker queue and loses nothing; a live interface cannot, so a live reader never blocks and
+//! counts every batch it has to drop (`dispatch_dropped`), next to the kernel's own drops.
+//!
+//! One collector thread owns the sink. Workers and readers send it records and, now and then,
+//! a copy of their counters; the collector writes alerts, sums the counters into `stats`
+//! records, and returns the totals at the end, so every counter is summed in one place.
 
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, Receiver, Sender};
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
 
+use crate::capture::live::{KernelStats, LiveSource, Read};
 use crate::capture::{Frame, OfflineSource};
 use crate::config::Config;
 use crate::decode::{self, LinkType, Packet, Skip, Transport};
 use crate::flow::FlowTable;
 use crate::hosts::HostTable;
-use crate::output::Sink;
+use crate::output::{Sink, StatsRecord};
 use crate::stats::Counters;
 use crate::time::Ts;
 use crate::verdict::Event;
 
-/// Records waiting for the output thread. Alerts are rare, so this only fills when the sink
-/// stalls; replay then waits for it rather than lose records.
-const EVENT_QUEUE: usize = 4096;
+/// Records waiting for the collector. Alerts are rare, so this only fills when the sink stalls.
+const RECORD_QUEUE: usize = 4096;
 /// Batches in flight to each worker.
 const WORKER_QUEUE: usize = 64;
 /// Frames per batch, and the batch buffer size that also closes a batch.
 const BATCH_FRAMES: usize = 256;
 const BATCH_BYTES: usize = 512 * 1024;
+/// How often a live reader flushes partial batches, ticks the workers and reports its counters.
+const LIVE_TICK: Duration = Duration::from_secs(1);
 
-/// How a run went: counters summed over all workers, and each input that failed.
+/// What a run is given besides its inputs.
+pub struct RunOptions {
+    pub cfg: Config,
+    pub workers: usize,
+    /// Seconds between `stats` records on a live capture; 0 for none but the last.
+    pub stats_interval: Duration,
+    /// Set by SIGINT/SIGTERM: stop reading, end every session, write the last records.
+    pub stop: Arc<AtomicBool>,
+    /// Set by SIGHUP: the collector reopens its output file.
+    pub reopen: Arc<AtomicBool>,
+}
+
+/// How a run went: counters summed over every thread, and each input that failed.
 #[derive(Debug, Default)]
 pub struct Report {
     pub counters: Counters,
-    /// `(path, one-line reason)` for every input that could not be read to its end.
+    pub kernel: Vec<(String, KernelStats)>,
+    /// `(input, one-line reason)` for every input that could not be read to its end.
     pub input_errors: Vec<(String, String)>,
     /// The sink failed (disk full, closed pipe): records after it were lost.
     pub output_error: Option<String>,
+}
+
+/// What the collector hands back: summed counters, kernel stats, the sink's first error.
+type Collected = (Counters, Vec<(String, KernelStats)>, Option<String>);
+
+/// What the collector receives.
+enum Record {
+    Event(Event),
+    /// The latest counters of one reporter (a worker or a reader), replacing its previous ones.
+    Counters {
+        reporter: usize,
+        counters: Counters,
+        kernel: Option<(String, KernelStats)>,
+    },
+    /// Write a `stats` record now, stamped `ts`.
+    StatsNow(Ts),
 }
 
 /// Counts a frame and decodes it; `None` (counted) for anything that is not TCP or UDP over IP.
@@ -74,66 +114,72 @@ fn shard(src: IpAddr, dst: IpAddr, n: usize) -> usize {
     let mut h = ahash::RandomState::with_seeds(7, 11, 13, 17).build_hasher();
     lo.hash(&mut h);
     hi.hash(&mut h);
-    (h.finish() % n as u64) as usize
+    (h.finish() % n.max(1) as u64) as usize
 }
 
 /// One worker's state: its flow table, and where its records go.
 struct Worker {
+    id: usize,
     table: FlowTable,
     hosts: Arc<HostTable>,
-    events: Sender<Event>,
-    extra: Counters,
+    records: Sender<Record>,
+    own: Counters,
 }
 
 impl Worker {
-    fn new(cfg: &Config, hosts: Arc<HostTable>, events: Sender<Event>) -> Worker {
+    fn new(id: usize, cfg: &Config, hosts: Arc<HostTable>, records: Sender<Record>) -> Worker {
         Worker {
+            id,
             table: FlowTable::new(cfg.flow, cfg.home_net.clone()),
             hosts,
-            events,
-            extra: Counters::default(),
+            records,
+            own: Counters::default(),
         }
     }
 
     fn packet(&mut self, pkt: &Packet<'_>, ts: Ts) {
-        let Worker {
-            table,
-            hosts,
-            events,
-            extra,
-        } = self;
+        let Worker { table, hosts, records, own, .. } = self;
         match pkt.transport {
             Transport::Tcp(tcp) => {
-                extra.tcp_packets += 1;
-                table.tcp(pkt, &tcp, ts, &mut |ev| deliver(hosts, events, extra, ev));
+                own.tcp_packets += 1;
+                table.tcp(pkt, &tcp, ts, &mut |ev| deliver(hosts, records, own, ev));
             }
-            Transport::Udp => extra.udp_packets += 1,
+            Transport::Udp => own.udp_packets += 1,
         }
     }
 
+    fn tick(&mut self, now: Ts) {
+        let Worker { table, hosts, records, own, .. } = self;
+        table.expire(now, &mut |ev| deliver(hosts, records, own, ev));
+        self.report();
+    }
+
     fn flush(&mut self) {
-        let Worker {
-            table,
-            hosts,
-            events,
-            extra,
-        } = self;
-        table.flush_all(&mut |ev| deliver(hosts, events, extra, ev));
+        let Worker { table, hosts, records, own, .. } = self;
+        table.flush_all(&mut |ev| deliver(hosts, records, own, ev));
     }
 
     fn counters(&self) -> Counters {
         let mut c = self.table.counters;
-        c.add(&self.extra);
+        c.add(&self.own);
         c
+    }
+
+    fn report(&self) {
+        let _ = self.records.send(Record::Counters {
+            reporter: self.id,
+            counters: self.counters(),
+            kernel: None,
+        });
     }
 }
 
-fn deliver(hosts: &HostTable, events: &Sender<Event>, extra: &mut Counters, ev: Event) {
+fn deliver(hosts: &HostTable, records: &Sender<Record>, own: &mut Counters, ev: Event) {
     if !hosts.record(&ev) {
-        extra.hosts_table_full += 1;
+        own.hosts_table_full += 1;
     }
-    if events.send(ev).is_err() {
-        extra.events_dropped += 1;
+    if records.send(Record::Event(ev)).is_err() {
+        own.events_dropped += 1;
     }
 }
 
@@ -147,30 +193,26 @@ struct Batch {
 
 impl Batch {
     fn new(link: LinkType) -> Batch {
-        Batch {
-            link,
-            data: Vec::with_capacity(BATCH_BYTES),
-            frames: Vec::with_capacity(BATCH_FRAMES),
-        }
+        Batch { link, data: Vec::with_capacity(BATCH_BYTES), frames: Vec::with_capacity(BATCH_FRAMES) }
     }
 }
 
 enum Msg {
     Batch(Batch),
-    /// End of one input: end every open session.
+    /// Time passes (live capture): end idle flows and report counters.
+    Tick(Ts),
+    /// End of one input file: end every open session.
     Flush,
 }
 
-fn worker_loop(mut w: Worker, rx: Receiver<Msg>, recycle: Sender<Batch>) -> Counters {
+fn worker_loop(mut w: Worker, rx: Receiver<Msg>, recycle: Sender<Batch>) {
     for msg in rx {
         match msg {
             Msg::Batch(mut b) => {
                 for &(ts, off, len) in &b.frames {
-                    let bytes = b
-                        .data
-                        .get(off as usize..(off as usize + len as usize))
-                        .unwrap_or_default();
-                    // The dispatcher counted this frame and knows it decodes.
+                    let (start, end) = (off as usize, off as usize + len as usize);
+                    let bytes = b.data.get(start..end).unwrap_or_default();
+                    // The reader counted this frame and knows it decodes.
                     if let Ok(pkt) = decode::decode(b.link, bytes) {
                         w.packet(&pkt, ts);
                     }
@@ -179,92 +221,131 @@ fn worker_loop(mut w: Worker, rx: Receiver<Msg>, recycle: Sender<Batch>) -> Coun
                 b.frames.clear();
                 let _ = recycle.try_send(b);
             }
+            Msg::Tick(now) => w.tick(now),
             Msg::Flush => w.flush(),
         }
     }
     w.flush();
-    w.counters()
+    w.report();
 }
 
-/// Where frames go: straight into one worker, or batched out to several.
-enum Dispatch {
+/// The worker threads and what feeds them.
+#[derive(Clone)]
+struct Workers {
+    txs: Vec<Sender<Msg>>,
+    recycled: Receiver<Batch>,
+}
+
+/// One reader's view of the workers: its own partial batches.
+struct Dispatcher {
+    workers: Workers,
+    pending: Vec<Option<Batch>>,
+    /// Live readers never block: a full worker queue drops the batch, counted.
+    blocking: bool,
+}
+
+impl Dispatcher {
+    fn new(workers: Workers, blocking: bool) -> Dispatcher {
+        let n = workers.txs.len();
+        Dispatcher { workers, pending: (0..n).map(|_| None).collect(), blocking }
+    }
+
+    fn send(&self, i: usize, msg: Msg, c: &mut Counters) {
+        let Some(tx) = self.workers.txs.get(i) else { return };
+        if self.blocking {
+            let _ = tx.send(msg);
+        } else if let Err(TrySendError::Full(Msg::Batch(b))) = tx.try_send(msg) {
+            c.dispatch_dropped += b.frames.len() as u64;
+        }
+    }
+
+    fn frame(&mut self, link: LinkType, pkt: &Packet<'_>, frame: &Frame<'_>, c: &mut Counters) {
+        let i = shard(pkt.src, pkt.dst, self.workers.txs.len());
+        let Some(slot) = self.pending.get_mut(i) else { return };
+        let recycled = &self.workers.recycled;
+        let batch = slot.get_or_insert_with(|| {
+            let mut b = recycled.try_recv().unwrap_or_else(|_| Batch::new(link));
+            b.link = link;
+            b
+        });
+        if batch.link != link && !batch.frames.is_empty() {
+            // A new input with another link type: close the batch first.
+            let full = slot.take();
+            if let Some(b) = full {
+                self.send(i, Msg::Batch(b), c);
+            }
+            return self.frame(link, pkt, frame, c);
+        }
+        batch.link = link;
+        let off = batch.data.len() as u32;
+        batch.data.extend_from_slice(frame.data);
+        batch.frames.push((frame.ts, off, frame.data.len() as u32));
+        if batch.frames.len() >= BATCH_FRAMES || batch.data.len() >= BATCH_BYTES {
+            if let Some(b) = slot.take() {
+                self.send(i, Msg::Batch(b), c);
+            }
+        }
+    }
+
+    /// Hands out every partial batch.
+    fn flush_batches(&mut self, c: &mut Counters) {
+        for i in 0..self.pending.len() {
+            if let Some(b) = self.pending.get_mut(i).and_then(Option::take) {
+                self.send(i, Msg::Batch(b), c);
+            }
+        }
+    }
+
+    fn broadcast(&mut self, msg: impl Fn() -> Msg, c: &mut Counters) {
+        self.flush_batches(c);
+        for tx in &self.workers.txs {
+            // Control messages are never dropped: they are rare and carry the session ends.
+            let _ = tx.send(msg());
+        }
+    }
+}
+
+/// Where replayed frames go: straight into one worker, or through a dispatcher.
+enum ReplayTarget {
     Inline(Box<Worker>),
-    Sharded {
-        txs: Vec<Sender<Msg>>,
-        pending: Vec<Option<Batch>>,
-        recycled: Receiver<Batch>,
-        handles: Vec<thread::JoinHandle<Counters>>,
-    },
+    Sharded(Dispatcher),
 }
 
-impl Dispatch {
+impl ReplayTarget {
     fn frame(&mut self, link: LinkType, frame: &Frame<'_>, c: &mut Counters) {
-        let Some(pkt) = classify(link, frame, c) else {
-            return;
-        };
+        let Some(pkt) = classify(link, frame, c) else { return };
         match self {
-            Dispatch::Inline(w) => w.packet(&pkt, frame.ts),
-            Dispatch::Sharded {
-                txs,
-                pending,
-                recycled,
-                ..
-            } => {
-                let i = shard(pkt.src, pkt.dst, txs.len());
-                let slot = match pending.get_mut(i) {
-                    Some(s) => s,
-                    None => return,
-                };
-                let batch = slot.get_or_insert_with(|| {
-                    let mut b = recycled.try_recv().unwrap_or_else(|_| Batch::new(link));
-                    b.link = link;
-                    b
-                });
-                let off = batch.data.len() as u32;
-                batch.data.extend_from_slice(frame.data);
-                batch.frames.push((frame.ts, off, frame.data.len() as u32));
-                if batch.frames.len() >= BATCH_FRAMES || batch.data.len() >= BATCH_BYTES {
-                    if let (Some(b), Some(tx)) = (slot.take(), txs.get(i)) {
-                        let _ = tx.send(Msg::Batch(b));
-                    }
-                }
-            }
+            ReplayTarget::Inline(w) => w.packet(&pkt, frame.ts),
+            ReplayTarget::Sharded(d) => d.frame(link, &pkt, frame, c),
         }
     }
 
-    /// End of one input file: hand out partial batches, then end every session.
-    fn end_of_input(&mut self) {
+    fn end_of_input(&mut self, c: &mut Counters) {
         match self {
-            Dispatch::Inline(w) => w.flush(),
-            Dispatch::Sharded { txs, pending, .. } => {
-                for (slot, tx) in pending.iter_mut().zip(txs.iter()) {
-                    if let Some(b) = slot.take() {
-                        let _ = tx.send(Msg::Batch(b));
-                    }
-                    let _ = tx.send(Msg::Flush);
-                }
-            }
+            ReplayTarget::Inline(w) => w.flush(),
+            ReplayTarget::Sharded(d) => d.broadcast(|| Msg::Flush, c),
         }
     }
+}
 
-    fn finish(self) -> Counters {
-        match self {
-            Dispatch::Inline(mut w) => {
-                w.flush();
-                w.counters()
-            }
-            Dispatch::Sharded { txs, handles, .. } => {
-                drop(txs);
-                let mut c = Counters::default();
-                for h in handles {
-                    if let Ok(wc) = h.join() {
-                        c.add(&wc);
-                    }
-                }
-                c
-            }
-        }
+/// Spawns `n` workers; returns their feed and their handles.
+fn spawn_workers(
+    n: usize,
+    cfg: &Config,
+    hosts: &Arc<HostTable>,
+    records: &Sender<Record>,
+) -> (Workers, Vec<thread::JoinHandle<()>>) {
+    let (rec_tx, rec_rx) = bounded::<Batch>(n * WORKER_QUEUE);
+    let mut txs = Vec::new();
+    let mut handles = Vec::new();
+    for id in 0..n {
+        let (tx, rx) = bounded::<Msg>(WORKER_QUEUE);
+        let w = Worker::new(id, cfg, hosts.clone(), records.clone());
+        let recycle = rec_tx.clone();
+        handles.push(thread::spawn(move || worker_loop(w, rx, recycle)));
+        txs.push(tx);
     }
+    (Workers { txs, recycled: rec_rx }, handles)
 }
 
 /// Progress reporting hook: called with bytes of input consumed.
@@ -278,113 +359,265 @@ impl Progress for indicatif::ProgressBar {
     }
 }
 
-/// Reads every capture in `paths` through `workers` workers into `sink`.
+/// Replays every capture file in `paths`, in order, into `sink`. Each file's sessions end with
+/// the file.
 pub fn run_files(
     paths: &[String],
-    cfg: &Config,
-    workers: usize,
+    opts: &RunOptions,
     sink: Sink,
     hosts: Arc<HostTable>,
     progress: Option<&dyn Progress>,
 ) -> Report {
-    let (ev_tx, ev_rx) = bounded::<Event>(EVENT_QUEUE);
-    let output = thread::spawn(move || output_loop(sink, ev_rx));
-    let workers = workers.max(1);
-    let mut dispatch = if workers == 1 {
-        Dispatch::Inline(Box::new(Worker::new(cfg, hosts.clone(), ev_tx.clone())))
+    let (rec_tx, rec_rx) = bounded::<Record>(RECORD_QUEUE);
+    let reopen = opts.reopen.clone();
+    let collector = thread::spawn(move || collect(sink, rec_rx, None, reopen));
+    let n = opts.workers.max(1);
+    let reader_id = n;
+    let mut handles = Vec::new();
+    let mut target = if n == 1 {
+        ReplayTarget::Inline(Box::new(Worker::new(0, &opts.cfg, hosts.clone(), rec_tx.clone())))
     } else {
-        let (rec_tx, rec_rx) = bounded::<Batch>(workers * WORKER_QUEUE);
-        let mut txs = Vec::new();
-        let mut handles = Vec::new();
-        for _ in 0..workers {
-            let (tx, rx) = bounded::<Msg>(WORKER_QUEUE);
-            let w = Worker::new(cfg, hosts.clone(), ev_tx.clone());
-            let recycle = rec_tx.clone();
-            handles.push(thread::spawn(move || worker_loop(w, rx, recycle)));
-            txs.push(tx);
-        }
-        Dispatch::Sharded {
-            txs,
-            pending: (0..workers).map(|_| None).collect(),
-            recycled: rec_rx,
-            handles,
-        }
+        let (workers, h) = spawn_workers(n, &opts.cfg, &hosts, &rec_tx);
+        handles = h;
+        ReplayTarget::Sharded(Dispatcher::new(workers, true))
     };
-    drop(ev_tx);
 
-    let mut report = Report::default();
+    let mut input_errors = Vec::new();
     let mut c = Counters::default();
+    let mut last_ts = Ts::default();
     for path in paths {
-        if let Err(reason) = read_one(path, &mut dispatch, &mut c, progress) {
-            report.input_errors.push((path.clone(), reason));
+        if opts.stop.load(Ordering::Relaxed) {
+            break;
         }
-        dispatch.end_of_input();
+        match read_file(path, &mut target, &mut c, progress, &opts.stop) {
+            Ok(ts) => last_ts = last_ts.max(ts),
+            Err((ts, reason)) => {
+                last_ts = last_ts.max(ts);
+                input_errors.push((path.clone(), reason));
+            }
+        }
+        target.end_of_input(&mut c);
     }
-    let wc = dispatch.finish();
-    c.add(&wc);
-    report.counters = c;
-    report.output_error = output
-        .join()
-        .unwrap_or_else(|_| Some("output thread failed".into()));
-    report
+    match target {
+        ReplayTarget::Inline(w) => w.report(),
+        ReplayTarget::Sharded(d) => drop(d),
+    }
+    for h in handles {
+        let _ = h.join();
+    }
+    let _ = rec_tx.send(Record::Counters { reporter: reader_id, counters: c, kernel: None });
+    let _ = rec_tx.send(Record::StatsNow(last_ts));
+    drop(rec_tx);
+    finish(collector, input_errors)
 }
 
-fn read_one(
+fn finish(collector: thread::JoinHandle<Collected>, input_errors: Vec<(String, String)>) -> Report {
+    let (counters, kernel, output_error) = collector
+        .join()
+        .unwrap_or_else(|_| (Counters::default(), Vec::new(), Some("output thread failed".into())));
+    Report { counters, kernel, input_errors, output_error }
+}
+
+/// Reads one file; returns the last packet time, and on failure the one-line reason.
+fn read_file(
     path: &str,
-    dispatch: &mut Dispatch,
+    target: &mut ReplayTarget,
     c: &mut Counters,
     progress: Option<&dyn Progress>,
-) -> Result<(), String> {
-    let mut src = OfflineSource::open(path)?;
+    stop: &AtomicBool,
+) -> Result<Ts, (Ts, String)> {
+    let mut last = Ts::default();
+    let mut src = OfflineSource::open(path).map_err(|e| (last, e))?;
     let Some(link) = src.link() else {
-        return Err(format!("link type {} is not supported", src.dlt()));
+        return Err((last, format!("link type {} is not supported", src.dlt())));
     };
     let mut pending_progress = 0u64;
+    let mut n = 0u32;
     loop {
         match src.next_frame() {
             Ok(Some(frame)) => {
+                last = last.max(frame.ts);
                 // The record header is 16 bytes in pcap; close enough for pcapng's blocks.
                 pending_progress += frame.data.len() as u64 + 16;
-                dispatch.frame(link, &frame, c);
-                if pending_progress >= 1 << 20 {
+                target.frame(link, &frame, c);
+                n = n.wrapping_add(1);
+                if n % 4096 == 0 {
                     if let Some(p) = progress {
                         p.advance(pending_progress);
+                        pending_progress = 0;
                     }
-                    pending_progress = 0;
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
                 }
             }
             Ok(None) => break,
-            Err(e) => return Err(e),
+            Err(e) => return Err((last, e)),
         }
     }
     if let Some(p) = progress {
         p.advance(pending_progress);
     }
-    Ok(())
+    Ok(last)
 }
 
-fn output_loop(mut sink: Sink, rx: Receiver<Event>) -> Option<String> {
-    let mut err = None;
-    for ev in rx.iter() {
-        if err.is_some() {
-            continue;
+/// Wall-clock time as packet time, for ticks and stats on a live capture.
+fn now() -> Ts {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    Ts(i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
+/// Captures from live interfaces until `opts.stop` is set (or every interface fails). The
+/// interfaces must already be open (see [`LiveSource::open`]) so that privileges can be dropped
+/// between opening and reading.
+pub fn run_live(sources: Vec<LiveSource>, opts: &RunOptions, sink: Sink, hosts: Arc<HostTable>) -> Report {
+    let (rec_tx, rec_rx) = bounded::<Record>(RECORD_QUEUE);
+    let reopen = opts.reopen.clone();
+    let interval = (!opts.stats_interval.is_zero()).then_some(opts.stats_interval);
+    let collector = thread::spawn(move || collect(sink, rec_rx, interval, reopen));
+    let n = opts.workers.max(1);
+    let (workers, worker_handles) = spawn_workers(n, &opts.cfg, &hosts, &rec_tx);
+    let mut readers = Vec::new();
+    for (i, src) in sources.into_iter().enumerate() {
+        let d = Dispatcher::new(workers.clone(), false);
+        let records = rec_tx.clone();
+        let stop = opts.stop.clone();
+        readers.push(thread::spawn(move || read_live(src, d, n + i, records, stop)));
+    }
+    drop(workers);
+    let mut input_errors = Vec::new();
+    for r in readers {
+        if let Ok(Some(err)) = r.join() {
+            input_errors.push(err);
         }
-        if let Err(e) = sink.write(&ev) {
-            err = Some(e.to_string());
-            continue;
+    }
+    for h in worker_handles {
+        let _ = h.join();
+    }
+    let _ = rec_tx.send(Record::StatsNow(now()));
+    drop(rec_tx);
+    finish(collector, input_errors)
+}
+
+/// One interface's reader loop. Returns the interface's failure, if it failed.
+fn read_live(
+    mut src: LiveSource,
+    mut d: Dispatcher,
+    reporter: usize,
+    records: Sender<Record>,
+    stop: Arc<AtomicBool>,
+) -> Option<(String, String)> {
+    let name = src.name().to_string();
+    let Some(link) = src.link() else {
+        return Some((name, format!("link type {} is not supported", src.dlt())));
+    };
+    let mut c = Counters::default();
+    let mut next_tick = Instant::now() + LIVE_TICK;
+    let mut failure = None;
+    let mut n = 0u32;
+    loop {
+        let mut tick = false;
+        match src.read() {
+            Ok(Read::Frame(frame)) => {
+                if let Some(pkt) = classify(link, &frame, &mut c) {
+                    d.frame(link, &pkt, &frame, &mut c);
+                }
+                n = n.wrapping_add(1);
+                tick = n % 1024 == 0;
+            }
+            Ok(Read::Idle) => tick = true,
+            Err(e) => failure = Some((name.clone(), e)),
         }
-        if rx.is_empty() {
-            if let Err(e) = sink.flush() {
-                err = Some(e.to_string());
+        if failure.is_some() || stop.load(Ordering::Relaxed) {
+            break;
+        }
+        if tick && Instant::now() >= next_tick {
+            next_tick = Instant::now() + LIVE_TICK;
+            let t = now();
+            d.broadcast(|| Msg::Tick(t), &mut c);
+            let kernel = src.stats().map(|k| (name.clone(), k));
+            let _ = records.send(Record::Counters { reporter, counters: c, kernel });
+        }
+    }
+    d.flush_batches(&mut c);
+    let kernel = src.stats().map(|k| (name.clone(), k));
+    let _ = records.send(Record::Counters { reporter, counters: c, kernel });
+    failure
+}
+
+/// Runs one write unless the sink has already failed; keeps the first failure.
+fn write(sink: &mut Sink, f: impl FnOnce(&mut Sink) -> std::io::Result<()>, err: &mut Option<String>) {
+    if err.is_none() {
+        if let Err(e) = f(sink) {
+            *err = Some(e.to_string());
+        }
+    }
+}
+
+/// The collector: writes records, keeps every reporter's latest counters, writes `stats`
+/// records (every `interval` of wall-clock time when set, and when asked), reopens the sink on
+/// SIGHUP. Returns the summed counters, the kernel stats and the sink's first error.
+fn collect(
+    mut sink: Sink,
+    rx: Receiver<Record>,
+    interval: Option<Duration>,
+    reopen: Arc<AtomicBool>,
+) -> Collected {
+    let mut latest: Vec<Option<Counters>> = Vec::new();
+    let mut kernel: Vec<(String, KernelStats)> = Vec::new();
+    let mut err: Option<String> = None;
+    let mut next_stats = interval.map(|i| Instant::now() + i);
+    let sum = |latest: &[Option<Counters>]| {
+        let mut total = Counters::default();
+        for c in latest.iter().flatten() {
+            total.add(c);
+        }
+        total
+    };
+    loop {
+        let msg = rx.recv_timeout(Duration::from_millis(500));
+        if reopen.swap(false, Ordering::Relaxed) {
+            match sink.reopen() {
+                Ok(()) => err = None,
+                Err(e) => err = Some(e.to_string()),
             }
         }
-    }
-    if err.is_none() {
-        if let Err(e) = sink.flush() {
-            err = Some(e.to_string());
+        match msg {
+            Ok(Record::Event(ev)) => write(&mut sink, |s| s.write(&ev), &mut err),
+            Ok(Record::Counters { reporter, counters, kernel: k }) => {
+                if latest.len() <= reporter {
+                    latest.resize(reporter + 1, None);
+                }
+                if let Some(slot) = latest.get_mut(reporter) {
+                    *slot = Some(counters);
+                }
+                if let Some((name, ks)) = k {
+                    match kernel.iter_mut().find(|(n, _)| *n == name) {
+                        Some(e) => e.1 = ks,
+                        None => kernel.push((name, ks)),
+                    }
+                }
+            }
+            Ok(Record::StatsNow(ts)) => {
+                let rec = StatsRecord { ts, counters: sum(&latest), kernel: kernel.clone() };
+                write(&mut sink, |s| s.write_stats(&rec), &mut err);
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if let (Some(at), Some(i)) = (next_stats, interval) {
+            if Instant::now() >= at {
+                next_stats = Some(Instant::now() + i);
+                let rec = StatsRecord { ts: now(), counters: sum(&latest), kernel: kernel.clone() };
+                write(&mut sink, |s| s.write_stats(&rec), &mut err);
+            }
+        }
+        if rx.is_empty() {
+            write(&mut sink, |s| s.flush(), &mut err);
         }
     }
-    err
+    write(&mut sink, |s| s.flush(), &mut err);
+    (sum(&latest), kernel, err)
 }
 
 #[cfg(test)]

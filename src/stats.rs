@@ -73,6 +73,8 @@ counters! {
     reasm_overlap_conflicts,
     /// Out-of-order bytes dropped because the per-direction buffer was full.
     reasm_ooo_dropped_bytes,
+    /// Frames a live reader dropped because a worker's queue was full (workers fell behind).
+    dispatch_dropped,
     /// Events dropped because the output queue was full.
     events_dropped,
     /// Hosts not added because the host table was full.

@@ -8,10 +8,7 @@ use crate::stats::Counters;
 
 /// Cuts a wire string for a table cell and removes anything that would move the cursor.
 fn cell(s: &str, max: usize) -> String {
-    let clean: String = s
-        .chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect();
+    let clean: String = s.chars().map(|c| if c.is_control() { '?' } else { c }).collect();
     if clean.chars().count() <= max {
         clean
     } else {
@@ -31,14 +28,7 @@ pub fn render(hosts: &[HostEntry], c: &Counters) -> String {
         let _ = writeln!(
             s,
             "{:<39}  {:<45}  {:<16}  {:<10}  {:>8}  {:>13}  {:<27}  {:<27}  login",
-            "host",
-            "pool",
-            "dialect",
-            "confidence",
-            "sessions",
-            "shares ok/sub",
-            "first seen",
-            "last seen"
+            "host", "pool", "dialect", "confidence", "sessions", "shares ok/sub", "first seen", "last seen"
         );
         for h in hosts {
             let pools: Vec<String> = h.pools.iter().map(|p| p.to_string()).collect();
@@ -55,11 +45,7 @@ pub fn render(hosts: &[HostEntry], c: &Counters) -> String {
                 format!("{}/{}", h.shares_accepted, h.shares_submitted),
                 h.first_seen.rfc3339(),
                 h.last_seen.rfc3339(),
-                if logins.is_empty() {
-                    "-".to_string()
-                } else {
-                    logins.join(",")
-                },
+                if logins.is_empty() { "-".to_string() } else { logins.join(",") },
             );
         }
     }
@@ -116,11 +102,7 @@ mod tests {
             first_seen: Ts(0),
             last_seen: Ts(1),
         };
-        let c = Counters {
-            packets: 10,
-            truncated: 3,
-            ..Default::default()
-        };
+        let c = Counters { packets: 10, truncated: 3, ..Default::default() };
         let out = render(&[h], &c);
         assert!(out.contains("10.0.0.9"));
         assert!(out.contains("198.51.100.2:3333"));

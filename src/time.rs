@@ -48,14 +48,8 @@ mod tests {
 
     #[test]
     fn formats_rfc3339_with_micros_in_utc() {
-        assert_eq!(
-            Ts::from_timeval(0, 1).rfc3339(),
-            "1970-01-01T00:00:00.000001Z"
-        );
-        assert_eq!(
-            Ts::from_timeval(1_700_000_000, 123_456).rfc3339(),
-            "2023-11-14T22:13:20.123456Z"
-        );
+        assert_eq!(Ts::from_timeval(0, 1).rfc3339(), "1970-01-01T00:00:00.000001Z");
+        assert_eq!(Ts::from_timeval(1_700_000_000, 123_456).rfc3339(), "2023-11-14T22:13:20.123456Z");
     }
 
     #[test]

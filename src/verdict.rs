@@ -94,10 +94,7 @@ mod tests {
         f.login = Some("wallet".into());
         assert!(ready_to_alert(&f, Confidence::Detected));
         assert!(!ready_to_alert(&f, Confidence::Suspected));
-        let mut g = SessionFacts {
-            shares_submitted: 1,
-            ..Default::default()
-        };
+        let mut g = SessionFacts { shares_submitted: 1, ..Default::default() };
         assert!(ready_to_alert(&g, Confidence::Confirmed));
         g.shares_submitted = 0;
         g.pool_msgs = 3;

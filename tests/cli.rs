@@ -26,16 +26,14 @@ fn mining_rows(rows: &[TruthRow]) -> impl Iterator<Item = &TruthRow> {
 /// The mining rows for which the records hold no `mining` alert with the right four-tuple.
 fn missing_alerts(rows: &[TruthRow], records: &[Record]) -> Vec<String> {
     mining_rows(rows)
-        .filter(|row| {
-            !records
-                .iter()
-                .any(|r| r.is_mining() && r.key() == row.key())
-        })
+        .filter(|row| !records.iter().any(|r| r.is_mining() && r.key() == row.key()))
         .map(|row| row.describe())
         .collect()
 }
 
 /// Parses stdout and fails the test if any line breaks the output contract.
+/// The alert records (`mining`, `mining_session`) on stdout, after checking that every line,
+/// the closing `stats` record included, follows the contract.
 fn records_of(out: &RunOutput) -> Vec<Record> {
     let (records, problems) = util::parse_records(&out.stdout);
     assert!(
@@ -44,24 +42,14 @@ fn records_of(out: &RunOutput) -> Vec<Record> {
         problems.join("\n  "),
         out.describe()
     );
-    records
+    records.into_iter().filter(|r| r.is_mining() || r.is_session()).collect()
 }
 
 /// Asserts exit status 1 and exactly one stderr line `minewatch: <path>: <reason>`.
 fn assert_one_error_line(out: &RunOutput, path: &Path) {
-    assert_eq!(
-        out.code(),
-        Some(1),
-        "expected exit status 1\n{}",
-        out.describe()
-    );
+    assert_eq!(out.code(), Some(1), "expected exit status 1\n{}", out.describe());
     let lines = out.stderr_lines();
-    assert_eq!(
-        lines.len(),
-        1,
-        "expected exactly one stderr line for the bad input\n{}",
-        out.describe()
-    );
+    assert_eq!(lines.len(), 1, "expected exactly one stderr line for the bad input\n{}", out.describe());
     let prefix = format!("minewatch: {}: ", path.display());
     let line = lines[0];
     assert!(
@@ -78,16 +66,8 @@ fn tempdir() -> tempfile::TempDir {
 fn help_mentions_read_and_home_net() {
     let out = util::run(&["--help"], None);
     assert_eq!(out.code(), Some(0), "{}", out.describe());
-    assert!(
-        out.stdout.contains("-r"),
-        "--help does not mention -r\n{}",
-        out.describe()
-    );
-    assert!(
-        out.stdout.contains("--home-net"),
-        "--help does not mention --home-net\n{}",
-        out.describe()
-    );
+    assert!(out.stdout.contains("-r"), "--help does not mention -r\n{}", out.describe());
+    assert!(out.stdout.contains("--home-net"), "--help does not mention --home-net\n{}", out.describe());
 }
 
 #[test]
@@ -105,17 +85,8 @@ fn version_is_the_crate_version() {
 #[test]
 fn unknown_option_is_a_usage_error() {
     let out = util::run(&["--no-such-option"], None);
-    assert_eq!(
-        out.code(),
-        Some(2),
-        "usage errors exit 2\n{}",
-        out.describe()
-    );
-    assert!(
-        out.stdout.is_empty(),
-        "usage error wrote to stdout\n{}",
-        out.describe()
-    );
+    assert_eq!(out.code(), Some(2), "usage errors exit 2\n{}", out.describe());
+    assert!(out.stdout.is_empty(), "usage error wrote to stdout\n{}", out.describe());
 }
 
 #[test]
@@ -124,13 +95,7 @@ fn missing_file_is_reported_and_the_next_file_still_processed() {
     let dir = tempdir();
     let missing = dir.path().join("no-such-capture.pcap");
     let out = util::run(
-        &[
-            "-q".as_ref(),
-            "-r".as_ref(),
-            missing.as_os_str(),
-            "-r".as_ref(),
-            good.as_os_str(),
-        ],
+        &["-q".as_ref(), "-r".as_ref(), missing.as_os_str(), "-r".as_ref(), good.as_os_str()],
         None,
     );
     assert_one_error_line(&out, &missing);
@@ -152,11 +117,7 @@ fn a_text_file_is_not_a_capture() {
     std::fs::write(&text, "this is not a capture\njust some text\n".repeat(20)).unwrap();
     let out = util::run(&["-q".as_ref(), "-r".as_ref(), text.as_os_str()], None);
     assert_one_error_line(&out, &text);
-    assert!(
-        records_of(&out).is_empty(),
-        "alerts from a text file\n{}",
-        out.describe()
-    );
+    assert!(records_of(&out).is_empty(), "alerts from a text file\n{}", out.describe());
 }
 
 #[test]
@@ -171,16 +132,9 @@ fn an_empty_file_is_not_a_capture() {
 #[test]
 fn a_directory_is_not_a_capture() {
     let dir = tempdir();
-    let out = util::run(
-        &["-q".as_ref(), "-r".as_ref(), dir.path().as_os_str()],
-        None,
-    );
+    let out = util::run(&["-q".as_ref(), "-r".as_ref(), dir.path().as_os_str()], None);
     assert_one_error_line(&out, dir.path());
-    assert!(
-        records_of(&out).is_empty(),
-        "alerts from a directory\n{}",
-        out.describe()
-    );
+    assert!(records_of(&out).is_empty(), "alerts from a directory\n{}", out.describe());
 }
 
 /// Where a truncated copy of `data` is cut, and what was complete before the cut.
@@ -198,12 +152,7 @@ fn plan_cut(data: &[u8]) -> Result<Cut, String> {
         at += 1; // one byte into the next record's header: mid-record
     }
     let first = records.first().ok_or("capture holds no packet")?.start;
-    let complete_until = records
-        .iter()
-        .map(|r| r.end)
-        .filter(|&end| end <= at)
-        .max()
-        .unwrap_or(first);
+    let complete_until = records.iter().map(|r| r.end).filter(|&end| end <= at).max().unwrap_or(first);
     if at >= data.len() {
         return Err("capture too small to cut".into());
     }
@@ -217,16 +166,12 @@ fn sessions_done_by(data: &[u8], rows: &[TruthRow], until: usize) -> Vec<TruthRo
     };
     mining_rows(rows)
         .filter(|row| {
-            let (Some(cip), Some(cport), Some(sip), Some(sport)) = (
-                row.client.ip,
-                row.client.port,
-                row.server.ip,
-                row.server.port,
-            ) else {
+            let (Some(cip), Some(cport), Some(sip), Some(sport)) =
+                (row.client.ip, row.client.port, row.server.ip, row.server.port)
+            else {
                 return false;
             };
-            util::connection_end(&records, (cip, cport), (sip, sport))
-                .is_some_and(|end| end <= until)
+            util::connection_end(&records, (cip, cport), (sip, sport)).is_some_and(|end| end <= until)
         })
         .cloned()
         .collect()
@@ -240,8 +185,7 @@ fn truncated_capture_is_an_error_but_keeps_what_came_before() {
         let Ok(data) = std::fs::read(path) else {
             return false;
         };
-        plan_cut(&data)
-            .is_ok_and(|cut| !sessions_done_by(&data, rows, cut.complete_until).is_empty())
+        plan_cut(&data).is_ok_and(|cut| !sessions_done_by(&data, rows, cut.complete_until).is_empty())
     });
     let data = std::fs::read(&source).unwrap();
     let cut = plan_cut(&data).unwrap_or_else(|e| panic!("{}: {e}", source.display()));
@@ -301,41 +245,24 @@ fn stdin_gives_the_same_alerts_as_the_file() {
     assert_eq!(from_stdin.code(), Some(0), "{}", from_stdin.describe());
     let file_records = records_of(&from_file);
     let missed = missing_alerts(&rows, &file_records);
-    assert!(
-        missed.is_empty(),
-        "no alert for:\n  {}\n{}",
-        missed.join("\n  "),
-        from_file.describe()
-    );
+    assert!(missed.is_empty(), "no alert for:\n  {}\n{}", missed.join("\n  "), from_file.describe());
     let sorted = |out: &RunOutput| {
         let mut lines: Vec<String> = out.stdout.lines().map(str::to_string).collect();
         lines.sort();
         lines
     };
-    assert_eq!(
-        sorted(&from_stdin),
-        sorted(&from_file),
-        "`-r -` and `-r {}` differ",
-        path.display()
-    );
+    assert_eq!(sorted(&from_stdin), sorted(&from_file), "`-r -` and `-r {}` differ", path.display());
 }
 
 #[test]
 fn quiet_silences_the_summary() {
     // A summary naming the miner is only telling when the miner's address differs from the pool's.
     let (path, rows) = sample(|_, rows| mining_rows(rows).any(|r| r.client.ip != r.server.ip));
-    let miner = mining_rows(&rows)
-        .find_map(|r| r.client.ip)
-        .expect("mining row")
-        .to_string();
+    let miner = mining_rows(&rows).find_map(|r| r.client.ip).expect("mining row").to_string();
 
     let quiet = util::run(&["-q".as_ref(), "-r".as_ref(), path.as_os_str()], None);
     assert_eq!(quiet.code(), Some(0), "{}", quiet.describe());
-    assert!(
-        quiet.stderr.is_empty(),
-        "-q must keep stderr empty for a clean file\n{}",
-        quiet.describe()
-    );
+    assert!(quiet.stderr.is_empty(), "-q must keep stderr empty for a clean file\n{}", quiet.describe());
 
     let loud = util::run(&["-r".as_ref(), path.as_os_str()], None);
     assert_eq!(loud.code(), Some(0), "{}", loud.describe());
@@ -345,10 +272,7 @@ fn quiet_silences_the_summary() {
         loud.describe()
     );
     // The summary goes to stderr only: stdout is the same alerts with or without -q.
-    assert_eq!(
-        util::sorted_mining_lines(&records_of(&loud)),
-        util::sorted_mining_lines(&records_of(&quiet))
-    );
+    assert_eq!(util::sorted_mining_lines(&records_of(&loud)), util::sorted_mining_lines(&records_of(&quiet)));
 }
 
 #[test]
@@ -357,36 +281,17 @@ fn output_file_receives_the_alerts() {
     let dir = tempdir();
     let target = dir.path().join("alerts.json");
     let to_stdout = util::run(&["-q".as_ref(), "-r".as_ref(), path.as_os_str()], None);
-    let to_file = util::run(
-        &[
-            "-q".as_ref(),
-            "-o".as_ref(),
-            target.as_os_str(),
-            "-r".as_ref(),
-            path.as_os_str(),
-        ],
-        None,
-    );
+    let to_file =
+        util::run(&["-q".as_ref(), "-o".as_ref(), target.as_os_str(), "-r".as_ref(), path.as_os_str()], None);
     assert_eq!(to_file.code(), Some(0), "{}", to_file.describe());
-    assert!(
-        to_file.stdout.is_empty(),
-        "with -o FILE, stdout stays empty\n{}",
-        to_file.describe()
-    );
+    assert!(to_file.stdout.is_empty(), "with -o FILE, stdout stays empty\n{}", to_file.describe());
     let written = std::fs::read_to_string(&target)
         .unwrap_or_else(|e| panic!("-o {}: nothing written: {e}", target.display()));
     let (records, problems) = util::parse_records(&written);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     let missed = missing_alerts(&rows, &records);
-    assert!(
-        missed.is_empty(),
-        "no alert in the -o file for:\n  {}",
-        missed.join("\n  ")
-    );
-    assert_eq!(
-        util::sorted_mining_lines(&records),
-        util::sorted_mining_lines(&records_of(&to_stdout))
-    );
+    assert!(missed.is_empty(), "no alert in the -o file for:\n  {}", missed.join("\n  "));
+    assert_eq!(util::sorted_mining_lines(&records), util::sorted_mining_lines(&records_of(&to_stdout)));
 }
 
 fn in_test_net(ip: IpAddr) -> bool {
@@ -419,21 +324,10 @@ fn home_net_excludes_a_miner_outside_it() {
     // Positive control: with the default home networks the miner is reported.
     let default = util::run(&["-q".as_ref(), "-r".as_ref(), path.as_os_str()], None);
     let missed = missing_alerts(&rows, &records_of(&default));
-    assert!(
-        missed.is_empty(),
-        "no alert for:\n  {}\n{}",
-        missed.join("\n  "),
-        default.describe()
-    );
+    assert!(missed.is_empty(), "no alert for:\n  {}\n{}", missed.join("\n  "), default.describe());
 
     let elsewhere = util::run(
-        &[
-            "-q".as_ref(),
-            "--home-net".as_ref(),
-            "192.0.2.0/24".as_ref(),
-            "-r".as_ref(),
-            path.as_os_str(),
-        ],
+        &["-q".as_ref(), "--home-net".as_ref(), "192.0.2.0/24".as_ref(), "-r".as_ref(), path.as_os_str()],
         None,
     );
     assert_eq!(elsewhere.code(), Some(0), "{}", elsewhere.describe());

@@ -42,40 +42,24 @@ fn replay_one(set: &TruthSet, file: &str) -> Vec<String> {
 }
 
 /// Prints the report for one unit and turns its problems into labelled lines.
-fn report(
-    label: &str,
-    rows: &[&TruthRow],
-    records: &[util::Record],
-    problems: Vec<String>,
-) -> Vec<String> {
+fn report(label: &str, rows: &[&TruthRow], records: &[util::Record], problems: Vec<String>) -> Vec<String> {
     if problems.is_empty() {
         println!("ok   {label}: {} truth row(s) matched", rows.len());
         return Vec::new();
     }
     eprintln!("{}", util::render_report(label, rows, records, &problems));
-    problems
-        .into_iter()
-        .map(|p| format!("{label}: {p}"))
-        .collect()
+    problems.into_iter().map(|p| format!("{label}: {p}")).collect()
 }
 
 fn replay_set(set: &TruthSet) -> Vec<String> {
     if set.rows.is_empty() {
         return vec![format!("{}: no rows", set.path.display())];
     }
-    set.files()
-        .iter()
-        .flat_map(|f| replay_one(set, f))
-        .collect()
+    set.files().iter().flat_map(|f| replay_one(set, f)).collect()
 }
 
 fn fail_if_any(what: &str, problems: &[String]) {
-    assert!(
-        problems.is_empty(),
-        "{what}: {} problem(s):\n  - {}",
-        problems.len(),
-        problems.join("\n  - ")
-    );
+    assert!(problems.is_empty(), "{what}: {} problem(s):\n  - {}", problems.len(), problems.join("\n  - "));
 }
 
 /// The corpus truth tables, or `None` (after printing why) when the corpus is absent.
@@ -87,11 +71,7 @@ fn corpus_sets() -> Option<Vec<Result<TruthSet, String>>> {
             None
         }
         Ok(files) => {
-            assert!(
-                !files.is_empty(),
-                "the corpus at {} has no <folder>/TRUTH.tsv",
-                dir.display()
-            );
+            assert!(!files.is_empty(), "the corpus at {} has no <folder>/TRUTH.tsv", dir.display());
             Some(files.iter().map(|p| TruthSet::load(p)).collect())
         }
     }
@@ -130,11 +110,7 @@ fn own_pcaps_replay_matches_truth() {
 fn all_sets() -> Vec<TruthSet> {
     let mut sets = Vec::new();
     if let Some(corpus) = corpus_sets() {
-        sets.extend(
-            corpus
-                .into_iter()
-                .map(|s| s.unwrap_or_else(|e| panic!("{e}"))),
-        );
+        sets.extend(corpus.into_iter().map(|s| s.unwrap_or_else(|e| panic!("{e}"))));
     }
     if own_truth_path().is_file() {
         sets.push(TruthSet::load(&own_truth_path()).unwrap_or_else(|e| panic!("{e}")));
@@ -167,25 +143,13 @@ fn multi_file_replay_matches_truth() {
         let out = util::run(&args, None);
         let (records, mut found) = util::parse_records(&out.stdout);
         if out.code() != Some(0) {
-            found.push(format!(
-                "exit status {:?} (expected 0); stderr:\n{}",
-                out.code(),
-                out.stderr
-            ));
+            found.push(format!("exit status {:?} (expected 0); stderr:\n{}", out.code(), out.stderr));
         }
         // Alerts of a multi-file run do not say which file they came from, so file-wide
         // negatives (`*`) are enforced by the false-alarm check instead.
-        let rows: Vec<&TruthRow> = set
-            .rows
-            .iter()
-            .filter(|r| !r.is_file_wide_negative())
-            .collect();
+        let rows: Vec<&TruthRow> = set.rows.iter().filter(|r| !r.is_file_wide_negative()).collect();
         found.extend(util::check_against_truth(&rows, &records));
-        let label = format!(
-            "{} (all {} files in one run)",
-            set.label(),
-            set.files().len()
-        );
+        let label = format!("{} (all {} files in one run)", set.label(), set.files().len());
         problems.extend(report(&label, &rows, &records, found));
     }
     fail_if_any("multi-file replay", &problems);
@@ -201,11 +165,7 @@ fn two_workers_give_the_same_alerts_as_one() {
     let mut problems = Vec::new();
     for set in &sets {
         let mut run = |workers: &str| {
-            let mut args = vec![
-                "-q".to_string(),
-                "--workers".to_string(),
-                workers.to_string(),
-            ];
+            let mut args = vec!["-q".to_string(), "--workers".to_string(), workers.to_string()];
             args.extend(read_args(set));
             let out = util::run(&args, None);
             if out.code() != Some(0) {
@@ -220,11 +180,7 @@ fn two_workers_give_the_same_alerts_as_one() {
         };
         let one = run("1");
         let two = run("2");
-        let expected = set
-            .rows
-            .iter()
-            .filter(|r| r.expect == Expect::Mining)
-            .count();
+        let expected = set.rows.iter().filter(|r| r.expect == Expect::Mining).count();
         if expected > 0 && one.is_empty() {
             problems.push(format!(
                 "{}: --workers 1 raised no mining alert, but the truth has {expected} mining row(s)",
@@ -233,10 +189,7 @@ fn two_workers_give_the_same_alerts_as_one() {
         }
         if one != two {
             let only = |a: &[String], b: &[String]| -> Vec<String> {
-                a.iter()
-                    .filter(|l| !b.contains(l))
-                    .map(|l| format!("      {l}"))
-                    .collect()
+                a.iter().filter(|l| !b.contains(l)).map(|l| format!("      {l}")).collect()
             };
             problems.push(format!(
                 "{}: alerts differ between --workers 1 ({} alerts) and --workers 2 ({} alerts)\n    only with 1 worker:\n{}\n    only with 2 workers:\n{}",
@@ -258,10 +211,6 @@ fn corpus_location_is_relative_to_the_manifest() {
         return;
     }
     let dir = util::corpus_dir();
-    assert!(
-        dir.ends_with(Path::new("../shared/corpus")),
-        "{}",
-        dir.display()
-    );
+    assert!(dir.ends_with(Path::new("../shared/corpus")), "{}", dir.display());
     assert!(dir.starts_with(env!("CARGO_MANIFEST_DIR")));
 }

@@ -1,5 +1,7 @@
-//! Packet sources. Offline files (pcap and pcapng, through libpcap, `-` for standard input)
-//! for now; the same [`Frame`] stream will come from live interfaces. Knows nothing of flows.
+//! Packet sources: offline files (pcap and pcapng, through libpcap, `-` for standard input) and
+//! live interfaces ([`live`]). Both yield the same [`Frame`]s. Knows nothing of flows.
+
+pub mod live;
 
 use crate::decode::LinkType;
 use crate::time::Ts;
@@ -23,14 +25,8 @@ pub struct OfflineSource {
 /// libpcap prefixes some messages with the path; the caller prints the path itself.
 fn clean_message(path: &str, err: &pcap::Error) -> String {
     let msg = err.to_string();
-    let msg = msg
-        .strip_prefix("libpcap error: ")
-        .unwrap_or(&msg)
-        .to_string();
-    let msg = msg
-        .strip_prefix(path)
-        .map(|m| m.trim_start_matches(':').trim().to_string())
-        .unwrap_or(msg);
+    let msg = msg.strip_prefix("libpcap error: ").unwrap_or(&msg).to_string();
+    let msg = msg.strip_prefix(path).map(|m| m.trim_start_matches(':').trim().to_string()).unwrap_or(msg);
     msg.replace(['\n', '\r'], " ")
 }
 
@@ -55,11 +51,7 @@ impl OfflineSource {
         }
         let cap = pcap::Capture::from_file(path).map_err(|e| clean_message(path, &e))?;
         let dlt = cap.get_datalink().0;
-        Ok(OfflineSource {
-            cap,
-            dlt,
-            link: LinkType::from_dlt(dlt),
-        })
+        Ok(OfflineSource { cap, dlt, link: LinkType::from_dlt(dlt) })
     }
 
     /// The file's link type number, as libpcap reports it.

@@ -99,12 +99,7 @@ struct Direction {
 
 impl Direction {
     fn new(max_line: usize) -> Direction {
-        Direction {
-            reasm: None,
-            framer: LineFramer::new(max_line),
-            from_start: false,
-            judged: false,
-        }
+        Direction { reasm: None, framer: LineFramer::new(max_line), from_start: false, judged: false }
     }
 }
 
@@ -198,28 +193,14 @@ impl FlowTable {
                 return;
             }
             // A bare SYN-ACK names its receiver as the connection's opener.
-            let (a, b) = if tcp.syn && tcp.ack_flag {
-                (dst, src)
-            } else {
-                (src, dst)
-            };
+            let (a, b) = if tcp.syn && tcp.ack_flag { (dst, src) } else { (src, dst) };
             self.counters.flows += 1;
             self.flows.insert(
                 key,
                 Flow {
-                    meta: Meta {
-                        a,
-                        b,
-                        first_seen: ts,
-                        last_seen: ts,
-                        bytes: [0, 0],
-                        fin: [false, false],
-                    },
+                    meta: Meta { a, b, first_seen: ts, last_seen: ts, bytes: [0, 0], fin: [false, false] },
                     state: State::Inspecting(Box::new(Inspect {
-                        dirs: [
-                            Direction::new(limits.max_line),
-                            Direction::new(limits.max_line),
-                        ],
+                        dirs: [Direction::new(limits.max_line), Direction::new(limits.max_line)],
                         session: Session::new(),
                         idle_lines: 0,
                         non_json: 0,
@@ -249,15 +230,7 @@ impl FlowTable {
         }
 
         if let State::Inspecting(insp) = &mut flow.state {
-            if inspect(
-                insp,
-                side,
-                tcp,
-                pkt.payload,
-                ts,
-                &limits,
-                &mut self.counters,
-            ) {
+            if inspect(insp, side, tcp, pkt.payload, ts, &limits, &mut self.counters) {
                 flow.state = State::Bypassed;
                 self.counters.flows_bypassed += 1;
             } else {
@@ -301,14 +274,7 @@ impl FlowTable {
             if let Some(flow) = self.flows.remove(&key) {
                 self.counters.flows_timed_out += 1;
                 let at = flow.meta.last_seen;
-                finish(
-                    flow,
-                    EndReason::Timeout,
-                    at,
-                    &self.home,
-                    &mut self.counters,
-                    emit,
-                );
+                finish(flow, EndReason::Timeout, at, &self.home, &mut self.counters, emit);
             }
         }
     }
@@ -318,14 +284,7 @@ impl FlowTable {
         let flows: Vec<Flow> = self.flows.drain().map(|(_, f)| f).collect();
         for flow in flows {
             let at = flow.meta.last_seen;
-            finish(
-                flow,
-                EndReason::EndOfInput,
-                at,
-                &self.home,
-                &mut self.counters,
-                emit,
-            );
+            finish(flow, EndReason::EndOfInput, at, &self.home, &mut self.counters, emit);
         }
     }
 }
@@ -341,14 +300,7 @@ fn inspect(
     limits: &FlowLimits,
     counters: &mut Counters,
 ) -> bool {
-    let Inspect {
-        dirs,
-        session,
-        idle_lines,
-        non_json,
-        inspected,
-        ..
-    } = insp;
+    let Inspect { dirs, session, idle_lines, non_json, inspected, .. } = insp;
     let [d0, d1] = dirs;
     let dir = if side == Side::A { d0 } else { d1 };
     if tcp.syn {
@@ -360,12 +312,7 @@ fn inspect(
     if payload.is_empty() {
         return false;
     }
-    let Direction {
-        reasm,
-        framer,
-        from_start,
-        judged,
-    } = dir;
+    let Direction { reasm, framer, from_start, judged } = dir;
     let reasm = reasm.get_or_insert_with(|| {
         *framer = LineFramer::midstream(limits.max_line);
         Reassembler::midstream(limits.reassembly)
@@ -433,11 +380,7 @@ fn inspect(
 }
 
 /// The client and pool endpoints of a recognised session.
-fn roles(
-    a: SocketAddr,
-    b: SocketAddr,
-    client: Option<Side>,
-) -> Option<(SocketAddr, SocketAddr, Side)> {
+fn roles(a: SocketAddr, b: SocketAddr, client: Option<Side>) -> Option<(SocketAddr, SocketAddr, Side)> {
     match client? {
         Side::A => Some((a, b, Side::A)),
         Side::B => Some((b, a, Side::B)),

@@ -18,10 +18,7 @@ pub struct ReassemblyLimits {
 
 impl Default for ReassemblyLimits {
     fn default() -> Self {
-        ReassemblyLimits {
-            max_ooo_bytes: 256 * 1024,
-            max_ooo_segments: 256,
-        }
+        ReassemblyLimits { max_ooo_bytes: 256 * 1024, max_ooo_segments: 256 }
     }
 }
 
@@ -45,20 +42,12 @@ pub struct Reassembler {
 impl Reassembler {
     /// A direction whose SYN carried `isn`: its data starts at `isn + 1`.
     pub fn with_isn(isn: u32, limits: ReassemblyLimits) -> Reassembler {
-        Reassembler {
-            next: Some(isn.wrapping_add(1)),
-            limits,
-            counters: Default::default(),
-        }
+        Reassembler { next: Some(isn.wrapping_add(1)), limits, counters: Default::default() }
     }
 
     /// A direction picked up midstream: its data starts at the first segment seen.
     pub fn midstream(limits: ReassemblyLimits) -> Reassembler {
-        Reassembler {
-            next: None,
-            limits,
-            counters: Default::default(),
-        }
+        Reassembler { next: None, limits, counters: Default::default() }
     }
 
     /// Takes one segment; hands every byte that is now in order to `out`.

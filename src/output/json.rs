@@ -40,6 +40,8 @@ struct Stratum<'a> {
     variant: Option<&'static str>,
     login: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    worker: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     password: Option<&'a str>,
     agent: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -69,6 +71,7 @@ fn stratum(f: &SessionFacts, with_counters: bool) -> Stratum<'_> {
     Stratum {
         variant: f.variant.map(|v| v.as_str()),
         login: f.login.as_deref(),
+        worker: f.worker.as_deref(),
         password: f.password.as_deref(),
         agent: f.agent.as_deref(),
         algo: f.algo.as_deref(),
@@ -109,6 +112,49 @@ pub fn format(ev: &Event, out: &mut Vec<u8>) {
     let start = out.len();
     // Serializing plain structs of strings and numbers into a Vec cannot fail.
     if serde_json::to_writer(&mut *out, &rec).is_err() {
+        out.truncate(start);
+        out.extend_from_slice(b"{\"event_type\":\"error\"}");
+        return;
+    }
+    escape_line_separators(out, start);
+}
+
+#[derive(Serialize)]
+struct StatsOut<'a> {
+    timestamp: String,
+    event_type: &'static str,
+    stats: &'a crate::stats::Counters,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    capture: Vec<KernelOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct KernelOut<'a> {
+    iface: &'a str,
+    received: u64,
+    dropped: u64,
+    if_dropped: u64,
+}
+
+/// Appends one `stats` record (without the line terminator) to `out`.
+pub fn format_stats(rec: &super::StatsRecord, out: &mut Vec<u8>) {
+    let r = StatsOut {
+        timestamp: rec.ts.rfc3339(),
+        event_type: "stats",
+        stats: &rec.counters,
+        capture: rec
+            .kernel
+            .iter()
+            .map(|(iface, k)| KernelOut {
+                iface,
+                received: k.received,
+                dropped: k.dropped,
+                if_dropped: k.if_dropped,
+            })
+            .collect(),
+    };
+    let start = out.len();
+    if serde_json::to_writer(&mut *out, &r).is_err() {
         out.truncate(start);
         out.extend_from_slice(b"{\"event_type\":\"error\"}");
         return;
@@ -222,9 +268,7 @@ mod tests {
         let mut buf = Vec::new();
         format(&ev, &mut buf);
         assert!(!buf.contains(&b'\n') && !buf.contains(&b'\r'));
-        assert!(!buf
-            .windows(3)
-            .any(|w| w == [0xE2, 0x80, 0xA8] || w == [0xE2, 0x80, 0xA9]));
+        assert!(!buf.windows(3).any(|w| w == [0xE2, 0x80, 0xA8] || w == [0xE2, 0x80, 0xA9]));
         let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
         assert_eq!(v["stratum"]["login"], nasty);
         assert_eq!(v["event_type"], "mining");

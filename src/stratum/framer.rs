@@ -21,12 +21,7 @@ pub struct LineFramer {
 
 impl LineFramer {
     pub fn new(max_line: usize) -> LineFramer {
-        LineFramer {
-            buf: Vec::new(),
-            skipping: false,
-            max_line,
-            overlong: 0,
-        }
+        LineFramer { buf: Vec::new(), skipping: false, max_line, overlong: 0 }
     }
 
     /// A framer for a stream picked up in the middle: unless the first byte opens a JSON
@@ -120,15 +115,7 @@ mod tests {
     fn splits_and_joins_across_chunks() {
         let mut f = LineFramer::new(100);
         let got = lines(&mut f, &[b"ab\ncd", b"e\n\nf", b"g\n"]);
-        assert_eq!(
-            got,
-            vec![
-                b"ab".to_vec(),
-                b"cde".to_vec(),
-                b"".to_vec(),
-                b"fg".to_vec()
-            ]
-        );
+        assert_eq!(got, vec![b"ab".to_vec(), b"cde".to_vec(), b"".to_vec(), b"fg".to_vec()]);
         assert_eq!(f.buffered(), 0);
     }
 
@@ -162,14 +149,8 @@ mod tests {
     #[test]
     fn midstream_takes_a_chunk_that_opens_a_message() {
         let mut f = LineFramer::midstream(100);
-        assert_eq!(
-            lines(&mut f, &[b"{\"x\":1}\n"]),
-            vec![b"{\"x\":1}".to_vec()]
-        );
+        assert_eq!(lines(&mut f, &[b"{\"x\":1}\n"]), vec![b"{\"x\":1}".to_vec()]);
         let mut g = LineFramer::midstream(100);
-        assert_eq!(
-            lines(&mut g, &[b"x\":1}\n{\"y\":2}\n"]),
-            vec![b"{\"y\":2}".to_vec()]
-        );
+        assert_eq!(lines(&mut g, &[b"x\":1}\n{\"y\":2}\n"]), vec![b"{\"y\":2}".to_vec()]);
     }
 }

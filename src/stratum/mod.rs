@@ -106,6 +106,9 @@ pub struct SessionFacts {
     /// Worker or wallet string exactly as sent (after JSON unescaping).
     pub login: Option<String>,
     pub password: Option<String>,
+    /// Rig or worker name sent beside the login (eth-proxy's top-level `worker`, cryptonote
+    /// `rigid`), when non-empty.
+    pub worker: Option<String>,
     /// Miner software as announced (subscribe's first param, cryptonote `agent`, ...).
     pub agent: Option<String>,
     /// Algorithm(s) named by either side (cryptonote `algo`, job `algo`).

@@ -14,10 +14,9 @@ pub fn may_be_json(line: &[u8]) -> bool {
     let first = line.iter().position(|&b| !is_json_ws(b));
     let last = line.iter().rposition(|&b| !is_json_ws(b));
     match (first, last) {
-        (Some(f), Some(l)) => matches!(
-            (line.get(f), line.get(l)),
-            (Some(b'{'), Some(b'}')) | (Some(b'['), Some(b']'))
-        ),
+        (Some(f), Some(l)) => {
+            matches!((line.get(f), line.get(l)), (Some(b'{'), Some(b'}')) | (Some(b'['), Some(b']')))
+        }
         _ => false,
     }
 }
@@ -25,10 +24,7 @@ pub fn may_be_json(line: &[u8]) -> bool {
 /// Whether the start of a stream (possibly an incomplete first line) may open a JSON message.
 /// Used to bypass a flow on its first payload byte, before a whole line has arrived.
 pub fn may_start_json(prefix: &[u8]) -> Option<bool> {
-    prefix
-        .iter()
-        .find(|&&b| !is_json_ws(b))
-        .map(|&b| b == b'{' || b == b'[')
+    prefix.iter().find(|&&b| !is_json_ws(b)).map(|&b| b == b'{' || b == b'[')
 }
 
 #[cfg(test)]

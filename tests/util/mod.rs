@@ -76,9 +76,7 @@ pub fn available_truth_sets() -> Vec<Result<TruthSet, String>> {
 
 /// A capture that has at least one `mining` row, chosen from [`available_truth_sets`], preferring
 /// files for which `prefer` holds. Returns the capture path and its rows.
-pub fn sample_capture(
-    prefer: impl Fn(&Path, &[TruthRow]) -> bool,
-) -> Option<(PathBuf, Vec<TruthRow>)> {
+pub fn sample_capture(prefer: impl Fn(&Path, &[TruthRow]) -> bool) -> Option<(PathBuf, Vec<TruthRow>)> {
     let mut candidates = Vec::new();
     for set in available_truth_sets().into_iter().flatten() {
         for file in set.files() {
@@ -154,17 +152,10 @@ fn truncate_for_display(s: &str, max: usize) -> String {
 
 /// Runs the binary with `args`, feeding `stdin` when given (otherwise stdin is empty).
 pub fn run<S: AsRef<std::ffi::OsStr>>(args: &[S], stdin: Option<Vec<u8>>) -> RunOutput {
-    let shown: Vec<String> = args
-        .iter()
-        .map(|a| a.as_ref().to_string_lossy().into_owned())
-        .collect();
+    let shown: Vec<String> = args.iter().map(|a| a.as_ref().to_string_lossy().into_owned()).collect();
     let mut child = Command::new(bin())
         .args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -249,9 +240,7 @@ impl Endpoint {
 
 impl std::fmt::Display for Endpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let ip = self
-            .ip
-            .map_or_else(|| "*".to_string(), |ip| canonical_ip(&ip));
+        let ip = self.ip.map_or_else(|| "*".to_string(), |ip| canonical_ip(&ip));
         let port = self.port.map_or_else(|| "*".to_string(), |p| p.to_string());
         match self.ip {
             Some(IpAddr::V6(_)) => write!(f, "[{ip}]:{port}"),
@@ -302,15 +291,9 @@ impl TruthRow {
     pub fn describe(&self) -> String {
         match self.expect {
             Expect::None if self.is_file_wide_negative() => {
-                format!(
-                    "none  (no mining alert anywhere in the file) [TRUTH line {}]",
-                    self.line
-                )
+                format!("none  (no mining alert anywhere in the file) [TRUTH line {}]", self.line)
             }
-            Expect::None => format!(
-                "none  no mining alert from {} [TRUTH line {}]",
-                self.client, self.line
-            ),
+            Expect::None => format!("none  no mining alert from {} [TRUTH line {}]", self.client, self.line),
             Expect::Mining => {
                 let mut s = format!(
                     "mining {} {} -> {} login={:?}",
@@ -339,15 +322,11 @@ pub struct TruthSet {
 
 impl TruthSet {
     pub fn load(path: &Path) -> Result<TruthSet, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
         let rows = parse_truth(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        Ok(TruthSet {
-            path: path.to_path_buf(),
-            dir,
-            rows,
-        })
+        Ok(TruthSet { path: path.to_path_buf(), dir, rows })
     }
 
     /// A short name for messages: the folder's name.
@@ -361,11 +340,7 @@ impl TruthSet {
     /// Distinct capture names, in the order they first appear.
     pub fn files(&self) -> Vec<String> {
         let mut seen = BTreeSet::new();
-        self.rows
-            .iter()
-            .filter(|r| seen.insert(r.file.clone()))
-            .map(|r| r.file.clone())
-            .collect()
+        self.rows.iter().filter(|r| seen.insert(r.file.clone())).map(|r| r.file.clone()).collect()
     }
 
     pub fn rows_for(&self, file: &str) -> Vec<&TruthRow> {
@@ -373,27 +348,11 @@ impl TruthSet {
     }
 }
 
-const REQUIRED_COLUMNS: [&str; 9] = [
-    "file",
-    "expect",
-    "variant",
-    "client_ip",
-    "client_port",
-    "server_ip",
-    "server_port",
-    "login",
-    "note",
-];
+const REQUIRED_COLUMNS: [&str; 9] =
+    ["file", "expect", "variant", "client_ip", "client_port", "server_ip", "server_port", "login", "note"];
 
-pub const VARIANTS: [&str; 7] = [
-    "stratum-v1",
-    "cryptonote",
-    "eth-proxy",
-    "ethereum-stratum",
-    "getwork",
-    "stratum-v2",
-    "tls",
-];
+pub const VARIANTS: [&str; 7] =
+    ["stratum-v1", "cryptonote", "eth-proxy", "ethereum-stratum", "getwork", "stratum-v2", "tls"];
 
 /// Parses a TRUTH.tsv: a header line naming the columns, then one row per line. Columns are
 /// found by name, so extra columns (anywhere) are ignored; `submits` and `jobs` are optional
@@ -436,11 +395,7 @@ pub fn parse_truth(text: &str) -> Result<Vec<TruthRow>, String> {
         let expect = match get(c_expect) {
             "mining" => Expect::Mining,
             "none" => Expect::None,
-            other => {
-                return Err(err(format!(
-                    "`expect` must be mining or none, not {other:?}"
-                )))
-            }
+            other => return Err(err(format!("`expect` must be mining or none, not {other:?}"))),
         };
         let client = Endpoint {
             ip: parse_ip_field(get(c_cip)).map_err(&err)?,
@@ -454,10 +409,7 @@ pub fn parse_truth(text: &str) -> Result<Vec<TruthRow>, String> {
         let count = |col: Option<usize>, name: &str| -> Result<Option<u64>, String> {
             match col.map(get).unwrap_or("") {
                 "" => Ok(None),
-                v => v
-                    .parse()
-                    .map(Some)
-                    .map_err(|_| err(format!("`{name}` is not a count: {v:?}"))),
+                v => v.parse().map(Some).map_err(|_| err(format!("`{name}` is not a count: {v:?}"))),
             }
         };
         let row = TruthRow {
@@ -476,8 +428,7 @@ pub fn parse_truth(text: &str) -> Result<Vec<TruthRow>, String> {
             Expect::Mining => {
                 if row.key().is_none() {
                     return Err(err(
-                        "a `mining` row needs concrete client and server addresses and ports"
-                            .into(),
+                        "a `mining` row needs concrete client and server addresses and ports".into()
                     ));
                 }
                 if !VARIANTS.contains(&row.variant.as_str()) {
@@ -498,20 +449,14 @@ pub fn parse_truth(text: &str) -> Result<Vec<TruthRow>, String> {
 fn parse_ip_field(s: &str) -> Result<Option<IpAddr>, String> {
     match s.trim() {
         "" | "*" => Ok(None),
-        v => v
-            .parse()
-            .map(Some)
-            .map_err(|_| format!("not an IP address: {v:?}")),
+        v => v.parse().map(Some).map_err(|_| format!("not an IP address: {v:?}")),
     }
 }
 
 fn parse_port_field(s: &str) -> Result<Option<u16>, String> {
     match s.trim() {
         "" | "*" => Ok(None),
-        v => v
-            .parse()
-            .map(Some)
-            .map_err(|_| format!("not a port: {v:?}")),
+        v => v.parse().map(Some).map_err(|_| format!("not a port: {v:?}")),
     }
 }
 
@@ -617,10 +562,7 @@ pub fn parse_records(stdout: &str) -> (Vec<Record>, Vec<String>) {
         for p in contract_violations(&value) {
             problems.push(format!("stdout line {n}: {p}: {line}"));
         }
-        records.push(Record {
-            line: line.to_string(),
-            value,
-        });
+        records.push(Record { line: line.to_string(), value });
     }
     (records, problems)
 }
@@ -636,9 +578,22 @@ pub fn contract_violations(v: &Value) -> Vec<String> {
     let session = match event {
         "mining" => false,
         "mining_session" => true,
+        "stats" => {
+            // The counters record: a timestamp and an object of non-negative integer counters.
+            if let Err(e) =
+                v["timestamp"].as_str().ok_or("missing".to_string()).and_then(|t| check_timestamp(t))
+            {
+                out.push(format!("stats `timestamp` {e}"));
+            }
+            match v["stats"].as_object() {
+                Some(m) if !m.is_empty() && m.values().all(|x| x.is_u64()) => {}
+                _ => out.push("stats record needs a `stats` object of counters".to_string()),
+            }
+            return out;
+        }
         _ => {
             out.push(format!(
-                "event_type must be \"mining\" or \"mining_session\", got {}",
+                "event_type must be \"mining\", \"mining_session\" or \"stats\", got {}",
                 v["event_type"]
             ));
             return out;
@@ -663,20 +618,15 @@ pub fn contract_violations(v: &Value) -> Vec<String> {
             None => out.push(format!("`{field}` missing or not a string")),
             Some(s) => match s.parse::<IpAddr>() {
                 Err(_) => out.push(format!("`{field}` is not an IP address: {s:?}")),
-                Ok(ip) if canonical_ip(&ip) != s => out.push(format!(
-                    "`{field}` {s:?} is not in canonical form {:?}",
-                    canonical_ip(&ip)
-                )),
+                Ok(ip) if canonical_ip(&ip) != s => {
+                    out.push(format!("`{field}` {s:?} is not in canonical form {:?}", canonical_ip(&ip)))
+                }
                 Ok(_) => {}
             },
         }
     }
     for field in ["src_port", "dest_port"] {
-        if v[field]
-            .as_u64()
-            .and_then(|p| u16::try_from(p).ok())
-            .is_none()
-        {
+        if v[field].as_u64().and_then(|p| u16::try_from(p).ok()).is_none() {
             out.push(format!("`{field}` is not a port number: {}", v[field]));
         }
     }
@@ -696,16 +646,10 @@ pub fn contract_violations(v: &Value) -> Vec<String> {
         out.push(format!("`stratum.variant` invalid: {}", st["variant"]));
     }
     if !(st["login"].is_null() || st["login"].is_string()) {
-        out.push(format!(
-            "`stratum.login` must be a string or null: {}",
-            st["login"]
-        ));
+        out.push(format!("`stratum.login` must be a string or null: {}", st["login"]));
     }
     if !st["methods"].is_array() {
-        out.push(format!(
-            "`stratum.methods` must be an array: {}",
-            st["methods"]
-        ));
+        out.push(format!("`stratum.methods` must be an array: {}", st["methods"]));
     }
     if session {
         for field in ["bytes_toserver", "bytes_toclient"] {
@@ -713,12 +657,7 @@ pub fn contract_violations(v: &Value) -> Vec<String> {
                 out.push(format!("`{field}` must be a count: {}", v[field]));
             }
         }
-        for field in [
-            "jobs",
-            "shares_submitted",
-            "shares_accepted",
-            "shares_rejected",
-        ] {
+        for field in ["jobs", "shares_submitted", "shares_accepted", "shares_rejected"] {
             if !st[field].is_u64() {
                 out.push(format!("`stratum.{field}` must be a count: {}", st[field]));
             }
@@ -729,8 +668,7 @@ pub fn contract_violations(v: &Value) -> Vec<String> {
 
 /// RFC 3339, in UTC (`Z`), with microseconds: `2024-05-01T12:00:00.123456Z`.
 pub fn check_timestamp(ts: &str) -> Result<(), String> {
-    chrono::DateTime::parse_from_rfc3339(ts)
-        .map_err(|e| format!("is not RFC 3339 ({e}): {ts:?}"))?;
+    chrono::DateTime::parse_from_rfc3339(ts).map_err(|e| format!("is not RFC 3339 ({e}): {ts:?}"))?;
     if !ts.ends_with('Z') {
         return Err(format!("does not end in `Z` (UTC): {ts:?}"));
     }
@@ -738,9 +676,7 @@ pub fn check_timestamp(ts: &str) -> Result<(), String> {
     let shape_ok =
         b.len() == 27 && b[10] == b'T' && b[19] == b'.' && b[20..26].iter().all(u8::is_ascii_digit);
     if !shape_ok {
-        return Err(format!(
-            "is not in the form YYYY-MM-DDTHH:MM:SS.ffffffZ (microseconds): {ts:?}"
-        ));
+        return Err(format!("is not in the form YYYY-MM-DDTHH:MM:SS.ffffffZ (microseconds): {ts:?}"));
     }
     Ok(())
 }
@@ -751,18 +687,12 @@ pub fn check_against_truth(rows: &[&TruthRow], records: &[Record]) -> Vec<String
     let mut problems = Vec::new();
     let mining: Vec<&Record> = records.iter().filter(|r| r.is_mining()).collect();
     let sessions: Vec<&Record> = records.iter().filter(|r| r.is_session()).collect();
-    let expected_keys: Vec<FourTuple> = rows
-        .iter()
-        .filter(|r| r.expect == Expect::Mining)
-        .filter_map(|r| r.key())
-        .collect();
+    let expected_keys: Vec<FourTuple> =
+        rows.iter().filter(|r| r.expect == Expect::Mining).filter_map(|r| r.key()).collect();
 
     for row in rows.iter().filter(|r| r.expect == Expect::Mining) {
         let Some(key) = row.key() else { continue };
-        let hits: Vec<&&Record> = mining
-            .iter()
-            .filter(|r| r.key() == Some(key.clone()))
-            .collect();
+        let hits: Vec<&&Record> = mining.iter().filter(|r| r.key() == Some(key.clone())).collect();
         match hits.as_slice() {
             [] => {
                 let swapped = (key.2.clone(), key.3, key.0.clone(), key.1);
@@ -771,10 +701,7 @@ pub fn check_against_truth(rows: &[&TruthRow], records: &[Record]) -> Vec<String
                 } else {
                     ""
                 };
-                problems.push(format!(
-                    "MISSED: no mining alert for {}{hint}",
-                    row.describe()
-                ));
+                problems.push(format!("MISSED: no mining alert for {}{hint}", row.describe()));
             }
             [one] => {
                 if one.variant() != Some(row.variant.as_str()) {
@@ -799,22 +726,13 @@ pub fn check_against_truth(rows: &[&TruthRow], records: &[Record]) -> Vec<String
                 "DUPLICATE: {} mining alerts (expected exactly one) for {}:\n{}",
                 many.len(),
                 row.describe(),
-                many.iter()
-                    .map(|r| format!("      {}", r.line))
-                    .collect::<Vec<_>>()
-                    .join("\n")
+                many.iter().map(|r| format!("      {}", r.line)).collect::<Vec<_>>().join("\n")
             )),
         }
 
-        let ends: Vec<&&Record> = sessions
-            .iter()
-            .filter(|r| r.key() == Some(key.clone()))
-            .collect();
+        let ends: Vec<&&Record> = sessions.iter().filter(|r| r.key() == Some(key.clone())).collect();
         match ends.as_slice() {
-            [] => problems.push(format!(
-                "NO SESSION RECORD: no mining_session for {}",
-                row.describe()
-            )),
+            [] => problems.push(format!("NO SESSION RECORD: no mining_session for {}", row.describe())),
             [end] => {
                 for (name, want) in [("shares_submitted", row.submits), ("jobs", row.jobs)] {
                     let Some(want) = want else { continue };
@@ -845,11 +763,7 @@ pub fn check_against_truth(rows: &[&TruthRow], records: &[Record]) -> Vec<String
                 continue;
             };
             if row.client.matches(&src_ip, src_port) && reported.insert(i) {
-                problems.push(format!(
-                    "ALERT ON NEGATIVE ({}): {}",
-                    row.describe(),
-                    rec.line
-                ));
+                problems.push(format!("ALERT ON NEGATIVE ({}): {}", row.describe(), rec.line));
             }
         }
     }
@@ -861,31 +775,20 @@ pub fn check_against_truth(rows: &[&TruthRow], records: &[Record]) -> Vec<String
     }
     for rec in &sessions {
         if !rec.key().is_some_and(|k| expected_keys.contains(&k)) {
-            problems.push(format!(
-                "FALSE ALARM (mining_session matches no mining row): {}",
-                rec.line
-            ));
+            problems.push(format!("FALSE ALARM (mining_session matches no mining row): {}", rec.line));
         }
     }
     problems
 }
 
 /// The per-file report printed on failure: what the truth expects, what came out, what is wrong.
-pub fn render_report(
-    label: &str,
-    rows: &[&TruthRow],
-    records: &[Record],
-    problems: &[String],
-) -> String {
+pub fn render_report(label: &str, rows: &[&TruthRow], records: &[Record], problems: &[String]) -> String {
     let mut s = format!("=== {label}: {} problem(s)\n  expected:\n", problems.len());
     for row in rows {
         let _ = writeln!(s, "    {}", row.describe());
     }
     let _ = writeln!(s, "  got:");
-    let shown: Vec<&Record> = records
-        .iter()
-        .filter(|r| r.is_mining() || r.is_session())
-        .collect();
+    let shown: Vec<&Record> = records.iter().filter(|r| r.is_mining() || r.is_session()).collect();
     if shown.is_empty() {
         let _ = writeln!(s, "    (no mining or mining_session records)");
     }
@@ -901,11 +804,7 @@ pub fn render_report(
 
 /// The raw lines of the `mining` alerts, sorted.
 pub fn sorted_mining_lines(records: &[Record]) -> Vec<String> {
-    let mut v: Vec<String> = records
-        .iter()
-        .filter(|r| r.is_mining())
-        .map(|r| r.line.clone())
-        .collect();
+    let mut v: Vec<String> = records.iter().filter(|r| r.is_mining()).map(|r| r.line.clone()).collect();
     v.sort();
     v
 }
@@ -945,11 +844,7 @@ fn read_u32(data: &[u8], at: usize, big: bool) -> Result<u32, String> {
         .get(at..at + 4)
         .and_then(|s| s.try_into().ok())
         .ok_or_else(|| format!("truncated at offset {at}"))?;
-    Ok(if big {
-        u32::from_be_bytes(b)
-    } else {
-        u32::from_le_bytes(b)
-    })
+    Ok(if big { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) })
 }
 
 fn read_u16(data: &[u8], at: usize, big: bool) -> Result<u16, String> {
@@ -957,11 +852,7 @@ fn read_u16(data: &[u8], at: usize, big: bool) -> Result<u16, String> {
         .get(at..at + 2)
         .and_then(|s| s.try_into().ok())
         .ok_or_else(|| format!("truncated at offset {at}"))?;
-    Ok(if big {
-        u16::from_be_bytes(b)
-    } else {
-        u16::from_le_bytes(b)
-    })
+    Ok(if big { u16::from_be_bytes(b) } else { u16::from_le_bytes(b) })
 }
 
 fn pcap_records(data: &[u8], big: bool) -> Result<Vec<PacketRecord>, String> {
@@ -975,11 +866,7 @@ fn pcap_records(data: &[u8], big: bool) -> Result<Vec<PacketRecord>, String> {
         let packet = data
             .get(body..end)
             .ok_or_else(|| format!("record at offset {at} runs past the end of the file"))?;
-        out.push(PacketRecord {
-            start: at,
-            end,
-            tcp: tcp_flow(linktype, packet),
-        });
+        out.push(PacketRecord { start: at, end, tcp: tcp_flow(linktype, packet) });
         at = end;
     }
     Ok(out)
@@ -1007,9 +894,8 @@ fn pcapng_records(data: &[u8]) -> Result<Vec<PacketRecord>, String> {
             return Err(format!("bad block length {len} at offset {at}"));
         }
         let end = at + len;
-        let block = data
-            .get(at..end)
-            .ok_or_else(|| format!("block at offset {at} runs past the end of the file"))?;
+        let block =
+            data.get(at..end).ok_or_else(|| format!("block at offset {at} runs past the end of the file"))?;
         match block_type {
             1 => linktypes.push(u32::from(read_u16(block, 8, big)?)),
             6 | 2 => {
@@ -1019,25 +905,17 @@ fn pcapng_records(data: &[u8]) -> Result<Vec<PacketRecord>, String> {
                     usize::from(read_u16(block, 8, big)?)
                 };
                 let caplen = read_u32(block, 20, big)? as usize;
-                let packet = block.get(28..28 + caplen).ok_or_else(|| {
-                    format!("packet block at offset {at} is shorter than its data")
-                })?;
+                let packet = block
+                    .get(28..28 + caplen)
+                    .ok_or_else(|| format!("packet block at offset {at} is shorter than its data"))?;
                 let linktype = linktypes.get(iface).copied().unwrap_or(u32::MAX);
-                out.push(PacketRecord {
-                    start: at,
-                    end,
-                    tcp: tcp_flow(linktype, packet),
-                });
+                out.push(PacketRecord { start: at, end, tcp: tcp_flow(linktype, packet) });
             }
             3 => {
                 let orig = read_u32(block, 8, big)? as usize;
                 let caplen = orig.min(len - 16);
                 let linktype = linktypes.first().copied().unwrap_or(u32::MAX);
-                out.push(PacketRecord {
-                    start: at,
-                    end,
-                    tcp: tcp_flow(linktype, &block[12..12 + caplen]),
-                });
+                out.push(PacketRecord { start: at, end, tcp: tcp_flow(linktype, &block[12..12 + caplen]) });
             }
             _ => {}
         }
@@ -1059,14 +937,12 @@ fn tcp_flow(linktype: u32, frame: &[u8]) -> Option<(IpAddr, u16, IpAddr, u16)> {
     }
     .ok()?;
     let (src, dst) = match sliced.net? {
-        NetSlice::Ipv4(ip) => (
-            IpAddr::V4(ip.header().source_addr()),
-            IpAddr::V4(ip.header().destination_addr()),
-        ),
-        NetSlice::Ipv6(ip) => (
-            IpAddr::V6(ip.header().source_addr()),
-            IpAddr::V6(ip.header().destination_addr()),
-        ),
+        NetSlice::Ipv4(ip) => {
+            (IpAddr::V4(ip.header().source_addr()), IpAddr::V4(ip.header().destination_addr()))
+        }
+        NetSlice::Ipv6(ip) => {
+            (IpAddr::V6(ip.header().source_addr()), IpAddr::V6(ip.header().destination_addr()))
+        }
         NetSlice::Arp(_) => return None,
     };
     match sliced.transport? {
@@ -1077,11 +953,7 @@ fn tcp_flow(linktype: u32, frame: &[u8]) -> Option<(IpAddr, u16, IpAddr, u16)> {
 
 /// The end offset of the last record that belongs to the connection between the two endpoints
 /// (either direction), or `None` when no record does.
-pub fn connection_end(
-    records: &[PacketRecord],
-    a: (IpAddr, u16),
-    b: (IpAddr, u16),
-) -> Option<usize> {
+pub fn connection_end(records: &[PacketRecord], a: (IpAddr, u16), b: (IpAddr, u16)) -> Option<usize> {
     records
         .iter()
         .filter(|r| {
@@ -1138,15 +1010,7 @@ c.pcapng\tmining\tcryptonote\t2001:0db8::0001\t5555\t2001:db8::2\t443\t\tno logi
 
     fn good_a() -> String {
         [
-            alert(
-                "mining",
-                "10.0.0.5",
-                40000,
-                "198.51.100.7",
-                3333,
-                "stratum-v1",
-                "wallet.rig".into(),
-            ),
+            alert("mining", "10.0.0.5", 40000, "198.51.100.7", 3333, "stratum-v1", "wallet.rig".into()),
             alert(
                 "mining_session",
                 "10.0.0.5",
@@ -1173,18 +1037,9 @@ c.pcapng\tmining\tcryptonote\t2001:0db8::0001\t5555\t2001:db8::2\t443\t\tno logi
         let rows = parse_truth(TSV).unwrap();
         assert_eq!(rows.len(), 4);
         let a = &rows[0];
-        assert_eq!(
-            (a.line, a.file.as_str(), a.expect),
-            (2, "a.pcap", Expect::Mining)
-        );
-        assert_eq!(
-            a.key().unwrap(),
-            ("10.0.0.5".into(), 40000, "198.51.100.7".into(), 3333)
-        );
-        assert_eq!(
-            (a.login.as_str(), a.submits, a.jobs),
-            ("wallet.rig", Some(3), Some(2))
-        );
+        assert_eq!((a.line, a.file.as_str(), a.expect), (2, "a.pcap", Expect::Mining));
+        assert_eq!(a.key().unwrap(), ("10.0.0.5".into(), 40000, "198.51.100.7".into(), 3333));
+        assert_eq!((a.login.as_str(), a.submits, a.jobs), ("wallet.rig", Some(3), Some(2)));
         // Trailing fields may be missing; `*` ports are wildcards.
         assert_eq!(rows[1].client.port, None);
         assert!(!rows[1].is_file_wide_negative());
@@ -1198,26 +1053,19 @@ c.pcapng\tmining\tcryptonote\t2001:0db8::0001\t5555\t2001:db8::2\t443\t\tno logi
 
     #[test]
     fn truth_with_reordered_columns_and_no_counts() {
-        let tsv =
-            "note\tlogin\tserver_port\tserver_ip\tclient_port\tclient_ip\tvariant\texpect\tfile\n\
+        let tsv = "note\tlogin\tserver_port\tserver_ip\tclient_port\tclient_ip\tvariant\texpect\tfile\n\
 n\tw\t3333\t192.0.2.1\t1234\t192.0.2.2\tgetwork\tmining\tx.pcap\n";
         let rows = parse_truth(tsv).unwrap();
-        assert_eq!(
-            rows[0].key().unwrap(),
-            ("192.0.2.2".into(), 1234, "192.0.2.1".into(), 3333)
-        );
+        assert_eq!(rows[0].key().unwrap(), ("192.0.2.2".into(), 1234, "192.0.2.1".into(), 3333));
         assert_eq!(rows[0].variant, "getwork");
         assert_eq!(rows[0].submits, None);
     }
 
     #[test]
     fn truth_rejects_bad_tables() {
-        let header =
-            "file\texpect\tvariant\tclient_ip\tclient_port\tserver_ip\tserver_port\tlogin\tnote";
+        let header = "file\texpect\tvariant\tclient_ip\tclient_port\tserver_ip\tserver_port\tlogin\tnote";
         assert!(parse_truth("").is_err());
-        assert!(parse_truth("file\texpect\n")
-            .unwrap_err()
-            .contains("variant"));
+        assert!(parse_truth("file\texpect\n").unwrap_err().contains("variant"));
         for bad in [
             "a\tmaybe\tstratum-v1\t1.2.3.4\t1\t1.2.3.5\t2\t\t",
             "a\tmining\tstratum-v1\t1.2.3.4\t*\t1.2.3.5\t2\t\t",
@@ -1226,13 +1074,9 @@ n\tw\t3333\t192.0.2.1\t1234\t192.0.2.2\tgetwork\tmining\tx.pcap\n";
             "a\tmining\tstratum-v1\t1.2.3.4\t70000\t1.2.3.5\t2\t\t",
             "a\tmining\tstratum-v1\t1.2.3.4\t1\t1.2.3.5\t2\t\t\textra",
         ] {
-            assert!(
-                parse_truth(&format!("{header}\n{bad}\n")).is_err(),
-                "accepted {bad:?}"
-            );
+            assert!(parse_truth(&format!("{header}\n{bad}\n")).is_err(), "accepted {bad:?}");
         }
-        let counts =
-            format!("{header}\tsubmits\na\tmining\tgetwork\t1.2.3.4\t1\t1.2.3.5\t2\t\t\tmany\n");
+        let counts = format!("{header}\tsubmits\na\tmining\tgetwork\t1.2.3.4\t1\t1.2.3.5\t2\t\t\tmany\n");
         assert!(parse_truth(&counts).unwrap_err().contains("submits"));
     }
 
@@ -1243,24 +1087,8 @@ n\tw\t3333\t192.0.2.1\t1234\t192.0.2.2\tgetwork\tmining\tx.pcap\n";
         // Login absent, null and "" all mean "no login".
         for login in [Value::Null, "".into()] {
             let out = [
-                alert(
-                    "mining",
-                    "2001:db8::1",
-                    5555,
-                    "2001:db8::2",
-                    443,
-                    "cryptonote",
-                    login.clone(),
-                ),
-                alert(
-                    "mining_session",
-                    "2001:db8::1",
-                    5555,
-                    "2001:db8::2",
-                    443,
-                    "cryptonote",
-                    login,
-                ),
+                alert("mining", "2001:db8::1", 5555, "2001:db8::2", 443, "cryptonote", login.clone()),
+                alert("mining_session", "2001:db8::1", 5555, "2001:db8::2", 443, "cryptonote", login),
             ]
             .join("\n");
             assert_eq!(check_file("c.pcapng", &out), Vec::<String>::new());
@@ -1283,84 +1111,35 @@ n\tw\t3333\t192.0.2.1\t1234\t192.0.2.2\tgetwork\tmining\tx.pcap\n";
         assert!(has(&check_file("a.pcap", &wrong_login), "WRONG LOGIN"));
 
         let wrong_count = good_a().replace("\"shares_submitted\":3", "\"shares_submitted\":4");
-        assert!(has(
-            &check_file("a.pcap", &wrong_count),
-            "stratum.shares_submitted expected 3, got 4"
-        ));
+        assert!(has(&check_file("a.pcap", &wrong_count), "stratum.shares_submitted expected 3, got 4"));
 
         let dup = format!(
             "{}\n{}",
             good_a(),
-            alert(
-                "mining",
-                "10.0.0.5",
-                40000,
-                "198.51.100.7",
-                3333,
-                "stratum-v1",
-                "wallet.rig".into()
-            )
+            alert("mining", "10.0.0.5", 40000, "198.51.100.7", 3333, "stratum-v1", "wallet.rig".into())
         );
-        assert!(has(
-            &check_file("a.pcap", &dup),
-            "DUPLICATE: 2 mining alerts"
-        ));
+        assert!(has(&check_file("a.pcap", &dup), "DUPLICATE: 2 mining alerts"));
 
-        let reversed = alert(
-            "mining",
-            "198.51.100.7",
-            3333,
-            "10.0.0.5",
-            40000,
-            "stratum-v1",
-            "wallet.rig".into(),
-        );
-        assert!(has(
-            &check_file("a.pcap", &reversed),
-            "client and pool swapped"
-        ));
+        let reversed =
+            alert("mining", "198.51.100.7", 3333, "10.0.0.5", 40000, "stratum-v1", "wallet.rig".into());
+        assert!(has(&check_file("a.pcap", &reversed), "client and pool swapped"));
     }
 
     #[test]
     fn negatives_and_false_alarms_quote_the_whole_line() {
-        let stray = alert(
-            "mining",
-            "10.0.0.9",
-            1234,
-            "198.51.100.8",
-            3333,
-            "stratum-v1",
-            Value::Null,
-        );
+        let stray = alert("mining", "10.0.0.9", 1234, "198.51.100.8", 3333, "stratum-v1", Value::Null);
         let p = check_file("a.pcap", &format!("{}\n{stray}", good_a()));
         assert_eq!(p.len(), 1, "{p:?}");
-        assert!(
-            p[0].starts_with("ALERT ON NEGATIVE") && p[0].contains(&stray),
-            "{p:?}"
-        );
+        assert!(p[0].starts_with("ALERT ON NEGATIVE") && p[0].contains(&stray), "{p:?}");
 
         let p = check_file("b.pcap", &stray);
         assert_eq!(p.len(), 1, "{p:?}");
-        assert!(
-            p[0].contains("anywhere in the file") && p[0].contains(&stray),
-            "{p:?}"
-        );
+        assert!(p[0].contains("anywhere in the file") && p[0].contains(&stray), "{p:?}");
 
-        let other = alert(
-            "mining",
-            "10.0.0.77",
-            1,
-            "198.51.100.8",
-            3333,
-            "stratum-v1",
-            Value::Null,
-        );
+        let other = alert("mining", "10.0.0.77", 1, "198.51.100.8", 3333, "stratum-v1", Value::Null);
         let p = check_file("a.pcap", &format!("{}\n{other}", good_a()));
         assert_eq!(p.len(), 1, "{p:?}");
-        assert!(
-            p[0].starts_with("FALSE ALARM") && p[0].contains(&other),
-            "{p:?}"
-        );
+        assert!(p[0].starts_with("FALSE ALARM") && p[0].contains(&other), "{p:?}");
     }
 
     #[test]
@@ -1370,31 +1149,11 @@ n\tw\t3333\t192.0.2.1\t1234\t192.0.2.2\tgetwork\tmining\tx.pcap\n";
         assert!(has(&p, "line 2: `timestamp` missing"));
         assert!(has(&p, "line 3: not a JSON object"));
 
-        let base = alert(
-            "mining",
-            "10.0.0.5",
-            40000,
-            "198.51.100.7",
-            3333,
-            "stratum-v1",
-            "w".into(),
-        );
+        let base = alert("mining", "10.0.0.5", 40000, "198.51.100.7", 3333, "stratum-v1", "w".into());
         for (from, to, needle) in [
-            (
-                "2024-05-01T12:00:00.123456Z",
-                "2024-05-01T12:00:00.123456+00:00",
-                "does not end in `Z`",
-            ),
-            (
-                "2024-05-01T12:00:00.123456Z",
-                "2024-05-01T12:00:00Z",
-                "microseconds",
-            ),
-            (
-                "2024-05-01T12:00:00.123456Z",
-                "2024-05-01 12:00:00.123456Z",
-                "microseconds",
-            ),
+            ("2024-05-01T12:00:00.123456Z", "2024-05-01T12:00:00.123456+00:00", "does not end in `Z`"),
+            ("2024-05-01T12:00:00.123456Z", "2024-05-01T12:00:00Z", "microseconds"),
+            ("2024-05-01T12:00:00.123456Z", "2024-05-01 12:00:00.123456Z", "microseconds"),
             ("2024-05-01T12:00:00.123456Z", "yesterday", "not RFC 3339"),
             ("\"proto\":\"TCP\"", "\"proto\":\"UDP\"", "proto"),
             ("\"confirmed\"", "\"sure\"", "confidence"),
@@ -1407,23 +1166,13 @@ n\tw\t3333\t192.0.2.1\t1234\t192.0.2.2\tgetwork\tmining\tx.pcap\n";
             let line = base.replace(from, to);
             assert_ne!(line, base, "replacement {from:?} did not apply");
             let (_, p) = parse_records(&line);
-            assert!(
-                has(&p, needle),
-                "{to:?}: expected a problem with {needle:?}, got {p:?}"
-            );
+            assert!(has(&p, needle), "{to:?}: expected a problem with {needle:?}, got {p:?}");
         }
         let (_, p) = parse_records(&base.replace("\"10.0.0.5\"", "\"2001:DB8:0::1\""));
         assert!(has(&p, "canonical form \"2001:db8::1\""), "{p:?}");
 
-        let session = alert(
-            "mining_session",
-            "10.0.0.5",
-            40000,
-            "198.51.100.7",
-            3333,
-            "stratum-v1",
-            "w".into(),
-        );
+        let session =
+            alert("mining_session", "10.0.0.5", 40000, "198.51.100.7", 3333, "stratum-v1", "w".into());
         assert_eq!(parse_records(&session).1, Vec::<String>::new());
         let (_, p) = parse_records(&session.replace("\"jobs\":2", "\"jobs\":-2"));
         assert!(has(&p, "stratum.jobs"), "{p:?}");
@@ -1459,13 +1208,7 @@ n\tw\t3333\t192.0.2.1\t1234\t192.0.2.2\tgetwork\tmining\tx.pcap\n";
     fn pcap_records_and_connection_ends() {
         let data = tiny_pcap(&[
             ("10.0.0.5", 40000, "198.51.100.7", 3333, b"{\"id\":1}\n"),
-            (
-                "198.51.100.7",
-                3333,
-                "10.0.0.5",
-                40000,
-                b"{\"id\":1,\"result\":true}\n",
-            ),
+            ("198.51.100.7", 3333, "10.0.0.5", 40000, b"{\"id\":1,\"result\":true}\n"),
             ("10.0.0.6", 40001, "198.51.100.7", 3333, b"x"),
         ]);
         let recs = capture_records(&data).unwrap();
@@ -1474,17 +1217,11 @@ n\tw\t3333\t192.0.2.1\t1234\t192.0.2.2\tgetwork\tmining\tx.pcap\n";
         assert_eq!(recs[2].end, data.len());
         assert!(recs.windows(2).all(|w| w[0].end == w[1].start));
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-        assert_eq!(
-            recs[0].tcp,
-            Some((ip("10.0.0.5"), 40000, ip("198.51.100.7"), 3333))
-        );
+        assert_eq!(recs[0].tcp, Some((ip("10.0.0.5"), 40000, ip("198.51.100.7"), 3333)));
         let a = (ip("10.0.0.5"), 40000);
         let pool = (ip("198.51.100.7"), 3333);
         assert_eq!(connection_end(&recs, pool, a), Some(recs[1].end));
-        assert_eq!(
-            connection_end(&recs, (ip("10.0.0.6"), 40001), pool),
-            Some(data.len())
-        );
+        assert_eq!(connection_end(&recs, (ip("10.0.0.6"), 40001), pool), Some(data.len()));
         assert_eq!(connection_end(&recs, (ip("10.0.0.7"), 1), pool), None);
 
         // Cut mid-record: the walker refuses it.
