@@ -581,7 +581,7 @@ pub fn contract_violations(v: &Value) -> Vec<String> {
         "stats" => {
             // The counters record: a timestamp and an object of non-negative integer counters.
             if let Err(e) =
-                v["timestamp"].as_str().ok_or("missing".to_string()).and_then(|t| check_timestamp(t))
+                v["timestamp"].as_str().ok_or("missing".to_string()).and_then(check_timestamp)
             {
                 out.push(format!("stats `timestamp` {e}"));
             }
