@@ -1,7 +1,9 @@
 //! Live capture from a network interface through libpcap, for a SPAN or mirror port.
 //!
-//! The read timeout is short so that a quiet link still returns control regularly: the reader
-//! then flushes partial batches, lets idle flows time out, and notices a stop request.
+//! The capture runs in non-blocking mode and waits with `poll` for at most the read timeout,
+//! so that a quiet link still returns control regularly: the reader then flushes partial
+//! batches, lets idle flows time out, and notices a stop request. (libpcap's own read timeout
+//! does not promise to return when no packet arrives at all, so it is not relied on.)
 
 use super::Frame;
 use crate::decode::LinkType;
@@ -40,6 +42,9 @@ pub enum Read<'a> {
 
 pub struct LiveSource {
     cap: pcap::Capture<pcap::Active>,
+    /// The last read found the buffer empty: wait for the descriptor before reading again.
+    drained: bool,
+    timeout_ms: u16,
     link: Option<LinkType>,
     dlt: i32,
     name: String,
@@ -56,12 +61,20 @@ impl LiveSource {
             .buffer_size(i32::try_from(u64::from(o.buffer_mb) << 20).unwrap_or(i32::MAX))
             .timeout(o.timeout_ms)
             .open()
+            .and_then(|c| c.setnonblock())
             .map_err(|e| e.to_string())?;
         if !o.filter.is_empty() {
             cap.filter(&o.filter, true).map_err(|e| format!("filter {:?}: {e}", o.filter))?;
         }
         let dlt = cap.get_datalink().0;
-        Ok(LiveSource { cap, link: LinkType::from_dlt(dlt), dlt, name: o.iface.clone() })
+        Ok(LiveSource {
+            cap,
+            drained: false,
+            timeout_ms: u16::try_from(o.timeout_ms.max(1)).unwrap_or(u16::MAX),
+            link: LinkType::from_dlt(dlt),
+            dlt,
+            name: o.iface.clone(),
+        })
     }
 
     pub fn name(&self) -> &str {
@@ -78,13 +91,27 @@ impl LiveSource {
 
     /// The next frame, or `Idle` when the read timeout passed; `Err` when the interface failed.
     pub fn read(&mut self) -> Result<Read<'_>, String> {
+        if self.drained {
+            use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+            use std::os::fd::AsFd;
+            let mut fds = [PollFd::new(self.cap.as_fd(), PollFlags::POLLIN)];
+            match poll(&mut fds, PollTimeout::from(self.timeout_ms)) {
+                Ok(0) => return Ok(Read::Idle),
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(format!("poll: {e}")),
+            }
+            self.drained = false;
+        }
         match self.cap.next_packet() {
             Ok(p) => Ok(Read::Frame(Frame {
                 ts: Ts::from_timeval(p.header.ts.tv_sec, p.header.ts.tv_usec),
                 data: p.data,
                 wire_len: p.header.len,
             })),
-            Err(pcap::Error::TimeoutExpired) => Ok(Read::Idle),
+            Err(pcap::Error::TimeoutExpired) => {
+                self.drained = true;
+                Ok(Read::Idle)
+            }
             Err(e) => Err(e.to_string()),
         }
     }

@@ -580,9 +580,7 @@ pub fn contract_violations(v: &Value) -> Vec<String> {
         "mining_session" => true,
         "stats" => {
             // The counters record: a timestamp and an object of non-negative integer counters.
-            if let Err(e) =
-                v["timestamp"].as_str().ok_or("missing".to_string()).and_then(check_timestamp)
-            {
+            if let Err(e) = v["timestamp"].as_str().ok_or("missing".to_string()).and_then(check_timestamp) {
                 out.push(format!("stats `timestamp` {e}"));
             }
             match v["stats"].as_object() {
