@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod decode;
 pub mod flow;
+pub mod fuzzing;
 pub mod hosts;
 pub mod output;
 pub mod pipeline;

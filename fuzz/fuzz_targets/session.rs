@@ -1,0 +1,9 @@
+//! Fuzz target `session`: see `minewatch::fuzzing::fuzz_session` for the input encoding and the
+//! invariants checked.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    minewatch::fuzzing::fuzz_session(data);
+});
