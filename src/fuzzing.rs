@@ -26,11 +26,18 @@ use crate::time::Ts;
 use crate::verdict::{EndReason, Event, EventKind};
 
 /// Every link type we decode, in the order the first input byte selects them.
-pub const LINKS: [LinkType; 6] =
-    [LinkType::Ethernet, LinkType::RawIp, LinkType::LinuxSll, LinkType::LinuxSll2, LinkType::Null, LinkType::Loop];
+pub const LINKS: [LinkType; 6] = [
+    LinkType::Ethernet,
+    LinkType::RawIp,
+    LinkType::LinuxSll,
+    LinkType::LinuxSll2,
+    LinkType::Null,
+    LinkType::Loop,
+];
 
 /// The targets, by the names `fuzz/fuzz_targets/*.rs` and the seed directories use.
-pub const TARGETS: [&str; 6] = ["decode", "reassembly", "session", "flow_table", "capture_file", "output_json"];
+pub const TARGETS: [&str; 6] =
+    ["decode", "reassembly", "session", "flow_table", "capture_file", "output_json"];
 
 /// Runs `data` through the target named `name`; false if there is no such target.
 pub fn run(name: &str, data: &[u8]) -> bool {
@@ -95,7 +102,7 @@ fn pattern(off: u64) -> u8 {
     (off.wrapping_mul(31) >> 3) as u8 ^ (off as u8)
 }
 
-/// Input: a header `[mode u8][isn u32]`, then segments `[op u8][offset u16][len u16]`
+/// Input: a header `[mode u8][isn u32]`, then segments `[op u8][offset u16][len u16 % 4096]`
 /// (`op & 1`: the offset is a raw u32 sequence number `[seq u32]` instead of `isn + 1 +
 /// offset`; `op & 2`: the payload is corrupted, so overlaps conflict; `op & 4`: call `flush`
 /// before this segment). `mode` picks small or default limits and SYN or midstream start.
@@ -147,7 +154,9 @@ pub fn fuzz_reassembly(data: &[u8]) {
             let Some(off) = inp.u16() else { break };
             isn.wrapping_add(1).wrapping_add(u32::from(off))
         };
-        let Some(len) = inp.u16() else { break };
+        // Up to 4 KiB a segment: enough to overflow the small limits alone, and cheap enough
+        // per execution that the fuzzer explores orderings rather than filling buffers.
+        let Some(len) = inp.u16().map(|l| l % 4096) else { break };
         let off = u64::from(seq.wrapping_sub(isn.wrapping_add(1)));
         buf.clear();
         buf.extend((0..u64::from(len)).map(|i| pattern(off + i)));
@@ -177,7 +186,9 @@ pub fn fuzz_reassembly(data: &[u8]) {
 /// Checks the bounds [`SessionFacts`] promises on hostile input.
 fn check_facts(f: &SessionFacts) {
     assert!(f.methods.len() <= MAX_METHODS);
-    for s in f.methods.iter().chain(&f.login).chain(&f.password).chain(&f.worker).chain(&f.agent).chain(&f.algo) {
+    for s in
+        f.methods.iter().chain(&f.login).chain(&f.password).chain(&f.worker).chain(&f.agent).chain(&f.algo)
+    {
         assert!(s.len() <= MAX_FIELD_LEN, "a stored wire string of {} bytes", s.len());
     }
 }
@@ -244,7 +255,8 @@ fn check_event(ev: &Event) {
 }
 
 /// Input: `[link u8]`, then records `[len u16][dt u16][frame: len bytes]`; `dt` advances the
-/// packet clock in milliseconds, so idle timeouts fire. TCP packets go to a [`FlowTable`] with
+/// packet clock in milliseconds, so idle timeouts fire (`dt = 0xffff` is followed by an absolute
+/// time, `[ts u64]`, before the frame). TCP packets go to a [`FlowTable`] with
 /// [`small_flow_limits`], then everything is flushed.
 ///
 /// Checks: the table never exceeds `max_flows`; every record formats into one line of JSON
@@ -261,8 +273,14 @@ pub fn fuzz_flow_table(data: &[u8]) {
         check_event(&ev);
     };
     while let (Some(len), Some(dt)) = (inp.u16(), inp.u16()) {
+        if dt == u16::MAX {
+            // An absolute time: captures carry any 64-bit time, backwards ones included.
+            let (Some(lo), Some(hi)) = (inp.u32(), inp.u32()) else { break };
+            ts = Ts(((u64::from(hi) << 32) | u64::from(lo)) as i64);
+        } else {
+            ts = Ts(ts.0.saturating_add(i64::from(dt) * 1000));
+        }
         let frame = inp.bytes(usize::from(len));
-        ts = Ts(ts.0.saturating_add(i64::from(dt) * 1000));
         if let Ok(pkt) = decode::decode(link, frame) {
             if let Transport::Tcp(tcp) = pkt.transport {
                 table.tcp(&pkt, &tcp, ts, &mut emit);
@@ -418,7 +436,8 @@ pub fn seeds(dir: &Path) -> Vec<(&'static str, Vec<u8>)> {
             if let Ok(len) = u16::try_from(frame.data.len()) {
                 if table_input.len() < 64 * 1024 {
                     table_input.extend_from_slice(&len.to_le_bytes());
-                    table_input.extend_from_slice(&u16::try_from(dt.clamp(0, 65535)).unwrap_or(0).to_le_bytes());
+                    table_input
+                        .extend_from_slice(&u16::try_from(dt.clamp(0, 65534)).unwrap_or(0).to_le_bytes());
                     table_input.extend_from_slice(frame.data);
                 }
             }
