@@ -485,3 +485,32 @@ fn a_fifo_is_read_once_its_writer_comes_and_never_hangs_after_it_leaves() {
     assert_eq!(run.status.code(), Some(0), "{}", run.describe());
     assert!(run.alerts() > 0);
 }
+
+/// Packet times from the far future (pcapng's 64-bit timestamps, all ones): read like any other
+/// time. This used to kill the worker thread (an overflow in the idle-sweep clock) and lose
+/// every TCP packet after it, still exiting 0.
+#[test]
+fn pcapng_far_future_timestamps_are_read_like_any_other() {
+    let dir = tempdir();
+    let data = pcapng_sample();
+    let mut future = data.clone();
+    for r in util::capture_records(&data).unwrap() {
+        set_u32(&mut future, r.start + 12, u32::MAX);
+        set_u32(&mut future, r.start + 16, u32::MAX);
+    }
+    let clean = replay(&[&write(dir.path(), "clean.pcapng", &data)]);
+    for workers in ["1", "2"] {
+        let p = write(dir.path(), "future.pcapng", &future);
+        let run = finish(spawn_limited(&[
+            "-q".as_ref(),
+            "--workers".as_ref(),
+            workers.as_ref(),
+            "-r".as_ref(),
+            p.as_os_str(),
+        ]));
+        run.assert_clean();
+        assert_eq!(run.status.code(), Some(0), "{}", run.describe());
+        assert_eq!(run.stat("tcp_packets"), clean.stat("tcp_packets"), "{}", run.describe());
+        assert_eq!(run.alerts(), clean.alerts(), "{}", run.describe());
+    }
+}

@@ -156,7 +156,8 @@ pub struct FlowTable {
     flows: HashMap<FlowKey, Flow, ahash::RandomState>,
     limits: FlowLimits,
     home: HomeNet,
-    next_sweep: Option<Ts>,
+    /// Packet time of the last idle sweep.
+    last_sweep: Option<Ts>,
     pub counters: Counters,
 }
 
@@ -166,7 +167,7 @@ impl FlowTable {
             flows: HashMap::with_hasher(ahash::RandomState::new()),
             limits,
             home,
-            next_sweep: None,
+            last_sweep: None,
             counters: Counters::default(),
         }
     }
@@ -244,11 +245,15 @@ impl FlowTable {
         }
     }
 
+    /// Sweeps for idle flows once [`SWEEP_INTERVAL_US`] of packet time has passed since the last
+    /// sweep. Measured as a distance from the last sweep, not as a deadline, so that no packet
+    /// time (captures carry any 64-bit time, `i64::MAX` included) can overflow it or make every
+    /// packet sweep the whole table; time going backwards just delays the next sweep.
     fn maybe_sweep(&mut self, now: Ts, emit: &mut dyn FnMut(Event)) {
-        match self.next_sweep {
-            None => self.next_sweep = Some(Ts(now.0 + SWEEP_INTERVAL_US)),
-            Some(t) if now >= t => {
-                self.next_sweep = Some(Ts(now.0 + SWEEP_INTERVAL_US));
+        match self.last_sweep {
+            None => self.last_sweep = Some(now),
+            Some(t) if now.0.saturating_sub(t.0) >= SWEEP_INTERVAL_US => {
+                self.last_sweep = Some(now);
                 self.expire(now, emit);
             }
             Some(_) => {}
@@ -509,5 +514,41 @@ fn finish(
     if let Some(ev) = make_event(EventKind::MiningSession, meta, insp, ts, conf, Some(reason)) {
         counters.session_records += 1;
         emit(ev);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::Transport;
+    use std::net::Ipv4Addr;
+
+    fn syn_packet(sport: u16) -> (Packet<'static>, TcpInfo) {
+        let info = TcpInfo { seq: 1, ack: 0, syn: true, ack_flag: false, fin: false, rst: false };
+        let p = Packet {
+            src: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+            dst: IpAddr::V4(Ipv4Addr::new(198, 51, 100, 1)),
+            src_port: sport,
+            dst_port: 3333,
+            transport: Transport::Tcp(info),
+            payload: b"",
+        };
+        (p, info)
+    }
+
+    /// A capture may carry any 64-bit time (pcapng timestamps saturate to `i64::MAX` micros).
+    #[test]
+    fn extreme_timestamps_do_not_overflow_the_sweep_clock() {
+        let mut t = FlowTable::new(FlowLimits::default(), HomeNet::default());
+        for (i, ts) in [i64::MAX, i64::MAX - 1, i64::MIN, 0, i64::MAX].into_iter().enumerate() {
+            let (p, info) = syn_packet(1000 + i as u16);
+            t.tcp(&p, &info, Ts(ts), &mut |_| {});
+        }
+        // Time went back to before the first sweep point: nothing swept, nothing lost.
+        assert_eq!(t.len(), 5);
+        assert_eq!(t.counters.flows_timed_out, 0);
+        // Regression: a pcapng record stamped 2^64-1 microseconds (libpcap hands it on; `Ts`
+        // saturates at i64::MAX) used to overflow the next sweep time: a worker panic in debug
+        // builds; in release, a wrapped deadline and a sweep of the whole table on every packet.
     }
 }
