@@ -46,10 +46,15 @@ fn progress_bar(args: &Args) -> Option<ProgressBar> {
 }
 
 /// SIGINT and SIGTERM stop the run (sessions are flushed); SIGHUP reopens the output file.
+/// A second SIGINT or SIGTERM exits at once (status 1): the first cannot end a read that is
+/// blocked in the kernel, such as opening a FIFO whose writer never comes.
 fn signals() -> std::io::Result<(Arc<AtomicBool>, Arc<AtomicBool>)> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let stop = Arc::new(AtomicBool::new(false));
     let reopen = Arc::new(AtomicBool::new(false));
+    // Registered before the flags, so the second signal finds the flag already set.
+    signal_hook::flag::register_conditional_shutdown(SIGINT, 1, stop.clone())?;
+    signal_hook::flag::register_conditional_shutdown(SIGTERM, 1, stop.clone())?;
     signal_hook::flag::register(SIGINT, stop.clone())?;
     signal_hook::flag::register(SIGTERM, stop.clone())?;
     signal_hook::flag::register(SIGHUP, reopen.clone())?;

@@ -402,13 +402,25 @@ pub fn run_files(
         ReplayTarget::Inline(w) => w.report(),
         ReplayTarget::Sharded(d) => drop(d),
     }
-    for h in handles {
-        let _ = h.join();
-    }
+    join_workers(handles, &mut input_errors);
     let _ = rec_tx.send(Record::Counters { reporter: reader_id, counters: c, kernel: None });
     let _ = rec_tx.send(Record::StatsNow(last_ts));
     drop(rec_tx);
     finish(collector, input_errors)
+}
+
+/// Waits for the workers. A worker that panicked (a bug: nothing on the wire should make one)
+/// lost its flows and every packet sent to it afterwards, so the run must not look complete: it
+/// becomes an error line and exit status 1 instead of a silently short report.
+fn join_workers(handles: Vec<thread::JoinHandle<()>>, errors: &mut Vec<(String, String)>) {
+    for (i, h) in handles.into_iter().enumerate() {
+        if h.join().is_err() {
+            errors.push((
+                format!("worker {i}"),
+                "internal error: the worker stopped; its flows were not inspected to the end".into(),
+            ));
+        }
+    }
 }
 
 fn finish(collector: thread::JoinHandle<Collected>, input_errors: Vec<(String, String)>) -> Report {
@@ -491,9 +503,7 @@ pub fn run_live(sources: Vec<LiveSource>, opts: &RunOptions, sink: Sink, hosts: 
             input_errors.push(err);
         }
     }
-    for h in worker_handles {
-        let _ = h.join();
-    }
+    join_workers(worker_handles, &mut input_errors);
     let _ = rec_tx.send(Record::StatsNow(now()));
     drop(rec_tx);
     finish(collector, input_errors)

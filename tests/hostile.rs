@@ -514,3 +514,31 @@ fn pcapng_far_future_timestamps_are_read_like_any_other() {
         assert_eq!(run.alerts(), clean.alerts(), "{}", run.describe());
     }
 }
+
+/// A FIFO nobody ever writes to: the run waits (as it must: the writer may be about to come);
+/// the first SIGTERM asks it to stop, the second ends it at once, even though it is blocked
+/// opening the FIFO.
+#[test]
+fn a_fifo_without_a_writer_stops_on_a_second_sigterm() {
+    let dir = tempdir();
+    let fifo = dir.path().join("nowriter.pcap");
+    if !mkfifo(&fifo) {
+        println!("skipped: mkfifo is not available");
+        return;
+    }
+    let mut child = spawn_limited(&["-q".as_ref(), "-r".as_ref(), fifo.as_os_str()]);
+    // Until the handlers are installed a signal would kill it outright; give it time to start.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(child.try_wait().expect("wait").is_none(), "a FIFO without a writer cannot be read yet");
+    let pid = child.id().to_string();
+    let kill = |pid: &str| Command::new("sh").args(["-c", &format!("kill -TERM {pid}")]).status();
+    kill(&pid).expect("send SIGTERM");
+    std::thread::sleep(Duration::from_millis(200));
+    kill(&pid).expect("send SIGTERM");
+    let run = finish(child);
+    // On a very slow machine the first signal may beat the handlers and end it outright.
+    use std::os::unix::process::ExitStatusExt;
+    let stopped = run.status.code() == Some(1) || run.status.signal() == Some(15);
+    assert!(stopped, "{}", run.describe());
+    assert!(!run.stderr.contains("panicked"), "{}", run.describe());
+}
