@@ -73,6 +73,10 @@ counters! {
     reasm_overlap_conflicts,
     /// Out-of-order bytes dropped because the per-direction buffer was full.
     reasm_ooo_dropped_bytes,
+    /// Times a flow's buffers were dropped because the flow table's buffer budget
+    /// (`FlowLimits::max_buffered_bytes`) was reached, and the bytes dropped.
+    buffers_shed,
+    buffer_shed_bytes,
     /// Frames a live reader dropped because a worker's queue was full (workers fell behind).
     dispatch_dropped,
     /// Events dropped because the output queue was full.

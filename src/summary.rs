@@ -69,6 +69,7 @@ pub fn render(hosts: &[HostEntry], c: &Counters) -> String {
                         | "lines_overlong"
                         | "reasm_gaps"
                         | "reasm_ooo_dropped_bytes"
+                        | "buffers_shed"
                         | "events_dropped"
                         | "hosts_table_full"
                 )

@@ -318,3 +318,38 @@ fn out_of_order_flood_through_the_flow_table_is_counted() {
     assert!(t.counters.reasm_gaps >= 32, "{:?}", t.counters);
     assert_eq!(t.counters.reasm_ooo_dropped_bytes, 0, "within the window, nothing is dropped");
 }
+
+/// Many flows, each filling its own out-of-order buffer and a partial line to their per-flow
+/// caps: together they would hold far more than the table's budget. The table sheds and counts,
+/// and never holds more than the budget.
+#[test]
+fn many_full_buffers_stay_within_the_table_budget() {
+    let budget = 4 << 20;
+    let limits = FlowLimits { max_buffered_bytes: budget, ..FlowLimits::default() };
+    let mut t = FlowTable::new(limits, HomeNet::default());
+    let mut ev = Vec::new();
+    let ts = Ts(1_700_000_000_000_000);
+    let flows = 200u16;
+    let mut peak = 0;
+    for f in 0..flows {
+        let port = 20000 + f;
+        let mut s = Stream::open(&mut t, port, ts, &mut ev);
+        s.send(&mut t, port, b"{\"id\":1,\"method\":\"mining.subscribe\",\"params\":[]}\n", ts, &mut ev);
+        // A partial line that never ends, then segments beyond a hole that is never filled.
+        s.send(&mut t, port, &[b'{'; 1000], ts, &mut ev);
+        // 150 x 1400 bytes: within the per-direction cap (256 KiB), so each flow keeps them.
+        for i in 0..150u32 {
+            let seq = s.seq.wrapping_add(5000 + i * 1400);
+            feed(&mut t, &pkt(MINER, port, POOL, 3333, tcp(seq, false), &[b'x'; 1400]), ts, &mut ev);
+            peak = peak.max(t.buffered_bytes());
+            assert!(t.buffered_bytes() <= budget);
+        }
+    }
+    println!("table buffer peak {peak} of {budget} bytes; {} sheds", t.counters.buffers_shed);
+    // 200 flows x 211 KB held would be 42 MB.
+    assert!(t.counters.buffers_shed > 0, "{:?}", t.counters);
+    assert!(t.counters.buffer_shed_bytes > 0);
+    assert!(peak > budget / 2, "the budget is used, not undercounted: peak {peak}");
+    t.flush_all(&mut |e| ev.push(e));
+    assert_eq!(t.buffered_bytes(), 0);
+}

@@ -40,6 +40,12 @@ pub struct FlowLimits {
     pub idle_timeout_us: i64,
     /// Idle time after which a bypassed flow is forgotten.
     pub bypass_timeout_us: i64,
+    /// Most bytes the whole table may hold in buffers (out-of-order segments and partial lines,
+    /// both directions of every flow). Each flow's buffers are capped on their own, but a
+    /// hostile peer can open many flows and fill each one's; past this budget, the flow whose
+    /// packet crossed it loses its buffers (a gap, as if the bytes were lost), counted in
+    /// `buffers_shed`. So the table never holds more than this, whatever the traffic.
+    pub max_buffered_bytes: usize,
     pub reassembly: ReassemblyLimits,
 }
 
@@ -52,6 +58,7 @@ impl Default for FlowLimits {
             inspect_lines: 16,
             idle_timeout_us: 600 * 1_000_000,
             bypass_timeout_us: 120 * 1_000_000,
+            max_buffered_bytes: 256 * 1024 * 1024,
             reassembly: ReassemblyLimits::default(),
         }
     }
@@ -101,6 +108,18 @@ impl Direction {
     fn new(max_line: usize) -> Direction {
         Direction { reasm: None, framer: LineFramer::new(max_line), from_start: false, judged: false }
     }
+
+    /// Bytes held in this direction's buffers.
+    fn buffered(&self) -> usize {
+        self.reasm.as_ref().map_or(0, Reassembler::held_bytes) + self.framer.buffered()
+    }
+
+    /// Drops everything held: the next payload starts afresh, as after a gap (midstream
+    /// reassembly, the framer resynchronising at the next line).
+    fn shed(&mut self, max_line: usize) {
+        self.reasm = None;
+        self.framer = LineFramer::midstream(max_line);
+    }
 }
 
 #[derive(Debug)]
@@ -116,6 +135,22 @@ struct Inspect {
     alerted: bool,
     /// Counted in `sessions` already.
     counted: bool,
+    /// Bytes held in both directions' buffers, as last added to the table's total.
+    buffered: usize,
+}
+
+impl Inspect {
+    fn buffered_now(&self) -> usize {
+        self.dirs.iter().map(Direction::buffered).sum()
+    }
+}
+
+/// Bytes a flow holds in buffers, as counted in the table's total.
+fn flow_buffered(flow: &Flow) -> usize {
+    match &flow.state {
+        State::Inspecting(insp) => insp.buffered,
+        State::Bypassed => 0,
+    }
 }
 
 #[derive(Debug)]
@@ -158,6 +193,8 @@ pub struct FlowTable {
     home: HomeNet,
     /// Packet time of the last idle sweep.
     last_sweep: Option<Ts>,
+    /// Bytes held in every flow's buffers; never above `limits.max_buffered_bytes`.
+    buffered: usize,
     pub counters: Counters,
 }
 
@@ -168,6 +205,7 @@ impl FlowTable {
             limits,
             home,
             last_sweep: None,
+            buffered: 0,
             counters: Counters::default(),
         }
     }
@@ -178,6 +216,12 @@ impl FlowTable {
 
     pub fn is_empty(&self) -> bool {
         self.flows.is_empty()
+    }
+
+    /// Bytes held in the buffers of every flow (out-of-order segments, partial lines). Never
+    /// more than [`FlowLimits::max_buffered_bytes`].
+    pub fn buffered_bytes(&self) -> usize {
+        self.buffered
     }
 
     /// Takes one decoded TCP packet.
@@ -208,6 +252,7 @@ impl FlowTable {
                         inspected: 0,
                         alerted: false,
                         counted: false,
+                        buffered: 0,
                     })),
                 },
             );
@@ -231,15 +276,31 @@ impl FlowTable {
         }
 
         if let State::Inspecting(insp) = &mut flow.state {
-            if inspect(insp, side, tcp, pkt.payload, ts, &limits, &mut self.counters) {
+            let bypass = inspect(insp, side, tcp, pkt.payload, ts, &limits, &mut self.counters);
+            // Keep the table's total exact: take out what the flow held, add what it holds now.
+            self.buffered = self.buffered.saturating_sub(insp.buffered);
+            insp.buffered = insp.buffered_now();
+            if !bypass && self.buffered + insp.buffered > limits.max_buffered_bytes {
+                // This packet crossed the budget; everything before it fitted, so shedding this
+                // flow's buffers brings the total back within it.
+                self.counters.buffers_shed += 1;
+                self.counters.buffer_shed_bytes += insp.buffered as u64;
+                for dir in &mut insp.dirs {
+                    dir.shed(limits.max_line);
+                }
+                insp.buffered = 0;
+            }
+            if bypass {
                 flow.state = State::Bypassed;
                 self.counters.flows_bypassed += 1;
             } else {
+                self.buffered += insp.buffered;
                 check_alert(&flow.meta, insp, ts, &self.home, &mut self.counters, emit);
             }
         }
         if let Some(reason) = end {
             if let Some(flow) = self.flows.remove(&key) {
+                self.buffered = self.buffered.saturating_sub(flow_buffered(&flow));
                 finish(flow, reason, ts, &self.home, &mut self.counters, emit);
             }
         }
@@ -277,6 +338,7 @@ impl FlowTable {
             .collect();
         for key in expired {
             if let Some(flow) = self.flows.remove(&key) {
+                self.buffered = self.buffered.saturating_sub(flow_buffered(&flow));
                 self.counters.flows_timed_out += 1;
                 let at = flow.meta.last_seen;
                 finish(flow, EndReason::Timeout, at, &self.home, &mut self.counters, emit);
@@ -287,6 +349,7 @@ impl FlowTable {
     /// End of input: every open session is ended and written.
     pub fn flush_all(&mut self, emit: &mut dyn FnMut(Event)) {
         let flows: Vec<Flow> = self.flows.drain().map(|(_, f)| f).collect();
+        self.buffered = 0;
         for flow in flows {
             let at = flow.meta.last_seen;
             finish(flow, EndReason::EndOfInput, at, &self.home, &mut self.counters, emit);
