@@ -4,7 +4,7 @@
 # (tcpreplay --pps), with a fresh `minewatch -i` on the other end each time, and prints what the
 # final stats record says was seen and dropped. Needs root, iproute2 and tcpreplay. Not run in CI.
 #
-# Usage: scripts/bench-live-drops.sh [WORKERS] [RATE ...]
+# Usage: [MINEWATCH_ARGS="--buffer-mb 2"] scripts/bench-live-drops.sh [WORKERS] [RATE ...]
 #   first run `cargo bench --bench scaling` (it writes target/bench-scaling.pcap and builds the
 #   release binary). Default rates: 20000 50000 100000 200000 400000 and top speed.
 set -euo pipefail
@@ -42,7 +42,7 @@ done
 printf '%-8s %10s %10s %10s %10s %10s %12s\n' rate sent seen kernel_drop dispatch_drop drop_pct achieved_pps
 for rate in "${rates[@]}"; do
     ip netns exec "$b" "$bin" -i "$vb" -f tcp --workers "$workers" --stats-interval 0 -q \
-        -o "$out/alerts.json" --user nobody --group nogroup 2>"$out/err" &
+        -o "$out/alerts.json" --user nobody --group nogroup ${MINEWATCH_ARGS:-} 2>"$out/err" &
     mw=$!
     for _ in $(seq 100); do grep -q . "$out/err" 2>/dev/null && break; sleep 0.1; done
     sleep 1
