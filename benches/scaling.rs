@@ -22,18 +22,33 @@ fn write_capture(path: &Path, conversations: u32) -> std::io::Result<u64> {
     let mut w = PcapWriter::new(BufWriter::new(std::fs::File::create(path)?), LinkType::ETHERNET)?;
     let bulk = vec![0x17u8; 1000];
     for c in 0..conversations {
-        let client = format!("10.{}.{}.{}:{}", 1 + c / 65536 % 200, c / 256 % 256, c % 256, 40000 + c % 20000)
-            .parse()
-            .map_err(std::io::Error::other)?;
+        let client =
+            format!("10.{}.{}.{}:{}", 1 + c / 65536 % 200, c / 256 % 256, c % 256, 40000 + c % 20000)
+                .parse()
+                .map_err(std::io::Error::other)?;
         let stratum = c % 10 == 0;
         let server = if stratum { "198.51.100.10:3333" } else { "203.0.113.80:443" };
         let server = server.parse().map_err(std::io::Error::other)?;
-        let mut t = TcpConversation::new(client, server, Ts(1_700_000_000_000_000 + i64::from(c) * 100), Link::Ethernet);
+        let mut t = TcpConversation::new(
+            client,
+            server,
+            Ts(1_700_000_000_000_000 + i64::from(c) * 100),
+            Link::Ethernet,
+        );
         t.handshake(&mut w)?;
         if stratum {
-            t.client_sends(&mut w, b"{\"id\":1,\"method\":\"mining.subscribe\",\"params\":[\"cpuminer/2.5.1\"]}\n")?;
-            t.server_sends(&mut w, b"{\"id\":1,\"result\":[[[\"mining.notify\",\"n1\"]],\"08000002\",4],\"error\":null}\n")?;
-            t.client_sends(&mut w, b"{\"id\":2,\"method\":\"mining.authorize\",\"params\":[\"wallet.rig\",\"x\"]}\n")?;
+            t.client_sends(
+                &mut w,
+                b"{\"id\":1,\"method\":\"mining.subscribe\",\"params\":[\"cpuminer/2.5.1\"]}\n",
+            )?;
+            t.server_sends(
+                &mut w,
+                b"{\"id\":1,\"result\":[[[\"mining.notify\",\"n1\"]],\"08000002\",4],\"error\":null}\n",
+            )?;
+            t.client_sends(
+                &mut w,
+                b"{\"id\":2,\"method\":\"mining.authorize\",\"params\":[\"wallet.rig\",\"x\"]}\n",
+            )?;
             t.server_sends(&mut w, b"{\"id\":2,\"result\":true,\"error\":null}\n")?;
             for i in 0..40u32 {
                 let line = format!(
@@ -41,7 +56,10 @@ fn write_capture(path: &Path, conversations: u32) -> std::io::Result<u64> {
                     10 + i
                 );
                 t.client_sends(&mut w, line.as_bytes())?;
-                t.server_sends(&mut w, format!("{{\"id\":{},\"result\":true,\"error\":null}}\n", 10 + i).as_bytes())?;
+                t.server_sends(
+                    &mut w,
+                    format!("{{\"id\":{},\"result\":true,\"error\":null}}\n", 10 + i).as_bytes(),
+                )?;
             }
         } else {
             for _ in 0..30 {
