@@ -76,6 +76,17 @@ pub struct Args {
     #[arg(long = "home-net", value_name = "CIDR[,CIDR...]", default_value = DEFAULT_HOME_NET)]
     pub home_net: HomeNet,
 
+    /// Most TCP flows each worker tracks; past it the least valuable flow is evicted (a
+    /// mining session last).
+    #[arg(long = "max-flows", value_name = "N", default_value_t = 500_000,
+          value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub max_flows: u64,
+
+    /// Memory the flow tables may hold in all, in MiB (buffers and per-flow state, estimated).
+    #[arg(long = "memcap", value_name = "MIB", default_value_t = 512,
+          value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    pub memcap_mb: u64,
+
     /// Worker threads (default: one per core).
     #[arg(long = "workers", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub workers: Option<u16>,

@@ -13,6 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use minewatch::capture::live::{LiveOptions, LiveSource};
 use minewatch::cli::Args;
 use minewatch::config::Config;
+use minewatch::flow::FlowLimits;
 use minewatch::hosts::HostTable;
 use minewatch::output::Sink;
 use minewatch::pipeline::{self, Progress, RunOptions};
@@ -89,8 +90,14 @@ fn main() -> ExitCode {
         .workers
         .map(usize::from)
         .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let flow = FlowLimits {
+        max_flows: usize::try_from(args.max_flows).unwrap_or(usize::MAX),
+        // The cap is for the whole process: each worker's table gets its share.
+        memcap: usize::try_from(args.memcap_mb << 20).unwrap_or(usize::MAX) / workers.max(1),
+        ..FlowLimits::default()
+    };
     let opts = RunOptions {
-        cfg: Config { home_net: args.home_net.clone(), ..Config::default() },
+        cfg: Config { home_net: args.home_net.clone(), flow },
         workers,
         stats_interval: Duration::from_secs(args.stats_interval),
         stop,
