@@ -396,7 +396,7 @@ impl FlowTable {
                 continue;
             }
             let cand = (f.value(), f.meta.last_seen, i);
-            if best.is_none_or(|b| (cand.0, cand.1) < (b.0, b.1)) {
+            if best.map_or(true, |b| (cand.0, cand.1) < (b.0, b.1)) {
                 best = Some(cand);
             }
         }
@@ -533,7 +533,7 @@ fn inspect(
     let mut bypass = false;
     if let Some(dir) = insp.dirs.get_mut(idx(side)) {
         // A SYN starts the direction, unless data already flowed (a retransmitted SYN).
-        let fresh = dir.reasm.as_ref().is_none_or(|r| r.stream_offset() == 0 && r.held_bytes() == 0);
+        let fresh = dir.reasm.as_ref().map_or(true, |r| r.stream_offset() == 0 && r.held_bytes() == 0);
         if tcp.syn && fresh {
             dir.reasm = Some(Reassembler::with_isn(tcp.seq, limits.reassembly));
             dir.framer = LineFramer::new(limits.max_line);
