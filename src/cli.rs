@@ -83,7 +83,7 @@ pub struct Args {
     pub max_flows: u64,
 
     /// Memory the flow tables may hold in all, in MiB (buffers and per-flow state, estimated).
-    #[arg(long = "memcap", value_name = "MIB", default_value_t = 512,
+    #[arg(long = "memcap", value_name = "MIB", default_value_t = 256,
           value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
     pub memcap_mb: u64,
 

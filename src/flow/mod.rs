@@ -67,7 +67,7 @@ impl Default for FlowLimits {
     fn default() -> Self {
         FlowLimits {
             max_flows: 500_000,
-            memcap: 512 << 20,
+            memcap: 256 << 20,
             max_line: 64 * 1024,
             inspect_bytes: 64 * 1024,
             inspect_lines: 16,
@@ -85,6 +85,8 @@ const SWEEP_INTERVAL_US: i64 = 5 * 1_000_000;
 const EVICTION_SAMPLE: usize = 8;
 /// Estimated fixed cost of a flow in the table (key, entry, index slot).
 const FLOW_COST: usize = size_of::<FlowKey>() + size_of::<Flow>() + 16;
+/// Estimated cost of one out-of-order run besides its bytes (B-tree node share, vector header).
+const RUN_COST: usize = 96;
 /// Estimated fixed cost of an inspected flow's state beyond the table entry.
 const INSPECT_COST: usize = size_of::<Inspect>() + 512;
 
@@ -138,8 +140,17 @@ impl Direction {
         }
     }
 
+    /// Bytes held (partial line and out-of-order data): whether anything waits.
     fn buffered(&self) -> usize {
         self.framer.buffered() + self.reasm.as_ref().map_or(0, Reassembler::held_bytes)
+    }
+
+    /// What this direction's buffers may really occupy: a held run's vector can have twice its
+    /// length allocated, and each run costs a tree node and a vector header. Measured against
+    /// the process's peak RSS in `benches/floods.rs`, so that the cap holds for real memory.
+    fn allocated(&self) -> usize {
+        self.framer.capacity()
+            + self.reasm.as_ref().map_or(0, |r| 2 * r.held_bytes() + RUN_COST * r.held_segments())
     }
 }
 
@@ -218,7 +229,7 @@ impl Flow {
     fn estimate(&self) -> usize {
         FLOW_COST
             + match &self.state {
-                State::Inspecting(i) => INSPECT_COST + i.dirs.iter().map(Direction::buffered).sum::<usize>(),
+                State::Inspecting(i) => INSPECT_COST + i.dirs.iter().map(Direction::allocated).sum::<usize>(),
                 _ => 0,
             }
     }
