@@ -52,9 +52,10 @@ pub struct Args {
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub buffer_mb: u32,
 
-    /// Seconds between `stats` records on a live capture (0: only the one at exit).
-    #[arg(long = "stats-interval", value_name = "SECS", default_value_t = 60)]
-    pub stats_interval: u64,
+    /// Seconds between `stats` records in the alert output (0: only one, at exit). Live
+    /// capture writes them every 60 s by default; a replay writes none unless this is given.
+    #[arg(long = "stats-interval", value_name = "SECS")]
+    pub stats_interval: Option<u64>,
 
     /// After opening the interfaces, run as this user (default when started as root: nobody).
     #[arg(long = "user", value_name = "USER")]

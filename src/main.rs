@@ -21,6 +21,8 @@ use minewatch::summary;
 
 /// Mining hosts remembered for the summary; more are counted, not listed.
 const MAX_HOSTS: usize = 100_000;
+/// Seconds between `stats` records on a live capture when not told otherwise.
+const DEFAULT_LIVE_STATS_SECS: u64 = 60;
 /// Live read timeout: how long a quiet link may keep the reader from its housekeeping.
 const LIVE_TIMEOUT_MS: i32 = 100;
 
@@ -99,7 +101,11 @@ fn main() -> ExitCode {
     let opts = RunOptions {
         cfg: Config { home_net: args.home_net.clone(), flow },
         workers,
-        stats_interval: Duration::from_secs(args.stats_interval),
+        stats_interval: match (args.stats_interval, args.interface.is_empty()) {
+            (Some(secs), _) => Some(Duration::from_secs(secs)),
+            (None, false) => Some(Duration::from_secs(DEFAULT_LIVE_STATS_SECS)),
+            (None, true) => None,
+        },
         stop,
         reopen,
     };

@@ -51,8 +51,9 @@ const LIVE_TICK: Duration = Duration::from_secs(1);
 pub struct RunOptions {
     pub cfg: Config,
     pub workers: usize,
-    /// Seconds between `stats` records on a live capture; 0 for none but the last.
-    pub stats_interval: Duration,
+    /// `stats` records in the output: `None` for none; otherwise one at the end and, on a live
+    /// capture, one every interval (a zero interval: only the last).
+    pub stats_interval: Option<Duration>,
     /// Set by SIGINT/SIGTERM: stop reading, end every session, write the last records.
     pub stop: Arc<AtomicBool>,
     /// Set by SIGHUP: the collector reopens its output file.
@@ -460,7 +461,9 @@ pub fn run_files(
         let _ = h.join();
     }
     let _ = rec_tx.send(Record::Counters { reporter: reader_id, counters: c, kernel: None });
-    let _ = rec_tx.send(Record::StatsNow(last_ts));
+    if opts.stats_interval.is_some() {
+        let _ = rec_tx.send(Record::StatsNow(last_ts));
+    }
     drop(rec_tx);
     finish(collector, input_errors)
 }
@@ -527,7 +530,7 @@ fn now() -> Ts {
 pub fn run_live(sources: Vec<LiveSource>, opts: &RunOptions, sink: Sink, hosts: Arc<HostTable>) -> Report {
     let (rec_tx, rec_rx) = bounded::<Record>(RECORD_QUEUE);
     let reopen = opts.reopen.clone();
-    let interval = (!opts.stats_interval.is_zero()).then_some(opts.stats_interval);
+    let interval = opts.stats_interval.filter(|i| !i.is_zero());
     let collector = thread::spawn(move || collect(sink, rec_rx, interval, reopen));
     let n = opts.workers.max(1);
     let (workers, worker_handles) = spawn_workers(n, &opts.cfg, &hosts, &rec_tx);
@@ -548,7 +551,9 @@ pub fn run_live(sources: Vec<LiveSource>, opts: &RunOptions, sink: Sink, hosts: 
     for h in worker_handles {
         let _ = h.join();
     }
-    let _ = rec_tx.send(Record::StatsNow(now()));
+    if opts.stats_interval.is_some() {
+        let _ = rec_tx.send(Record::StatsNow(now()));
+    }
     drop(rec_tx);
     finish(collector, input_errors)
 }
