@@ -206,7 +206,7 @@ mod tests {
         );
         let a = load_with(&f, &[]).unwrap();
         assert_eq!(a.interface, vec!["eth1", "eth2"]);
-        assert_eq!(a.stats_interval, 30);
+        assert_eq!(a.stats_interval, Some(30));
         assert!(a.quiet);
         assert_eq!(a.workers, Some(3));
         assert!(a.home_net.contains("192.0.2.9".parse().unwrap()));
@@ -216,7 +216,7 @@ mod tests {
         assert_eq!(b.workers, Some(5));
         assert_eq!(b.output, "-");
         assert_eq!(b.interface, vec!["eth9"], "the command line's interfaces replace the file's");
-        assert_eq!(b.stats_interval, 30, "what the command line leaves alone comes from the file");
+        assert_eq!(b.stats_interval, Some(30), "what the command line leaves alone comes from the file");
 
         // An input of the other kind on the command line replaces the file's input entirely.
         let c = load_with(&f, &["-r", "x.pcap"]).unwrap();
