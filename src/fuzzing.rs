@@ -227,7 +227,8 @@ pub fn small_flow_limits() -> FlowLimits {
         inspect_lines: 8,
         idle_timeout_us: 60_000_000,
         bypass_timeout_us: 30_000_000,
-        max_buffered_bytes: 8192,
+        hole_timeout_us: 1_000_000,
+        memcap: 64 * 1024,
         reassembly: ReassemblyLimits { max_ooo_bytes: 2048, max_ooo_segments: 8 },
     }
 }
@@ -260,7 +261,7 @@ fn check_event(ev: &Event) {
 /// time, `[ts u64]`, before the frame). TCP packets go to a [`FlowTable`] with
 /// [`small_flow_limits`], then everything is flushed.
 ///
-/// Checks: the table never exceeds `max_flows` nor `max_buffered_bytes`; every record formats into one line of JSON
+/// Checks: the table never exceeds `max_flows` nor `memcap`; every record formats into one line of JSON
 /// that parses back with its strings unchanged.
 pub fn fuzz_flow_table(data: &[u8]) {
     let mut inp = Input(data);
@@ -286,7 +287,7 @@ pub fn fuzz_flow_table(data: &[u8]) {
             if let Transport::Tcp(tcp) = pkt.transport {
                 table.tcp(&pkt, &tcp, ts, &mut emit);
                 assert!(table.len() <= limits.max_flows);
-                assert!(table.buffered_bytes() <= limits.max_buffered_bytes);
+                assert!(table.memory() <= limits.memcap, "memory {} over the cap", table.memory());
             }
         }
     }

@@ -181,29 +181,38 @@ fn huge_numbers_and_strings_are_capped() {
     assert!(s.confidence() >= Some(Confidence::Detected));
 }
 
+/// A million new flows against a table of 1000: the table stays at its size, and each flow
+/// beyond it evicts one (counted); the mining session among them is spared.
 #[test]
-fn a_million_flows_fill_the_table_and_are_counted() {
+fn a_million_flows_fill_the_table_and_evict() {
     let limits = FlowLimits { max_flows: 1000, ..FlowLimits::default() };
     let mut t = FlowTable::new(limits, HomeNet::default());
     let mut ev = Vec::new();
-    let n: u32 = 1_000_000;
     let ts = Ts(1_700_000_000_000_000);
+    let mut s = Stream::open(&mut t, 39999, ts, &mut ev);
+    s.send(&mut t, 39999, b"{\"id\":1,\"method\":\"mining.subscribe\",\"params\":[\"m/1\"]}\n", ts, &mut ev);
+    s.send(
+        &mut t,
+        39999,
+        b"{\"id\":2,\"method\":\"mining.authorize\",\"params\":[\"w\",\"x\"]}\n",
+        ts,
+        &mut ev,
+    );
+    let n: u32 = 1_000_000;
     let started = Instant::now();
     for i in 0..n {
-        let src = IpAddr::V4(Ipv4Addr::from(0x0a00_0000 | (i >> 16)));
+        let src = IpAddr::V4(Ipv4Addr::from(0x0a01_0000 | (i >> 16)));
         feed(&mut t, &pkt(src, (i & 0xffff) as u16, POOL, 3333, tcp(i, true), b""), ts, &mut ev);
         assert!(t.len() <= 1000);
+        assert!(t.memory() <= limits.memcap);
     }
     figure("new flows", u64::from(n), started);
     assert_eq!(t.len(), 1000);
-    assert_eq!(t.counters.flows, 1000);
-    assert_eq!(t.counters.flows_table_full, u64::from(n) - 1000);
-    // Idle flows go after their timeout, and the table takes new ones again.
-    let later = Ts(ts.0 + limits.idle_timeout_us + 10_000_000);
-    feed(&mut t, &pkt(MINER, 1, POOL, 3333, tcp(1, true), b""), later, &mut ev);
-    assert_eq!(t.counters.flows_timed_out, 1000);
-    assert_eq!(t.len(), 1);
-    assert!(ev.is_empty(), "no mining, no records");
+    assert_eq!(t.counters.flows, u64::from(n) + 1);
+    assert_eq!(t.counters.flows_evicted, u64::from(n) + 1 - 1000);
+    assert_eq!(t.counters.sessions_evicted, 0, "the mining session was pushed out by a SYN flood");
+    t.flush_all(&mut |e| ev.push(e));
+    assert!(ev.iter().any(|e| e.kind == EventKind::MiningSession), "the session survived to its end");
 }
 
 #[test]
@@ -320,12 +329,12 @@ fn out_of_order_flood_through_the_flow_table_is_counted() {
 }
 
 /// Many flows, each filling its own out-of-order buffer and a partial line to their per-flow
-/// caps: together they would hold far more than the table's budget. The table sheds and counts,
-/// and never holds more than the budget.
+/// caps: together they would hold far more than the table's memory cap. The table evicts and
+/// counts, and its memory estimate never passes the cap.
 #[test]
-fn many_full_buffers_stay_within_the_table_budget() {
-    let budget = 4 << 20;
-    let limits = FlowLimits { max_buffered_bytes: budget, ..FlowLimits::default() };
+fn many_full_buffers_stay_within_the_memcap() {
+    let memcap = 4 << 20;
+    let limits = FlowLimits { memcap, ..FlowLimits::default() };
     let mut t = FlowTable::new(limits, HomeNet::default());
     let mut ev = Vec::new();
     let ts = Ts(1_700_000_000_000_000);
@@ -335,21 +344,20 @@ fn many_full_buffers_stay_within_the_table_budget() {
         let port = 20000 + f;
         let mut s = Stream::open(&mut t, port, ts, &mut ev);
         s.send(&mut t, port, b"{\"id\":1,\"method\":\"mining.subscribe\",\"params\":[]}\n", ts, &mut ev);
-        // A partial line that never ends, then segments beyond a hole that is never filled.
+        // A partial line that never ends, then segments beyond a hole that is never filled:
+        // 150 x 1400 bytes, within the per-direction cap (256 KiB), so each flow keeps them.
         s.send(&mut t, port, &[b'{'; 1000], ts, &mut ev);
-        // 150 x 1400 bytes: within the per-direction cap (256 KiB), so each flow keeps them.
         for i in 0..150u32 {
             let seq = s.seq.wrapping_add(5000 + i * 1400);
             feed(&mut t, &pkt(MINER, port, POOL, 3333, tcp(seq, false), &[b'x'; 1400]), ts, &mut ev);
-            peak = peak.max(t.buffered_bytes());
-            assert!(t.buffered_bytes() <= budget);
+            peak = peak.max(t.memory());
+            assert!(t.memory() <= memcap);
         }
     }
-    println!("table buffer peak {peak} of {budget} bytes; {} sheds", t.counters.buffers_shed);
+    println!("table memory peak {peak} of {memcap} bytes; {} evictions", t.counters.flows_evicted_memcap);
     // 200 flows x 211 KB held would be 42 MB.
-    assert!(t.counters.buffers_shed > 0, "{:?}", t.counters);
-    assert!(t.counters.buffer_shed_bytes > 0);
-    assert!(peak > budget / 2, "the budget is used, not undercounted: peak {peak}");
+    assert!(t.counters.flows_evicted_memcap > 0, "{:?}", t.counters);
+    assert!(peak > memcap / 2, "the cap is used, not undercounted: peak {peak}");
     t.flush_all(&mut |e| ev.push(e));
-    assert_eq!(t.buffered_bytes(), 0);
+    assert_eq!(t.memory(), 0);
 }

@@ -130,9 +130,11 @@ fn finish(mut child: Child) -> Run {
     Run { status, stdout: o.join().unwrap_or_default(), stderr: e.join().unwrap_or_default() }
 }
 
-/// Runs `minewatch -q --workers 1 -r FILE...` under the memory cap and the hang guard.
+/// Runs `minewatch -q --stats-interval 0 --workers 1 -r FILE...` (the closing `stats` record
+/// holds the counters) under the memory cap and the hang guard.
 fn replay(files: &[&Path]) -> Run {
-    let mut args: Vec<&std::ffi::OsStr> = vec!["-q".as_ref(), "--workers".as_ref(), "1".as_ref()];
+    let mut args: Vec<&std::ffi::OsStr> =
+        vec!["-q".as_ref(), "--stats-interval".as_ref(), "0".as_ref(), "--workers".as_ref(), "1".as_ref()];
     for f in files {
         args.push("-r".as_ref());
         args.push(f.as_os_str());
@@ -503,6 +505,8 @@ fn pcapng_far_future_timestamps_are_read_like_any_other() {
         let p = write(dir.path(), "future.pcapng", &future);
         let run = finish(spawn_limited(&[
             "-q".as_ref(),
+            "--stats-interval".as_ref(),
+            "0".as_ref(),
             "--workers".as_ref(),
             workers.as_ref(),
             "-r".as_ref(),
