@@ -19,6 +19,7 @@ use std::path::Path;
 use crate::capture::OfflineSource;
 use crate::config::HomeNet;
 use crate::decode::{self, LinkType, Transport};
+use crate::flow::defrag::{DefragLimits, Defragmenter};
 use crate::flow::reassembly::{Chunk, Reassembler, ReassemblyLimits};
 use crate::flow::{FlowLimits, FlowTable};
 use crate::stratum::{message, Confidence, SessionFacts, Side, Variant, MAX_FIELD_LEN, MAX_METHODS};
@@ -67,6 +68,10 @@ pub fn fuzz_decode(data: &[u8]) {
     if let Ok(p) = decode::decode(link_of(l), frame) {
         // The payload is borrowed from the frame: it can never be longer.
         assert!(p.payload.len() <= frame.len());
+    }
+    if let Some(f) = decode::fragment(link_of(l), frame) {
+        let mut d = Defragmenter::new(DefragLimits::default());
+        let _ = d.add(&f, Ts(0), &mut crate::stats::Counters::default());
     }
 }
 
@@ -256,7 +261,8 @@ fn check_event(ev: &Event) {
     assert_eq!(v.get("flow_id").and_then(|f| f.as_u64()), Some(ev.flow_id));
 }
 
-/// Input: `[link u8]`, then records `[len u16][dt u16][frame: len bytes]`; `dt` advances the
+/// Input: `[link u8]`, then records `[len u16][dt u16][frame: len bytes]` (IP fragments go
+/// through a small [`Defragmenter`] first, as in the pipeline's workers); `dt` advances the
 /// packet clock in milliseconds, so idle timeouts fire (`dt = 0xffff` is followed by an absolute
 /// time, `[ts u64]`, before the frame). TCP packets go to a [`FlowTable`] with
 /// [`small_flow_limits`], then everything is flushed.
@@ -269,6 +275,10 @@ pub fn fuzz_flow_table(data: &[u8]) {
     let link = link_of(l);
     let limits = small_flow_limits();
     let mut table = FlowTable::new(limits, HomeNet::default());
+    let defrag_limits =
+        DefragLimits { max_datagrams: 8, max_bytes: 16 * 1024, max_fragments: 16, timeout_us: 5_000_000 };
+    let mut defrag = Defragmenter::new(defrag_limits);
+    let mut counters = crate::stats::Counters::default();
     let mut ts = Ts(1_700_000_000_000_000);
     let mut emit = |ev: Event| {
         check_facts(&ev.facts);
@@ -283,14 +293,32 @@ pub fn fuzz_flow_table(data: &[u8]) {
             ts = Ts(ts.0.saturating_add(i64::from(dt) * 1000));
         }
         let frame = inp.bytes(usize::from(len));
-        if let Ok(pkt) = decode::decode(link, frame) {
-            if let Transport::Tcp(tcp) = pkt.transport {
-                table.tcp(&pkt, &tcp, ts, &mut emit);
-                assert!(table.len() <= limits.max_flows);
-                assert!(table.memory() <= limits.memcap, "memory {} over the cap", table.memory());
+        match decode::decode(link, frame) {
+            Ok(pkt) => {
+                if let Transport::Tcp(tcp) = pkt.transport {
+                    table.tcp(&pkt, &tcp, ts, &mut emit);
+                }
             }
+            Err(decode::Skip::Fragment) => {
+                // As the pipeline's workers do: hold fragments until their datagram is whole.
+                if let Some(f) = decode::fragment(link, frame) {
+                    if let Some(dg) = defrag.add(&f, ts, &mut counters) {
+                        if let Ok(pkt) = decode::transport(dg.src, dg.dst, dg.proto, &dg.payload) {
+                            if let Transport::Tcp(tcp) = pkt.transport {
+                                table.tcp(&pkt, &tcp, ts, &mut emit);
+                            }
+                        }
+                    }
+                }
+                assert!(defrag.held_bytes() <= defrag_limits.max_bytes);
+                assert!(defrag.in_progress() <= defrag_limits.max_datagrams);
+            }
+            Err(_) => {}
         }
+        assert!(table.len() <= limits.max_flows);
+        assert!(table.memory() <= limits.memcap, "memory {} over the cap", table.memory());
     }
+    defrag.expire(ts, &mut counters);
     table.flush_all(&mut emit);
     assert!(table.is_empty());
 }

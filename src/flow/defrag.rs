@@ -116,7 +116,8 @@ pub struct Defragmenter {
     pending: HashMap<Key, Pending, ahash::RandomState>,
     bytes: usize,
     limits: DefragLimits,
-    next_expire: Ts,
+    /// Packet time of the last sweep for timed-out datagrams.
+    last_expire: Option<Ts>,
 }
 
 /// A datagram put back together: its addresses, protocol and whole transport payload.
@@ -134,7 +135,7 @@ impl Defragmenter {
             pending: HashMap::with_hasher(ahash::RandomState::new()),
             bytes: 0,
             limits,
-            next_expire: Ts(i64::MIN),
+            last_expire: None,
         }
     }
 
@@ -149,9 +150,11 @@ impl Defragmenter {
 
     /// Takes one fragment; returns the datagram when this fragment completed it.
     pub fn add(&mut self, f: &Fragment<'_>, ts: Ts, c: &mut Counters) -> Option<Datagram> {
-        if ts >= self.next_expire {
+        // A distance from the last sweep, not a deadline: a deadline saturated at `i64::MAX` (a
+        // capture stamped at the end of time) would make every fragment sweep the whole pool.
+        if self.last_expire.map_or(true, |t| ts.0.saturating_sub(t.0) >= self.limits.timeout_us / 4) {
             self.expire(ts, c);
-            self.next_expire = Ts(ts.0.saturating_add(self.limits.timeout_us / 4));
+            self.last_expire = Some(ts);
         }
         c.frag_fragments += 1;
         let len = u32::try_from(f.payload.len()).unwrap_or(u32::MAX);
