@@ -14,7 +14,7 @@ use minewatch::capture::live::{LiveOptions, LiveSource};
 use minewatch::cli::Args;
 use minewatch::config::Config;
 use minewatch::hosts::HostTable;
-use minewatch::output::Sink;
+use minewatch::output::Outputs;
 use minewatch::pipeline::{self, Progress, RunOptions};
 use minewatch::summary;
 
@@ -96,10 +96,10 @@ fn main() -> ExitCode {
         stop,
         reopen,
     };
-    let sink = match Sink::open(&args.output) {
+    let sink = match Outputs::build(&args.outputs(), &args.output_options()) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("minewatch: {}: {e}", args.output);
+            eprintln!("minewatch: {e}");
             return ExitCode::from(1);
         }
     };
@@ -148,7 +148,7 @@ fn main() -> ExitCode {
         eprintln!("minewatch: {input}: {reason}");
     }
     if let Some(e) = &report.output_error {
-        eprintln!("minewatch: {}: {e}", args.output);
+        eprintln!("minewatch: {e}");
     }
     if !args.quiet {
         eprint!("{}", summary::render(&hosts.snapshot(), &report.counters));

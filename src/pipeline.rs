@@ -10,7 +10,7 @@
 //! worker queue and loses nothing; a live interface cannot, so a live reader never blocks and
 //! counts every batch it has to drop (`dispatch_dropped`), next to the kernel's own drops.
 //!
-//! One collector thread owns the sink. Workers and readers send it records and, now and then,
+//! One collector thread owns the sink (every output, see [`crate::output::Outputs`]). Workers and readers send it records and, now and then,
 //! a copy of their counters; the collector writes alerts, sums the counters into `stats`
 //! records, and returns the totals at the end, so every counter is summed in one place.
 
@@ -545,10 +545,11 @@ fn read_live(
     failure
 }
 
-/// Runs one write unless the sink has already failed; keeps the first failure.
+/// Runs one write; keeps the first failure. An output that failed stays silent on its own (see
+/// [`Sink`]), so the others keep receiving records.
 fn write(sink: &mut Sink, f: impl FnOnce(&mut Sink) -> std::io::Result<()>, err: &mut Option<String>) {
-    if err.is_none() {
-        if let Err(e) = f(sink) {
+    if let Err(e) = f(sink) {
+        if err.is_none() {
             *err = Some(e.to_string());
         }
     }
@@ -567,8 +568,9 @@ fn collect(
     let mut kernel: Vec<(String, KernelStats)> = Vec::new();
     let mut err: Option<String> = None;
     let mut next_stats = interval.map(|i| Instant::now() + i);
-    let sum = |latest: &[Option<Counters>]| {
-        let mut total = Counters::default();
+    // The output side (suppression, delivery, spool) counts in the sink, not in a reporter.
+    let sum = |latest: &[Option<Counters>], sink: &Sink| {
+        let mut total = sink.counters();
         for c in latest.iter().flatten() {
             total.add(c);
         }
@@ -599,7 +601,10 @@ fn collect(
                 }
             }
             Ok(Record::StatsNow(ts)) => {
-                let rec = StatsRecord { ts, counters: sum(&latest), kernel: kernel.clone() };
+                // The last record of a run: let network outputs deliver first, so its counters
+                // say what reached the receivers.
+                sink.settle();
+                let rec = StatsRecord { ts, counters: sum(&latest, &sink), kernel: kernel.clone() };
                 write(&mut sink, |s| s.write_stats(&rec), &mut err);
             }
             Err(RecvTimeoutError::Timeout) => {}
@@ -608,7 +613,7 @@ fn collect(
         if let (Some(at), Some(i)) = (next_stats, interval) {
             if Instant::now() >= at {
                 next_stats = Some(Instant::now() + i);
-                let rec = StatsRecord { ts: now(), counters: sum(&latest), kernel: kernel.clone() };
+                let rec = StatsRecord { ts: now(), counters: sum(&latest, &sink), kernel: kernel.clone() };
                 write(&mut sink, |s| s.write_stats(&rec), &mut err);
             }
         }
@@ -617,7 +622,9 @@ fn collect(
         }
     }
     write(&mut sink, |s| s.flush(), &mut err);
-    (sum(&latest), kernel, err)
+    // Network outputs deliver, spool or count what they still hold; then the counters are final.
+    sink.close();
+    (sum(&latest, &sink), kernel, err)
 }
 
 #[cfg(test)]

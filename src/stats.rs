@@ -79,4 +79,25 @@ counters! {
     events_dropped,
     /// Hosts not added because the host table was full.
     hosts_table_full,
+    /// `mining` alerts held back by `--suppress` (same miner and pool within the window).
+    alerts_suppressed,
+    /// `mining` alerts passed unsuppressed because the suppression table was full.
+    suppress_table_full,
+    /// Records delivered to network (syslog) outputs, sent from the spool or not.
+    output_delivered,
+    /// Records a network output dropped: its queue was full, or it still held them at exit
+    /// (without a spool).
+    output_queue_dropped,
+    /// Records written to the spool because the receiver was away.
+    output_spooled,
+    /// Spooled records delivered (also counted in `output_delivered`).
+    output_spool_replayed,
+    /// Records dropped because the spool was full (`--spool-max-mb`) or failed.
+    output_spool_dropped,
+    /// Failed connection attempts to TCP receivers.
+    output_connect_failures,
+    /// UDP datagrams that could not be sent: dropped.
+    output_send_errors,
+    /// Records too large for one UDP datagram: dropped.
+    output_oversize,
 }

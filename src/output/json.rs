@@ -21,6 +21,7 @@ struct Record<'a> {
     dest_ip: String,
     dest_port: u16,
     proto: &'static str,
+    sensor: &'a str,
     confidence: &'static str,
     stratum: Stratum<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -35,8 +36,9 @@ struct Record<'a> {
     end_reason: Option<&'static str>,
 }
 
+/// The `stratum` object, shared by the JSON, EVE and ECS formats.
 #[derive(Serialize)]
-struct Stratum<'a> {
+pub(crate) struct Stratum<'a> {
     variant: Option<&'static str>,
     login: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -56,7 +58,7 @@ struct Stratum<'a> {
 }
 
 #[derive(Serialize)]
-struct SessionCounters {
+pub(crate) struct SessionCounters {
     jobs: u64,
     shares_submitted: u64,
     shares_accepted: u64,
@@ -67,7 +69,8 @@ struct SessionCounters {
     last_share: Option<String>,
 }
 
-fn stratum(f: &SessionFacts, with_counters: bool) -> Stratum<'_> {
+/// The session's facts; with `with_counters` also its jobs and shares (`mining_session`).
+pub(crate) fn stratum(f: &SessionFacts, with_counters: bool) -> Stratum<'_> {
     Stratum {
         variant: f.variant.map(|v| v.as_str()),
         login: f.login.as_deref(),
@@ -89,8 +92,8 @@ fn stratum(f: &SessionFacts, with_counters: bool) -> Stratum<'_> {
     }
 }
 
-/// Appends one record (without the line terminator) to `out`.
-pub fn format(ev: &Event, out: &mut Vec<u8>) {
+/// Appends one record (without the line terminator) to `out`. `sensor` names this sensor.
+pub fn format(ev: &Event, sensor: &str, out: &mut Vec<u8>) {
     let session = ev.kind == EventKind::MiningSession;
     let rec = Record {
         timestamp: ev.ts.rfc3339(),
@@ -101,6 +104,7 @@ pub fn format(ev: &Event, out: &mut Vec<u8>) {
         dest_ip: ev.pool.ip().to_string(),
         dest_port: ev.pool.port(),
         proto: "TCP",
+        sensor,
         confidence: ev.confidence.as_str(),
         stratum: stratum(&ev.facts, session),
         first_seen: session.then(|| ev.first_seen.rfc3339()),
@@ -109,9 +113,15 @@ pub fn format(ev: &Event, out: &mut Vec<u8>) {
         bytes_toclient: session.then_some(ev.bytes_toclient),
         end_reason: ev.end_reason.map(|r| r.as_str()),
     };
+    write_json(&rec, out);
+}
+
+/// Serialises `value` onto `out` as one line: serde_json escapes quotes, backslashes and every
+/// control character; U+2028/U+2029 are escaped afterwards.
+pub(crate) fn write_json<T: Serialize>(value: &T, out: &mut Vec<u8>) {
     let start = out.len();
     // Serializing plain structs of strings and numbers into a Vec cannot fail.
-    if serde_json::to_writer(&mut *out, &rec).is_err() {
+    if serde_json::to_writer(&mut *out, value).is_err() {
         out.truncate(start);
         out.extend_from_slice(b"{\"event_type\":\"error\"}");
         return;
@@ -120,46 +130,46 @@ pub fn format(ev: &Event, out: &mut Vec<u8>) {
 }
 
 #[derive(Serialize)]
-struct StatsOut<'a> {
-    timestamp: String,
-    event_type: &'static str,
-    stats: &'a crate::stats::Counters,
+pub(crate) struct StatsOut<'a> {
+    pub timestamp: String,
+    pub event_type: &'static str,
+    pub sensor: &'a str,
+    pub stats: &'a crate::stats::Counters,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    capture: Vec<KernelOut<'a>>,
+    pub capture: Vec<KernelOut<'a>>,
 }
 
 #[derive(Serialize)]
-struct KernelOut<'a> {
+pub(crate) struct KernelOut<'a> {
     iface: &'a str,
     received: u64,
     dropped: u64,
     if_dropped: u64,
 }
 
+/// The kernel's capture counters, per interface.
+pub(crate) fn kernel_out(rec: &super::StatsRecord) -> Vec<KernelOut<'_>> {
+    rec.kernel
+        .iter()
+        .map(|(iface, k)| KernelOut {
+            iface,
+            received: k.received,
+            dropped: k.dropped,
+            if_dropped: k.if_dropped,
+        })
+        .collect()
+}
+
 /// Appends one `stats` record (without the line terminator) to `out`.
-pub fn format_stats(rec: &super::StatsRecord, out: &mut Vec<u8>) {
+pub fn format_stats(rec: &super::StatsRecord, sensor: &str, out: &mut Vec<u8>) {
     let r = StatsOut {
         timestamp: rec.ts.rfc3339(),
         event_type: "stats",
+        sensor,
         stats: &rec.counters,
-        capture: rec
-            .kernel
-            .iter()
-            .map(|(iface, k)| KernelOut {
-                iface,
-                received: k.received,
-                dropped: k.dropped,
-                if_dropped: k.if_dropped,
-            })
-            .collect(),
+        capture: kernel_out(rec),
     };
-    let start = out.len();
-    if serde_json::to_writer(&mut *out, &r).is_err() {
-        out.truncate(start);
-        out.extend_from_slice(b"{\"event_type\":\"error\"}");
-        return;
-    }
-    escape_line_separators(out, start);
+    write_json(&r, out);
 }
 
 /// Rewrites raw U+2028/U+2029 (E2 80 A8/A9) written since `start` as `\u2028`/`\u2029`.
@@ -189,13 +199,13 @@ fn escape_line_separators(out: &mut Vec<u8>, start: usize) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::stratum::{Confidence, Variant};
     use crate::time::Ts;
     use crate::verdict::EndReason;
 
-    fn event(kind: EventKind, login: &str) -> Event {
+    pub(crate) fn event(kind: EventKind, login: &str) -> Event {
         Event {
             kind,
             ts: Ts::from_timeval(1_700_000_000, 42),
@@ -223,7 +233,7 @@ mod tests {
 
     fn parse(ev: &Event) -> serde_json::Value {
         let mut buf = Vec::new();
-        format(ev, &mut buf);
+        format(ev, "sensor-1", &mut buf);
         assert!(!buf.contains(&b'\n'));
         serde_json::from_slice(&buf).unwrap()
     }
@@ -238,6 +248,7 @@ mod tests {
         assert_eq!(v["dest_ip"], "2001:db8::1");
         assert_eq!(v["dest_port"], 3333);
         assert_eq!(v["proto"], "TCP");
+        assert_eq!(v["sensor"], "sensor-1");
         assert_eq!(v["confidence"], "confirmed");
         assert_eq!(v["stratum"]["variant"], "cryptonote");
         assert_eq!(v["stratum"]["login"], "4Awallet");
@@ -266,7 +277,7 @@ mod tests {
         let nasty = "a\"b\\c\nd\re\u{0}f\u{2028}g\u{2029}h\",\"event_type\":\"forged";
         let ev = event(EventKind::Mining, nasty);
         let mut buf = Vec::new();
-        format(&ev, &mut buf);
+        format(&ev, "s", &mut buf);
         assert!(!buf.contains(&b'\n') && !buf.contains(&b'\r'));
         assert!(!buf.windows(3).any(|w| w == [0xE2, 0x80, 0xA8] || w == [0xE2, 0x80, 0xA9]));
         let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
