@@ -172,16 +172,28 @@ pub fn format_stats(rec: &super::StatsRecord, sensor: &str, out: &mut Vec<u8>) {
     write_json(&r, out);
 }
 
-/// Rewrites raw U+2028/U+2029 (E2 80 A8/A9) written since `start` as `\u2028`/`\u2029`.
+/// Rewrites, in what was written since `start`, the characters JSON allows raw but some readers
+/// take as line breaks or terminal controls: U+2028/U+2029 (JavaScript line terminators), DEL
+/// and the C1 controls (U+0080-U+009F, NEL among them), as `\uXXXX`. serde_json already escapes
+/// C0. These bytes only occur inside JSON strings, where the escape means the same character.
 fn escape_line_separators(out: &mut Vec<u8>, start: usize) {
     let tail = out.get(start..).unwrap_or_default();
-    if !tail.windows(2).any(|w| w == [0xE2, 0x80]) {
+    let needs = |w: &[u8]| matches!(w, [0x7F, _] | [0xC2, 0x80..=0x9F] | [0xE2, 0x80]);
+    if !tail.windows(2).any(needs) && tail.last() != Some(&0x7F) {
         return;
     }
     let src = out.split_off(start);
     let mut i = 0;
     while let Some(&b) = src.get(i) {
         match (b, src.get(i + 1), src.get(i + 2)) {
+            (0x7F, _, _) => {
+                out.extend_from_slice(b"\\u007f");
+                i += 1;
+            }
+            (0xC2, Some(&c @ 0x80..=0x9F), _) => {
+                out.extend_from_slice(format!("\\u{:04x}", u32::from(c)).as_bytes());
+                i += 2;
+            }
             (0xE2, Some(0x80), Some(0xA8)) => {
                 out.extend_from_slice(b"\\u2028");
                 i += 3;
@@ -274,12 +286,13 @@ pub(crate) mod tests {
 
     #[test]
     fn hostile_login_cannot_break_the_record() {
-        let nasty = "a\"b\\c\nd\re\u{0}f\u{2028}g\u{2029}h\",\"event_type\":\"forged";
+        let nasty = "a\"b\\c\nd\re\u{0}f\u{2028}g\u{2029}h\u{7f}i\u{85}j\",\"event_type\":\"forged";
         let ev = event(EventKind::Mining, nasty);
         let mut buf = Vec::new();
         format(&ev, "s", &mut buf);
         assert!(!buf.contains(&b'\n') && !buf.contains(&b'\r'));
         assert!(!buf.windows(3).any(|w| w == [0xE2, 0x80, 0xA8] || w == [0xE2, 0x80, 0xA9]));
+        assert!(!buf.contains(&0x7F) && !buf.windows(2).any(|w| w == [0xC2, 0x85]));
         let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
         assert_eq!(v["stratum"]["login"], nasty);
         assert_eq!(v["event_type"], "mining");
