@@ -58,7 +58,7 @@ counters! {
     sessions,
     /// Mining sessions whose client is outside home-net: not reported.
     sessions_external,
-    /// `mining` alerts written.
+    /// `mining` alerts raised (before `--suppress`, which counts what it holds back).
     alerts,
     /// `mining_session` records written.
     session_records,

@@ -39,7 +39,8 @@ fn event(n: u64) -> Event {
 }
 
 fn outputs(port: u16, spool: Option<&Path>, queue: usize, drain: Duration) -> Outputs {
-    let spec = OutputSpec { format: Some(Format::Json), target: Target::SyslogTcp(format!("127.0.0.1:{port}")) };
+    let spec =
+        OutputSpec { format: Some(Format::Json), target: Target::SyslogTcp(format!("127.0.0.1:{port}")) };
     let opts = OutputOptions {
         sensor: "test-sensor".into(),
         spool: spool.map(Path::to_path_buf),
@@ -67,8 +68,7 @@ fn read_frames(conn: &mut TcpStream, buf: &mut Vec<u8>, got: &mut Vec<u64>, want
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
             Err(_) => continue,
         }
-        loop {
-            let Some(sp) = buf.iter().position(|&b| b == b' ') else { break };
+        while let Some(sp) = buf.iter().position(|&b| b == b' ') {
             let len: usize = std::str::from_utf8(&buf[..sp]).unwrap().parse().unwrap();
             if buf.len() < sp + 1 + len {
                 break;

@@ -128,8 +128,7 @@ fn check_stratum(st: &Value, w: &Wire) {
     assert_eq!(opt(&st["agent"]), w.agent);
     assert_eq!(opt(&st["password"]), w.password);
     assert_eq!(opt(&st["algo"]), w.algo);
-    let methods: Vec<String> =
-        st["methods"].as_array().expect("methods").iter().filter_map(|m| opt(m)).collect();
+    let methods: Vec<String> = st["methods"].as_array().expect("methods").iter().filter_map(opt).collect();
     assert_eq!(methods, w.methods);
     assert_eq!(st.get("truncated").and_then(Value::as_bool).unwrap_or(false), w.truncated);
 }

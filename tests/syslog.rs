@@ -309,7 +309,8 @@ fn rsyslog_receives_every_record_exactly_once_over_udp_and_tcp_across_a_restart(
     assert!(status.success(), "minewatch failed: {err}");
     let want = records(&truth_tcp);
     check_truth(&want);
-    let got = without_probes(wait_for(&dir.join("tcp.log"), want.len() + 1, "TCP after the restart").unwrap());
+    let got =
+        without_probes(wait_for(&dir.join("tcp.log"), want.len() + 1, "TCP after the restart").unwrap());
     // A moment more, so that a duplicate would have arrived too.
     std::thread::sleep(Duration::from_millis(300));
     let got_now = without_probes(records(&dir.join("tcp.log")));

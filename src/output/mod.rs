@@ -465,18 +465,12 @@ impl Outputs {
     }
 
     /// Before the last `stats` record: waits (at most the drain timeout) until every TCP output
-    /// has delivered what it holds, or holds it on disk, or has lost its receiver, so that the
+    /// has delivered what it holds in memory, or has found its receiver away, so that the
     /// record's delivery counters are as final as they can be.
     pub fn settle(&self) {
         let deadline = Instant::now() + self.drain;
         loop {
-            let busy = self.outs.iter().any(|o| match &o.transport {
-                Transport::Tcp(t) => {
-                    let (queued, _, connected) = t.backlog();
-                    queued > 0 && connected
-                }
-                _ => false,
-            });
+            let busy = self.outs.iter().any(|o| matches!(&o.transport, Transport::Tcp(t) if t.busy()));
             if !busy || Instant::now() >= deadline {
                 return;
             }

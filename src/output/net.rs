@@ -57,11 +57,15 @@ pub struct NetCounters {
     pub connect_failures: AtomicU64,
     pub send_errors: AtomicU64,
     pub oversize: AtomicU64,
-    /// Records the sender holds in memory (not counting the channel).
-    pub pending: AtomicU64,
+    /// Records handed to the sender, and those it is done with (delivered, spooled or dropped):
+    /// the difference is what it still holds in memory.
+    pub handed: AtomicU64,
+    pub finished: AtomicU64,
     /// Records the sender holds on disk.
     pub spool_pending: AtomicBool,
     pub connected: AtomicBool,
+    /// A connection attempt has finished (either way) since the sender started.
+    pub tried: AtomicBool,
 }
 
 impl NetCounters {
@@ -160,22 +164,19 @@ impl TcpOut {
     pub fn send(&self, msg: Vec<u8>) {
         let Some(tx) = &self.tx else { return };
         match tx.try_send(msg) {
-            Ok(()) => {}
+            Ok(()) => inc(&self.counters.handed),
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
                 inc(&self.counters.queue_dropped)
             }
         }
     }
 
-    /// Records not yet delivered, in the channel and the sender's memory queue; whether some wait
-    /// on disk; whether the receiver is connected.
-    pub fn backlog(&self) -> (u64, bool, bool) {
-        let chan = self.tx.as_ref().map_or(0, |t| t.len() as u64);
-        (
-            chan + self.counters.pending.load(Ordering::Relaxed),
-            self.counters.spool_pending.load(Ordering::Relaxed),
-            self.counters.connected.load(Ordering::Relaxed),
-        )
+    /// Whether the sender still has records in memory that it may yet deliver: it is connected,
+    /// or has not tried to connect yet.
+    pub fn busy(&self) -> bool {
+        let c = &self.counters;
+        let queued = c.handed.load(Ordering::Relaxed) > c.finished.load(Ordering::Relaxed);
+        queued && (c.connected.load(Ordering::Relaxed) || !c.tried.load(Ordering::Relaxed))
     }
 
     /// Ends the sender: it delivers what it can within the drain timeout, spools or counts the
@@ -239,13 +240,13 @@ impl SenderThread {
     }
 
     fn publish(&self) {
-        self.c.pending.store(self.pending.len() as u64, Ordering::Relaxed);
         self.c.spool_pending.store(!self.spool_empty(), Ordering::Relaxed);
         self.c.connected.store(self.conn.is_some(), Ordering::Relaxed);
     }
 
     fn spool_one(&mut self, msg: &[u8]) -> bool {
         let Some(spool) = self.spool.as_mut() else { return false };
+        inc(&self.c.finished);
         match spool.push(msg) {
             Ok(true) => inc(&self.c.spooled),
             _ => inc(&self.c.spool_dropped),
@@ -263,6 +264,7 @@ impl SenderThread {
             self.pending.push_back(msg);
         } else {
             inc(&self.c.queue_dropped);
+            inc(&self.c.finished);
         }
     }
 
@@ -278,15 +280,19 @@ impl SenderThread {
 
     fn disconnect(&mut self) {
         self.conn = None;
+        self.c.connected.store(false, Ordering::Relaxed);
         self.next_attempt = Instant::now();
         self.spill();
     }
 
     fn connect(&mut self) {
-        match TcpStream::connect_timeout(&self.addr, IO_TIMEOUT) {
+        let r = TcpStream::connect_timeout(&self.addr, IO_TIMEOUT);
+        self.c.tried.store(true, Ordering::Relaxed);
+        match r {
             Ok(s) => {
                 let _ = s.set_write_timeout(Some(IO_TIMEOUT));
                 self.conn = Some(s);
+                self.c.connected.store(true, Ordering::Relaxed);
                 self.backoff = BACKOFF_MIN;
             }
             Err(_) => {
@@ -344,6 +350,7 @@ impl SenderThread {
                 return;
             }
             inc(&self.c.delivered);
+            inc(&self.c.finished);
         }
     }
 
@@ -402,6 +409,7 @@ impl SenderThread {
                     self.spill();
                     let left = self.pending.len() as u64;
                     self.c.queue_dropped.fetch_add(left, Ordering::Relaxed);
+                    self.c.finished.fetch_add(left, Ordering::Relaxed);
                     self.pending.clear();
                     break;
                 }
