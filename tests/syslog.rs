@@ -190,8 +190,8 @@ fn ready(dir: &Path, udp: u16, tcp: u16, probe: usize) -> Result<(), String> {
             }
         }
         std::thread::sleep(Duration::from_millis(100));
-        udp_ok = records(&dir.join("udp.log")).iter().any(|r| *r == line);
-        tcp_ok = records(&dir.join("tcp.log")).iter().any(|r| *r == line);
+        udp_ok = records(&dir.join("udp.log")).contains(&line);
+        tcp_ok = records(&dir.join("tcp.log")).contains(&line);
     }
     Ok(())
 }
