@@ -53,6 +53,8 @@ fn several_outputs_each_with_its_format_and_the_sensor_name() {
     let out = util::run(
         &[
             "-q".as_ref(),
+            "--stats-interval".as_ref(),
+            "0".as_ref(),
             "-r".as_ref(),
             pcap.as_os_str(),
             "--format".as_ref(),
@@ -92,7 +94,8 @@ fn suppress_keeps_one_alert_per_pair_and_counts_the_rest() {
     let pcap = dir.path().join("c.pcap");
     same_pair_capture(&pcap, 4);
     let run = |extra: &[&str]| {
-        let mut args: Vec<&std::ffi::OsStr> = vec!["-q".as_ref(), "-r".as_ref(), pcap.as_os_str()];
+        let mut args: Vec<&std::ffi::OsStr> =
+            vec!["-q".as_ref(), "--stats-interval".as_ref(), "0".as_ref(), "-r".as_ref(), pcap.as_os_str()];
         args.extend(extra.iter().map(std::ffi::OsStr::new));
         let out = util::run(&args, None);
         assert_eq!(out.code(), Some(0), "{}", out.describe());
@@ -120,6 +123,8 @@ fn unreachable_receiver_costs_counted_records_not_the_run() {
     let file = dir.path().join("a.json");
     let out = util::run(
         &[
+            "--stats-interval".as_ref(),
+            "0".as_ref(),
             "-r".as_ref(),
             pcap.as_os_str(),
             "--drain-timeout".as_ref(),

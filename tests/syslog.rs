@@ -248,6 +248,8 @@ fn rsyslog_receives_every_record_exactly_once_over_udp_and_tcp_across_a_restart(
     let out = util::run(
         &[
             "-q".as_ref(),
+            "--stats-interval".as_ref(),
+            "0".as_ref(),
             "--workers".as_ref(),
             "1".as_ref(),
             "--sensor-name".as_ref(),
@@ -273,7 +275,19 @@ fn rsyslog_receives_every_record_exactly_once_over_udp_and_tcp_across_a_restart(
     // TCP: the capture arrives on stdin in two halves; rsyslog restarts between them.
     let truth_tcp = dir.join("tcp-truth.json");
     let mut mw = Command::new(util::bin())
-        .args(["-q", "--workers", "1", "--drain-timeout", "100s", "--sensor-name", SENSOR, "-r", "-"])
+        .args([
+            "-q",
+            "--stats-interval",
+            "0",
+            "--workers",
+            "1",
+            "--drain-timeout",
+            "100s",
+            "--sensor-name",
+            SENSOR,
+            "-r",
+            "-",
+        ])
         .arg("-o")
         .arg(format!("json:{}", truth_tcp.display()))
         .arg("-o")
