@@ -528,6 +528,32 @@ mod tests {
     }
 
     #[test]
+    fn reopen_follows_log_rotation_and_every_record_is_one_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.log");
+        let specs = [
+            OutputSpec { format: Some(Format::Cef), target: Target::File(path.clone()) },
+            OutputSpec { format: None, target: Target::File(dir.path().join("b.json")) },
+        ];
+        let opts = OutputOptions { sensor: "s".into(), ..OutputOptions::default() };
+        let mut o = Outputs::build(&specs, &opts).unwrap();
+        o.write(&json::tests::event(EventKind::Mining, "one\nline")).unwrap();
+        o.flush().unwrap();
+        std::fs::rename(&path, dir.path().join("a.log.1")).unwrap();
+        o.reopen().unwrap();
+        o.write(&json::tests::event(EventKind::MiningSession, "two")).unwrap();
+        o.close();
+        let old = std::fs::read_to_string(dir.path().join("a.log.1")).unwrap();
+        let new = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(old.lines().count(), 1);
+        assert!(old.starts_with("CEF:0|") && old.contains("suser=one\\nline"), "{old}");
+        assert_eq!(new.lines().count(), 1);
+        assert!(new.contains("|mining_session|"));
+        let json = std::fs::read_to_string(dir.path().join("b.json")).unwrap();
+        assert_eq!(json.lines().count(), 2);
+    }
+
+    #[test]
     fn suppression_counts_and_keeps_sessions() {
         let w = Shared::default();
         let mut o = Outputs::from_writer_with(Box::new(w.clone()), Format::Json, "s1");

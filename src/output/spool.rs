@@ -42,6 +42,20 @@ pub struct Spool {
     cursor: Option<(u64, usize)>,
 }
 
+/// The most of one segment file that is read: what the writer can put there (a segment closes
+/// past [`SEGMENT_BYTES`], so it holds at most that plus one record), with room to spare. A
+/// larger file was not written by us; its excess is ignored.
+const READ_LIMIT: u64 = 2 * SEGMENT_BYTES + (1 << 20);
+
+fn read_bounded(path: &Path) -> Vec<u8> {
+    use std::io::Read;
+    let mut data = Vec::new();
+    if let Ok(f) = File::open(path) {
+        let _ = f.take(READ_LIMIT).read_to_end(&mut data);
+    }
+    data
+}
+
 fn seg_name(seq: u64) -> String {
     format!("seg-{seq:016}.log")
 }
@@ -139,7 +153,7 @@ impl Spool {
                 if self.writer.as_ref().is_some_and(|w| w.0 == seq) {
                     self.close_writer()?;
                 }
-                let data = fs::read(self.dir.join(seg_name(seq))).unwrap_or_default();
+                let data = read_bounded(&self.dir.join(seg_name(seq)));
                 let pos = match self.cursor {
                     Some((s, off)) if s == seq => off.min(data.len()),
                     _ => 0,
