@@ -133,6 +133,29 @@ pub struct Args {
     #[arg(long = "drain-timeout", value_name = "DURATION", default_value = "10s",
           value_parser = humantime::parse_duration)]
     pub drain_timeout: Duration,
+
+    // --- Running as a sensor: metrics, configuration file, generated docs (see `sensor`). ---
+    /// Serve Prometheus metrics over HTTP at ADDR:PORT (path /metrics); off by default. Only a
+    /// loopback address is accepted unless --metrics-allow-remote is given.
+    #[arg(long = "metrics", value_name = "ADDR:PORT")]
+    pub metrics: Option<std::net::SocketAddr>,
+
+    /// Allow --metrics on a non-loopback address (the endpoint has no authentication).
+    #[arg(long = "metrics-allow-remote")]
+    pub metrics_allow_remote: bool,
+
+    /// Read options from a TOML file whose keys are the long option names
+    /// (`interface = ["eth1"]`, `stats-interval = 30`, `quiet = true`); the command line wins.
+    #[arg(long = "config", value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+
+    /// Print a shell completion script for SHELL and exit.
+    #[arg(long = "generate-completions", value_name = "SHELL", hide = true, exclusive = true)]
+    pub generate_completions: Option<clap_complete::Shell>,
+
+    /// Print the man page (roff) and exit.
+    #[arg(long = "generate-man", hide = true, exclusive = true)]
+    pub generate_man: bool,
 }
 
 impl Args {

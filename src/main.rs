@@ -7,7 +7,6 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use minewatch::capture::live::{LiveOptions, LiveSource};
@@ -15,8 +14,10 @@ use minewatch::cli::Args;
 use minewatch::config::Config;
 use minewatch::flow::FlowLimits;
 use minewatch::hosts::HostTable;
+use minewatch::metrics::{self, Published};
 use minewatch::output::Outputs;
 use minewatch::pipeline::{self, Progress, RunOptions};
+use minewatch::sensor::{self, LoadError};
 use minewatch::summary;
 
 /// Mining hosts remembered for the summary; more are counted, not listed.
@@ -79,8 +80,40 @@ fn drop_privileges(args: &Args) -> Result<(), String> {
         .map_err(|e| format!("cannot drop privileges to {user}:{group}: {e}"))
 }
 
+/// `--generate-man` / `--generate-completions SHELL`: print and exit.
+fn generate(args: &Args) -> Option<ExitCode> {
+    use std::io::Write;
+    let bytes = if args.generate_man {
+        match sensor::man_page() {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("minewatch: man page: {e}");
+                return Some(ExitCode::from(1));
+            }
+        }
+    } else {
+        sensor::completions(args.generate_completions?)
+    };
+    let mut out = std::io::stdout().lock();
+    Some(if out.write_all(&bytes).and_then(|()| out.flush()).is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = match sensor::load() {
+        Ok(a) => a,
+        Err(LoadError::Clap(e)) => e.exit(),
+        Err(LoadError::Usage(msg)) => {
+            eprintln!("minewatch: {msg}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(code) = generate(&args) {
+        return code;
+    }
     let (stop, reopen) = match signals() {
         Ok(s) => s,
         Err(e) => {
@@ -108,6 +141,7 @@ fn main() -> ExitCode {
         },
         stop,
         reopen,
+        published: args.metrics.map(|_| Published::new()),
     };
     let sink = match Outputs::build(&args.outputs(), &args.output_options()) {
         Ok(s) => s,
@@ -117,6 +151,17 @@ fn main() -> ExitCode {
         }
     };
     let hosts = Arc::new(HostTable::new(MAX_HOSTS));
+    // Bound before the privilege drop, so that a port below 1024 works.
+    if let (Some(addr), Some(p)) = (args.metrics, &opts.published) {
+        match metrics::serve(addr, p.clone(), hosts.clone()) {
+            Ok(local) if !args.quiet => eprintln!("minewatch: metrics on http://{local}/metrics"),
+            Ok(_) => {}
+            Err(e) => {
+                eprintln!("minewatch: --metrics {addr}: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    }
 
     let report = if args.interface.is_empty() {
         let bar = progress_bar(&args);
@@ -153,6 +198,9 @@ fn main() -> ExitCode {
         if let Err(e) = drop_privileges(&args) {
             eprintln!("minewatch: {e}");
             return ExitCode::from(1);
+        }
+        if !args.quiet {
+            eprintln!("minewatch: capturing on {}", args.interface.join(", "));
         }
         pipeline::run_live(sources, &opts, sink, hosts.clone())
     };

@@ -30,6 +30,7 @@ use crate::decode::{self, LinkType, Packet, Skip, Transport};
 use crate::flow::defrag::{DefragLimits, Defragmenter};
 use crate::flow::FlowTable;
 use crate::hosts::HostTable;
+use crate::metrics::Published;
 use crate::output::{Sink, StatsRecord};
 use crate::stats::Counters;
 use crate::time::Ts;
@@ -58,6 +59,8 @@ pub struct RunOptions {
     pub stop: Arc<AtomicBool>,
     /// Set by SIGHUP: the collector reopens its output file.
     pub reopen: Arc<AtomicBool>,
+    /// Where the collector publishes its summed counters for `--metrics`, if anywhere.
+    pub published: Option<Arc<Published>>,
 }
 
 /// How a run went: counters summed over every thread, and each input that failed.
@@ -425,7 +428,8 @@ pub fn run_files(
 ) -> Report {
     let (rec_tx, rec_rx) = bounded::<Record>(RECORD_QUEUE);
     let reopen = opts.reopen.clone();
-    let collector = thread::spawn(move || collect(sink, rec_rx, None, reopen));
+    let published = opts.published.clone();
+    let collector = thread::spawn(move || collect(sink, rec_rx, None, reopen, published));
     let n = opts.workers.max(1);
     let reader_id = n;
     let mut handles = Vec::new();
@@ -531,7 +535,8 @@ pub fn run_live(sources: Vec<LiveSource>, opts: &RunOptions, sink: Sink, hosts: 
     let (rec_tx, rec_rx) = bounded::<Record>(RECORD_QUEUE);
     let reopen = opts.reopen.clone();
     let interval = opts.stats_interval.filter(|i| !i.is_zero());
-    let collector = thread::spawn(move || collect(sink, rec_rx, interval, reopen));
+    let published = opts.published.clone();
+    let collector = thread::spawn(move || collect(sink, rec_rx, interval, reopen, published));
     let n = opts.workers.max(1);
     let (workers, worker_handles) = spawn_workers(n, &opts.cfg, &hosts, &rec_tx);
     let mut readers = Vec::new();
@@ -618,12 +623,15 @@ fn write(sink: &mut Sink, f: impl FnOnce(&mut Sink) -> std::io::Result<()>, err:
 
 /// The collector: writes records, keeps every reporter's latest counters, writes `stats`
 /// records (every `interval` of wall-clock time when set, and when asked), reopens the sink on
-/// SIGHUP. Returns the summed counters, the kernel stats and the sink's first error.
+/// SIGHUP, and publishes the sums for `--metrics` whenever counters arrive (about once a second
+/// per reporter on a live capture; never per packet). Returns the summed counters, the kernel
+/// stats and the sink's first error.
 fn collect(
     mut sink: Sink,
     rx: Receiver<Record>,
     interval: Option<Duration>,
     reopen: Arc<AtomicBool>,
+    published: Option<Arc<Published>>,
 ) -> Collected {
     let mut latest: Vec<Option<Counters>> = Vec::new();
     let mut kernel: Vec<(String, KernelStats)> = Vec::new();
@@ -659,6 +667,9 @@ fn collect(
                         Some(e) => e.1 = ks,
                         None => kernel.push((name, ks)),
                     }
+                }
+                if let Some(p) = &published {
+                    p.publish(&sum(&latest, &sink), &kernel);
                 }
             }
             Ok(Record::StatsNow(ts)) => {
