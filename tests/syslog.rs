@@ -156,10 +156,11 @@ fn records(path: &Path) -> Vec<String> {
     text.lines().map(|l| l.trim_start().to_string()).filter(|l| l.starts_with('{')).collect()
 }
 
+/// Waits until `path` holds at least `n` records besides the readiness probes.
 fn wait_for(path: &Path, n: usize, what: &str) -> Result<Vec<String>, String> {
     let started = Instant::now();
     loop {
-        let r = records(path);
+        let r = without_probes(records(path));
         if r.len() >= n {
             return Ok(r);
         }
@@ -266,7 +267,7 @@ fn rsyslog_receives_every_record_exactly_once_over_udp_and_tcp_across_a_restart(
     assert_eq!(out.code(), Some(0), "{}", out.describe());
     let want = records(&truth_udp);
     assert_eq!(want.len(), 2 * SESSIONS + 1, "alerts, session records and the stats record");
-    let got = without_probes(wait_for(&dir.join("udp.log"), want.len() + 1, "UDP").unwrap());
+    let got = wait_for(&dir.join("udp.log"), want.len(), "UDP").unwrap();
     assert_eq!(multiset(&got), multiset(&want), "UDP: rsyslog's records differ from minewatch's file");
     let stats: Value = serde_json::from_str(want.last().unwrap()).unwrap();
     assert_eq!(stats["event_type"], "stats");
@@ -301,8 +302,8 @@ fn rsyslog_receives_every_record_exactly_once_over_udp_and_tcp_across_a_restart(
     let half = SESSIONS / 2;
     stdin.write_all(&capture(0..half, true)).unwrap();
     stdin.flush().unwrap();
-    // Both records of every session in the first half reach rsyslog (one probe line is there).
-    wait_for(&dir.join("tcp.log"), 2 * half + 1, "TCP before the restart").unwrap();
+    // Both records of every session in the first half reach rsyslog.
+    wait_for(&dir.join("tcp.log"), 2 * half, "TCP before the restart").unwrap();
     rs.stop();
     stdin.write_all(&capture(half..SESSIONS, false)).unwrap();
     stdin.flush().unwrap();
@@ -323,8 +324,7 @@ fn rsyslog_receives_every_record_exactly_once_over_udp_and_tcp_across_a_restart(
     assert!(status.success(), "minewatch failed: {err}");
     let want = records(&truth_tcp);
     check_truth(&want);
-    let got =
-        without_probes(wait_for(&dir.join("tcp.log"), want.len() + 1, "TCP after the restart").unwrap());
+    let got = wait_for(&dir.join("tcp.log"), want.len(), "TCP after the restart").unwrap();
     // A moment more, so that a duplicate would have arrived too.
     std::thread::sleep(Duration::from_millis(300));
     let got_now = without_probes(records(&dir.join("tcp.log")));
