@@ -87,6 +87,12 @@ pub struct Args {
           value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
     pub memcap_mb: u64,
 
+    /// A file of extra mining-pool domains, one per line (`#` comments; `pool.example.net`
+    /// also matches its subdomains), added to the shipped list; repeatable. Used for TLS server
+    /// names and DNS answers.
+    #[arg(long = "pool-list", value_name = "FILE")]
+    pub pool_list: Vec<std::path::PathBuf>,
+
     /// Worker threads (default: one per core).
     #[arg(long = "workers", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub workers: Option<u16>,
@@ -134,5 +140,8 @@ mod tests {
         assert_eq!(l.user.as_deref(), Some("mw"));
         assert!(Args::try_parse_from(["minewatch", "-r", "a", "--home-net", "nope"]).is_err());
         assert!(Args::try_parse_from(["minewatch", "-r", "a", "--workers", "0"]).is_err());
+        let p = Args::try_parse_from(["minewatch", "-r", "a", "--pool-list", "x.txt", "--pool-list", "y"])
+            .unwrap();
+        assert_eq!(p.pool_list, vec![std::path::PathBuf::from("x.txt"), "y".into()]);
     }
 }

@@ -15,6 +15,7 @@ use minewatch::cli::Args;
 use minewatch::config::Config;
 use minewatch::flow::FlowLimits;
 use minewatch::hosts::HostTable;
+use minewatch::intel::PoolDomains;
 use minewatch::output::Sink;
 use minewatch::pipeline::{self, Progress, RunOptions};
 use minewatch::summary;
@@ -44,6 +45,17 @@ fn progress_bar(args: &Args) -> Option<ProgressBar> {
         .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     Some(bar)
+}
+
+/// The shipped pool domains plus every `--pool-list` file. A file that cannot be read, or has
+/// a line that is not a domain, is a usage error naming the file and line.
+fn load_pool_lists(args: &Args) -> Result<PoolDomains, String> {
+    let mut pools = PoolDomains::builtin();
+    for path in &args.pool_list {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        pools.add_list(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(pools)
 }
 
 /// SIGINT and SIGTERM stop the run (sessions are flushed); SIGHUP reopens the output file.
@@ -96,8 +108,15 @@ fn main() -> ExitCode {
         memcap: usize::try_from(args.memcap_mb << 20).unwrap_or(usize::MAX) / workers.max(1),
         ..FlowLimits::default()
     };
+    let pools = match load_pool_lists(&args) {
+        Ok(p) => Arc::new(p),
+        Err(e) => {
+            eprintln!("minewatch: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let opts = RunOptions {
-        cfg: Config { home_net: args.home_net.clone(), flow },
+        cfg: Config { home_net: args.home_net.clone(), flow, pools },
         workers,
         stats_interval: Duration::from_secs(args.stats_interval),
         stop,

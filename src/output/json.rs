@@ -48,6 +48,10 @@ struct Stratum<'a> {
     algo: Option<&'a str>,
     methods: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
+    pool_host: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    clue: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     difficulty: Option<f64>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     truncated: bool,
@@ -76,6 +80,8 @@ fn stratum(f: &SessionFacts, with_counters: bool) -> Stratum<'_> {
         agent: f.agent.as_deref(),
         algo: f.algo.as_deref(),
         methods: &f.methods,
+        pool_host: f.pool_host.as_deref(),
+        clue: f.clue.map(|c| c.as_str()),
         difficulty: f.difficulty.filter(|d| d.is_finite()),
         truncated: f.truncated,
         counters: with_counters.then(|| SessionCounters {

@@ -10,9 +10,11 @@
 //! `mining.notify`/`job` or answers the miner's requests is the pool.
 
 pub mod framer;
+pub mod http;
 pub mod message;
 pub mod probe;
 pub mod session;
+pub mod sv2;
 
 pub use session::{LineKind, Session};
 
@@ -129,4 +131,27 @@ pub struct SessionFacts {
     pub pool_msgs: u64,
     /// Some wire string was longer than [`MAX_FIELD_LEN`] and was cut.
     pub truncated: bool,
+    /// The pool's host name, when the traffic named it: TLS SNI, a DNS answer, an HTTP `Host`.
+    pub pool_host: Option<String>,
+    /// What identified a session that shows no Stratum lines (TLS): see [`Clue`].
+    pub clue: Option<Clue>,
+}
+
+/// The indirect evidence behind a `tls` session: the alert's `stratum.clue`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Clue {
+    /// The ClientHello's server name is a known pool domain.
+    Sni,
+    /// The server's address was given out in a DNS answer for a known pool domain.
+    Dns,
+}
+
+impl Clue {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Clue::Sni => "sni",
+            Clue::Dns => "dns",
+        }
+    }
 }

@@ -122,7 +122,7 @@ impl Truth {
         });
     }
 
-    fn mining(&mut self, v: Variant, t: &TcpConversation, login: &str, note: &str) {
+    pub(super) fn mining(&mut self, v: Variant, t: &TcpConversation, login: &str, note: &str) {
         self.rows.push(TruthRow {
             file: self.file.to_string(),
             expect: Expect::Mining,
@@ -134,7 +134,7 @@ impl Truth {
         });
     }
 
-    fn none_in_file(&mut self, note: &str) {
+    pub(super) fn none_in_file(&mut self, note: &str) {
         self.rows.push(TruthRow {
             file: self.file.to_string(),
             expect: Expect::Nothing,
@@ -146,7 +146,7 @@ impl Truth {
         });
     }
 
-    fn none_for(&mut self, t: &TcpConversation, note: &str) {
+    pub(super) fn none_for(&mut self, t: &TcpConversation, note: &str) {
         self.rows.push(TruthRow {
             file: self.file.to_string(),
             expect: Expect::Nothing,
@@ -235,6 +235,16 @@ pub fn all() -> &'static [Scenario] {
         s("neg-lsp.pcap", neg_lsp),
         s("neg-tls.pcap", neg_tls),
         s("neg-dns.pcap", neg_dns),
+        s("tls-pool-sni.pcap", super::encrypted::tls_pool_sni),
+        s("tls-dns-no-sni.pcap", super::encrypted::tls_dns_no_sni),
+        s("neg-tls-pool-website.pcap", super::encrypted::neg_tls_pool_website),
+        s("neg-dns-pool-no-connection.pcap", super::encrypted::neg_dns_pool_no_connection),
+        s("neg-dns-expired.pcap", super::encrypted::neg_dns_expired),
+        s("getwork-cgminer.pcap", super::encrypted::getwork_cgminer),
+        s("getwork-eth-node.pcap", super::encrypted::getwork_eth_node),
+        s("neg-http-get-pool-api.pcap", super::encrypted::neg_http_get_pool_api),
+        s("sv2-handshake.pcap", super::encrypted::sv2_handshake),
+        s("neg-binary-3336.pcap", super::encrypted::neg_binary_3336),
     ];
     ALL
 }
@@ -263,20 +273,20 @@ pub fn write_dir(dir: &Path) -> io::Result<Vec<TruthRow>> {
 /// 2024-05-01T12:00:00Z; each scenario starts some minutes after it so files do not overlap.
 const T0_US: i64 = 1_714_564_800_000_000;
 
-fn at(minute: i64) -> Ts {
+pub(super) fn at(minute: i64) -> Ts {
     Ts::from_micros(T0_US + minute * 60_000_000)
 }
 
-fn sa(s: &str) -> io::Result<SocketAddr> {
+pub(super) fn sa(s: &str) -> io::Result<SocketAddr> {
     s.parse().map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "bad socket address"))
 }
 
-fn pcap(out: &mut dyn Write, link: Link) -> io::Result<PcapWriter<&mut dyn Write>> {
+pub(super) fn pcap(out: &mut dyn Write, link: Link) -> io::Result<PcapWriter<&mut dyn Write>> {
     PcapWriter::new(out, link.link_type())
 }
 
 /// The Bech32 example address from BIP-173: a valid-looking wallet that belongs to no one.
-const BTC_WALLET: &str = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4";
+pub(super) const BTC_WALLET: &str = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4";
 /// A Monero-format (95-character, leading `4`) address made for these captures.
 const XMR_WALLET: &str =
     "48edfHu7V9Z84YzzMa6fUueoELZ9ZRXq9VetWzYGzKt52XU5xvqgzYnDK9URnRoJMk1j8nLwEVsaSWJ4fhdUyZijBGUicoD";
@@ -1304,7 +1314,7 @@ fn client_hello(rng: &mut Rng, sni: &str) -> Vec<u8> {
 }
 
 /// A TLS record of `kind` holding `len` random bytes.
-fn tls_record(rng: &mut Rng, kind: u8, len: usize) -> Vec<u8> {
+pub(super) fn tls_record(rng: &mut Rng, kind: u8, len: usize) -> Vec<u8> {
     let mut rec = vec![kind, 0x03, 0x03];
     rec.extend_from_slice(&(len as u16).to_be_bytes());
     let start = rec.len();
@@ -1338,7 +1348,7 @@ fn neg_tls(out: &mut dyn Write, truth: &mut Truth) -> io::Result<()> {
 }
 
 /// A DNS message with one question and, for a response, one answer of `rdata`.
-fn dns(id: u16, name: &str, qtype: u16, answer: Option<&[u8]>) -> Vec<u8> {
+pub(super) fn dns(id: u16, name: &str, qtype: u16, answer: Option<&[u8]>) -> Vec<u8> {
     let mut m = Vec::new();
     m.extend_from_slice(&id.to_be_bytes());
     m.extend_from_slice(if answer.is_some() { &[0x81, 0x80] } else { &[0x01, 0x00] });
