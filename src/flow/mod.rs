@@ -623,8 +623,16 @@ fn pump(
                         other => {
                             *judged = true;
                             let client = side;
+                            // Eight printable ASCII bytes open a text protocol (SSH, SMTP,
+                            // HTTP GET...), never a random Noise key: bypassed at once.
+                            let text =
+                                seen.len() == HEAD_LEN && seen.iter().all(|b| (0x20..0x7f).contains(b));
                             *mode = match other {
                                 _ if !other_silent => {
+                                    bypass = true;
+                                    return;
+                                }
+                                Opening::Other if text => {
                                     bypass = true;
                                     return;
                                 }
@@ -806,6 +814,7 @@ fn tls_pool(
 /// Feeds one segment of an inspected flow through reassembly, framing and the recogniser, and
 /// gives up holes that are acknowledged or too old. Returns whether the flow has shown it cannot
 /// be Stratum.
+#[allow(clippy::too_many_arguments)]
 fn inspect(
     insp: &mut Inspect,
     side: Side,

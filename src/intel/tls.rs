@@ -248,10 +248,12 @@ mod tests {
         assert_eq!(h.sni, Some("pool.supportxmr.com"));
         assert_eq!(h.alpn().collect::<Vec<_>>(), vec![&b"h2"[..], b"http/1.1"]);
         assert!(h.offers_only_http());
-        let h = client_hello(&hello(&[alpn(&["h2", "stratum"])])).unwrap();
+        let rec = hello(&[alpn(&["h2", "stratum"])]);
+        let h = client_hello(&rec).unwrap();
         assert_eq!(h.sni, None);
         assert!(!h.offers_only_http());
-        let h = client_hello(&hello(&[sni("x.example")])).unwrap();
+        let rec = hello(&[sni("x.example")]);
+        let h = client_hello(&rec).unwrap();
         assert!(!h.offers_only_http());
     }
 
