@@ -79,6 +79,11 @@ pub struct Args {
     /// Worker threads (default: one per core).
     #[arg(long = "workers", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub workers: Option<u16>,
+
+    /// Wallet watchlist: one address per line, an optional label after whitespace, `#`
+    /// comments. A session whose login holds a listed address gets severity 1 and the label.
+    #[arg(long = "watchlist", value_name = "FILE")]
+    pub watchlist: Option<std::path::PathBuf>,
 }
 
 #[cfg(test)]
@@ -123,5 +128,8 @@ mod tests {
         assert_eq!(l.user.as_deref(), Some("mw"));
         assert!(Args::try_parse_from(["minewatch", "-r", "a", "--home-net", "nope"]).is_err());
         assert!(Args::try_parse_from(["minewatch", "-r", "a", "--workers", "0"]).is_err());
+        let w = Args::try_parse_from(["minewatch", "-r", "a", "--watchlist", "wl.txt"]).unwrap();
+        assert_eq!(w.watchlist.as_deref(), Some(std::path::Path::new("wl.txt")));
+        assert_eq!(a.watchlist, None);
     }
 }

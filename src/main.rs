@@ -89,15 +89,25 @@ fn main() -> ExitCode {
         .workers
         .map(usize::from)
         .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let watchlist = match &args.watchlist {
+        None => Default::default(),
+        Some(path) => match minewatch::intel::Watchlist::load(path) {
+            Ok(w) => Arc::new(w),
+            Err(e) => {
+                eprintln!("minewatch: {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        },
+    };
     let opts = RunOptions {
-        cfg: Config { home_net: args.home_net.clone(), ..Config::default() },
+        cfg: Config { home_net: args.home_net.clone(), watchlist, ..Config::default() },
         workers,
         stats_interval: Duration::from_secs(args.stats_interval),
         stop,
         reopen,
     };
     let sink = match Sink::open(&args.output) {
-        Ok(s) => s,
+        Ok(s) => s.with_watchlist(opts.cfg.watchlist.clone()),
         Err(e) => {
             eprintln!("minewatch: {}: {e}", args.output);
             return ExitCode::from(1);

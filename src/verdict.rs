@@ -83,9 +83,57 @@ pub fn ready_to_alert(facts: &SessionFacts, confidence: Confidence) -> bool {
         || facts.client_msgs + facts.pool_msgs >= MESSAGES_WITHOUT_LOGIN
 }
 
+/// Shortest window a hash rate is estimated over; below it one share's luck dominates.
+const MIN_HASHRATE_WINDOW_US: i64 = 1_000_000;
+
+/// Estimated hash rate of a session in hashes per second (see docs/hashrate.md):
+/// the expected hashes of the accepted shares (each at the share difficulty in force when it
+/// was submitted, converted by the dialect's hashes-per-difficulty-1) over the time between the
+/// first and the last share, or over the whole session when the shares span less than a
+/// second. `None` without an accepted share of known difficulty or a usable window.
+pub fn estimated_hashrate(facts: &SessionFacts, first_seen: Ts, last_seen: Ts) -> Option<f64> {
+    if facts.shares_accepted == 0 || !(facts.accepted_hashes > 0.0) {
+        return None;
+    }
+    let share_window = match (facts.first_share, facts.last_share) {
+        (Some(a), Some(b)) => b.0.saturating_sub(a.0),
+        _ => 0,
+    };
+    let window = if share_window >= MIN_HASHRATE_WINDOW_US {
+        share_window
+    } else {
+        last_seen.0.saturating_sub(first_seen.0)
+    };
+    if window < MIN_HASHRATE_WINDOW_US {
+        return None;
+    }
+    let rate = facts.accepted_hashes / (window as f64 / 1e6);
+    rate.is_finite().then_some(rate)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hashrate_over_the_share_window_or_the_session() {
+        let mut f = SessionFacts {
+            shares_accepted: 3,
+            accepted_hashes: 3.0 * 4_294_967_296.0,
+            first_share: Some(Ts(1_000_000)),
+            last_share: Some(Ts(11_000_000)),
+            ..Default::default()
+        };
+        let r = estimated_hashrate(&f, Ts(0), Ts(60_000_000)).unwrap_or_default();
+        assert!((r - 3.0 * 4_294_967_296.0 / 10.0).abs() < 1.0, "{r}");
+        // One share: the session's duration is the window.
+        f.last_share = f.first_share;
+        let r = estimated_hashrate(&f, Ts(0), Ts(60_000_000)).unwrap_or_default();
+        assert!((r - 3.0 * 4_294_967_296.0 / 60.0).abs() < 1.0, "{r}");
+        assert_eq!(estimated_hashrate(&f, Ts(0), Ts(10)), None);
+        f.accepted_hashes = 0.0;
+        assert_eq!(estimated_hashrate(&f, Ts(0), Ts(60_000_000)), None);
+    }
 
     #[test]
     fn waits_for_login_or_enough_evidence() {
