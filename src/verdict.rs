@@ -9,6 +9,10 @@ use crate::time::Ts;
 /// Mining messages after which a session is reported even if it never named a login (a
 /// session picked up midstream, after its `authorize`).
 const MESSAGES_WITHOUT_LOGIN: u64 = 4;
+/// The same when the miner was seen opening the session (subscribe, hello, configure): its
+/// login usually follows within a few messages (ASIC firmware negotiates extensions first,
+/// EthereumStratum/2 says hello), so wait for it a little longer.
+const MESSAGES_WITHOUT_LOGIN_AFTER_HANDSHAKE: u64 = 12;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EventKind {
@@ -78,9 +82,9 @@ pub fn ready_to_alert(facts: &SessionFacts, confidence: Confidence) -> bool {
     if confidence < Confidence::Detected {
         return false;
     }
-    facts.login.is_some()
-        || facts.shares_submitted > 0
-        || facts.client_msgs + facts.pool_msgs >= MESSAGES_WITHOUT_LOGIN
+    let patience =
+        if facts.handshake_seen { MESSAGES_WITHOUT_LOGIN_AFTER_HANDSHAKE } else { MESSAGES_WITHOUT_LOGIN };
+    facts.login.is_some() || facts.shares_submitted > 0 || facts.client_msgs + facts.pool_msgs >= patience
 }
 
 /// Shortest window a hash rate is estimated over; below it one share's luck dominates.
@@ -147,6 +151,11 @@ mod tests {
         g.shares_submitted = 0;
         g.pool_msgs = 3;
         g.client_msgs = 1;
+        assert!(ready_to_alert(&g, Confidence::Confirmed));
+        // After a handshake the login is expected: wait longer for it.
+        g.handshake_seen = true;
+        assert!(!ready_to_alert(&g, Confidence::Confirmed));
+        g.pool_msgs = 11;
         assert!(ready_to_alert(&g, Confidence::Confirmed));
     }
 }

@@ -159,6 +159,9 @@ pub struct SessionFacts {
     pub difficulty: Option<f64>,
     pub first_share: Option<crate::time::Ts>,
     pub last_share: Option<crate::time::Ts>,
+    /// The miner opened the session with a handshake (subscribe, hello, configure), so its
+    /// login is expected to follow: the alert waits a little longer for it.
+    pub handshake_seen: bool,
     /// Mining messages seen from the miner and from the pool.
     pub client_msgs: u64,
     pub pool_msgs: u64,

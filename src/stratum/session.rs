@@ -938,6 +938,9 @@ impl Session {
                 };
             self.push_pending(id, side, kind, hashes);
         }
+        if matches!(call, Call::Subscribe { .. } | Call::Hello { .. } | Call::Configure(_)) {
+            self.facts.handshake_seen = true;
+        }
         let f = &mut self.facts;
         match call {
             Call::Subscribe { agent, .. } => {
