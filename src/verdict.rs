@@ -96,7 +96,9 @@ const MIN_HASHRATE_WINDOW_US: i64 = 1_000_000;
 /// first and the last share, or over the whole session when the shares span less than a
 /// second. `None` without an accepted share of known difficulty or a usable window.
 pub fn estimated_hashrate(facts: &SessionFacts, first_seen: Ts, last_seen: Ts) -> Option<f64> {
-    if facts.shares_accepted == 0 || !(facts.accepted_hashes > 0.0) {
+    if facts.shares_accepted == 0
+        || facts.accepted_hashes.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater)
+    {
         return None;
     }
     let share_window = match (facts.first_share, facts.last_share) {

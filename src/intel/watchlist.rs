@@ -8,7 +8,7 @@
 //! ```text
 //! # incident 2024-117
 //! 48edfHu7V9Z84YzzMa6f...   xmrig botnet (IR-117)
-//! 0x5a0b54d5dc17e0aadc383d2db43b0a0d3e029c4c	known ethminer drop
+//! 0x5a0b54d5dc17e0aadc383d2db43b0a0d3e029c4c known ethminer drop
 //! ```
 //!
 //! Matching: the login is cut at the separators pools use between wallet, worker and options

@@ -98,10 +98,7 @@ pub fn parse(agent: &str) -> Option<Agent<'_>> {
         return None;
     }
     let rest = rest.trim_start_matches(['/', ' ', '\t', '-']);
-    let version = rest
-        .split(|c: char| c == ' ' || c == '/' || c == '(' || c == ')' || c == ',' || c == ';')
-        .next()
-        .filter(|v| starts_like_version(v));
+    let version = rest.split([' ', '/', '(', ')', ',', ';']).next().filter(|v| starts_like_version(v));
     Some(Agent { name, version, kind: kind_of(name) })
 }
 

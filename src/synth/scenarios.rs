@@ -1369,68 +1369,6 @@ fn neg_dns(out: &mut dyn Write, truth: &mut Truth) -> io::Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_scenario_builds_and_is_deterministic() {
-        for sc in all() {
-            let mut a = Vec::new();
-            let rows_a = sc.write(&mut a).unwrap();
-            let mut b = Vec::new();
-            let rows_b = sc.write(&mut b).unwrap();
-            assert_eq!(a, b, "{} differs between runs", sc.file);
-            assert_eq!(rows_a, rows_b);
-            assert!(!rows_a.is_empty(), "{} has no truth row", sc.file);
-            assert!(a.len() < 400_000, "{} is {} bytes", sc.file, a.len());
-            for r in &rows_a {
-                assert_eq!(r.file, sc.file);
-                r.tsv_line().unwrap();
-            }
-        }
-    }
-
-    #[test]
-    fn file_names_are_unique() {
-        let mut names: Vec<&str> = all().iter().map(|s| s.file).collect();
-        names.sort_unstable();
-        let n = names.len();
-        names.dedup();
-        assert_eq!(names.len(), n);
-    }
-
-    #[test]
-    fn tsv_line_format() {
-        let row = TruthRow {
-            file: "x.pcap".into(),
-            expect: Expect::Nothing,
-            variant: None,
-            client: None,
-            server: None,
-            login: String::new(),
-            note: "n".into(),
-        };
-        assert_eq!(row.tsv_line().unwrap(), "x.pcap\tnone\t\t*\t*\t\t\t\tn\n");
-        let row = TruthRow {
-            expect: Expect::Mining,
-            variant: Some(Variant::CryptoNote),
-            client: Some("[fd00::1]:5".parse().unwrap()),
-            server: Some("203.0.113.1:3333".parse().unwrap()),
-            login: "w.r".into(),
-            ..row
-        };
-        assert_eq!(
-            row.tsv_line().unwrap(),
-            "x.pcap\tmining\tcryptonote\tfd00::1\t5\t203.0.113.1\t3333\tw.r\tn\n"
-        );
-        let bad = TruthRow { note: "a\tb".into(), ..row.clone() };
-        assert!(bad.tsv_line().is_err());
-        let no_client = TruthRow { client: None, ..row };
-        assert!(no_client.tsv_line().is_err());
-    }
-}
-
 // ---- more dialects and oddities ---------------------------------------------------------------
 
 /// A base58check address for `version` over a fixed 20-byte hash: valid, and nobody's.
@@ -1851,4 +1789,66 @@ fn neg_pretty_jsonrpc(out: &mut dyn Write, truth: &mut Truth) -> io::Result<()> 
     t.close_fin(&mut w, Side::Client)?;
     truth.none_in_file("NEGATIVE: pretty-printed (multi-line) JSON-RPC that is not mining: Electrum server.version, eth_blockNumber, a chat message quoting mining.subscribe");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_scenario_builds_and_is_deterministic() {
+        for sc in all() {
+            let mut a = Vec::new();
+            let rows_a = sc.write(&mut a).unwrap();
+            let mut b = Vec::new();
+            let rows_b = sc.write(&mut b).unwrap();
+            assert_eq!(a, b, "{} differs between runs", sc.file);
+            assert_eq!(rows_a, rows_b);
+            assert!(!rows_a.is_empty(), "{} has no truth row", sc.file);
+            assert!(a.len() < 400_000, "{} is {} bytes", sc.file, a.len());
+            for r in &rows_a {
+                assert_eq!(r.file, sc.file);
+                r.tsv_line().unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn file_names_are_unique() {
+        let mut names: Vec<&str> = all().iter().map(|s| s.file).collect();
+        names.sort_unstable();
+        let n = names.len();
+        names.dedup();
+        assert_eq!(names.len(), n);
+    }
+
+    #[test]
+    fn tsv_line_format() {
+        let row = TruthRow {
+            file: "x.pcap".into(),
+            expect: Expect::Nothing,
+            variant: None,
+            client: None,
+            server: None,
+            login: String::new(),
+            note: "n".into(),
+        };
+        assert_eq!(row.tsv_line().unwrap(), "x.pcap\tnone\t\t*\t*\t\t\t\tn\n");
+        let row = TruthRow {
+            expect: Expect::Mining,
+            variant: Some(Variant::CryptoNote),
+            client: Some("[fd00::1]:5".parse().unwrap()),
+            server: Some("203.0.113.1:3333".parse().unwrap()),
+            login: "w.r".into(),
+            ..row
+        };
+        assert_eq!(
+            row.tsv_line().unwrap(),
+            "x.pcap\tmining\tcryptonote\tfd00::1\t5\t203.0.113.1\t3333\tw.r\tn\n"
+        );
+        let bad = TruthRow { note: "a\tb".into(), ..row.clone() };
+        assert!(bad.tsv_line().is_err());
+        let no_client = TruthRow { client: None, ..row };
+        assert!(no_client.tsv_line().is_err());
+    }
 }
