@@ -52,9 +52,10 @@ pub struct Args {
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub buffer_mb: u32,
 
-    /// Seconds between `stats` records on a live capture (0: only the one at exit).
-    #[arg(long = "stats-interval", value_name = "SECS", default_value_t = 60)]
-    pub stats_interval: u64,
+    /// Seconds between `stats` records in the alert output (0: only one, at exit). Live
+    /// capture writes them every 60 s by default; a replay writes none unless this is given.
+    #[arg(long = "stats-interval", value_name = "SECS")]
+    pub stats_interval: Option<u64>,
 
     /// After opening the interfaces, run as this user (default when started as root: nobody).
     #[arg(long = "user", value_name = "USER")]
@@ -75,6 +76,17 @@ pub struct Args {
     /// The internal networks (comma-separated CIDRs): only miners inside them are reported.
     #[arg(long = "home-net", value_name = "CIDR[,CIDR...]", default_value = DEFAULT_HOME_NET)]
     pub home_net: HomeNet,
+
+    /// Most TCP flows each worker tracks; past it the least valuable flow is evicted (a
+    /// mining session last).
+    #[arg(long = "max-flows", value_name = "N", default_value_t = 500_000,
+          value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub max_flows: u64,
+
+    /// Memory the flow tables may hold in all, in MiB (buffers and per-flow state, estimated).
+    #[arg(long = "memcap", value_name = "MIB", default_value_t = 256,
+          value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    pub memcap_mb: u64,
 
     /// Worker threads (default: one per core).
     #[arg(long = "workers", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]

@@ -13,6 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use minewatch::capture::live::{LiveOptions, LiveSource};
 use minewatch::cli::Args;
 use minewatch::config::Config;
+use minewatch::flow::FlowLimits;
 use minewatch::hosts::HostTable;
 use minewatch::output::Sink;
 use minewatch::pipeline::{self, Progress, RunOptions};
@@ -20,6 +21,8 @@ use minewatch::summary;
 
 /// Mining hosts remembered for the summary; more are counted, not listed.
 const MAX_HOSTS: usize = 100_000;
+/// Seconds between `stats` records on a live capture when not told otherwise.
+const DEFAULT_LIVE_STATS_SECS: u64 = 60;
 /// Live read timeout: how long a quiet link may keep the reader from its housekeeping.
 const LIVE_TIMEOUT_MS: i32 = 100;
 
@@ -99,10 +102,20 @@ fn main() -> ExitCode {
             }
         },
     };
+    let flow = FlowLimits {
+        max_flows: usize::try_from(args.max_flows).unwrap_or(usize::MAX),
+        // The cap is for the whole process: each worker's table gets its share.
+        memcap: usize::try_from(args.memcap_mb << 20).unwrap_or(usize::MAX) / workers.max(1),
+        ..FlowLimits::default()
+    };
     let opts = RunOptions {
-        cfg: Config { home_net: args.home_net.clone(), watchlist, ..Config::default() },
+        cfg: Config { home_net: args.home_net.clone(), flow, watchlist },
         workers,
-        stats_interval: Duration::from_secs(args.stats_interval),
+        stats_interval: match (args.stats_interval, args.interface.is_empty()) {
+            (Some(secs), _) => Some(Duration::from_secs(secs)),
+            (None, false) => Some(Duration::from_secs(DEFAULT_LIVE_STATS_SECS)),
+            (None, true) => None,
+        },
         stop,
         reopen,
     };

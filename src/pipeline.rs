@@ -27,6 +27,7 @@ use crate::capture::live::{KernelStats, LiveSource, Read};
 use crate::capture::{Frame, OfflineSource};
 use crate::config::Config;
 use crate::decode::{self, LinkType, Packet, Skip, Transport};
+use crate::flow::defrag::{DefragLimits, Defragmenter};
 use crate::flow::FlowTable;
 use crate::hosts::HostTable;
 use crate::output::{Sink, StatsRecord};
@@ -41,6 +42,8 @@ const WORKER_QUEUE: usize = 64;
 /// Frames per batch, and the batch buffer size that also closes a batch.
 const BATCH_FRAMES: usize = 256;
 const BATCH_BYTES: usize = 512 * 1024;
+/// How often (in packet time) a sharded replay tells every worker the time.
+const REPLAY_TICK_US: i64 = 5_000_000;
 /// How often a live reader flushes partial batches, ticks the workers and reports its counters.
 const LIVE_TICK: Duration = Duration::from_secs(1);
 
@@ -48,8 +51,9 @@ const LIVE_TICK: Duration = Duration::from_secs(1);
 pub struct RunOptions {
     pub cfg: Config,
     pub workers: usize,
-    /// Seconds between `stats` records on a live capture; 0 for none but the last.
-    pub stats_interval: Duration,
+    /// `stats` records in the output: `None` for none; otherwise one at the end and, on a live
+    /// capture, one every interval (a zero interval: only the last).
+    pub stats_interval: Option<Duration>,
     /// Set by SIGINT/SIGTERM: stop reading, end every session, write the last records.
     pub stop: Arc<AtomicBool>,
     /// Set by SIGHUP: the collector reopens its output file.
@@ -85,27 +89,43 @@ enum Record {
     StatsNow(Ts),
 }
 
-/// Counts a frame and decodes it; `None` (counted) for anything that is not TCP or UDP over IP.
-fn classify<'a>(link: LinkType, frame: &Frame<'a>, c: &mut Counters) -> Option<Packet<'a>> {
+/// What a frame is, for the reader.
+enum Class<'a> {
+    Packet(Packet<'a>),
+    /// An IP fragment between these addresses: the worker puts its datagram back together.
+    Fragment(IpAddr, IpAddr),
+    /// Counted and dropped.
+    Skip,
+}
+
+/// Counts a frame and decodes it; anything that is not TCP or UDP over IP (or a fragment of it)
+/// is counted and skipped.
+fn classify<'a>(link: LinkType, frame: &Frame<'a>, c: &mut Counters) -> Class<'a> {
     c.packets += 1;
     c.bytes += frame.data.len() as u64;
     match decode::decode(link, frame.data) {
-        Ok(p) => Some(p),
+        Ok(p) => Class::Packet(p),
         Err(Skip::Truncated) => {
             c.truncated += 1;
-            None
+            Class::Skip
         }
         Err(Skip::Malformed) => {
             c.malformed += 1;
-            None
+            Class::Skip
         }
         Err(Skip::NotTcpUdp) => {
             c.not_tcp_udp += 1;
-            None
+            Class::Skip
         }
         Err(Skip::Fragment) => {
             c.fragments += 1;
-            None
+            match decode::fragment(link, frame.data) {
+                Some(f) => Class::Fragment(f.src, f.dst),
+                None => {
+                    c.malformed += 1;
+                    Class::Skip
+                }
+            }
         }
     }
 }
@@ -123,6 +143,7 @@ fn shard(src: IpAddr, dst: IpAddr, n: usize) -> usize {
 struct Worker {
     id: usize,
     table: FlowTable,
+    defrag: Defragmenter,
     hosts: Arc<HostTable>,
     records: Sender<Record>,
     own: Counters,
@@ -133,6 +154,7 @@ impl Worker {
         Worker {
             id,
             table: FlowTable::new(cfg.flow, cfg.home_net.clone()),
+            defrag: Defragmenter::new(DefragLimits::default()),
             hosts,
             records,
             own: Counters::default(),
@@ -150,7 +172,18 @@ impl Worker {
         }
     }
 
+    /// An IP fragment: held until its datagram is whole, which then goes on as a packet.
+    fn fragment(&mut self, link: LinkType, frame: &[u8], ts: Ts) {
+        let Some(f) = decode::fragment(link, frame) else { return };
+        let Some(dg) = self.defrag.add(&f, ts, &mut self.own) else { return };
+        match decode::transport(dg.src, dg.dst, dg.proto, &dg.payload) {
+            Ok(pkt) => self.packet(&pkt, ts),
+            Err(_) => self.own.malformed += 1,
+        }
+    }
+
     fn tick(&mut self, now: Ts) {
+        self.defrag.expire(now, &mut self.own);
         let Worker { table, hosts, records, own, .. } = self;
         table.expire(now, &mut |ev| deliver(hosts, records, own, ev));
         self.report();
@@ -214,9 +247,11 @@ fn worker_loop(mut w: Worker, rx: Receiver<Msg>, recycle: Sender<Batch>) {
                 for &(ts, off, len) in &b.frames {
                     let (start, end) = (off as usize, off as usize + len as usize);
                     let bytes = b.data.get(start..end).unwrap_or_default();
-                    // The reader counted this frame and knows it decodes.
-                    if let Ok(pkt) = decode::decode(b.link, bytes) {
-                        w.packet(&pkt, ts);
+                    // The reader counted this frame and knows it decodes (or is a fragment).
+                    match decode::decode(b.link, bytes) {
+                        Ok(pkt) => w.packet(&pkt, ts),
+                        Err(Skip::Fragment) => w.fragment(b.link, bytes, ts),
+                        Err(_) => {}
                     }
                 }
                 b.data.clear();
@@ -244,12 +279,14 @@ struct Dispatcher {
     pending: Vec<Option<Batch>>,
     /// Live readers never block: a full worker queue drops the batch, counted.
     blocking: bool,
+    /// Replay: the packet time at which the workers are next told the time.
+    next_tick: Option<Ts>,
 }
 
 impl Dispatcher {
     fn new(workers: Workers, blocking: bool) -> Dispatcher {
         let n = workers.txs.len();
-        Dispatcher { workers, pending: (0..n).map(|_| None).collect(), blocking }
+        Dispatcher { workers, pending: (0..n).map(|_| None).collect(), blocking, next_tick: None }
     }
 
     fn send(&self, i: usize, msg: Msg, c: &mut Counters) {
@@ -261,8 +298,8 @@ impl Dispatcher {
         }
     }
 
-    fn frame(&mut self, link: LinkType, pkt: &Packet<'_>, frame: &Frame<'_>, c: &mut Counters) {
-        let i = shard(pkt.src, pkt.dst, self.workers.txs.len());
+    fn frame(&mut self, link: LinkType, src: IpAddr, dst: IpAddr, frame: &Frame<'_>, c: &mut Counters) {
+        let i = shard(src, dst, self.workers.txs.len());
         let Some(slot) = self.pending.get_mut(i) else { return };
         let recycled = &self.workers.recycled;
         let batch = slot.get_or_insert_with(|| {
@@ -276,7 +313,7 @@ impl Dispatcher {
             if let Some(b) = full {
                 self.send(i, Msg::Batch(b), c);
             }
-            return self.frame(link, pkt, frame, c);
+            return self.frame(link, src, dst, frame, c);
         }
         batch.link = link;
         let off = batch.data.len() as u32;
@@ -315,10 +352,28 @@ enum ReplayTarget {
 
 impl ReplayTarget {
     fn frame(&mut self, link: LinkType, frame: &Frame<'_>, c: &mut Counters) {
-        let Some(pkt) = classify(link, frame, c) else { return };
-        match self {
-            ReplayTarget::Inline(w) => w.packet(&pkt, frame.ts),
-            ReplayTarget::Sharded(d) => d.frame(link, &pkt, frame, c),
+        match (classify(link, frame, c), self) {
+            (Class::Packet(pkt), ReplayTarget::Inline(w)) => w.packet(&pkt, frame.ts),
+            (Class::Fragment(..), ReplayTarget::Inline(w)) => w.fragment(link, frame.data, frame.ts),
+            (class, ReplayTarget::Sharded(d)) => {
+                match class {
+                    Class::Packet(pkt) => d.frame(link, pkt.src, pkt.dst, frame, c),
+                    Class::Fragment(src, dst) => d.frame(link, src, dst, frame, c),
+                    Class::Skip => {}
+                }
+                // Packet time drives every worker's timeouts, even one whose flows went quiet.
+                match d.next_tick {
+                    Some(t) if frame.ts < t => {}
+                    _ => {
+                        if d.next_tick.is_some() {
+                            let now = frame.ts;
+                            d.broadcast(|| Msg::Tick(now), c);
+                        }
+                        d.next_tick = Some(Ts(frame.ts.0.saturating_add(REPLAY_TICK_US)));
+                    }
+                }
+            }
+            (Class::Skip, ReplayTarget::Inline(_)) => {}
         }
     }
 
@@ -408,7 +463,9 @@ pub fn run_files(
         let _ = h.join();
     }
     let _ = rec_tx.send(Record::Counters { reporter: reader_id, counters: c, kernel: None });
-    let _ = rec_tx.send(Record::StatsNow(last_ts));
+    if opts.stats_interval.is_some() {
+        let _ = rec_tx.send(Record::StatsNow(last_ts));
+    }
     drop(rec_tx);
     finish(collector, input_errors)
 }
@@ -475,7 +532,7 @@ fn now() -> Ts {
 pub fn run_live(sources: Vec<LiveSource>, opts: &RunOptions, sink: Sink, hosts: Arc<HostTable>) -> Report {
     let (rec_tx, rec_rx) = bounded::<Record>(RECORD_QUEUE);
     let reopen = opts.reopen.clone();
-    let interval = (!opts.stats_interval.is_zero()).then_some(opts.stats_interval);
+    let interval = opts.stats_interval.filter(|i| !i.is_zero());
     let collector = thread::spawn(move || collect(sink, rec_rx, interval, reopen));
     let n = opts.workers.max(1);
     let (workers, worker_handles) = spawn_workers(n, &opts.cfg, &hosts, &rec_tx);
@@ -496,7 +553,9 @@ pub fn run_live(sources: Vec<LiveSource>, opts: &RunOptions, sink: Sink, hosts: 
     for h in worker_handles {
         let _ = h.join();
     }
-    let _ = rec_tx.send(Record::StatsNow(now()));
+    if opts.stats_interval.is_some() {
+        let _ = rec_tx.send(Record::StatsNow(now()));
+    }
     drop(rec_tx);
     finish(collector, input_errors)
 }
@@ -521,8 +580,10 @@ fn read_live(
         let mut tick = false;
         match src.read() {
             Ok(Read::Frame(frame)) => {
-                if let Some(pkt) = classify(link, &frame, &mut c) {
-                    d.frame(link, &pkt, &frame, &mut c);
+                match classify(link, &frame, &mut c) {
+                    Class::Packet(pkt) => d.frame(link, pkt.src, pkt.dst, &frame, &mut c),
+                    Class::Fragment(src, dst) => d.frame(link, src, dst, &frame, &mut c),
+                    Class::Skip => {}
                 }
                 n = n.wrapping_add(1);
                 tick = n % 1024 == 0;

@@ -20,6 +20,7 @@ use std::io;
 
 use crate::time::Ts;
 
+mod evasion;
 pub mod frame;
 pub mod msg;
 pub mod pcap;
