@@ -114,6 +114,11 @@ pub struct Args {
     /// Print the man page (roff) and exit.
     #[arg(long = "generate-man", hide = true, exclusive = true)]
     pub generate_man: bool,
+
+    /// Wallet watchlist: one address per line, an optional label after whitespace, `#`
+    /// comments. A session whose login holds a listed address gets severity 1 and the label.
+    #[arg(long = "watchlist", value_name = "FILE")]
+    pub watchlist: Option<std::path::PathBuf>,
 }
 
 #[cfg(test)]
@@ -158,5 +163,8 @@ mod tests {
         assert_eq!(l.user.as_deref(), Some("mw"));
         assert!(Args::try_parse_from(["minewatch", "-r", "a", "--home-net", "nope"]).is_err());
         assert!(Args::try_parse_from(["minewatch", "-r", "a", "--workers", "0"]).is_err());
+        let w = Args::try_parse_from(["minewatch", "-r", "a", "--watchlist", "wl.txt"]).unwrap();
+        assert_eq!(w.watchlist.as_deref(), Some(std::path::Path::new("wl.txt")));
+        assert_eq!(a.watchlist, None);
     }
 }

@@ -67,6 +67,8 @@ impl FromStr for HomeNet {
 pub struct Config {
     pub home_net: HomeNet,
     pub flow: FlowLimits,
+    /// The wallet watchlist (empty when none was given); read by the output thread only.
+    pub watchlist: std::sync::Arc<crate::intel::Watchlist>,
 }
 
 #[cfg(test)]

@@ -125,6 +125,16 @@ fn main() -> ExitCode {
         .workers
         .map(usize::from)
         .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let watchlist = match &args.watchlist {
+        None => Default::default(),
+        Some(path) => match minewatch::intel::Watchlist::load(path) {
+            Ok(w) => Arc::new(w),
+            Err(e) => {
+                eprintln!("minewatch: {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        },
+    };
     let flow = FlowLimits {
         max_flows: usize::try_from(args.max_flows).unwrap_or(usize::MAX),
         // The cap is for the whole process: each worker's table gets its share.
@@ -132,7 +142,7 @@ fn main() -> ExitCode {
         ..FlowLimits::default()
     };
     let opts = RunOptions {
-        cfg: Config { home_net: args.home_net.clone(), flow },
+        cfg: Config { home_net: args.home_net.clone(), flow, watchlist },
         workers,
         stats_interval: match (args.stats_interval, args.interface.is_empty()) {
             (Some(secs), _) => Some(Duration::from_secs(secs)),
@@ -144,7 +154,7 @@ fn main() -> ExitCode {
         published: args.metrics.map(|_| Published::new()),
     };
     let sink = match Sink::open(&args.output) {
-        Ok(s) => s,
+        Ok(s) => s.with_watchlist(opts.cfg.watchlist.clone()),
         Err(e) => {
             eprintln!("minewatch: {}: {e}", args.output);
             return ExitCode::from(1);
