@@ -52,9 +52,10 @@ pub struct Args {
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub buffer_mb: u32,
 
-    /// Seconds between `stats` records on a live capture (0: only the one at exit).
-    #[arg(long = "stats-interval", value_name = "SECS", default_value_t = 60)]
-    pub stats_interval: u64,
+    /// Seconds between `stats` records in the alert output (0: only one, at exit). Live
+    /// capture writes them every 60 s by default; a replay writes none unless this is given.
+    #[arg(long = "stats-interval", value_name = "SECS")]
+    pub stats_interval: Option<u64>,
 
     /// After opening the interfaces, run as this user (default when started as root: nobody).
     #[arg(long = "user", value_name = "USER")]
@@ -96,6 +97,34 @@ pub struct Args {
     /// Worker threads (default: one per core).
     #[arg(long = "workers", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub workers: Option<u16>,
+
+    // --- Running as a sensor: metrics, configuration file, generated docs (see `sensor`). ---
+    /// Serve Prometheus metrics over HTTP at ADDR:PORT (path /metrics); off by default. Only a
+    /// loopback address is accepted unless --metrics-allow-remote is given.
+    #[arg(long = "metrics", value_name = "ADDR:PORT")]
+    pub metrics: Option<std::net::SocketAddr>,
+
+    /// Allow --metrics on a non-loopback address (the endpoint has no authentication).
+    #[arg(long = "metrics-allow-remote")]
+    pub metrics_allow_remote: bool,
+
+    /// Read options from a TOML file whose keys are the long option names
+    /// (`interface = ["eth1"]`, `stats-interval = 30`, `quiet = true`); the command line wins.
+    #[arg(long = "config", value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+
+    /// Print a shell completion script for SHELL and exit.
+    #[arg(long = "generate-completions", value_name = "SHELL", hide = true, exclusive = true)]
+    pub generate_completions: Option<clap_complete::Shell>,
+
+    /// Print the man page (roff) and exit.
+    #[arg(long = "generate-man", hide = true, exclusive = true)]
+    pub generate_man: bool,
+
+    /// Wallet watchlist: one address per line, an optional label after whitespace, `#`
+    /// comments. A session whose login holds a listed address gets severity 1 and the label.
+    #[arg(long = "watchlist", value_name = "FILE")]
+    pub watchlist: Option<std::path::PathBuf>,
 }
 
 #[cfg(test)]
@@ -143,5 +172,8 @@ mod tests {
         let p = Args::try_parse_from(["minewatch", "-r", "a", "--pool-list", "x.txt", "--pool-list", "y"])
             .unwrap();
         assert_eq!(p.pool_list, vec![std::path::PathBuf::from("x.txt"), "y".into()]);
+        let w = Args::try_parse_from(["minewatch", "-r", "a", "--watchlist", "wl.txt"]).unwrap();
+        assert_eq!(w.watchlist.as_deref(), Some(std::path::Path::new("wl.txt")));
+        assert_eq!(a.watchlist, None);
     }
 }

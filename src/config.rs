@@ -67,6 +67,8 @@ impl FromStr for HomeNet {
 pub struct Config {
     pub home_net: HomeNet,
     pub flow: FlowLimits,
+    /// The wallet watchlist (empty when none was given); read by the output thread only.
+    pub watchlist: std::sync::Arc<crate::intel::Watchlist>,
     /// Known pool domains: the shipped list plus `--pool-list` files (TLS SNI, DNS answers).
     pub pools: std::sync::Arc<crate::intel::PoolDomains>,
 }
@@ -76,6 +78,7 @@ impl Default for Config {
         Config {
             home_net: HomeNet::default(),
             flow: FlowLimits::default(),
+            watchlist: std::sync::Arc::default(),
             pools: std::sync::Arc::new(crate::intel::PoolDomains::builtin()),
         }
     }

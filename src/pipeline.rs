@@ -31,6 +31,7 @@ use crate::flow::defrag::{DefragLimits, Defragmenter};
 use crate::flow::FlowTable;
 use crate::hosts::HostTable;
 use crate::intel::Intel;
+use crate::metrics::Published;
 use crate::output::{Sink, StatsRecord};
 use crate::stats::Counters;
 use crate::time::Ts;
@@ -52,12 +53,15 @@ const LIVE_TICK: Duration = Duration::from_secs(1);
 pub struct RunOptions {
     pub cfg: Config,
     pub workers: usize,
-    /// Seconds between `stats` records on a live capture; 0 for none but the last.
-    pub stats_interval: Duration,
+    /// `stats` records in the output: `None` for none; otherwise one at the end and, on a live
+    /// capture, one every interval (a zero interval: only the last).
+    pub stats_interval: Option<Duration>,
     /// Set by SIGINT/SIGTERM: stop reading, end every session, write the last records.
     pub stop: Arc<AtomicBool>,
     /// Set by SIGHUP: the collector reopens its output file.
     pub reopen: Arc<AtomicBool>,
+    /// Where the collector publishes its summed counters for `--metrics`, if anywhere.
+    pub published: Option<Arc<Published>>,
 }
 
 /// How a run went: counters summed over every thread, and each input that failed.
@@ -74,7 +78,9 @@ pub struct Report {
 /// What the collector hands back: summed counters, kernel stats, the sink's first error.
 type Collected = (Counters, Vec<(String, KernelStats)>, Option<String>);
 
-/// What the collector receives.
+/// What the collector receives. Records are few (alerts, and counters once a second), so the
+/// size of the largest variant costs nothing worth a box per alert.
+#[allow(clippy::large_enum_variant)]
 enum Record {
     Event(Event),
     /// The latest counters of one reporter (a worker or a reader), replacing its previous ones.
@@ -437,7 +443,8 @@ pub fn run_files(
 ) -> Report {
     let (rec_tx, rec_rx) = bounded::<Record>(RECORD_QUEUE);
     let reopen = opts.reopen.clone();
-    let collector = thread::spawn(move || collect(sink, rec_rx, None, reopen));
+    let published = opts.published.clone();
+    let collector = thread::spawn(move || collect(sink, rec_rx, None, reopen, published));
     let n = opts.workers.max(1);
     let reader_id = n;
     let intel = Arc::new(Intel::new(opts.cfg.pools.clone()));
@@ -474,7 +481,9 @@ pub fn run_files(
         let _ = h.join();
     }
     let _ = rec_tx.send(Record::Counters { reporter: reader_id, counters: c, kernel: None });
-    let _ = rec_tx.send(Record::StatsNow(last_ts));
+    if opts.stats_interval.is_some() {
+        let _ = rec_tx.send(Record::StatsNow(last_ts));
+    }
     drop(rec_tx);
     finish(collector, input_errors)
 }
@@ -542,8 +551,9 @@ fn now() -> Ts {
 pub fn run_live(sources: Vec<LiveSource>, opts: &RunOptions, sink: Sink, hosts: Arc<HostTable>) -> Report {
     let (rec_tx, rec_rx) = bounded::<Record>(RECORD_QUEUE);
     let reopen = opts.reopen.clone();
-    let interval = (!opts.stats_interval.is_zero()).then_some(opts.stats_interval);
-    let collector = thread::spawn(move || collect(sink, rec_rx, interval, reopen));
+    let interval = opts.stats_interval.filter(|i| !i.is_zero());
+    let published = opts.published.clone();
+    let collector = thread::spawn(move || collect(sink, rec_rx, interval, reopen, published));
     let n = opts.workers.max(1);
     let intel = Arc::new(Intel::new(opts.cfg.pools.clone()));
     let (workers, worker_handles) = spawn_workers(n, &opts.cfg, &intel, &hosts, &rec_tx);
@@ -565,7 +575,9 @@ pub fn run_live(sources: Vec<LiveSource>, opts: &RunOptions, sink: Sink, hosts: 
     for h in worker_handles {
         let _ = h.join();
     }
-    let _ = rec_tx.send(Record::StatsNow(now()));
+    if opts.stats_interval.is_some() {
+        let _ = rec_tx.send(Record::StatsNow(now()));
+    }
     drop(rec_tx);
     finish(collector, input_errors)
 }
@@ -633,12 +645,15 @@ fn write(sink: &mut Sink, f: impl FnOnce(&mut Sink) -> std::io::Result<()>, err:
 
 /// The collector: writes records, keeps every reporter's latest counters, writes `stats`
 /// records (every `interval` of wall-clock time when set, and when asked), reopens the sink on
-/// SIGHUP. Returns the summed counters, the kernel stats and the sink's first error.
+/// SIGHUP, and publishes the sums for `--metrics` whenever counters arrive (about once a second
+/// per reporter on a live capture; never per packet). Returns the summed counters, the kernel
+/// stats and the sink's first error.
 fn collect(
     mut sink: Sink,
     rx: Receiver<Record>,
     interval: Option<Duration>,
     reopen: Arc<AtomicBool>,
+    published: Option<Arc<Published>>,
 ) -> Collected {
     let mut latest: Vec<Option<Counters>> = Vec::new();
     let mut kernel: Vec<(String, KernelStats)> = Vec::new();
@@ -673,6 +688,9 @@ fn collect(
                         Some(e) => e.1 = ks,
                         None => kernel.push((name, ks)),
                     }
+                }
+                if let Some(p) = &published {
+                    p.publish(&sum(&latest), &kernel);
                 }
             }
             Ok(Record::StatsNow(ts)) => {

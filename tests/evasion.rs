@@ -18,7 +18,9 @@ fn pcap(name: &str) -> String {
 
 /// Runs the binary and returns (records, the final stats object).
 fn replay(args: &[&str]) -> (Vec<Value>, Value) {
-    let out = util::run(args, None);
+    let mut all = vec!["--stats-interval", "0"];
+    all.extend_from_slice(args);
+    let out = util::run(&all, None);
     assert_eq!(out.code(), Some(0), "{}", out.describe());
     let records: Vec<Value> = out.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let stats = records

@@ -1,15 +1,27 @@
-//! Intelligence about pools that does not come from the Stratum lines themselves: the known
-//! pool domains ([`pools`]), DNS answers for them ([`dns`], [`dnsmap`]) and the server name of
-//! TLS ClientHellos ([`tls`]).
+//! Intelligence applied to mining sessions: which coin a wallet belongs to ([`wallet`]), the
+//! analyst's wallet watchlist ([`watchlist`]), and what identifies a pool without Stratum lines:
+//! the known pool domains ([`pools`]), DNS answers for them ([`dns`], [`dnsmap`]) and the server
+//! name of TLS ClientHellos ([`tls`]).
 //!
-//! Architecture invariant: the parsers are pure functions over `&[u8]`; the only shared state is
-//! the [`DnsMap`], written by the reader thread on DNS answers for pool domains and read by a
-//! worker once per TLS flow (see [`dnsmap`] for why it is shared rather than sharded).
+//! Architecture invariant: pure functions and immutable tables, no I/O after start-up. Coin
+//! inference runs in the recogniser once per login; the watchlist is consulted by the output
+//! thread once per record, so workers never touch it. The only shared mutable state is the
+//! [`DnsMap`], written by the reader thread on DNS answers for pool domains and read by a worker
+//! once per TLS flow (see [`dnsmap`] for why it is shared rather than sharded).
 
 pub mod dns;
 pub mod dnsmap;
 pub mod pools;
 pub mod tls;
+pub mod wallet;
+pub mod watchlist;
+
+pub use watchlist::Watchlist;
+
+/// Severity of an ordinary mining record (Suricata's scale: 1 is the highest).
+pub const SEVERITY_DEFAULT: u8 = 2;
+/// Severity of a record whose login holds a watchlisted address.
+pub const SEVERITY_WATCHLISTED: u8 = 1;
 
 use std::sync::Arc;
 

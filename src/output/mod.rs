@@ -26,6 +26,8 @@ pub struct Sink {
     buf: Vec<u8>,
     /// The file, for reopening after log rotation; `None` for standard output.
     path: Option<String>,
+    /// Consulted once per record, in the output thread (workers never touch it).
+    watchlist: std::sync::Arc<crate::intel::Watchlist>,
 }
 
 fn open_append(path: &str) -> io::Result<Box<dyn Write + Send>> {
@@ -38,14 +40,30 @@ impl Sink {
     pub fn open(path: &str) -> io::Result<Sink> {
         if path == "-" {
             let out = Box::new(BufWriter::new(io::stdout()));
-            return Ok(Sink { out, buf: Vec::with_capacity(1024), path: None });
+            return Ok(Sink {
+                out,
+                buf: Vec::with_capacity(1024),
+                path: None,
+                watchlist: Default::default(),
+            });
         }
-        Ok(Sink { out: open_append(path)?, buf: Vec::with_capacity(1024), path: Some(path.to_string()) })
+        Ok(Sink {
+            out: open_append(path)?,
+            buf: Vec::with_capacity(1024),
+            path: Some(path.to_string()),
+            watchlist: Default::default(),
+        })
     }
 
     /// A sink over any writer (tests, benchmarks).
     pub fn from_writer(w: Box<dyn Write + Send>) -> Sink {
-        Sink { out: w, buf: Vec::with_capacity(1024), path: None }
+        Sink { out: w, buf: Vec::with_capacity(1024), path: None, watchlist: Default::default() }
+    }
+
+    /// Records whose login holds an address on `watchlist` get severity 1 and its label.
+    pub fn with_watchlist(mut self, watchlist: std::sync::Arc<crate::intel::Watchlist>) -> Sink {
+        self.watchlist = watchlist;
+        self
     }
 
     /// After log rotation (SIGHUP): flush, then open the path anew. Standard output stays.
@@ -59,7 +77,7 @@ impl Sink {
 
     pub fn write(&mut self, ev: &Event) -> io::Result<()> {
         self.buf.clear();
-        json::format(ev, &mut self.buf);
+        json::format_with(ev, &self.watchlist, &mut self.buf);
         self.buf.push(b'\n');
         self.out.write_all(&self.buf)
     }
