@@ -14,7 +14,6 @@
 //! a copy of their counters; the collector writes alerts, sums the counters into `stats`
 //! records, and returns the totals at the end, so every counter is summed in one place.
 
-use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -26,7 +25,7 @@ use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendErro
 use crate::capture::live::{KernelStats, LiveSource, Read};
 use crate::capture::{Frame, OfflineSource};
 use crate::config::Config;
-use crate::decode::{self, LinkType, Packet, Skip, Transport};
+use crate::decode::{self, LinkType, Packet, Skip, TcpInfo, Transport};
 use crate::flow::FlowTable;
 use crate::hosts::HostTable;
 use crate::output::{Sink, StatsRecord};
@@ -108,13 +107,21 @@ fn classify<'a>(link: LinkType, frame: &Frame<'a>, c: &mut Counters) -> Option<P
     }
 }
 
-/// The same for both directions: hashes the address pair in a fixed order.
+/// An address as 128 bits (IPv4 mapped into IPv6) and its family, for hashing.
+fn addr_bits(ip: IpAddr) -> (u128, bool) {
+    match ip {
+        IpAddr::V4(v4) => (u128::from(v4.to_ipv6_mapped()), false),
+        IpAddr::V6(v6) => (u128::from(v6), true),
+    }
+}
+
+/// The same for both directions: hashes the address pair in a fixed order. Ports are left out
+/// so that IP fragments, which carry none, land on their flow's worker.
 fn shard(src: IpAddr, dst: IpAddr, n: usize) -> usize {
-    let (lo, hi) = if src <= dst { (src, dst) } else { (dst, src) };
-    let mut h = ahash::RandomState::with_seeds(7, 11, 13, 17).build_hasher();
-    lo.hash(&mut h);
-    hi.hash(&mut h);
-    (h.finish() % n.max(1) as u64) as usize
+    let (a, b) = (addr_bits(src), addr_bits(dst));
+    let pair = if a <= b { (a, b) } else { (b, a) };
+    let h = ahash::RandomState::with_seeds(7, 11, 13, 17).hash_one(pair);
+    (h % n.max(1) as u64) as usize
 }
 
 /// One worker's state: its flow table, and where its records go.
@@ -183,17 +190,31 @@ fn deliver(hosts: &HostTable, records: &Sender<Record>, own: &mut Counters, ev: 
     }
 }
 
-/// A batch of frames for one worker, in one buffer.
+/// A TCP packet in a batch, decoded once by the reader: the worker gets its headers as fields
+/// and its payload from the batch buffer, so it never decodes again.
+#[derive(Clone, Copy)]
+struct Item {
+    ts: Ts,
+    src: IpAddr,
+    dst: IpAddr,
+    src_port: u16,
+    dst_port: u16,
+    tcp: TcpInfo,
+    /// The payload's place in the batch buffer.
+    off: u32,
+    len: u32,
+}
+
+/// A batch of TCP packets for one worker: only payloads are copied (headers travel decoded,
+/// UDP is counted by the reader and never travels, since no worker inspects it).
 struct Batch {
-    link: LinkType,
     data: Vec<u8>,
-    /// (time, offset, length) of each frame in `data`.
-    frames: Vec<(Ts, u32, u32)>,
+    items: Vec<Item>,
 }
 
 impl Batch {
-    fn new(link: LinkType) -> Batch {
-        Batch { link, data: Vec::with_capacity(BATCH_BYTES), frames: Vec::with_capacity(BATCH_FRAMES) }
+    fn new() -> Batch {
+        Batch { data: Vec::with_capacity(BATCH_BYTES), items: Vec::with_capacity(BATCH_FRAMES) }
     }
 }
 
@@ -209,16 +230,20 @@ fn worker_loop(mut w: Worker, rx: Receiver<Msg>, recycle: Sender<Batch>) {
     for msg in rx {
         match msg {
             Msg::Batch(mut b) => {
-                for &(ts, off, len) in &b.frames {
-                    let (start, end) = (off as usize, off as usize + len as usize);
-                    let bytes = b.data.get(start..end).unwrap_or_default();
-                    // The reader counted this frame and knows it decodes.
-                    if let Ok(pkt) = decode::decode(b.link, bytes) {
-                        w.packet(&pkt, ts);
-                    }
+                for it in &b.items {
+                    let (start, end) = (it.off as usize, it.off as usize + it.len as usize);
+                    let pkt = Packet {
+                        src: it.src,
+                        dst: it.dst,
+                        src_port: it.src_port,
+                        dst_port: it.dst_port,
+                        transport: Transport::Tcp(it.tcp),
+                        payload: b.data.get(start..end).unwrap_or_default(),
+                    };
+                    w.packet(&pkt, it.ts);
                 }
                 b.data.clear();
-                b.frames.clear();
+                b.items.clear();
                 let _ = recycle.try_send(b);
             }
             Msg::Tick(now) => w.tick(now),
@@ -255,32 +280,33 @@ impl Dispatcher {
         if self.blocking {
             let _ = tx.send(msg);
         } else if let Err(TrySendError::Full(Msg::Batch(b))) = tx.try_send(msg) {
-            c.dispatch_dropped += b.frames.len() as u64;
+            c.dispatch_dropped += b.items.len() as u64;
         }
     }
 
-    fn frame(&mut self, link: LinkType, pkt: &Packet<'_>, frame: &Frame<'_>, c: &mut Counters) {
+    /// Queues one decoded packet for its worker. UDP is only counted: no worker inspects it.
+    fn packet(&mut self, pkt: &Packet<'_>, ts: Ts, c: &mut Counters) {
+        let Transport::Tcp(tcp) = pkt.transport else {
+            c.udp_packets += 1;
+            return;
+        };
         let i = shard(pkt.src, pkt.dst, self.workers.txs.len());
         let Some(slot) = self.pending.get_mut(i) else { return };
         let recycled = &self.workers.recycled;
-        let batch = slot.get_or_insert_with(|| {
-            let mut b = recycled.try_recv().unwrap_or_else(|_| Batch::new(link));
-            b.link = link;
-            b
-        });
-        if batch.link != link && !batch.frames.is_empty() {
-            // A new input with another link type: close the batch first.
-            let full = slot.take();
-            if let Some(b) = full {
-                self.send(i, Msg::Batch(b), c);
-            }
-            return self.frame(link, pkt, frame, c);
-        }
-        batch.link = link;
+        let batch = slot.get_or_insert_with(|| recycled.try_recv().unwrap_or_else(|_| Batch::new()));
         let off = batch.data.len() as u32;
-        batch.data.extend_from_slice(frame.data);
-        batch.frames.push((frame.ts, off, frame.data.len() as u32));
-        if batch.frames.len() >= BATCH_FRAMES || batch.data.len() >= BATCH_BYTES {
+        batch.data.extend_from_slice(pkt.payload);
+        batch.items.push(Item {
+            ts,
+            src: pkt.src,
+            dst: pkt.dst,
+            src_port: pkt.src_port,
+            dst_port: pkt.dst_port,
+            tcp,
+            off,
+            len: pkt.payload.len() as u32,
+        });
+        if batch.items.len() >= BATCH_FRAMES || batch.data.len() >= BATCH_BYTES {
             if let Some(b) = slot.take() {
                 self.send(i, Msg::Batch(b), c);
             }
@@ -316,7 +342,7 @@ impl ReplayTarget {
         let Some(pkt) = classify(link, frame, c) else { return };
         match self {
             ReplayTarget::Inline(w) => w.packet(&pkt, frame.ts),
-            ReplayTarget::Sharded(d) => d.frame(link, &pkt, frame, c),
+            ReplayTarget::Sharded(d) => d.packet(&pkt, frame.ts, c),
         }
     }
 
@@ -520,7 +546,7 @@ fn read_live(
         match src.read() {
             Ok(Read::Frame(frame)) => {
                 if let Some(pkt) = classify(link, &frame, &mut c) {
-                    d.frame(link, &pkt, &frame, &mut c);
+                    d.packet(&pkt, frame.ts, &mut c);
                 }
                 n = n.wrapping_add(1);
                 tick = n % 1024 == 0;

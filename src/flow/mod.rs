@@ -61,20 +61,37 @@ impl Default for FlowLimits {
 const SWEEP_INTERVAL_US: i64 = 5 * 1_000_000;
 
 /// A connection's key, the same for both directions: the lower endpoint first.
+///
+/// Compact on purpose: addresses as `u128` (IPv4 as its IPv4-mapped IPv6 form, with the family
+/// kept apart so a v4 flow and a v6 flow to `::ffff:a.b.c.d` never share a key) hash in a few
+/// word-sized writes and compare in two, where `IpAddr` pairs cost an enum dispatch and a
+/// length-prefixed byte write each. The table looks one up for every TCP packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FlowKey {
-    lo: (IpAddr, u16),
-    hi: (IpAddr, u16),
+    lo: u128,
+    hi: u128,
+    /// Low port in the high half, high port in the low half; bit 32 set for IPv6.
+    ports: u64,
+}
+
+fn addr_bits(ip: IpAddr) -> (u128, bool) {
+    match ip {
+        IpAddr::V4(v4) => (u128::from(v4.to_ipv6_mapped()), false),
+        IpAddr::V6(v6) => (u128::from(v6), true),
+    }
 }
 
 impl FlowKey {
     pub fn new(src: IpAddr, sport: u16, dst: IpAddr, dport: u16) -> FlowKey {
-        let (s, d) = ((src, sport), (dst, dport));
-        if s <= d {
-            FlowKey { lo: s, hi: d }
-        } else {
-            FlowKey { lo: d, hi: s }
-        }
+        let ((s, v6), (d, _)) = (addr_bits(src), addr_bits(dst));
+        let ((lo, lp), (hi, hp)) =
+            if (s, sport) <= (d, dport) { ((s, sport), (d, dport)) } else { ((d, dport), (s, sport)) };
+        FlowKey { lo, hi, ports: (u64::from(v6) << 32) | (u64::from(lp) << 16) | u64::from(hp) }
+    }
+
+    /// A hash that is the same for both directions, for picking a worker.
+    pub fn shard_hash(&self) -> u64 {
+        ahash::RandomState::with_seeds(7, 11, 13, 17).hash_one(self)
     }
 }
 
@@ -187,17 +204,16 @@ impl FlowTable {
         let dst = SocketAddr::new(pkt.dst, pkt.dst_port);
         let max_flows = self.limits.max_flows;
         let limits = self.limits;
-        if !self.flows.contains_key(&key) {
-            if self.flows.len() >= max_flows {
-                self.counters.flows_table_full += 1;
-                return;
-            }
-            // A bare SYN-ACK names its receiver as the connection's opener.
-            let (a, b) = if tcp.syn && tcp.ack_flag { (dst, src) } else { (src, dst) };
-            self.counters.flows += 1;
-            self.flows.insert(
-                key,
-                Flow {
+        // One hash lookup for a known flow (nearly every packet); the insert path pays a second.
+        let full = self.flows.len() >= max_flows;
+        let entry = match self.flows.entry(key) {
+            std::collections::hash_map::Entry::Occupied(o) => Some(o.into_mut()),
+            std::collections::hash_map::Entry::Vacant(_) if full => None,
+            std::collections::hash_map::Entry::Vacant(v) => {
+                // A bare SYN-ACK names its receiver as the connection's opener.
+                let (a, b) = if tcp.syn && tcp.ack_flag { (dst, src) } else { (src, dst) };
+                self.counters.flows += 1;
+                Some(v.insert(Flow {
                     meta: Meta { a, b, first_seen: ts, last_seen: ts, bytes: [0, 0], fin: [false, false] },
                     state: State::Inspecting(Box::new(Inspect {
                         dirs: [Direction::new(limits.max_line), Direction::new(limits.max_line)],
@@ -208,10 +224,11 @@ impl FlowTable {
                         alerted: false,
                         counted: false,
                     })),
-                },
-            );
-        }
-        let Some(flow) = self.flows.get_mut(&key) else {
+                }))
+            }
+        };
+        let Some(flow) = entry else {
+            self.counters.flows_table_full += 1;
             return;
         };
         let m = &mut flow.meta;
