@@ -57,6 +57,26 @@ ensure_libpcap() {
     fi
 }
 
+# Installs what tests/live.rs needs to run rather than skip: iproute2 (network namespaces, veth),
+# python3 (the test's tiny pool and miner) and tcpreplay (the counters test). Only when root, since
+# the live tests need root anyway; a failure here only makes those tests skip, so it never stops
+# the run.
+ensure_live_test_tools() {
+    if [ "$(id -u)" -ne 0 ] || ! have apt-get; then
+        return 0
+    fi
+    local missing=()
+    have ip || missing+=(iproute2)
+    have python3 || missing+=(python3)
+    have tcpreplay || missing+=(tcpreplay)
+    if [ "${#missing[@]}" -eq 0 ]; then
+        return 0
+    fi
+    say "installing for the live-capture tests: ${missing[*]}"
+    { apt-get update && apt-get install -y --no-install-recommends "${missing[@]}"; } </dev/null >&2 ||
+        say "warning: could not install ${missing[*]}; the live-capture tests will say SKIPPED"
+}
+
 # Makes sure cargo is on PATH (picking up a rustup install in the default place), or explains how
 # to get it.
 ensure_cargo() {

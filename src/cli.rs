@@ -52,9 +52,10 @@ pub struct Args {
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub buffer_mb: u32,
 
-    /// Seconds between `stats` records on a live capture (0: only the one at exit).
-    #[arg(long = "stats-interval", value_name = "SECS", default_value_t = 60)]
-    pub stats_interval: u64,
+    /// Seconds between `stats` records in the alert output (0: only one, at exit). Live
+    /// capture writes them every 60 s by default; a replay writes none unless this is given.
+    #[arg(long = "stats-interval", value_name = "SECS")]
+    pub stats_interval: Option<u64>,
 
     /// After opening the interfaces, run as this user (default when started as root: nobody).
     #[arg(long = "user", value_name = "USER")]
@@ -76,9 +77,43 @@ pub struct Args {
     #[arg(long = "home-net", value_name = "CIDR[,CIDR...]", default_value = DEFAULT_HOME_NET)]
     pub home_net: HomeNet,
 
+    /// Most TCP flows each worker tracks; past it the least valuable flow is evicted (a
+    /// mining session last).
+    #[arg(long = "max-flows", value_name = "N", default_value_t = 500_000,
+          value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub max_flows: u64,
+
+    /// Memory the flow tables may hold in all, in MiB (buffers and per-flow state, estimated).
+    #[arg(long = "memcap", value_name = "MIB", default_value_t = 256,
+          value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    pub memcap_mb: u64,
+
     /// Worker threads (default: one per core).
     #[arg(long = "workers", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub workers: Option<u16>,
+
+    // --- Running as a sensor: metrics, configuration file, generated docs (see `sensor`). ---
+    /// Serve Prometheus metrics over HTTP at ADDR:PORT (path /metrics); off by default. Only a
+    /// loopback address is accepted unless --metrics-allow-remote is given.
+    #[arg(long = "metrics", value_name = "ADDR:PORT")]
+    pub metrics: Option<std::net::SocketAddr>,
+
+    /// Allow --metrics on a non-loopback address (the endpoint has no authentication).
+    #[arg(long = "metrics-allow-remote")]
+    pub metrics_allow_remote: bool,
+
+    /// Read options from a TOML file whose keys are the long option names
+    /// (`interface = ["eth1"]`, `stats-interval = 30`, `quiet = true`); the command line wins.
+    #[arg(long = "config", value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+
+    /// Print a shell completion script for SHELL and exit.
+    #[arg(long = "generate-completions", value_name = "SHELL", hide = true, exclusive = true)]
+    pub generate_completions: Option<clap_complete::Shell>,
+
+    /// Print the man page (roff) and exit.
+    #[arg(long = "generate-man", hide = true, exclusive = true)]
+    pub generate_man: bool,
 }
 
 #[cfg(test)]

@@ -284,6 +284,102 @@ fn decode_general(link: LinkType, frame: &[u8]) -> Result<Packet<'_>, Skip> {
     }
 }
 
+/// One IP fragment, as the defragmenter needs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fragment<'a> {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// IPv4's 16-bit identification or IPv6's 32-bit one.
+    pub id: u32,
+    /// The transport protocol of the whole datagram.
+    pub proto: u8,
+    /// Byte offset of this fragment's payload in the datagram's payload.
+    pub offset: u32,
+    pub more: bool,
+    pub payload: &'a [u8],
+}
+
+/// The fragment a frame carries, for a frame that [`decode`] refused as [`Skip::Fragment`].
+pub fn fragment(link: LinkType, frame: &[u8]) -> Option<Fragment<'_>> {
+    let sliced = slice_link(link, frame).ok()?;
+    match &sliced.net {
+        Some(LaxNetSlice::Ipv4(v4)) => {
+            let h = v4.header();
+            let p = v4.payload();
+            if p.incomplete || !p.fragmented {
+                return None;
+            }
+            Some(Fragment {
+                src: IpAddr::V4(Ipv4Addr::from(h.source())),
+                dst: IpAddr::V4(Ipv4Addr::from(h.destination())),
+                id: u32::from(h.identification()),
+                proto: p.ip_number.0,
+                offset: u32::from(h.fragments_offset().byte_offset()),
+                more: h.more_fragments(),
+                payload: p.payload,
+            })
+        }
+        Some(LaxNetSlice::Ipv6(v6)) => {
+            let h = v6.header();
+            let p = v6.payload();
+            if p.incomplete || !p.fragmented {
+                return None;
+            }
+            let frag = v6.extensions().clone().into_iter().find_map(|e| match e {
+                etherparse::Ipv6ExtensionSlice::Fragment(f) => Some(f),
+                _ => None,
+            })?;
+            Some(Fragment {
+                src: IpAddr::V6(Ipv6Addr::from(h.source())),
+                dst: IpAddr::V6(Ipv6Addr::from(h.destination())),
+                id: frag.identification(),
+                proto: p.ip_number.0,
+                offset: u32::from(frag.fragment_offset().byte_offset()),
+                more: frag.more_fragments(),
+                payload: p.payload,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Decodes a transport segment (TCP or UDP header and payload) carried by `src` → `dst`: the
+/// payload of a datagram put back together from fragments.
+pub fn transport(src: IpAddr, dst: IpAddr, proto: u8, segment: &[u8]) -> Result<Packet<'_>, Skip> {
+    match etherparse::IpNumber(proto) {
+        etherparse::IpNumber::TCP => {
+            let tcp = etherparse::TcpSlice::from_slice(segment).map_err(|_| Skip::Malformed)?;
+            Ok(Packet {
+                src,
+                dst,
+                src_port: tcp.source_port(),
+                dst_port: tcp.destination_port(),
+                transport: Transport::Tcp(TcpInfo {
+                    seq: tcp.sequence_number(),
+                    ack: tcp.acknowledgment_number(),
+                    syn: tcp.syn(),
+                    ack_flag: tcp.ack(),
+                    fin: tcp.fin(),
+                    rst: tcp.rst(),
+                }),
+                payload: tcp.payload(),
+            })
+        }
+        etherparse::IpNumber::UDP => {
+            let udp = etherparse::UdpSlice::from_slice(segment).map_err(|_| Skip::Malformed)?;
+            Ok(Packet {
+                src,
+                dst,
+                src_port: udp.source_port(),
+                dst_port: udp.destination_port(),
+                transport: Transport::Udp,
+                payload: udp.payload(),
+            })
+        }
+        _ => Err(Skip::NotTcpUdp),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,19 +7,23 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use minewatch::capture::live::{LiveOptions, LiveSource};
 use minewatch::cli::Args;
 use minewatch::config::Config;
+use minewatch::flow::FlowLimits;
 use minewatch::hosts::HostTable;
+use minewatch::metrics::{self, Published};
 use minewatch::output::Sink;
 use minewatch::pipeline::{self, Progress, RunOptions};
+use minewatch::sensor::{self, LoadError};
 use minewatch::summary;
 
 /// Mining hosts remembered for the summary; more are counted, not listed.
 const MAX_HOSTS: usize = 100_000;
+/// Seconds between `stats` records on a live capture when not told otherwise.
+const DEFAULT_LIVE_STATS_SECS: u64 = 60;
 /// Live read timeout: how long a quiet link may keep the reader from its housekeeping.
 const LIVE_TIMEOUT_MS: i32 = 100;
 
@@ -76,8 +80,40 @@ fn drop_privileges(args: &Args) -> Result<(), String> {
         .map_err(|e| format!("cannot drop privileges to {user}:{group}: {e}"))
 }
 
+/// `--generate-man` / `--generate-completions SHELL`: print and exit.
+fn generate(args: &Args) -> Option<ExitCode> {
+    use std::io::Write;
+    let bytes = if args.generate_man {
+        match sensor::man_page() {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("minewatch: man page: {e}");
+                return Some(ExitCode::from(1));
+            }
+        }
+    } else {
+        sensor::completions(args.generate_completions?)
+    };
+    let mut out = std::io::stdout().lock();
+    Some(if out.write_all(&bytes).and_then(|()| out.flush()).is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = match sensor::load() {
+        Ok(a) => a,
+        Err(LoadError::Clap(e)) => e.exit(),
+        Err(LoadError::Usage(msg)) => {
+            eprintln!("minewatch: {msg}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(code) = generate(&args) {
+        return code;
+    }
     let (stop, reopen) = match signals() {
         Ok(s) => s,
         Err(e) => {
@@ -89,12 +125,23 @@ fn main() -> ExitCode {
         .workers
         .map(usize::from)
         .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let flow = FlowLimits {
+        max_flows: usize::try_from(args.max_flows).unwrap_or(usize::MAX),
+        // The cap is for the whole process: each worker's table gets its share.
+        memcap: usize::try_from(args.memcap_mb << 20).unwrap_or(usize::MAX) / workers.max(1),
+        ..FlowLimits::default()
+    };
     let opts = RunOptions {
-        cfg: Config { home_net: args.home_net.clone(), ..Config::default() },
+        cfg: Config { home_net: args.home_net.clone(), flow },
         workers,
-        stats_interval: Duration::from_secs(args.stats_interval),
+        stats_interval: match (args.stats_interval, args.interface.is_empty()) {
+            (Some(secs), _) => Some(Duration::from_secs(secs)),
+            (None, false) => Some(Duration::from_secs(DEFAULT_LIVE_STATS_SECS)),
+            (None, true) => None,
+        },
         stop,
         reopen,
+        published: args.metrics.map(|_| Published::new()),
     };
     let sink = match Sink::open(&args.output) {
         Ok(s) => s,
@@ -104,6 +151,17 @@ fn main() -> ExitCode {
         }
     };
     let hosts = Arc::new(HostTable::new(MAX_HOSTS));
+    // Bound before the privilege drop, so that a port below 1024 works.
+    if let (Some(addr), Some(p)) = (args.metrics, &opts.published) {
+        match metrics::serve(addr, p.clone(), hosts.clone()) {
+            Ok(local) if !args.quiet => eprintln!("minewatch: metrics on http://{local}/metrics"),
+            Ok(_) => {}
+            Err(e) => {
+                eprintln!("minewatch: --metrics {addr}: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    }
 
     let report = if args.interface.is_empty() {
         let bar = progress_bar(&args);
@@ -140,6 +198,9 @@ fn main() -> ExitCode {
         if let Err(e) = drop_privileges(&args) {
             eprintln!("minewatch: {e}");
             return ExitCode::from(1);
+        }
+        if !args.quiet {
+            eprintln!("minewatch: capturing on {}", args.interface.join(", "));
         }
         pipeline::run_live(sources, &opts, sink, hosts.clone())
     };

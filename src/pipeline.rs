@@ -14,6 +14,7 @@
 //! a copy of their counters; the collector writes alerts, sums the counters into `stats`
 //! records, and returns the totals at the end, so every counter is summed in one place.
 
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -25,9 +26,11 @@ use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendErro
 use crate::capture::live::{KernelStats, LiveSource, Read};
 use crate::capture::{Frame, OfflineSource};
 use crate::config::Config;
-use crate::decode::{self, LinkType, Packet, Skip, TcpInfo, Transport};
+use crate::decode::{self, LinkType, Packet, Skip, Transport};
+use crate::flow::defrag::{DefragLimits, Defragmenter};
 use crate::flow::FlowTable;
 use crate::hosts::HostTable;
+use crate::metrics::Published;
 use crate::output::{Sink, StatsRecord};
 use crate::stats::Counters;
 use crate::time::Ts;
@@ -40,6 +43,8 @@ const WORKER_QUEUE: usize = 64;
 /// Frames per batch, and the batch buffer size that also closes a batch.
 const BATCH_FRAMES: usize = 256;
 const BATCH_BYTES: usize = 512 * 1024;
+/// How often (in packet time) a sharded replay tells every worker the time.
+const REPLAY_TICK_US: i64 = 5_000_000;
 /// How often a live reader flushes partial batches, ticks the workers and reports its counters.
 const LIVE_TICK: Duration = Duration::from_secs(1);
 
@@ -47,12 +52,15 @@ const LIVE_TICK: Duration = Duration::from_secs(1);
 pub struct RunOptions {
     pub cfg: Config,
     pub workers: usize,
-    /// Seconds between `stats` records on a live capture; 0 for none but the last.
-    pub stats_interval: Duration,
+    /// `stats` records in the output: `None` for none; otherwise one at the end and, on a live
+    /// capture, one every interval (a zero interval: only the last).
+    pub stats_interval: Option<Duration>,
     /// Set by SIGINT/SIGTERM: stop reading, end every session, write the last records.
     pub stop: Arc<AtomicBool>,
     /// Set by SIGHUP: the collector reopens its output file.
     pub reopen: Arc<AtomicBool>,
+    /// Where the collector publishes its summed counters for `--metrics`, if anywhere.
+    pub published: Option<Arc<Published>>,
 }
 
 /// How a run went: counters summed over every thread, and each input that failed.
@@ -82,52 +90,61 @@ enum Record {
     StatsNow(Ts),
 }
 
-/// Counts a frame and decodes it; `None` (counted) for anything that is not TCP or UDP over IP.
-fn classify<'a>(link: LinkType, frame: &Frame<'a>, c: &mut Counters) -> Option<Packet<'a>> {
+/// What a frame is, for the reader.
+enum Class<'a> {
+    Packet(Packet<'a>),
+    /// An IP fragment between these addresses: the worker puts its datagram back together.
+    Fragment(IpAddr, IpAddr),
+    /// Counted and dropped.
+    Skip,
+}
+
+/// Counts a frame and decodes it; anything that is not TCP or UDP over IP (or a fragment of it)
+/// is counted and skipped.
+fn classify<'a>(link: LinkType, frame: &Frame<'a>, c: &mut Counters) -> Class<'a> {
     c.packets += 1;
     c.bytes += frame.data.len() as u64;
     match decode::decode(link, frame.data) {
-        Ok(p) => Some(p),
+        Ok(p) => Class::Packet(p),
         Err(Skip::Truncated) => {
             c.truncated += 1;
-            None
+            Class::Skip
         }
         Err(Skip::Malformed) => {
             c.malformed += 1;
-            None
+            Class::Skip
         }
         Err(Skip::NotTcpUdp) => {
             c.not_tcp_udp += 1;
-            None
+            Class::Skip
         }
         Err(Skip::Fragment) => {
             c.fragments += 1;
-            None
+            match decode::fragment(link, frame.data) {
+                Some(f) => Class::Fragment(f.src, f.dst),
+                None => {
+                    c.malformed += 1;
+                    Class::Skip
+                }
+            }
         }
     }
 }
 
-/// An address as 128 bits (IPv4 mapped into IPv6) and its family, for hashing.
-fn addr_bits(ip: IpAddr) -> (u128, bool) {
-    match ip {
-        IpAddr::V4(v4) => (u128::from(v4.to_ipv6_mapped()), false),
-        IpAddr::V6(v6) => (u128::from(v6), true),
-    }
-}
-
-/// The same for both directions: hashes the address pair in a fixed order. Ports are left out
-/// so that IP fragments, which carry none, land on their flow's worker.
+/// The same for both directions: hashes the address pair in a fixed order.
 fn shard(src: IpAddr, dst: IpAddr, n: usize) -> usize {
-    let (a, b) = (addr_bits(src), addr_bits(dst));
-    let pair = if a <= b { (a, b) } else { (b, a) };
-    let h = ahash::RandomState::with_seeds(7, 11, 13, 17).hash_one(pair);
-    (h % n.max(1) as u64) as usize
+    let (lo, hi) = if src <= dst { (src, dst) } else { (dst, src) };
+    let mut h = ahash::RandomState::with_seeds(7, 11, 13, 17).build_hasher();
+    lo.hash(&mut h);
+    hi.hash(&mut h);
+    (h.finish() % n.max(1) as u64) as usize
 }
 
 /// One worker's state: its flow table, and where its records go.
 struct Worker {
     id: usize,
     table: FlowTable,
+    defrag: Defragmenter,
     hosts: Arc<HostTable>,
     records: Sender<Record>,
     own: Counters,
@@ -138,6 +155,7 @@ impl Worker {
         Worker {
             id,
             table: FlowTable::new(cfg.flow, cfg.home_net.clone()),
+            defrag: Defragmenter::new(DefragLimits::default()),
             hosts,
             records,
             own: Counters::default(),
@@ -155,7 +173,18 @@ impl Worker {
         }
     }
 
+    /// An IP fragment: held until its datagram is whole, which then goes on as a packet.
+    fn fragment(&mut self, link: LinkType, frame: &[u8], ts: Ts) {
+        let Some(f) = decode::fragment(link, frame) else { return };
+        let Some(dg) = self.defrag.add(&f, ts, &mut self.own) else { return };
+        match decode::transport(dg.src, dg.dst, dg.proto, &dg.payload) {
+            Ok(pkt) => self.packet(&pkt, ts),
+            Err(_) => self.own.malformed += 1,
+        }
+    }
+
     fn tick(&mut self, now: Ts) {
+        self.defrag.expire(now, &mut self.own);
         let Worker { table, hosts, records, own, .. } = self;
         table.expire(now, &mut |ev| deliver(hosts, records, own, ev));
         self.report();
@@ -190,31 +219,17 @@ fn deliver(hosts: &HostTable, records: &Sender<Record>, own: &mut Counters, ev: 
     }
 }
 
-/// A TCP packet in a batch, decoded once by the reader: the worker gets its headers as fields
-/// and its payload from the batch buffer, so it never decodes again.
-#[derive(Clone, Copy)]
-struct Item {
-    ts: Ts,
-    src: IpAddr,
-    dst: IpAddr,
-    src_port: u16,
-    dst_port: u16,
-    tcp: TcpInfo,
-    /// The payload's place in the batch buffer.
-    off: u32,
-    len: u32,
-}
-
-/// A batch of TCP packets for one worker: only payloads are copied (headers travel decoded,
-/// UDP is counted by the reader and never travels, since no worker inspects it).
+/// A batch of frames for one worker, in one buffer.
 struct Batch {
+    link: LinkType,
     data: Vec<u8>,
-    items: Vec<Item>,
+    /// (time, offset, length) of each frame in `data`.
+    frames: Vec<(Ts, u32, u32)>,
 }
 
 impl Batch {
-    fn new() -> Batch {
-        Batch { data: Vec::with_capacity(BATCH_BYTES), items: Vec::with_capacity(BATCH_FRAMES) }
+    fn new(link: LinkType) -> Batch {
+        Batch { link, data: Vec::with_capacity(BATCH_BYTES), frames: Vec::with_capacity(BATCH_FRAMES) }
     }
 }
 
@@ -230,20 +245,18 @@ fn worker_loop(mut w: Worker, rx: Receiver<Msg>, recycle: Sender<Batch>) {
     for msg in rx {
         match msg {
             Msg::Batch(mut b) => {
-                for it in &b.items {
-                    let (start, end) = (it.off as usize, it.off as usize + it.len as usize);
-                    let pkt = Packet {
-                        src: it.src,
-                        dst: it.dst,
-                        src_port: it.src_port,
-                        dst_port: it.dst_port,
-                        transport: Transport::Tcp(it.tcp),
-                        payload: b.data.get(start..end).unwrap_or_default(),
-                    };
-                    w.packet(&pkt, it.ts);
+                for &(ts, off, len) in &b.frames {
+                    let (start, end) = (off as usize, off as usize + len as usize);
+                    let bytes = b.data.get(start..end).unwrap_or_default();
+                    // The reader counted this frame and knows it decodes (or is a fragment).
+                    match decode::decode(b.link, bytes) {
+                        Ok(pkt) => w.packet(&pkt, ts),
+                        Err(Skip::Fragment) => w.fragment(b.link, bytes, ts),
+                        Err(_) => {}
+                    }
                 }
                 b.data.clear();
-                b.items.clear();
+                b.frames.clear();
                 let _ = recycle.try_send(b);
             }
             Msg::Tick(now) => w.tick(now),
@@ -267,12 +280,14 @@ struct Dispatcher {
     pending: Vec<Option<Batch>>,
     /// Live readers never block: a full worker queue drops the batch, counted.
     blocking: bool,
+    /// Replay: the packet time at which the workers are next told the time.
+    next_tick: Option<Ts>,
 }
 
 impl Dispatcher {
     fn new(workers: Workers, blocking: bool) -> Dispatcher {
         let n = workers.txs.len();
-        Dispatcher { workers, pending: (0..n).map(|_| None).collect(), blocking }
+        Dispatcher { workers, pending: (0..n).map(|_| None).collect(), blocking, next_tick: None }
     }
 
     fn send(&self, i: usize, msg: Msg, c: &mut Counters) {
@@ -280,33 +295,32 @@ impl Dispatcher {
         if self.blocking {
             let _ = tx.send(msg);
         } else if let Err(TrySendError::Full(Msg::Batch(b))) = tx.try_send(msg) {
-            c.dispatch_dropped += b.items.len() as u64;
+            c.dispatch_dropped += b.frames.len() as u64;
         }
     }
 
-    /// Queues one decoded packet for its worker. UDP is only counted: no worker inspects it.
-    fn packet(&mut self, pkt: &Packet<'_>, ts: Ts, c: &mut Counters) {
-        let Transport::Tcp(tcp) = pkt.transport else {
-            c.udp_packets += 1;
-            return;
-        };
-        let i = shard(pkt.src, pkt.dst, self.workers.txs.len());
+    fn frame(&mut self, link: LinkType, src: IpAddr, dst: IpAddr, frame: &Frame<'_>, c: &mut Counters) {
+        let i = shard(src, dst, self.workers.txs.len());
         let Some(slot) = self.pending.get_mut(i) else { return };
         let recycled = &self.workers.recycled;
-        let batch = slot.get_or_insert_with(|| recycled.try_recv().unwrap_or_else(|_| Batch::new()));
-        let off = batch.data.len() as u32;
-        batch.data.extend_from_slice(pkt.payload);
-        batch.items.push(Item {
-            ts,
-            src: pkt.src,
-            dst: pkt.dst,
-            src_port: pkt.src_port,
-            dst_port: pkt.dst_port,
-            tcp,
-            off,
-            len: pkt.payload.len() as u32,
+        let batch = slot.get_or_insert_with(|| {
+            let mut b = recycled.try_recv().unwrap_or_else(|_| Batch::new(link));
+            b.link = link;
+            b
         });
-        if batch.items.len() >= BATCH_FRAMES || batch.data.len() >= BATCH_BYTES {
+        if batch.link != link && !batch.frames.is_empty() {
+            // A new input with another link type: close the batch first.
+            let full = slot.take();
+            if let Some(b) = full {
+                self.send(i, Msg::Batch(b), c);
+            }
+            return self.frame(link, src, dst, frame, c);
+        }
+        batch.link = link;
+        let off = batch.data.len() as u32;
+        batch.data.extend_from_slice(frame.data);
+        batch.frames.push((frame.ts, off, frame.data.len() as u32));
+        if batch.frames.len() >= BATCH_FRAMES || batch.data.len() >= BATCH_BYTES {
             if let Some(b) = slot.take() {
                 self.send(i, Msg::Batch(b), c);
             }
@@ -339,10 +353,28 @@ enum ReplayTarget {
 
 impl ReplayTarget {
     fn frame(&mut self, link: LinkType, frame: &Frame<'_>, c: &mut Counters) {
-        let Some(pkt) = classify(link, frame, c) else { return };
-        match self {
-            ReplayTarget::Inline(w) => w.packet(&pkt, frame.ts),
-            ReplayTarget::Sharded(d) => d.packet(&pkt, frame.ts, c),
+        match (classify(link, frame, c), self) {
+            (Class::Packet(pkt), ReplayTarget::Inline(w)) => w.packet(&pkt, frame.ts),
+            (Class::Fragment(..), ReplayTarget::Inline(w)) => w.fragment(link, frame.data, frame.ts),
+            (class, ReplayTarget::Sharded(d)) => {
+                match class {
+                    Class::Packet(pkt) => d.frame(link, pkt.src, pkt.dst, frame, c),
+                    Class::Fragment(src, dst) => d.frame(link, src, dst, frame, c),
+                    Class::Skip => {}
+                }
+                // Packet time drives every worker's timeouts, even one whose flows went quiet.
+                match d.next_tick {
+                    Some(t) if frame.ts < t => {}
+                    _ => {
+                        if d.next_tick.is_some() {
+                            let now = frame.ts;
+                            d.broadcast(|| Msg::Tick(now), c);
+                        }
+                        d.next_tick = Some(Ts(frame.ts.0.saturating_add(REPLAY_TICK_US)));
+                    }
+                }
+            }
+            (Class::Skip, ReplayTarget::Inline(_)) => {}
         }
     }
 
@@ -396,7 +428,8 @@ pub fn run_files(
 ) -> Report {
     let (rec_tx, rec_rx) = bounded::<Record>(RECORD_QUEUE);
     let reopen = opts.reopen.clone();
-    let collector = thread::spawn(move || collect(sink, rec_rx, None, reopen));
+    let published = opts.published.clone();
+    let collector = thread::spawn(move || collect(sink, rec_rx, None, reopen, published));
     let n = opts.workers.max(1);
     let reader_id = n;
     let mut handles = Vec::new();
@@ -432,7 +465,9 @@ pub fn run_files(
         let _ = h.join();
     }
     let _ = rec_tx.send(Record::Counters { reporter: reader_id, counters: c, kernel: None });
-    let _ = rec_tx.send(Record::StatsNow(last_ts));
+    if opts.stats_interval.is_some() {
+        let _ = rec_tx.send(Record::StatsNow(last_ts));
+    }
     drop(rec_tx);
     finish(collector, input_errors)
 }
@@ -499,8 +534,9 @@ fn now() -> Ts {
 pub fn run_live(sources: Vec<LiveSource>, opts: &RunOptions, sink: Sink, hosts: Arc<HostTable>) -> Report {
     let (rec_tx, rec_rx) = bounded::<Record>(RECORD_QUEUE);
     let reopen = opts.reopen.clone();
-    let interval = (!opts.stats_interval.is_zero()).then_some(opts.stats_interval);
-    let collector = thread::spawn(move || collect(sink, rec_rx, interval, reopen));
+    let interval = opts.stats_interval.filter(|i| !i.is_zero());
+    let published = opts.published.clone();
+    let collector = thread::spawn(move || collect(sink, rec_rx, interval, reopen, published));
     let n = opts.workers.max(1);
     let (workers, worker_handles) = spawn_workers(n, &opts.cfg, &hosts, &rec_tx);
     let mut readers = Vec::new();
@@ -520,7 +556,9 @@ pub fn run_live(sources: Vec<LiveSource>, opts: &RunOptions, sink: Sink, hosts: 
     for h in worker_handles {
         let _ = h.join();
     }
-    let _ = rec_tx.send(Record::StatsNow(now()));
+    if opts.stats_interval.is_some() {
+        let _ = rec_tx.send(Record::StatsNow(now()));
+    }
     drop(rec_tx);
     finish(collector, input_errors)
 }
@@ -545,8 +583,10 @@ fn read_live(
         let mut tick = false;
         match src.read() {
             Ok(Read::Frame(frame)) => {
-                if let Some(pkt) = classify(link, &frame, &mut c) {
-                    d.packet(&pkt, frame.ts, &mut c);
+                match classify(link, &frame, &mut c) {
+                    Class::Packet(pkt) => d.frame(link, pkt.src, pkt.dst, &frame, &mut c),
+                    Class::Fragment(src, dst) => d.frame(link, src, dst, &frame, &mut c),
+                    Class::Skip => {}
                 }
                 n = n.wrapping_add(1);
                 tick = n % 1024 == 0;
@@ -582,12 +622,15 @@ fn write(sink: &mut Sink, f: impl FnOnce(&mut Sink) -> std::io::Result<()>, err:
 
 /// The collector: writes records, keeps every reporter's latest counters, writes `stats`
 /// records (every `interval` of wall-clock time when set, and when asked), reopens the sink on
-/// SIGHUP. Returns the summed counters, the kernel stats and the sink's first error.
+/// SIGHUP, and publishes the sums for `--metrics` whenever counters arrive (about once a second
+/// per reporter on a live capture; never per packet). Returns the summed counters, the kernel
+/// stats and the sink's first error.
 fn collect(
     mut sink: Sink,
     rx: Receiver<Record>,
     interval: Option<Duration>,
     reopen: Arc<AtomicBool>,
+    published: Option<Arc<Published>>,
 ) -> Collected {
     let mut latest: Vec<Option<Counters>> = Vec::new();
     let mut kernel: Vec<(String, KernelStats)> = Vec::new();
@@ -622,6 +665,9 @@ fn collect(
                         Some(e) => e.1 = ks,
                         None => kernel.push((name, ks)),
                     }
+                }
+                if let Some(p) = &published {
+                    p.publish(&sum(&latest), &kernel);
                 }
             }
             Ok(Record::StatsNow(ts)) => {

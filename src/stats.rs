@@ -48,8 +48,12 @@ counters! {
     flows,
     /// Flows found not to be Stratum and no longer inspected.
     flows_bypassed,
-    /// New flows not tracked because the flow table was full.
-    flows_table_full,
+    /// Flows evicted to make room for a new one (the flow table was full).
+    flows_evicted,
+    /// Flows evicted because the flow table's memory estimate passed its cap.
+    flows_evicted_memcap,
+    /// Mining sessions among the evicted flows (their `mining_session` records say `evicted`).
+    sessions_evicted,
     /// Flows ended by the idle timeout.
     flows_timed_out,
     /// Flows that reached the inspection budget without showing Stratum.
@@ -75,6 +79,14 @@ counters! {
     reasm_ooo_dropped_bytes,
     /// Frames a live reader dropped because a worker's queue was full (workers fell behind).
     dispatch_dropped,
+    /// IP fragments held for reassembly.
+    frag_fragments,
+    /// IP datagrams put back together from fragments.
+    frag_reassembled,
+    /// Fragments dropped: over the per-datagram or table bounds, timed out, or malformed.
+    frag_dropped,
+    /// Fragments whose bytes disagreed with an earlier fragment's (first wins).
+    frag_overlap_conflicts,
     /// Events dropped because the output queue was full.
     events_dropped,
     /// Hosts not added because the host table was full.

@@ -1,26 +1,42 @@
 //! The per-worker flow table: which TCP connections exist, which are still worth inspecting,
 //! and the Stratum sessions among them.
 //!
-//! Each flow is in one of two states. *Inspecting*: both directions are reassembled and framed
-//! into lines for the recogniser (this is also where a recognised mining session stays until it
-//! ends). *Bypassed*: the flow cannot be Stratum, so its packets cost one table lookup and
-//! nothing else: no reassembly, no buffering. Most flows are bypassed on their first payload
-//! byte, because a Stratum stream opens with `{`.
+//! A flow is *new* until its first payload byte (a SYN flood of a million flows therefore costs
+//! a key and a few timestamps each, no buffers), then *inspecting*: both directions are
+//! reassembled and framed into lines for the recogniser (a recognised mining session stays
+//! here until it ends). A flow that shows it cannot be Stratum is *bypassed*: its packets cost
+//! one table lookup and nothing else, no reassembly, no buffering. Most flows are bypassed on
+//! their first payload byte, because a Stratum stream opens with `{`.
+//!
+//! Bounds, each with a counter: the number of flows (`max_flows`), the memory they hold
+//! (`memcap`: per-flow overhead plus out-of-order and partial-line buffers), the out-of-order
+//! data per direction (see [`reassembly`]), the line length, and the bytes and lines a flow may
+//! show before it must look like Stratum. When the table or the memory cap is full, a flow is
+//! evicted by sampling a few at random and taking the least valuable (bypassed, then new, then
+//! undecided; a mining session only if nothing else was drawn), oldest first: O(1), and a flood
+//! of new flows cannot push out the sessions we are tracking.
+//!
+//! Lost segments never stall a flow: a hole that the peer has acknowledged was lost in the
+//! capture and is given up at once; a hole that has waited longer than `hole_timeout` (a
+//! one-sided capture has no ACKs to tell us) is given up too.
 //!
 //! Architecture invariant: the table is owned by one worker thread and never locked; the
 //! pipeline's symmetric hash sends both directions of a connection to the same worker.
 
+pub mod defrag;
 pub mod reassembly;
 
-use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
+use std::mem::size_of;
 use std::net::{IpAddr, SocketAddr};
+
+use indexmap::IndexMap;
 
 use crate::config::HomeNet;
 use crate::decode::{Packet, TcpInfo};
 use crate::stats::Counters;
 use crate::stratum::framer::LineFramer;
-use crate::stratum::{probe, Confidence, Session, Side};
+use crate::stratum::{probe, Confidence, LineKind, Session, Side};
 use crate::time::Ts;
 use crate::verdict::{self, EndReason, Event, EventKind};
 use reassembly::{Chunk, Reassembler, ReassemblyLimits};
@@ -28,8 +44,10 @@ use reassembly::{Chunk, Reassembler, ReassemblyLimits};
 /// Bounds and timeouts of one worker's flow table.
 #[derive(Clone, Copy, Debug)]
 pub struct FlowLimits {
-    /// Most flows tracked at once; new flows beyond it are counted and not tracked.
+    /// Most flows tracked at once; beyond it the least valuable flow is evicted.
     pub max_flows: usize,
+    /// Memory the table may hold, in bytes (estimated: per-flow overhead plus buffers).
+    pub memcap: usize,
     /// Longest Stratum line kept (Equihash submits run to ~3 KB; a getblocktemplate far more).
     pub max_line: usize,
     /// Bytes a flow may show without a mining message before it is bypassed.
@@ -38,8 +56,10 @@ pub struct FlowLimits {
     pub inspect_lines: u32,
     /// Idle time after which a flow still being inspected (or mining) is ended.
     pub idle_timeout_us: i64,
-    /// Idle time after which a bypassed flow is forgotten.
+    /// Idle time after which a new or bypassed flow is forgotten.
     pub bypass_timeout_us: i64,
+    /// How long a hole in a stream may wait for its segment before it is given up.
+    pub hole_timeout_us: i64,
     pub reassembly: ReassemblyLimits,
 }
 
@@ -47,11 +67,13 @@ impl Default for FlowLimits {
     fn default() -> Self {
         FlowLimits {
             max_flows: 500_000,
+            memcap: 256 << 20,
             max_line: 64 * 1024,
             inspect_bytes: 64 * 1024,
             inspect_lines: 16,
             idle_timeout_us: 600 * 1_000_000,
             bypass_timeout_us: 120 * 1_000_000,
+            hole_timeout_us: 3 * 1_000_000,
             reassembly: ReassemblyLimits::default(),
         }
     }
@@ -59,6 +81,14 @@ impl Default for FlowLimits {
 
 /// How often (in packet time) the table looks for idle flows.
 const SWEEP_INTERVAL_US: i64 = 5 * 1_000_000;
+/// Flows drawn at random to choose one to evict.
+const EVICTION_SAMPLE: usize = 8;
+/// Estimated fixed cost of a flow in the table (key, entry, index slot).
+const FLOW_COST: usize = size_of::<FlowKey>() + size_of::<Flow>() + 16;
+/// Estimated cost of one out-of-order run besides its bytes (B-tree node share, vector header).
+const RUN_COST: usize = 96;
+/// Estimated fixed cost of an inspected flow's state beyond the table entry.
+const INSPECT_COST: usize = size_of::<Inspect>() + 512;
 
 /// A connection's key, the same for both directions: the lower endpoint first.
 ///
@@ -88,11 +118,6 @@ impl FlowKey {
             if (s, sport) <= (d, dport) { ((s, sport), (d, dport)) } else { ((d, dport), (s, sport)) };
         FlowKey { lo, hi, ports: (u64::from(v6) << 32) | (u64::from(lp) << 16) | u64::from(hp) }
     }
-
-    /// A hash that is the same for both directions, for picking a worker.
-    pub fn shard_hash(&self) -> u64 {
-        ahash::RandomState::with_seeds(7, 11, 13, 17).hash_one(self)
-    }
 }
 
 /// A number that names a flow in every record about it, as Suricata's `flow_id` does. Kept
@@ -112,11 +137,32 @@ struct Direction {
     from_start: bool,
     /// The first significant payload byte has been judged.
     judged: bool,
+    /// Since when data has been held behind a hole.
+    hole_since: Option<Ts>,
 }
 
 impl Direction {
     fn new(max_line: usize) -> Direction {
-        Direction { reasm: None, framer: LineFramer::new(max_line), from_start: false, judged: false }
+        Direction {
+            reasm: None,
+            framer: LineFramer::new(max_line),
+            from_start: false,
+            judged: false,
+            hole_since: None,
+        }
+    }
+
+    /// Bytes held (partial line and out-of-order data): whether anything waits.
+    fn buffered(&self) -> usize {
+        self.framer.buffered() + self.reasm.as_ref().map_or(0, Reassembler::held_bytes)
+    }
+
+    /// What this direction's buffers may really occupy: a held run's vector can have twice its
+    /// length allocated, and each run costs a tree node and a vector header. Measured against
+    /// the process's peak RSS in `benches/floods.rs`, so that the cap holds for real memory.
+    fn allocated(&self) -> usize {
+        self.framer.capacity()
+            + self.reasm.as_ref().map_or(0, |r| 2 * r.held_bytes() + RUN_COST * r.held_segments())
     }
 }
 
@@ -135,8 +181,26 @@ struct Inspect {
     counted: bool,
 }
 
+impl Inspect {
+    fn new(max_line: usize) -> Inspect {
+        Inspect {
+            dirs: [Direction::new(max_line), Direction::new(max_line)],
+            session: Session::new(),
+            idle_lines: 0,
+            non_json: 0,
+            inspected: 0,
+            alerted: false,
+            counted: false,
+        }
+    }
+}
+
 #[derive(Debug)]
 enum State {
+    /// No payload yet: nothing allocated. Holds the ISNs of SYNs seen, to start reassembly.
+    New {
+        isn: [Option<u32>; 2],
+    },
     Inspecting(Box<Inspect>),
     Bypassed,
 }
@@ -159,6 +223,28 @@ struct Meta {
 struct Flow {
     meta: Meta,
     state: State,
+    /// This flow's share of the table's memory estimate.
+    cost: usize,
+}
+
+impl Flow {
+    /// Eviction order: lower goes first.
+    fn value(&self) -> u8 {
+        match &self.state {
+            State::Bypassed => 0,
+            State::New { .. } => 1,
+            State::Inspecting(i) if i.session.confidence().is_none() => 2,
+            State::Inspecting(_) => 3,
+        }
+    }
+
+    fn estimate(&self) -> usize {
+        FLOW_COST
+            + match &self.state {
+                State::Inspecting(i) => INSPECT_COST + i.dirs.iter().map(Direction::allocated).sum::<usize>(),
+                _ => 0,
+            }
+    }
 }
 
 fn idx(side: Side) -> usize {
@@ -168,22 +254,36 @@ fn idx(side: Side) -> usize {
     }
 }
 
+fn side_of(i: usize) -> Side {
+    if i == 0 {
+        Side::A
+    } else {
+        Side::B
+    }
+}
+
 /// One worker's flows.
 pub struct FlowTable {
-    flows: HashMap<FlowKey, Flow, ahash::RandomState>,
+    flows: IndexMap<FlowKey, Flow, ahash::RandomState>,
     limits: FlowLimits,
     home: HomeNet,
     next_sweep: Option<Ts>,
+    /// Sum of every flow's `cost`.
+    mem: usize,
+    /// xorshift state for eviction sampling.
+    rng: u64,
     pub counters: Counters,
 }
 
 impl FlowTable {
     pub fn new(limits: FlowLimits, home: HomeNet) -> FlowTable {
         FlowTable {
-            flows: HashMap::with_hasher(ahash::RandomState::new()),
+            flows: IndexMap::with_hasher(ahash::RandomState::new()),
             limits,
             home,
             next_sweep: None,
+            mem: 0,
+            rng: 0x9E37_79B9_7F4A_7C15,
             counters: Counters::default(),
         }
     }
@@ -196,41 +296,41 @@ impl FlowTable {
         self.flows.is_empty()
     }
 
+    /// The table's memory estimate, in bytes (never above `memcap` after a packet).
+    pub fn memory(&self) -> usize {
+        self.mem
+    }
+
     /// Takes one decoded TCP packet.
     pub fn tcp(&mut self, pkt: &Packet<'_>, tcp: &TcpInfo, ts: Ts, emit: &mut dyn FnMut(Event)) {
         self.maybe_sweep(ts, emit);
         let key = FlowKey::new(pkt.src, pkt.src_port, pkt.dst, pkt.dst_port);
         let src = SocketAddr::new(pkt.src, pkt.src_port);
         let dst = SocketAddr::new(pkt.dst, pkt.dst_port);
-        let max_flows = self.limits.max_flows;
         let limits = self.limits;
-        // One hash lookup for a known flow (nearly every packet); the insert path pays a second.
-        let full = self.flows.len() >= max_flows;
-        let entry = match self.flows.entry(key) {
-            std::collections::hash_map::Entry::Occupied(o) => Some(o.into_mut()),
-            std::collections::hash_map::Entry::Vacant(_) if full => None,
-            std::collections::hash_map::Entry::Vacant(v) => {
+        let i = match self.flows.get_index_of(&key) {
+            Some(i) => i,
+            None => {
+                if tcp.rst {
+                    // A reset for a connection we do not know creates nothing.
+                    return;
+                }
+                while self.flows.len() >= limits.max_flows.max(1) {
+                    self.counters.flows_evicted += 1;
+                    if !self.evict_one(None, ts, emit) {
+                        return;
+                    }
+                }
                 // A bare SYN-ACK names its receiver as the connection's opener.
                 let (a, b) = if tcp.syn && tcp.ack_flag { (dst, src) } else { (src, dst) };
                 self.counters.flows += 1;
-                Some(v.insert(Flow {
-                    meta: Meta { a, b, first_seen: ts, last_seen: ts, bytes: [0, 0], fin: [false, false] },
-                    state: State::Inspecting(Box::new(Inspect {
-                        dirs: [Direction::new(limits.max_line), Direction::new(limits.max_line)],
-                        session: Session::new(),
-                        idle_lines: 0,
-                        non_json: 0,
-                        inspected: 0,
-                        alerted: false,
-                        counted: false,
-                    })),
-                }))
+                let meta = Meta { a, b, first_seen: ts, last_seen: ts, bytes: [0, 0], fin: [false, false] };
+                let flow = Flow { meta, state: State::New { isn: [None, None] }, cost: FLOW_COST };
+                self.mem += flow.cost;
+                self.flows.insert_full(key, flow).0
             }
         };
-        let Some(flow) = entry else {
-            self.counters.flows_table_full += 1;
-            return;
-        };
+        let Some((_, flow)) = self.flows.get_index_mut(i) else { return };
         let m = &mut flow.meta;
         let side = if src == m.a { Side::A } else { Side::B };
         m.last_seen = m.last_seen.max(ts);
@@ -246,19 +346,89 @@ impl FlowTable {
             }
         }
 
+        let counters = &mut self.counters;
+        if let State::New { isn } = &mut flow.state {
+            if tcp.syn {
+                if let Some(slot) = isn.get_mut(idx(side)) {
+                    *slot = Some(tcp.seq);
+                }
+            }
+            if !pkt.payload.is_empty() {
+                let mut insp = Box::new(Inspect::new(limits.max_line));
+                for (d, isn) in insp.dirs.iter_mut().zip(isn.iter()) {
+                    if let Some(isn) = isn {
+                        d.reasm = Some(Reassembler::with_isn(*isn, limits.reassembly));
+                        d.from_start = true;
+                    }
+                }
+                flow.state = State::Inspecting(insp);
+            }
+        }
         if let State::Inspecting(insp) = &mut flow.state {
-            if inspect(insp, side, tcp, pkt.payload, ts, &limits, &mut self.counters) {
+            if inspect(insp, side, tcp, pkt.payload, ts, &limits, counters) {
                 flow.state = State::Bypassed;
-                self.counters.flows_bypassed += 1;
+                counters.flows_bypassed += 1;
             } else {
-                check_alert(&flow.meta, insp, ts, &self.home, &mut self.counters, emit);
+                check_alert(&flow.meta, insp, ts, &self.home, counters, emit);
             }
         }
+        let cost = flow.estimate();
+        self.mem = self.mem + cost - flow.cost.min(self.mem + cost);
+        flow.cost = cost;
+
         if let Some(reason) = end {
-            if let Some(flow) = self.flows.remove(&key) {
-                finish(flow, reason, ts, &self.home, &mut self.counters, emit);
+            self.remove_index(i, reason, ts, emit);
+        }
+        while self.mem > limits.memcap && self.flows.len() > 1 {
+            self.counters.flows_evicted_memcap += 1;
+            if !self.evict_one(Some(key), ts, emit) {
+                break;
             }
         }
+    }
+
+    /// Removes the flow at `i`, ending its session if it has one.
+    fn remove_index(&mut self, i: usize, reason: EndReason, ts: Ts, emit: &mut dyn FnMut(Event)) {
+        if let Some((_, flow)) = self.flows.swap_remove_index(i) {
+            self.mem = self.mem.saturating_sub(flow.cost);
+            finish(flow, reason, ts, &self.home, &mut self.counters, emit);
+        }
+    }
+
+    fn next_random(&mut self) -> u64 {
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        x
+    }
+
+    /// Evicts the least valuable of a few flows drawn at random (never `keep`). Returns false
+    /// when there was nothing to evict.
+    fn evict_one(&mut self, keep: Option<FlowKey>, ts: Ts, emit: &mut dyn FnMut(Event)) -> bool {
+        let n = self.flows.len();
+        if n == 0 {
+            return false;
+        }
+        let mut best: Option<(u8, Ts, usize)> = None;
+        for _ in 0..EVICTION_SAMPLE.min(n) {
+            let i = (self.next_random() % n as u64) as usize;
+            let Some((k, f)) = self.flows.get_index(i) else { continue };
+            if Some(*k) == keep {
+                continue;
+            }
+            let cand = (f.value(), f.meta.last_seen, i);
+            if best.map_or(true, |b| (cand.0, cand.1) < (b.0, b.1)) {
+                best = Some(cand);
+            }
+        }
+        let Some((value, _, i)) = best else { return false };
+        if value == 3 {
+            self.counters.sessions_evicted += 1;
+        }
+        self.remove_index(i, EndReason::Evicted, ts, emit);
+        true
     }
 
     fn maybe_sweep(&mut self, now: Ts, emit: &mut dyn FnMut(Event)) {
@@ -275,70 +445,50 @@ impl FlowTable {
     /// Ends every flow idle for longer than its timeout.
     pub fn expire(&mut self, now: Ts, emit: &mut dyn FnMut(Event)) {
         let limits = self.limits;
-        let expired: Vec<FlowKey> = self
-            .flows
-            .iter()
-            .filter(|(_, f)| {
-                let timeout = match f.state {
-                    State::Bypassed => limits.bypass_timeout_us,
-                    State::Inspecting(_) => limits.idle_timeout_us,
-                };
-                now.0.saturating_sub(f.meta.last_seen.0) > timeout
-            })
-            .map(|(k, _)| *k)
-            .collect();
-        for key in expired {
-            if let Some(flow) = self.flows.remove(&key) {
+        let mut i = 0;
+        while let Some((_, f)) = self.flows.get_index(i) {
+            let timeout = match f.state {
+                State::Bypassed | State::New { .. } => limits.bypass_timeout_us,
+                State::Inspecting(_) => limits.idle_timeout_us,
+            };
+            if now.0.saturating_sub(f.meta.last_seen.0) > timeout {
                 self.counters.flows_timed_out += 1;
-                let at = flow.meta.last_seen;
-                finish(flow, EndReason::Timeout, at, &self.home, &mut self.counters, emit);
+                let at = f.meta.last_seen;
+                // swap_remove moves the last flow into `i`: look at `i` again.
+                self.remove_index(i, EndReason::Timeout, at, emit);
+            } else {
+                i += 1;
             }
         }
     }
 
     /// End of input: every open session is ended and written.
     pub fn flush_all(&mut self, emit: &mut dyn FnMut(Event)) {
-        let flows: Vec<Flow> = self.flows.drain().map(|(_, f)| f).collect();
-        for flow in flows {
+        while let Some((_, flow)) = self.flows.pop() {
             let at = flow.meta.last_seen;
             finish(flow, EndReason::EndOfInput, at, &self.home, &mut self.counters, emit);
         }
+        self.mem = 0;
     }
 }
 
-/// Feeds one segment of an inspected flow through reassembly, framing and the recogniser.
-/// Returns whether the flow has shown it cannot be Stratum.
-fn inspect(
+/// Runs `op` on one direction's reassembler and takes what it hands out through framing and the
+/// recogniser. Returns whether the flow has shown it cannot be Stratum.
+fn pump(
     insp: &mut Inspect,
     side: Side,
-    tcp: &TcpInfo,
-    payload: &[u8],
     ts: Ts,
-    limits: &FlowLimits,
     counters: &mut Counters,
+    op: impl FnOnce(&mut Reassembler, &mut dyn FnMut(Chunk<'_>)),
 ) -> bool {
     let Inspect { dirs, session, idle_lines, non_json, inspected, .. } = insp;
-    let [d0, d1] = dirs;
-    let dir = if side == Side::A { d0 } else { d1 };
-    if tcp.syn {
-        dir.reasm = Some(Reassembler::with_isn(tcp.seq, limits.reassembly));
-        dir.framer = LineFramer::new(limits.max_line);
-        dir.from_start = true;
-        dir.judged = false;
-    }
-    if payload.is_empty() {
-        return false;
-    }
-    let Direction { reasm, framer, from_start, judged } = dir;
-    let reasm = reasm.get_or_insert_with(|| {
-        *framer = LineFramer::midstream(limits.max_line);
-        Reassembler::midstream(limits.reassembly)
-    });
+    let Some(dir) = dirs.get_mut(idx(side)) else { return false };
+    let Direction { reasm, framer, from_start, judged, .. } = dir;
+    let Some(reasm) = reasm.as_mut() else { return false };
     let mut bypass = false;
-    let mining = session.confidence().is_some();
     let overlong_before = framer.overlong;
     let before = reasm.counters;
-    reasm.segment(tcp.seq, payload, &mut |chunk| {
+    op(reasm, &mut |chunk| {
         if bypass {
             return;
         }
@@ -347,7 +497,7 @@ fn inspect(
                 *inspected += data.len() as u64;
                 if *from_start && !*judged {
                     match probe::may_start_json(data) {
-                        Some(false) if !mining => {
+                        Some(false) if session.confidence().is_none() => {
                             bypass = true;
                             return;
                         }
@@ -356,28 +506,29 @@ fn inspect(
                     }
                 }
                 framer.push(data, |line| {
-                    if bypass {
-                        return;
-                    }
-                    if line.iter().all(|b| b.is_ascii_whitespace()) {
+                    if bypass || line.iter().all(|b| b.is_ascii_whitespace()) {
                         return;
                     }
                     counters.lines += 1;
                     if !probe::may_be_json(line) {
                         *non_json += 1;
                         // A stream seen from its start never carries non-JSON lines if it is
-                        // Stratum; one picked up midstream gets one line of slack.
+                        // Stratum; one picked up midstream (or after a gap) gets one line of slack.
                         if session.confidence().is_none() && (*from_start || *non_json > 1) {
                             bypass = true;
                         }
                         return;
                     }
-                    if session.on_line(side, line, ts) != crate::stratum::LineKind::Mining {
+                    if session.on_line(side, line, ts) != LineKind::Mining {
                         *idle_lines += 1;
                     }
                 });
             }
-            Chunk::Gap { .. } => framer.gap(),
+            Chunk::Gap { .. } => {
+                // After a gap the next byte is not a line start: resynchronise at a newline.
+                *from_start = false;
+                framer.gap();
+            }
         }
     });
     let after = reasm.counters;
@@ -387,13 +538,68 @@ fn inspect(
     counters.reasm_overlap_conflicts += after.overlap_conflicts - before.overlap_conflicts;
     counters.reasm_ooo_dropped_bytes += after.ooo_dropped_bytes - before.ooo_dropped_bytes;
     counters.lines_overlong += framer.overlong - overlong_before;
-    if session.confidence().is_none()
-        && (*idle_lines > limits.inspect_lines || *inspected > limits.inspect_bytes)
-    {
-        counters.flows_budget_exhausted += 1;
-        bypass = true;
+    bypass
+}
+
+/// Feeds one segment of an inspected flow through reassembly, framing and the recogniser, and
+/// gives up holes that are acknowledged or too old. Returns whether the flow has shown it cannot
+/// be Stratum.
+fn inspect(
+    insp: &mut Inspect,
+    side: Side,
+    tcp: &TcpInfo,
+    payload: &[u8],
+    ts: Ts,
+    limits: &FlowLimits,
+    counters: &mut Counters,
+) -> bool {
+    let mut bypass = false;
+    if let Some(dir) = insp.dirs.get_mut(idx(side)) {
+        // A SYN starts the direction, unless data already flowed (a retransmitted SYN).
+        let fresh = dir.reasm.as_ref().map_or(true, |r| r.stream_offset() == 0 && r.held_bytes() == 0);
+        if tcp.syn && fresh {
+            dir.reasm = Some(Reassembler::with_isn(tcp.seq, limits.reassembly));
+            dir.framer = LineFramer::new(limits.max_line);
+            dir.from_start = true;
+            dir.judged = false;
+        }
+        if !payload.is_empty() && dir.reasm.is_none() {
+            dir.framer = LineFramer::midstream(limits.max_line);
+            dir.reasm = Some(Reassembler::midstream(limits.reassembly));
+        }
     }
-    bypass && session.confidence().is_none()
+    if !payload.is_empty() {
+        // Data on a SYN (TCP Fast Open) starts one past the ISN.
+        let seq = if tcp.syn { tcp.seq.wrapping_add(1) } else { tcp.seq };
+        bypass |= pump(insp, side, ts, counters, |r, out| r.segment(seq, payload, out));
+    }
+    // This packet's ACK tells what the other side's holes really are.
+    let other = side.other();
+    if tcp.ack_flag && insp.dirs.get(idx(other)).is_some_and(|d| d.buffered() > 0) {
+        bypass |= pump(insp, other, ts, counters, |r, out| r.acked(tcp.ack, out));
+    }
+    for i in 0..2 {
+        let Some(dir) = insp.dirs.get_mut(i) else { continue };
+        let held = dir.reasm.as_ref().is_some_and(|r| r.held_bytes() > 0);
+        match (held, dir.hole_since) {
+            (false, _) => dir.hole_since = None,
+            (true, None) => dir.hole_since = Some(ts),
+            (true, Some(since)) if ts.0.saturating_sub(since.0) > limits.hole_timeout_us => {
+                bypass |= pump(insp, side_of(i), ts, counters, |r, out| r.skip_first_hole(out));
+                if let Some(dir) = insp.dirs.get_mut(i) {
+                    let still = dir.reasm.as_ref().is_some_and(|r| r.held_bytes() > 0);
+                    dir.hole_since = still.then_some(ts);
+                }
+            }
+            (true, Some(_)) => {}
+        }
+    }
+    let mining = insp.session.confidence().is_some();
+    if !mining && (insp.idle_lines > limits.inspect_lines || insp.inspected > limits.inspect_bytes) {
+        counters.flows_budget_exhausted += 1;
+        return true;
+    }
+    bypass && !mining
 }
 
 /// The client and pool endpoints of a recognised session.
@@ -443,13 +649,9 @@ fn check_alert(
     if insp.alerted {
         return;
     }
-    let Some(conf) = insp.session.confidence() else {
-        return;
-    };
+    let Some(conf) = insp.session.confidence() else { return };
     let facts = insp.session.facts();
-    let Some((client, _, _)) = roles(meta.a, meta.b, facts.client) else {
-        return;
-    };
+    let Some((client, _, _)) = roles(meta.a, meta.b, facts.client) else { return };
     let internal = home.contains(client.ip());
     count_session(insp, internal, counters);
     if !verdict::ready_to_alert(insp.session.facts(), conf) {
@@ -485,33 +687,13 @@ fn finish(
     counters: &mut Counters,
     emit: &mut dyn FnMut(Event),
 ) {
-    let State::Inspecting(insp) = &mut flow.state else {
-        return;
-    };
-    {
-        let Inspect { dirs, session, .. } = &mut **insp;
-        for (i, dir) in dirs.iter_mut().enumerate() {
-            let side = if i == 0 { Side::A } else { Side::B };
-            let Direction { reasm, framer, .. } = dir;
-            if let Some(r) = reasm {
-                r.flush(&mut |chunk| match chunk {
-                    Chunk::Data(data) => framer.push(data, |line| {
-                        if probe::may_be_json(line) {
-                            session.on_line(side, line, ts);
-                        }
-                    }),
-                    Chunk::Gap { .. } => framer.gap(),
-                });
-            }
-        }
+    let State::Inspecting(insp) = &mut flow.state else { return };
+    for side in [Side::A, Side::B] {
+        pump(insp, side, ts, counters, |r, out| r.flush(out));
     }
-    let Some(conf) = insp.session.confidence() else {
-        return;
-    };
+    let Some(conf) = insp.session.confidence() else { return };
     let meta = &flow.meta;
-    let Some((client, _, _)) = roles(meta.a, meta.b, insp.session.facts().client) else {
-        return;
-    };
+    let Some((client, _, _)) = roles(meta.a, meta.b, insp.session.facts().client) else { return };
     let internal = home.contains(client.ip());
     count_session(insp, internal, counters);
     if !internal {
@@ -528,3 +710,6 @@ fn finish(
         emit(ev);
     }
 }
+
+#[cfg(test)]
+mod tests;

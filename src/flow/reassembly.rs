@@ -210,6 +210,36 @@ impl Reassembler {
         }
     }
 
+    /// Gives up the earliest hole only: a `Gap` for it, then the held data now in order. For a
+    /// hole that has waited too long (a lost segment in a one-sided capture, where no ACK tells
+    /// us it is gone): the flow goes on instead of waiting for the next hole to fill the buffer.
+    pub fn skip_first_hole(&mut self, out: &mut dyn FnMut(Chunk<'_>)) {
+        if let Some(&first) = self.held.keys().next() {
+            self.gap_to(first, out);
+            self.drain(out);
+        }
+    }
+
+    /// The peer acknowledged every byte before `ack`. A hole below that point was received by
+    /// the peer but not by us: it was lost in the capture and no retransmission will fill it, so
+    /// it is given up at once (with the held data behind it). Holes are only given up up to held
+    /// data, never speculatively: on a SPAN port an ACK can overtake the data it acknowledges.
+    pub fn acked(&mut self, ack: u32, out: &mut dyn FnMut(Chunk<'_>)) {
+        let Some(base) = self.base else { return };
+        let delta = ack.wrapping_sub(seq_at(base, self.next)) as i32;
+        if delta <= 0 {
+            return;
+        }
+        let ack_off = self.next + u64::from(delta.unsigned_abs());
+        while let Some(&first) = self.held.keys().next() {
+            if first > ack_off {
+                return;
+            }
+            self.gap_to(first, out);
+            self.drain(out);
+        }
+    }
+
     /// Bytes held out of order. Never more than `limits.max_ooo_bytes`.
     pub fn held_bytes(&self) -> usize {
         self.held_bytes
@@ -619,6 +649,37 @@ mod tests {
         let mut r = Reassembler::with_isn(ISN, ReassemblyLimits { max_ooo_bytes: 0, max_ooo_segments: 0 });
         let o = feed(&mut r, &[(S + 3, b"d"), (S + 1, b"b"), (S + 4, b"e")]);
         assert_eq!(o, vec![Out::Gap(3), data(b"de")]);
+    }
+
+    #[test]
+    fn skip_first_hole_gives_up_only_the_earliest() {
+        let mut r = Reassembler::with_isn(0, big());
+        let mut got = feed(&mut r, &[(1, b"ab"), (5, b"ef"), (9, b"ij")]);
+        let mut v = Vec::new();
+        r.skip_first_hole(&mut sink(&mut v));
+        got.extend(v);
+        assert_eq!(merge(got), vec![data(b"ab"), Out::Gap(2), data(b"ef")]);
+        assert_eq!(r.held_bytes(), 2);
+        assert_eq!(r.counters.gaps, 1);
+    }
+
+    #[test]
+    fn ack_beyond_a_hole_gives_it_up_but_not_speculatively() {
+        let mut r = Reassembler::with_isn(0, big());
+        let mut got = feed(&mut r, &[(1, b"ab"), (5, b"ef")]);
+        let mut v = Vec::new();
+        // An ACK that only reaches into the hole changes nothing: the data may still come.
+        r.acked(4, &mut sink(&mut v));
+        assert!(v.is_empty());
+        // An ACK past the held run: the hole before it is lost.
+        r.acked(7, &mut sink(&mut v));
+        got.extend(v);
+        assert_eq!(merge(got), vec![data(b"ab"), Out::Gap(2), data(b"ef")]);
+        // Nothing held: an ACK ahead of us declares nothing.
+        let mut w = Vec::new();
+        r.acked(100, &mut sink(&mut w));
+        assert!(w.is_empty());
+        assert_eq!(r.stream_offset(), 6);
     }
 
     #[test]

@@ -37,6 +37,11 @@ impl LineFramer {
         self.buf.len()
     }
 
+    /// Bytes allocated for the partial-line buffer (it keeps its capacity between lines).
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
     /// Whether the framer is still looking for a line start.
     pub fn is_skipping(&self) -> bool {
         self.skipping

@@ -22,6 +22,7 @@ use std::io;
 use crate::time::Ts;
 
 pub mod bench;
+mod evasion;
 pub mod frame;
 pub mod msg;
 pub mod pcap;

@@ -96,12 +96,32 @@ impl TruthRow {
 
 /// Rows being collected for one scenario.
 #[derive(Debug)]
-pub struct Truth {
+pub(super) struct Truth {
     file: &'static str,
     rows: Vec<TruthRow>,
 }
 
 impl Truth {
+    /// A mining session given by its endpoints (for captures built without a conversation).
+    pub(super) fn mining_between(
+        &mut self,
+        v: Variant,
+        client: SocketAddr,
+        server: SocketAddr,
+        login: &str,
+        note: &str,
+    ) {
+        self.rows.push(TruthRow {
+            file: self.file.to_string(),
+            expect: Expect::Mining,
+            variant: Some(v),
+            client: Some(client),
+            server: Some(server),
+            login: login.to_string(),
+            note: note.to_string(),
+        });
+    }
+
     fn mining(&mut self, v: Variant, t: &TcpConversation, login: &str, note: &str) {
         self.rows.push(TruthRow {
             file: self.file.to_string(),
@@ -198,6 +218,13 @@ pub fn all() -> &'static [Scenario] {
         s("sv1-two-per-segment.pcap", sv1_two_per_segment),
         s("sv1-batch-array.pcap", sv1_batch),
         s("two-miners.pcap", two_miners),
+        s("evasion-overlap-conflict.pcap", super::evasion::overlap_conflict),
+        s("evasion-lost-segment-acked.pcap", super::evasion::lost_segment_acked),
+        s("evasion-lost-segment-one-sided.pcap", super::evasion::lost_segment_one_sided),
+        s("evasion-ipv4-fragments.pcap", super::evasion::ipv4_fragments),
+        s("evasion-ipv6-fragments.pcap", super::evasion::ipv6_fragments),
+        s("evasion-keepalive-zero-window.pcap", super::evasion::keepalive_zero_window),
+        s("evasion-idle-timeout.pcap", super::evasion::idle_timeout),
         s("external-client.pcap", external_client),
         s("neg-electrum.pcap", neg_electrum),
         s("neg-eth-node-tcp.pcap", neg_eth_node_tcp),

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Finds the packet rate at which a live minewatch starts to drop: replays the scaling benchmark's
+# capture onto a veth pair between two network namespaces this script creates, at rising rates
+# (tcpreplay --pps), with a fresh `minewatch -i` on the other end each time, and prints what the
+# final stats record says was seen and dropped. Needs root, iproute2 and tcpreplay. Not run in CI.
+#
+# Usage: [MINEWATCH_ARGS="--buffer-mb 2"] scripts/bench-live-drops.sh [WORKERS] [RATE ...]
+#   first run `cargo bench --bench scaling` (it writes target/bench-scaling.pcap and builds the
+#   release binary). Default rates: 20000 50000 100000 200000 400000 and top speed.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
+
+workers=${1:-2}
+shift || true
+rates=("$@")
+if [ "${#rates[@]}" -eq 0 ]; then
+    rates=(20000 50000 100000 200000 400000 top)
+fi
+bin=target/release/minewatch
+pcap=target/bench-scaling.pcap
+if [ "$(id -u)" -ne 0 ]; then say "needs root"; exit 1; fi
+for t in ip tcpreplay python3; do have "$t" || { say "needs $t"; exit 1; }; done
+[ -x "$bin" ] && [ -f "$pcap" ] || { say "run 'cargo bench --bench scaling' first"; exit 1; }
+
+id=$$
+a=mwbench-$id-a; b=mwbench-$id-b; va=mwba$id; vb=mwbb$id
+out=$(mktemp -d)
+cleanup() { ip netns del "$a" 2>/dev/null || true; ip netns del "$b" 2>/dev/null || true; rm -rf "$out"; }
+trap cleanup EXIT
+ip netns add "$a"; ip netns add "$b"
+ip link add "$va" type veth peer name "$vb"
+ip link set "$va" netns "$a"; ip link set "$vb" netns "$b"
+for x in "$a:$va" "$b:$vb"; do
+    ns=${x%%:*}; dev=${x#*:}
+    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 || true
+    ip -n "$ns" link set "$dev" up
+done
+
+printf '%-8s %10s %10s %10s %10s %10s %12s\n' rate sent seen kernel_drop dispatch_drop drop_pct achieved_pps
+for rate in "${rates[@]}"; do
+    ip netns exec "$b" "$bin" -i "$vb" -f tcp --workers "$workers" --stats-interval 0 -q \
+        -o "$out/alerts.json" --user nobody --group nogroup ${MINEWATCH_ARGS:-} 2>"$out/err" &
+    mw=$!
+    for _ in $(seq 100); do grep -q . "$out/err" 2>/dev/null && break; sleep 0.1; done
+    sleep 1
+    if [ "$rate" = top ]; then speed=(--topspeed); else speed=(--pps "$rate"); fi
+    ip netns exec "$a" tcpreplay "${speed[@]}" -i "$va" "$pcap" >"$out/replay" 2>&1
+    sleep 2
+    kill -TERM "$mw"; wait "$mw" || true
+    sent=$(awk '/Successful packets:/ {print $3}' "$out/replay")
+    pps=$(awk '/Rated:/ {for (i=1;i<=NF;i++) if ($i ~ /pps/) print $(i-1)}' "$out/replay" | head -1)
+    python3 - "$out/alerts.json" "$rate" "$sent" "$pps" <<'EOF'
+import json, sys
+path, rate, sent, pps = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+last = [json.loads(l) for l in open(path) if '"event_type":"stats"' in l][-1]
+s, k = last["stats"], last["capture"][0]
+drop = k["dropped"] + k["if_dropped"] + s["dispatch_dropped"]
+print(f"{rate:<8} {sent:>10} {s['packets']:>10} {k['dropped']:>10} {s['dispatch_dropped']:>10} "
+      f"{100.0 * drop / max(sent, 1):>9.2f}% {pps:>12}")
+EOF
+    rm -f "$out/alerts.json" "$out/err"
+done

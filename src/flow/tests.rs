@@ -1,0 +1,214 @@
+//! Flow-table tests on hand-built packets: bounds, eviction, holes, roles.
+
+use super::*;
+use crate::decode::Transport;
+
+const CLIENT: &str = "10.0.0.2";
+const POOL: &str = "198.51.100.9";
+
+fn tcp(seq: u32, ack: u32, syn: bool, fin: bool) -> TcpInfo {
+    TcpInfo { seq, ack, syn, ack_flag: !syn || ack != 0, fin, rst: false }
+}
+
+struct Harness {
+    table: FlowTable,
+    events: Vec<Event>,
+}
+
+impl Harness {
+    fn new(limits: FlowLimits) -> Harness {
+        Harness { table: FlowTable::new(limits, HomeNet::default()), events: Vec::new() }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn send(&mut self, src: (&str, u16), dst: (&str, u16), t: TcpInfo, payload: &[u8], ts: i64) {
+        let pkt = Packet {
+            src: src.0.parse().unwrap(),
+            dst: dst.0.parse().unwrap(),
+            src_port: src.1,
+            dst_port: dst.1,
+            transport: Transport::Tcp(t),
+            payload,
+        };
+        let events = &mut self.events;
+        self.table.tcp(&pkt, &t, Ts(ts), &mut |e| events.push(e));
+    }
+
+    fn flush(&mut self) {
+        let events = &mut self.events;
+        self.table.flush_all(&mut |e| events.push(e));
+    }
+
+    fn alerts(&self) -> Vec<&Event> {
+        self.events.iter().filter(|e| e.kind == EventKind::Mining).collect()
+    }
+}
+
+const SUBSCRIBE: &[u8] = b"{\"id\":1,\"method\":\"mining.subscribe\",\"params\":[\"cpuminer/2.5.1\"]}\n";
+const AUTHORIZE: &[u8] = b"{\"id\":2,\"method\":\"mining.authorize\",\"params\":[\"wallet.rig\",\"x\"]}\n";
+const NOTIFY: &[u8] = b"{\"id\":null,\"method\":\"mining.notify\",\"params\":[\"1\",\"00\",\"00\",\"00\",[],\"2\",\"3\",\"4\",true]}\n";
+
+/// A miner's handshake: SYN, SYN-ACK, subscribe and authorize, a notify from the pool.
+fn mining_session(h: &mut Harness, port: u16, t0: i64) {
+    let c = (CLIENT, port);
+    let p = (POOL, 3333);
+    h.send(c, p, tcp(100, 0, true, false), b"", t0);
+    h.send(p, c, TcpInfo { ack_flag: true, ..tcp(500, 101, true, false) }, b"", t0 + 1);
+    h.send(c, p, tcp(101, 501, false, false), SUBSCRIBE, t0 + 2);
+    let s2 = 101 + SUBSCRIBE.len() as u32;
+    h.send(c, p, tcp(s2, 501, false, false), AUTHORIZE, t0 + 3);
+    h.send(p, c, tcp(501, s2 + AUTHORIZE.len() as u32, false, false), NOTIFY, t0 + 4);
+}
+
+#[test]
+fn a_handshake_raises_one_alert_naming_the_miner() {
+    let mut h = Harness::new(FlowLimits::default());
+    mining_session(&mut h, 40000, 0);
+    h.flush();
+    let alerts = h.alerts();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].client, format!("{CLIENT}:40000").parse().unwrap());
+    assert_eq!(alerts[0].facts.login.as_deref(), Some("wallet.rig"));
+    let sessions: Vec<_> = h.events.iter().filter(|e| e.kind == EventKind::MiningSession).collect();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].end_reason, Some(EndReason::EndOfInput));
+}
+
+#[test]
+fn syn_flood_stays_within_the_table_and_memory() {
+    let limits = FlowLimits { max_flows: 10_000, ..FlowLimits::default() };
+    let mut h = Harness::new(limits);
+    for i in 0..200_000u32 {
+        let src = format!("10.{}.{}.{}", (i >> 16) & 255, (i >> 8) & 255, i & 255);
+        h.send((&src, 1000 + (i % 50_000) as u16), (POOL, 443), tcp(i, 0, true, false), b"", i64::from(i));
+    }
+    assert!(h.table.len() <= 10_000);
+    assert_eq!(h.table.counters.flows, 200_000);
+    assert_eq!(h.table.counters.flows_evicted, 190_000);
+    // SYN-only flows allocate no inspection state.
+    assert!(h.table.memory() <= 10_000 * FLOW_COST, "{}", h.table.memory());
+}
+
+#[test]
+fn eviction_spares_mining_sessions() {
+    let limits = FlowLimits { max_flows: 64, ..FlowLimits::default() };
+    let mut h = Harness::new(limits);
+    mining_session(&mut h, 40000, 0);
+    for i in 0..10_000u32 {
+        let src = format!("10.9.{}.{}", (i >> 8) & 255, i & 255);
+        h.send((&src, 5000), (POOL, 80), tcp(i, 0, true, false), b"", 10 + i64::from(i));
+    }
+    assert_eq!(h.table.counters.sessions_evicted, 0);
+    assert!(h.events.iter().all(|e| e.kind == EventKind::Mining));
+    h.flush();
+    assert_eq!(h.events.iter().filter(|e| e.kind == EventKind::MiningSession).count(), 1);
+}
+
+#[test]
+fn memcap_evicts_buffering_flows() {
+    let limits = FlowLimits { memcap: 200_000, ..FlowLimits::default() };
+    let mut h = Harness::new(limits);
+    // Many midstream flows each holding out-of-order data behind a hole.
+    for i in 0..2_000u32 {
+        let src = format!("10.8.{}.{}", (i >> 8) & 255, i & 255);
+        h.send((&src, 6000), (POOL, 3333), tcp(1000, 1, false, false), b"{\"id\":1,", 0);
+        h.send((&src, 6000), (POOL, 3333), tcp(1500, 1, false, false), &[b'x'; 400], 1);
+    }
+    assert!(h.table.memory() <= 200_000, "{}", h.table.memory());
+    assert!(h.table.counters.flows_evicted_memcap > 0);
+}
+
+#[test]
+fn an_acknowledged_hole_is_given_up_at_once() {
+    let mut h = Harness::new(FlowLimits::default());
+    let c = (CLIENT, 40001);
+    let p = (POOL, 3333);
+    h.send(c, p, tcp(100, 0, true, false), b"", 0);
+    h.send(p, c, TcpInfo { ack_flag: true, ..tcp(500, 101, true, false) }, b"", 1);
+    let lost = b"{\"id\":9,\"method\":\"mining.extranonce.subscribe\",\"params\":[]}\n";
+    // The capture loses the first segment; the next is held behind the hole.
+    let s2 = 101 + lost.len() as u32;
+    h.send(c, p, tcp(s2, 501, false, false), SUBSCRIBE, 2);
+    let s3 = s2 + SUBSCRIBE.len() as u32;
+    h.send(c, p, tcp(s3, 501, false, false), AUTHORIZE, 3);
+    assert!(h.alerts().is_empty(), "held behind the hole");
+    // The pool acknowledges everything: the hole was lost in the capture.
+    h.send(p, c, tcp(501, s3 + AUTHORIZE.len() as u32, false, false), NOTIFY, 4);
+    assert_eq!(h.alerts().len(), 1);
+    assert_eq!(h.table.counters.reasm_gaps, 1);
+}
+
+#[test]
+fn a_hole_in_a_one_sided_capture_times_out() {
+    let limits = FlowLimits { hole_timeout_us: 1_000, ..FlowLimits::default() };
+    let mut h = Harness::new(limits);
+    let c = (CLIENT, 40002);
+    let p = (POOL, 3333);
+    // Only the miner's direction, from its SYN; the first data segment is lost.
+    h.send(c, p, tcp(100, 0, true, false), b"", 0);
+    let lost = 60u32;
+    let s2 = 101 + lost;
+    h.send(c, p, tcp(s2, 1, false, false), SUBSCRIBE, 10);
+    let s3 = s2 + SUBSCRIBE.len() as u32;
+    h.send(c, p, tcp(s3, 1, false, false), AUTHORIZE, 20);
+    assert!(h.alerts().is_empty());
+    let s4 = s3 + AUTHORIZE.len() as u32;
+    let submit =
+        b"{\"id\":4,\"method\":\"mining.submit\",\"params\":[\"wallet.rig\",\"1\",\"00\",\"5\",\"6\"]}\n";
+    h.send(c, p, tcp(s4, 1, false, false), submit, 5_000);
+    assert_eq!(h.alerts().len(), 1);
+    assert_eq!(h.alerts()[0].client, format!("{CLIENT}:40002").parse().unwrap());
+}
+
+#[test]
+fn a_retransmitted_syn_does_not_reset_a_stream() {
+    let mut h = Harness::new(FlowLimits::default());
+    let c = (CLIENT, 40003);
+    let p = (POOL, 3333);
+    h.send(c, p, tcp(100, 0, true, false), b"", 0);
+    h.send(c, p, tcp(101, 1, false, false), &SUBSCRIBE[..20], 1);
+    h.send(c, p, tcp(100, 0, true, false), b"", 2);
+    h.send(c, p, tcp(121, 1, false, false), &SUBSCRIBE[20..], 3);
+    h.send(c, p, tcp(101 + SUBSCRIBE.len() as u32, 1, false, false), AUTHORIZE, 4);
+    assert_eq!(h.alerts().len(), 1);
+}
+
+#[test]
+fn non_stratum_flows_are_bypassed_on_their_first_byte() {
+    let mut h = Harness::new(FlowLimits::default());
+    let c = (CLIENT, 40004);
+    let p = (POOL, 443);
+    h.send(c, p, tcp(100, 0, true, false), b"", 0);
+    h.send(c, p, tcp(101, 1, false, false), b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 1);
+    assert_eq!(h.table.counters.flows_bypassed, 1);
+    assert!(h.table.memory() <= FLOW_COST);
+}
+
+#[test]
+fn fin_from_both_sides_ends_the_session() {
+    let mut h = Harness::new(FlowLimits::default());
+    mining_session(&mut h, 40005, 0);
+    let c = (CLIENT, 40005);
+    let p = (POOL, 3333);
+    let cs = 101 + (SUBSCRIBE.len() + AUTHORIZE.len()) as u32;
+    let ps = 501 + NOTIFY.len() as u32;
+    h.send(c, p, tcp(cs, ps, false, true), b"", 10);
+    h.send(p, c, tcp(ps, cs + 1, false, true), b"", 11);
+    assert!(h.table.is_empty());
+    let end: Vec<_> = h.events.iter().filter(|e| e.kind == EventKind::MiningSession).collect();
+    assert_eq!(end.len(), 1);
+    assert_eq!(end[0].end_reason, Some(EndReason::Fin));
+    assert_eq!(end[0].confidence, Confidence::Confirmed);
+}
+
+#[test]
+fn idle_sessions_time_out_and_are_written() {
+    let limits = FlowLimits { idle_timeout_us: 1_000_000, ..FlowLimits::default() };
+    let mut h = Harness::new(limits);
+    mining_session(&mut h, 40006, 0);
+    // Traffic on another flow, much later, drives the sweep.
+    h.send((CLIENT, 50000), (POOL, 80), tcp(1, 0, true, false), b"", 100_000_000);
+    let end: Vec<_> = h.events.iter().filter(|e| e.kind == EventKind::MiningSession).collect();
+    assert_eq!(end.len(), 1);
+    assert_eq!(end[0].end_reason, Some(EndReason::Timeout));
+}

@@ -1,0 +1,291 @@
+//! What a deployed sensor needs around the command line: the `--config` TOML file, the checks
+//! that only make sense once every source of options is known, and the man page and shell
+//! completions, all derived from the one clap definition in [`crate::cli`].
+//!
+//! The configuration file is not a second schema to keep in step with the flags: each key is a
+//! long option name (`home-net`, or `home_net`), and its value becomes that option on a
+//! synthetic command line placed *before* the real one. So every flag, including ones added
+//! later, has a key with the same parser, validation and default, and an option given on the
+//! command line wins over the file because the file's copy of it is never added.
+
+use std::ffi::OsString;
+use std::path::Path;
+
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches};
+
+use crate::cli::Args;
+
+/// Options that are not keys of the configuration file: they act on the run of the program
+/// itself (help, version, the file itself, the generators).
+const NOT_KEYS: &[&str] = &["help", "version", "config", "generate-completions", "generate-man"];
+
+/// The configuration file's size bound: a sensor's options fit in far less.
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// Why the options could not be settled. Both are usage errors (exit status 2).
+#[derive(Debug)]
+pub enum LoadError {
+    /// From clap: printed with its own formatting (and `--help`/`--version` exit 0).
+    Clap(clap::Error),
+    /// One line, without the `minewatch: ` prefix.
+    Usage(String),
+}
+
+impl From<clap::Error> for LoadError {
+    fn from(e: clap::Error) -> Self {
+        LoadError::Clap(e)
+    }
+}
+
+/// Parses the process's arguments, merged with `--config FILE` when given, and validated.
+pub fn load() -> Result<Args, LoadError> {
+    load_from(std::env::args_os())
+}
+
+/// [`load`] over any argument list (the first item is the program name).
+pub fn load_from<I, T>(argv: I) -> Result<Args, LoadError>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let argv: Vec<OsString> = argv.into_iter().map(Into::into).collect();
+    // First pass: the command line alone, with the input requirement relaxed because the
+    // inputs may come from the file. It tells where `--config` is and what the user typed.
+    let pre = Args::command().mut_group("input", |g| g.required(false)).try_get_matches_from(&argv)?;
+    // The generators are exclusive (clap refuses them with any other option) and need no input.
+    if pre.get_flag("generate_man") || pre.contains_id("generate_completions") {
+        return Ok(Args::from_arg_matches(&pre)?);
+    }
+    let args = match pre.get_one::<std::path::PathBuf>("config") {
+        None => Args::from_arg_matches(&Args::command().try_get_matches_from(&argv)?)?,
+        Some(path) => {
+            let extra = file_args(path, &pre)?;
+            let mut merged = Vec::with_capacity(argv.len() + extra.len());
+            merged.extend(argv.first().cloned());
+            merged.extend(extra);
+            merged.extend(argv.iter().skip(1).cloned());
+            let m = Args::command().try_get_matches_from(&merged)?;
+            Args::from_arg_matches(&m)?
+        }
+    };
+    validate(&args)?;
+    Ok(args)
+}
+
+/// Checks across options that clap cannot express.
+fn validate(args: &Args) -> Result<(), LoadError> {
+    if let Some(addr) = args.metrics {
+        if !addr.ip().is_loopback() && !args.metrics_allow_remote {
+            return Err(LoadError::Usage(format!(
+                "--metrics {addr}: not a loopback address; the endpoint has no authentication, \
+                 so pass --metrics-allow-remote to serve it on {}",
+                addr.ip()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The configuration file as command-line arguments, leaving out every option that the command
+/// line (`pre`) already gives.
+fn file_args(path: &Path, pre: &clap::ArgMatches) -> Result<Vec<OsString>, LoadError> {
+    let shown = path.display();
+    let text = read_bounded(path).map_err(|e| LoadError::Usage(format!("{shown}: {e}")))?;
+    let table: toml::Table = toml::from_str(&text).map_err(|e| {
+        let line = e.span().map(|s| text.get(..s.start).unwrap_or("").matches('\n').count() + 1);
+        let msg = e.message().replace('\n', " ");
+        match line {
+            Some(l) => LoadError::Usage(format!("{shown}: line {l}: {}", msg.trim())),
+            None => LoadError::Usage(format!("{shown}: {}", msg.trim())),
+        }
+    })?;
+    let cmd = Args::command();
+    let from_cli = |id: &str| pre.value_source(id) == Some(ValueSource::CommandLine);
+    // The inputs are one choice: `-r` on the command line replaces the file's `interface`.
+    let input_on_cli = from_cli("read") || from_cli("interface");
+    let mut out = Vec::new();
+    for (key, value) in &table {
+        let long = key.replace('_', "-");
+        let arg = cmd
+            .get_arguments()
+            .find(|a| a.get_long() == Some(long.as_str()) && !NOT_KEYS.contains(&long.as_str()))
+            .ok_or_else(|| {
+                LoadError::Usage(format!(
+                    "{shown}: unknown key {key:?} (keys are the long option names of --help)"
+                ))
+            })?;
+        let id = arg.get_id().as_str();
+        let is_input = id == "read" || id == "interface";
+        if from_cli(id) || (is_input && input_on_cli) {
+            continue;
+        }
+        let bad = |what: &str| LoadError::Usage(format!("{shown}: key {key:?}: {what}"));
+        if !arg.get_action().takes_values() {
+            match value {
+                toml::Value::Boolean(true) => out.push(OsString::from(format!("--{long}"))),
+                toml::Value::Boolean(false) => {}
+                _ => return Err(bad("must be true or false")),
+            }
+            continue;
+        }
+        let items: Vec<&toml::Value> = match value {
+            toml::Value::Array(a) => a.iter().collect(),
+            v => vec![v],
+        };
+        for v in items {
+            let s = match v {
+                toml::Value::String(s) => s.clone(),
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                _ => return Err(bad("must be a string, a number, a boolean or a list of them")),
+            };
+            out.push(OsString::from(format!("--{long}={s}")));
+        }
+    }
+    Ok(out)
+}
+
+fn read_bounded(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let f = std::fs::File::open(path)?;
+    let mut text = String::new();
+    f.take(MAX_CONFIG_BYTES + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(std::io::Error::other(format!("larger than {MAX_CONFIG_BYTES} bytes")));
+    }
+    Ok(text)
+}
+
+/// The man page, in roff, generated from the clap definition.
+pub fn man_page() -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    clap_mangen::Man::new(Args::command()).render(&mut out)?;
+    Ok(out)
+}
+
+/// A completion script for `shell`, generated from the clap definition.
+pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut Args::command(), "minewatch", &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn config(text: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        f
+    }
+
+    fn load_with(f: &tempfile::NamedTempFile, extra: &[&str]) -> Result<Args, LoadError> {
+        let p = f.path().to_str().unwrap().to_string();
+        let mut argv = vec!["minewatch".to_string(), "--config".into(), p];
+        argv.extend(extra.iter().map(|s| s.to_string()));
+        load_from(argv)
+    }
+
+    fn usage(r: Result<Args, LoadError>) -> String {
+        match r {
+            Err(LoadError::Usage(m)) => m,
+            Err(LoadError::Clap(e)) => panic!("expected a one-line usage error, got clap: {e}"),
+            Ok(a) => panic!("expected an error, got {a:?}"),
+        }
+    }
+
+    #[test]
+    fn file_supplies_options_and_command_line_wins() {
+        let f = config(
+            "interface = [\"eth1\", \"eth2\"]\nstats-interval = 30\nquiet = true\n\
+             home_net = \"192.0.2.0/24\"\nworkers = 3\noutput = \"/tmp/from-file.json\"\n",
+        );
+        let a = load_with(&f, &[]).unwrap();
+        assert_eq!(a.interface, vec!["eth1", "eth2"]);
+        assert_eq!(a.stats_interval, Some(30));
+        assert!(a.quiet);
+        assert_eq!(a.workers, Some(3));
+        assert!(a.home_net.contains("192.0.2.9".parse().unwrap()));
+        assert_eq!(a.output, "/tmp/from-file.json");
+
+        let b = load_with(&f, &["--workers", "5", "-o", "-", "-i", "eth9"]).unwrap();
+        assert_eq!(b.workers, Some(5));
+        assert_eq!(b.output, "-");
+        assert_eq!(b.interface, vec!["eth9"], "the command line's interfaces replace the file's");
+        assert_eq!(b.stats_interval, Some(30), "what the command line leaves alone comes from the file");
+
+        // An input of the other kind on the command line replaces the file's input entirely.
+        let c = load_with(&f, &["-r", "x.pcap"]).unwrap();
+        assert_eq!(c.read, vec!["x.pcap"]);
+        assert!(c.interface.is_empty());
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_one_line_errors() {
+        let f = config("interface = \"eth1\"\nbogus-key = 1\n");
+        let m = usage(load_with(&f, &[]));
+        assert!(m.contains("unknown key \"bogus-key\""), "{m}");
+        assert!(!m.contains('\n'), "{m}");
+        // The generators and the file itself are not keys.
+        let g = config("interface = \"eth1\"\nconfig = \"other.toml\"\n");
+        assert!(usage(load_with(&g, &[])).contains("unknown key \"config\""));
+        let q = config("interface = \"eth1\"\nquiet = \"yes\"\n");
+        assert!(usage(load_with(&q, &[])).contains("must be true or false"));
+        let s = config("interface = \"eth1\"\nworkers = \n");
+        let m = usage(load_with(&s, &[]));
+        assert!(m.contains("line 2"), "{m}");
+        assert!(!m.contains('\n'), "{m}");
+        // A value the option's own parser refuses is refused the same way as on the command line.
+        let w = config("interface = \"eth1\"\nworkers = 0\n");
+        assert!(matches!(load_with(&w, &[]), Err(LoadError::Clap(_))));
+        let missing = usage(load_from(["minewatch", "--config", "/nonexistent/minewatch.toml"]));
+        assert!(missing.starts_with("/nonexistent/minewatch.toml: "), "{missing}");
+    }
+
+    #[test]
+    fn inputs_may_come_from_either_place_but_are_required() {
+        assert!(load_from(["minewatch"]).is_err());
+        let f = config("stats-interval = 5\n");
+        assert!(load_with(&f, &[]).is_err(), "no input anywhere");
+        assert_eq!(load_with(&f, &["-i", "lo"]).unwrap().interface, vec!["lo"]);
+    }
+
+    #[test]
+    fn metrics_stay_on_loopback_unless_allowed() {
+        let ok = load_from(["minewatch", "-i", "lo", "--metrics", "127.0.0.1:9500"]).unwrap();
+        assert_eq!(ok.metrics, Some("127.0.0.1:9500".parse().unwrap()));
+        assert!(load_from(["minewatch", "-i", "lo", "--metrics", "[::1]:9500"]).is_ok());
+        let m = usage(load_from(["minewatch", "-i", "lo", "--metrics", "0.0.0.0:9500"]));
+        assert!(m.contains("--metrics-allow-remote"), "{m}");
+        assert!(load_from(["minewatch", "-i", "lo", "--metrics", "0.0.0.0:9500", "--metrics-allow-remote"])
+            .is_ok());
+        assert!(load_from(["minewatch", "-i", "lo", "--metrics", "localhost"]).is_err());
+    }
+
+    #[test]
+    fn generators_need_no_input() {
+        let a = load_from(["minewatch", "--generate-man"]).unwrap();
+        assert!(a.generate_man);
+        let b = load_from(["minewatch", "--generate-completions", "bash"]).unwrap();
+        assert_eq!(b.generate_completions, Some(clap_complete::Shell::Bash));
+        assert!(load_from(["minewatch", "--generate-man", "-i", "lo"]).is_err());
+    }
+
+    #[test]
+    fn man_page_and_completions_cover_every_long_option() {
+        let man = String::from_utf8(man_page().unwrap()).unwrap();
+        let bash = String::from_utf8(completions(clap_complete::Shell::Bash)).unwrap();
+        for arg in Args::command().get_arguments().filter(|a| !a.is_hide_set()) {
+            if let Some(long) = arg.get_long() {
+                // roff escapes the hyphens: `\-\-home\-net`.
+                let roff = format!("\\-\\-{}", long.replace('-', "\\-"));
+                assert!(man.contains(&roff), "man page lacks --{long}");
+                assert!(bash.contains(&format!("--{long}")), "bash completion lacks --{long}");
+            }
+        }
+    }
+}
