@@ -89,6 +89,12 @@ pub struct Args {
           value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
     pub memcap_mb: u64,
 
+    /// A file of extra mining-pool domains, one per line (`#` comments; `pool.example.net`
+    /// also matches its subdomains), added to the shipped list; repeatable. Used for TLS server
+    /// names and DNS answers.
+    #[arg(long = "pool-list", value_name = "FILE")]
+    pub pool_list: Vec<std::path::PathBuf>,
+
     /// Worker threads (default: one per core).
     #[arg(long = "workers", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub workers: Option<u16>,
@@ -156,6 +162,11 @@ pub struct Args {
     /// Print the man page (roff) and exit.
     #[arg(long = "generate-man", hide = true, exclusive = true)]
     pub generate_man: bool,
+
+    /// Wallet watchlist: one address per line, an optional label after whitespace, `#`
+    /// comments. A session whose login holds a listed address gets severity 1 and the label.
+    #[arg(long = "watchlist", value_name = "FILE")]
+    pub watchlist: Option<std::path::PathBuf>,
 }
 
 impl Args {
@@ -226,6 +237,12 @@ mod tests {
         assert_eq!(l.user.as_deref(), Some("mw"));
         assert!(Args::try_parse_from(["minewatch", "-r", "a", "--home-net", "nope"]).is_err());
         assert!(Args::try_parse_from(["minewatch", "-r", "a", "--workers", "0"]).is_err());
+        let p = Args::try_parse_from(["minewatch", "-r", "a", "--pool-list", "x.txt", "--pool-list", "y"])
+            .unwrap();
+        assert_eq!(p.pool_list, vec![std::path::PathBuf::from("x.txt"), "y".into()]);
+        let w = Args::try_parse_from(["minewatch", "-r", "a", "--watchlist", "wl.txt"]).unwrap();
+        assert_eq!(w.watchlist.as_deref(), Some(std::path::Path::new("wl.txt")));
+        assert_eq!(a.watchlist, None);
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod config;
 pub mod decode;
 pub mod flow;
 pub mod hosts;
+pub mod intel;
 pub mod metrics;
 pub mod output;
 pub mod pipeline;

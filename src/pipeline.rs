@@ -30,6 +30,7 @@ use crate::decode::{self, LinkType, Packet, Skip, Transport};
 use crate::flow::defrag::{DefragLimits, Defragmenter};
 use crate::flow::FlowTable;
 use crate::hosts::HostTable;
+use crate::intel::Intel;
 use crate::metrics::Published;
 use crate::output::{Sink, StatsRecord};
 use crate::stats::Counters;
@@ -77,7 +78,9 @@ pub struct Report {
 /// What the collector hands back: summed counters, kernel stats, the sink's first error.
 type Collected = (Counters, Vec<(String, KernelStats)>, Option<String>);
 
-/// What the collector receives.
+/// What the collector receives. Records are few (alerts, and counters once a second), so the
+/// size of the largest variant costs nothing worth a box per alert.
+#[allow(clippy::large_enum_variant)]
 enum Record {
     Event(Event),
     /// The latest counters of one reporter (a worker or a reader), replacing its previous ones.
@@ -151,10 +154,16 @@ struct Worker {
 }
 
 impl Worker {
-    fn new(id: usize, cfg: &Config, hosts: Arc<HostTable>, records: Sender<Record>) -> Worker {
+    fn new(
+        id: usize,
+        cfg: &Config,
+        intel: &Arc<Intel>,
+        hosts: Arc<HostTable>,
+        records: Sender<Record>,
+    ) -> Worker {
         Worker {
             id,
-            table: FlowTable::new(cfg.flow, cfg.home_net.clone()),
+            table: FlowTable::new(cfg.flow, cfg.home_net.clone()).with_intel(intel.clone()),
             defrag: Defragmenter::new(DefragLimits::default()),
             hosts,
             records,
@@ -352,8 +361,13 @@ enum ReplayTarget {
 }
 
 impl ReplayTarget {
-    fn frame(&mut self, link: LinkType, frame: &Frame<'_>, c: &mut Counters) {
-        match (classify(link, frame, c), self) {
+    fn frame(&mut self, link: LinkType, frame: &Frame<'_>, intel: &Intel, c: &mut Counters) {
+        let class = classify(link, frame, c);
+        if let Class::Packet(pkt) = &class {
+            // DNS answers are read here, before any later frame is handed out (see intel::dnsmap).
+            intel.udp(pkt, frame.ts, c);
+        }
+        match (class, self) {
             (Class::Packet(pkt), ReplayTarget::Inline(w)) => w.packet(&pkt, frame.ts),
             (Class::Fragment(..), ReplayTarget::Inline(w)) => w.fragment(link, frame.data, frame.ts),
             (class, ReplayTarget::Sharded(d)) => {
@@ -390,6 +404,7 @@ impl ReplayTarget {
 fn spawn_workers(
     n: usize,
     cfg: &Config,
+    intel: &Arc<Intel>,
     hosts: &Arc<HostTable>,
     records: &Sender<Record>,
 ) -> (Workers, Vec<thread::JoinHandle<()>>) {
@@ -398,7 +413,7 @@ fn spawn_workers(
     let mut handles = Vec::new();
     for id in 0..n {
         let (tx, rx) = bounded::<Msg>(WORKER_QUEUE);
-        let w = Worker::new(id, cfg, hosts.clone(), records.clone());
+        let w = Worker::new(id, cfg, intel, hosts.clone(), records.clone());
         let recycle = rec_tx.clone();
         handles.push(thread::spawn(move || worker_loop(w, rx, recycle)));
         txs.push(tx);
@@ -432,11 +447,12 @@ pub fn run_files(
     let collector = thread::spawn(move || collect(sink, rec_rx, None, reopen, published));
     let n = opts.workers.max(1);
     let reader_id = n;
+    let intel = Arc::new(Intel::new(opts.cfg.pools.clone()));
     let mut handles = Vec::new();
     let mut target = if n == 1 {
-        ReplayTarget::Inline(Box::new(Worker::new(0, &opts.cfg, hosts.clone(), rec_tx.clone())))
+        ReplayTarget::Inline(Box::new(Worker::new(0, &opts.cfg, &intel, hosts.clone(), rec_tx.clone())))
     } else {
-        let (workers, h) = spawn_workers(n, &opts.cfg, &hosts, &rec_tx);
+        let (workers, h) = spawn_workers(n, &opts.cfg, &intel, &hosts, &rec_tx);
         handles = h;
         ReplayTarget::Sharded(Dispatcher::new(workers, true))
     };
@@ -448,7 +464,7 @@ pub fn run_files(
         if opts.stop.load(Ordering::Relaxed) {
             break;
         }
-        match read_file(path, &mut target, &mut c, progress, &opts.stop) {
+        match read_file(path, &mut target, &intel, &mut c, progress, &opts.stop) {
             Ok(ts) => last_ts = last_ts.max(ts),
             Err((ts, reason)) => {
                 last_ts = last_ts.max(ts);
@@ -483,6 +499,7 @@ fn finish(collector: thread::JoinHandle<Collected>, input_errors: Vec<(String, S
 fn read_file(
     path: &str,
     target: &mut ReplayTarget,
+    intel: &Intel,
     c: &mut Counters,
     progress: Option<&dyn Progress>,
     stop: &AtomicBool,
@@ -500,7 +517,7 @@ fn read_file(
                 last = last.max(frame.ts);
                 // The record header is 16 bytes in pcap; close enough for pcapng's blocks.
                 pending_progress += frame.data.len() as u64 + 16;
-                target.frame(link, &frame, c);
+                target.frame(link, &frame, intel, c);
                 n = n.wrapping_add(1);
                 if n % 4096 == 0 {
                     if let Some(p) = progress {
@@ -538,13 +555,15 @@ pub fn run_live(sources: Vec<LiveSource>, opts: &RunOptions, sink: Sink, hosts: 
     let published = opts.published.clone();
     let collector = thread::spawn(move || collect(sink, rec_rx, interval, reopen, published));
     let n = opts.workers.max(1);
-    let (workers, worker_handles) = spawn_workers(n, &opts.cfg, &hosts, &rec_tx);
+    let intel = Arc::new(Intel::new(opts.cfg.pools.clone()));
+    let (workers, worker_handles) = spawn_workers(n, &opts.cfg, &intel, &hosts, &rec_tx);
     let mut readers = Vec::new();
     for (i, src) in sources.into_iter().enumerate() {
         let d = Dispatcher::new(workers.clone(), false);
         let records = rec_tx.clone();
         let stop = opts.stop.clone();
-        readers.push(thread::spawn(move || read_live(src, d, n + i, records, stop)));
+        let intel = intel.clone();
+        readers.push(thread::spawn(move || read_live(src, d, n + i, &intel, records, stop)));
     }
     drop(workers);
     let mut input_errors = Vec::new();
@@ -568,6 +587,7 @@ fn read_live(
     mut src: LiveSource,
     mut d: Dispatcher,
     reporter: usize,
+    intel: &Intel,
     records: Sender<Record>,
     stop: Arc<AtomicBool>,
 ) -> Option<(String, String)> {
@@ -584,7 +604,10 @@ fn read_live(
         match src.read() {
             Ok(Read::Frame(frame)) => {
                 match classify(link, &frame, &mut c) {
-                    Class::Packet(pkt) => d.frame(link, pkt.src, pkt.dst, &frame, &mut c),
+                    Class::Packet(pkt) => {
+                        intel.udp(&pkt, frame.ts, &mut c);
+                        d.frame(link, pkt.src, pkt.dst, &frame, &mut c)
+                    }
                     Class::Fragment(src, dst) => d.frame(link, src, dst, &frame, &mut c),
                     Class::Skip => {}
                 }

@@ -91,6 +91,31 @@ counters! {
     events_dropped,
     /// Hosts not added because the host table was full.
     hosts_table_full,
+    /// DNS responses read (UDP from port 53), for pool-domain answers.
+    dns_answers,
+    /// DNS responses from port 53 that did not parse.
+    dns_malformed,
+    /// Addresses remembered from DNS answers for pool domains.
+    dns_pool_addrs,
+    /// Pool-domain addresses not remembered because the DNS map was full of live entries.
+    dns_map_full,
+    /// TLS ClientHellos read at the start of a client's stream.
+    tls_hellos,
+    /// TLS streams whose ClientHello could not be read (malformed, split over records, or not
+    /// whole within 16 KiB): bypassed.
+    tls_unparsed,
+    /// TLS sessions to a pool, by their SNI or by an earlier DNS answer for a pool domain.
+    tls_pool,
+    /// TLS sessions to a pool domain not reported because the client offered only HTTP in ALPN
+    /// (a browser on the pool's web site).
+    tls_pool_web,
+    /// HTTP requests read in flows that opened with `POST`.
+    http_requests,
+    /// HTTP messages that did not parse or broke a bound (header size, body size): the flow was
+    /// bypassed.
+    http_errors,
+    /// Connections whose opening matched the Stratum V2 Noise handshake shape.
+    sv2_handshakes,
     /// `mining` alerts held back by `--suppress` (same miner and pool within the window).
     alerts_suppressed,
     /// `mining` alerts passed unsuppressed because the suppression table was full.

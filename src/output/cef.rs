@@ -110,6 +110,12 @@ fn start(out: &mut String, signature: &str, name: &str, severity: u8) {
 
 /// Appends one CEF record (without the line terminator) to `out`.
 pub fn format(ev: &Event, sensor: &str, out: &mut Vec<u8>) {
+    format_with(ev, sensor, None, out)
+}
+
+/// As [`format`]; `watch` is the watchlist's verdict on the login: `Some(label)` raises the
+/// severity to 10 and puts the label (when not empty) in `msg`.
+pub fn format_with(ev: &Event, sensor: &str, watch: Option<&str>, out: &mut Vec<u8>) {
     let f = &ev.facts;
     let variant = f.variant.map_or("unknown", |v| v.as_str());
     let name = match ev.kind {
@@ -117,7 +123,8 @@ pub fn format(ev: &Event, sensor: &str, out: &mut Vec<u8>) {
         EventKind::MiningSession => format!("Mining session ended ({variant})"),
     };
     let mut s = String::with_capacity(512);
-    start(&mut s, ev.kind.as_str(), &name, severity(ev));
+    let sev = if watch.is_some() && ev.kind == EventKind::Mining { 10 } else { severity(ev) };
+    start(&mut s, ev.kind.as_str(), &name, sev);
     let mut e = Ext { s: String::with_capacity(512) };
     e.num("rt", millis(ev.ts));
     e.kv("dvchost", sensor);
@@ -132,6 +139,9 @@ pub fn format(ev: &Event, sensor: &str, out: &mut Vec<u8>) {
     e.kv("cat", "mining");
     if let Some(login) = f.login.as_deref() {
         e.kv("suser", login);
+    }
+    if let Some(label) = watch {
+        e.kv("msg", &format!("watchlisted wallet{}{label}", if label.is_empty() { "" } else { ": " }));
     }
     e.labelled("cs1", "stratumWorker", f.worker.as_deref());
     e.labelled("cs2", "stratumAgent", f.agent.as_deref());

@@ -103,6 +103,8 @@ struct Minewatch<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     stratum: Option<Stratum<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    watchlist_label: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     stats: Option<&'a crate::stats::Counters>,
     #[serde(skip_serializing_if = "Option::is_none")]
     capture: Option<Vec<json::KernelOut<'a>>>,
@@ -120,6 +122,12 @@ fn observer(sensor: &str) -> Observer<'_> {
 
 /// Appends one ECS document (without the line terminator) to `out`.
 pub fn format(ev: &Event, sensor: &str, out: &mut Vec<u8>) {
+    format_with(ev, sensor, None, out)
+}
+
+/// As [`format`]; `watch` is the watchlist's verdict on the login: `Some(label)` raises
+/// `event.severity` to 99 and names the label in `minewatch.watchlist_label`.
+pub fn format_with(ev: &Event, sensor: &str, watch: Option<&str>, out: &mut Vec<u8>) {
     let session = ev.kind == EventKind::MiningSession;
     let variant = ev.facts.variant.map_or("unknown", |v| v.as_str());
     let (kind, category, type_, dataset): (_, &'static [&'static str], &'static [&'static str], _) =
@@ -138,9 +146,10 @@ pub fn format(ev: &Event, sensor: &str, out: &mut Vec<u8>) {
             action: ev.kind.as_str(),
             dataset,
             module: "minewatch",
-            severity: (!session).then_some(match ev.confidence {
-                crate::stratum::Confidence::Confirmed => 73,
-                crate::stratum::Confidence::Detected => 60,
+            severity: (!session).then_some(match (watch, ev.confidence) {
+                (Some(_), _) => 99,
+                (_, crate::stratum::Confidence::Confirmed) => 73,
+                (_, crate::stratum::Confidence::Detected) => 60,
                 _ => 47,
             }),
             start: session.then(|| ev.first_seen.rfc3339()),
@@ -168,7 +177,8 @@ pub fn format(ev: &Event, sensor: &str, out: &mut Vec<u8>) {
             sensor,
             flow_id: Some(ev.flow_id),
             confidence: Some(ev.confidence.as_str()),
-            stratum: Some(json::stratum(&ev.facts, session)),
+            stratum: Some(json::stratum(ev, session)),
+            watchlist_label: watch.filter(|l| !l.is_empty()),
             stats: None,
             capture: None,
         },
@@ -205,6 +215,7 @@ pub fn format_stats(rec: &super::StatsRecord, sensor: &str, out: &mut Vec<u8>) {
             flow_id: None,
             confidence: None,
             stratum: None,
+            watchlist_label: None,
             stats: Some(&rec.counters),
             capture: (!capture.is_empty()).then_some(capture),
         },

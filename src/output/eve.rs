@@ -34,6 +34,8 @@ struct Eve<'a> {
     flow: Option<Flow>,
     stratum: Stratum<'a>,
     confidence: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    watchlist_label: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -73,6 +75,12 @@ struct Stats<'a> {
 
 /// Appends one EVE record (without the line terminator) to `out`.
 pub fn format(ev: &Event, sensor: &str, out: &mut Vec<u8>) {
+    format_with(ev, sensor, None, out)
+}
+
+/// As [`format`]; `watch` is the watchlist's verdict on the login: `Some(label)` makes the
+/// alert severity 1 and adds `watchlist_label`.
+pub fn format_with(ev: &Event, sensor: &str, watch: Option<&str>, out: &mut Vec<u8>) {
     let session = ev.kind == EventKind::MiningSession;
     let variant = ev.facts.variant.map_or("unknown", |v| v.as_str());
     let alert = (!session).then(|| Alert {
@@ -82,9 +90,9 @@ pub fn format(ev: &Event, sensor: &str, out: &mut Vec<u8>) {
         rev: 1,
         signature: format!("MINEWATCH Cryptocurrency mining ({variant})"),
         category: "Crypto Currency Mining Activity Detected",
-        severity: match ev.confidence {
-            Confidence::Confirmed => 1,
-            Confidence::Detected => 2,
+        severity: match (watch, ev.confidence) {
+            (Some(_), _) | (_, Confidence::Confirmed) => 1,
+            (_, Confidence::Detected) => 2,
             _ => 3,
         },
     });
@@ -123,8 +131,9 @@ pub fn format(ev: &Event, sensor: &str, out: &mut Vec<u8>) {
         sensor,
         alert,
         flow,
-        stratum: json::stratum(&ev.facts, session),
+        stratum: json::stratum(ev, session),
         confidence: ev.confidence.as_str(),
+        watchlist_label: watch.filter(|l| !l.is_empty()),
     };
     json::write_json(&rec, out);
 }

@@ -24,6 +24,7 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use crate::capture::live::KernelStats;
+use crate::intel::Watchlist;
 use crate::stats::Counters;
 use crate::time::Ts;
 use crate::verdict::{Event, EventKind};
@@ -70,11 +71,18 @@ impl Format {
 
     /// Appends one record, without a line terminator, to `out`.
     pub fn format(self, ev: &Event, sensor: &str, out: &mut Vec<u8>) {
+        self.format_with(ev, sensor, &Watchlist::default(), out)
+    }
+
+    /// [`format`](Self::format), where a login holding an address on `watchlist` raises the
+    /// record's severity and carries the entry's label.
+    pub fn format_with(self, ev: &Event, sensor: &str, watchlist: &Watchlist, out: &mut Vec<u8>) {
+        let watch = || watchlist.lookup(ev.facts.login.as_deref(), ev.facts.wallet.as_deref());
         match self {
-            Format::Json => json::format(ev, sensor, out),
-            Format::Cef => cef::format(ev, sensor, out),
-            Format::Ecs => ecs::format(ev, sensor, out),
-            Format::Eve => eve::format(ev, sensor, out),
+            Format::Json => json::format_with(ev, sensor, watchlist, out),
+            Format::Cef => cef::format_with(ev, sensor, watch(), out),
+            Format::Ecs => ecs::format_with(ev, sensor, watch(), out),
+            Format::Eve => eve::format_with(ev, sensor, watch(), out),
         }
     }
 
@@ -257,6 +265,8 @@ pub struct Outputs {
     /// One formatted record per format, reused.
     bufs: [Vec<u8>; 4],
     drain: Duration,
+    /// Consulted once per record, in the output thread (workers never touch it).
+    watchlist: std::sync::Arc<Watchlist>,
 }
 
 /// The collector's name for its outputs.
@@ -305,6 +315,7 @@ impl Outputs {
             own: Counters::default(),
             bufs: Default::default(),
             drain: opts.drain,
+            watchlist: Default::default(),
         })
     }
 
@@ -327,7 +338,14 @@ impl Outputs {
             own: Counters::default(),
             bufs: Default::default(),
             drain: Duration::from_secs(10),
+            watchlist: Default::default(),
         }
+    }
+
+    /// Records whose login holds an address on `watchlist` get a raised severity and its label.
+    pub fn with_watchlist(mut self, watchlist: std::sync::Arc<Watchlist>) -> Outputs {
+        self.watchlist = watchlist;
+        self
     }
 
     /// After log rotation (SIGHUP): flush, then open every file anew; a failed file gets another
@@ -420,7 +438,8 @@ impl Outputs {
             EventKind::Mining => syslog::Severity::Warning,
             EventKind::MiningSession => syslog::Severity::Notice,
         };
-        let r = self.emit(|f, b| f.format(ev, &sensor, b), severity, ev.ts, ev.kind.as_str());
+        let wl = self.watchlist.clone();
+        let r = self.emit(|f, b| f.format_with(ev, &sensor, &wl, b), severity, ev.ts, ev.kind.as_str());
         self.sensor = sensor;
         r
     }
@@ -551,6 +570,29 @@ mod tests {
         assert!(new.contains("|mining_session|"));
         let json = std::fs::read_to_string(dir.path().join("b.json")).unwrap();
         assert_eq!(json.lines().count(), 2);
+    }
+
+    #[test]
+    fn watchlist_raises_severity_in_every_format() {
+        let wl: Watchlist = "4Awallet\tIR-117\n".parse().unwrap();
+        let ev = json::tests::event(EventKind::Mining, "4Awallet");
+        let out = |f: Format| {
+            let mut b = Vec::new();
+            f.format_with(&ev, "s", &wl, &mut b);
+            String::from_utf8(b).unwrap()
+        };
+        let v: serde_json::Value = serde_json::from_str(&out(Format::Json)).unwrap();
+        assert_eq!((v["severity"].as_u64(), v["watchlist_label"].as_str()), (Some(1), Some("IR-117")));
+        let v: serde_json::Value = serde_json::from_str(&out(Format::Eve)).unwrap();
+        assert_eq!(
+            (v["alert"]["severity"].as_u64(), v["watchlist_label"].as_str()),
+            (Some(1), Some("IR-117"))
+        );
+        let v: serde_json::Value = serde_json::from_str(&out(Format::Ecs)).unwrap();
+        assert_eq!(v["event"]["severity"], 99);
+        assert_eq!(v["minewatch"]["watchlist_label"], "IR-117");
+        let cef = out(Format::Cef);
+        assert!(cef.contains("|10|") && cef.contains(" msg=watchlisted wallet: IR-117"), "{cef}");
     }
 
     #[test]
