@@ -57,7 +57,7 @@ const POOL: usize = 1 << 20;
 const BYTES_PER_MINING: u64 = 6_000_000;
 const MIN_MINING: u64 = 12;
 /// Changes whenever the generator's output changes, so cached captures are not reused.
-pub const GENERATOR_VERSION: u32 = 1;
+pub const GENERATOR_VERSION: u32 = 2;
 
 /// What to generate.
 #[derive(Clone, Debug)]
@@ -780,10 +780,17 @@ fn lookalike(cx: &mut Ctx, i: u64, at: i64, cip: IpAddr, file: &str) -> (Flow, T
             "Ethereum node JSON-RPC lines over TCP"
         }
         2 => {
+            // A wallet or dapp polling a node over HTTP. (`eth_getWork` is not a look-alike:
+            // polling a node for work is solo mining, reported as `getwork`.)
             for k in 1..10u32 {
-                let req =
-                    format!("{{\"jsonrpc\":\"2.0\",\"method\":\"eth_getWork\",\"params\":[],\"id\":{k}}}");
-                let body = format!("{{\"jsonrpc\":\"2.0\",\"id\":{k},\"result\":[\"0x{}\",\"0x{}\",\"0x0112e0be826d694b2e62d01511f12a6061fbaec8bc02357593e70e52ba\"]}}\n", rng.hex(32), rng.hex(32));
+                let req = match k % 2 {
+                    0 => format!("{{\"jsonrpc\":\"2.0\",\"method\":\"eth_blockNumber\",\"params\":[],\"id\":{k}}}"),
+                    _ => format!(
+                        "{{\"jsonrpc\":\"2.0\",\"method\":\"eth_getBalance\",\"params\":[\"0x{}\",\"latest\"],\"id\":{k}}}",
+                        rng.hex(20)
+                    ),
+                };
+                let body = format!("{{\"jsonrpc\":\"2.0\",\"id\":{k},\"result\":\"0x{}\"}}\n", rng.hex(8));
                 let post = format!("POST / HTTP/1.1\r\nHost: 192.0.2.{}:8545\r\nUser-Agent: Go-http-client/1.1\r\nContent-Length: {}\r\nContent-Type: application/json\r\n\r\n{req}", 1 + i % 250, req.len());
                 let ok = format!(
                     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
@@ -791,7 +798,7 @@ fn lookalike(cx: &mut Ctx, i: u64, at: i64, cip: IpAddr, file: &str) -> (Flow, T
                 );
                 ex(&mut acts, post, ok, rng.range(1_000, 5_000) as i64);
             }
-            "Ethereum node JSON-RPC over HTTP POST (eth_getWork against a node)"
+            "Ethereum node JSON-RPC over HTTP POST (eth_blockNumber, eth_getBalance)"
         }
         _ => {
             for k in 0..10u32 {
