@@ -253,21 +253,7 @@ fn decode_general(link: LinkType, frame: &[u8]) -> Result<Packet<'_>, Skip> {
         return Err(Skip::Truncated);
     }
     match &sliced.transport {
-        Some(TransportSlice::Tcp(tcp)) => Ok(Packet {
-            src,
-            dst,
-            src_port: tcp.source_port(),
-            dst_port: tcp.destination_port(),
-            transport: Transport::Tcp(TcpInfo {
-                seq: tcp.sequence_number(),
-                ack: tcp.acknowledgment_number(),
-                syn: tcp.syn(),
-                ack_flag: tcp.ack(),
-                fin: tcp.fin(),
-                rst: tcp.rst(),
-            }),
-            payload: tcp.payload(),
-        }),
+        Some(TransportSlice::Tcp(tcp)) => Ok(tcp_packet(src, dst, tcp)),
         Some(TransportSlice::Udp(udp)) => Ok(Packet {
             src,
             dst,
@@ -343,27 +329,31 @@ pub fn fragment(link: LinkType, frame: &[u8]) -> Option<Fragment<'_>> {
     }
 }
 
+fn tcp_packet<'a>(src: IpAddr, dst: IpAddr, tcp: &etherparse::TcpSlice<'a>) -> Packet<'a> {
+    Packet {
+        src,
+        dst,
+        src_port: tcp.source_port(),
+        dst_port: tcp.destination_port(),
+        transport: Transport::Tcp(TcpInfo {
+            seq: tcp.sequence_number(),
+            ack: tcp.acknowledgment_number(),
+            syn: tcp.syn(),
+            ack_flag: tcp.ack(),
+            fin: tcp.fin(),
+            rst: tcp.rst(),
+        }),
+        payload: tcp.payload(),
+    }
+}
+
 /// Decodes a transport segment (TCP or UDP header and payload) carried by `src` → `dst`: the
 /// payload of a datagram put back together from fragments.
 pub fn transport(src: IpAddr, dst: IpAddr, proto: u8, segment: &[u8]) -> Result<Packet<'_>, Skip> {
     match etherparse::IpNumber(proto) {
         etherparse::IpNumber::TCP => {
             let tcp = etherparse::TcpSlice::from_slice(segment).map_err(|_| Skip::Malformed)?;
-            Ok(Packet {
-                src,
-                dst,
-                src_port: tcp.source_port(),
-                dst_port: tcp.destination_port(),
-                transport: Transport::Tcp(TcpInfo {
-                    seq: tcp.sequence_number(),
-                    ack: tcp.acknowledgment_number(),
-                    syn: tcp.syn(),
-                    ack_flag: tcp.ack(),
-                    fin: tcp.fin(),
-                    rst: tcp.rst(),
-                }),
-                payload: tcp.payload(),
-            })
+            Ok(tcp_packet(src, dst, &tcp))
         }
         etherparse::IpNumber::UDP => {
             let udp = etherparse::UdpSlice::from_slice(segment).map_err(|_| Skip::Malformed)?;
