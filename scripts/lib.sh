@@ -96,3 +96,19 @@ ensure_cargo() {
 locked_flag() {
     if [ -f Cargo.lock ]; then printf '%s' --locked; fi
 }
+
+# Installs rsyslog with apt-get when rsyslogd is missing: tests/syslog.rs runs it as a receiver
+# on loopback. Not fatal: without it that test says it is skipped.
+ensure_rsyslog() {
+    if have rsyslogd || [ -x /usr/sbin/rsyslogd ]; then
+        return 0
+    fi
+    say "rsyslogd not found; installing rsyslog (for the syslog receiver test)"
+    if ! have apt-get; then
+        say "warning: apt-get is not available; tests/syslog.rs will be skipped"
+        return 0
+    fi
+    as_root apt-get update </dev/null || true
+    as_root apt-get install -y --no-install-recommends rsyslog </dev/null ||
+        say "warning: could not install rsyslog; tests/syslog.rs will be skipped"
+}

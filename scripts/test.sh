@@ -9,6 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/lib.sh
 
 ensure_libpcap
+ensure_rsyslog
 ensure_live_test_tools
 ensure_cargo
 

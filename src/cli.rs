@@ -1,9 +1,13 @@
 //! The command line, in tcpdump's and Suricata's conventions (`-r`, `-i`, `-o`, `-q`). One
 //! definition serves parsing, `--help`, and later the man page and shell completions.
 
+use std::path::PathBuf;
+use std::time::Duration;
+
 use clap::Parser;
 
 use crate::config::{HomeNet, DEFAULT_HOME_NET};
+use crate::output::{Format, OutputOptions, OutputSpec, Target};
 
 /// What live capture keeps by default: all of TCP, DNS over UDP, and IP fragments.
 pub const DEFAULT_FILTER: &str = "tcp or udp port 53 or (ip[6:2] & 0x3fff != 0) or ip6[6] == 44";
@@ -15,8 +19,9 @@ Examples:
   minewatch -r a.pcapng -r b.pcap -o alerts.json
   tcpdump -w - -i eth1 | minewatch -r -     read a capture from standard input
   minewatch -r x.pcap --home-net 10.20.0.0/16,2001:db8:1::/48
+  minewatch -i eth1 -o json:/var/log/mw.json -o cef:syslog+tcp://127.0.0.1:6514 --spool /var/spool/minewatch
 
-Alerts are JSON lines (docs/alert-schema.md); the summary of mining hosts goes to stderr.
+Alerts are JSON lines (docs/alert-schema.md) unless --format or -o FORMAT: says otherwise; the summary of mining hosts goes to stderr.
 Exit status: 0 when every input was read, 1 when an input was missing or corrupt (the others
 are still processed), 2 for a usage error.";
 
@@ -65,10 +70,6 @@ pub struct Args {
     #[arg(long = "group", value_name = "GROUP")]
     pub group: Option<String>,
 
-    /// Write alerts to PATH (appended), `-` for standard output.
-    #[arg(short = 'o', long = "output", value_name = "PATH", default_value = "-")]
-    pub output: String,
-
     /// Do not print the summary of mining hosts on stderr.
     #[arg(short = 'q', long = "quiet")]
     pub quiet: bool,
@@ -88,9 +89,56 @@ pub struct Args {
           value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
     pub memcap_mb: u64,
 
+    /// A file of extra mining-pool domains, one per line (`#` comments; `pool.example.net`
+    /// also matches its subdomains), added to the shipped list; repeatable. Used for TLS server
+    /// names and DNS answers.
+    #[arg(long = "pool-list", value_name = "FILE")]
+    pub pool_list: Vec<std::path::PathBuf>,
+
     /// Worker threads (default: one per core).
     #[arg(long = "workers", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub workers: Option<u16>,
+
+    // ---- Outputs: formats, transports, delivery (docs/alert-schema.md, README "Into a SIEM") ----
+    /// Where records go, repeatable: `[FORMAT:]TARGET`. TARGET is `-` (standard output, the
+    /// default), a file (appended; reopened on SIGHUP), `syslog+udp://HOST:PORT` or
+    /// `syslog+tcp://HOST:PORT` (RFC 5424; TCP octet-counted, reconnecting, queued). FORMAT is
+    /// json, cef, ecs or eve; without it `--format` applies.
+    #[arg(short = 'o', long = "output", value_name = "[FORMAT:]TARGET")]
+    pub output: Vec<OutputSpec>,
+
+    /// Format of the outputs that name none: json (the documented contract), cef, ecs, eve.
+    #[arg(long = "format", value_name = "FORMAT", default_value = "json")]
+    pub format: Format,
+
+    /// The sensor's name, carried by every record (default: the host name).
+    #[arg(long = "sensor-name", value_name = "NAME")]
+    pub sensor_name: Option<String>,
+
+    /// At most one `mining` alert per (miner host, pool) per WINDOW of packet time, e.g. `10m`;
+    /// the rest are counted (`alerts_suppressed`). `mining_session` records are never held back.
+    #[arg(long = "suppress", value_name = "WINDOW", value_parser = humantime::parse_duration)]
+    pub suppress: Option<Duration>,
+
+    /// Keep what TCP outputs cannot deliver on disk in DIR (one subdirectory per output); it is
+    /// sent first when the receiver is back, also after a restart of minewatch.
+    #[arg(long = "spool", value_name = "DIR")]
+    pub spool: Option<PathBuf>,
+
+    /// Bound of each output's spool, in MiB; records past it are dropped and counted.
+    #[arg(long = "spool-max-mb", value_name = "MIB", default_value_t = 256,
+          value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    pub spool_max_mb: u64,
+
+    /// Records each TCP output keeps in memory while its receiver is away (without `--spool`).
+    #[arg(long = "output-queue", value_name = "N", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub output_queue: u64,
+
+    /// How long network outputs keep trying to deliver at exit before spooling or dropping.
+    #[arg(long = "drain-timeout", value_name = "DURATION", default_value = "10s",
+          value_parser = humantime::parse_duration)]
+    pub drain_timeout: Duration,
 
     // --- Running as a sensor: metrics, configuration file, generated docs (see `sensor`). ---
     /// Serve Prometheus metrics over HTTP at ADDR:PORT (path /metrics); off by default. Only a
@@ -114,6 +162,35 @@ pub struct Args {
     /// Print the man page (roff) and exit.
     #[arg(long = "generate-man", hide = true, exclusive = true)]
     pub generate_man: bool,
+
+    /// Wallet watchlist: one address per line, an optional label after whitespace, `#`
+    /// comments. A session whose login holds a listed address gets severity 1 and the label.
+    #[arg(long = "watchlist", value_name = "FILE")]
+    pub watchlist: Option<std::path::PathBuf>,
+}
+
+impl Args {
+    /// The outputs asked for; standard output when none.
+    pub fn outputs(&self) -> Vec<OutputSpec> {
+        if self.output.is_empty() {
+            vec![OutputSpec { format: None, target: Target::Stdout }]
+        } else {
+            self.output.clone()
+        }
+    }
+
+    /// What every output shares.
+    pub fn output_options(&self) -> OutputOptions {
+        OutputOptions {
+            default_format: self.format,
+            sensor: self.sensor_name.clone().unwrap_or_else(crate::output::default_sensor_name),
+            suppress: self.suppress.filter(|d| !d.is_zero()),
+            spool: self.spool.clone(),
+            spool_max_bytes: self.spool_max_mb.saturating_mul(1 << 20),
+            queue: usize::try_from(self.output_queue).unwrap_or(usize::MAX),
+            drain: self.drain_timeout,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -138,7 +215,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(a.read, vec!["a.pcap", "-"]);
-        assert_eq!(a.output, "x.json");
+        assert_eq!(a.outputs(), vec!["x.json".parse::<OutputSpec>().unwrap()]);
         assert!(a.quiet);
         assert!(a.home_net.contains("192.0.2.1".parse().unwrap()));
         assert!(!a.home_net.contains("10.0.0.1".parse().unwrap()));
@@ -148,7 +225,9 @@ mod tests {
     #[test]
     fn defaults_and_errors() {
         let a = Args::try_parse_from(["minewatch", "-r", "a.pcap"]).unwrap();
-        assert_eq!(a.output, "-");
+        assert_eq!(a.outputs(), vec![OutputSpec { format: None, target: Target::Stdout }]);
+        assert_eq!(a.format, Format::Json);
+        assert_eq!(a.output_options().suppress, None);
         assert_eq!(a.home_net, HomeNet::default());
         assert!(Args::try_parse_from(["minewatch"]).is_err());
         assert!(Args::try_parse_from(["minewatch", "-r", "a", "-i", "eth0"]).is_err());
@@ -158,5 +237,50 @@ mod tests {
         assert_eq!(l.user.as_deref(), Some("mw"));
         assert!(Args::try_parse_from(["minewatch", "-r", "a", "--home-net", "nope"]).is_err());
         assert!(Args::try_parse_from(["minewatch", "-r", "a", "--workers", "0"]).is_err());
+        let p = Args::try_parse_from(["minewatch", "-r", "a", "--pool-list", "x.txt", "--pool-list", "y"])
+            .unwrap();
+        assert_eq!(p.pool_list, vec![std::path::PathBuf::from("x.txt"), "y".into()]);
+        let w = Args::try_parse_from(["minewatch", "-r", "a", "--watchlist", "wl.txt"]).unwrap();
+        assert_eq!(w.watchlist.as_deref(), Some(std::path::Path::new("wl.txt")));
+        assert_eq!(a.watchlist, None);
+    }
+
+    #[test]
+    fn output_options() {
+        let a = Args::try_parse_from([
+            "minewatch",
+            "-r",
+            "a",
+            "-o",
+            "json:/tmp/x.json",
+            "-o",
+            "cef:syslog+tcp://127.0.0.1:6514",
+            "-o",
+            "-",
+            "--format",
+            "ecs",
+            "--sensor-name",
+            "edge-7",
+            "--suppress",
+            "10m",
+            "--spool",
+            "sp",
+            "--spool-max-mb",
+            "2",
+        ])
+        .unwrap();
+        let outs = a.outputs();
+        assert_eq!(outs.len(), 3);
+        assert_eq!(outs[1].label(), "cef:syslog+tcp://127.0.0.1:6514");
+        assert_eq!(outs[2].label(), "-");
+        let o = a.output_options();
+        assert_eq!(o.sensor, "edge-7");
+        assert_eq!(o.suppress, Some(Duration::from_secs(600)));
+        assert_eq!(o.spool_max_bytes, 2 << 20);
+        assert_eq!(o.drain, Duration::from_secs(10));
+        assert!(!Args::try_parse_from(["minewatch", "-r", "a"]).unwrap().output_options().sensor.is_empty());
+        assert!(Args::try_parse_from(["minewatch", "-r", "a", "--format", "xml"]).is_err());
+        assert!(Args::try_parse_from(["minewatch", "-r", "a", "-o", "syslog+tcp://x"]).is_err());
+        assert!(Args::try_parse_from(["minewatch", "-r", "a", "--suppress", "soon"]).is_err());
     }
 }

@@ -238,10 +238,29 @@ pub fn small_flow_limits() -> FlowLimits {
     }
 }
 
-/// Formats an event and checks that it is one line of JSON with the event's strings intact.
+/// An output format's record formatter: event, sensor name, output buffer.
+type Formatter = fn(&Event, &str, &mut Vec<u8>);
+
+/// Formats an event in every output format: each record must be one line; the JSON-based ones
+/// must parse; the JSON-lines record must carry the event's strings intact.
 fn check_event(ev: &Event) {
+    use crate::output::{cef, ecs, eve, json};
+    let sensor = "sensor\n\"|=1";
+    let formats: [(&str, Formatter); 4] =
+        [("eve", eve::format), ("ecs", ecs::format), ("cef", cef::format), ("json", json::format)];
+    for (name, f) in formats {
+        let mut out = Vec::new();
+        f(ev, sensor, &mut out);
+        assert!(!out.contains(&b'\n') && !out.contains(&b'\r'), "a {name} record spans lines");
+        assert!(std::str::from_utf8(&out).is_ok(), "a {name} record is not UTF-8");
+        if name != "cef" {
+            if let Err(e) = serde_json::from_slice::<serde_json::Value>(&out) {
+                panic!("{name} record is not JSON ({e}): {}", String::from_utf8_lossy(&out));
+            }
+        }
+    }
     let mut out = Vec::new();
-    crate::output::json::format(ev, &mut out);
+    json::format(ev, sensor, &mut out);
     assert!(!out.contains(&b'\n') && !out.contains(&b'\r'), "a record spans lines");
     let v: serde_json::Value = match serde_json::from_slice(&out) {
         Ok(v) => v,
@@ -366,7 +385,8 @@ pub fn fuzz_capture_file(data: &[u8]) {
 }
 
 /// Input: fields separated by `0xff` (never valid UTF-8, so it never occurs inside a field):
-/// login, password, worker, agent, algo, then methods; a trailing 8+ bytes give the
+/// login, password, worker, agent, algo, then methods (the last five also fill wallet, target,
+/// reconnect host, pool message and pool host); a trailing 8+ bytes give the
 /// timestamp and counters. Builds an [`Event`] and formats it.
 ///
 /// Checks: one line of JSON that parses back with every string unchanged (lossy UTF-8
@@ -383,6 +403,8 @@ pub fn fuzz_output_json(data: &[u8]) {
     while let Some(m) = field() {
         methods.push(m);
     }
+    // The last methods double as the other wire strings (wallet, target, pool message, ...).
+    let extra: Vec<String> = methods.iter().rev().take(5).cloned().collect();
     let n = |i: usize| {
         let mut b = [0u8; 8];
         for (j, x) in b.iter_mut().enumerate() {
@@ -410,6 +432,15 @@ pub fn fuzz_output_json(data: &[u8]) {
         client_msgs: 1,
         pool_msgs: 1,
         truncated: n(0) & 1 == 1,
+        wallet: extra.first().cloned(),
+        target: extra.get(1).cloned(),
+        reconnect_to: extra.get(2).cloned(),
+        pool_message: extra.get(3).cloned(),
+        pool_host: extra.get(4).cloned(),
+        accepted_hashes: f64::from_bits(n(9)),
+        reported_hashrate: Some(f64::from_bits(n(10))),
+        suggested_difficulty: Some(f64::from_bits(n(11))),
+        ..SessionFacts::default()
     };
     for (kind, end) in [(EventKind::Mining, None), (EventKind::MiningSession, Some(EndReason::Timeout))] {
         let ev = Event {

@@ -14,6 +14,7 @@ pub mod decode;
 pub mod flow;
 pub mod fuzzing;
 pub mod hosts;
+pub mod intel;
 pub mod metrics;
 pub mod output;
 pub mod pipeline;

@@ -14,8 +14,9 @@ use minewatch::cli::Args;
 use minewatch::config::Config;
 use minewatch::flow::FlowLimits;
 use minewatch::hosts::HostTable;
+use minewatch::intel::PoolDomains;
 use minewatch::metrics::{self, Published};
-use minewatch::output::Sink;
+use minewatch::output::Outputs;
 use minewatch::pipeline::{self, Progress, RunOptions};
 use minewatch::sensor::{self, LoadError};
 use minewatch::summary;
@@ -47,6 +48,17 @@ fn progress_bar(args: &Args) -> Option<ProgressBar> {
         .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     Some(bar)
+}
+
+/// The shipped pool domains plus every `--pool-list` file. A file that cannot be read, or has
+/// a line that is not a domain, is a usage error naming the file and line.
+fn load_pool_lists(args: &Args) -> Result<PoolDomains, String> {
+    let mut pools = PoolDomains::builtin();
+    for path in &args.pool_list {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        pools.add_list(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(pools)
 }
 
 /// SIGINT and SIGTERM stop the run (sessions are flushed); SIGHUP reopens the output file.
@@ -130,14 +142,31 @@ fn main() -> ExitCode {
         .workers
         .map(usize::from)
         .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let watchlist = match &args.watchlist {
+        None => Default::default(),
+        Some(path) => match minewatch::intel::Watchlist::load(path) {
+            Ok(w) => Arc::new(w),
+            Err(e) => {
+                eprintln!("minewatch: {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        },
+    };
     let flow = FlowLimits {
         max_flows: usize::try_from(args.max_flows).unwrap_or(usize::MAX),
         // The cap is for the whole process: each worker's table gets its share.
         memcap: usize::try_from(args.memcap_mb << 20).unwrap_or(usize::MAX) / workers.max(1),
         ..FlowLimits::default()
     };
+    let pools = match load_pool_lists(&args) {
+        Ok(p) => Arc::new(p),
+        Err(e) => {
+            eprintln!("minewatch: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let opts = RunOptions {
-        cfg: Config { home_net: args.home_net.clone(), flow },
+        cfg: Config { home_net: args.home_net.clone(), flow, pools, watchlist },
         workers,
         stats_interval: match (args.stats_interval, args.interface.is_empty()) {
             (Some(secs), _) => Some(Duration::from_secs(secs)),
@@ -148,10 +177,10 @@ fn main() -> ExitCode {
         reopen,
         published: args.metrics.map(|_| Published::new()),
     };
-    let sink = match Sink::open(&args.output) {
-        Ok(s) => s,
+    let sink = match Outputs::build(&args.outputs(), &args.output_options()) {
+        Ok(s) => s.with_watchlist(opts.cfg.watchlist.clone()),
         Err(e) => {
-            eprintln!("minewatch: {}: {e}", args.output);
+            eprintln!("minewatch: {e}");
             return ExitCode::from(1);
         }
     };
@@ -214,7 +243,7 @@ fn main() -> ExitCode {
         eprintln!("minewatch: {input}: {reason}");
     }
     if let Some(e) = &report.output_error {
-        eprintln!("minewatch: {}: {e}", args.output);
+        eprintln!("minewatch: {e}");
     }
     if !args.quiet {
         eprint!("{}", summary::render(&hosts.snapshot(), &report.counters));

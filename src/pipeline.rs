@@ -10,7 +10,7 @@
 //! worker queue and loses nothing; a live interface cannot, so a live reader never blocks and
 //! counts every batch it has to drop (`dispatch_dropped`), next to the kernel's own drops.
 //!
-//! One collector thread owns the sink. Workers and readers send it records and, now and then,
+//! One collector thread owns the sink (every output, see [`crate::output::Outputs`]). Workers and readers send it records and, now and then,
 //! a copy of their counters; the collector writes alerts, sums the counters into `stats`
 //! records, and returns the totals at the end, so every counter is summed in one place.
 
@@ -30,6 +30,7 @@ use crate::decode::{self, LinkType, Packet, Skip, Transport};
 use crate::flow::defrag::{DefragLimits, Defragmenter};
 use crate::flow::FlowTable;
 use crate::hosts::HostTable;
+use crate::intel::Intel;
 use crate::metrics::Published;
 use crate::output::{Sink, StatsRecord};
 use crate::stats::Counters;
@@ -77,7 +78,9 @@ pub struct Report {
 /// What the collector hands back: summed counters, kernel stats, the sink's first error.
 type Collected = (Counters, Vec<(String, KernelStats)>, Option<String>);
 
-/// What the collector receives.
+/// What the collector receives. Records are few (alerts, and counters once a second), so the
+/// size of the largest variant costs nothing worth a box per alert.
+#[allow(clippy::large_enum_variant)]
 enum Record {
     Event(Event),
     /// The latest counters of one reporter (a worker or a reader), replacing its previous ones.
@@ -151,10 +154,16 @@ struct Worker {
 }
 
 impl Worker {
-    fn new(id: usize, cfg: &Config, hosts: Arc<HostTable>, records: Sender<Record>) -> Worker {
+    fn new(
+        id: usize,
+        cfg: &Config,
+        intel: &Arc<Intel>,
+        hosts: Arc<HostTable>,
+        records: Sender<Record>,
+    ) -> Worker {
         Worker {
             id,
-            table: FlowTable::new(cfg.flow, cfg.home_net.clone()),
+            table: FlowTable::new(cfg.flow, cfg.home_net.clone()).with_intel(intel.clone()),
             defrag: Defragmenter::new(DefragLimits::default()),
             hosts,
             records,
@@ -352,8 +361,13 @@ enum ReplayTarget {
 }
 
 impl ReplayTarget {
-    fn frame(&mut self, link: LinkType, frame: &Frame<'_>, c: &mut Counters) {
-        match (classify(link, frame, c), self) {
+    fn frame(&mut self, link: LinkType, frame: &Frame<'_>, intel: &Intel, c: &mut Counters) {
+        let class = classify(link, frame, c);
+        if let Class::Packet(pkt) = &class {
+            // DNS answers are read here, before any later frame is handed out (see intel::dnsmap).
+            intel.udp(pkt, frame.ts, c);
+        }
+        match (class, self) {
             (Class::Packet(pkt), ReplayTarget::Inline(w)) => w.packet(&pkt, frame.ts),
             (Class::Fragment(..), ReplayTarget::Inline(w)) => w.fragment(link, frame.data, frame.ts),
             (class, ReplayTarget::Sharded(d)) => {
@@ -390,6 +404,7 @@ impl ReplayTarget {
 fn spawn_workers(
     n: usize,
     cfg: &Config,
+    intel: &Arc<Intel>,
     hosts: &Arc<HostTable>,
     records: &Sender<Record>,
 ) -> (Workers, Vec<thread::JoinHandle<()>>) {
@@ -398,7 +413,7 @@ fn spawn_workers(
     let mut handles = Vec::new();
     for id in 0..n {
         let (tx, rx) = bounded::<Msg>(WORKER_QUEUE);
-        let w = Worker::new(id, cfg, hosts.clone(), records.clone());
+        let w = Worker::new(id, cfg, intel, hosts.clone(), records.clone());
         let recycle = rec_tx.clone();
         handles.push(thread::spawn(move || worker_loop(w, rx, recycle)));
         txs.push(tx);
@@ -432,11 +447,12 @@ pub fn run_files(
     let collector = thread::spawn(move || collect(sink, rec_rx, None, reopen, published));
     let n = opts.workers.max(1);
     let reader_id = n;
+    let intel = Arc::new(Intel::new(opts.cfg.pools.clone()));
     let mut handles = Vec::new();
     let mut target = if n == 1 {
-        ReplayTarget::Inline(Box::new(Worker::new(0, &opts.cfg, hosts.clone(), rec_tx.clone())))
+        ReplayTarget::Inline(Box::new(Worker::new(0, &opts.cfg, &intel, hosts.clone(), rec_tx.clone())))
     } else {
-        let (workers, h) = spawn_workers(n, &opts.cfg, &hosts, &rec_tx);
+        let (workers, h) = spawn_workers(n, &opts.cfg, &intel, &hosts, &rec_tx);
         handles = h;
         ReplayTarget::Sharded(Dispatcher::new(workers, true))
     };
@@ -448,7 +464,7 @@ pub fn run_files(
         if opts.stop.load(Ordering::Relaxed) {
             break;
         }
-        match read_file(path, &mut target, &mut c, progress, &opts.stop) {
+        match read_file(path, &mut target, &intel, &mut c, progress, &opts.stop) {
             Ok(ts) => last_ts = last_ts.max(ts),
             Err((ts, reason)) => {
                 last_ts = last_ts.max(ts);
@@ -495,6 +511,7 @@ fn finish(collector: thread::JoinHandle<Collected>, input_errors: Vec<(String, S
 fn read_file(
     path: &str,
     target: &mut ReplayTarget,
+    intel: &Intel,
     c: &mut Counters,
     progress: Option<&dyn Progress>,
     stop: &AtomicBool,
@@ -512,7 +529,7 @@ fn read_file(
                 last = last.max(frame.ts);
                 // The record header is 16 bytes in pcap; close enough for pcapng's blocks.
                 pending_progress += frame.data.len() as u64 + 16;
-                target.frame(link, &frame, c);
+                target.frame(link, &frame, intel, c);
                 n = n.wrapping_add(1);
                 if n % 4096 == 0 {
                     if let Some(p) = progress {
@@ -550,13 +567,15 @@ pub fn run_live(sources: Vec<LiveSource>, opts: &RunOptions, sink: Sink, hosts: 
     let published = opts.published.clone();
     let collector = thread::spawn(move || collect(sink, rec_rx, interval, reopen, published));
     let n = opts.workers.max(1);
-    let (workers, worker_handles) = spawn_workers(n, &opts.cfg, &hosts, &rec_tx);
+    let intel = Arc::new(Intel::new(opts.cfg.pools.clone()));
+    let (workers, worker_handles) = spawn_workers(n, &opts.cfg, &intel, &hosts, &rec_tx);
     let mut readers = Vec::new();
     for (i, src) in sources.into_iter().enumerate() {
         let d = Dispatcher::new(workers.clone(), false);
         let records = rec_tx.clone();
         let stop = opts.stop.clone();
-        readers.push(thread::spawn(move || read_live(src, d, n + i, records, stop)));
+        let intel = intel.clone();
+        readers.push(thread::spawn(move || read_live(src, d, n + i, &intel, records, stop)));
     }
     drop(workers);
     let mut input_errors = Vec::new();
@@ -578,6 +597,7 @@ fn read_live(
     mut src: LiveSource,
     mut d: Dispatcher,
     reporter: usize,
+    intel: &Intel,
     records: Sender<Record>,
     stop: Arc<AtomicBool>,
 ) -> Option<(String, String)> {
@@ -594,7 +614,10 @@ fn read_live(
         match src.read() {
             Ok(Read::Frame(frame)) => {
                 match classify(link, &frame, &mut c) {
-                    Class::Packet(pkt) => d.frame(link, pkt.src, pkt.dst, &frame, &mut c),
+                    Class::Packet(pkt) => {
+                        intel.udp(&pkt, frame.ts, &mut c);
+                        d.frame(link, pkt.src, pkt.dst, &frame, &mut c)
+                    }
                     Class::Fragment(src, dst) => d.frame(link, src, dst, &frame, &mut c),
                     Class::Skip => {}
                 }
@@ -621,10 +644,11 @@ fn read_live(
     failure
 }
 
-/// Runs one write unless the sink has already failed; keeps the first failure.
+/// Runs one write; keeps the first failure. An output that failed stays silent on its own (see
+/// [`Sink`]), so the others keep receiving records.
 fn write(sink: &mut Sink, f: impl FnOnce(&mut Sink) -> std::io::Result<()>, err: &mut Option<String>) {
-    if err.is_none() {
-        if let Err(e) = f(sink) {
+    if let Err(e) = f(sink) {
+        if err.is_none() {
             *err = Some(e.to_string());
         }
     }
@@ -646,8 +670,9 @@ fn collect(
     let mut kernel: Vec<(String, KernelStats)> = Vec::new();
     let mut err: Option<String> = None;
     let mut next_stats = interval.map(|i| Instant::now() + i);
-    let sum = |latest: &[Option<Counters>]| {
-        let mut total = Counters::default();
+    // The output side (suppression, delivery, spool) counts in the sink, not in a reporter.
+    let sum = |latest: &[Option<Counters>], sink: &Sink| {
+        let mut total = sink.counters();
         for c in latest.iter().flatten() {
             total.add(c);
         }
@@ -677,11 +702,14 @@ fn collect(
                     }
                 }
                 if let Some(p) = &published {
-                    p.publish(&sum(&latest), &kernel);
+                    p.publish(&sum(&latest, &sink), &kernel);
                 }
             }
             Ok(Record::StatsNow(ts)) => {
-                let rec = StatsRecord { ts, counters: sum(&latest), kernel: kernel.clone() };
+                // The last record of a run: let network outputs deliver first, so its counters
+                // say what reached the receivers.
+                sink.settle();
+                let rec = StatsRecord { ts, counters: sum(&latest, &sink), kernel: kernel.clone() };
                 write(&mut sink, |s| s.write_stats(&rec), &mut err);
             }
             Err(RecvTimeoutError::Timeout) => {}
@@ -690,7 +718,7 @@ fn collect(
         if let (Some(at), Some(i)) = (next_stats, interval) {
             if Instant::now() >= at {
                 next_stats = Some(Instant::now() + i);
-                let rec = StatsRecord { ts: now(), counters: sum(&latest), kernel: kernel.clone() };
+                let rec = StatsRecord { ts: now(), counters: sum(&latest, &sink), kernel: kernel.clone() };
                 write(&mut sink, |s| s.write_stats(&rec), &mut err);
             }
         }
@@ -699,7 +727,9 @@ fn collect(
         }
     }
     write(&mut sink, |s| s.flush(), &mut err);
-    (sum(&latest), kernel, err)
+    // Network outputs deliver, spool or count what they still hold; then the counters are final.
+    sink.close();
+    (sum(&latest, &sink), kernel, err)
 }
 
 #[cfg(test)]

@@ -210,11 +210,11 @@ mod tests {
         assert!(a.quiet);
         assert_eq!(a.workers, Some(3));
         assert!(a.home_net.contains("192.0.2.9".parse().unwrap()));
-        assert_eq!(a.output, "/tmp/from-file.json");
+        assert_eq!(a.outputs(), vec!["/tmp/from-file.json".parse::<crate::output::OutputSpec>().unwrap()]);
 
         let b = load_with(&f, &["--workers", "5", "-o", "-", "-i", "eth9"]).unwrap();
         assert_eq!(b.workers, Some(5));
-        assert_eq!(b.output, "-");
+        assert_eq!(b.outputs(), vec!["-".parse::<crate::output::OutputSpec>().unwrap()]);
         assert_eq!(b.interface, vec!["eth9"], "the command line's interfaces replace the file's");
         assert_eq!(b.stats_interval, Some(30), "what the command line leaves alone comes from the file");
 

@@ -62,7 +62,7 @@ counters! {
     sessions,
     /// Mining sessions whose client is outside home-net: not reported.
     sessions_external,
-    /// `mining` alerts written.
+    /// `mining` alerts raised (before `--suppress`, which counts what it holds back).
     alerts,
     /// `mining_session` records written.
     session_records,
@@ -91,4 +91,50 @@ counters! {
     events_dropped,
     /// Hosts not added because the host table was full.
     hosts_table_full,
+    /// DNS responses read (UDP from port 53), for pool-domain answers.
+    dns_answers,
+    /// DNS responses from port 53 that did not parse.
+    dns_malformed,
+    /// Addresses remembered from DNS answers for pool domains.
+    dns_pool_addrs,
+    /// Pool-domain addresses not remembered because the DNS map was full of live entries.
+    dns_map_full,
+    /// TLS ClientHellos read at the start of a client's stream.
+    tls_hellos,
+    /// TLS streams whose ClientHello could not be read (malformed, split over records, or not
+    /// whole within 16 KiB): bypassed.
+    tls_unparsed,
+    /// TLS sessions to a pool, by their SNI or by an earlier DNS answer for a pool domain.
+    tls_pool,
+    /// TLS sessions to a pool domain not reported because the client offered only HTTP in ALPN
+    /// (a browser on the pool's web site).
+    tls_pool_web,
+    /// HTTP requests read in flows that opened with `POST`.
+    http_requests,
+    /// HTTP messages that did not parse or broke a bound (header size, body size): the flow was
+    /// bypassed.
+    http_errors,
+    /// Connections whose opening matched the Stratum V2 Noise handshake shape.
+    sv2_handshakes,
+    /// `mining` alerts held back by `--suppress` (same miner and pool within the window).
+    alerts_suppressed,
+    /// `mining` alerts passed unsuppressed because the suppression table was full.
+    suppress_table_full,
+    /// Records delivered to network (syslog) outputs, sent from the spool or not.
+    output_delivered,
+    /// Records a network output dropped: its queue was full, or it still held them at exit
+    /// (without a spool).
+    output_queue_dropped,
+    /// Records written to the spool because the receiver was away.
+    output_spooled,
+    /// Spooled records delivered (also counted in `output_delivered`).
+    output_spool_replayed,
+    /// Records dropped because the spool was full (`--spool-max-mb`) or failed.
+    output_spool_dropped,
+    /// Failed connection attempts to TCP receivers.
+    output_connect_failures,
+    /// UDP datagrams that could not be sent: dropped.
+    output_send_errors,
+    /// Records too large for one UDP datagram: dropped.
+    output_oversize,
 }

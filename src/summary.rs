@@ -75,12 +75,24 @@ pub fn render(hosts: &[HostEntry], c: &Counters) -> String {
                         | "reasm_ooo_dropped_bytes"
                         | "events_dropped"
                         | "hosts_table_full"
+                        | "suppress_table_full"
+                        | "output_queue_dropped"
+                        | "output_spool_dropped"
+                        | "output_send_errors"
+                        | "output_oversize"
                 )
         })
         .map(|(n, v)| format!("{n} {v}"))
         .collect();
     if !skipped.is_empty() {
         let _ = writeln!(s, "not inspected or lost: {}", skipped.join(", "));
+    }
+    if c.alerts_suppressed + c.output_delivered + c.output_spooled + c.output_connect_failures > 0 {
+        let _ = writeln!(
+            s,
+            "outputs: suppressed {}, delivered to syslog {}, spooled {}, replayed from spool {}, failed connects {}",
+            c.alerts_suppressed, c.output_delivered, c.output_spooled, c.output_spool_replayed, c.output_connect_failures
+        );
     }
     s
 }
@@ -116,5 +128,10 @@ mod tests {
         assert!(!out.contains('\x1b'));
         assert!(out.contains("truncated 3"));
         assert!(render(&[], &Counters::default()).contains("no mining hosts"));
+        assert!(!out.contains("outputs:"));
+        let c = Counters { output_queue_dropped: 2, alerts_suppressed: 4, ..Default::default() };
+        let out = render(&[], &c);
+        assert!(out.contains("output_queue_dropped 2"), "{out}");
+        assert!(out.contains("outputs: suppressed 4,"), "{out}");
     }
 }

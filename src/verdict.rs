@@ -9,6 +9,10 @@ use crate::time::Ts;
 /// Mining messages after which a session is reported even if it never named a login (a
 /// session picked up midstream, after its `authorize`).
 const MESSAGES_WITHOUT_LOGIN: u64 = 4;
+/// The same when the miner was seen opening the session (subscribe, hello, configure): its
+/// login usually follows within a few messages (ASIC firmware negotiates extensions first,
+/// EthereumStratum/2 says hello), so wait for it a little longer.
+const MESSAGES_WITHOUT_LOGIN_AFTER_HANDSHAKE: u64 = 12;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EventKind {
@@ -78,14 +82,64 @@ pub fn ready_to_alert(facts: &SessionFacts, confidence: Confidence) -> bool {
     if confidence < Confidence::Detected {
         return false;
     }
-    facts.login.is_some()
-        || facts.shares_submitted > 0
-        || facts.client_msgs + facts.pool_msgs >= MESSAGES_WITHOUT_LOGIN
+    let patience =
+        if facts.handshake_seen { MESSAGES_WITHOUT_LOGIN_AFTER_HANDSHAKE } else { MESSAGES_WITHOUT_LOGIN };
+    facts.login.is_some() || facts.shares_submitted > 0 || facts.client_msgs + facts.pool_msgs >= patience
+}
+
+/// Shortest window a hash rate is estimated over; below it one share's luck dominates.
+const MIN_HASHRATE_WINDOW_US: i64 = 1_000_000;
+
+/// Estimated hash rate of a session in hashes per second (see docs/hashrate.md):
+/// the expected hashes of the accepted shares (each at the share difficulty in force when it
+/// was submitted, converted by the dialect's hashes-per-difficulty-1) over the time between the
+/// first and the last share, or over the whole session when the shares span less than a
+/// second. `None` without an accepted share of known difficulty or a usable window.
+pub fn estimated_hashrate(facts: &SessionFacts, first_seen: Ts, last_seen: Ts) -> Option<f64> {
+    if facts.shares_accepted == 0
+        || facts.accepted_hashes.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater)
+    {
+        return None;
+    }
+    let share_window = match (facts.first_share, facts.last_share) {
+        (Some(a), Some(b)) => b.0.saturating_sub(a.0),
+        _ => 0,
+    };
+    let window = if share_window >= MIN_HASHRATE_WINDOW_US {
+        share_window
+    } else {
+        last_seen.0.saturating_sub(first_seen.0)
+    };
+    if window < MIN_HASHRATE_WINDOW_US {
+        return None;
+    }
+    let rate = facts.accepted_hashes / (window as f64 / 1e6);
+    rate.is_finite().then_some(rate)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hashrate_over_the_share_window_or_the_session() {
+        let mut f = SessionFacts {
+            shares_accepted: 3,
+            accepted_hashes: 3.0 * 4_294_967_296.0,
+            first_share: Some(Ts(1_000_000)),
+            last_share: Some(Ts(11_000_000)),
+            ..Default::default()
+        };
+        let r = estimated_hashrate(&f, Ts(0), Ts(60_000_000)).unwrap_or_default();
+        assert!((r - 3.0 * 4_294_967_296.0 / 10.0).abs() < 1.0, "{r}");
+        // One share: the session's duration is the window.
+        f.last_share = f.first_share;
+        let r = estimated_hashrate(&f, Ts(0), Ts(60_000_000)).unwrap_or_default();
+        assert!((r - 3.0 * 4_294_967_296.0 / 60.0).abs() < 1.0, "{r}");
+        assert_eq!(estimated_hashrate(&f, Ts(0), Ts(10)), None);
+        f.accepted_hashes = 0.0;
+        assert_eq!(estimated_hashrate(&f, Ts(0), Ts(60_000_000)), None);
+    }
 
     #[test]
     fn waits_for_login_or_enough_evidence() {
@@ -99,6 +153,11 @@ mod tests {
         g.shares_submitted = 0;
         g.pool_msgs = 3;
         g.client_msgs = 1;
+        assert!(ready_to_alert(&g, Confidence::Confirmed));
+        // After a handshake the login is expected: wait longer for it.
+        g.handshake_seen = true;
+        assert!(!ready_to_alert(&g, Confidence::Confirmed));
+        g.pool_msgs = 11;
         assert!(ready_to_alert(&g, Confidence::Confirmed));
     }
 }

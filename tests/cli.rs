@@ -338,3 +338,40 @@ fn home_net_excludes_a_miner_outside_it() {
         elsewhere.describe()
     );
 }
+
+/// `--pool-list` adds domains: the TLS negative (SNI www.example.com) becomes a `tls` alert
+/// once that name is listed; an unreadable list or a bad line is a usage error (exit 2).
+#[test]
+fn pool_list_adds_domains_and_bad_lists_are_usage_errors() {
+    let pcap = util::pcaps_dir().join("neg-tls.pcap");
+    if !pcap.is_file() {
+        println!("SKIPPED: {} not found", pcap.display());
+        return;
+    }
+    let dir = tempdir();
+    let list = dir.path().join("pools.txt");
+    std::fs::write(&list, "# our own\nexample.com\n").unwrap();
+    let plain = util::run(&["-q".as_ref(), "-r".as_ref(), pcap.as_os_str()], None);
+    assert!(records_of(&plain).iter().all(|r| !r.is_mining()), "{}", plain.describe());
+    let with = util::run(
+        &["-q".as_ref(), "--pool-list".as_ref(), list.as_os_str(), "-r".as_ref(), pcap.as_os_str()],
+        None,
+    );
+    assert_eq!(with.code(), Some(0), "{}", with.describe());
+    let alerts: Vec<Record> = records_of(&with).into_iter().filter(Record::is_mining).collect();
+    assert_eq!(alerts.len(), 1, "{}", with.describe());
+    assert_eq!(alerts[0].variant(), Some("tls"));
+    assert_eq!(alerts[0].value["stratum"]["clue"], "sni");
+    assert_eq!(alerts[0].value["stratum"]["pool_host"], "www.example.com");
+    assert_eq!(alerts[0].value["confidence"], "suspected");
+
+    let missing = dir.path().join("absent.txt");
+    let out =
+        util::run(&["--pool-list".as_ref(), missing.as_os_str(), "-r".as_ref(), pcap.as_os_str()], None);
+    assert_eq!(out.code(), Some(2), "{}", out.describe());
+    assert!(out.stderr.contains("absent.txt"), "{}", out.stderr);
+    std::fs::write(&list, "good.example\nnot a domain\n").unwrap();
+    let out = util::run(&["--pool-list".as_ref(), list.as_os_str(), "-r".as_ref(), pcap.as_os_str()], None);
+    assert_eq!(out.code(), Some(2), "{}", out.describe());
+    assert!(out.stderr.contains("line 2"), "{}", out.stderr);
+}

@@ -29,14 +29,19 @@ pub mod reassembly;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::mem::size_of;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use indexmap::IndexMap;
 
 use crate::config::HomeNet;
 use crate::decode::{Packet, TcpInfo};
+use crate::intel::{tls, Intel};
 use crate::stats::Counters;
 use crate::stratum::framer::LineFramer;
-use crate::stratum::{probe, Confidence, LineKind, Session, Side};
+use crate::stratum::http::HttpSession;
+use crate::stratum::probe::{self, Opening};
+use crate::stratum::sv2::{Sv2Shape, Sv2Verdict};
+use crate::stratum::{Clue, Confidence, LineKind, Session, SessionFacts, Side, Variant};
 use crate::time::Ts;
 use crate::verdict::{self, EndReason, Event, EventKind};
 use reassembly::{Chunk, Reassembler, ReassemblyLimits};
@@ -91,20 +96,32 @@ const RUN_COST: usize = 96;
 const INSPECT_COST: usize = size_of::<Inspect>() + 512;
 
 /// A connection's key, the same for both directions: the lower endpoint first.
+///
+/// Compact on purpose: addresses as `u128` (IPv4 as its IPv4-mapped IPv6 form, with the family
+/// kept apart so a v4 flow and a v6 flow to `::ffff:a.b.c.d` never share a key) hash in a few
+/// word-sized writes and compare in two, where `IpAddr` pairs cost an enum dispatch and a
+/// length-prefixed byte write each. The table looks one up for every TCP packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FlowKey {
-    lo: (IpAddr, u16),
-    hi: (IpAddr, u16),
+    lo: u128,
+    hi: u128,
+    /// Low port in the high half, high port in the low half; bit 32 set for IPv6.
+    ports: u64,
+}
+
+fn addr_bits(ip: IpAddr) -> (u128, bool) {
+    match ip {
+        IpAddr::V4(v4) => (u128::from(v4.to_ipv6_mapped()), false),
+        IpAddr::V6(v6) => (u128::from(v6), true),
+    }
 }
 
 impl FlowKey {
     pub fn new(src: IpAddr, sport: u16, dst: IpAddr, dport: u16) -> FlowKey {
-        let (s, d) = ((src, sport), (dst, dport));
-        if s <= d {
-            FlowKey { lo: s, hi: d }
-        } else {
-            FlowKey { lo: d, hi: s }
-        }
+        let ((s, v6), (d, _)) = (addr_bits(src), addr_bits(dst));
+        let ((lo, lp), (hi, hp)) =
+            if (s, sport) <= (d, dport) { ((s, sport), (d, dport)) } else { ((d, dport), (s, sport)) };
+        FlowKey { lo, hi, ports: (u64::from(v6) << 32) | (u64::from(lp) << 16) | u64::from(hp) }
     }
 }
 
@@ -127,7 +144,14 @@ struct Direction {
     judged: bool,
     /// Since when data has been held behind a hole.
     hole_since: Option<Ts>,
+    /// The stream's first bytes (at most [`HEAD_LEN`]), kept until it is judged: `POST ` or a
+    /// TLS record header may arrive a byte at a time.
+    head: [u8; HEAD_LEN],
+    head_len: u8,
 }
+
+/// Bytes of a stream's start kept to judge it ([`probe::opening`]).
+const HEAD_LEN: usize = 8;
 
 impl Direction {
     fn new(max_line: usize) -> Direction {
@@ -137,7 +161,14 @@ impl Direction {
             from_start: false,
             judged: false,
             hole_since: None,
+            head: [0; HEAD_LEN],
+            head_len: 0,
         }
+    }
+
+    /// Whether this direction has delivered or holds any byte.
+    fn silent(&self) -> bool {
+        self.reasm.as_ref().map_or(true, |r| r.stream_offset() == 0 && r.held_bytes() == 0)
     }
 
     /// Bytes held (partial line and out-of-order data): whether anything waits.
@@ -154,10 +185,35 @@ impl Direction {
     }
 }
 
+/// How an inspected flow's bytes are read, decided by the first bytes of the side that speaks
+/// first on a connection seen from its start. Only streams seen from their start leave
+/// `Lines`: TLS, HTTP and Stratum V2 are recognised by how a connection opens.
+#[derive(Debug)]
+enum Mode {
+    /// Newline-delimited JSON-RPC (the Stratum line dialects); every midstream flow.
+    Lines,
+    /// The client opened with a TLS handshake record: its first flight is gathered (at most
+    /// [`tls::MAX_HELLO_STREAM`] bytes, copied only when the ClientHello spans segments) until
+    /// the ClientHello is whole; then the flow is reported (pool SNI, or an address from a DNS
+    /// answer for a pool) or bypassed.
+    Tls { client: Side, hello: Vec<u8> },
+    /// The client opened with `POST `: HTTP getwork/getblocktemplate.
+    Http { client: Side, http: Box<HttpSession> },
+    /// Some other binary opening, from the side that spoke first: only the exact Stratum V2
+    /// handshake shape keeps it from being bypassed.
+    Sv2 { client: Side, shape: Sv2Shape },
+    /// Recognised from its opening alone (tls, stratum-v2): nothing more is read; the flow is
+    /// kept only for its `mining_session` record.
+    Recognised,
+}
+
 #[derive(Debug)]
 struct Inspect {
     dirs: [Direction; 2],
     session: Session,
+    mode: Mode,
+    /// The facts of a session recognised from its opening (tls, stratum-v2), which has no lines.
+    indirect: Option<Box<(SessionFacts, Confidence)>>,
     /// Lines that carried nothing mining-specific.
     idle_lines: u32,
     /// Non-JSON lines seen.
@@ -170,10 +226,44 @@ struct Inspect {
 }
 
 impl Inspect {
+    /// The session's confidence, whichever way it was recognised.
+    fn confidence(&self) -> Option<Confidence> {
+        match (&self.indirect, &self.mode) {
+            (Some(ind), _) => Some(ind.1),
+            (None, Mode::Http { http, .. }) => http.confidence(),
+            (None, _) => self.session.confidence(),
+        }
+    }
+
+    fn facts(&self) -> &SessionFacts {
+        match (&self.indirect, &self.mode) {
+            (Some(ind), _) => &ind.0,
+            (None, Mode::Http { http, .. }) => http.facts(),
+            (None, _) => self.session.facts(),
+        }
+    }
+
+    /// Whether the session has earned its alert: one recognised from its opening at once (it
+    /// will show nothing more), the others by [`verdict::ready_to_alert`].
+    fn ready_to_alert(&self, conf: Confidence) -> bool {
+        self.indirect.is_some() || verdict::ready_to_alert(self.facts(), conf)
+    }
+
+    /// Bytes the mode holds besides the directions' buffers.
+    fn mode_allocated(&self) -> usize {
+        match &self.mode {
+            Mode::Tls { hello, .. } => hello.capacity(),
+            Mode::Http { http, .. } => size_of::<HttpSession>() + http.buffered(),
+            _ => 0,
+        }
+    }
+
     fn new(max_line: usize) -> Inspect {
         Inspect {
             dirs: [Direction::new(max_line), Direction::new(max_line)],
             session: Session::new(),
+            mode: Mode::Lines,
+            indirect: None,
             idle_lines: 0,
             non_json: 0,
             inspected: 0,
@@ -221,7 +311,7 @@ impl Flow {
         match &self.state {
             State::Bypassed => 0,
             State::New { .. } => 1,
-            State::Inspecting(i) if i.session.confidence().is_none() => 2,
+            State::Inspecting(i) if i.confidence().is_none() => 2,
             State::Inspecting(_) => 3,
         }
     }
@@ -229,7 +319,9 @@ impl Flow {
     fn estimate(&self) -> usize {
         FLOW_COST
             + match &self.state {
-                State::Inspecting(i) => INSPECT_COST + i.dirs.iter().map(Direction::allocated).sum::<usize>(),
+                State::Inspecting(i) => {
+                    INSPECT_COST + i.mode_allocated() + i.dirs.iter().map(Direction::allocated).sum::<usize>()
+                }
                 _ => 0,
             }
     }
@@ -261,6 +353,8 @@ pub struct FlowTable {
     mem: usize,
     /// xorshift state for eviction sampling.
     rng: u64,
+    /// Pool domains and DNS answers, for TLS flows.
+    intel: Arc<Intel>,
     pub counters: Counters,
 }
 
@@ -273,8 +367,16 @@ impl FlowTable {
             last_sweep: None,
             mem: 0,
             rng: 0x9E37_79B9_7F4A_7C15,
+            intel: Arc::new(Intel::new(Arc::new(crate::intel::PoolDomains::builtin()))),
             counters: Counters::default(),
         }
+    }
+
+    /// Uses `intel` (the run's pool list and shared DNS map) instead of the built-in list and
+    /// an empty map of this table's own.
+    pub fn with_intel(mut self, intel: Arc<Intel>) -> FlowTable {
+        self.intel = intel;
+        self
     }
 
     pub fn len(&self) -> usize {
@@ -354,7 +456,8 @@ impl FlowTable {
             }
         }
         if let State::Inspecting(insp) = &mut flow.state {
-            if inspect(insp, side, tcp, pkt.payload, ts, &limits, counters) {
+            let ctx = Ctx { meta: &flow.meta, intel: &self.intel };
+            if inspect(insp, side, tcp, pkt.payload, ts, &limits, &ctx, counters) {
                 flow.state = State::Bypassed;
                 counters.flows_bypassed += 1;
             } else {
@@ -380,7 +483,7 @@ impl FlowTable {
     fn remove_index(&mut self, i: usize, reason: EndReason, ts: Ts, emit: &mut dyn FnMut(Event)) {
         if let Some((_, flow)) = self.flows.swap_remove_index(i) {
             self.mem = self.mem.saturating_sub(flow.cost);
-            finish(flow, reason, ts, &self.home, &mut self.counters, emit);
+            finish(flow, reason, ts, &self.home, &self.intel, &mut self.counters, emit);
         }
     }
 
@@ -459,9 +562,24 @@ impl FlowTable {
     pub fn flush_all(&mut self, emit: &mut dyn FnMut(Event)) {
         while let Some((_, flow)) = self.flows.pop() {
             let at = flow.meta.last_seen;
-            finish(flow, EndReason::EndOfInput, at, &self.home, &mut self.counters, emit);
+            finish(flow, EndReason::EndOfInput, at, &self.home, &self.intel, &mut self.counters, emit);
         }
         self.mem = 0;
+    }
+}
+
+/// What the recognisers of a flow's opening need besides the flow's own state.
+struct Ctx<'a> {
+    meta: &'a Meta,
+    intel: &'a Intel,
+}
+
+impl Ctx<'_> {
+    fn addr(&self, side: Side) -> SocketAddr {
+        match side {
+            Side::A => self.meta.a,
+            Side::B => self.meta.b,
+        }
     }
 }
 
@@ -471,12 +589,16 @@ fn pump(
     insp: &mut Inspect,
     side: Side,
     ts: Ts,
+    ctx: &Ctx<'_>,
     counters: &mut Counters,
     op: impl FnOnce(&mut Reassembler, &mut dyn FnMut(Chunk<'_>)),
 ) -> bool {
-    let Inspect { dirs, session, idle_lines, non_json, inspected, .. } = insp;
+    let Inspect { dirs, session, mode, indirect, idle_lines, non_json, inspected, .. } = insp;
+    // Only the first speaker of a connection may switch it out of `Lines` (TLS, HTTP and
+    // Stratum V2 clients speak first; a pool never does in these protocols).
+    let other_silent = dirs.get(idx(side.other())).map_or(true, Direction::silent);
     let Some(dir) = dirs.get_mut(idx(side)) else { return false };
-    let Direction { reasm, framer, from_start, judged, .. } = dir;
+    let Direction { reasm, framer, from_start, judged, head, head_len, .. } = dir;
     let Some(reasm) = reasm.as_mut() else { return false };
     let mut bypass = false;
     let overlong_before = framer.overlong;
@@ -488,14 +610,66 @@ fn pump(
         match chunk {
             Chunk::Data(data) => {
                 *inspected += data.len() as u64;
+                if !matches!(mode, Mode::Lines) {
+                    bypass = opening_data(mode, indirect, side, data, ts, ctx, counters, idle_lines);
+                    return;
+                }
                 if *from_start && !*judged {
-                    match probe::may_start_json(data) {
-                        Some(false) if session.confidence().is_none() => {
-                            bypass = true;
+                    // Keep the stream's first bytes: the opening may need several segments.
+                    let prev = usize::from(*head_len);
+                    let add = data.len().min(HEAD_LEN - prev);
+                    if let (Some(dst), Some(src)) = (head.get_mut(prev..prev + add), data.get(..add)) {
+                        dst.copy_from_slice(src);
+                    }
+                    *head_len = (prev + add) as u8;
+                    let seen = head.get(..usize::from(*head_len)).unwrap_or_default();
+                    let opening = match probe::opening(seen) {
+                        // A long run of whitespace: judge on the first significant byte as before.
+                        Opening::NeedMore if seen.len() == HEAD_LEN => match probe::may_start_json(data) {
+                            Some(true) => Opening::Json,
+                            Some(false) => Opening::Other,
+                            None => Opening::NeedMore,
+                        },
+                        o => o,
+                    };
+                    let recognised = session.confidence().is_some();
+                    match opening {
+                        Opening::NeedMore => {}
+                        Opening::Json => *judged = true,
+                        _ if recognised => *judged = true,
+                        other => {
+                            *judged = true;
+                            let client = side;
+                            // Eight printable ASCII bytes open a text protocol (SSH, SMTP,
+                            // HTTP GET...), never a random Noise key: bypassed at once.
+                            let text =
+                                seen.len() == HEAD_LEN && seen.iter().all(|b| (0x20..0x7f).contains(b));
+                            *mode = match other {
+                                _ if !other_silent => {
+                                    bypass = true;
+                                    return;
+                                }
+                                Opening::Other if text => {
+                                    bypass = true;
+                                    return;
+                                }
+                                Opening::Tls => Mode::Tls { client, hello: Vec::new() },
+                                Opening::HttpPost => Mode::Http {
+                                    client,
+                                    http: Box::new(HttpSession::new().with_client(client)),
+                                },
+                                _ => Mode::Sv2 { client, shape: Sv2Shape::new() },
+                            };
+                            // The new mode reads the stream from its first byte: the bytes kept
+                            // from earlier segments, then this one.
+                            let earlier = head.get(..prev).unwrap_or_default();
+                            bypass = (!earlier.is_empty()
+                                && opening_data(
+                                    mode, indirect, side, earlier, ts, ctx, counters, idle_lines,
+                                ))
+                                || opening_data(mode, indirect, side, data, ts, ctx, counters, idle_lines);
                             return;
                         }
-                        Some(_) => *judged = true,
-                        None => {}
                     }
                 }
                 framer.push(data, |line| {
@@ -521,6 +695,12 @@ fn pump(
                 // After a gap the next byte is not a line start: resynchronise at a newline.
                 *from_start = false;
                 framer.gap();
+                // The opening recognisers need every byte from the start.
+                match mode {
+                    Mode::Lines | Mode::Recognised => {}
+                    Mode::Http { http, .. } if http.confidence().is_some() => {}
+                    _ => bypass = true,
+                }
             }
         }
     });
@@ -534,9 +714,124 @@ fn pump(
     bypass
 }
 
+/// In-order bytes of a flow read by an opening recogniser (TLS, HTTP, Stratum V2). Returns
+/// whether the flow has shown it cannot be mining.
+#[allow(clippy::too_many_arguments)]
+fn opening_data(
+    mode: &mut Mode,
+    indirect: &mut Option<Box<(SessionFacts, Confidence)>>,
+    side: Side,
+    data: &[u8],
+    ts: Ts,
+    ctx: &Ctx<'_>,
+    counters: &mut Counters,
+    idle_lines: &mut u32,
+) -> bool {
+    match mode {
+        Mode::Lines | Mode::Recognised => false,
+        Mode::Tls { client, hello } => {
+            if side != *client {
+                return false; // the server's flight tells nothing we use
+            }
+            let client = *client;
+            // Zero-copy when the whole ClientHello is in one chunk (the usual case).
+            let parsed = if hello.is_empty() {
+                tls::client_hello(data)
+            } else {
+                let room = tls::MAX_HELLO_STREAM.saturating_sub(hello.len());
+                hello.extend_from_slice(data.get(..room.min(data.len())).unwrap_or_default());
+                tls::client_hello(hello)
+            };
+            let found = match parsed {
+                Err(tls::TlsError::Incomplete) => {
+                    if hello.is_empty() {
+                        hello.extend_from_slice(data.get(..tls::MAX_HELLO_STREAM).unwrap_or(data));
+                    }
+                    if hello.len() < tls::MAX_HELLO_STREAM {
+                        return false;
+                    }
+                    counters.tls_unparsed += 1;
+                    return true;
+                }
+                Err(_) => {
+                    counters.tls_unparsed += 1;
+                    return true;
+                }
+                Ok(h) => {
+                    counters.tls_hellos += 1;
+                    tls_pool(&h, ctx.addr(client.other()), ts, ctx.intel, counters)
+                }
+            };
+            let Some((host, clue)) = found else { return true };
+            let facts = SessionFacts {
+                variant: Some(Variant::Tls),
+                client: Some(client),
+                pool_host: Some(host),
+                clue: Some(clue),
+                ..SessionFacts::default()
+            };
+            *indirect = Some(Box::new((facts, Confidence::Suspected)));
+            *mode = Mode::Recognised;
+            false
+        }
+        Mode::Http { client, http } => match http.push(side == *client, data, ts) {
+            Ok(p) => {
+                counters.http_requests += u64::from(p.requests);
+                *idle_lines += p.other;
+                false
+            }
+            Err(_) => {
+                counters.http_errors += 1;
+                true
+            }
+        },
+        Mode::Sv2 { client, shape } => match shape.data(side == *client, data) {
+            Sv2Verdict::Undecided => false,
+            Sv2Verdict::NoMatch => true,
+            Sv2Verdict::Match => {
+                counters.sv2_handshakes += 1;
+                let facts = SessionFacts {
+                    variant: Some(Variant::StratumV2),
+                    client: Some(*client),
+                    ..SessionFacts::default()
+                };
+                *indirect = Some(Box::new((facts, Confidence::Suspected)));
+                *mode = Mode::Recognised;
+                false
+            }
+        },
+    }
+}
+
+/// Whether a ClientHello goes to a pool: its SNI is a pool domain, or (no SNI) the server's
+/// address came in a DNS answer for one. A non-pool SNI wins over the DNS map (shared hosting
+/// puts many names on one address); a client that offers only HTTP in ALPN is a browser on the
+/// pool's web site, not a miner.
+fn tls_pool(
+    h: &tls::ClientHello<'_>,
+    server: SocketAddr,
+    ts: Ts,
+    intel: &Intel,
+    counters: &mut Counters,
+) -> Option<(String, Clue)> {
+    let found = match h.sni {
+        Some(sni) => intel.pools.matches(sni).map(|_| (sni.to_ascii_lowercase(), Clue::Sni)),
+        None => intel.dns.lookup(server.ip(), ts).map(|d| (d.to_string(), Clue::Dns)),
+    };
+    if found.is_some() && h.offers_only_http() {
+        counters.tls_pool_web += 1;
+        return None;
+    }
+    if found.is_some() {
+        counters.tls_pool += 1;
+    }
+    found
+}
+
 /// Feeds one segment of an inspected flow through reassembly, framing and the recogniser, and
 /// gives up holes that are acknowledged or too old. Returns whether the flow has shown it cannot
 /// be Stratum.
+#[allow(clippy::too_many_arguments)]
 fn inspect(
     insp: &mut Inspect,
     side: Side,
@@ -544,8 +839,13 @@ fn inspect(
     payload: &[u8],
     ts: Ts,
     limits: &FlowLimits,
+    ctx: &Ctx<'_>,
     counters: &mut Counters,
 ) -> bool {
+    if matches!(insp.mode, Mode::Recognised) {
+        // Recognised from its opening: nothing more to read, and nothing held.
+        return false;
+    }
     let mut bypass = false;
     if let Some(dir) = insp.dirs.get_mut(idx(side)) {
         // A SYN starts the direction, unless data already flowed (a retransmitted SYN).
@@ -564,12 +864,12 @@ fn inspect(
     if !payload.is_empty() {
         // Data on a SYN (TCP Fast Open) starts one past the ISN.
         let seq = if tcp.syn { tcp.seq.wrapping_add(1) } else { tcp.seq };
-        bypass |= pump(insp, side, ts, counters, |r, out| r.segment(seq, payload, out));
+        bypass |= pump(insp, side, ts, ctx, counters, |r, out| r.segment(seq, payload, out));
     }
     // This packet's ACK tells what the other side's holes really are.
     let other = side.other();
     if tcp.ack_flag && insp.dirs.get(idx(other)).is_some_and(|d| d.buffered() > 0) {
-        bypass |= pump(insp, other, ts, counters, |r, out| r.acked(tcp.ack, out));
+        bypass |= pump(insp, other, ts, ctx, counters, |r, out| r.acked(tcp.ack, out));
     }
     for i in 0..2 {
         let Some(dir) = insp.dirs.get_mut(i) else { continue };
@@ -578,7 +878,7 @@ fn inspect(
             (false, _) => dir.hole_since = None,
             (true, None) => dir.hole_since = Some(ts),
             (true, Some(since)) if ts.0.saturating_sub(since.0) > limits.hole_timeout_us => {
-                bypass |= pump(insp, side_of(i), ts, counters, |r, out| r.skip_first_hole(out));
+                bypass |= pump(insp, side_of(i), ts, ctx, counters, |r, out| r.skip_first_hole(out));
                 if let Some(dir) = insp.dirs.get_mut(i) {
                     let still = dir.reasm.as_ref().is_some_and(|r| r.held_bytes() > 0);
                     dir.hole_since = still.then_some(ts);
@@ -587,7 +887,13 @@ fn inspect(
             (true, Some(_)) => {}
         }
     }
-    let mining = insp.session.confidence().is_some();
+    if matches!(insp.mode, Mode::Recognised) {
+        for d in &mut insp.dirs {
+            d.reasm = None;
+            d.framer = LineFramer::new(0);
+        }
+    }
+    let mining = insp.confidence().is_some();
     if !mining && (insp.idle_lines > limits.inspect_lines || insp.inspected > limits.inspect_bytes) {
         counters.flows_budget_exhausted += 1;
         return true;
@@ -611,7 +917,7 @@ fn make_event(
     confidence: Confidence,
     end_reason: Option<EndReason>,
 ) -> Option<Event> {
-    let facts = insp.session.facts();
+    let facts = insp.facts();
     let (client, pool, cside) = roles(flow.a, flow.b, facts.client)?;
     let key = FlowKey::new(flow.a.ip(), flow.a.port(), flow.b.ip(), flow.b.port());
     Some(Event {
@@ -642,12 +948,12 @@ fn check_alert(
     if insp.alerted {
         return;
     }
-    let Some(conf) = insp.session.confidence() else { return };
-    let facts = insp.session.facts();
+    let Some(conf) = insp.confidence() else { return };
+    let facts = insp.facts();
     let Some((client, _, _)) = roles(meta.a, meta.b, facts.client) else { return };
     let internal = home.contains(client.ip());
     count_session(insp, internal, counters);
-    if !verdict::ready_to_alert(insp.session.facts(), conf) {
+    if !insp.ready_to_alert(conf) {
         return;
     }
     insp.alerted = true;
@@ -677,16 +983,18 @@ fn finish(
     reason: EndReason,
     ts: Ts,
     home: &HomeNet,
+    intel: &Intel,
     counters: &mut Counters,
     emit: &mut dyn FnMut(Event),
 ) {
     let State::Inspecting(insp) = &mut flow.state else { return };
+    let ctx = Ctx { meta: &flow.meta, intel };
     for side in [Side::A, Side::B] {
-        pump(insp, side, ts, counters, |r, out| r.flush(out));
+        pump(insp, side, ts, &ctx, counters, |r, out| r.flush(out));
     }
-    let Some(conf) = insp.session.confidence() else { return };
+    let Some(conf) = insp.confidence() else { return };
     let meta = &flow.meta;
-    let Some((client, _, _)) = roles(meta.a, meta.b, insp.session.facts().client) else { return };
+    let Some((client, _, _)) = roles(meta.a, meta.b, insp.facts().client) else { return };
     let internal = home.contains(client.ip());
     count_session(insp, internal, counters);
     if !internal {

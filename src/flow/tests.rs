@@ -176,12 +176,158 @@ fn a_retransmitted_syn_does_not_reset_a_stream() {
 #[test]
 fn non_stratum_flows_are_bypassed_on_their_first_byte() {
     let mut h = Harness::new(FlowLimits::default());
-    let c = (CLIENT, 40004);
-    let p = (POOL, 443);
-    h.send(c, p, tcp(100, 0, true, false), b"", 0);
-    h.send(c, p, tcp(101, 1, false, false), b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 1);
+    for (port, opening) in [
+        (40004, &b"SSH-2.0-OpenSSH_9.6\r\n"[..]),
+        (40014, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+        (40024, b"<html><head>"),
+    ] {
+        let c = (CLIENT, port);
+        let p = (POOL, 443);
+        h.send(c, p, tcp(100, 0, true, false), b"", 0);
+        h.send(c, p, tcp(101, 1, false, false), opening, 1);
+    }
+    assert_eq!(h.table.counters.flows_bypassed, 3);
+    assert!(h.table.memory() <= 3 * FLOW_COST);
+}
+
+/// A ClientHello record with an optional SNI and ALPN.
+fn client_hello(sni: Option<&str>, alpn: Option<&str>) -> Vec<u8> {
+    let mut body = vec![0x03, 0x03];
+    body.extend_from_slice(&[9u8; 32]);
+    body.extend_from_slice(&[0, 0, 2, 0x13, 0x01, 1, 0]);
+    let mut ext = Vec::new();
+    if let Some(name) = sni {
+        let n = name.len() as u16;
+        ext.extend_from_slice(&[0, 0]);
+        ext.extend_from_slice(&(n + 5).to_be_bytes());
+        ext.extend_from_slice(&(n + 3).to_be_bytes());
+        ext.push(0);
+        ext.extend_from_slice(&n.to_be_bytes());
+        ext.extend_from_slice(name.as_bytes());
+    }
+    if let Some(p) = alpn {
+        let n = p.len() as u16;
+        ext.extend_from_slice(&[0, 0x10]);
+        ext.extend_from_slice(&(n + 3).to_be_bytes());
+        ext.extend_from_slice(&(n + 1).to_be_bytes());
+        ext.push(n as u8);
+        ext.extend_from_slice(p.as_bytes());
+    }
+    body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+    body.extend(ext);
+    let mut rec = vec![0x16, 3, 1];
+    rec.extend_from_slice(&(body.len() as u16 + 4).to_be_bytes());
+    rec.push(1);
+    rec.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+    rec.extend(body);
+    rec
+}
+
+/// Sends `data` from the client of a fresh connection in segments of `mss` bytes.
+fn client_stream(h: &mut Harness, port: u16, dport: u16, data: &[u8], mss: usize, t0: i64) {
+    let c = (CLIENT, port);
+    let p = (POOL, dport);
+    h.send(c, p, tcp(100, 0, true, false), b"", t0);
+    h.send(p, c, TcpInfo { ack_flag: true, ..tcp(500, 101, true, false) }, b"", t0 + 1);
+    let mut seq = 101u32;
+    for (i, part) in data.chunks(mss).enumerate() {
+        h.send(c, p, tcp(seq, 501, false, false), part, t0 + 2 + i as i64);
+        seq += part.len() as u32;
+    }
+}
+
+#[test]
+fn tls_to_a_pool_sni_is_reported_even_one_byte_at_a_time() {
+    let mut h = Harness::new(FlowLimits::default());
+    client_stream(&mut h, 41000, 443, &client_hello(Some("eu.Nanopool.org"), None), 1, 0);
+    let alerts = h.alerts();
+    assert_eq!(alerts.len(), 1);
+    let f = &alerts[0].facts;
+    assert_eq!(
+        (f.variant, f.clue, f.pool_host.as_deref()),
+        (Some(Variant::Tls), Some(Clue::Sni), Some("eu.nanopool.org"))
+    );
+    assert_eq!(alerts[0].confidence, Confidence::Suspected);
+    assert_eq!(h.table.counters.tls_pool, 1);
+    // Recognised flows hold no buffers.
+    assert!(h.table.memory() <= FLOW_COST + INSPECT_COST);
+}
+
+#[test]
+fn ordinary_tls_is_read_once_then_bypassed() {
+    let mut h = Harness::new(FlowLimits::default());
+    client_stream(&mut h, 41001, 443, &client_hello(Some("www.example.com"), None), 1400, 0);
+    client_stream(&mut h, 41002, 443, &client_hello(Some("nanopool.org"), Some("h2")), 1400, 0);
+    client_stream(&mut h, 41003, 443, &client_hello(None, None), 7, 0);
+    assert!(h.alerts().is_empty());
+    assert_eq!(h.table.counters.flows_bypassed, 3);
+    assert_eq!(h.table.counters.tls_hellos, 3);
+    assert_eq!(h.table.counters.tls_pool_web, 1);
+    assert!(h.table.memory() <= 3 * FLOW_COST);
+}
+
+#[test]
+fn tls_without_sni_uses_the_dns_map() {
+    let mut h = Harness::new(FlowLimits::default());
+    let intel = Arc::new(Intel::new(Arc::new(crate::intel::PoolDomains::builtin())));
+    let domain: Arc<str> = Arc::from("xmr.2miners.com");
+    intel.dns.insert(POOL.parse().unwrap(), &domain, 60, Ts(0));
+    h.table = FlowTable::new(FlowLimits::default(), HomeNet::default()).with_intel(intel);
+    client_stream(&mut h, 41004, 12222, &client_hello(None, None), 100, 1_000_000);
+    let alerts = h.alerts();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].facts.clue, Some(Clue::Dns));
+    assert_eq!(alerts[0].facts.pool_host.as_deref(), Some("xmr.2miners.com"));
+    // Much later the answer has expired.
+    client_stream(&mut h, 41005, 12222, &client_hello(None, None), 100, 10_000_000_000);
+    assert_eq!(h.alerts().len(), 1);
+}
+
+#[test]
+fn getwork_post_split_bytewise_is_read_as_http() {
+    let mut h = Harness::new(FlowLimits::default());
+    let body = "{\"method\":\"getwork\",\"params\":[],\"id\":1}";
+    let req = format!(
+        "POST / HTTP/1.1\r\nHost: pool.example.net\r\nAuthorization: Basic dXNlcjE6eA==\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    client_stream(&mut h, 41006, 8332, req.as_bytes(), 1, 0);
+    let alerts = h.alerts();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].facts.variant, Some(Variant::Getwork));
+    assert_eq!(alerts[0].facts.login.as_deref(), Some("user1"));
+    assert_eq!(alerts[0].facts.pool_host.as_deref(), Some("pool.example.net"));
+}
+
+#[test]
+fn stratum_v2_shape_is_reported_and_other_shapes_bypassed() {
+    let mut h = Harness::new(FlowLimits::default());
+    let mut x = 0x1234_5678_9abc_def1u64;
+    let mut random = |n: usize| -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 32) as u8
+            })
+            .collect()
+    };
+    for (port, reply) in [(41007u16, 234usize), (41008, 233)] {
+        let c = (CLIENT, port);
+        let p = (POOL, 3336);
+        h.send(c, p, tcp(100, 0, true, false), b"", 0);
+        h.send(p, c, TcpInfo { ack_flag: true, ..tcp(500, 101, true, false) }, b"", 1);
+        h.send(c, p, tcp(101, 501, false, false), &random(64), 2);
+        h.send(p, c, tcp(501, 165, false, false), &random(reply), 3);
+        h.send(c, p, tcp(165, 501 + reply as u32, false, false), &random(114), 4);
+    }
+    let alerts = h.alerts();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].facts.variant, Some(Variant::StratumV2));
+    assert_eq!(alerts[0].client.port(), 41007);
+    assert_eq!(h.table.counters.sv2_handshakes, 1);
     assert_eq!(h.table.counters.flows_bypassed, 1);
-    assert!(h.table.memory() <= FLOW_COST);
 }
 
 #[test]

@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use crate::stratum::SessionFacts;
+use crate::intel::{Watchlist, SEVERITY_DEFAULT, SEVERITY_WATCHLISTED};
 use crate::verdict::{Event, EventKind};
 
 #[derive(Serialize)]
@@ -21,7 +21,12 @@ struct Record<'a> {
     dest_ip: String,
     dest_port: u16,
     proto: &'static str,
+    sensor: &'a str,
     confidence: &'static str,
+    /// 2 normally, 1 when the login holds a watchlisted wallet (Suricata's scale: 1 is high).
+    severity: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    watchlist_label: Option<&'a str>,
     stratum: Stratum<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     first_seen: Option<String>,
@@ -35,8 +40,9 @@ struct Record<'a> {
     end_reason: Option<&'static str>,
 }
 
+/// The `stratum` object, shared by the JSON, EVE and ECS formats.
 #[derive(Serialize)]
-struct Stratum<'a> {
+pub(crate) struct Stratum<'a> {
     variant: Option<&'static str>,
     login: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -45,10 +51,42 @@ struct Stratum<'a> {
     password: Option<&'a str>,
     agent: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    agent_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    agent_version: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    agent_kind: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wallet: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wallet_checksum: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    coin: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     algo: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    extensions: &'a [&'static str],
     methods: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
+    pool_host: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    clue: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     difficulty: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    difficulty_min: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    difficulty_max: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    suggested_difficulty: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reported_hashrate: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reconnect_to: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pool_message: Option<&'a str>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     truncated: bool,
     #[serde(flatten)]
@@ -56,7 +94,7 @@ struct Stratum<'a> {
 }
 
 #[derive(Serialize)]
-struct SessionCounters {
+pub(crate) struct SessionCounters {
     jobs: u64,
     shares_submitted: u64,
     shares_accepted: u64,
@@ -65,18 +103,44 @@ struct SessionCounters {
     first_share: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     last_share: Option<String>,
+    difficulty_changes: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hashrate: Option<f64>,
 }
 
-fn stratum(f: &SessionFacts, with_counters: bool) -> Stratum<'_> {
+fn finite(v: Option<f64>) -> Option<f64> {
+    v.filter(|d| d.is_finite())
+}
+
+/// The session's facts; with `with_counters` also its jobs and shares (`mining_session`).
+pub(crate) fn stratum(ev: &Event, with_counters: bool) -> Stratum<'_> {
+    let f = &ev.facts;
+    let agent = f.agent.as_deref().and_then(crate::stratum::agent::parse);
     Stratum {
         variant: f.variant.map(|v| v.as_str()),
         login: f.login.as_deref(),
         worker: f.worker.as_deref(),
         password: f.password.as_deref(),
         agent: f.agent.as_deref(),
+        agent_name: agent.as_ref().map(|a| a.name),
+        agent_version: agent.as_ref().and_then(|a| a.version),
+        agent_kind: agent.as_ref().and_then(|a| a.kind).map(|k| k.as_str()),
+        wallet: f.wallet.as_deref(),
+        wallet_checksum: f.wallet.as_ref().map(|_| f.wallet_checksum),
+        coin: f.coin,
         algo: f.algo.as_deref(),
+        extensions: &f.extensions,
         methods: &f.methods,
-        difficulty: f.difficulty.filter(|d| d.is_finite()),
+        pool_host: f.pool_host.as_deref(),
+        clue: f.clue.map(|c| c.as_str()),
+        difficulty: finite(f.difficulty),
+        difficulty_min: finite(f.difficulty_min),
+        difficulty_max: finite(f.difficulty_max),
+        suggested_difficulty: finite(f.suggested_difficulty),
+        target: f.target.as_deref(),
+        reported_hashrate: finite(f.reported_hashrate),
+        reconnect_to: f.reconnect_to.as_deref(),
+        pool_message: f.pool_message.as_deref(),
         truncated: f.truncated,
         counters: with_counters.then(|| SessionCounters {
             jobs: f.jobs,
@@ -85,13 +149,23 @@ fn stratum(f: &SessionFacts, with_counters: bool) -> Stratum<'_> {
             shares_rejected: f.shares_rejected,
             first_share: f.first_share.map(|t| t.rfc3339()),
             last_share: f.last_share.map(|t| t.rfc3339()),
+            difficulty_changes: f.difficulty_changes,
+            hashrate: crate::verdict::estimated_hashrate(f, ev.first_seen, ev.last_seen),
         }),
     }
 }
 
-/// Appends one record (without the line terminator) to `out`.
-pub fn format(ev: &Event, out: &mut Vec<u8>) {
+/// Appends one record (without the line terminator) to `out`, with no watchlist. `sensor` names
+/// this sensor.
+pub fn format(ev: &Event, sensor: &str, out: &mut Vec<u8>) {
+    format_with(ev, sensor, &Watchlist::default(), out)
+}
+
+/// Appends one record (without the line terminator) to `out`; a login holding an address on
+/// `watchlist` raises the record's severity and names the entry's label.
+pub fn format_with(ev: &Event, sensor: &str, watchlist: &Watchlist, out: &mut Vec<u8>) {
     let session = ev.kind == EventKind::MiningSession;
+    let label = watchlist.lookup(ev.facts.login.as_deref(), ev.facts.wallet.as_deref());
     let rec = Record {
         timestamp: ev.ts.rfc3339(),
         flow_id: ev.flow_id,
@@ -101,17 +175,26 @@ pub fn format(ev: &Event, out: &mut Vec<u8>) {
         dest_ip: ev.pool.ip().to_string(),
         dest_port: ev.pool.port(),
         proto: "TCP",
+        sensor,
         confidence: ev.confidence.as_str(),
-        stratum: stratum(&ev.facts, session),
+        severity: if label.is_some() { SEVERITY_WATCHLISTED } else { SEVERITY_DEFAULT },
+        watchlist_label: label.filter(|l| !l.is_empty()),
+        stratum: stratum(ev, session),
         first_seen: session.then(|| ev.first_seen.rfc3339()),
         last_seen: session.then(|| ev.last_seen.rfc3339()),
         bytes_toserver: session.then_some(ev.bytes_toserver),
         bytes_toclient: session.then_some(ev.bytes_toclient),
         end_reason: ev.end_reason.map(|r| r.as_str()),
     };
+    write_json(&rec, out);
+}
+
+/// Serialises `value` onto `out` as one line: serde_json escapes quotes, backslashes and every
+/// control character; the rest is escaped afterwards (see [`escape_line_separators`]).
+pub(crate) fn write_json<T: Serialize>(value: &T, out: &mut Vec<u8>) {
     let start = out.len();
     // Serializing plain structs of strings and numbers into a Vec cannot fail.
-    if serde_json::to_writer(&mut *out, &rec).is_err() {
+    if serde_json::to_writer(&mut *out, value).is_err() {
         out.truncate(start);
         out.extend_from_slice(b"{\"event_type\":\"error\"}");
         return;
@@ -120,58 +203,70 @@ pub fn format(ev: &Event, out: &mut Vec<u8>) {
 }
 
 #[derive(Serialize)]
-struct StatsOut<'a> {
-    timestamp: String,
-    event_type: &'static str,
-    stats: &'a crate::stats::Counters,
+pub(crate) struct StatsOut<'a> {
+    pub timestamp: String,
+    pub event_type: &'static str,
+    pub sensor: &'a str,
+    pub stats: &'a crate::stats::Counters,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    capture: Vec<KernelOut<'a>>,
+    pub capture: Vec<KernelOut<'a>>,
 }
 
 #[derive(Serialize)]
-struct KernelOut<'a> {
+pub(crate) struct KernelOut<'a> {
     iface: &'a str,
     received: u64,
     dropped: u64,
     if_dropped: u64,
 }
 
+/// The kernel's capture counters, per interface.
+pub(crate) fn kernel_out(rec: &super::StatsRecord) -> Vec<KernelOut<'_>> {
+    rec.kernel
+        .iter()
+        .map(|(iface, k)| KernelOut {
+            iface,
+            received: k.received,
+            dropped: k.dropped,
+            if_dropped: k.if_dropped,
+        })
+        .collect()
+}
+
 /// Appends one `stats` record (without the line terminator) to `out`.
-pub fn format_stats(rec: &super::StatsRecord, out: &mut Vec<u8>) {
+pub fn format_stats(rec: &super::StatsRecord, sensor: &str, out: &mut Vec<u8>) {
     let r = StatsOut {
         timestamp: rec.ts.rfc3339(),
         event_type: "stats",
+        sensor,
         stats: &rec.counters,
-        capture: rec
-            .kernel
-            .iter()
-            .map(|(iface, k)| KernelOut {
-                iface,
-                received: k.received,
-                dropped: k.dropped,
-                if_dropped: k.if_dropped,
-            })
-            .collect(),
+        capture: kernel_out(rec),
     };
-    let start = out.len();
-    if serde_json::to_writer(&mut *out, &r).is_err() {
-        out.truncate(start);
-        out.extend_from_slice(b"{\"event_type\":\"error\"}");
-        return;
-    }
-    escape_line_separators(out, start);
+    write_json(&r, out);
 }
 
-/// Rewrites raw U+2028/U+2029 (E2 80 A8/A9) written since `start` as `\u2028`/`\u2029`.
+/// Rewrites, in what was written since `start`, the characters JSON allows raw but some readers
+/// take as line breaks or terminal controls: U+2028/U+2029 (JavaScript line terminators), DEL
+/// and the C1 controls (U+0080-U+009F, NEL among them), as `\uXXXX`. serde_json already escapes
+/// C0. These bytes only occur inside JSON strings, where the escape means the same character.
 fn escape_line_separators(out: &mut Vec<u8>, start: usize) {
     let tail = out.get(start..).unwrap_or_default();
-    if !tail.windows(2).any(|w| w == [0xE2, 0x80]) {
+    let needs = |w: &[u8]| matches!(w, [0x7F, _] | [0xC2, 0x80..=0x9F] | [0xE2, 0x80]);
+    if !tail.windows(2).any(needs) && tail.last() != Some(&0x7F) {
         return;
     }
     let src = out.split_off(start);
     let mut i = 0;
     while let Some(&b) = src.get(i) {
         match (b, src.get(i + 1), src.get(i + 2)) {
+            (0x7F, _, _) => {
+                out.extend_from_slice(b"\\u007f");
+                i += 1;
+            }
+            (0xC2, Some(&c @ 0x80..=0x9F), _) => {
+                out.extend_from_slice(format!("\\u{:04x}", u32::from(c)).as_bytes());
+                i += 2;
+            }
             (0xE2, Some(0x80), Some(0xA8)) => {
                 out.extend_from_slice(b"\\u2028");
                 i += 3;
@@ -189,13 +284,13 @@ fn escape_line_separators(out: &mut Vec<u8>, start: usize) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::stratum::{Confidence, Variant};
+    use crate::stratum::{Confidence, SessionFacts, Variant};
     use crate::time::Ts;
     use crate::verdict::EndReason;
 
-    fn event(kind: EventKind, login: &str) -> Event {
+    pub(crate) fn event(kind: EventKind, login: &str) -> Event {
         Event {
             kind,
             ts: Ts::from_timeval(1_700_000_000, 42),
@@ -223,7 +318,7 @@ mod tests {
 
     fn parse(ev: &Event) -> serde_json::Value {
         let mut buf = Vec::new();
-        format(ev, &mut buf);
+        format(ev, "sensor-1", &mut buf);
         assert!(!buf.contains(&b'\n'));
         serde_json::from_slice(&buf).unwrap()
     }
@@ -238,6 +333,7 @@ mod tests {
         assert_eq!(v["dest_ip"], "2001:db8::1");
         assert_eq!(v["dest_port"], 3333);
         assert_eq!(v["proto"], "TCP");
+        assert_eq!(v["sensor"], "sensor-1");
         assert_eq!(v["confidence"], "confirmed");
         assert_eq!(v["stratum"]["variant"], "cryptonote");
         assert_eq!(v["stratum"]["login"], "4Awallet");
@@ -259,16 +355,55 @@ mod tests {
         assert_eq!(v["bytes_toserver"], 10);
         assert_eq!(v["bytes_toclient"], 20);
         assert_eq!(v["end_reason"], "fin");
+        assert_eq!(v["severity"], 2);
+        assert!(v.get("watchlist_label").is_none());
+    }
+
+    #[test]
+    fn derived_facts_and_watchlist() {
+        let mut ev = event(EventKind::MiningSession, "48edfHu7.rig01");
+        ev.facts.agent = Some("xmrig-proxy/6.22.0 (Linux x86_64)".into());
+        ev.facts.wallet = Some("48edfHu7".into());
+        ev.facts.coin = Some("XMR");
+        ev.facts.wallet_checksum = true;
+        ev.facts.accepted_hashes = 1e9;
+        ev.facts.first_share = Some(Ts::from_timeval(1_700_000_010, 0));
+        ev.facts.last_share = Some(Ts::from_timeval(1_700_000_020, 0));
+        ev.facts.extensions = vec!["nicehash"];
+        let wl: Watchlist = "48edfHu7\tIR-117 botnet\n".parse().unwrap();
+        let mut buf = Vec::new();
+        format_with(&ev, "s", &wl, &mut buf);
+        let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+        assert_eq!(v["severity"], 1);
+        assert_eq!(v["watchlist_label"], "IR-117 botnet");
+        let st = &v["stratum"];
+        assert_eq!(st["agent_name"], "xmrig-proxy");
+        assert_eq!(st["agent_version"], "6.22.0");
+        assert_eq!(st["agent_kind"], "proxy");
+        assert_eq!(st["wallet"], "48edfHu7");
+        assert_eq!(st["wallet_checksum"], true);
+        assert_eq!(st["coin"], "XMR");
+        assert_eq!(st["extensions"], serde_json::json!(["nicehash"]));
+        assert_eq!(st["hashrate"], 1e8);
+        assert_eq!(st["difficulty_changes"], 0);
+        // A watchlist entry without a label raises severity and adds no label.
+        let wl: Watchlist = "48edfHu7\n".parse().unwrap();
+        buf.clear();
+        format_with(&ev, "s", &wl, &mut buf);
+        let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+        assert_eq!(v["severity"], 1);
+        assert!(v.get("watchlist_label").is_none());
     }
 
     #[test]
     fn hostile_login_cannot_break_the_record() {
-        let nasty = "a\"b\\c\nd\re\u{0}f\u{2028}g\u{2029}h\",\"event_type\":\"forged";
+        let nasty = "a\"b\\c\nd\re\u{0}f\u{2028}g\u{2029}h\u{7f}i\u{85}j\",\"event_type\":\"forged";
         let ev = event(EventKind::Mining, nasty);
         let mut buf = Vec::new();
-        format(&ev, &mut buf);
+        format(&ev, "s", &mut buf);
         assert!(!buf.contains(&b'\n') && !buf.contains(&b'\r'));
         assert!(!buf.windows(3).any(|w| w == [0xE2, 0x80, 0xA8] || w == [0xE2, 0x80, 0xA9]));
+        assert!(!buf.contains(&0x7F) && !buf.windows(2).any(|w| w == [0xC2, 0x85]));
         let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
         assert_eq!(v["stratum"]["login"], nasty);
         assert_eq!(v["event_type"], "mining");

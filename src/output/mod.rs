@@ -1,16 +1,36 @@
-//! Outputs: formatters are pure functions from an [`Event`] to bytes; a sink owns the writer.
-//! One thread owns the sinks, so workers never block on a slow disk or terminal for long.
+//! Outputs: formatters are pure functions from a record to bytes (`json`, `cef`, `ecs`, `eve`);
+//! transports carry the bytes (a file, standard output, syslog over UDP or TCP); [`Outputs`]
+//! holds every output the user asked for and is owned by the collector thread alone.
+//!
+//! Nothing here may block the workers: they hand records to the collector through a bounded
+//! channel; files and standard output are written by the collector; each TCP output has a
+//! sender thread behind a bounded queue (see [`net`]), so a slow or absent SIEM costs memory
+//! up to a bound, then spool space up to a bound, then counted drops, never a stall.
 
+pub mod cef;
+pub mod ecs;
+pub mod eve;
 pub mod json;
+pub mod net;
+pub mod spool;
+pub mod suppress;
+pub mod syslog;
 
 use std::fs::OpenOptions;
 use std::io::{self, BufWriter, Write};
-use std::path::Path;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
 
 use crate::capture::live::KernelStats;
+use crate::intel::Watchlist;
 use crate::stats::Counters;
 use crate::time::Ts;
-use crate::verdict::Event;
+use crate::verdict::{Event, EventKind};
+
+use net::{TcpOptions, TcpOut, UdpOut};
+use suppress::{Decision, Suppressor};
 
 /// A `stats` record: every counter, summed over the threads, and the kernel's capture drops.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -20,58 +40,578 @@ pub struct StatsRecord {
     pub kernel: Vec<(String, KernelStats)>,
 }
 
-/// Where alert records go.
-pub struct Sink {
-    out: Box<dyn Write + Send>,
-    buf: Vec<u8>,
-    /// The file, for reopening after log rotation; `None` for standard output.
-    path: Option<String>,
+/// A record layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// The JSON-lines contract (docs/alert-schema.md).
+    Json,
+    /// ArcSight Common Event Format.
+    Cef,
+    /// Elastic Common Schema.
+    Ecs,
+    /// Suricata EVE (`alert`, `flow`, `stats`).
+    Eve,
 }
 
-fn open_append(path: &str) -> io::Result<Box<dyn Write + Send>> {
-    let f = OpenOptions::new().create(true).append(true).open(Path::new(path))?;
+impl Format {
+    pub const ALL: [Format; 4] = [Format::Json, Format::Cef, Format::Ecs, Format::Eve];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Cef => "cef",
+            Format::Ecs => "ecs",
+            Format::Eve => "eve",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Appends one record, without a line terminator, to `out`.
+    pub fn format(self, ev: &Event, sensor: &str, out: &mut Vec<u8>) {
+        self.format_with(ev, sensor, &Watchlist::default(), out)
+    }
+
+    /// [`format`](Self::format), where a login holding an address on `watchlist` raises the
+    /// record's severity and carries the entry's label.
+    pub fn format_with(self, ev: &Event, sensor: &str, watchlist: &Watchlist, out: &mut Vec<u8>) {
+        let watch = || watchlist.lookup(ev.facts.login.as_deref(), ev.facts.wallet.as_deref());
+        match self {
+            Format::Json => json::format_with(ev, sensor, watchlist, out),
+            Format::Cef => cef::format_with(ev, sensor, watch(), out),
+            Format::Ecs => ecs::format_with(ev, sensor, watch(), out),
+            Format::Eve => eve::format_with(ev, sensor, watch(), out),
+        }
+    }
+
+    /// Appends one `stats` record, without a line terminator, to `out`.
+    pub fn format_stats(self, rec: &StatsRecord, sensor: &str, out: &mut Vec<u8>) {
+        match self {
+            Format::Json => json::format_stats(rec, sensor, out),
+            Format::Cef => cef::format_stats(rec, sensor, out),
+            Format::Ecs => ecs::format_stats(rec, sensor, out),
+            Format::Eve => eve::format_stats(rec, sensor, out),
+        }
+    }
+}
+
+impl FromStr for Format {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Format::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| format!("unknown format {s:?} (json, cef, ecs, eve)"))
+    }
+}
+
+/// Where an output's records go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    Stdout,
+    /// A file, appended to.
+    File(PathBuf),
+    /// `syslog+udp://HOST:PORT`
+    SyslogUdp(String),
+    /// `syslog+tcp://HOST:PORT`
+    SyslogTcp(String),
+}
+
+/// One `-o` argument: `[FORMAT:]TARGET`, where TARGET is `-` (standard output), a file path,
+/// `syslog+udp://HOST:PORT` or `syslog+tcp://HOST:PORT`. Without `FORMAT:` the `--format`
+/// default applies, so `-o PATH` and `-o -` mean what they always did. A file whose name starts
+/// with a format name and a colon is written as `./json:name`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputSpec {
+    pub format: Option<Format>,
+    pub target: Target,
+}
+
+impl OutputSpec {
+    /// The output as the user wrote it, for messages: `[FORMAT:]TARGET`.
+    pub fn label(&self) -> String {
+        let t = match &self.target {
+            Target::Stdout => "-".to_string(),
+            Target::File(p) => p.display().to_string(),
+            Target::SyslogUdp(a) => format!("syslog+udp://{a}"),
+            Target::SyslogTcp(a) => format!("syslog+tcp://{a}"),
+        };
+        match self.format {
+            Some(f) => format!("{}:{t}", f.as_str()),
+            None => t,
+        }
+    }
+}
+
+impl FromStr for OutputSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (format, rest) = match s.split_once(':') {
+            Some((f, rest)) if Format::ALL.iter().any(|x| x.as_str() == f) => (Some(f.parse()?), rest),
+            _ => (None, s),
+        };
+        let target = if rest == "-" {
+            Target::Stdout
+        } else if let Some(addr) = rest.strip_prefix("syslog+udp://") {
+            Target::SyslogUdp(host_port(addr)?)
+        } else if let Some(addr) = rest.strip_prefix("syslog+tcp://") {
+            Target::SyslogTcp(host_port(addr)?)
+        } else if rest.contains("://") {
+            return Err(format!("unknown output scheme in {rest:?} (syslog+udp://, syslog+tcp://)"));
+        } else if rest.is_empty() {
+            return Err("empty output path".to_string());
+        } else {
+            Target::File(PathBuf::from(rest))
+        };
+        Ok(OutputSpec { format, target })
+    }
+}
+
+/// Checks `HOST:PORT` (a name, an IPv4 address, or `[IPv6]`) without resolving it.
+fn host_port(s: &str) -> Result<String, String> {
+    let bad = || format!("expected HOST:PORT, got {s:?}");
+    let (host, port) = s.rsplit_once(':').ok_or_else(bad)?;
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    if host.is_empty() || port == 0 || host.contains('/') {
+        return Err(bad());
+    }
+    Ok(s.to_string())
+}
+
+fn resolve(s: &str) -> io::Result<SocketAddr> {
+    s.to_socket_addrs()?
+        .next()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "name resolves to no address"))
+}
+
+/// What every output shares.
+#[derive(Clone, Debug)]
+pub struct OutputOptions {
+    /// `--format`: the format of outputs that name none.
+    pub default_format: Format,
+    /// `--sensor-name`: carried by every record.
+    pub sensor: String,
+    /// `--suppress`: one `mining` alert per (miner, pool) per window.
+    pub suppress: Option<Duration>,
+    /// `--spool`: a directory for what TCP outputs cannot deliver; one subdirectory each.
+    pub spool: Option<PathBuf>,
+    /// `--spool-max-mb`, in bytes: the bound of each output's spool.
+    pub spool_max_bytes: u64,
+    /// `--output-queue`: records each TCP output holds in memory while its receiver is away.
+    pub queue: usize,
+    /// `--drain-timeout`: how long network outputs keep trying at exit.
+    pub drain: Duration,
+}
+
+impl Default for OutputOptions {
+    fn default() -> Self {
+        OutputOptions {
+            default_format: Format::Json,
+            sensor: default_sensor_name(),
+            suppress: None,
+            spool: None,
+            spool_max_bytes: 256 << 20,
+            queue: 10_000,
+            drain: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The host name, or `minewatch` when it cannot be had.
+pub fn default_sensor_name() -> String {
+    let h = gethostname::gethostname().to_string_lossy().into_owned();
+    if h.is_empty() {
+        "minewatch".to_string()
+    } else {
+        h
+    }
+}
+
+enum Transport {
+    /// A file or standard output; `path` is `None` for standard output.
+    Writer {
+        out: Box<dyn Write + Send>,
+        path: Option<PathBuf>,
+    },
+    Udp(UdpOut),
+    Tcp(TcpOut),
+}
+
+struct Output {
+    format: Format,
+    label: String,
+    transport: Transport,
+    /// A file that failed stays silent until it is reopened (SIGHUP).
+    failed: bool,
+}
+
+fn open_append(path: &Path) -> io::Result<Box<dyn Write + Send>> {
+    let f = OpenOptions::new().create(true).append(true).open(path)?;
     Ok(Box::new(BufWriter::new(f)))
 }
 
-impl Sink {
-    /// `-` is standard output; anything else a file, appended to (log shippers tail it).
-    pub fn open(path: &str) -> io::Result<Sink> {
-        if path == "-" {
-            let out = Box::new(BufWriter::new(io::stdout()));
-            return Ok(Sink { out, buf: Vec::with_capacity(1024), path: None });
+/// Every output of a run, owned by the collector thread.
+pub struct Outputs {
+    outs: Vec<Output>,
+    sensor: String,
+    syslog: syslog::Header,
+    suppress: Option<Suppressor>,
+    /// Counters kept here (suppression); network outputs keep theirs in [`net::NetCounters`].
+    own: Counters,
+    /// One formatted record per format, reused.
+    bufs: [Vec<u8>; 4],
+    drain: Duration,
+    /// Consulted once per record, in the output thread (workers never touch it).
+    watchlist: std::sync::Arc<Watchlist>,
+}
+
+/// The collector's name for its outputs.
+pub type Sink = Outputs;
+
+impl Outputs {
+    /// One JSON output: `-` for standard output, else a file (appended). The sensor name is the
+    /// host name.
+    pub fn open(path: &str) -> io::Result<Outputs> {
+        let spec: OutputSpec =
+            path.parse().map_err(|e: String| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        Outputs::build(&[spec], &OutputOptions::default()).map_err(io::Error::other)
+    }
+
+    /// Opens every output: files are created, names resolved, spools opened; the first failure
+    /// is returned as `LABEL: reason`.
+    pub fn build(specs: &[OutputSpec], opts: &OutputOptions) -> Result<Outputs, String> {
+        let mut outs = Vec::new();
+        for spec in specs {
+            let label = spec.label();
+            let format = spec.format.unwrap_or(opts.default_format);
+            let err = |e: io::Error| format!("{label}: {e}");
+            let transport = match &spec.target {
+                Target::Stdout => {
+                    Transport::Writer { out: Box::new(BufWriter::new(io::stdout())), path: None }
+                }
+                Target::File(p) => {
+                    Transport::Writer { out: open_append(p).map_err(err)?, path: Some(p.clone()) }
+                }
+                Target::SyslogUdp(a) => Transport::Udp(UdpOut::open(resolve(a).map_err(err)?).map_err(err)?),
+                Target::SyslogTcp(a) => {
+                    let addr = resolve(a).map_err(err)?;
+                    let name = OutputSpec { format: Some(format), target: spec.target.clone() }.label();
+                    let spool = opts.spool.as_ref().map(|d| (net::spool_dir(d, &name), opts.spool_max_bytes));
+                    let t = TcpOptions { queue: opts.queue, spool, drain: opts.drain };
+                    Transport::Tcp(TcpOut::open(addr, &t).map_err(err)?)
+                }
+            };
+            outs.push(Output { format, label, transport, failed: false });
         }
-        Ok(Sink { out: open_append(path)?, buf: Vec::with_capacity(1024), path: Some(path.to_string()) })
+        Ok(Outputs {
+            outs,
+            sensor: opts.sensor.clone(),
+            syslog: syslog::Header::new(&opts.sensor),
+            suppress: opts.suppress.map(Suppressor::new),
+            own: Counters::default(),
+            bufs: Default::default(),
+            drain: opts.drain,
+            watchlist: Default::default(),
+        })
     }
 
-    /// A sink over any writer (tests, benchmarks).
-    pub fn from_writer(w: Box<dyn Write + Send>) -> Sink {
-        Sink { out: w, buf: Vec::with_capacity(1024), path: None }
+    /// One output over any writer (tests, benchmarks).
+    pub fn from_writer(w: Box<dyn Write + Send>) -> Outputs {
+        Outputs::from_writer_with(w, Format::Json, "minewatch")
     }
 
-    /// After log rotation (SIGHUP): flush, then open the path anew. Standard output stays.
+    pub fn from_writer_with(w: Box<dyn Write + Send>, format: Format, sensor: &str) -> Outputs {
+        Outputs {
+            outs: vec![Output {
+                format,
+                label: format!("{}:writer", format.as_str()),
+                transport: Transport::Writer { out: w, path: None },
+                failed: false,
+            }],
+            sensor: sensor.to_string(),
+            syslog: syslog::Header::new(sensor),
+            suppress: None,
+            own: Counters::default(),
+            bufs: Default::default(),
+            drain: Duration::from_secs(10),
+            watchlist: Default::default(),
+        }
+    }
+
+    /// Records whose login holds an address on `watchlist` get a raised severity and its label.
+    pub fn with_watchlist(mut self, watchlist: std::sync::Arc<Watchlist>) -> Outputs {
+        self.watchlist = watchlist;
+        self
+    }
+
+    /// After log rotation (SIGHUP): flush, then open every file anew; a failed file gets another
+    /// chance. Standard output and network outputs stay as they are.
     pub fn reopen(&mut self) -> io::Result<()> {
-        let _ = self.out.flush();
-        if let Some(p) = &self.path {
-            self.out = open_append(p)?;
+        let mut first = Ok(());
+        for o in &mut self.outs {
+            if let Transport::Writer { out, path: Some(p) } = &mut o.transport {
+                let _ = out.flush();
+                match open_append(p) {
+                    Ok(w) => {
+                        *out = w;
+                        o.failed = false;
+                    }
+                    Err(e) => {
+                        o.failed = true;
+                        if first.is_ok() {
+                            first = Err(io::Error::new(e.kind(), format!("{}: {e}", o.label)));
+                        }
+                    }
+                }
+            }
         }
-        Ok(())
+        first
     }
 
+    /// Formats the record once per format in use, then hands it to every output. An `Err` names
+    /// the output that failed (a file: disk full, closed pipe); the other outputs still got it.
+    fn emit(
+        &mut self,
+        fill: impl Fn(Format, &mut Vec<u8>),
+        severity: syslog::Severity,
+        ts: Ts,
+        msgid: &str,
+    ) -> io::Result<()> {
+        for b in &mut self.bufs {
+            b.clear();
+        }
+        let mut first = Ok(());
+        let mut msg = Vec::new();
+        for o in &mut self.outs {
+            let Some(buf) = self.bufs.get_mut(o.format.index()) else { continue };
+            if buf.is_empty() {
+                fill(o.format, buf);
+            }
+            match &mut o.transport {
+                Transport::Writer { out, .. } => {
+                    if o.failed {
+                        continue;
+                    }
+                    let r = out.write_all(buf).and_then(|()| out.write_all(b"\n"));
+                    if let Err(e) = r {
+                        o.failed = true;
+                        if first.is_ok() {
+                            first = Err(io::Error::new(e.kind(), format!("{}: {e}", o.label)));
+                        }
+                    }
+                }
+                Transport::Udp(u) => {
+                    msg.clear();
+                    self.syslog.message(severity, ts, msgid, buf, &mut msg);
+                    u.send(&msg);
+                }
+                Transport::Tcp(t) => {
+                    let mut m = Vec::with_capacity(buf.len() + 96);
+                    self.syslog.message(severity, ts, msgid, buf, &mut m);
+                    t.send(m);
+                }
+            }
+        }
+        first
+    }
+
+    /// Writes one alert record to every output, unless `--suppress` holds it back.
     pub fn write(&mut self, ev: &Event) -> io::Result<()> {
-        self.buf.clear();
-        json::format(ev, &mut self.buf);
-        self.buf.push(b'\n');
-        self.out.write_all(&self.buf)
+        if ev.kind == EventKind::Mining {
+            if let Some(s) = self.suppress.as_mut() {
+                match s.check(ev.client.ip(), ev.pool, ev.ts) {
+                    Decision::Pass => {}
+                    Decision::Suppress => {
+                        self.own.alerts_suppressed += 1;
+                        return Ok(());
+                    }
+                    Decision::PassTableFull => self.own.suppress_table_full += 1,
+                }
+            }
+        }
+        let sensor = std::mem::take(&mut self.sensor);
+        let severity = match ev.kind {
+            EventKind::Mining => syslog::Severity::Warning,
+            EventKind::MiningSession => syslog::Severity::Notice,
+        };
+        let wl = self.watchlist.clone();
+        let r = self.emit(|f, b| f.format_with(ev, &sensor, &wl, b), severity, ev.ts, ev.kind.as_str());
+        self.sensor = sensor;
+        r
     }
 
+    /// Writes one `stats` record to every output.
     pub fn write_stats(&mut self, rec: &StatsRecord) -> io::Result<()> {
-        self.buf.clear();
-        json::format_stats(rec, &mut self.buf);
-        self.buf.push(b'\n');
-        self.out.write_all(&self.buf)
+        let sensor = std::mem::take(&mut self.sensor);
+        let r = self.emit(|f, b| f.format_stats(rec, &sensor, b), syslog::Severity::Info, rec.ts, "stats");
+        self.sensor = sensor;
+        r
     }
 
     pub fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
+        let mut first = Ok(());
+        for o in &mut self.outs {
+            if let Transport::Writer { out, .. } = &mut o.transport {
+                if o.failed {
+                    continue;
+                }
+                if let Err(e) = out.flush() {
+                    o.failed = true;
+                    if first.is_ok() {
+                        first = Err(io::Error::new(e.kind(), format!("{}: {e}", o.label)));
+                    }
+                }
+            }
+        }
+        first
+    }
+
+    /// The output-side counters: suppression, and every network output's delivery counters.
+    pub fn counters(&self) -> Counters {
+        let mut c = self.own;
+        for o in &self.outs {
+            match &o.transport {
+                Transport::Udp(u) => u.counters.add_to(&mut c),
+                Transport::Tcp(t) => t.counters.add_to(&mut c),
+                Transport::Writer { .. } => {}
+            }
+        }
+        c
+    }
+
+    /// Before the last `stats` record: waits (at most the drain timeout) until every TCP output
+    /// has delivered what it holds in memory, or has found its receiver away, so that the
+    /// record's delivery counters are as final as they can be.
+    pub fn settle(&self) {
+        let deadline = Instant::now() + self.drain;
+        loop {
+            let busy = self.outs.iter().any(|o| matches!(&o.transport, Transport::Tcp(t) if t.busy()));
+            if !busy || Instant::now() >= deadline {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Ends every output: flushes files, lets each TCP sender deliver within the drain timeout
+    /// and spool or count the rest.
+    pub fn close(&mut self) {
+        let _ = self.flush();
+        for o in &mut self.outs {
+            if let Transport::Tcp(t) = &mut o.transport {
+                t.close();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_syntax() {
+        let p = |s: &str| s.parse::<OutputSpec>();
+        assert_eq!(p("-").unwrap(), OutputSpec { format: None, target: Target::Stdout });
+        assert_eq!(p("x.json").unwrap().target, Target::File("x.json".into()));
+        assert_eq!(p("/var/log/mw.json").unwrap().target, Target::File("/var/log/mw.json".into()));
+        let s = p("cef:syslog+tcp://127.0.0.1:6514").unwrap();
+        assert_eq!(s.format, Some(Format::Cef));
+        assert_eq!(s.target, Target::SyslogTcp("127.0.0.1:6514".into()));
+        assert_eq!(p("ecs:-").unwrap().format, Some(Format::Ecs));
+        assert_eq!(p("eve:/a/b").unwrap().target, Target::File("/a/b".into()));
+        assert_eq!(p("syslog+udp://[::1]:514").unwrap().target, Target::SyslogUdp("[::1]:514".into()));
+        assert_eq!(p("./json:x").unwrap().target, Target::File("./json:x".into()));
+        assert!(p("syslog://h:1").is_err());
+        assert!(p("syslog+tcp://nohost").is_err());
+        assert!(p("syslog+tcp://h:0").is_err());
+        assert!(p("json:").is_err());
+        assert_eq!(s.label(), "cef:syslog+tcp://127.0.0.1:6514");
+        assert_eq!(p("x.json").unwrap().label(), "x.json");
+    }
+
+    #[derive(Clone, Default)]
+    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.0.lock().map_err(|_| io::Error::other("poisoned"))?.extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn reopen_follows_log_rotation_and_every_record_is_one_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.log");
+        let specs = [
+            OutputSpec { format: Some(Format::Cef), target: Target::File(path.clone()) },
+            OutputSpec { format: None, target: Target::File(dir.path().join("b.json")) },
+        ];
+        let opts = OutputOptions { sensor: "s".into(), ..OutputOptions::default() };
+        let mut o = Outputs::build(&specs, &opts).unwrap();
+        o.write(&json::tests::event(EventKind::Mining, "one\nline")).unwrap();
+        o.flush().unwrap();
+        std::fs::rename(&path, dir.path().join("a.log.1")).unwrap();
+        o.reopen().unwrap();
+        o.write(&json::tests::event(EventKind::MiningSession, "two")).unwrap();
+        o.close();
+        let old = std::fs::read_to_string(dir.path().join("a.log.1")).unwrap();
+        let new = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(old.lines().count(), 1);
+        assert!(old.starts_with("CEF:0|") && old.contains("suser=one\\nline"), "{old}");
+        assert_eq!(new.lines().count(), 1);
+        assert!(new.contains("|mining_session|"));
+        let json = std::fs::read_to_string(dir.path().join("b.json")).unwrap();
+        assert_eq!(json.lines().count(), 2);
+    }
+
+    #[test]
+    fn watchlist_raises_severity_in_every_format() {
+        let wl: Watchlist = "4Awallet\tIR-117\n".parse().unwrap();
+        let ev = json::tests::event(EventKind::Mining, "4Awallet");
+        let out = |f: Format| {
+            let mut b = Vec::new();
+            f.format_with(&ev, "s", &wl, &mut b);
+            String::from_utf8(b).unwrap()
+        };
+        let v: serde_json::Value = serde_json::from_str(&out(Format::Json)).unwrap();
+        assert_eq!((v["severity"].as_u64(), v["watchlist_label"].as_str()), (Some(1), Some("IR-117")));
+        let v: serde_json::Value = serde_json::from_str(&out(Format::Eve)).unwrap();
+        assert_eq!(
+            (v["alert"]["severity"].as_u64(), v["watchlist_label"].as_str()),
+            (Some(1), Some("IR-117"))
+        );
+        let v: serde_json::Value = serde_json::from_str(&out(Format::Ecs)).unwrap();
+        assert_eq!(v["event"]["severity"], 99);
+        assert_eq!(v["minewatch"]["watchlist_label"], "IR-117");
+        let cef = out(Format::Cef);
+        assert!(cef.contains("|10|") && cef.contains(" msg=watchlisted wallet: IR-117"), "{cef}");
+    }
+
+    #[test]
+    fn suppression_counts_and_keeps_sessions() {
+        let w = Shared::default();
+        let mut o = Outputs::from_writer_with(Box::new(w.clone()), Format::Json, "s1");
+        o.suppress = Some(Suppressor::new(Duration::from_secs(600)));
+        let mut ev = json::tests::event(EventKind::Mining, "w");
+        o.write(&ev).unwrap();
+        ev.flow_id = 8;
+        ev.ts = Ts(ev.ts.0 + 1_000_000);
+        o.write(&ev).unwrap();
+        o.write(&json::tests::event(EventKind::MiningSession, "w")).unwrap();
+        o.flush().unwrap();
+        let text = String::from_utf8(w.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines[0].contains("\"event_type\":\"mining\"") && lines[0].contains("\"sensor\":\"s1\""));
+        assert!(lines[1].contains("mining_session"));
+        assert_eq!(o.counters().alerts_suppressed, 1);
     }
 }

@@ -9,10 +9,13 @@
 //! that sends `mining.subscribe`/`login`/`submit` is the miner, the side that pushes
 //! `mining.notify`/`job` or answers the miner's requests is the pool.
 
+pub mod agent;
 pub mod framer;
+pub mod http;
 pub mod message;
 pub mod probe;
 pub mod session;
+pub mod sv2;
 
 pub use session::{LineKind, Session};
 
@@ -96,6 +99,9 @@ pub const MAX_METHODS: usize = 32;
 /// boundary and flagged in [`SessionFacts::truncated`].
 pub const MAX_FIELD_LEN: usize = 512;
 
+/// Most distinct protocol extensions kept per session.
+pub const MAX_EXTENSIONS: usize = 8;
+
 /// What a session has told us so far. Every string in here came off the wire and is
 /// attacker-controlled: output formats must escape it.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -111,6 +117,37 @@ pub struct SessionFacts {
     pub worker: Option<String>,
     /// Miner software as announced (subscribe's first param, cryptonote `agent`, ...).
     pub agent: Option<String>,
+    /// The wallet address at the head of the login (`WALLET.worker`, `WALLET+diff`,
+    /// `WALLET/worker`), only when it is a recognised address format ([`crate::intel::wallet`]).
+    pub wallet: Option<String>,
+    /// Coin inferred from the wallet (or, failing that, the algorithm or a `c=` password option).
+    pub coin: Option<&'static str>,
+    /// Whether the wallet's checksum was verified (false: format only).
+    pub wallet_checksum: bool,
+    /// Difficulty the miner asked for (`mining.suggest_difficulty`, a `d=` password option,
+    /// or a `+N` login suffix).
+    pub suggested_difficulty: Option<f64>,
+    /// Lowest and highest difficulty the pool set during the session, and how many times it
+    /// set one (bounded: three numbers, whatever the session length).
+    pub difficulty_min: Option<f64>,
+    pub difficulty_max: Option<f64>,
+    pub difficulty_changes: u64,
+    /// The latest share target as sent (hex, capped) when the pool gave a target and its
+    /// difficulty scale is not known (`mining.set_target` outside Equihash, EthereumStratum/2
+    /// `mining.set`).
+    pub target: Option<String>,
+    /// Sum over accepted shares of the hashes each share is expected to take (from the share
+    /// difficulty in force when it was submitted; see docs/hashrate.md).
+    pub accepted_hashes: f64,
+    /// Hash rate the miner reported itself (eth_submitHashrate, mining.hashrate), in H/s.
+    pub reported_hashrate: Option<f64>,
+    /// Protocol extensions negotiated (version-rolling, nicehash, ...), first-seen order, at most
+    /// [`MAX_EXTENSIONS`].
+    pub extensions: Vec<&'static str>,
+    /// Where the pool told the miner to reconnect (`client.reconnect` host:port), capped.
+    pub reconnect_to: Option<String>,
+    /// The last message the pool showed the miner (`client.show_message`), capped.
+    pub pool_message: Option<String>,
     /// Algorithm(s) named by either side (cryptonote `algo`, job `algo`).
     pub algo: Option<String>,
     /// Distinct methods seen from either side, in first-seen order, at most [`MAX_METHODS`].
@@ -124,9 +161,35 @@ pub struct SessionFacts {
     pub difficulty: Option<f64>,
     pub first_share: Option<crate::time::Ts>,
     pub last_share: Option<crate::time::Ts>,
+    /// The miner opened the session with a handshake (subscribe, hello, configure), so its
+    /// login is expected to follow: the alert waits a little longer for it.
+    pub handshake_seen: bool,
     /// Mining messages seen from the miner and from the pool.
     pub client_msgs: u64,
     pub pool_msgs: u64,
     /// Some wire string was longer than [`MAX_FIELD_LEN`] and was cut.
     pub truncated: bool,
+    /// The pool's host name, when the traffic named it: TLS SNI, a DNS answer, an HTTP `Host`.
+    pub pool_host: Option<String>,
+    /// What identified a session that shows no Stratum lines (TLS): see [`Clue`].
+    pub clue: Option<Clue>,
+}
+
+/// The indirect evidence behind a `tls` session: the alert's `stratum.clue`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Clue {
+    /// The ClientHello's server name is a known pool domain.
+    Sni,
+    /// The server's address was given out in a DNS answer for a known pool domain.
+    Dns,
+}
+
+impl Clue {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Clue::Sni => "sni",
+            Clue::Dns => "dns",
+        }
+    }
 }

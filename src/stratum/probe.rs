@@ -27,6 +27,38 @@ pub fn may_start_json(prefix: &[u8]) -> Option<bool> {
     prefix.iter().find(|&&b| !is_json_ws(b)).map(|&b| b == b'{' || b == b'[')
 }
 
+/// What the first bytes of a connection's first speaker say it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Opening {
+    /// Too few bytes to tell.
+    NeedMore,
+    /// A JSON message: the Stratum line dialects.
+    Json,
+    /// A TLS handshake record (read for its ClientHello).
+    Tls,
+    /// `POST `: HTTP, read for getwork.
+    HttpPost,
+    /// Anything else (only a Stratum V2 handshake is still possible).
+    Other,
+}
+
+/// Classifies the first bytes of a stream (`head`: up to its first 8 bytes, as received).
+/// Leading JSON whitespace is allowed before `{`/`[` only; TLS and HTTP start at byte 0.
+pub fn opening(head: &[u8]) -> Opening {
+    match head.iter().find(|&&b| !is_json_ws(b)) {
+        Some(b'{' | b'[') => return Opening::Json,
+        Some(_) if head.first().is_some_and(|&b| is_json_ws(b)) => return Opening::Other,
+        Some(_) => {}
+        None => return Opening::NeedMore,
+    }
+    match (crate::intel::tls::may_start_tls(head), super::http::may_start_post(head)) {
+        (Some(true), _) => Opening::Tls,
+        (_, Some(true)) => Opening::HttpPost,
+        (None, _) | (_, None) => Opening::NeedMore,
+        (Some(false), Some(false)) => Opening::Other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,5 +86,22 @@ mod tests {
         assert_eq!(may_start_json(b" {\"id\""), Some(true));
         assert_eq!(may_start_json(b"\x16\x03"), Some(false));
         assert_eq!(may_start_json(b"POST /"), Some(false));
+    }
+
+    #[test]
+    fn opening_of_a_stream() {
+        assert_eq!(opening(b""), Opening::NeedMore);
+        assert_eq!(opening(b"  "), Opening::NeedMore);
+        assert_eq!(opening(b" \r\n{\"id\""), Opening::Json);
+        assert_eq!(opening(b"[{"), Opening::Json);
+        assert_eq!(opening(b"P"), Opening::NeedMore);
+        assert_eq!(opening(b"POST "), Opening::HttpPost);
+        assert_eq!(opening(b" POST "), Opening::Other);
+        assert_eq!(opening(b"GET / HT"), Opening::Other);
+        assert_eq!(opening(b"PUT / HT"), Opening::Other);
+        assert_eq!(opening(&[0x16]), Opening::NeedMore);
+        assert_eq!(opening(&[0x16, 3, 1, 2, 0]), Opening::Tls);
+        assert_eq!(opening(&[0x16, 9]), Opening::Other);
+        assert_eq!(opening(b"SSH-2.0-"), Opening::Other);
     }
 }

@@ -2,9 +2,16 @@
 //!
 //! Dialects recognised (all newline-delimited JSON-RPC):
 //! - **stratum-v1** (`mining.subscribe`/`authorize`/`submit`, pool `mining.notify`,
-//!   `mining.set_difficulty`, Zcash's `mining.set_target`), and its **EthereumStratum/1.0.0**
-//!   flavour (a subscribe naming `EthereumStratum/...`, or `mining.hello`);
-//! - **cryptonote** (XMRig: `login`/`submit`/`keepalived`, pool `job`);
+//!   `mining.set_difficulty`, Zcash's `mining.set_target`) with its extensions
+//!   (`mining.configure` version rolling, `mining.extranonce.subscribe`,
+//!   `mining.suggest_difficulty`/`suggest_target`, pool `mining.set_extranonce`,
+//!   `mining.set_version_mask`, `client.reconnect`, `client.get_version`, `client.show_message`);
+//! - **ethereum-stratum**: EthereumStratum/1.0.0 (NiceHash: a subscribe naming
+//!   `EthereumStratum/...` or answered so, or a `mining.notify` of the ETH shape
+//!   `[job, seedhash, headerhash, clean]`) and EthereumStratum/2.0.0 (`mining.hello`,
+//!   `mining.set`, `mining.hashrate`, `mining.noop`, `mining.bye`);
+//! - **cryptonote** (XMRig and xmrig-proxy: `login`/`submit`/`keepalived`, pool `job`, NiceHash
+//!   mode from the login's `nicehash` flag or the pool's `extensions`);
 //! - **eth-proxy** (ethminer: `eth_submitLogin`/`eth_getWork`/`eth_submitWork`/
 //!   `eth_submitHashrate`, pool work pushed as an `"id":0` response).
 //!
@@ -29,7 +36,7 @@ use std::hash::{Hash, Hasher};
 use serde_json::value::RawValue;
 
 use super::message::{self, as_f64, as_str, elements, fields, is_false, is_true, Message};
-use super::{Confidence, SessionFacts, Side, Variant, MAX_FIELD_LEN, MAX_METHODS};
+use super::{Confidence, SessionFacts, Side, Variant, MAX_EXTENSIONS, MAX_FIELD_LEN, MAX_METHODS};
 use crate::time::Ts;
 
 /// Unanswered requests remembered per session. Real miners have a handful in flight; a peer
@@ -39,6 +46,15 @@ pub const MAX_PENDING: usize = 64;
 pub const MAX_ID_LEN: usize = 64;
 /// Most cryptonote `algo` list entries joined into `facts.algo`.
 const MAX_ALGOS: usize = 16;
+/// Longest share target kept (256 bits in hex, with a `0x`).
+const MAX_TARGET_LEN: usize = 66;
+/// 2^32: hashes of a difficulty-1 share in SHA-256d Stratum and EthereumStratum.
+const TWO_POW_32: f64 = 4_294_967_296.0;
+/// Equihash (Zcash pools): difficulty 1 is the target 0x0007ff...ff, i.e. 2^256 / that
+/// = 2^13 expected solutions per share.
+const EQUIHASH_HASHES_PER_DIFF1: f64 = 8192.0;
+/// Longest `client.show_message` text kept.
+const MAX_MESSAGE_LEN: usize = 256;
 
 /// What one line turned out to be, so the flow layer can decide when to give up on a flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,6 +82,8 @@ enum ReqKind {
     EthGetWork,
     EthSubmitWork,
     EthHashrate,
+    /// `client.get_version`, asked by the pool: the miner's answer is its agent.
+    GetVersion,
 }
 
 /// Which end a method belongs to.
@@ -91,14 +109,35 @@ enum Call {
     },
     V1Submit {
         worker: Option<String>,
+        /// EthereumStratum/2.0.0 puts the worker last: `[job, nonce, worker]`.
+        es2_worker: Option<String>,
     },
+    /// mining.configure with the extensions it asks for.
+    Configure(Vec<&'static str>),
+    ExtranonceSubscribe,
+    SuggestDifficulty(Option<f64>),
+    /// get_transactions, multi_version, suggest_target, pong, noop, bye, ...
     V1ClientOther,
-    Notify,
+    /// EthereumStratum/2.0.0 `mining.hashrate` (self-reported, H/s).
+    Hashrate(Option<f64>),
+    /// A job; `eth_shape` when its params are EthereumStratum/1.0.0's
+    /// `[job, seedhash, headerhash, clean]`.
+    Notify {
+        eth_shape: bool,
+    },
     SetDifficulty(Option<f64>),
-    /// Zcash's 256-bit target. Recorded as a pool push; difficulty left as is, because the
-    /// target-to-difficulty scale differs between Equihash pools.
-    SetTarget,
-    /// set_extranonce, set_version_mask, client.reconnect, client.show_message, ...
+    /// A 256-bit share target (Zcash/Equihash pools, and some others): hashes per share.
+    SetTarget(Option<Target>),
+    /// EthereumStratum/2.0.0 `mining.set {epoch, target, algo, extranonce}`.
+    EsSet {
+        target: Option<Target>,
+        algo: Option<String>,
+    },
+    SetVersionMask,
+    Reconnect(Option<String>),
+    ShowMessage(Option<String>),
+    GetVersion,
+    /// set_extranonce, ping, ...
     V1PoolOther,
     CnLogin(CnLogin),
     CnSubmit,
@@ -110,7 +149,7 @@ enum Call {
     },
     EthGetWork,
     EthSubmitWork,
-    EthHashrate,
+    EthHashrate(Option<f64>),
 }
 
 #[derive(Debug, Default)]
@@ -120,6 +159,14 @@ struct CnLogin {
     agent: Option<String>,
     algo: Option<String>,
     rigid: Option<String>,
+    nicehash: bool,
+}
+
+/// A share target as sent (capped hex) and the hashes a share takes under it (2^256 / target).
+#[derive(Debug)]
+struct Target {
+    hex: String,
+    hashes: f64,
 }
 
 #[derive(Debug, Default)]
@@ -131,9 +178,16 @@ struct CnJob {
 impl Call {
     fn role(&self) -> Role {
         match self {
-            Call::Notify | Call::SetDifficulty(_) | Call::SetTarget | Call::V1PoolOther | Call::CnJob(_) => {
-                Role::Pool
-            }
+            Call::Notify { .. }
+            | Call::SetDifficulty(_)
+            | Call::SetTarget(_)
+            | Call::EsSet { .. }
+            | Call::SetVersionMask
+            | Call::Reconnect(_)
+            | Call::ShowMessage(_)
+            | Call::GetVersion
+            | Call::V1PoolOther
+            | Call::CnJob(_) => Role::Pool,
             _ => Role::Client,
         }
     }
@@ -141,10 +195,14 @@ impl Call {
     fn variant(&self) -> Variant {
         match self {
             Call::CnLogin(_) | Call::CnSubmit | Call::CnKeepalive | Call::CnJob(_) => Variant::CryptoNote,
-            Call::EthLogin { .. } | Call::EthGetWork | Call::EthSubmitWork | Call::EthHashrate => {
+            Call::EthLogin { .. } | Call::EthGetWork | Call::EthSubmitWork | Call::EthHashrate(_) => {
                 Variant::EthProxy
             }
-            Call::Hello { .. } | Call::Subscribe { ethereum_stratum: true, .. } => Variant::EthereumStratum,
+            Call::Hello { .. }
+            | Call::Subscribe { ethereum_stratum: true, .. }
+            | Call::Notify { eth_shape: true }
+            | Call::EsSet { .. }
+            | Call::Hashrate(_) => Variant::EthereumStratum,
             _ => Variant::StratumV1,
         }
     }
@@ -155,14 +213,20 @@ impl Call {
             Call::Subscribe { .. } => ReqKind::Subscribe,
             Call::Authorize { .. } => ReqKind::Authorize,
             Call::V1Submit { .. } => ReqKind::V1Submit,
-            Call::Hello { .. } | Call::V1ClientOther => ReqKind::V1Other,
+            Call::Hello { .. }
+            | Call::V1ClientOther
+            | Call::Configure(_)
+            | Call::ExtranonceSubscribe
+            | Call::SuggestDifficulty(_)
+            | Call::Hashrate(_) => ReqKind::V1Other,
+            Call::GetVersion => ReqKind::GetVersion,
             Call::CnLogin(_) => ReqKind::CnLogin,
             Call::CnSubmit => ReqKind::CnSubmit,
             Call::CnKeepalive => ReqKind::CnKeepalive,
             Call::EthLogin { .. } => ReqKind::EthLogin,
             Call::EthGetWork => ReqKind::EthGetWork,
             Call::EthSubmitWork => ReqKind::EthSubmitWork,
-            Call::EthHashrate => ReqKind::EthHashrate,
+            Call::EthHashrate(_) => ReqKind::EthHashrate,
             _ => return None,
         })
     }
@@ -229,39 +293,82 @@ fn classify(
             Call::Authorize { login: str_param(login, truncated), pass: str_param(pass, truncated) }
         }
         "mining.submit" => {
-            let [worker, _] = arr();
-            Call::V1Submit { worker: str_param(worker, truncated) }
+            let (a, n) = params.and_then(elements::<3>).unwrap_or_default();
+            let [worker, _, third] = a;
+            let es2_worker = if n == 3 { str_param(third, truncated) } else { None };
+            Call::V1Submit { worker: str_param(worker, truncated), es2_worker }
         }
-        "mining.extranonce.subscribe"
-        | "mining.configure"
-        | "mining.suggest_difficulty"
-        | "mining.suggest_target"
-        | "mining.get_transactions"
-        | "mining.multi_version" => Call::V1ClientOther,
-        "mining.notify" => Call::Notify,
+        "mining.configure" => Call::Configure(configure_extensions(params)),
+        "mining.extranonce.subscribe" => Call::ExtranonceSubscribe,
+        "mining.suggest_difficulty" => {
+            let [d, _] = arr();
+            Call::SuggestDifficulty(d.and_then(as_f64).filter(|d| *d > 0.0))
+        }
+        "mining.suggest_target" | "mining.get_transactions" | "mining.multi_version" => Call::V1ClientOther,
+        "mining.notify" => Call::Notify { eth_shape: params.is_some_and(eth_notify_shape) },
         "mining.set_difficulty" => {
             let [d, _] = arr();
             Call::SetDifficulty(d.and_then(as_f64).filter(|d| *d > 0.0))
         }
-        "mining.set_target" => Call::SetTarget,
-        "mining.set_extranonce" | "mining.set_version_mask" => Call::V1PoolOther,
-        "client.reconnect" | "client.show_message" | "client.get_version" | "mining.ping"
-            if known_dialect =>
-        {
-            Call::V1PoolOther
+        "mining.set_target" => {
+            let [t, _] = arr();
+            Call::SetTarget(t.and_then(as_str).and_then(|t| target(&t)))
         }
-        "mining.pong" | "mining.noop" if known_dialect => Call::V1ClientOther,
+        "mining.set" => {
+            // EthereumStratum/2.0.0: an object with at least one of its known keys.
+            let [epoch, t, algo, xn] = fields(params?, &["epoch", "target", "algo", "extranonce"])?;
+            if epoch.is_none() && t.is_none() && algo.is_none() && xn.is_none() {
+                return None;
+            }
+            Call::EsSet {
+                target: t.and_then(as_str).and_then(|t| target(&t)),
+                algo: str_param(algo, truncated),
+            }
+        }
+        "mining.set_extranonce" => Call::V1PoolOther,
+        "mining.set_version_mask" => Call::SetVersionMask,
+        "client.reconnect" if known_dialect => {
+            let [host, port] = arr();
+            let host = host.and_then(as_str);
+            let port =
+                port.and_then(|p| as_str(p).map(|s| s.into_owned()).or_else(|| Some(p.get().to_owned())));
+            let to = match (host, port) {
+                (Some(h), Some(p)) if !h.is_empty() => Some(format!("{h}:{p}")),
+                (Some(h), None) if !h.is_empty() => Some(h.into_owned()),
+                _ => None,
+            };
+            Call::Reconnect(to.map(|t| cap(&t, truncated)))
+        }
+        "client.show_message" if known_dialect => {
+            let [m, _] = arr();
+            Call::ShowMessage(m.and_then(as_str).map(|m| short(&m, MAX_MESSAGE_LEN)))
+        }
+        "client.get_version" if known_dialect => Call::GetVersion,
+        "mining.ping" if known_dialect => Call::V1PoolOther,
+        "mining.pong" | "mining.noop" | "mining.bye" if known_dialect => Call::V1ClientOther,
+        "mining.hashrate" if known_dialect => {
+            let [r, _] = arr();
+            Call::Hashrate(r.and_then(rate))
+        }
         "login" => {
-            let [login, pass, agent, algo, rigid] =
-                fields(params?, &["login", "pass", "agent", "algo", "rigid"])?;
-            // The defining shape: an object with a string `login`.
+            let [login, pass, agent, algo, rigid, nicehash] =
+                fields(params?, &["login", "pass", "agent", "algo", "rigid", "nicehash"])?;
+            // The defining shape: an object with a string `login`, and either a field of the
+            // miner protocol beside it (`pass`, `agent`, `algo`, `rigid`) or a login that is a
+            // wallet address. A web application's `{"login":"bob","password":"..."}` is neither.
             let login = as_str(login?).map(|s| cap(&s, truncated))?;
+            let miner_field = pass.is_some() || agent.is_some() || algo.is_some() || rigid.is_some();
+            let (account, _, _) = split_login(&login);
+            if !miner_field && crate::intel::wallet::identify(account).is_none() {
+                return None;
+            }
             Call::CnLogin(CnLogin {
                 login: Some(login),
                 pass: str_param(pass, truncated),
                 agent: str_param(agent, truncated),
                 algo: algo.and_then(|a| algo_list(a, truncated)),
                 rigid: str_param(rigid, truncated),
+                nicehash: nicehash.is_some_and(is_true),
             })
         }
         "submit" => {
@@ -278,9 +385,153 @@ fn classify(
         }
         "eth_getWork" => Call::EthGetWork,
         "eth_submitWork" => Call::EthSubmitWork,
-        "eth_submitHashrate" => Call::EthHashrate,
+        "eth_submitHashrate" => {
+            let [r, _] = arr();
+            Call::EthHashrate(r.and_then(rate))
+        }
         _ => return None,
     })
+}
+
+/// The extensions a `mining.configure` asks for (`[["version-rolling", ...], {...}]`), among
+/// those we name.
+fn configure_extensions(params: Option<&RawValue>) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    let Some(([names, _], _)) = params.and_then(elements::<2>) else { return out };
+    let Some((items, _)) = names.and_then(elements::<8>) else { return out };
+    for item in items.iter().flatten() {
+        if let Some(e) = as_str(item).and_then(|n| known_extension(&n)) {
+            if !out.contains(&e) {
+                out.push(e);
+            }
+        }
+    }
+    out
+}
+
+/// Tickers accepted from a `c=` password option (anything else is ignored).
+const TICKERS: &[&str] = &[
+    "BTC", "BCH", "LTC", "DOGE", "XMR", "ETH", "ETC", "ZEC", "RVN", "DASH", "ERG", "KAS", "WOW", "ZEN", "BTG",
+];
+
+fn known_extension(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "version-rolling" => "version-rolling",
+        "minimum-difficulty" => "minimum-difficulty",
+        "subscribe-extranonce" => "extranonce-subscribe",
+        "info" => "info",
+        _ => return None,
+    })
+}
+
+/// Whether `mining.notify` params have EthereumStratum/1.0.0's shape: exactly
+/// `[job_id, seedhash, headerhash, clean]` with two 64-digit hex hashes.
+fn eth_notify_shape(params: &RawValue) -> bool {
+    let Some(([_, seed, header, clean], 4)) = elements::<4>(params) else { return false };
+    let hash64 = |v: Option<&RawValue>| {
+        v.and_then(as_str).is_some_and(|s| {
+            let d = s.strip_prefix("0x").unwrap_or(&s);
+            d.len() == 64 && d.bytes().all(|c| c.is_ascii_hexdigit())
+        })
+    };
+    hash64(seed) && hash64(header) && clean.is_some_and(|c| is_true(c) || is_false(c))
+}
+
+/// A share target in hex (optionally `0x`), up to 256 bits: hashes per share = 2^256 / target.
+fn target(hex: &str) -> Option<Target> {
+    let digits = hex.strip_prefix("0x").or_else(|| hex.strip_prefix("0X")).unwrap_or(hex);
+    if digits.is_empty() || digits.len() > 64 || !digits.bytes().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let hashes = eth_boundary_difficulty(&format!("0x{digits}"))?;
+    Some(Target { hex: hex.get(..MAX_TARGET_LEN).unwrap_or(hex).to_owned(), hashes })
+}
+
+/// Whether a subscribe result names EthereumStratum (`[["mining.notify", id,
+/// "EthereumStratum/1.0.0"], extranonce]`): looks at the first element's first three strings.
+fn names_ethereum_stratum(result: &RawValue) -> bool {
+    let is_es = |v: &RawValue| {
+        as_str(v).is_some_and(|s| s.get(..16).is_some_and(|p| p.eq_ignore_ascii_case("EthereumStratum/")))
+    };
+    let Some(([first], _)) = elements::<1>(result) else { return false };
+    let Some((inner, _)) = first.and_then(elements::<3>) else { return false };
+    inner.iter().flatten().any(|v| is_es(v))
+}
+
+/// A self-reported hash rate: `0x` hex (eth_submitHashrate), decimal digits, or a JSON number.
+fn rate(v: &RawValue) -> Option<f64> {
+    if let Some(n) = as_f64(v) {
+        return (n >= 0.0).then_some(n);
+    }
+    let s = as_str(v)?;
+    let r = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(h) if !h.is_empty() && h.len() <= 32 => {
+            h.bytes().try_fold(0.0_f64, |acc, c| hex_val(c).map(|d| acc * 16.0 + f64::from(d)))?
+        }
+        Some(_) => return None,
+        None => s.parse::<f64>().ok()?,
+    };
+    (r.is_finite() && r >= 0.0).then_some(r)
+}
+
+/// At most `max` bytes of `s`, cut on a char boundary.
+fn short(s: &str, max: usize) -> String {
+    let mut end = s.len().min(max);
+    while end > 0 && !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.get(..end).unwrap_or_default().to_owned()
+}
+
+/// Splits a login into the account (wallet or user name), the worker, and a fixed difficulty:
+/// `ACCOUNT.worker`, `ACCOUNT/worker`, `ACCOUNT+diff`, `ACCOUNT.worker+diff`. A cashaddr
+/// `bitcoincash:` prefix stays part of the account.
+pub fn split_login(login: &str) -> (&str, Option<&str>, Option<f64>) {
+    let body_start =
+        if login.len() > 12 && login.get(..12).is_some_and(|p| p.eq_ignore_ascii_case("bitcoincash:")) {
+            12
+        } else {
+            0
+        };
+    let is_sep = |c: char| matches!(c, '.' | '/' | '+');
+    let Some(first) = login.get(body_start..).and_then(|b| b.find(is_sep)).map(|i| i + body_start) else {
+        return (login, None, None);
+    };
+    let account = login.get(..first).unwrap_or(login);
+    let (mut worker, mut diff) = (None, None);
+    let mut rest = login.get(first..).unwrap_or("");
+    while let Some(sep) = rest.chars().next() {
+        let body = rest.get(1..).unwrap_or("");
+        let end = body.find(is_sep).unwrap_or(body.len());
+        let token = body.get(..end).unwrap_or("");
+        match sep {
+            '+' if diff.is_none() => diff = token.parse::<f64>().ok().filter(|d| d.is_finite() && *d > 0.0),
+            '.' | '/' if worker.is_none() && !token.is_empty() => worker = Some(token),
+            _ => {}
+        }
+        rest = body.get(end..).unwrap_or("");
+    }
+    (account, worker, diff)
+}
+
+/// Options pools read from the password: `d=512` / `diff=512` (fixed difficulty) and
+/// `c=XMR` / `coin=XMR`, separated by `,`, `;`, `&` or spaces.
+fn password_options(pass: &str) -> (Option<f64>, Option<String>) {
+    let (mut diff, mut coin) = (None, None);
+    for opt in pass.split([',', ';', '&', ' ']) {
+        let Some((k, v)) = opt.split_once('=') else { continue };
+        match k.trim().to_ascii_lowercase().as_str() {
+            "d" | "diff" | "sd" => diff = v.trim().parse::<f64>().ok().filter(|d| d.is_finite() && *d > 0.0),
+            "c" | "coin" => {
+                let v = v.trim();
+                if !v.is_empty() && v.len() <= 10 && v.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                    coin = Some(v.to_ascii_uppercase());
+                }
+            }
+            _ => {}
+        }
+    }
+    (diff, coin)
 }
 
 /// A cryptonote job object (`{blob, job_id, target, algo?, ...}`): `None` without the string
@@ -393,6 +644,19 @@ struct Pending {
     /// The side that asked; only the other side may answer.
     side: Side,
     kind: ReqKind,
+    /// For a share: the hashes it is expected to take under the difficulty in force when it
+    /// was submitted.
+    hashes: Option<f64>,
+}
+
+/// The last share difficulty setting the pool made, kept raw so that its meaning in hashes can
+/// be decided when a share is submitted (when the coin and dialect are best known).
+#[derive(Clone, Copy, Debug)]
+enum ShareSetting {
+    /// A difficulty in the dialect's own units.
+    Difficulty(f64),
+    /// A target: hashes per share directly.
+    Hashes(f64),
 }
 
 /// One TCP connection's Stratum state.
@@ -418,6 +682,13 @@ pub struct Session {
     /// Header hash of the last eth-proxy work seen: ethminer polls `eth_getWork` and gets the
     /// same work back many times; only new work counts as a job.
     last_eth_work: Option<u64>,
+    /// The pool's latest share difficulty or target.
+    share_setting: Option<ShareSetting>,
+    /// Hashes per share of the latest `mining.set_target`, kept to turn into a difficulty once
+    /// the session shows it is Equihash.
+    last_target_hashes: Option<f64>,
+    /// The session speaks EthereumStratum/2.0.0 (`mining.hello` seen).
+    es2: bool,
     role_conflicts: u64,
     pending_dropped: u64,
 }
@@ -537,9 +808,108 @@ impl Session {
     fn set_login(&mut self, login: Option<String>, pass: Option<String>, authoritative: bool) {
         let Some(login) = login else { return };
         if self.facts.login.is_none() || (authoritative && !self.login_authoritative) {
+            self.derive_identity(&login, pass.as_deref());
             self.facts.login = Some(login);
             self.facts.password = pass;
             self.login_authoritative = authoritative;
+        }
+    }
+
+    /// Wallet, worker, coin and requested difficulty from a login and its password.
+    fn derive_identity(&mut self, login: &str, pass: Option<&str>) {
+        let f = &mut self.facts;
+        let (account, worker, login_diff) = split_login(login);
+        match crate::intel::wallet::identify(account) {
+            Some(w) => {
+                f.wallet = Some(account.to_owned());
+                f.coin = Some(w.coin);
+                f.wallet_checksum = w.checksum;
+            }
+            None => {
+                f.wallet = None;
+                f.wallet_checksum = false;
+            }
+        }
+        if f.worker.is_none() {
+            f.worker = worker.filter(|w| !w.is_empty()).map(|w| w.to_owned());
+        }
+        let (pass_diff, pass_coin) = pass.map(password_options).unwrap_or_default();
+        if let Some(d) = login_diff.or(pass_diff) {
+            f.suggested_difficulty = Some(d);
+        }
+        if f.coin.is_none() {
+            f.coin = pass_coin.and_then(|c| TICKERS.iter().find(|t| **t == c).copied());
+        }
+        self.refresh_coin();
+    }
+
+    /// Falls back to the coin the algorithm implies when no wallet or option named one.
+    fn refresh_coin(&mut self) {
+        if self.facts.coin.is_none() {
+            self.facts.coin = self.facts.algo.as_deref().and_then(crate::intel::wallet::coin_from_algo);
+        }
+        // A target seen before the session showed it is Equihash gets its difficulty now.
+        if self.facts.difficulty.is_none() && self.is_equihash() {
+            if let Some(h) = self.last_target_hashes {
+                self.set_difficulty(h / EQUIHASH_HASHES_PER_DIFF1);
+            }
+        }
+    }
+
+    /// Equihash (Zcash family): a Zcash wallet, the algorithm, or an Equihash-only miner.
+    fn is_equihash(&self) -> bool {
+        let f = &self.facts;
+        f.coin == Some("ZEC")
+            || f.algo.as_deref().is_some_and(|a| a.to_ascii_lowercase().contains("equihash"))
+            || f.agent.as_deref().and_then(super::agent::parse).is_some_and(|a| {
+                let n = a.name.to_ascii_lowercase();
+                n == "ewbf" || n == "nheqminer" || n == "dstm" || n.starts_with("zec")
+            })
+    }
+
+    /// Records a difficulty the pool set: latest, min, max, count.
+    fn set_difficulty(&mut self, d: f64) {
+        if !(d.is_finite() && d > 0.0) {
+            return;
+        }
+        let f = &mut self.facts;
+        if f.difficulty != Some(d) {
+            f.difficulty_changes = f.difficulty_changes.saturating_add(1);
+        }
+        f.difficulty = Some(d);
+        f.difficulty_min = Some(f.difficulty_min.map_or(d, |m| m.min(d)));
+        f.difficulty_max = Some(f.difficulty_max.map_or(d, |m| m.max(d)));
+    }
+
+    /// The hashes a share submitted now is expected to take (see docs/hashrate.md).
+    fn share_hashes(&self) -> Option<f64> {
+        match self.share_setting? {
+            ShareSetting::Hashes(h) => Some(h),
+            ShareSetting::Difficulty(d) => Some(d * self.hashes_per_diff1()),
+        }
+    }
+
+    /// Hashes of one difficulty-1 share in this session's dialect and algorithm.
+    fn hashes_per_diff1(&self) -> f64 {
+        match self.facts.variant {
+            // Cryptonote difficulty comes from the target and is already in hashes; so is the
+            // eth-proxy difficulty, which is 2^256 / boundary.
+            Some(Variant::CryptoNote) | Some(Variant::EthProxy) => 1.0,
+            Some(Variant::EthereumStratum) => TWO_POW_32,
+            _ if self.is_equihash() => EQUIHASH_HASHES_PER_DIFF1,
+            _ if matches!(self.facts.coin, Some("LTC" | "DOGE"))
+                || self.facts.algo.as_deref().is_some_and(|a| a.eq_ignore_ascii_case("scrypt")) =>
+            {
+                65_536.0
+            }
+            _ => TWO_POW_32,
+        }
+    }
+
+    fn add_extension(&mut self, e: &'static str) {
+        let x = &mut self.facts.extensions;
+        if x.len() < MAX_EXTENSIONS && !x.contains(&e) {
+            x.push(e);
         }
     }
 
@@ -553,24 +923,41 @@ impl Session {
             Role::Client => {
                 self.client_mining = true;
                 self.facts.client_msgs = self.facts.client_msgs.saturating_add(1);
-                if let (Some(kind), Some(id)) = (call.pending_kind(), msg.id) {
-                    self.push_pending(id, side, kind);
-                }
             }
             Role::Pool => {
                 self.pool_push = true;
                 self.facts.pool_msgs = self.facts.pool_msgs.saturating_add(1);
             }
         }
+        if let (Some(kind), Some(id)) = (call.pending_kind(), msg.id) {
+            let hashes =
+                if kind == ReqKind::V1Submit || kind == ReqKind::CnSubmit || kind == ReqKind::EthSubmitWork {
+                    self.share_hashes()
+                } else {
+                    None
+                };
+            self.push_pending(id, side, kind, hashes);
+        }
+        if matches!(call, Call::Subscribe { .. } | Call::Hello { .. } | Call::Configure(_)) {
+            self.facts.handshake_seen = true;
+        }
         let f = &mut self.facts;
         match call {
-            Call::Subscribe { agent, .. } | Call::Hello { agent } => {
+            Call::Subscribe { agent, .. } => {
+                if f.agent.is_none() {
+                    f.agent = agent;
+                }
+            }
+            Call::Hello { agent } => {
+                self.es2 = true;
                 if f.agent.is_none() {
                     f.agent = agent;
                 }
             }
             Call::Authorize { login, pass } => self.set_login(login, pass, true),
             Call::EthLogin { login, pass } => {
+                // The login's own `.worker` suffix names the rig; ethminer's top-level
+                // `"worker"` is a fallback.
                 self.set_login(login, pass, true);
                 if let Some(w) = msg.worker.as_deref().filter(|w| !w.is_empty()) {
                     if self.facts.worker.is_none() {
@@ -586,31 +973,87 @@ impl Session {
                     f.algo = l.algo;
                 }
                 if f.worker.is_none() {
-                    f.worker = l.rigid;
+                    f.worker = l.rigid.filter(|r| !r.is_empty());
+                }
+                if l.nicehash {
+                    self.add_extension("nicehash");
                 }
                 self.set_login(l.login, l.pass, true);
+                self.refresh_coin();
             }
-            Call::V1Submit { worker } => {
+            Call::V1Submit { worker, es2_worker } => {
                 self.share(ts);
+                let worker = if self.es2 { es2_worker } else { worker };
                 self.set_login(worker, None, false);
             }
             Call::CnSubmit | Call::EthSubmitWork => self.share(ts),
-            Call::Notify => {
+            Call::Notify { .. } => {
                 f.jobs = f.jobs.saturating_add(1);
                 self.pool_work = true;
             }
             Call::CnJob(job) => self.cn_job(job),
             Call::SetDifficulty(d) => {
-                if d.is_some() {
-                    f.difficulty = d;
+                if let Some(d) = d {
+                    self.share_setting = Some(ShareSetting::Difficulty(d));
+                    self.set_difficulty(d);
                 }
             }
-            Call::SetTarget
+            Call::SetTarget(t) => {
+                if let Some(t) = t {
+                    self.share_setting = Some(ShareSetting::Hashes(t.hashes));
+                    self.last_target_hashes = Some(t.hashes);
+                    if self.is_equihash() {
+                        self.facts.target = None;
+                        self.set_difficulty(t.hashes / EQUIHASH_HASHES_PER_DIFF1);
+                    } else {
+                        self.facts.target = Some(t.hex);
+                    }
+                }
+            }
+            Call::EsSet { target, algo } => {
+                if let Some(t) = target {
+                    self.share_setting = Some(ShareSetting::Hashes(t.hashes));
+                    // EthereumStratum difficulty 1 is 2^32 hashes, as in EthereumStratum/1.0.0.
+                    self.set_difficulty(t.hashes / TWO_POW_32);
+                }
+                if algo.is_some() {
+                    self.facts.algo = algo;
+                    self.refresh_coin();
+                }
+                self.pool_work = true;
+            }
+            Call::Configure(exts) => {
+                for e in exts {
+                    self.add_extension(e);
+                }
+            }
+            Call::ExtranonceSubscribe => self.add_extension("extranonce-subscribe"),
+            Call::SetVersionMask => self.add_extension("version-rolling"),
+            Call::SuggestDifficulty(d) => {
+                if d.is_some() {
+                    f.suggested_difficulty = d;
+                }
+            }
+            Call::Reconnect(to) => {
+                if to.is_some() {
+                    f.reconnect_to = to;
+                }
+            }
+            Call::ShowMessage(m) => {
+                if m.is_some() {
+                    f.pool_message = m;
+                }
+            }
+            Call::Hashrate(r) | Call::EthHashrate(r) => {
+                if r.is_some() {
+                    f.reported_hashrate = r;
+                }
+            }
+            Call::GetVersion
             | Call::V1PoolOther
             | Call::V1ClientOther
             | Call::CnKeepalive
-            | Call::EthGetWork
-            | Call::EthHashrate => {}
+            | Call::EthGetWork => {}
         }
     }
 
@@ -626,17 +1069,19 @@ impl Session {
     fn cn_job(&mut self, job: CnJob) {
         let f = &mut self.facts;
         f.jobs = f.jobs.saturating_add(1);
-        if job.difficulty.is_some() {
-            f.difficulty = job.difficulty;
-        }
         // The job's algo is what is actually mined; it replaces the login's list.
         if job.algo.is_some() {
             f.algo = job.algo;
         }
+        if let Some(d) = job.difficulty {
+            self.share_setting = Some(ShareSetting::Difficulty(d));
+            self.set_difficulty(d);
+        }
+        self.refresh_coin();
         self.pool_work = true;
     }
 
-    fn push_pending(&mut self, id: &RawValue, side: Side, kind: ReqKind) {
+    fn push_pending(&mut self, id: &RawValue, side: Side, kind: ReqKind, hashes: Option<f64>) {
         let Some(key) = id_key(id) else {
             self.pending_dropped = self.pending_dropped.saturating_add(1);
             return;
@@ -645,26 +1090,35 @@ impl Session {
             self.pending.pop_front();
             self.pending_dropped = self.pending_dropped.saturating_add(1);
         }
-        self.pending.push_back(Pending { key, side, kind });
+        self.pending.push_back(Pending { key, side, kind, hashes });
     }
 
     /// Takes the oldest request with this id asked by the other side. Oldest first, so a miner
     /// that reuses one id for every submit (cpuminer) has each answer matched to one submit.
-    fn take_pending(&mut self, id: &RawValue, answerer: Side) -> Option<ReqKind> {
+    fn take_pending(&mut self, id: &RawValue, answerer: Side) -> Option<(ReqKind, Option<f64>)> {
         let key = id_key(id)?;
         let pos = self.pending.iter().position(|p| p.side != answerer && p.key == key)?;
-        self.pending.remove(pos).map(|p| p.kind)
+        self.pending.remove(pos).map(|p| (p.kind, p.hashes))
     }
 
     fn on_response(&mut self, side: Side, msg: &Message<'_>) -> bool {
         let matched = msg.id.and_then(|id| self.take_pending(id, side));
-        let Some(kind) = matched else {
+        let Some((kind, hashes)) = matched else {
             return self.on_unmatched_response(side, msg);
         };
-        // The requester was the client, so the answerer is the pool: roles already agree.
-        self.facts.pool_msgs = self.facts.pool_msgs.saturating_add(1);
         let ok = msg.error.is_none();
         let result = msg.result;
+        if kind == ReqKind::GetVersion {
+            // The pool asked, the miner answers with its software and version.
+            self.facts.client_msgs = self.facts.client_msgs.saturating_add(1);
+            if self.facts.agent.is_none() {
+                self.facts.agent =
+                    result.filter(|_| ok).and_then(|r| str_param(Some(r), &mut self.facts.truncated));
+            }
+            return true;
+        }
+        // The requester was the client, so the answerer is the pool: roles already agree.
+        self.facts.pool_msgs = self.facts.pool_msgs.saturating_add(1);
         match kind {
             ReqKind::Authorize | ReqKind::EthLogin => {
                 if ok && result.is_some_and(is_true) {
@@ -673,7 +1127,15 @@ impl Session {
             }
             ReqKind::CnLogin => {
                 if let (true, Some(r)) = (ok, result) {
-                    let [job, status] = fields(r, &["job", "status"]).unwrap_or_default();
+                    let [job, status, exts] = fields(r, &["job", "status", "extensions"]).unwrap_or_default();
+                    if exts.and_then(elements::<16>).is_some_and(|(e, _)| {
+                        e.iter()
+                            .flatten()
+                            .filter_map(|v| as_str(v))
+                            .any(|x| x.eq_ignore_ascii_case("nicehash"))
+                    }) {
+                        self.add_extension("nicehash");
+                    }
                     let job = job.and_then(|j| cn_job(j, &mut self.facts.truncated));
                     let status_ok = status.and_then(as_str).is_some_and(|s| s.eq_ignore_ascii_case("ok"));
                     match job {
@@ -697,6 +1159,9 @@ impl Session {
                 let f = &mut self.facts;
                 if accepted {
                     f.shares_accepted = f.shares_accepted.saturating_add(1);
+                    if let Some(h) = hashes {
+                        f.accepted_hashes += h;
+                    }
                     self.pool_work = true;
                 } else if rejected {
                     f.shares_rejected = f.shares_rejected.saturating_add(1);
@@ -707,7 +1172,13 @@ impl Session {
                     self.eth_work(r);
                 }
             }
-            ReqKind::Subscribe | ReqKind::V1Other | ReqKind::CnKeepalive | ReqKind::EthHashrate => {}
+            ReqKind::Subscribe => {
+                // EthereumStratum/1.0.0 pools name the protocol in the subscribe result.
+                if result.is_some_and(names_ethereum_stratum) {
+                    self.set_variant(Variant::EthereumStratum);
+                }
+            }
+            ReqKind::V1Other | ReqKind::CnKeepalive | ReqKind::EthHashrate | ReqKind::GetVersion => {}
         }
         true
     }
@@ -765,8 +1236,9 @@ impl Session {
 
     fn apply_eth_work(&mut self, (header, difficulty): (u64, Option<f64>)) {
         self.pool_work = true;
-        if difficulty.is_some() {
-            self.facts.difficulty = difficulty;
+        if let Some(d) = difficulty {
+            self.share_setting = Some(ShareSetting::Difficulty(d));
+            self.set_difficulty(d);
         }
         if self.last_eth_work != Some(header) {
             self.last_eth_work = Some(header);
@@ -886,7 +1358,11 @@ mod tests {
         assert_eq!(f.variant, Some(Variant::StratumV1));
         assert_eq!(f.agent.as_deref(), Some("EWBF 0.3.4b"));
         assert_eq!(f.login.as_deref(), Some("t1fAhZF5.rig4"));
-        assert_eq!(f.difficulty, None, "set_target is recorded, not converted");
+        // An Equihash miner (EWBF): the target becomes a difficulty on the 0x0007ff.. scale.
+        // 2^256 / 0x0004189374bc.. = 16000 solutions per share = difficulty 16000 / 8192.
+        let d = f.difficulty.unwrap_or_default();
+        assert!((d - 16_000.0 / 8192.0).abs() < 1e-3, "{d}");
+        assert_eq!(f.target, None);
         assert!(f.methods.iter().any(|m| m == "mining.set_target"));
         assert_eq!((f.jobs, f.shares_submitted, f.shares_accepted), (1, 1, 1));
         assert_eq!(s.confidence(), Some(Confidence::Confirmed));
@@ -916,6 +1392,162 @@ mod tests {
         assert_eq!(s.facts().agent.as_deref(), Some("lolMiner 1.0"));
         assert_eq!(s.facts().client, Some(B));
         assert_eq!(s.confidence(), Some(Confidence::Detected));
+    }
+
+    #[test]
+    fn sv1_extensions_asic_agent_and_pool_controls() {
+        let s = session(&[
+            (A, br#"{"id":1,"method":"mining.configure","params":[["version-rolling","minimum-difficulty","bogus"],{"version-rolling.mask":"1fffe000","version-rolling.min-bit-count":2,"minimum-difficulty.value":2048}]}"#),
+            (B, br#"{"id":1,"result":{"version-rolling":true,"version-rolling.mask":"1fffe000","minimum-difficulty":true},"error":null}"#),
+            (A, br#"{"id":2,"method":"mining.subscribe","params":["bmminer/2.0.0","0a1b"]}"#),
+            (B, br#"{"id":2,"result":[[["mining.notify","ae68"]],"08000002",4],"error":null}"#),
+            (A, br#"{"id":3,"method":"mining.extranonce.subscribe","params":[]}"#),
+            (B, br#"{"id":3,"result":true,"error":null}"#),
+            (A, br#"{"id":4,"method":"mining.authorize","params":["1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa.s19+4096","d=8192,c=BTC"]}"#),
+            (B, br#"{"id":4,"result":true,"error":null}"#),
+            (A, br#"{"id":5,"method":"mining.suggest_difficulty","params":[16384]}"#),
+            (B, br#"{"id":null,"method":"mining.set_version_mask","params":["1fffe000"]}"#),
+            (B, br#"{"id":null,"method":"mining.set_difficulty","params":[8192]}"#),
+            (B, br#"{"id":null,"method":"mining.set_extranonce","params":["08000003",4]}"#),
+            (B, br#"{"id":null,"method":"mining.notify","params":["j1","p","c1","c2",[],"20000000","1703a30c","66302f00",true]}"#),
+            (A, br#"{"id":6,"method":"mining.submit","params":["1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa.s19","j1","00000000","66302f00","0badf00d","00a00000"]}"#),
+            (B, br#"{"id":6,"result":true,"error":null}"#),
+            (B, br#"{"id":null,"method":"mining.set_difficulty","params":[4096]}"#),
+            (A, br#"{"id":7,"method":"mining.submit","params":["1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa.s19","j1","00000000","66302f00","0badf00e"]}"#),
+            (B, br#"{"id":7,"result":true,"error":null}"#),
+            (B, br#"{"id":"v1","method":"client.get_version","params":[]}"#),
+            (A, br#"{"id":"v1","result":"bmminer/2.0.0 (Antminer S19)","error":null}"#),
+            (B, br#"{"id":null,"method":"client.show_message","params":["maintenance at 12:00"]}"#),
+            (B, br#"{"id":null,"method":"client.reconnect","params":["stratum2.example.net",3333,5]}"#),
+        ]);
+        let f = s.facts();
+        assert_eq!(f.variant, Some(Variant::StratumV1));
+        assert_eq!(f.client, Some(A));
+        assert_eq!(f.agent.as_deref(), Some("bmminer/2.0.0"));
+        assert_eq!(f.wallet.as_deref(), Some("1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"));
+        assert_eq!(f.worker.as_deref(), Some("s19"));
+        assert_eq!((f.coin, f.wallet_checksum), (Some("BTC"), true));
+        assert_eq!(f.suggested_difficulty, Some(16384.0), "the latest request wins");
+        assert_eq!(f.extensions, ["version-rolling", "minimum-difficulty", "extranonce-subscribe"]);
+        assert_eq!(
+            (f.difficulty, f.difficulty_min, f.difficulty_max),
+            (Some(4096.0), Some(4096.0), Some(8192.0))
+        );
+        assert_eq!(f.difficulty_changes, 2);
+        assert_eq!((f.shares_submitted, f.shares_accepted), (2, 2));
+        // SHA-256d: difficulty 1 = 2^32 hashes; one share at 8192, one at 4096.
+        assert_eq!(f.accepted_hashes, (8192.0 + 4096.0) * 4_294_967_296.0);
+        assert_eq!(f.pool_message.as_deref(), Some("maintenance at 12:00"));
+        assert_eq!(f.reconnect_to.as_deref(), Some("stratum2.example.net:3333"));
+        assert_eq!(s.role_conflicts(), 0);
+        assert_eq!(s.confidence(), Some(Confidence::Confirmed));
+        // A pool that asks for the version before the miner names itself gets the agent that way.
+        let s = session(&[
+            (A, br#"{"id":2,"method":"mining.authorize","params":["acct.w","x"]}"#),
+            (B, br#"{"id":"v","method":"client.get_version","params":[]}"#),
+            (A, br#"{"id":"v","result":"cgminer/4.11.1"}"#),
+        ]);
+        assert_eq!(s.facts().agent.as_deref(), Some("cgminer/4.11.1"));
+        assert_eq!(s.facts().wallet, None, "acct is not an address");
+        assert_eq!(s.facts().worker.as_deref(), Some("w"));
+    }
+
+    #[test]
+    fn ethereum_stratum_1_from_shapes_and_2_from_hello() {
+        // EthereumStratum/1.0.0 where only the subscribe result names it.
+        let s = session(&[
+            (A, br#"{"id":1,"method":"mining.subscribe","params":["NBMiner/42.3"]}"#),
+            (B, br#"{"id":1,"result":[["mining.notify","ae6812eb4cd7735a302a8a9dd95cf71f","EthereumStratum/1.0.0"],"080c"],"error":null}"#),
+        ]);
+        assert_eq!(s.facts().variant, Some(Variant::EthereumStratum));
+        // ... or only the ETH-shaped notify (midstream).
+        let s = session(&[
+            (B, br#"{"id":null,"method":"mining.set_difficulty","params":[0.5]}"#),
+            (B, br#"{"id":null,"method":"mining.notify","params":["bf0488aa","abad8f99f3ef5e1e5e1e4ed4d8a6a3d2a5e5b3f1c9a0e4d6b3a2c1d0e9f8a7b6","c4b2a0e4d6b3a2c1d0e9f8a7b6abad8f99f3ef5e1e5e1e4ed4d8a6a3d2a5e5b3",true]}"#),
+            (A, br#"{"id":4,"method":"mining.submit","params":["0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed.rig","bf0488aa","0a1b2c3d"]}"#),
+            (B, br#"{"id":4,"result":true}"#),
+        ]);
+        let f = s.facts();
+        assert_eq!(f.variant, Some(Variant::EthereumStratum));
+        assert_eq!(f.client, Some(A));
+        assert_eq!(f.coin, Some("ETH"));
+        assert_eq!(f.accepted_hashes, 0.5 * 4_294_967_296.0);
+        // EthereumStratum/2.0.0.
+        let s = session(&[
+            (A, br#"{"id":1,"method":"mining.hello","params":{"agent":"lolMiner 1.42","host":"eth.example.net","port":"1b1e","proto":"EthereumStratum/2.0.0"}}"#),
+            (B, br#"{"id":1,"result":{"proto":"EthereumStratum/2.0.0","encoding":"plain","resume":1,"timeout":30,"maxerrors":5,"node":"Geth/v1.10"}}"#),
+            (A, br#"{"id":2,"method":"mining.subscribe","params":[]}"#),
+            (B, br#"{"id":2,"result":"s-12345"}"#),
+            (A, br#"{"id":3,"method":"mining.authorize","params":["0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed.rig7","x"]}"#),
+            (B, br#"{"id":3,"result":["0001","s-12345"]}"#),
+            (B, br#"{"method":"mining.set","params":{"epoch":"1c","target":"00000001ffffffffffffffffffffffffffffffffffffffffffffffffffffffff","algo":"ethash","extranonce":"af4c"}}"#),
+            (B, br#"{"method":"mining.notify","params":["cf8a","e35b0a","7a7a0d9b8d5c4e5c6c1b1a2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f",true]}"#),
+            (A, br#"{"id":4,"method":"mining.submit","params":["cf8a","c1a0e4d6b3a2","rig7"]}"#),
+            (B, br#"{"id":4,"result":true}"#),
+            (A, br#"{"id":5,"method":"mining.hashrate","params":["0x1dcd6500","rig7"]}"#),
+            (A, br#"{"id":6,"method":"mining.noop"}"#),
+            (B, br#"{"id":6,"result":true}"#),
+            (A, br#"{"id":7,"method":"mining.bye"}"#),
+        ]);
+        let f = s.facts();
+        assert_eq!(f.variant, Some(Variant::EthereumStratum));
+        assert_eq!(f.agent.as_deref(), Some("lolMiner 1.42"));
+        assert_eq!(f.login.as_deref(), Some("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed.rig7"));
+        assert_eq!((f.coin, f.wallet_checksum), (Some("ETH"), true));
+        assert_eq!(f.algo.as_deref(), Some("ethash"));
+        // target 2^224 * 2 -> 2^31 hashes per share = difficulty 0.5 on the 2^32 scale.
+        assert_eq!(f.difficulty, Some(0.5));
+        assert_eq!(f.accepted_hashes, 2f64.powi(31));
+        assert_eq!(f.reported_hashrate, Some(500_000_000.0));
+        assert_eq!((f.jobs, f.shares_accepted), (1, 1));
+        assert!(["mining.set", "mining.noop", "mining.bye", "mining.hashrate"]
+            .iter()
+            .all(|m| f.methods.iter().any(|x| x == m)));
+        assert_eq!(s.role_conflicts(), 0);
+        assert_eq!(s.confidence(), Some(Confidence::Confirmed));
+        // mining.set alone with none of its keys is nothing.
+        assert_not_mining(&[(B, br#"{"method":"mining.set","params":{"volume":3}}"#)]);
+    }
+
+    #[test]
+    fn cryptonote_nicehash_proxy_and_hashrate() {
+        let s = session(&[
+            (A, br#"{"id":1,"jsonrpc":"2.0","method":"login","params":{"login":"44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQGv7SqSsaBYBb98uNbr2VBBEt7f2wfn3RVGQBEP3A.farm1","pass":"x","agent":"xmrig-proxy/6.22.0 (Linux x86_64) libuv/1.48.0 gcc/13.2.0","algo":["rx/0"],"nicehash":true}}"#),
+            (B, br#"{"id":1,"jsonrpc":"2.0","error":null,"result":{"id":"s1","job":{"blob":"10","job_id":"1","target":"dd240601","algo":"rx/0"},"extensions":["algo","nicehash","keepalive"],"status":"OK"}}"#),
+            (A, br#"{"id":2,"jsonrpc":"2.0","method":"submit","params":{"id":"s1","job_id":"1","nonce":"a0000000","result":"ff"}}"#),
+            (B, br#"{"id":2,"jsonrpc":"2.0","error":null,"result":{"status":"OK"}}"#),
+        ]);
+        let f = s.facts();
+        assert_eq!(f.extensions, ["nicehash"]);
+        assert_eq!(f.worker.as_deref(), Some("farm1"));
+        assert_eq!((f.coin, f.wallet_checksum), (Some("XMR"), true));
+        // Cryptonote difficulty is in hashes: the accepted share is worth ~250 hashes.
+        assert!((f.accepted_hashes - 250.0).abs() < 0.01, "{}", f.accepted_hashes);
+        // No wallet: the algorithm names the coin.
+        let s = session(&[(
+            A,
+            br#"{"id":1,"method":"login","params":{"login":"user7","pass":"x","algo":["rx/0"]}}"#,
+        )]);
+        assert_eq!(s.facts().coin, Some("XMR"));
+        assert_eq!(s.facts().wallet, None);
+    }
+
+    #[test]
+    fn login_conventions() {
+        assert_eq!(split_login("W.rig1"), ("W", Some("rig1"), None));
+        assert_eq!(split_login("W+512"), ("W", None, Some(512.0)));
+        assert_eq!(split_login("W.rig1+512"), ("W", Some("rig1"), Some(512.0)));
+        assert_eq!(split_login("W/rig/mail@example.org"), ("W", Some("rig"), None));
+        assert_eq!(split_login("W+x"), ("W", None, None));
+        assert_eq!(split_login("W"), ("W", None, None));
+        assert_eq!(split_login("."), ("", None, None));
+        assert_eq!(
+            split_login("bitcoincash:qpm2qsznhks23z7629mms6s4cwef74vcwvy22gdx6a.w"),
+            ("bitcoincash:qpm2qsznhks23z7629mms6s4cwef74vcwvy22gdx6a", Some("w"), None)
+        );
+        assert_eq!(password_options("d=512,c=xmr"), (Some(512.0), Some("XMR".to_string())));
+        assert_eq!(password_options("x"), (None, None));
+        assert_eq!(password_options("diff=nan; coin=&x"), (None, None));
     }
 
     #[test]
@@ -964,15 +1596,21 @@ mod tests {
 
     #[test]
     fn cryptonote_login_shapes() {
-        // XMRig variants may omit agent (and everything but login).
-        let s = session(&[(A, br#"{"id":1,"method":"login","params":{"login":"wallet"}}"#)]);
+        // XMRig variants may omit agent (and everything but login and pass).
+        let s = session(&[(A, br#"{"id":1,"method":"login","params":{"login":"wallet","pass":"x"}}"#)]);
         assert_eq!(s.facts().variant, Some(Variant::CryptoNote));
         assert_eq!(s.facts().login.as_deref(), Some("wallet"));
         assert_eq!(s.confidence(), Some(Confidence::Detected));
+        // A login that is a wallet address needs nothing beside it.
+        let s = session(&[(A, br#"{"id":1,"method":"login","params":{"login":"44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQGv7SqSsaBYBb98uNbr2VBBEt7f2wfn3RVGQBEP3A+50000"}}"#)]);
+        assert_eq!(s.facts().variant, Some(Variant::CryptoNote));
+        assert_eq!(s.facts().coin, Some("XMR"));
+        assert_eq!(s.facts().suggested_difficulty, Some(50_000.0));
         // A generic RPC login with other shapes is not mining.
         assert_not_mining(&[
             (A, br#"{"id":1,"method":"login","params":["user","secret"]}"#),
             (A, br#"{"id":2,"method":"login","params":{"user":"bob","password":"x"}}"#),
+            (A, br#"{"id":2,"method":"login","params":{"login":"bob","password":"hunter2"}}"#),
             (A, br#"{"id":3,"method":"login","params":{"login":42}}"#),
             (A, br#"{"id":4,"method":"login"}"#),
             (A, br#"{"id":5,"method":"submit","params":{"form":"x"}}"#),
@@ -1012,7 +1650,12 @@ mod tests {
         assert_eq!(f.variant, Some(Variant::EthProxy));
         assert_eq!(f.client, Some(A));
         assert_eq!(f.login.as_deref(), Some("0x0fccfff9e61a230ff380530c6827caf4759337c6.rig2"));
-        assert_eq!(f.worker.as_deref(), Some("eth1.0"));
+        assert_eq!(f.worker.as_deref(), Some("rig2"), "the login's suffix, not ethminer's marker");
+        assert_eq!(f.wallet.as_deref(), Some("0x0fccfff9e61a230ff380530c6827caf4759337c6"));
+        assert_eq!((f.coin, f.wallet_checksum), (Some("ETH"), false));
+        assert_eq!(f.reported_hashrate, Some(f64::from(0x375198a)));
+        // One share accepted at 2^256 / boundary hashes (eth-proxy difficulty is in hashes).
+        assert!((f.accepted_hashes / f.difficulty.unwrap_or_default() - 1.0).abs() < 1e-9);
         assert_eq!(f.jobs, 2);
         assert_eq!((f.shares_submitted, f.shares_accepted, f.shares_rejected), (2, 1, 1));
         let d = f.difficulty.unwrap_or_default();
@@ -1269,6 +1912,15 @@ mod tests {
             "\"eth_submitLogin\"",
             "\"eth_getWork\"",
             "\"eth_submitWork\"",
+            "\"mining.configure\"",
+            "\"mining.set\"",
+            "\"mining.set_target\"",
+            "\"mining.hello\"",
+            "\"client.get_version\"",
+            "\"client.reconnect\"",
+            "\"version-rolling\"",
+            "\"EthereumStratum/1.0.0\"",
+            "\"00000001ffffffffffffffffffffffffffffffffffffffffffffffffffffffff\"",
             "\"method\"",
             "\"params\"",
             "\"result\"",

@@ -11,6 +11,7 @@
 //! - [`tcp`]: a scripted TCP conversation with consistent seq/ack and chosen misdelivery.
 //! - [`msg`]: Stratum message text in the shape real clients and pools send it.
 //! - [`scenarios`]: the bundled captures and their truth table (what `mkpcaps` writes).
+//! - [`bench`]: one large realistic capture with hidden mining sessions (what `mkbench` writes).
 //!
 //! Everything streams: frames go to a [`PacketSink`] as they are built and nothing is kept, so
 //! the same code can write a gigabyte benchmark capture in constant memory. Nothing here ever
@@ -20,6 +21,8 @@ use std::io;
 
 use crate::time::Ts;
 
+pub mod bench;
+mod encrypted;
 mod evasion;
 pub mod frame;
 pub mod msg;

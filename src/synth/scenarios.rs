@@ -122,7 +122,7 @@ impl Truth {
         });
     }
 
-    fn mining(&mut self, v: Variant, t: &TcpConversation, login: &str, note: &str) {
+    pub(super) fn mining(&mut self, v: Variant, t: &TcpConversation, login: &str, note: &str) {
         self.rows.push(TruthRow {
             file: self.file.to_string(),
             expect: Expect::Mining,
@@ -134,7 +134,7 @@ impl Truth {
         });
     }
 
-    fn none_in_file(&mut self, note: &str) {
+    pub(super) fn none_in_file(&mut self, note: &str) {
         self.rows.push(TruthRow {
             file: self.file.to_string(),
             expect: Expect::Nothing,
@@ -146,7 +146,7 @@ impl Truth {
         });
     }
 
-    fn none_for(&mut self, t: &TcpConversation, note: &str) {
+    pub(super) fn none_for(&mut self, t: &TcpConversation, note: &str) {
         self.rows.push(TruthRow {
             file: self.file.to_string(),
             expect: Expect::Nothing,
@@ -235,6 +235,27 @@ pub fn all() -> &'static [Scenario] {
         s("neg-lsp.pcap", neg_lsp),
         s("neg-tls.pcap", neg_tls),
         s("neg-dns.pcap", neg_dns),
+        s("sv1-asic-extensions.pcap", sv1_asic_extensions),
+        s("sv1-zcash-set-target.pcap", sv1_zcash_set_target),
+        s("ethstratum1-nicehash.pcap", ethstratum1_nicehash),
+        s("ethstratum2-hello.pcap", ethstratum2_hello),
+        s("cryptonote-nicehash-proxy.pcap", cryptonote_nicehash_proxy),
+        s("sv1-pretty-printed.pcap", sv1_pretty_printed),
+        s("neg-bitcoin-p2p.pcap", neg_bitcoin_p2p),
+        s("neg-monero-levin.pcap", neg_monero_levin),
+        s("neg-eth-devp2p.pcap", neg_eth_devp2p),
+        s("neg-web-login-jsonrpc.pcap", neg_web_login_jsonrpc),
+        s("neg-pretty-jsonrpc.pcap", neg_pretty_jsonrpc),
+        s("tls-pool-sni.pcap", super::encrypted::tls_pool_sni),
+        s("tls-dns-no-sni.pcap", super::encrypted::tls_dns_no_sni),
+        s("neg-tls-pool-website.pcap", super::encrypted::neg_tls_pool_website),
+        s("neg-dns-pool-no-connection.pcap", super::encrypted::neg_dns_pool_no_connection),
+        s("neg-dns-expired.pcap", super::encrypted::neg_dns_expired),
+        s("getwork-cgminer.pcap", super::encrypted::getwork_cgminer),
+        s("getwork-eth-node.pcap", super::encrypted::getwork_eth_node),
+        s("neg-http-get-pool-api.pcap", super::encrypted::neg_http_get_pool_api),
+        s("sv2-handshake.pcap", super::encrypted::sv2_handshake),
+        s("neg-binary-3336.pcap", super::encrypted::neg_binary_3336),
     ];
     ALL
 }
@@ -263,20 +284,20 @@ pub fn write_dir(dir: &Path) -> io::Result<Vec<TruthRow>> {
 /// 2024-05-01T12:00:00Z; each scenario starts some minutes after it so files do not overlap.
 const T0_US: i64 = 1_714_564_800_000_000;
 
-fn at(minute: i64) -> Ts {
+pub(super) fn at(minute: i64) -> Ts {
     Ts::from_micros(T0_US + minute * 60_000_000)
 }
 
-fn sa(s: &str) -> io::Result<SocketAddr> {
+pub(super) fn sa(s: &str) -> io::Result<SocketAddr> {
     s.parse().map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "bad socket address"))
 }
 
-fn pcap(out: &mut dyn Write, link: Link) -> io::Result<PcapWriter<&mut dyn Write>> {
+pub(super) fn pcap(out: &mut dyn Write, link: Link) -> io::Result<PcapWriter<&mut dyn Write>> {
     PcapWriter::new(out, link.link_type())
 }
 
 /// The Bech32 example address from BIP-173: a valid-looking wallet that belongs to no one.
-const BTC_WALLET: &str = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4";
+pub(super) const BTC_WALLET: &str = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4";
 /// A Monero-format (95-character, leading `4`) address made for these captures.
 const XMR_WALLET: &str =
     "48edfHu7V9Z84YzzMa6fUueoELZ9ZRXq9VetWzYGzKt52XU5xvqgzYnDK9URnRoJMk1j8nLwEVsaSWJ4fhdUyZijBGUicoD";
@@ -1304,7 +1325,7 @@ fn client_hello(rng: &mut Rng, sni: &str) -> Vec<u8> {
 }
 
 /// A TLS record of `kind` holding `len` random bytes.
-fn tls_record(rng: &mut Rng, kind: u8, len: usize) -> Vec<u8> {
+pub(super) fn tls_record(rng: &mut Rng, kind: u8, len: usize) -> Vec<u8> {
     let mut rec = vec![kind, 0x03, 0x03];
     rec.extend_from_slice(&(len as u16).to_be_bytes());
     let start = rec.len();
@@ -1338,7 +1359,7 @@ fn neg_tls(out: &mut dyn Write, truth: &mut Truth) -> io::Result<()> {
 }
 
 /// A DNS message with one question and, for a response, one answer of `rdata`.
-fn dns(id: u16, name: &str, qtype: u16, answer: Option<&[u8]>) -> Vec<u8> {
+pub(super) fn dns(id: u16, name: &str, qtype: u16, answer: Option<&[u8]>) -> Vec<u8> {
     let mut m = Vec::new();
     m.extend_from_slice(&id.to_be_bytes());
     m.extend_from_slice(if answer.is_some() { &[0x81, 0x80] } else { &[0x01, 0x00] });
@@ -1382,6 +1403,428 @@ fn neg_dns(out: &mut dyn Write, truth: &mut Truth) -> io::Result<()> {
         ts += 250_000;
     }
     truth.none_in_file("NEGATIVE: DNS over UDP (A and AAAA queries and answers, documentation-range names)");
+    Ok(())
+}
+
+// ---- more dialects and oddities ---------------------------------------------------------------
+
+/// A base58check address for `version` over a fixed 20-byte hash: valid, and nobody's.
+fn b58_address(version: &[u8], fill: u8) -> String {
+    let mut v = version.to_vec();
+    v.extend_from_slice(&[fill; 20]);
+    bs58::encode(v).with_check().into_string()
+}
+
+/// Sends each line with CRLF, in segments of at most `mss` bytes.
+fn say_all<S: PacketSink>(
+    t: &mut TcpConversation,
+    sink: &mut S,
+    lines: &[(Side, String)],
+    eol: &str,
+    mss: Option<usize>,
+) -> io::Result<()> {
+    for (side, line) in lines {
+        say(t, sink, *side, line, eol, mss)?;
+        t.pause_ms(40);
+    }
+    Ok(())
+}
+
+fn sv1_asic_extensions(out: &mut dyn Write, truth: &mut Truth) -> io::Result<()> {
+    let mut w = pcap(out, Link::Ethernet)?;
+    let mut t =
+        TcpConversation::new(sa("10.50.0.21:40100")?, sa("198.51.100.90:3333")?, at(185), Link::Ethernet);
+    let mut rng = Rng::new(40);
+    let wallet = b58_address(&[0x00], 0x3c);
+    let login = format!("{wallet}.s19pro");
+    let (c, s) = (Side::Client, Side::Server);
+    t.handshake(&mut w)?;
+    let mut lines = vec![
+        (c, "{\"id\":1,\"method\":\"mining.configure\",\"params\":[[\"version-rolling\",\"minimum-difficulty\"],{\"version-rolling.mask\":\"1fffe000\",\"version-rolling.min-bit-count\":2,\"minimum-difficulty.value\":2048}]}".to_string()),
+        (s, "{\"id\":1,\"result\":{\"version-rolling\":true,\"version-rolling.mask\":\"1fffe000\",\"minimum-difficulty\":true},\"error\":null}".to_string()),
+        (c, "{\"id\":2,\"method\":\"mining.subscribe\",\"params\":[\"bmminer/2.0.0\"]}".to_string()),
+        (s, msg::sv1_subscribe_result(2, &rng.hex(4))),
+        (c, "{\"id\":3,\"method\":\"mining.extranonce.subscribe\",\"params\":[]}".to_string()),
+        (s, msg::sv1_result_true(3)),
+        (c, format!("{{\"id\":4,\"method\":\"mining.authorize\",\"params\":[\"{login}\",\"d=65536\"]}}")),
+        (s, msg::sv1_result_true(4)),
+        (c, "{\"id\":5,\"method\":\"mining.suggest_difficulty\",\"params\":[65536]}".to_string()),
+        (s, "{\"id\":null,\"method\":\"mining.set_version_mask\",\"params\":[\"1fffe000\"]}".to_string()),
+        (s, msg::sv1_set_difficulty("65536", false)),
+    ];
+    let (notify, ntime) = msg::sv1_notify(&mut rng, "5e1f0001", 850_100, true, false);
+    lines.push((s, notify));
+    say_all(&mut t, &mut w, &lines, "\n", None)?;
+    for i in 0..6u32 {
+        t.pause_ms(10_000);
+        let submit = format!(
+            "{{\"id\":{},\"method\":\"mining.submit\",\"params\":[\"{login}\",\"5e1f0001\",\"{}\",\"{ntime}\",\"{}\",\"{}\"]}}",
+            10 + i,
+            rng.hex(4),
+            rng.hex(4),
+            rng.hex(2) + "0000"
+        );
+        say(&mut t, &mut w, c, &submit, "\n", None)?;
+        say(&mut t, &mut w, s, &msg::sv1_result_true(10 + i), "\n", None)?;
+        if i == 2 {
+            say(
+                &mut t,
+                &mut w,
+                s,
+                &format!(
+                    "{{\"id\":null,\"method\":\"mining.set_extranonce\",\"params\":[\"{}\",4]}}",
+                    rng.hex(4)
+                ),
+                "\n",
+                None,
+            )?;
+        }
+    }
+    let tail = [
+        (s, "{\"id\":\"gv1\",\"method\":\"client.get_version\",\"params\":[]}".to_string()),
+        (c, "{\"id\":\"gv1\",\"result\":\"bmminer/2.0.0\",\"error\":null}".to_string()),
+        (s, "{\"id\":null,\"method\":\"client.show_message\",\"params\":[\"Pool maintenance in 10 minutes\"]}".to_string()),
+        (s, "{\"id\":null,\"method\":\"client.reconnect\",\"params\":[\"stratum-b.example.net\",3334,0]}".to_string()),
+    ];
+    say_all(&mut t, &mut w, &tail, "\n", None)?;
+    t.close_fin(&mut w, Side::Server)?;
+    truth.mining(Variant::StratumV1, &t, &login, "ASIC firmware (bmminer): mining.configure version-rolling, extranonce.subscribe, suggest_difficulty, set_version_mask, set_extranonce, 6-param submits with version bits, client.get_version answered by the miner, show_message, reconnect; base58check P2PKH wallet");
+    Ok(())
+}
+
+fn sv1_zcash_set_target(out: &mut dyn Write, truth: &mut Truth) -> io::Result<()> {
+    let mut w = pcap(out, Link::Ethernet)?;
+    let mut t =
+        TcpConversation::new(sa("10.50.0.22:40200")?, sa("198.51.100.91:3357")?, at(190), Link::Ethernet);
+    let mut rng = Rng::new(41);
+    let login = format!("{}.rig4", b58_address(&[0x1c, 0xb8], 0x21));
+    let (c, s) = (Side::Client, Side::Server);
+    t.handshake(&mut w)?;
+    let lines = vec![
+        (c, "{\"id\":1,\"method\":\"mining.subscribe\",\"params\":[\"EWBF 0.3.4b\",null,\"zec.example.net\",\"3357\"]}".to_string()),
+        (s, format!("{{\"id\":1,\"result\":[\"{0}\",\"{0}\"],\"error\":null}}", rng.hex(5))),
+        (c, format!("{{\"id\":2,\"method\":\"mining.authorize\",\"params\":[\"{login}\",\"x\"]}}")),
+        (s, msg::sv1_result_true(2)),
+        (s, "{\"id\":null,\"method\":\"mining.set_target\",\"params\":[\"0004189374bc6a7ef9db22d0e5604189374bc6a7ef9db22d0e5604189374bc6a\"]}".to_string()),
+        (c, "{\"id\":3,\"method\":\"mining.extranonce.subscribe\",\"params\":[]}".to_string()),
+        (s, format!("{{\"id\":null,\"method\":\"mining.notify\",\"params\":[\"8c6f\",\"04000000\",\"{}\",\"{}\",\"{}\",\"a9cc405a\",\"09d8151c\",true]}}", rng.hex(32), rng.hex(32), "0".repeat(64))),
+    ];
+    say_all(&mut t, &mut w, &lines, "\n", None)?;
+    for i in 0..4u32 {
+        t.pause_ms(15_000);
+        // An Equihash solution is 1344 bytes: the submit spans several segments.
+        let submit = format!(
+            "{{\"id\":{},\"method\":\"mining.submit\",\"params\":[\"{login}\",\"8c6f\",\"a9cc405a\",\"{}\",\"fd4005{}\"]}}",
+            100 + i,
+            rng.hex(27),
+            rng.hex(1344)
+        );
+        say(&mut t, &mut w, c, &submit, "\n", None)?;
+        say(&mut t, &mut w, s, &format!("{{\"id\":{},\"result\":true}}", 100 + i), "\n", None)?;
+    }
+    t.close_fin(&mut w, Side::Client)?;
+    truth.mining(Variant::StratumV1, &t, &login, "Zcash Equihash SV1 (EWBF-like): mining.set_target (difficulty from the 0x0007ff.. diff-1 target), 4 submits of ~2.8 KB over several segments; t1 transparent wallet");
+    Ok(())
+}
+
+fn ethstratum1_nicehash(out: &mut dyn Write, truth: &mut Truth) -> io::Result<()> {
+    let mut w = pcap(out, Link::Ethernet)?;
+    let mut t =
+        TcpConversation::new(sa("172.16.30.5:41000")?, sa("198.51.100.92:3353")?, at(195), Link::Ethernet);
+    let mut rng = Rng::new(42);
+    let login = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed.gpu3";
+    let (c, s) = (Side::Client, Side::Server);
+    t.handshake(&mut w)?;
+    let seed = rng.hex(32);
+    let mut lines = vec![
+        (c, "{\"id\": 1, \"method\": \"mining.subscribe\", \"params\": [\"ethminer/0.19.0\", \"EthereumStratum/1.0.0\"]}".to_string()),
+        (s, format!("{{\"id\": 1, \"result\": [[\"mining.notify\", \"{}\", \"EthereumStratum/1.0.0\"], \"{}\"], \"error\": null}}", rng.hex(16), rng.hex(2))),
+        (c, format!("{{\"id\": 2, \"method\": \"mining.authorize\", \"params\": [\"{login}\", \"x\"]}}")),
+        (s, "{\"id\": 2, \"result\": true, \"error\": null}".to_string()),
+        (c, "{\"id\": 3, \"method\": \"mining.extranonce.subscribe\", \"params\": []}".to_string()),
+        (s, "{\"id\": 3, \"result\": true, \"error\": null}".to_string()),
+        (s, "{\"id\": null, \"method\": \"mining.set_difficulty\", \"params\": [0.5]}".to_string()),
+    ];
+    for j in 0..3u32 {
+        lines.push((s, format!("{{\"id\": null, \"method\": \"mining.notify\", \"params\": [\"{:08x}\", \"{seed}\", \"{}\", {}]}}", 0xbf04_88aa_u32 + j, rng.hex(32), j == 0)));
+        lines.push((c, format!("{{\"id\": {}, \"method\": \"mining.submit\", \"params\": [\"{login}\", \"{:08x}\", \"{}\"]}}", 10 + j, 0xbf04_88aa_u32 + j, rng.hex(6))));
+        lines.push((s, format!("{{\"id\": {}, \"result\": true, \"error\": null}}", 10 + j)));
+    }
+    for (side, line) in &lines {
+        say(&mut t, &mut w, *side, line, "\n", None)?;
+        t.pause_ms(if *side == c { 8000 } else { 50 });
+    }
+    t.close_fin(&mut w, Side::Client)?;
+    truth.mining(Variant::EthereumStratum, &t, login, "EthereumStratum/1.0.0 (NiceHash): subscribe naming the protocol, ETH-shaped notify [job, seedhash, headerhash, clean], 3-param submits; EIP-55 checksummed wallet");
+    Ok(())
+}
+
+fn ethstratum2_hello(out: &mut dyn Write, truth: &mut Truth) -> io::Result<()> {
+    let mut w = pcap(out, Link::Ethernet)?;
+    let mut t =
+        TcpConversation::new(sa("172.16.30.6:41001")?, sa("198.51.100.93:4444")?, at(200), Link::Ethernet);
+    let mut rng = Rng::new(43);
+    let login = "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359.rig7";
+    let (c, s) = (Side::Client, Side::Server);
+    t.handshake(&mut w)?;
+    let mut lines = vec![
+        (c, "{\"id\":1,\"method\":\"mining.hello\",\"params\":{\"agent\":\"lolMiner 1.42\",\"host\":\"etc.example.net\",\"port\":\"115c\",\"proto\":\"EthereumStratum/2.0.0\"}}".to_string()),
+        (s, "{\"id\":1,\"result\":{\"proto\":\"EthereumStratum/2.0.0\",\"encoding\":\"plain\",\"resume\":1,\"timeout\":30,\"maxerrors\":5,\"node\":\"core-geth/v1.12\"}}".to_string()),
+        (c, "{\"id\":2,\"method\":\"mining.subscribe\",\"params\":[]}".to_string()),
+        (s, format!("{{\"id\":2,\"result\":\"{}\"}}", rng.hex(4))),
+        (c, format!("{{\"id\":3,\"method\":\"mining.authorize\",\"params\":[\"{login}\",\"x\"]}}")),
+        (s, format!("{{\"id\":3,\"result\":[\"{}\",\"{}\"]}}", rng.hex(2), rng.hex(4))),
+        (s, "{\"method\":\"mining.set\",\"params\":{\"epoch\":\"1c\",\"target\":\"00000001ffffffffffffffffffffffffffffffffffffffffffffffffffffffff\",\"algo\":\"etchash\",\"extranonce\":\"af4c\"}}".to_string()),
+    ];
+    for j in 0..3u32 {
+        lines.push((
+            s,
+            format!(
+                "{{\"method\":\"mining.notify\",\"params\":[\"{:04x}\",\"{:x}\",\"{}\",{}]}}",
+                0xcf8a + j,
+                0x00e3_5b0a + j,
+                rng.hex(32),
+                j == 0
+            ),
+        ));
+        lines.push((
+            c,
+            format!(
+                "{{\"id\":{},\"method\":\"mining.submit\",\"params\":[\"{:04x}\",\"{}\",\"rig7\"]}}",
+                10 + j,
+                0xcf8a + j,
+                rng.hex(6)
+            ),
+        ));
+        lines.push((s, format!("{{\"id\":{},\"result\":true}}", 10 + j)));
+        lines.push((
+            c,
+            format!(
+                "{{\"id\":{},\"method\":\"mining.hashrate\",\"params\":[\"0x{:x}\",\"rig7\"]}}",
+                20 + j,
+                500_000_000u32 + j
+            ),
+        ));
+    }
+    lines.push((c, "{\"id\":30,\"method\":\"mining.noop\"}".to_string()));
+    lines.push((s, "{\"id\":30,\"result\":true}".to_string()));
+    lines.push((c, "{\"id\":31,\"method\":\"mining.bye\"}".to_string()));
+    for (side, line) in &lines {
+        say(&mut t, &mut w, *side, line, "\n", None)?;
+        t.pause_ms(if *side == c { 7000 } else { 40 });
+    }
+    t.close_fin(&mut w, Side::Client)?;
+    truth.mining(Variant::EthereumStratum, &t, login, "EthereumStratum/2.0.0: mining.hello, mining.set {epoch, target, algo, extranonce}, notify, submits with the worker last, mining.hashrate, noop, bye");
+    Ok(())
+}
+
+fn cryptonote_nicehash_proxy(out: &mut dyn Write, truth: &mut Truth) -> io::Result<()> {
+    let mut w = pcap(out, Link::Ethernet)?;
+    let mut t =
+        TcpConversation::new(sa("192.168.9.20:43000")?, sa("203.0.113.40:3333")?, at(205), Link::Ethernet);
+    let mut rng = Rng::new(44);
+    let login = format!("{XMR_WALLET}+50000");
+    let (c, s) = (Side::Client, Side::Server);
+    t.handshake(&mut w)?;
+    let session = rng.hex(8);
+    let seed = rng.hex(32);
+    let job = msg::xmr_job_body(&mut rng, &session, 300_001, 3_150_100, &seed);
+    let lines = vec![
+        (c, format!("{{\"id\":1,\"jsonrpc\":\"2.0\",\"method\":\"login\",\"params\":{{\"login\":\"{login}\",\"pass\":\"farm-eu\",\"agent\":\"xmrig-proxy/6.22.0 (Linux x86_64) libuv/1.48.0 gcc/13.2.0\",\"algo\":[\"rx/0\"],\"nicehash\":true}}}}")),
+        (s, msg::xmr_login_result(1, &session, &job)),
+    ];
+    say_all(&mut t, &mut w, &lines, "\n", None)?;
+    let o = Xmr { jobs: 2, submits_per_job: 3, keepalive: true, ..Default::default() };
+    xmr_work(&mut t, &mut w, &mut rng, &o, &session, &seed, 2, 300_001, true)?;
+    t.close_fin(&mut w, Side::Client)?;
+    truth.mining(Variant::CryptoNote, &t, &login, "xmrig-proxy in NiceHash mode (login nicehash flag, pool extensions), login WALLET+50000 fixed difficulty");
+    Ok(())
+}
+
+/// A JSON value the way a pretty-printer writes it: two-space indent, one member per line.
+fn pretty(line: &str, eol: &str) -> io::Result<String> {
+    let v: serde_json::Value =
+        serde_json::from_str(line).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    let text = serde_json::to_string_pretty(&v).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    Ok(text.replace('\n', eol))
+}
+
+fn sv1_pretty_printed(out: &mut dyn Write, truth: &mut Truth) -> io::Result<()> {
+    let mut w = pcap(out, Link::Ethernet)?;
+    let mut t =
+        TcpConversation::new(sa("10.50.0.23:40300")?, sa("198.51.100.94:3333")?, at(210), Link::Ethernet);
+    let mut rng = Rng::new(45);
+    let login = format!("{BTC_WALLET}.pretty");
+    let (c, s) = (Side::Client, Side::Server);
+    t.handshake(&mut w)?;
+    // Pretty-printed with CRLF, sent in 5-byte segments; then \u escapes in keys and values.
+    let mut lines = vec![
+        (c, pretty(&msg::sv1_subscribe(1, "cpuminer/2.5.1", false), "\r\n")?),
+        (s, pretty(&msg::sv1_subscribe_result(1, &rng.hex(4)), "\r\n")?),
+        (c, pretty(&msg::sv1_authorize(2, &login, false), "\r\n")?),
+        (s, pretty(&msg::sv1_result_true(2), "\r\n")?),
+        (s, pretty(&msg::sv1_set_difficulty("0.005", false), "\r\n")?),
+    ];
+    let (notify, ntime) = msg::sv1_notify(&mut rng, "1a2b0001", 850_000, true, false);
+    lines.push((s, pretty(&notify, "\r\n")?));
+    say_all(&mut t, &mut w, &lines, "\r\n", Some(5))?;
+    for _ in 0..3 {
+        t.pause_ms(3000);
+        let submit = msg::sv1_submit(&login, "1a2b0001", &ntime, &rng.hex(4), false);
+        // Escapes put back after pretty-printing (the printer writes plain text).
+        let submit = pretty(&submit, "\n")?
+            .replace("\"method\": \"mining.submit\"", "\"\\u006dethod\": \"mining\\u002esubmit\"");
+        say(&mut t, &mut w, c, &submit, "\n", Some(7))?;
+        say(&mut t, &mut w, s, "{\"id\":4,\r\n \"result\":true,\r\n \"error\":null}", "\r\n", None)?;
+    }
+    t.close_fin(&mut w, Side::Client)?;
+    truth.mining(Variant::StratumV1, &t, &login, "pretty-printed JSON: every message spread over several lines (CRLF), sent in 5- and 7-byte segments; submits with \\u escapes");
+    Ok(())
+}
+
+/// A Bitcoin P2P message: magic, command, length, checksum, payload.
+fn btc_msg(rng: &mut Rng, cmd: &str, len: usize) -> Vec<u8> {
+    let mut m = vec![0xf9, 0xbe, 0xb4, 0xd9];
+    let mut c = [0u8; 12];
+    for (d, b) in c.iter_mut().zip(cmd.bytes()) {
+        *d = b;
+    }
+    m.extend_from_slice(&c);
+    m.extend_from_slice(&(len as u32).to_le_bytes());
+    let mut body = vec![0u8; len + 4];
+    rng.fill(&mut body);
+    m.extend_from_slice(&body);
+    m
+}
+
+fn neg_bitcoin_p2p(out: &mut dyn Write, truth: &mut Truth) -> io::Result<()> {
+    let mut w = pcap(out, Link::Ethernet)?;
+    let mut t =
+        TcpConversation::new(sa("10.60.0.5:50900")?, sa("198.51.100.100:8333")?, at(215), Link::Ethernet);
+    let mut rng = Rng::new(46);
+    t.handshake(&mut w)?;
+    for (side, cmd, len) in [
+        (Side::Client, "version", 102),
+        (Side::Server, "version", 102),
+        (Side::Client, "verack", 0),
+        (Side::Server, "verack", 0),
+        (Side::Server, "inv", 361),
+        (Side::Client, "getdata", 37),
+        (Side::Server, "block", 2900),
+        (Side::Client, "ping", 8),
+        (Side::Server, "pong", 8),
+    ] {
+        let m = btc_msg(&mut rng, cmd, len);
+        t.send(&mut w, side, &m, &Delivery::default())?;
+        t.pause_ms(80);
+    }
+    t.close_fin(&mut w, Side::Client)?;
+    truth.none_in_file("NEGATIVE: Bitcoin P2P (binary: version/verack/inv/getdata/block/ping on 8333), bypassed on its first byte");
+    Ok(())
+}
+
+fn neg_monero_levin(out: &mut dyn Write, truth: &mut Truth) -> io::Result<()> {
+    let mut w = pcap(out, Link::Ethernet)?;
+    let mut t =
+        TcpConversation::new(sa("10.60.0.6:50901")?, sa("198.51.100.101:18080")?, at(216), Link::Ethernet);
+    let mut rng = Rng::new(47);
+    t.handshake(&mut w)?;
+    for (side, command, len) in [
+        (Side::Client, 1001u32, 240usize),
+        (Side::Server, 1001, 4100),
+        (Side::Client, 1002, 120),
+        (Side::Server, 1002, 900),
+    ] {
+        // Levin header: signature, body size, have-to-return, command, return code, flags, version.
+        let mut m = 0x0101_0101_0101_2101u64.to_le_bytes().to_vec();
+        m.extend_from_slice(&(len as u64).to_le_bytes());
+        m.push(1);
+        m.extend_from_slice(&command.to_le_bytes());
+        m.extend_from_slice(&0i32.to_le_bytes());
+        m.extend_from_slice(&1u32.to_le_bytes());
+        m.extend_from_slice(&1u32.to_le_bytes());
+        let mut body = vec![0u8; len];
+        rng.fill(&mut body);
+        m.extend_from_slice(&body);
+        t.send(&mut w, side, &m, &Delivery::default())?;
+        t.pause_ms(120);
+    }
+    t.close_fin(&mut w, Side::Client)?;
+    truth.none_in_file("NEGATIVE: Monero P2P levin protocol (binary handshake and timed sync on 18080)");
+    Ok(())
+}
+
+fn neg_eth_devp2p(out: &mut dyn Write, truth: &mut Truth) -> io::Result<()> {
+    let mut w = pcap(out, Link::Ethernet)?;
+    let mut t =
+        TcpConversation::new(sa("10.60.0.7:50902")?, sa("198.51.100.102:30303")?, at(217), Link::Ethernet);
+    let mut rng = Rng::new(48);
+    t.handshake(&mut w)?;
+    // RLPx: an ECIES auth message (size prefix, then ciphertext), the ack, then framed traffic.
+    for (side, len) in [
+        (Side::Client, 307usize),
+        (Side::Server, 210),
+        (Side::Client, 180),
+        (Side::Server, 1400),
+        (Side::Client, 96),
+    ] {
+        let mut m = (len as u16).to_be_bytes().to_vec();
+        let mut body = vec![0u8; len];
+        rng.fill(&mut body);
+        if let Some(b) = body.first_mut() {
+            // Ciphertext may start with anything except what a JSON stream opens with.
+            if *b == b'{' || *b == b'[' || b.is_ascii_whitespace() {
+                *b = 0x04;
+            }
+        }
+        m.extend_from_slice(&body);
+        t.send(&mut w, side, &m, &Delivery::default())?;
+        t.pause_ms(60);
+    }
+    t.close_fin(&mut w, Side::Client)?;
+    truth.none_in_file("NEGATIVE: Ethereum devp2p/RLPx (binary ECIES handshake and frames on 30303)");
+    Ok(())
+}
+
+fn neg_web_login_jsonrpc(out: &mut dyn Write, truth: &mut Truth) -> io::Result<()> {
+    let mut w = pcap(out, Link::Ethernet)?;
+    let mut t =
+        TcpConversation::new(sa("10.60.0.8:50903")?, sa("198.51.100.103:7000")?, at(218), Link::Ethernet);
+    t.handshake(&mut w)?;
+    exchange(&mut t, &mut w,
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"login\",\"params\":{\"login\":\"alice\",\"password\":\"correct horse\"}}\n",
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"status\":\"OK\",\"token\":\"c2Vzc2lvbg\"}}\n")?;
+    exchange(&mut t, &mut w,
+        "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"job\",\"params\":{\"name\":\"nightly-backup\",\"target\":\"s3\"}}\n",
+        "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"job_id\":\"77\",\"status\":\"queued\"}}\n")?;
+    exchange(&mut t, &mut w,
+        "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"submit\",\"params\":{\"form\":\"expenses\",\"job_id\":\"77\"}}\n",
+        "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":true}\n")?;
+    exchange(
+        &mut t,
+        &mut w,
+        "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"keepalived\",\"params\":{\"id\":\"c2Vzc2lvbg\"}}\n",
+        "{\"jsonrpc\":\"2.0\",\"id\":4,\"result\":{\"status\":\"KEEPALIVED\"}}\n",
+    )?;
+    t.close_fin(&mut w, Side::Client)?;
+    truth.none_in_file("NEGATIVE: a web application's JSON-RPC using the generic names login (user/password object), job, submit and keepalived without the mining shapes");
+    Ok(())
+}
+
+fn neg_pretty_jsonrpc(out: &mut dyn Write, truth: &mut Truth) -> io::Result<()> {
+    let mut w = pcap(out, Link::Ethernet)?;
+    let mut t =
+        TcpConversation::new(sa("10.60.0.9:50904")?, sa("198.51.100.104:9000")?, at(219), Link::Ethernet);
+    t.handshake(&mut w)?;
+    for (req, resp) in [
+        ("{\"jsonrpc\":\"2.0\",\"method\":\"server.version\",\"params\":[\"electrum/4.5.5\",\"1.4\"],\"id\":0}", "{\"jsonrpc\":\"2.0\",\"result\":[\"ElectrumX 1.16.0\",\"1.4\"],\"id\":0}"),
+        ("{\"jsonrpc\":\"2.0\",\"method\":\"eth_blockNumber\",\"params\":[],\"id\":1}", "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"0x12e4a31\"}"),
+        ("{\"jsonrpc\":\"2.0\",\"method\":\"chat.send\",\"params\":{\"text\":\"{\\\"method\\\":\\\"mining.subscribe\\\"}\"},\"id\":2}", "{\"jsonrpc\":\"2.0\",\"result\":true,\"id\":2}"),
+    ] {
+        exchange(&mut t, &mut w, &format!("{}\n", pretty(req, "\n")?), &format!("{}\n", pretty(resp, "\n")?))?;
+    }
+    t.close_fin(&mut w, Side::Client)?;
+    truth.none_in_file("NEGATIVE: pretty-printed (multi-line) JSON-RPC that is not mining: Electrum server.version, eth_blockNumber, a chat message quoting mining.subscribe");
     Ok(())
 }
 

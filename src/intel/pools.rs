@@ -1,0 +1,172 @@
+//! Known mining-pool domains: the default list shipped in the repository
+//! (`data/pool-domains.txt`, compiled in) plus the user's own (`--pool-list FILE`).
+//!
+//! An entry matches the name itself and every name under it, on a label boundary:
+//! `nanopool.org` matches `xmr-eu1.nanopool.org` but not `notnanopool.org`. Matching walks the
+//! name's suffixes, one hash lookup per label (at most [`MAX_LABELS`]), so its cost does not
+//! grow with the size of the list. It runs once per TLS ClientHello and once per DNS answer,
+//! never per packet.
+
+use std::collections::HashSet;
+
+/// The default list, one domain per line, `#` comments.
+pub const DEFAULT_LIST: &str = include_str!("../../data/pool-domains.txt");
+
+/// Longest name looked up (a DNS name is at most 253 characters).
+pub const MAX_NAME_LEN: usize = 253;
+/// Most labels of a name tried as suffixes; real names have a handful.
+pub const MAX_LABELS: usize = 32;
+
+/// A set of pool domains, lower case, without a trailing dot.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PoolDomains {
+    domains: HashSet<String, ahash::RandomState>,
+}
+
+/// Why a list line was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BadLine {
+    pub line: usize,
+    pub reason: &'static str,
+}
+
+impl std::fmt::Display for BadLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.reason)
+    }
+}
+
+impl PoolDomains {
+    /// The shipped default list.
+    pub fn builtin() -> PoolDomains {
+        let mut p = PoolDomains::default();
+        // The shipped list is checked by a unit test; a bad line there would only be skipped.
+        let _ = p.add_list(DEFAULT_LIST);
+        p
+    }
+
+    /// Adds every domain of a list (one per line, `#` comments, blank lines ignored, an
+    /// optional leading `*.`). Returns the first bad line, after adding all good ones.
+    pub fn add_list(&mut self, text: &str) -> Result<usize, BadLine> {
+        let mut added = 0;
+        let mut first_bad = None;
+        for (i, raw) in text.lines().enumerate() {
+            let line = raw.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            match normalise(line) {
+                Ok(d) => {
+                    added += usize::from(self.domains.insert(d));
+                }
+                Err(reason) => {
+                    first_bad.get_or_insert(BadLine { line: i + 1, reason });
+                }
+            }
+        }
+        match first_bad {
+            Some(b) => Err(b),
+            None => Ok(added),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.domains.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.domains.is_empty()
+    }
+
+    /// The list entry `name` falls under, if any. `name` may be in any case and may end with a
+    /// dot; names that are not plausible host names match nothing.
+    pub fn matches(&self, name: &str) -> Option<&str> {
+        let name = name.strip_suffix('.').unwrap_or(name);
+        if name.is_empty() || name.len() > MAX_NAME_LEN || !name.bytes().all(is_host_byte) {
+            return None;
+        }
+        let lower;
+        let name = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            lower = name.to_ascii_lowercase();
+            lower.as_str()
+        } else {
+            name
+        };
+        let mut rest = name;
+        for _ in 0..MAX_LABELS {
+            if let Some(d) = self.domains.get(rest) {
+                return Some(d.as_str());
+            }
+            match rest.split_once('.') {
+                Some((_, tail)) if !tail.is_empty() => rest = tail,
+                _ => return None,
+            }
+        }
+        None
+    }
+}
+
+fn is_host_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_'
+}
+
+/// One list entry as stored: lower case, no `*.`, no trailing dot, at least two labels.
+fn normalise(entry: &str) -> Result<String, &'static str> {
+    let d = entry.strip_prefix("*.").unwrap_or(entry);
+    let d = d.strip_suffix('.').unwrap_or(d);
+    if d.is_empty() || d.len() > MAX_NAME_LEN {
+        return Err("empty or longer than 253 characters");
+    }
+    if !d.bytes().all(is_host_byte) {
+        return Err("not a domain name (letters, digits, '-', '_' and '.' only)");
+    }
+    if !d.contains('.') || d.split('.').any(str::is_empty) {
+        return Err("a domain needs at least two non-empty labels (a bare TLD would match too much)");
+    }
+    Ok(d.to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_list_is_clean_and_large() {
+        let mut p = PoolDomains::default();
+        let n = p.add_list(DEFAULT_LIST).unwrap();
+        assert!(n >= 50, "only {n} domains shipped");
+        assert_eq!(p, PoolDomains::builtin());
+    }
+
+    #[test]
+    fn suffix_match_on_label_boundaries() {
+        let p = PoolDomains::builtin();
+        assert_eq!(p.matches("xmr-eu1.nanopool.org"), Some("nanopool.org"));
+        assert_eq!(p.matches("nanopool.org"), Some("nanopool.org"));
+        assert_eq!(p.matches("Pool.SupportXMR.com."), Some("supportxmr.com"));
+        assert_eq!(p.matches("gulf.moneroocean.stream"), Some("moneroocean.stream"));
+        assert_eq!(p.matches("btc.ss.btc.com"), Some("ss.btc.com"));
+        assert_eq!(p.matches("notnanopool.org"), None);
+        assert_eq!(p.matches("nanopool.org.example.com"), None);
+        assert_eq!(p.matches("btc.com"), None);
+        assert_eq!(p.matches("www.example.com"), None);
+        assert_eq!(p.matches("org"), None);
+        assert_eq!(p.matches(""), None);
+        assert_eq!(p.matches("."), None);
+        assert_eq!(p.matches("x\u{0}.nanopool.org"), None);
+        assert_eq!(p.matches(&"a.".repeat(200)), None);
+    }
+
+    #[test]
+    fn user_lists_add_and_report_bad_lines() {
+        let mut p = PoolDomains::default();
+        let r = p.add_list(
+            "# mine\n*.pool.example.net  # our test pool\n\nOther.Example.ORG.\ncom\nbad name.org\n",
+        );
+        assert_eq!(r, Err(BadLine { line: 5, reason: normalise("com").unwrap_err() }));
+        assert_eq!(p.len(), 2);
+        assert_eq!(p.matches("eu.pool.example.net"), Some("pool.example.net"));
+        assert_eq!(p.matches("other.example.org"), Some("other.example.org"));
+        assert_eq!(p.matches("example.net"), None);
+    }
+}

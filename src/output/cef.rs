@@ -1,0 +1,242 @@
+//! ArcSight Common Event Format (CEF): `CEF:0|Vendor|Product|Version|SignatureID|Name|Severity|ext`,
+//! for ArcSight, QRadar, Sentinel and the other SIEMs that read CEF over syslog or from files.
+//!
+//! Escaping follows the CEF specification: in the header `\` and `|` are escaped with a
+//! backslash; in extension values `\` and `=` are, and CR and LF become the two-character
+//! sequences `\r` and `\n`. CEF has no escape for the other control characters, so they (C0
+//! except CR/LF, DEL, C1) and U+2028/U+2029 are replaced by U+FFFD: the value still shows that
+//! something was there, and no value can add a field, end the header early or start a record.
+//! A formatted record is therefore always one line.
+//!
+//! Field map (every record): `rt` (packet time, ms since the epoch), `dvchost` (sensor),
+//! `externalId` (flow_id), `src`/`spt` (miner), `dst`/`dpt` (pool), `proto`, `app=stratum`,
+//! `act=alert`, `cat=mining`, `suser` (login), `cs1` worker, `cs2` agent, `cs3` password, `cs4`
+//! algo, `cs5` methods (comma-separated), `cs6` confidence, `flexString1` variant,
+//! `flexString2=true` when a wire string was truncated, `cfp1` difficulty. `mining_session`
+//! adds `cnt` (shares submitted), `cn1` jobs, `cn2` shares accepted, `cn3` shares rejected,
+//! `in`/`out` (bytes from the miner / from the pool), `start`/`end` (ms), `reason` (end reason).
+
+use std::fmt::Write as _;
+
+use crate::stratum::Confidence;
+use crate::verdict::{Event, EventKind};
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Whether CEF cannot carry `c` in a value (it has no escape for it) and it must be replaced.
+fn unrepresentable(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\r') || c == '\u{2028}' || c == '\u{2029}'
+}
+
+/// Appends a header field: `\` and `|` escaped; CR, LF and other control characters replaced.
+fn header(out: &mut String, s: &str) {
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '|' => out.push_str("\\|"),
+            c if c.is_control() || unrepresentable(c) => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Appends an extension value: `\` and `=` escaped, CR/LF as `\r`/`\n`, the rest replaced.
+fn value(out: &mut String, s: &str) {
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '=' => out.push_str("\\="),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if unrepresentable(c) => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Extension pairs, separated by single spaces.
+struct Ext {
+    s: String,
+}
+
+impl Ext {
+    fn kv(&mut self, key: &str, v: &str) {
+        if !self.s.is_empty() {
+            self.s.push(' ');
+        }
+        self.s.push_str(key);
+        self.s.push('=');
+        value(&mut self.s, v);
+    }
+
+    fn num(&mut self, key: &str, v: impl std::fmt::Display) {
+        if !self.s.is_empty() {
+            self.s.push(' ');
+        }
+        let _ = write!(self.s, "{key}={v}");
+    }
+
+    /// A custom string with its label (`cs1Label=... cs1=...`), only when present.
+    fn labelled(&mut self, key: &str, label: &str, v: Option<&str>) {
+        if let Some(v) = v {
+            self.kv(&format!("{key}Label"), label);
+            self.kv(key, v);
+        }
+    }
+}
+
+fn severity(ev: &Event) -> u8 {
+    match (ev.kind, ev.confidence) {
+        (EventKind::MiningSession, _) => 3,
+        (_, Confidence::Confirmed) => 8,
+        (_, Confidence::Detected) => 7,
+        _ => 5,
+    }
+}
+
+fn millis(ts: crate::time::Ts) -> i64 {
+    ts.as_micros().div_euclid(1000)
+}
+
+fn start(out: &mut String, signature: &str, name: &str, severity: u8) {
+    out.push_str("CEF:0|minewatch|minewatch|");
+    header(out, VERSION);
+    out.push('|');
+    header(out, signature);
+    out.push('|');
+    header(out, name);
+    let _ = write!(out, "|{severity}|");
+}
+
+/// Appends one CEF record (without the line terminator) to `out`.
+pub fn format(ev: &Event, sensor: &str, out: &mut Vec<u8>) {
+    format_with(ev, sensor, None, out)
+}
+
+/// As [`format`]; `watch` is the watchlist's verdict on the login: `Some(label)` raises the
+/// severity to 10 and puts the label (when not empty) in `msg`.
+pub fn format_with(ev: &Event, sensor: &str, watch: Option<&str>, out: &mut Vec<u8>) {
+    let f = &ev.facts;
+    let variant = f.variant.map_or("unknown", |v| v.as_str());
+    let name = match ev.kind {
+        EventKind::Mining => format!("Cryptocurrency mining ({variant})"),
+        EventKind::MiningSession => format!("Mining session ended ({variant})"),
+    };
+    let mut s = String::with_capacity(512);
+    let sev = if watch.is_some() && ev.kind == EventKind::Mining { 10 } else { severity(ev) };
+    start(&mut s, ev.kind.as_str(), &name, sev);
+    let mut e = Ext { s: String::with_capacity(512) };
+    e.num("rt", millis(ev.ts));
+    e.kv("dvchost", sensor);
+    e.num("externalId", ev.flow_id);
+    e.num("src", ev.client.ip());
+    e.num("spt", ev.client.port());
+    e.num("dst", ev.pool.ip());
+    e.num("dpt", ev.pool.port());
+    e.kv("proto", "TCP");
+    e.kv("app", "stratum");
+    e.kv("act", "alert");
+    e.kv("cat", "mining");
+    if let Some(login) = f.login.as_deref() {
+        e.kv("suser", login);
+    }
+    if let Some(label) = watch {
+        e.kv("msg", &format!("watchlisted wallet{}{label}", if label.is_empty() { "" } else { ": " }));
+    }
+    e.labelled("cs1", "stratumWorker", f.worker.as_deref());
+    e.labelled("cs2", "stratumAgent", f.agent.as_deref());
+    e.labelled("cs3", "stratumPassword", f.password.as_deref());
+    e.labelled("cs4", "stratumAlgo", f.algo.as_deref());
+    e.labelled("cs5", "stratumMethods", Some(&f.methods.join(",")));
+    e.labelled("cs6", "confidence", Some(ev.confidence.as_str()));
+    e.labelled("flexString1", "stratumVariant", Some(variant));
+    if f.truncated {
+        e.labelled("flexString2", "truncated", Some("true"));
+    }
+    if let Some(d) = f.difficulty.filter(|d| d.is_finite()) {
+        e.kv("cfp1Label", "difficulty");
+        e.num("cfp1", d);
+    }
+    if ev.kind == EventKind::MiningSession {
+        e.num("cnt", f.shares_submitted);
+        e.kv("cn1Label", "jobs");
+        e.num("cn1", f.jobs);
+        e.kv("cn2Label", "sharesAccepted");
+        e.num("cn2", f.shares_accepted);
+        e.kv("cn3Label", "sharesRejected");
+        e.num("cn3", f.shares_rejected);
+        e.num("in", ev.bytes_toserver);
+        e.num("out", ev.bytes_toclient);
+        e.num("start", millis(ev.first_seen));
+        e.num("end", millis(ev.last_seen));
+        if let Some(r) = ev.end_reason {
+            e.kv("reason", r.as_str());
+        }
+    }
+    s.push_str(&e.s);
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// Appends one `stats` record: the counters as `name:value` pairs in `msg`.
+pub fn format_stats(rec: &super::StatsRecord, sensor: &str, out: &mut Vec<u8>) {
+    let mut s = String::with_capacity(1024);
+    start(&mut s, "stats", "minewatch statistics", 0);
+    let mut e = Ext { s: String::new() };
+    e.num("rt", millis(rec.ts));
+    e.kv("dvchost", sensor);
+    let mut msg = String::new();
+    for (name, v) in rec.counters.fields() {
+        let _ = write!(msg, "{}{name}:{v}", if msg.is_empty() { "" } else { " " });
+    }
+    for (iface, k) in &rec.kernel {
+        let _ = write!(
+            msg,
+            " capture.{iface}.received:{} capture.{iface}.dropped:{} capture.{iface}.if_dropped:{}",
+            k.received, k.dropped, k.if_dropped
+        );
+    }
+    e.kv("msg", &msg);
+    s.push_str(&e.s);
+    out.extend_from_slice(s.as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::json::tests::event;
+
+    #[test]
+    fn header_and_standard_keys() {
+        let mut buf = Vec::new();
+        format(&event(EventKind::Mining, "4Awallet"), "sensor|1", &mut buf);
+        let s = String::from_utf8(buf).unwrap();
+        assert!(s.starts_with("CEF:0|minewatch|minewatch|"), "{s}");
+        assert!(s.contains("|mining|Cryptocurrency mining (cryptonote)|8|rt=1700000000000 "), "{s}");
+        assert!(s.contains(" dvchost=sensor|1 "), "{s}");
+        assert!(s.contains(" src=10.0.0.5 spt=40000 dst=2001:db8::1 dpt=3333 proto=TCP "), "{s}");
+        assert!(s.contains(" suser=4Awallet "), "{s}");
+        assert!(s.contains(" cs5Label=stratumMethods cs5=login,job "), "{s}");
+        assert!(!s.contains("cnt="));
+    }
+
+    #[test]
+    fn session_adds_counts() {
+        let mut buf = Vec::new();
+        format(&event(EventKind::MiningSession, "w"), "s", &mut buf);
+        let s = String::from_utf8(buf).unwrap();
+        assert!(s.contains("|mining_session|Mining session ended (cryptonote)|3|"), "{s}");
+        assert!(s.contains(" cnt=2 cn1Label=jobs cn1=3 "), "{s}");
+        assert!(s.contains(" in=10 out=20 "), "{s}");
+        assert!(s.ends_with(" reason=fin"), "{s}");
+    }
+
+    #[test]
+    fn escapes_per_the_spec() {
+        let mut h = String::new();
+        header(&mut h, "a|b\\c\nd");
+        assert_eq!(h, "a\\|b\\\\c\u{FFFD}d");
+        let mut v = String::new();
+        value(&mut v, "a=b\\c\nd\re|f\u{0}g\u{2028}");
+        assert_eq!(v, "a\\=b\\\\c\\nd\\re|f\u{FFFD}g\u{FFFD}");
+    }
+}
