@@ -18,8 +18,19 @@ if [ -n "$(locked_flag)" ]; then
     locked=(--locked)
 fi
 
+# Every `test result:` line is kept, so that the run can close with one total.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+
 section "cargo test --no-fail-fast --all-targets"
-cargo test ${locked[@]+"${locked[@]}"} --no-fail-fast --all-targets "$@" </dev/null
+cargo test ${locked[@]+"${locked[@]}"} --no-fail-fast --all-targets "$@" </dev/null 2>&1 | tee -a "$log" || status=$?
 
 section "cargo test --doc"
-cargo test ${locked[@]+"${locked[@]}"} --doc "$@" </dev/null
+cargo test ${locked[@]+"${locked[@]}"} --doc "$@" </dev/null 2>&1 | tee -a "$log" || status=$?
+
+# The total over every test binary, as the last line: one doc-test binary with nothing in it
+# must not read as "no test ran".
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"
