@@ -91,9 +91,9 @@ const EVICTION_SAMPLE: usize = 8;
 /// Estimated fixed cost of a flow in the table (key, entry, index slot).
 const FLOW_COST: usize = size_of::<FlowKey>() + size_of::<Flow>() + 16;
 /// Estimated cost of one out-of-order run besides its bytes (B-tree node share, vector header).
-const RUN_COST: usize = 96;
+const RUN_COST: usize = 160;
 /// Estimated fixed cost of an inspected flow's state beyond the table entry.
-const INSPECT_COST: usize = size_of::<Inspect>() + 512;
+const INSPECT_COST: usize = size_of::<Inspect>() + 2048;
 
 /// A connection's key, the same for both directions: the lower endpoint first.
 ///
