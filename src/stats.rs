@@ -44,6 +44,8 @@ counters! {
     unsupported_link,
     udp_packets,
     tcp_packets,
+    /// TCP packets of no known flow that carried nothing to start one (RST, bare ACK or FIN).
+    tcp_no_flow,
     /// Flows entered in the flow table.
     flows,
     /// Flows found not to be Stratum and no longer inspected.

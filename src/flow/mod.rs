@@ -402,8 +402,12 @@ impl FlowTable {
         let i = match self.flows.get_index_of(&key) {
             Some(i) => i,
             None => {
-                if tcp.rst {
-                    // A reset for a connection we do not know creates nothing.
+                if tcp.rst || (!tcp.syn && pkt.payload.is_empty()) {
+                    // A reset, or a bare ACK or FIN, of a connection we do not know creates
+                    // nothing: it carries nothing to inspect (the last ACK after both FINs would
+                    // otherwise open a new flow, and a one-sided capture of a download would
+                    // fill the table with ACK-only flows). Its first SYN or payload will.
+                    self.counters.tcp_no_flow += 1;
                     return;
                 }
                 while self.flows.len() >= limits.max_flows.max(1) {
