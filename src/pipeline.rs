@@ -1,18 +1,20 @@
 //! Threads and channels: sources → dispatcher → workers → collector.
 //!
-//! A reader decodes each frame just far enough to shard it by a symmetric hash of its address
-//! pair, so both directions of a connection (and IP fragments, which carry no ports) meet on one
-//! worker whose flow table needs no lock. Frames move in batches, copied once into a batch
-//! buffer that is recycled. Replay with one worker skips the hand-off entirely and processes
-//! frames straight from libpcap's buffer.
+//! A reader decodes each frame once and shards it by a symmetric hash of its address pair, so
+//! both directions of a connection (and IP fragments, which carry no ports) meet on one worker
+//! whose flow table needs no lock. Work moves in batches: the decoded TCP fields, and the payload
+//! copied once into a recycled batch buffer (a fragment goes whole, for the worker's
+//! defragmenter; UDP stops at the reader). Replay with one worker skips the hand-off entirely
+//! and processes frames straight from libpcap's buffer.
 //!
 //! Back-pressure differs by source, on purpose: a file can wait, so replay blocks on a full
 //! worker queue and loses nothing; a live interface cannot, so a live reader never blocks and
 //! counts every batch it has to drop (`dispatch_dropped`), next to the kernel's own drops.
 //!
-//! One collector thread owns the sink (every output, see [`crate::output::Outputs`]). Workers and readers send it records and, now and then,
-//! a copy of their counters; the collector writes alerts, sums the counters into `stats`
-//! records, and returns the totals at the end, so every counter is summed in one place.
+//! One collector thread owns the sink (every output, see [`crate::output::Outputs`]). Workers
+//! and readers send it records and, now and then, a copy of their counters; the collector writes
+//! alerts, sums the counters into `stats` records, and returns the totals at the end, so every
+//! counter is summed in one place.
 
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::IpAddr;
@@ -26,7 +28,7 @@ use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendErro
 use crate::capture::live::{KernelStats, LiveSource, Read};
 use crate::capture::{Frame, OfflineSource};
 use crate::config::Config;
-use crate::decode::{self, LinkType, Packet, Skip, Transport};
+use crate::decode::{self, LinkType, Packet, Skip, TcpInfo, Transport};
 use crate::flow::defrag::{DefragLimits, Defragmenter};
 use crate::flow::FlowTable;
 use crate::hosts::HostTable;
@@ -228,17 +230,26 @@ fn deliver(hosts: &HostTable, records: &Sender<Record>, own: &mut Counters, ev: 
     }
 }
 
+/// What the reader hands a worker for one frame.
+#[derive(Clone, Copy, Debug)]
+enum Item {
+    /// A TCP packet the reader has decoded: its fields, and its payload at `data[off..off + len]`.
+    /// The worker does not decode it again, and only the payload was copied.
+    Tcp { ts: Ts, src: IpAddr, dst: IpAddr, src_port: u16, dst_port: u16, tcp: TcpInfo, off: u32, len: u32 },
+    /// An IP fragment, whole frame at `data[off..off + len]`, for the worker's defragmenter.
+    Fragment { ts: Ts, off: u32, len: u32 },
+}
+
 /// A batch of frames for one worker, in one buffer.
 struct Batch {
     link: LinkType,
     data: Vec<u8>,
-    /// (time, offset, length) of each frame in `data`.
-    frames: Vec<(Ts, u32, u32)>,
+    items: Vec<Item>,
 }
 
 impl Batch {
     fn new(link: LinkType) -> Batch {
-        Batch { link, data: Vec::with_capacity(BATCH_BYTES), frames: Vec::with_capacity(BATCH_FRAMES) }
+        Batch { link, data: Vec::with_capacity(BATCH_BYTES), items: Vec::with_capacity(BATCH_FRAMES) }
     }
 }
 
@@ -254,18 +265,29 @@ fn worker_loop(mut w: Worker, rx: Receiver<Msg>, recycle: Sender<Batch>) {
     for msg in rx {
         match msg {
             Msg::Batch(mut b) => {
-                for &(ts, off, len) in &b.frames {
-                    let (start, end) = (off as usize, off as usize + len as usize);
-                    let bytes = b.data.get(start..end).unwrap_or_default();
-                    // The reader counted this frame and knows it decodes (or is a fragment).
-                    match decode::decode(b.link, bytes) {
-                        Ok(pkt) => w.packet(&pkt, ts),
-                        Err(Skip::Fragment) => w.fragment(b.link, bytes, ts),
-                        Err(_) => {}
+                for item in &b.items {
+                    match *item {
+                        Item::Tcp { ts, src, dst, src_port, dst_port, tcp, off, len } => {
+                            let (start, end) = (off as usize, off as usize + len as usize);
+                            let payload = b.data.get(start..end).unwrap_or_default();
+                            let pkt = Packet {
+                                src,
+                                dst,
+                                src_port,
+                                dst_port,
+                                transport: Transport::Tcp(tcp),
+                                payload,
+                            };
+                            w.packet(&pkt, ts);
+                        }
+                        Item::Fragment { ts, off, len } => {
+                            let (start, end) = (off as usize, off as usize + len as usize);
+                            w.fragment(b.link, b.data.get(start..end).unwrap_or_default(), ts);
+                        }
                     }
                 }
                 b.data.clear();
-                b.frames.clear();
+                b.items.clear();
                 let _ = recycle.try_send(b);
             }
             Msg::Tick(now) => w.tick(now),
@@ -304,32 +326,63 @@ impl Dispatcher {
         if self.blocking {
             let _ = tx.send(msg);
         } else if let Err(TrySendError::Full(Msg::Batch(b))) = tx.try_send(msg) {
-            c.dispatch_dropped += b.frames.len() as u64;
+            c.dispatch_dropped += b.items.len() as u64;
         }
     }
 
-    fn frame(&mut self, link: LinkType, src: IpAddr, dst: IpAddr, frame: &Frame<'_>, c: &mut Counters) {
+    /// Hands a decoded packet to its worker. UDP goes no further than the reader (DNS answers
+    /// were read there); only a TCP packet's payload is copied.
+    fn packet(&mut self, link: LinkType, pkt: &Packet<'_>, ts: Ts, c: &mut Counters) {
+        let Transport::Tcp(tcp) = pkt.transport else {
+            c.udp_packets += 1;
+            return;
+        };
+        let (src, dst) = (pkt.src, pkt.dst);
+        let (src_port, dst_port) = (pkt.src_port, pkt.dst_port);
+        self.push(link, src, dst, pkt.payload, c, |off, len| Item::Tcp {
+            ts,
+            src,
+            dst,
+            src_port,
+            dst_port,
+            tcp,
+            off,
+            len,
+        });
+    }
+
+    /// Hands an IP fragment, whole frame, to the worker of its address pair.
+    fn fragment(&mut self, link: LinkType, src: IpAddr, dst: IpAddr, frame: &Frame<'_>, c: &mut Counters) {
+        let ts = frame.ts;
+        self.push(link, src, dst, frame.data, c, |off, len| Item::Fragment { ts, off, len });
+    }
+
+    /// Appends `bytes` and the item describing them to the batch of `src`/`dst`'s worker.
+    fn push(
+        &mut self,
+        link: LinkType,
+        src: IpAddr,
+        dst: IpAddr,
+        bytes: &[u8],
+        c: &mut Counters,
+        item: impl FnOnce(u32, u32) -> Item,
+    ) {
         let i = shard(src, dst, self.workers.txs.len());
         let Some(slot) = self.pending.get_mut(i) else { return };
-        let recycled = &self.workers.recycled;
-        let batch = slot.get_or_insert_with(|| {
-            let mut b = recycled.try_recv().unwrap_or_else(|_| Batch::new(link));
-            b.link = link;
-            b
-        });
-        if batch.link != link && !batch.frames.is_empty() {
+        if slot.as_ref().is_some_and(|b| b.link != link && !b.items.is_empty()) {
             // A new input with another link type: close the batch first.
-            let full = slot.take();
-            if let Some(b) = full {
+            if let Some(b) = slot.take() {
                 self.send(i, Msg::Batch(b), c);
             }
-            return self.frame(link, src, dst, frame, c);
         }
+        let Some(slot) = self.pending.get_mut(i) else { return };
+        let recycled = &self.workers.recycled;
+        let batch = slot.get_or_insert_with(|| recycled.try_recv().unwrap_or_else(|_| Batch::new(link)));
         batch.link = link;
         let off = batch.data.len() as u32;
-        batch.data.extend_from_slice(frame.data);
-        batch.frames.push((frame.ts, off, frame.data.len() as u32));
-        if batch.frames.len() >= BATCH_FRAMES || batch.data.len() >= BATCH_BYTES {
+        batch.data.extend_from_slice(bytes);
+        batch.items.push(item(off, bytes.len() as u32));
+        if batch.items.len() >= BATCH_FRAMES || batch.data.len() >= BATCH_BYTES {
             if let Some(b) = slot.take() {
                 self.send(i, Msg::Batch(b), c);
             }
@@ -372,8 +425,8 @@ impl ReplayTarget {
             (Class::Fragment(..), ReplayTarget::Inline(w)) => w.fragment(link, frame.data, frame.ts),
             (class, ReplayTarget::Sharded(d)) => {
                 match class {
-                    Class::Packet(pkt) => d.frame(link, pkt.src, pkt.dst, frame, c),
-                    Class::Fragment(src, dst) => d.frame(link, src, dst, frame, c),
+                    Class::Packet(pkt) => d.packet(link, &pkt, frame.ts, c),
+                    Class::Fragment(src, dst) => d.fragment(link, src, dst, frame, c),
                     Class::Skip => {}
                 }
                 // Packet time drives every worker's timeouts, even one whose flows went quiet.
@@ -616,9 +669,9 @@ fn read_live(
                 match classify(link, &frame, &mut c) {
                     Class::Packet(pkt) => {
                         intel.udp(&pkt, frame.ts, &mut c);
-                        d.frame(link, pkt.src, pkt.dst, &frame, &mut c)
+                        d.packet(link, &pkt, frame.ts, &mut c)
                     }
-                    Class::Fragment(src, dst) => d.frame(link, src, dst, &frame, &mut c),
+                    Class::Fragment(src, dst) => d.fragment(link, src, dst, &frame, &mut c),
                     Class::Skip => {}
                 }
                 n = n.wrapping_add(1);
