@@ -53,10 +53,17 @@ failed=()
 for target in $(cargo fuzz list); do
     section "cargo fuzz run $target (${seconds} s)"
     # -rss_limit_mb: an input that makes a harness allocate past this is a bug (unbounded memory).
-    if ! cargo fuzz run -O -a "$target" "corpus/$target" -- \
-        -max_total_time="$seconds" -rss_limit_mb=1024 -timeout=10 -print_final_stats=1 </dev/null; then
+    # libFuzzer's progress lines go to a log; its closing figures (and the whole log on a
+    # failure) are printed, so the CI output stays readable.
+    log="$(mktemp)"
+    if cargo fuzz run -O -a "$target" "corpus/$target" -- \
+        -max_total_time="$seconds" -rss_limit_mb=1024 -timeout=10 -print_final_stats=1 </dev/null >"$log" 2>&1; then
+        grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb)' "$log" || tail -n 3 "$log"
+    else
+        cat "$log"
         failed+=("$target")
     fi
+    rm -f "$log"
 done
 if [ "${#failed[@]}" -gt 0 ]; then
     say "fuzz smoke run: crashes in ${failed[*]} (inputs in fuzz/artifacts/)"
