@@ -26,6 +26,16 @@ pub enum LinkType {
 }
 
 impl LinkType {
+    /// Every link type we decode.
+    pub const ALL: [LinkType; 6] = [
+        LinkType::Ethernet,
+        LinkType::RawIp,
+        LinkType::LinuxSll,
+        LinkType::LinuxSll2,
+        LinkType::Null,
+        LinkType::Loop,
+    ];
+
     /// Maps a libpcap link type number; `None` for link types we cannot decode.
     pub fn from_dlt(dlt: i32) -> Option<LinkType> {
         match dlt {
@@ -254,14 +264,7 @@ fn decode_general(link: LinkType, frame: &[u8]) -> Result<Packet<'_>, Skip> {
     }
     match &sliced.transport {
         Some(TransportSlice::Tcp(tcp)) => Ok(tcp_packet(src, dst, tcp)),
-        Some(TransportSlice::Udp(udp)) => Ok(Packet {
-            src,
-            dst,
-            src_port: udp.source_port(),
-            dst_port: udp.destination_port(),
-            transport: Transport::Udp,
-            payload: udp.payload(),
-        }),
+        Some(TransportSlice::Udp(udp)) => Ok(udp_packet(src, dst, udp)),
         Some(_) => Err(Skip::NotTcpUdp),
         None => match sliced.stop_err {
             Some(_) => Err(Skip::Malformed),
@@ -347,6 +350,17 @@ fn tcp_packet<'a>(src: IpAddr, dst: IpAddr, tcp: &etherparse::TcpSlice<'a>) -> P
     }
 }
 
+fn udp_packet<'a>(src: IpAddr, dst: IpAddr, udp: &etherparse::UdpSlice<'a>) -> Packet<'a> {
+    Packet {
+        src,
+        dst,
+        src_port: udp.source_port(),
+        dst_port: udp.destination_port(),
+        transport: Transport::Udp,
+        payload: udp.payload(),
+    }
+}
+
 /// Decodes a transport segment (TCP or UDP header and payload) carried by `src` → `dst`: the
 /// payload of a datagram put back together from fragments.
 pub fn transport(src: IpAddr, dst: IpAddr, proto: u8, segment: &[u8]) -> Result<Packet<'_>, Skip> {
@@ -357,14 +371,7 @@ pub fn transport(src: IpAddr, dst: IpAddr, proto: u8, segment: &[u8]) -> Result<
         }
         etherparse::IpNumber::UDP => {
             let udp = etherparse::UdpSlice::from_slice(segment).map_err(|_| Skip::Malformed)?;
-            Ok(Packet {
-                src,
-                dst,
-                src_port: udp.source_port(),
-                dst_port: udp.destination_port(),
-                transport: Transport::Udp,
-                payload: udp.payload(),
-            })
+            Ok(udp_packet(src, dst, &udp))
         }
         _ => Err(Skip::NotTcpUdp),
     }
@@ -514,14 +521,7 @@ mod tests {
                     (x >> 16) as u8
                 })
                 .collect();
-            for link in [
-                LinkType::Ethernet,
-                LinkType::RawIp,
-                LinkType::LinuxSll,
-                LinkType::LinuxSll2,
-                LinkType::Null,
-                LinkType::Loop,
-            ] {
+            for link in LinkType::ALL {
                 let _ = decode(link, &buf);
             }
         }

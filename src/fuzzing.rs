@@ -27,14 +27,7 @@ use crate::time::Ts;
 use crate::verdict::{EndReason, Event, EventKind};
 
 /// Every link type we decode, in the order the first input byte selects them.
-pub const LINKS: [LinkType; 6] = [
-    LinkType::Ethernet,
-    LinkType::RawIp,
-    LinkType::LinuxSll,
-    LinkType::LinuxSll2,
-    LinkType::Null,
-    LinkType::Loop,
-];
+pub const LINKS: [LinkType; 6] = LinkType::ALL;
 
 /// The targets, by the names `fuzz/fuzz_targets/*.rs` and the seed directories use.
 pub const TARGETS: [&str; 6] =

@@ -110,25 +110,16 @@ mod tests {
     use crate::stratum::SessionFacts;
 
     fn ev(kind: EventKind, client: &str, login: &str) -> Event {
-        Event {
+        Event::sample(
             kind,
-            ts: Ts(1),
-            flow_id: 1,
-            client: client.parse().unwrap(),
-            pool: "198.51.100.1:3333".parse().unwrap(),
-            confidence: Confidence::Detected,
-            facts: SessionFacts {
+            client,
+            SessionFacts {
                 variant: Some(Variant::StratumV1),
                 login: Some(login.into()),
                 shares_submitted: 3,
                 ..Default::default()
             },
-            first_seen: Ts(1),
-            last_seen: Ts(9),
-            bytes_toserver: 0,
-            bytes_toclient: 0,
-            end_reason: None,
-        }
+        )
     }
 
     #[test]

@@ -192,8 +192,7 @@ fn answer(mut stream: TcpStream, published: &Published, hosts: &HostTable) -> st
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stratum::{Confidence, SessionFacts, Variant};
-    use crate::time::Ts;
+    use crate::stratum::{SessionFacts, Variant};
     use crate::verdict::{Event, EventKind};
 
     fn scrape(addr: SocketAddr, request: &str) -> String {
@@ -205,25 +204,16 @@ mod tests {
     }
 
     fn event(client: &str, login: &str) -> Event {
-        Event {
-            kind: EventKind::MiningSession,
-            ts: Ts(1),
-            flow_id: 1,
-            client: client.parse().unwrap(),
-            pool: "198.51.100.1:3333".parse().unwrap(),
-            confidence: Confidence::Detected,
-            facts: SessionFacts {
+        Event::sample(
+            EventKind::MiningSession,
+            client,
+            SessionFacts {
                 variant: Some(Variant::CryptoNote),
                 login: Some(login.into()),
                 shares_accepted: 4,
                 ..Default::default()
             },
-            first_seen: Ts(1),
-            last_seen: Ts(9),
-            bytes_toserver: 0,
-            bytes_toclient: 0,
-            end_reason: None,
-        }
+        )
     }
 
     #[test]

@@ -118,6 +118,28 @@ pub fn estimated_hashrate(facts: &SessionFacts, first_seen: Ts, last_seen: Ts) -
 }
 
 #[cfg(test)]
+impl Event {
+    /// A record for tests: `kind` for the miner at `client` (an `ip:port`) to a documentation
+    /// pool, with `facts`, seen from Ts(1) to Ts(9).
+    pub(crate) fn sample(kind: EventKind, client: &str, facts: SessionFacts) -> Event {
+        Event {
+            kind,
+            ts: Ts(1),
+            flow_id: 1,
+            client: client.parse().unwrap_or_else(|_| SocketAddr::from(([10, 0, 0, 1], 1))),
+            pool: SocketAddr::from(([198, 51, 100, 1], 3333)),
+            confidence: Confidence::Detected,
+            facts,
+            first_seen: Ts(1),
+            last_seen: Ts(9),
+            bytes_toserver: 0,
+            bytes_toclient: 0,
+            end_reason: None,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -469,7 +469,7 @@ impl FlowTable {
             }
         }
         let cost = flow.estimate();
-        self.mem = self.mem + cost - flow.cost.min(self.mem + cost);
+        self.mem = self.mem.saturating_sub(flow.cost) + cost;
         flow.cost = cost;
 
         if let Some(reason) = end {

@@ -21,7 +21,8 @@ use crate::stratum::Variant;
 use crate::time::Ts;
 
 /// A TLS 1.3-style ClientHello record: SNI and ALPN only when given (XMRig sends neither).
-fn hello(rng: &mut Rng, sni: Option<&str>, alpn: &[&str]) -> Vec<u8> {
+/// The one ClientHello builder of the synthetic captures.
+pub(super) fn hello(rng: &mut Rng, sni: Option<&str>, alpn: &[&str]) -> Vec<u8> {
     let mut body = vec![0x03, 0x03];
     let mut random = [0u8; 32];
     rng.fill(&mut random);

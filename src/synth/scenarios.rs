@@ -1284,46 +1284,6 @@ fn neg_lsp(out: &mut dyn Write, truth: &mut Truth) -> io::Result<()> {
     Ok(())
 }
 
-/// A TLS 1.2-style ClientHello record with an SNI extension, valid enough for a dissector.
-fn client_hello(rng: &mut Rng, sni: &str) -> Vec<u8> {
-    let mut body = vec![0x03, 0x03];
-    let mut random = [0u8; 32];
-    rng.fill(&mut random);
-    body.extend_from_slice(&random);
-    body.push(32);
-    let mut sid = [0u8; 32];
-    rng.fill(&mut sid);
-    body.extend_from_slice(&sid);
-    let suites: [u16; 8] = [0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0x009c];
-    body.extend_from_slice(&((suites.len() * 2) as u16).to_be_bytes());
-    for s in suites {
-        body.extend_from_slice(&s.to_be_bytes());
-    }
-    body.extend_from_slice(&[1, 0]);
-    let mut ext = Vec::new();
-    let name = sni.as_bytes();
-    let n = name.len() as u16;
-    ext.extend_from_slice(&[0x00, 0x00]);
-    ext.extend_from_slice(&(n + 5).to_be_bytes());
-    ext.extend_from_slice(&(n + 3).to_be_bytes());
-    ext.push(0);
-    ext.extend_from_slice(&n.to_be_bytes());
-    ext.extend_from_slice(name);
-    // supported_groups, ec_point_formats, supported_versions (TLS 1.3, 1.2).
-    ext.extend_from_slice(&[0x00, 0x0a, 0x00, 0x06, 0x00, 0x04, 0x00, 0x1d, 0x00, 0x17]);
-    ext.extend_from_slice(&[0x00, 0x0b, 0x00, 0x02, 0x01, 0x00]);
-    ext.extend_from_slice(&[0x00, 0x2b, 0x00, 0x05, 0x04, 0x03, 0x04, 0x03, 0x03]);
-    body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
-    body.extend_from_slice(&ext);
-    let mut hs = vec![0x01];
-    hs.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
-    hs.extend_from_slice(&body);
-    let mut rec = vec![0x16, 0x03, 0x01];
-    rec.extend_from_slice(&(hs.len() as u16).to_be_bytes());
-    rec.extend_from_slice(&hs);
-    rec
-}
-
 /// A TLS record of `kind` holding `len` random bytes.
 pub(super) fn tls_record(rng: &mut Rng, kind: u8, len: usize) -> Vec<u8> {
     let mut rec = vec![kind, 0x03, 0x03];
@@ -1340,7 +1300,7 @@ fn neg_tls(out: &mut dyn Write, truth: &mut Truth) -> io::Result<()> {
         TcpConversation::new(sa("192.168.1.62:53100")?, sa("198.51.100.80:443")?, at(175), Link::Ethernet);
     let mut rng = Rng::new(35);
     t.handshake(&mut w)?;
-    t.client_sends(&mut w, &client_hello(&mut rng, "www.example.com"))?;
+    t.client_sends(&mut w, &super::encrypted::hello(&mut rng, Some("www.example.com"), &[]))?;
     let mut flight = tls_record(&mut rng, 0x16, 122);
     flight.extend_from_slice(&[0x14, 0x03, 0x03, 0x00, 0x01, 0x01]);
     flight.extend(tls_record(&mut rng, 0x17, 2800));
