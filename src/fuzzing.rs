@@ -12,7 +12,6 @@
 //! Input encodings are documented on each function; [`seeds`] builds valid inputs for every
 //! target out of capture files (the bundled `pcaps/`), so the fuzzer starts from real traffic.
 
-use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 
@@ -344,21 +343,15 @@ const MAX_FRAMES_PER_FILE: usize = 100_000;
 ///
 /// Checks: no frame is longer than the file; the reader ends (end of file or a one-line error).
 pub fn fuzz_capture_file(data: &[u8]) {
-    let path = std::env::temp_dir().join(format!("minewatch-fuzz-{}.pcap", std::process::id()));
-    let written = std::fs::File::create(&path).and_then(|mut f| f.write_all(data));
-    if written.is_err() {
-        return;
-    }
-    let Some(p) = path.to_str() else { return };
     let mut table = FlowTable::new(small_flow_limits(), HomeNet::default());
     let mut emit = |ev: Event| check_event(&ev);
-    if let Ok(mut src) = OfflineSource::open(p) {
-        let link = src.link();
+    let input: Box<dyn std::io::Read + Send> = Box::new(std::io::Cursor::new(data.to_vec()));
+    {
+        let mut src = OfflineSource::from_reader(input);
         for _ in 0..MAX_FRAMES_PER_FILE {
             match src.next_frame() {
-                Ok(Some(frame)) => {
+                Ok(Some((link, frame))) => {
                     assert!(frame.data.len() <= data.len(), "a frame longer than its file");
-                    let Some(link) = link else { continue };
                     if let Ok(pkt) = decode::decode(link, frame.data) {
                         if let Transport::Tcp(tcp) = pkt.transport {
                             table.tcp(&pkt, &tcp, frame.ts, &mut emit);
@@ -374,7 +367,6 @@ pub fn fuzz_capture_file(data: &[u8]) {
         }
     }
     table.flush_all(&mut emit);
-    let _ = std::fs::remove_file(&path);
 }
 
 /// Input: fields separated by `0xff` (never valid UTF-8, so it never occurs inside a field):
@@ -470,8 +462,11 @@ pub fn seeds(dir: &Path) -> Vec<(&'static str, Vec<u8>)> {
             out.push(("capture_file", bytes));
         }
         let Some(p) = path.to_str() else { continue };
+        // The link type of the file's first frame.
+        let first =
+            OfflineSource::open(p).ok().and_then(|mut s| s.next_frame().ok().flatten().map(|(l, _)| l));
+        let Some(link) = first else { continue };
         let Ok(mut src) = OfflineSource::open(p) else { continue };
-        let Some(link) = src.link() else { continue };
         let li = link_index(link);
         let mut table_input = vec![li];
         let mut lines = Vec::new();
@@ -479,7 +474,7 @@ pub fn seeds(dir: &Path) -> Vec<(&'static str, Vec<u8>)> {
         let mut reasm: Option<((IpAddr, u16), u32, Vec<u8>)> = None;
         let mut frames = 0;
         let mut last_ts: Option<Ts> = None;
-        while let Ok(Some(frame)) = src.next_frame() {
+        while let Ok(Some((_, frame))) = src.next_frame() {
             frames += 1;
             if frames <= 4 {
                 let mut d = vec![li];

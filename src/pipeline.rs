@@ -1,15 +1,22 @@
-//! Threads and channels: sources → dispatcher → workers → collector.
+//! Threads and channels: sources → workers → collector.
 //!
-//! A reader decodes each frame once and shards it by a symmetric hash of its address pair, so
-//! both directions of a connection (and IP fragments, which carry no ports) meet on one worker
-//! whose flow table needs no lock. Work moves in batches: the decoded TCP fields, and the payload
-//! copied once into a recycled batch buffer (a fragment goes whole, for the worker's
-//! defragmenter; UDP stops at the reader). Replay with one worker skips the hand-off entirely
-//! and processes frames straight from libpcap's buffer.
+//! Every frame is sharded by a symmetric hash of its address pair, so both directions of a
+//! connection (and IP fragments, which carry no ports) meet on one worker whose flow table needs
+//! no lock. How frames reach the workers depends on the source:
 //!
-//! Back-pressure differs by source, on purpose: a file can wait, so replay blocks on a full
-//! worker queue and loses nothing; a live interface cannot, so a live reader never blocks and
-//! counts every batch it has to drop (`dispatch_dropped`), next to the kernel's own drops.
+//! - Replay: the reader thread only reads the file, in chunks of whole records (see
+//!   [`crate::capture::file`]), and hands every chunk to every worker; each worker walks the
+//!   chunk, decodes each frame's addresses and keeps the frames of its own shard. Nothing is
+//!   copied per packet and the reader does no per-packet work, so it never becomes the
+//!   bottleneck; the cost is that each worker decodes the other workers' frames far enough to
+//!   see they are not its own. Every worker also reads every DNS answer (see
+//!   [`crate::intel::dnsmap`]). A file can wait, so the reader blocks on a full worker queue and
+//!   loses nothing. One worker runs on the reader's thread, with no hand-off at all.
+//! - Live capture: a reader per interface decodes each frame once and sends its worker the
+//!   decoded TCP fields and the payload, copied once into a recycled batch buffer (a fragment
+//!   goes whole, for the worker's defragmenter; UDP stops at the reader). An interface cannot
+//!   wait, so a live reader never blocks and counts every batch it has to drop
+//!   (`dispatch_dropped`), next to the kernel's own drops.
 //!
 //! One collector thread owns the sink (every output, see [`crate::output::Outputs`]). Workers
 //! and readers send it records and, now and then, a copy of their counters; the collector writes
@@ -25,8 +32,10 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
 
+use crate::capture::file::Stitcher;
 use crate::capture::live::{KernelStats, LiveSource, Read};
-use crate::capture::{Frame, OfflineSource};
+use crate::capture::shared::{Block, BlockWorker, SharedInput};
+use crate::capture::{open_input, Frame};
 use crate::config::Config;
 use crate::decode::{self, LinkType, Packet, Skip, TcpInfo, Transport};
 use crate::flow::defrag::{DefragLimits, Defragmenter};
@@ -41,12 +50,12 @@ use crate::verdict::Event;
 
 /// Records waiting for the collector. Alerts are rare, so this only fills when the sink stalls.
 const RECORD_QUEUE: usize = 4096;
-/// Batches in flight to each worker.
+/// Batches in flight to each worker (live capture).
 const WORKER_QUEUE: usize = 64;
 /// Frames per batch, and the batch buffer size that also closes a batch.
 const BATCH_FRAMES: usize = 256;
 const BATCH_BYTES: usize = 512 * 1024;
-/// How often (in packet time) a sharded replay tells every worker the time.
+/// How often (in packet time) a replaying worker ends idle flows and reports its counters.
 const REPLAY_TICK_US: i64 = 5_000_000;
 /// How often a live reader flushes partial batches, ticks the workers and reports its counters.
 const LIVE_TICK: Duration = Duration::from_secs(1);
@@ -95,49 +104,49 @@ enum Record {
     StatsNow(Ts),
 }
 
-/// What a frame is, for the reader.
+/// What a frame is.
 enum Class<'a> {
     Packet(Packet<'a>),
     /// An IP fragment between these addresses: the worker puts its datagram back together.
     Fragment(IpAddr, IpAddr),
-    /// Counted and dropped.
-    Skip,
+    /// Counted and dropped (`Skip::Fragment`: a fragment whose addresses do not parse).
+    Skip(Skip),
 }
 
-/// Counts a frame and decodes it; anything that is not TCP or UDP over IP (or a fragment of it)
-/// is counted and skipped.
-fn classify<'a>(link: LinkType, frame: &Frame<'a>, c: &mut Counters) -> Class<'a> {
+/// Decodes a frame; anything that is not TCP or UDP over IP (or a fragment of it) is skipped.
+fn classify<'a>(link: LinkType, data: &'a [u8]) -> Class<'a> {
+    match decode::decode(link, data) {
+        Ok(p) => Class::Packet(p),
+        Err(Skip::Fragment) => match decode::fragment(link, data) {
+            Some(f) => Class::Fragment(f.src, f.dst),
+            None => Class::Skip(Skip::Fragment),
+        },
+        Err(skip) => Class::Skip(skip),
+    }
+}
+
+/// Counts a frame by what it is.
+fn count(class: &Class<'_>, frame: &Frame<'_>, c: &mut Counters) {
     c.packets += 1;
     c.bytes += frame.data.len() as u64;
-    match decode::decode(link, frame.data) {
-        Ok(p) => Class::Packet(p),
-        Err(Skip::Truncated) => {
-            c.truncated += 1;
-            Class::Skip
-        }
-        Err(Skip::Malformed) => {
-            c.malformed += 1;
-            Class::Skip
-        }
-        Err(Skip::NotTcpUdp) => {
-            c.not_tcp_udp += 1;
-            Class::Skip
-        }
-        Err(Skip::Fragment) => {
+    match class {
+        Class::Packet(_) => {}
+        Class::Fragment(..) => c.fragments += 1,
+        Class::Skip(Skip::Truncated) => c.truncated += 1,
+        Class::Skip(Skip::Malformed) => c.malformed += 1,
+        Class::Skip(Skip::NotTcpUdp) => c.not_tcp_udp += 1,
+        Class::Skip(Skip::Fragment) => {
             c.fragments += 1;
-            match decode::fragment(link, frame.data) {
-                Some(f) => Class::Fragment(f.src, f.dst),
-                None => {
-                    c.malformed += 1;
-                    Class::Skip
-                }
-            }
+            c.malformed += 1;
         }
     }
 }
 
 /// The same for both directions: hashes the address pair in a fixed order.
 fn shard(src: IpAddr, dst: IpAddr, n: usize) -> usize {
+    if n <= 1 {
+        return 0;
+    }
     let (lo, hi) = if src <= dst { (src, dst) } else { (dst, src) };
     let mut h = ahash::RandomState::with_seeds(7, 11, 13, 17).build_hasher();
     lo.hash(&mut h);
@@ -153,6 +162,9 @@ struct Worker {
     hosts: Arc<HostTable>,
     records: Sender<Record>,
     own: Counters,
+    /// Replay: the packet time of the next tick, and the latest packet time seen.
+    next_tick: Option<Ts>,
+    last_ts: Ts,
 }
 
 impl Worker {
@@ -170,6 +182,22 @@ impl Worker {
             hosts,
             records,
             own: Counters::default(),
+            next_tick: None,
+            last_ts: Ts::default(),
+        }
+    }
+
+    /// Replay: packet time has reached `ts`; every [`REPLAY_TICK_US`] of it, idle flows end and
+    /// the counters go to the collector.
+    fn clock(&mut self, ts: Ts) {
+        self.last_ts = self.last_ts.max(ts);
+        match self.next_tick {
+            Some(t) if ts < t => {}
+            Some(_) => {
+                self.tick(ts);
+                self.next_tick = Some(Ts(ts.0.saturating_add(REPLAY_TICK_US)));
+            }
+            None => self.next_tick = Some(Ts(ts.0.saturating_add(REPLAY_TICK_US))),
         }
     }
 
@@ -257,8 +285,6 @@ enum Msg {
     Batch(Batch),
     /// Time passes (live capture): end idle flows and report counters.
     Tick(Ts),
-    /// End of one input file: end every open session.
-    Flush,
 }
 
 fn worker_loop(mut w: Worker, rx: Receiver<Msg>, recycle: Sender<Batch>) {
@@ -291,7 +317,6 @@ fn worker_loop(mut w: Worker, rx: Receiver<Msg>, recycle: Sender<Batch>) {
                 let _ = recycle.try_send(b);
             }
             Msg::Tick(now) => w.tick(now),
-            Msg::Flush => w.flush(),
         }
     }
     w.flush();
@@ -309,23 +334,18 @@ struct Workers {
 struct Dispatcher {
     workers: Workers,
     pending: Vec<Option<Batch>>,
-    /// Live readers never block: a full worker queue drops the batch, counted.
-    blocking: bool,
-    /// Replay: the packet time at which the workers are next told the time.
-    next_tick: Option<Ts>,
 }
 
 impl Dispatcher {
-    fn new(workers: Workers, blocking: bool) -> Dispatcher {
+    fn new(workers: Workers) -> Dispatcher {
         let n = workers.txs.len();
-        Dispatcher { workers, pending: (0..n).map(|_| None).collect(), blocking, next_tick: None }
+        Dispatcher { workers, pending: (0..n).map(|_| None).collect() }
     }
 
+    /// Never blocks: a full worker queue drops the batch, counted.
     fn send(&self, i: usize, msg: Msg, c: &mut Counters) {
         let Some(tx) = self.workers.txs.get(i) else { return };
-        if self.blocking {
-            let _ = tx.send(msg);
-        } else if let Err(TrySendError::Full(Msg::Batch(b))) = tx.try_send(msg) {
+        if let Err(TrySendError::Full(Msg::Batch(b))) = tx.try_send(msg) {
             c.dispatch_dropped += b.items.len() as u64;
         }
     }
@@ -407,52 +427,6 @@ impl Dispatcher {
     }
 }
 
-/// Where replayed frames go: straight into one worker, or through a dispatcher.
-enum ReplayTarget {
-    Inline(Box<Worker>),
-    Sharded(Dispatcher),
-}
-
-impl ReplayTarget {
-    fn frame(&mut self, link: LinkType, frame: &Frame<'_>, intel: &Intel, c: &mut Counters) {
-        let class = classify(link, frame, c);
-        if let Class::Packet(pkt) = &class {
-            // DNS answers are read here, before any later frame is handed out (see intel::dnsmap).
-            intel.udp(pkt, frame.ts, c);
-        }
-        match (class, self) {
-            (Class::Packet(pkt), ReplayTarget::Inline(w)) => w.packet(&pkt, frame.ts),
-            (Class::Fragment(..), ReplayTarget::Inline(w)) => w.fragment(link, frame.data, frame.ts),
-            (class, ReplayTarget::Sharded(d)) => {
-                match class {
-                    Class::Packet(pkt) => d.packet(link, &pkt, frame.ts, c),
-                    Class::Fragment(src, dst) => d.fragment(link, src, dst, frame, c),
-                    Class::Skip => {}
-                }
-                // Packet time drives every worker's timeouts, even one whose flows went quiet.
-                match d.next_tick {
-                    Some(t) if frame.ts < t => {}
-                    _ => {
-                        if d.next_tick.is_some() {
-                            let now = frame.ts;
-                            d.broadcast(|| Msg::Tick(now), c);
-                        }
-                        d.next_tick = Some(Ts(frame.ts.0.saturating_add(REPLAY_TICK_US)));
-                    }
-                }
-            }
-            (Class::Skip, ReplayTarget::Inline(_)) => {}
-        }
-    }
-
-    fn end_of_input(&mut self, c: &mut Counters) {
-        match self {
-            ReplayTarget::Inline(w) => w.flush(),
-            ReplayTarget::Sharded(d) => d.broadcast(|| Msg::Flush, c),
-        }
-    }
-}
-
 /// Spawns `n` workers; returns their feed and their handles.
 fn spawn_workers(
     n: usize,
@@ -499,39 +473,37 @@ pub fn run_files(
     let published = opts.published.clone();
     let collector = thread::spawn(move || collect(sink, rec_rx, None, reopen, published));
     let n = opts.workers.max(1);
-    let reader_id = n;
     let intel = Arc::new(Intel::new(opts.cfg.pools.clone()));
-    let mut handles = Vec::new();
-    let mut target = if n == 1 {
-        ReplayTarget::Inline(Box::new(Worker::new(0, &opts.cfg, &intel, hosts.clone(), rec_tx.clone())))
-    } else {
-        let (workers, h) = spawn_workers(n, &opts.cfg, &intel, &hosts, &rec_tx);
-        handles = h;
-        ReplayTarget::Sharded(Dispatcher::new(workers, true))
-    };
-
+    let mut workers: Vec<Worker> =
+        (0..n).map(|me| Worker::new(me, &opts.cfg, &intel, hosts.clone(), rec_tx.clone())).collect();
     let mut input_errors = Vec::new();
-    let mut c = Counters::default();
-    let mut last_ts = Ts::default();
     for path in paths {
         if opts.stop.load(Ordering::Relaxed) {
             break;
         }
-        match read_file(path, &mut target, &intel, &mut c, progress, &opts.stop) {
-            Ok(ts) => last_ts = last_ts.max(ts),
-            Err((ts, reason)) => {
-                last_ts = last_ts.max(ts);
+        let input = match open_input(path) {
+            Ok(i) => SharedInput::new(i, n, opts.stop.clone()),
+            Err(reason) => {
                 input_errors.push((path.clone(), reason));
+                continue;
             }
+        };
+        let failed = replay_input(&mut workers, &input, &intel, progress);
+        if let Some(reason) = input.error() {
+            input_errors.push((path.clone(), reason));
         }
-        target.end_of_input(&mut c);
+        if !failed.is_empty() {
+            // A worker that panicked left its flows half-inspected: stop here, say so.
+            input_errors.extend(failed.into_iter().map(worker_failed));
+            break;
+        }
     }
-    match target {
-        ReplayTarget::Inline(w) => w.report(),
-        ReplayTarget::Sharded(d) => drop(d),
+    let mut last_ts = Ts::default();
+    for w in &workers {
+        w.report();
+        last_ts = last_ts.max(w.last_ts);
     }
-    join_workers(handles, &mut input_errors);
-    let _ = rec_tx.send(Record::Counters { reporter: reader_id, counters: c, kernel: None });
+    drop(workers);
     if opts.stats_interval.is_some() {
         let _ = rec_tx.send(Record::StatsNow(last_ts));
     }
@@ -539,16 +511,165 @@ pub fn run_files(
     finish(collector, input_errors)
 }
 
-/// Waits for the workers. A worker that panicked (a bug: nothing on the wire should make one)
-/// lost its flows and every packet sent to it afterwards, so the run must not look complete: it
-/// becomes an error line and exit status 1 instead of a silently short report.
+/// One replayed frame, sorted to its owner by the walk: where its bytes are, and its time.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    ts: Ts,
+    link: LinkType,
+    /// In the walk's bridge buffer (a record cut by the block's start), not in the block.
+    bridged: bool,
+    off: u32,
+    len: u32,
+}
+
+/// What the walk of one block makes: each worker's frames, in order.
+#[derive(Default)]
+struct Sorted {
+    owned: Vec<Vec<Entry>>,
+    /// Records that straddled the previous block's end, put back together.
+    bridge: Vec<u8>,
+    /// The first and the latest packet time in the block: every worker's clock, frames or not.
+    first_ts: Option<Ts>,
+    last_ts: Ts,
+}
+
+/// A worker's part in a shared replay: shard `me` of `n`.
+struct Replayer<'a> {
+    w: &'a mut Worker,
+    me: usize,
+    n: usize,
+    intel: &'a Intel,
+}
+
+impl BlockWorker<Sorted> for Replayer<'_> {
+    /// Decodes every frame once to find its owner. Counts every frame and reads every DNS
+    /// answer here, in file order, so an answer is known before any worker processes the frames
+    /// of its block (see intel::dnsmap).
+    fn walk(&mut self, block: &Block, stitcher: &mut Stitcher) -> (Sorted, Result<(), String>) {
+        let Replayer { w, n, intel, .. } = self;
+        let mut out = Sorted { owned: vec![Vec::new(); *n], ..Sorted::default() };
+        let base = block.data.as_ptr() as usize;
+        let result = stitcher.feed(&block.data, block.eof, &mut |link, frame| {
+            out.first_ts.get_or_insert(frame.ts);
+            out.last_ts = out.last_ts.max(frame.ts);
+            let class = classify(link, frame.data);
+            count(&class, frame, &mut w.own);
+            let owner = match &class {
+                Class::Packet(p) => {
+                    intel.udp(p, frame.ts, &mut w.own);
+                    shard(p.src, p.dst, *n)
+                }
+                Class::Fragment(src, dst) => shard(*src, *dst, *n),
+                Class::Skip(_) => return,
+            };
+            if *n == 1 {
+                // The only worker: no sorting, no second decode.
+                w.clock(frame.ts);
+                match class {
+                    Class::Packet(pkt) => w.packet(&pkt, frame.ts),
+                    Class::Fragment(..) => w.fragment(link, frame.data, frame.ts),
+                    Class::Skip(_) => {}
+                }
+                return;
+            }
+            // A frame lies in the block unless the stitcher put it together from two blocks.
+            let len = frame.data.len();
+            let in_block =
+                (frame.data.as_ptr() as usize).checked_sub(base).filter(|off| off + len <= block.data.len());
+            let (bridged, off) = match in_block {
+                Some(off) => (false, off),
+                None => {
+                    out.bridge.extend_from_slice(frame.data);
+                    (true, out.bridge.len() - len)
+                }
+            };
+            if let Some(list) = out.owned.get_mut(owner) {
+                list.push(Entry { ts: frame.ts, link, bridged, off: off as u32, len: len as u32 });
+            }
+        });
+        (out, result)
+    }
+
+    fn process(&mut self, block: &Block, sorted: &Sorted) {
+        let w = &mut *self.w;
+        if let Some(t) = sorted.first_ts {
+            w.clock(t);
+        }
+        for e in sorted.owned.get(self.me).map(Vec::as_slice).unwrap_or_default() {
+            w.clock(e.ts);
+            let bytes = if e.bridged { &sorted.bridge } else { &block.data };
+            let data = bytes.get(e.off as usize..(e.off + e.len) as usize).unwrap_or_default();
+            match classify(e.link, data) {
+                Class::Packet(pkt) => w.packet(&pkt, e.ts),
+                Class::Fragment(..) => w.fragment(e.link, data, e.ts),
+                Class::Skip(_) => {}
+            }
+        }
+        w.clock(sorted.last_ts);
+    }
+}
+
+/// Every worker replays `input`, the first one on this thread, and ends every session at its
+/// end. Returns the workers that panicked.
+fn replay_input(
+    workers: &mut [Worker],
+    input: &SharedInput<Sorted>,
+    intel: &Intel,
+    progress: Option<&dyn Progress>,
+) -> Vec<usize> {
+    let n = workers.len();
+    let Some((first, rest)) = workers.split_first_mut() else { return Vec::new() };
+    thread::scope(|s| {
+        let handles: Vec<_> = rest
+            .iter_mut()
+            .enumerate()
+            .map(|(i, w)| {
+                s.spawn(move || {
+                    input.run(i + 1, &mut Replayer { w, me: i + 1, n, intel }, &mut |_| {});
+                    w.flush();
+                })
+            })
+            .collect();
+        let mut reported = 0;
+        let mut advance = |input: &SharedInput<Sorted>| {
+            if let Some(p) = progress {
+                let read = input.bytes_read();
+                p.advance(read.saturating_sub(reported));
+                reported = read;
+            }
+        };
+        let own = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            input.run(0, &mut Replayer { w: first, me: 0, n, intel }, &mut advance);
+            first.flush();
+        }));
+        let mut failed = Vec::new();
+        if own.is_err() {
+            failed.push(0);
+        }
+        for (i, h) in handles.into_iter().enumerate() {
+            if h.join().is_err() {
+                failed.push(i + 1);
+            }
+        }
+        failed
+    })
+}
+
+/// A worker that panicked (a bug: nothing on the wire should make one) lost its flows and every
+/// packet sent to it afterwards, so the run must not look complete: it becomes an error line
+/// and exit status 1 instead of a silently short report.
+fn worker_failed(i: usize) -> (String, String) {
+    (
+        format!("worker {i}"),
+        "internal error: the worker stopped; its flows were not inspected to the end".into(),
+    )
+}
+
+/// Waits for the workers (see [`worker_failed`]).
 fn join_workers(handles: Vec<thread::JoinHandle<()>>, errors: &mut Vec<(String, String)>) {
     for (i, h) in handles.into_iter().enumerate() {
         if h.join().is_err() {
-            errors.push((
-                format!("worker {i}"),
-                "internal error: the worker stopped; its flows were not inspected to the end".into(),
-            ));
+            errors.push(worker_failed(i));
         }
     }
 }
@@ -558,50 +679,6 @@ fn finish(collector: thread::JoinHandle<Collected>, input_errors: Vec<(String, S
         .join()
         .unwrap_or_else(|_| (Counters::default(), Vec::new(), Some("output thread failed".into())));
     Report { counters, kernel, input_errors, output_error }
-}
-
-/// Reads one file; returns the last packet time, and on failure the one-line reason.
-fn read_file(
-    path: &str,
-    target: &mut ReplayTarget,
-    intel: &Intel,
-    c: &mut Counters,
-    progress: Option<&dyn Progress>,
-    stop: &AtomicBool,
-) -> Result<Ts, (Ts, String)> {
-    let mut last = Ts::default();
-    let mut src = OfflineSource::open(path).map_err(|e| (last, e))?;
-    let Some(link) = src.link() else {
-        return Err((last, format!("link type {} is not supported", src.dlt())));
-    };
-    let mut pending_progress = 0u64;
-    let mut n = 0u32;
-    loop {
-        match src.next_frame() {
-            Ok(Some(frame)) => {
-                last = last.max(frame.ts);
-                // The record header is 16 bytes in pcap; close enough for pcapng's blocks.
-                pending_progress += frame.data.len() as u64 + 16;
-                target.frame(link, &frame, intel, c);
-                n = n.wrapping_add(1);
-                if n % 4096 == 0 {
-                    if let Some(p) = progress {
-                        p.advance(pending_progress);
-                        pending_progress = 0;
-                    }
-                    if stop.load(Ordering::Relaxed) {
-                        break;
-                    }
-                }
-            }
-            Ok(None) => break,
-            Err(e) => return Err((last, e)),
-        }
-    }
-    if let Some(p) = progress {
-        p.advance(pending_progress);
-    }
-    Ok(last)
 }
 
 /// Wall-clock time as packet time, for ticks and stats on a live capture.
@@ -624,7 +701,7 @@ pub fn run_live(sources: Vec<LiveSource>, opts: &RunOptions, sink: Sink, hosts: 
     let (workers, worker_handles) = spawn_workers(n, &opts.cfg, &intel, &hosts, &rec_tx);
     let mut readers = Vec::new();
     for (i, src) in sources.into_iter().enumerate() {
-        let d = Dispatcher::new(workers.clone(), false);
+        let d = Dispatcher::new(workers.clone());
         let records = rec_tx.clone();
         let stop = opts.stop.clone();
         let intel = intel.clone();
@@ -666,13 +743,15 @@ fn read_live(
         let mut tick = false;
         match src.read() {
             Ok(Read::Frame(frame)) => {
-                match classify(link, &frame, &mut c) {
+                let class = classify(link, frame.data);
+                count(&class, &frame, &mut c);
+                match class {
                     Class::Packet(pkt) => {
                         intel.udp(&pkt, frame.ts, &mut c);
                         d.packet(link, &pkt, frame.ts, &mut c)
                     }
                     Class::Fragment(src, dst) => d.fragment(link, src, dst, &frame, &mut c),
-                    Class::Skip => {}
+                    Class::Skip(_) => {}
                 }
                 n = n.wrapping_add(1);
                 tick = n % 1024 == 0;

@@ -1,12 +1,15 @@
-//! Packet sources: offline files (pcap and pcapng, through libpcap, `-` for standard input) and
-//! live interfaces ([`live`]). Both yield the same [`Frame`]s. Knows nothing of flows.
+//! Packet sources: capture files (pcap and pcapng, read in chunks by [`file`], `-` for standard
+//! input) and live interfaces (libpcap, [`live`]). Both yield the same [`Frame`]s. Knows nothing
+//! of flows.
 
+pub mod file;
 pub mod live;
+pub mod shared;
 
 use crate::decode::LinkType;
 use crate::time::Ts;
 
-/// One captured frame, borrowed from libpcap's buffer until the next read.
+/// One captured frame, borrowed from the reader's buffer until the next read.
 #[derive(Clone, Copy, Debug)]
 pub struct Frame<'a> {
     pub ts: Ts,
@@ -15,19 +18,12 @@ pub struct Frame<'a> {
     pub wire_len: u32,
 }
 
-/// A capture file being read.
-pub struct OfflineSource {
-    cap: pcap::Capture<pcap::Offline>,
-    dlt: i32,
-    link: Option<LinkType>,
-}
-
-/// libpcap prefixes some messages with the path; the caller prints the path itself.
-fn clean_message(path: &str, err: &pcap::Error) -> String {
-    let msg = err.to_string();
-    let msg = msg.strip_prefix("libpcap error: ").unwrap_or(&msg).to_string();
-    let msg = msg.strip_prefix(path).map(|m| m.trim_start_matches(':').trim().to_string()).unwrap_or(msg);
-    msg.replace(['\n', '\r'], " ")
+/// An opened capture input.
+pub enum Input {
+    /// A regular file and its size.
+    File(std::fs::File, u64),
+    /// Standard input, a FIFO, a device: read in order.
+    Stream(Box<dyn std::io::Read + Send>),
 }
 
 /// An I/O error's reason without Rust's "(os error N)" suffix.
@@ -39,42 +35,85 @@ fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
+/// Opens a capture file for reading; `-` is standard input. The error is a one-line reason.
+pub fn open_input(path: &str) -> Result<Input, String> {
+    if path == "-" {
+        return Ok(Input::Stream(Box::new(std::io::stdin())));
+    }
+    let meta = std::fs::metadata(path).map_err(|e| io_reason(&e))?;
+    if meta.is_dir() {
+        return Err("is a directory, not a capture file".to_string());
+    }
+    let f = std::fs::File::open(path).map_err(|e| io_reason(&e))?;
+    Ok(if meta.is_file() { Input::File(f, meta.len()) } else { Input::Stream(Box::new(f)) })
+}
+
+/// A capture file read one frame at a time, for tools and tests (the pipeline shares blocks
+/// between workers instead, see [`shared`]). Frames are copied out of each block.
+pub struct OfflineSource {
+    input: Box<dyn std::io::Read + Send>,
+    stitcher: file::Stitcher,
+    block: Vec<u8>,
+    frames: std::collections::VecDeque<(LinkType, Ts, Vec<u8>, u32)>,
+    current: Vec<u8>,
+    failed: Option<String>,
+    eof: bool,
+}
+
 impl OfflineSource {
-    /// Opens a pcap or pcapng file; `-` reads standard input. The error is a one-line reason.
+    /// Opens a pcap or pcapng file; `-` reads standard input. The error is a one-line reason
+    /// (a damaged header is reported by the first [`OfflineSource::next_frame`]).
     pub fn open(path: &str) -> Result<OfflineSource, String> {
-        if path != "-" {
-            match std::fs::metadata(path) {
-                Err(e) => return Err(io_reason(&e)),
-                Ok(m) if m.is_dir() => return Err("is a directory, not a capture file".to_string()),
-                Ok(_) => {}
+        Ok(OfflineSource::from_reader(match open_input(path)? {
+            Input::File(f, _) => Box::new(f),
+            Input::Stream(r) => r,
+        }))
+    }
+
+    /// Reads a capture from any byte stream.
+    pub fn from_reader(input: Box<dyn std::io::Read + Send>) -> OfflineSource {
+        OfflineSource {
+            input,
+            stitcher: file::Stitcher::default(),
+            block: Vec::new(),
+            frames: Default::default(),
+            current: Vec::new(),
+            failed: None,
+            eof: false,
+        }
+    }
+
+    /// The next frame and its link type; `Ok(None)` at the end of the file, `Err` (a one-line
+    /// reason) when the file is corrupt or truncated: everything before that point has been
+    /// delivered.
+    pub fn next_frame(&mut self) -> Result<Option<(LinkType, Frame<'_>)>, String> {
+        use std::io::Read;
+        while self.frames.is_empty() {
+            if let Some(e) = self.failed.take() {
+                return Err(e);
+            }
+            if self.eof {
+                return Ok(None);
+            }
+            self.block.clear();
+            match self.input.by_ref().take(file::BLOCK as u64).read_to_end(&mut self.block) {
+                Ok(n) => self.eof = n < file::BLOCK,
+                Err(e) => {
+                    self.failed = Some(format!("read error: {}", io_reason(&e)));
+                    self.eof = true;
+                }
+            }
+            let frames = &mut self.frames;
+            let fed = self.stitcher.feed(&self.block, self.eof, &mut |link, f| {
+                frames.push_back((link, f.ts, f.data.to_vec(), f.wire_len));
+            });
+            if let Err(e) = fed {
+                self.failed.get_or_insert(e);
+                self.eof = true;
             }
         }
-        let cap = pcap::Capture::from_file(path).map_err(|e| clean_message(path, &e))?;
-        let dlt = cap.get_datalink().0;
-        Ok(OfflineSource { cap, dlt, link: LinkType::from_dlt(dlt) })
-    }
-
-    /// The file's link type number, as libpcap reports it.
-    pub fn dlt(&self) -> i32 {
-        self.dlt
-    }
-
-    /// The link type, if we can decode it.
-    pub fn link(&self) -> Option<LinkType> {
-        self.link
-    }
-
-    /// The next frame; `Ok(None)` at the end of the file, `Err` (a one-line reason) when the
-    /// file is corrupt or truncated: everything before that point has been delivered.
-    pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, String> {
-        match self.cap.next_packet() {
-            Ok(p) => Ok(Some(Frame {
-                ts: Ts::from_timeval(p.header.ts.tv_sec, p.header.ts.tv_usec),
-                data: p.data,
-                wire_len: p.header.len,
-            })),
-            Err(pcap::Error::NoMorePackets) => Ok(None),
-            Err(e) => Err(clean_message("", &e)),
-        }
+        let Some((link, ts, data, wire_len)) = self.frames.pop_front() else { return Ok(None) };
+        self.current = data;
+        Ok(Some((link, Frame { ts, data: &self.current, wire_len })))
     }
 }

@@ -1,0 +1,161 @@
+//! The capture-file reader: it must read exactly what libpcap reads, however the file is cut
+//! into blocks, and a replay must report the same whatever the number of workers sharing it.
+
+mod util;
+
+use std::path::{Path, PathBuf};
+
+use minewatch::capture::file::Stitcher;
+use minewatch::capture::OfflineSource;
+use minewatch::synth::bench::{write_bench, BenchSpec};
+use proptest::prelude::*;
+
+/// (time in µs, bytes, length on the wire) of every frame.
+type Frames = Vec<(i64, Vec<u8>, u32)>;
+
+fn captures(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            captures(&p, out);
+        } else if p.extension().is_some_and(|x| x == "pcap" || x == "pcapng") {
+            out.push(p);
+        }
+    }
+}
+
+fn ours(path: &Path) -> Result<Frames, String> {
+    let mut src = OfflineSource::open(path.to_str().unwrap())?;
+    let mut out = Vec::new();
+    while let Some((_, f)) = src.next_frame()? {
+        out.push((f.ts.as_micros(), f.data.to_vec(), f.wire_len));
+    }
+    Ok(out)
+}
+
+fn libpcaps(path: &Path) -> Result<Frames, String> {
+    let mut cap = pcap::Capture::from_file(path).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    loop {
+        match cap.next_packet() {
+            Ok(p) => out.push((
+                p.header.ts.tv_sec * 1_000_000 + p.header.ts.tv_usec,
+                p.data.to_vec(),
+                p.header.len,
+            )),
+            Err(pcap::Error::NoMorePackets) => return Ok(out),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+#[test]
+fn reads_every_capture_exactly_as_libpcap_does() {
+    let mut files = Vec::new();
+    captures(&util::pcaps_dir(), &mut files);
+    let corpus = util::corpus_dir();
+    if corpus.is_dir() {
+        captures(&corpus, &mut files);
+    } else {
+        eprintln!("SKIPPED for the shared corpus: {} is absent; checking pcaps/ only", corpus.display());
+    }
+    assert!(files.len() >= 60, "only {} captures found", files.len());
+    for f in &files {
+        let theirs = libpcaps(f).unwrap_or_else(|e| panic!("libpcap on {}: {e}", f.display()));
+        let mine = ours(f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        assert_eq!(mine.len(), theirs.len(), "{}: frame count", f.display());
+        for (i, (a, b)) in mine.iter().zip(&theirs).enumerate() {
+            assert_eq!(a, b, "{}: frame {i} differs", f.display());
+        }
+    }
+}
+
+/// Frames from feeding `data` to a stitcher in pieces cut at `cuts`.
+fn stitched(data: &[u8], cuts: &[usize]) -> (Frames, Option<String>) {
+    let mut st = Stitcher::default();
+    let mut out = Vec::new();
+    let mut points: Vec<usize> = cuts.iter().map(|c| c % (data.len() + 1)).collect();
+    points.sort_unstable();
+    points.push(data.len());
+    let mut at = 0;
+    for (i, &p) in points.iter().enumerate() {
+        let eof = i + 1 == points.len();
+        let r = st.feed(&data[at..p.max(at)], eof, &mut |_, f| {
+            out.push((f.ts.as_micros(), f.data.to_vec(), f.wire_len))
+        });
+        if let Err(e) = r {
+            return (out, Some(e));
+        }
+        at = p.max(at);
+    }
+    (out, None)
+}
+
+fn sample(name: &str) -> Vec<u8> {
+    std::fs::read(util::pcaps_dir().join(name)).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// A record cut anywhere by block edges, header or body, reads the same.
+    #[test]
+    fn any_cut_into_blocks_reads_the_same(cuts in proptest::collection::vec(any::<usize>(), 0..40)) {
+        for name in ["sv1-cpuminer.pcap", "cryptonote-xmrig.pcapng"] {
+            let data = sample(name);
+            let (whole, err) = stitched(&data, &[]);
+            prop_assert_eq!(err, None);
+            prop_assert!(!whole.is_empty());
+            let (pieces, err) = stitched(&data, &cuts);
+            prop_assert_eq!(err, None, "{}", name);
+            prop_assert_eq!(&pieces, &whole, "{}", name);
+        }
+    }
+}
+
+#[test]
+fn a_file_cut_short_in_any_block_delivers_every_whole_record_then_one_error() {
+    let data = sample("sv1-cpuminer.pcap");
+    let (whole, _) = stitched(&data, &[]);
+    let cut = data.len() - 7;
+    let (frames, err) = stitched(&data[..cut], &[100, 1000, cut - 3]);
+    assert_eq!(frames.len(), whole.len() - 1);
+    let err = err.expect("a truncation error");
+    assert!(err.contains("truncated") && !err.contains('\n'), "{err}");
+}
+
+/// A capture several blocks long, with mining sessions in it.
+fn multi_block_capture(dir: &Path) -> PathBuf {
+    let path = dir.join("mix.pcap");
+    let spec = BenchSpec { size: 12_000_000, seed: 3, file: "mix.pcap".into() };
+    let f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    let summary = write_bench(f, &spec).unwrap();
+    assert!(summary.truth.len() >= 12, "{} truth rows", summary.truth.len());
+    path
+}
+
+fn sorted_records(out: &str) -> Vec<String> {
+    let mut v: Vec<String> =
+        out.lines().filter(|l| l.contains("\"event_type\":\"mining")).map(String::from).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn any_number_of_workers_and_stdin_report_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = multi_block_capture(dir.path());
+    let p = path.to_str().unwrap();
+    let one = util::run(&["-q", "--workers", "1", "-r", p], None);
+    assert_eq!(one.code(), Some(0), "{}", one.describe());
+    let base = sorted_records(&one.stdout);
+    assert!(base.len() >= 24, "{} records\n{}", base.len(), one.describe());
+    for workers in ["2", "3", "5"] {
+        let run = util::run(&["-q", "--workers", workers, "-r", p], None);
+        assert_eq!(run.code(), Some(0), "{}", run.describe());
+        assert_eq!(sorted_records(&run.stdout), base, "--workers {workers}");
+    }
+    let piped = util::run(&["-q", "--workers", "2", "-r", "-"], Some(std::fs::read(&path).unwrap()));
+    assert_eq!(sorted_records(&piped.stdout), base, "standard input");
+}
