@@ -6,7 +6,7 @@
 //! Architecture invariant: pure functions and immutable tables, no I/O after start-up. Coin
 //! inference runs in the recogniser once per login; the watchlist is consulted by the output
 //! thread once per record, so workers never touch it. The only shared mutable state is the
-//! [`DnsMap`], written by the reader thread on DNS answers for pool domains and read by a worker
+//! [`DnsMap`], written in file order on DNS answers for pool domains and read by a worker
 //! once per TLS flow (see [`dnsmap`] for why it is shared rather than sharded).
 
 pub mod dns;
