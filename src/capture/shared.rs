@@ -1,7 +1,7 @@
 //! One capture file shared by every replaying worker, with no reader thread: each block is read
-//! once, by whichever worker gets to it first; walked once, in file order, by whichever worker
-//! gets to it first (the walk sorts its frames by owner); then processed by every worker, each
-//! taking its own frames.
+//! once, by whichever worker gets to it first, and walked by the same worker right after, in
+//! file order (the walk sorts its frames by owner); then processed by every worker, each taking
+//! its own frames.
 //!
 //! Why this shape: replay's cost is mostly the read itself (the kernel copying the file into
 //! memory) and the walk (one cache miss per record), so a single reader thread feeding the
@@ -9,8 +9,8 @@
 //! below 2×. Blocks of a regular file are plain byte ranges at fixed offsets (the
 //! [`Stitcher`] puts back the records cut by their edges), so workers read different blocks at
 //! once with positional reads; a pipe is read in order, one block at a time. The walk is the
-//! only part done in order, and the worker that read a block usually walks it while it is still
-//! in its cache.
+//! only part done in order, and the worker that read a block walks it while it is still in its
+//! cache.
 //!
 //! Bounds: at most [`RING`] blocks per worker are held at once; a worker that runs ahead waits
 //! for the slowest one to let go of the oldest block, whose buffer is then reused. A worker that
@@ -48,8 +48,8 @@ enum Source {
 }
 
 enum Slot<T> {
+    /// Being read, then walked, by the same worker.
     Reading,
-    Read(Block),
     Walking,
     Walked(Arc<Walked<T>>),
 }
@@ -160,36 +160,6 @@ impl<T> SharedInput<T> {
         let _leave = Leave(self, me);
         let mut ring = self.lock();
         loop {
-            // Keep the walk going first: every worker waits on it.
-            let wi = ring.walked.saturating_sub(ring.base) as usize;
-            if ring.stitcher.is_some() && matches!(ring.slots.get(wi), Some(Slot::Read(_))) {
-                let Some(Slot::Read(block)) =
-                    ring.slots.get_mut(wi).map(|s| std::mem::replace(s, Slot::Walking))
-                else {
-                    continue;
-                };
-                let mut stitcher = ring.stitcher.take().unwrap_or_default();
-                drop(ring);
-                let (product, result) = w.walk(&block, &mut stitcher);
-                ring = self.lock();
-                ring.stitcher = Some(stitcher);
-                let k = ring.walked;
-                ring.walked += 1;
-                let err = result.err().or_else(|| block.error.clone());
-                if let Some(e) = err {
-                    ring.error.get_or_insert(e);
-                    ring.end = Some(ring.end.map_or(k + 1, |e| e.min(k + 1)));
-                } else if block.eof {
-                    ring.end = Some(k + 1);
-                }
-                // Blocks may have been freed meanwhile: find the slot again.
-                let i = k.saturating_sub(ring.base) as usize;
-                if let Some(slot) = ring.slots.get_mut(i) {
-                    *slot = Slot::Walked(Arc::new(Walked { block, product }));
-                }
-                self.changed.notify_all();
-                continue;
-            }
             let k = ring.next.get(me).copied().unwrap_or(u64::MAX);
             if ring.end.is_some_and(|e| k >= e) {
                 return;
@@ -223,13 +193,54 @@ impl<T> SharedInput<T> {
                 let buf = ring.free.pop().unwrap_or_default();
                 drop(ring);
                 let block = self.read_block(have, buf);
-                ring = self.lock();
-                let i = (have - ring.base) as usize;
-                if let Some(slot) = ring.slots.get_mut(i) {
-                    *slot = Slot::Read(block);
-                }
-                self.changed.notify_all();
+                ring = self.walk(self.lock(), have, block, w);
                 continue;
+            }
+            ring = self.changed.wait(ring).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    /// Walks block `k`, just read by this worker (so still in its cache: the walk is a chain of
+    /// dependent loads, one per record, and costs several times more on a block another core
+    /// read), once every block before it has been walked.
+    fn walk<'a>(
+        &'a self,
+        mut ring: MutexGuard<'a, Ring<T>>,
+        k: u64,
+        block: Block,
+        w: &mut dyn BlockWorker<T>,
+    ) -> MutexGuard<'a, Ring<T>> {
+        loop {
+            if ring.end.is_some_and(|e| k >= e) {
+                // The input ended before this block (damage, or a stop): nobody needs it.
+                return ring;
+            }
+            if ring.walked == k {
+                if let Some(mut stitcher) = ring.stitcher.take() {
+                    let i = k.saturating_sub(ring.base) as usize;
+                    if let Some(slot) = ring.slots.get_mut(i) {
+                        *slot = Slot::Walking;
+                    }
+                    drop(ring);
+                    let (product, result) = w.walk(&block, &mut stitcher);
+                    ring = self.lock();
+                    ring.stitcher = Some(stitcher);
+                    ring.walked += 1;
+                    let err = result.err().or_else(|| block.error.clone());
+                    if let Some(e) = err {
+                        ring.error.get_or_insert(e);
+                        ring.end = Some(ring.end.map_or(k + 1, |e| e.min(k + 1)));
+                    } else if block.eof {
+                        ring.end = Some(k + 1);
+                    }
+                    // Blocks may have been freed meanwhile: find the slot again.
+                    let i = k.saturating_sub(ring.base) as usize;
+                    if let Some(slot) = ring.slots.get_mut(i) {
+                        *slot = Slot::Walked(Arc::new(Walked { block, product }));
+                    }
+                    self.changed.notify_all();
+                    return ring;
+                }
             }
             ring = self.changed.wait(ring).unwrap_or_else(|p| p.into_inner());
         }
