@@ -79,8 +79,8 @@ struct Ring<T> {
 
 /// What a worker does with the blocks of a shared input.
 pub trait BlockWorker<T> {
-    /// Walks the next block of the file, in file order (blocks are walked one at a time, by
-    /// whichever worker gets there first). Returns what every worker's `process` will get.
+    /// Walks the block this worker has just read, in file order (blocks are walked one at a
+    /// time). Returns what every worker's `process` will get.
     fn walk(&mut self, block: &Block, stitcher: &mut Stitcher) -> (T, Result<(), String>);
     /// Processes a walked block (every worker, every block, in order).
     fn process(&mut self, block: &Block, product: &T);
