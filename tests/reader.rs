@@ -159,3 +159,32 @@ fn any_number_of_workers_and_stdin_report_the_same() {
     let piped = util::run(&["-q", "--workers", "2", "-r", "-"], Some(std::fs::read(&path).unwrap()));
     assert_eq!(sorted_records(&piped.stdout), base, "standard input");
 }
+
+#[test]
+fn a_damaged_multi_block_file_reports_one_error_and_the_same_records_with_any_workers() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = std::fs::read(multi_block_capture(dir.path())).unwrap();
+    // Cut in the middle of a record several blocks in.
+    let cut = util::capture_records(&whole)
+        .unwrap()
+        .into_iter()
+        .find(|r| r.start > 5_000_000 && r.end - r.start > 100)
+        .map(|r| r.start + 50)
+        .unwrap();
+    let path = dir.path().join("cut.pcap");
+    std::fs::write(&path, &whole[..cut]).unwrap();
+    let p = path.to_str().unwrap();
+    let mut first: Option<Vec<String>> = None;
+    for workers in ["1", "2", "3"] {
+        let run = util::run(&["-q", "--workers", workers, "-r", p], None);
+        assert_eq!(run.code(), Some(1), "{}", run.describe());
+        let errors: Vec<&str> = run.stderr_lines().into_iter().filter(|l| l.contains("truncated")).collect();
+        assert_eq!(errors.len(), 1, "--workers {workers}\n{}", run.describe());
+        let records = sorted_records(&run.stdout);
+        assert!(records.len() >= 8, "--workers {workers}: {} records", records.len());
+        match &first {
+            None => first = Some(records),
+            Some(f) => assert_eq!(&records, f, "--workers {workers}"),
+        }
+    }
+}
