@@ -1,7 +1,8 @@
 //! Micro-benchmarks of the per-packet and per-line costs: decode, the pre-filter on payloads
 //! that are not Stratum, a flow-table lookup for a bypassed flow among many, reassembly per
 //! segment (in order and reordered), framing (one-line and pretty-printed multi-line JSON), and
-//! the recogniser's cost per line for each dialect and for JSON-RPC look-alikes.
+//! the recogniser's cost per line for each dialect and for JSON-RPC look-alikes; and walking a
+//! capture file's records in memory.
 //!
 //! Run: `cargo bench --bench hot_path`.
 
@@ -16,6 +17,7 @@ use minewatch::flow::reassembly::{Chunk, Reassembler, ReassemblyLimits};
 use minewatch::flow::{FlowLimits, FlowTable};
 use minewatch::stratum::framer::LineFramer;
 use minewatch::stratum::{probe, Session, Side};
+use minewatch::synth::PacketSink;
 use minewatch::time::Ts;
 
 fn frame(payload: &[u8]) -> Vec<u8> {
@@ -38,6 +40,28 @@ fn bench(c: &mut Criterion) {
     g.bench_function("prefilter_tls_payload", |b| b.iter(|| probe::may_start_json(black_box(&tls[54..]))));
     let http = b"GET /index.html HTTP/1.1\r\nHost: example.com\r\nUser-Agent: curl/8\r\n\r\n";
     g.bench_function("prefilter_http_line", |b| b.iter(|| probe::may_be_json(black_box(http))));
+    g.finish();
+
+    // Walking a capture file in memory: framing and parsing each record, per record.
+    let mut file = Vec::new();
+    {
+        let mut w =
+            minewatch::synth::pcap::PcapWriter::new(&mut file, minewatch::synth::pcap::LinkType::ETHERNET)
+                .expect("writer");
+        for i in 0..1000i64 {
+            w.write_packet(Ts::from_micros(1_700_000_000_000_000 + i), &tls).expect("record");
+        }
+    }
+    let mut g = c.benchmark_group("capture_file");
+    g.throughput(Throughput::Elements(1000));
+    g.bench_function("walk_1000_records", |b| {
+        b.iter(|| {
+            let mut st = minewatch::capture::file::Stitcher::default();
+            let mut n = 0usize;
+            let _ = st.feed(black_box(&file), true, &mut |_, f| n += f.data.len());
+            n
+        })
+    });
     g.finish();
 
     let mut g = c.benchmark_group("flow");
