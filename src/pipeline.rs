@@ -4,14 +4,12 @@
 //! connection (and IP fragments, which carry no ports) meet on one worker whose flow table needs
 //! no lock. How frames reach the workers depends on the source:
 //!
-//! - Replay: the reader thread only reads the file, in chunks of whole records (see
-//!   [`crate::capture::file`]), and hands every chunk to every worker; each worker walks the
-//!   chunk, decodes each frame's addresses and keeps the frames of its own shard. Nothing is
-//!   copied per packet and the reader does no per-packet work, so it never becomes the
-//!   bottleneck; the cost is that each worker decodes the other workers' frames far enough to
-//!   see they are not its own. Every worker also reads every DNS answer (see
-//!   [`crate::intel::dnsmap`]). A file can wait, so the reader blocks on a full worker queue and
-//!   loses nothing. One worker runs on the reader's thread, with no hand-off at all.
+//! - Replay: no reader thread. The workers share the file block by block (see
+//!   [`crate::capture::shared`]): the worker that reads a block walks it in file order, decodes
+//!   each frame once, counts it, reads DNS answers (see [`crate::intel::dnsmap`]) and hands each
+//!   TCP packet's decoded fields to its owner as an `Item` whose payload stays in the block;
+//!   then every worker processes its own items. A file can wait, so nothing is ever dropped.
+//!   The only worker processes each frame as the walk finds it, with no hand-off at all.
 //! - Live capture: a reader per interface decodes each frame once and sends its worker the
 //!   decoded TCP fields and the payload, copied once into a recycled batch buffer (a fragment
 //!   goes whole, for the worker's defragmenter; UDP stops at the reader). An interface cannot
@@ -320,14 +318,13 @@ impl Item {
 
 /// A batch of frames for one worker, in one buffer.
 struct Batch {
-    link: LinkType,
     data: Vec<u8>,
     items: Vec<Item>,
 }
 
 impl Batch {
-    fn new(link: LinkType) -> Batch {
-        Batch { link, data: Vec::with_capacity(BATCH_BYTES), items: Vec::with_capacity(BATCH_FRAMES) }
+    fn new() -> Batch {
+        Batch { data: Vec::with_capacity(BATCH_BYTES), items: Vec::with_capacity(BATCH_FRAMES) }
     }
 }
 
@@ -384,24 +381,23 @@ impl Dispatcher {
 
     /// Hands a decoded packet to its worker. UDP goes no further than the reader (DNS answers
     /// were read there); only a TCP packet's payload is copied.
-    fn packet(&mut self, link: LinkType, pkt: &Packet<'_>, ts: Ts, c: &mut Counters) {
+    fn packet(&mut self, pkt: &Packet<'_>, ts: Ts, c: &mut Counters) {
         let Transport::Tcp(tcp) = pkt.transport else {
             c.udp_packets += 1;
             return;
         };
-        self.push(link, pkt.src, pkt.dst, pkt.payload, c, |off, _| Item::tcp(pkt, tcp, ts, off));
+        self.push(pkt.src, pkt.dst, pkt.payload, c, |off, _| Item::tcp(pkt, tcp, ts, off));
     }
 
     /// Hands an IP fragment, whole frame, to the worker of its address pair.
     fn fragment(&mut self, link: LinkType, src: IpAddr, dst: IpAddr, frame: &Frame<'_>, c: &mut Counters) {
         let ts = frame.ts;
-        self.push(link, src, dst, frame.data, c, |off, len| Item::Fragment { ts, link, off, len });
+        self.push(src, dst, frame.data, c, |off, len| Item::Fragment { ts, link, off, len });
     }
 
     /// Appends `bytes` and the item describing them to the batch of `src`/`dst`'s worker.
     fn push(
         &mut self,
-        link: LinkType,
         src: IpAddr,
         dst: IpAddr,
         bytes: &[u8],
@@ -410,16 +406,8 @@ impl Dispatcher {
     ) {
         let i = shard(src, dst, self.workers.txs.len());
         let Some(slot) = self.pending.get_mut(i) else { return };
-        if slot.as_ref().is_some_and(|b| b.link != link && !b.items.is_empty()) {
-            // A new input with another link type: close the batch first.
-            if let Some(b) = slot.take() {
-                self.send(i, Msg::Batch(b), c);
-            }
-        }
-        let Some(slot) = self.pending.get_mut(i) else { return };
         let recycled = &self.workers.recycled;
-        let batch = slot.get_or_insert_with(|| recycled.try_recv().unwrap_or_else(|_| Batch::new(link)));
-        batch.link = link;
+        let batch = slot.get_or_insert_with(|| recycled.try_recv().unwrap_or_else(|_| Batch::new()));
         let off = batch.data.len() as u32;
         batch.data.extend_from_slice(bytes);
         batch.items.push(item(off, bytes.len() as u32));
@@ -558,8 +546,11 @@ impl BlockWorker<Sorted> for Replayer<'_> {
     /// intel::dnsmap), and hands a TCP packet or a fragment to its owner as an [`Item`].
     fn walk(&mut self, block: &Block, stitcher: &mut Stitcher) -> (Sorted, Result<(), String>) {
         let Replayer { w, n, intel, .. } = self;
-        let per_owner = block.data.len() / 512 / *n + 16;
-        let mut out = Sorted { owned: vec![Vec::with_capacity(per_owner); *n], ..Sorted::default() };
+        // The only worker hands nothing over.
+        let per_owner = if *n > 1 { block.data.len() / 512 / *n + 16 } else { 0 };
+        // (Not `vec![...; n]`: a cloned `Vec` does not keep the capacity.)
+        let owned = (0..*n).map(|_| Vec::with_capacity(per_owner)).collect();
+        let mut out = Sorted { owned, ..Sorted::default() };
         let base = block.data.as_ptr() as usize;
         let block_len = block.data.len();
         let result = stitcher.feed(&block.data, block.eof, &mut |link, frame| {
@@ -777,7 +768,7 @@ fn read_live(
                 match class {
                     Class::Packet(pkt) => {
                         intel.udp(&pkt, frame.ts, &mut c);
-                        d.packet(link, &pkt, frame.ts, &mut c)
+                        d.packet(&pkt, frame.ts, &mut c)
                     }
                     Class::Fragment(src, dst) => d.fragment(link, src, dst, &frame, &mut c),
                     Class::Skip(_) => {}

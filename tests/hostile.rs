@@ -361,20 +361,6 @@ fn giant_records_stay_within_the_memory_cap() {
     assert_eq!(run.alerts(), clean.alerts());
 }
 
-/// A pcapng block: type, total length, body padded to 4 bytes, total length again.
-fn block(kind: u32, body: &[u8]) -> Vec<u8> {
-    let mut body = body.to_vec();
-    while body.len() % 4 != 0 {
-        body.push(0);
-    }
-    let len = (body.len() + 12) as u32;
-    let mut b = kind.to_le_bytes().to_vec();
-    b.extend_from_slice(&len.to_le_bytes());
-    b.extend_from_slice(&body);
-    b.extend_from_slice(&len.to_le_bytes());
-    b
-}
-
 /// Where the first block after the section header and interface blocks starts.
 fn first_packet_block(data: &[u8]) -> usize {
     util::capture_records(data).unwrap().first().map(|r| r.start).expect("a packet")
@@ -388,8 +374,8 @@ fn pcapng_unknown_blocks_are_skipped() {
     let at = first_packet_block(&data);
     let mut spliced = data[..at].to_vec();
     for kind in [0x0bad, 0x8000_0001, 0x0000_0bad, 0x4000_0000] {
-        spliced.extend(block(kind, b"unknown block body"));
-        spliced.extend(block(kind, b""));
+        spliced.extend(util::pcapng_block(kind, b"unknown block body"));
+        spliced.extend(util::pcapng_block(kind, b""));
     }
     spliced.extend_from_slice(&data[at..]);
     let run = replay(&[&write(dir.path(), "unknown.pcapng", &spliced)]);

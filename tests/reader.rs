@@ -189,20 +189,6 @@ fn a_damaged_multi_block_file_reports_one_error_and_the_same_records_with_any_wo
     }
 }
 
-/// A pcapng block: type, total length, body padded to 4 bytes, total length again.
-fn ng_block(kind: u32, body: &[u8]) -> Vec<u8> {
-    let mut body = body.to_vec();
-    while body.len() % 4 != 0 {
-        body.push(0);
-    }
-    let len = (body.len() + 12) as u32;
-    let mut b = kind.to_le_bytes().to_vec();
-    b.extend_from_slice(&len.to_le_bytes());
-    b.extend_from_slice(&body);
-    b.extend_from_slice(&len.to_le_bytes());
-    b
-}
-
 /// The (client, server) addresses of every `mining_session` record.
 fn session_pairs(out: &str) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = out
@@ -221,14 +207,14 @@ fn session_pairs(out: &str) -> Vec<(String, String)> {
 fn a_pcapng_with_interfaces_of_different_link_types_is_read_whole() {
     // libpcap refuses such a file; both interfaces' sessions must be found.
     let parts = [("sv1-cpuminer.pcap", 1u16), ("cryptonote-raw-ip.pcap", 101u16)];
-    let mut out = ng_block(
+    let mut out = util::pcapng_block(
         0x0A0D_0D0A,
         &[0x4D, 0x3C, 0x2B, 0x1A, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
     );
     for (_, link) in parts {
         let mut idb = link.to_le_bytes().to_vec();
         idb.extend_from_slice(&[0, 0, 0, 0, 4, 0]);
-        out.extend(ng_block(1, &idb));
+        out.extend(util::pcapng_block(1, &idb));
     }
     let mut expected = Vec::new();
     for (iface, (name, _)) in parts.iter().enumerate() {
@@ -243,7 +229,7 @@ fn a_pcapng_with_interfaces_of_different_link_types_is_read_whole() {
             epb.extend_from_slice(&word(8).to_le_bytes());
             epb.extend_from_slice(&word(12).to_le_bytes());
             epb.extend_from_slice(&data[r.start + 16..r.end]);
-            out.extend(ng_block(6, &epb));
+            out.extend(util::pcapng_block(6, &epb));
         }
         let path = util::pcaps_dir().join(name);
         expected.extend(session_pairs(&util::run(&["-q", "-r", path.to_str().unwrap()], None).stdout));

@@ -56,18 +56,17 @@ struct Iface {
     snaplen: u32,
 }
 
-/// Walks whole records of one capture file. Cloned at the start of the file, every clone reads
-/// the same records in the same order and so keeps the same state (pcapng's interfaces and byte
-/// order), whichever thread it is on.
-#[derive(Clone, Debug)]
-pub struct Walker {
+/// Reads whole records of one capture file, keeping what the file has declared so far (pcapng's
+/// interfaces and byte order).
+#[derive(Debug)]
+struct Walker {
     format: Format,
     big_endian: bool,
     ifaces: Vec<Iface>,
 }
 
 /// What [`Walker::step`] found at the start of a buffer.
-pub enum Step<'a> {
+enum Step<'a> {
     /// The buffer does not hold the whole next record yet.
     Need,
     /// A record of `len` bytes; its frame, if it carries one.
@@ -94,7 +93,7 @@ fn ts_from_units(units: u64, per_sec: u64, offset_s: i64) -> Ts {
 impl Walker {
     /// Reads the file header. `Ok(None)`: not enough bytes yet; the `usize` is the header's
     /// length (pcapng's section header is a record of its own and is left in place).
-    pub fn open(head: &[u8], at_eof: bool) -> Result<Option<(Walker, usize)>, String> {
+    fn open(head: &[u8], at_eof: bool) -> Result<Option<(Walker, usize)>, String> {
         if head.len() < 4 {
             return if at_eof { Err(short_header(head.len())) } else { Ok(None) };
         }
@@ -119,17 +118,9 @@ impl Walker {
         Ok(Some((Walker { format, big_endian: h.is_bigendian(), ifaces: Vec::new() }, 24)))
     }
 
-    /// The link type a pcap file declares (pcapng: none, each interface has its own).
-    pub fn link(&self) -> Option<LinkType> {
-        match self.format {
-            Format::Pcap { link, .. } => Some(link),
-            Format::PcapNg => None,
-        }
-    }
-
     /// The length of the record at the start of `buf`, once its header is there (`Ok(None)`
     /// before). An `Err` is the one-line reason the file is corrupt at this point.
-    pub fn record_len(&self, buf: &[u8]) -> Result<Option<usize>, String> {
+    fn record_len(&self, buf: &[u8]) -> Result<Option<usize>, String> {
         match self.format {
             Format::Pcap { big_endian, modified, .. } => {
                 let hdr = if modified { 24 } else { 16 };
@@ -142,17 +133,7 @@ impl Walker {
                 Ok(Some(hdr + caplen as usize))
             }
             Format::PcapNg => {
-                let Some(kind) = u32_at(buf, 0, false) else { return Ok(None) };
-                let mut big_endian = self.big_endian;
-                if kind == PCAPNG_SHB {
-                    // A section header sets the byte order of everything up to the next one.
-                    let Some(magic) = u32_at(buf, 8, false) else { return Ok(None) };
-                    big_endian = match magic {
-                        PCAPNG_BYTE_ORDER => false,
-                        m if m.swap_bytes() == PCAPNG_BYTE_ORDER => true,
-                        _ => return Err("corrupt pcapng section header: bad byte-order magic".to_string()),
-                    };
-                }
+                let Some(big_endian) = self.ng_byte_order(buf)? else { return Ok(None) };
                 let Some(block_len) = u32_at(buf, 4, big_endian) else { return Ok(None) };
                 if block_len < 12 || block_len % 4 != 0 || block_len > MAX_BLOCK {
                     return Err(format!("corrupt pcapng block: length {block_len}"));
@@ -162,9 +143,24 @@ impl Walker {
         }
     }
 
+    /// The byte order of the pcapng block at the start of `buf` (`Ok(None)` before enough of it
+    /// is there): a section header sets its own, and that of everything up to the next one.
+    fn ng_byte_order(&self, buf: &[u8]) -> Result<Option<bool>, String> {
+        let Some(kind) = u32_at(buf, 0, false) else { return Ok(None) };
+        if kind != PCAPNG_SHB {
+            return Ok(Some(self.big_endian));
+        }
+        match u32_at(buf, 8, false) {
+            None => Ok(None),
+            Some(PCAPNG_BYTE_ORDER) => Ok(Some(false)),
+            Some(m) if m.swap_bytes() == PCAPNG_BYTE_ORDER => Ok(Some(true)),
+            Some(_) => Err("corrupt pcapng section header: bad byte-order magic".to_string()),
+        }
+    }
+
     /// Reads the record at the start of `buf`. An `Err` is the one-line reason the file is
     /// corrupt at this point.
-    pub fn step<'a>(&mut self, buf: &'a [u8]) -> Result<Step<'a>, String> {
+    fn step<'a>(&mut self, buf: &'a [u8]) -> Result<Step<'a>, String> {
         let Some(len) = self.record_len(buf)? else { return Ok(Step::Need) };
         let Some(rec) = buf.get(..len) else { return Ok(Step::Need) };
         match self.format {
@@ -189,9 +185,7 @@ impl Walker {
     /// One whole pcapng block (its length already checked by [`Walker::record_len`]).
     fn step_ng<'a>(&mut self, block: &'a [u8]) -> Result<Step<'a>, String> {
         let len = block.len();
-        if u32_at(block, 0, false) == Some(PCAPNG_SHB) {
-            self.big_endian = u32_at(block, 8, false) != Some(PCAPNG_BYTE_ORDER);
-        }
+        self.big_endian = self.ng_byte_order(block)?.unwrap_or(self.big_endian);
         let parsed = if self.big_endian { parse_block_be(block) } else { parse_block_le(block) };
         // The parser sees exactly one whole block: asking for more means the block is corrupt.
         // Only the blocks that carry packets or describe them matter; any other block that does

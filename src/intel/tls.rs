@@ -211,13 +211,7 @@ mod tests {
         }
         body.extend_from_slice(&(e.len() as u16).to_be_bytes());
         body.extend_from_slice(&e);
-        let mut hs = vec![1];
-        hs.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
-        hs.extend_from_slice(&body);
-        let mut rec = vec![0x16, 0x03, 0x01];
-        rec.extend_from_slice(&(hs.len() as u16).to_be_bytes());
-        rec.extend_from_slice(&hs);
-        rec
+        crate::synth::encrypted::client_hello_record(&body)
     }
 
     fn sni(name: &str) -> (u16, Vec<u8>) {

@@ -68,9 +68,14 @@ pub(super) fn hello(rng: &mut Rng, sni: Option<&str>, alpn: &[&str]) -> Vec<u8> 
     ext.extend_from_slice(&key);
     body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
     body.extend_from_slice(&ext);
+    client_hello_record(&body)
+}
+
+/// A ClientHello body wrapped in its handshake header and a TLS record.
+pub(crate) fn client_hello_record(body: &[u8]) -> Vec<u8> {
     let mut hs = vec![0x01];
     hs.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
-    hs.extend_from_slice(&body);
+    hs.extend_from_slice(body);
     let mut rec = vec![0x16, 0x03, 0x01];
     rec.extend_from_slice(&(hs.len() as u16).to_be_bytes());
     rec.extend_from_slice(&hs);

@@ -22,7 +22,7 @@ use std::io;
 use crate::time::Ts;
 
 pub mod bench;
-mod encrypted;
+pub(crate) mod encrypted;
 mod evasion;
 pub mod frame;
 pub mod msg;

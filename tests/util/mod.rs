@@ -830,6 +830,20 @@ pub struct PacketRecord {
     pub tcp: Option<(IpAddr, u16, IpAddr, u16)>,
 }
 
+/// A pcapng block: type, total length, body padded to 4 bytes, total length again.
+pub fn pcapng_block(kind: u32, body: &[u8]) -> Vec<u8> {
+    let mut body = body.to_vec();
+    while body.len() % 4 != 0 {
+        body.push(0);
+    }
+    let len = (body.len() + 12) as u32;
+    let mut b = kind.to_le_bytes().to_vec();
+    b.extend_from_slice(&len.to_le_bytes());
+    b.extend_from_slice(&body);
+    b.extend_from_slice(&len.to_le_bytes());
+    b
+}
+
 /// Walks a pcap or pcapng file. Returns the offset where packet records start (after the pcap
 /// file header; 0 for pcapng, whose header blocks are not packet records) and the records. Fails
 /// on anything that is not a complete, well-formed capture.
