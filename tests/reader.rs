@@ -5,8 +5,9 @@ mod util;
 
 use std::path::{Path, PathBuf};
 
-use minewatch::capture::file::Stitcher;
+use minewatch::capture::file::{Resume, Stitcher};
 use minewatch::capture::OfflineSource;
+use minewatch::decode::LinkType;
 use minewatch::synth::bench::{write_bench, BenchSpec};
 use proptest::prelude::*;
 
@@ -203,21 +204,17 @@ fn session_pairs(out: &str) -> Vec<(String, String)> {
     v
 }
 
-#[test]
-fn a_pcapng_with_interfaces_of_different_link_types_is_read_whole() {
-    // libpcap refuses such a file; both interfaces' sessions must be found.
-    let parts = [("sv1-cpuminer.pcap", 1u16), ("cryptonote-raw-ip.pcap", 101u16)];
+/// A pcapng holding the packets of `parts` (pcap files and their link types), each on an
+/// interface of its own, described just before its packets (so the second one mid-file).
+fn pcapng_of(parts: &[(&str, u16)]) -> Vec<u8> {
     let mut out = util::pcapng_block(
         0x0A0D_0D0A,
         &[0x4D, 0x3C, 0x2B, 0x1A, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
     );
-    for (_, link) in parts {
+    for (iface, (name, link)) in parts.iter().enumerate() {
         let mut idb = link.to_le_bytes().to_vec();
         idb.extend_from_slice(&[0, 0, 0, 0, 4, 0]);
         out.extend(util::pcapng_block(1, &idb));
-    }
-    let mut expected = Vec::new();
-    for (iface, (name, _)) in parts.iter().enumerate() {
         let data = sample(name);
         for r in util::capture_records(&data).unwrap() {
             let h = &data[r.start..r.start + 16];
@@ -231,6 +228,17 @@ fn a_pcapng_with_interfaces_of_different_link_types_is_read_whole() {
             epb.extend_from_slice(&data[r.start + 16..r.end]);
             out.extend(util::pcapng_block(6, &epb));
         }
+    }
+    out
+}
+
+#[test]
+fn a_pcapng_with_interfaces_of_different_link_types_is_read_whole() {
+    // libpcap refuses such a file; both interfaces' sessions must be found.
+    let parts = [("sv1-cpuminer.pcap", 1u16), ("cryptonote-raw-ip.pcap", 101u16)];
+    let out = pcapng_of(&parts);
+    let mut expected = Vec::new();
+    for (name, _) in parts {
         let path = util::pcaps_dir().join(name);
         expected.extend(session_pairs(&util::run(&["-q", "-r", path.to_str().unwrap()], None).stdout));
     }
@@ -244,4 +252,154 @@ fn a_pcapng_with_interfaces_of_different_link_types_is_read_whole() {
         assert_eq!(run.code(), Some(0), "{}", run.describe());
         assert_eq!(session_pairs(&run.stdout), expected, "--workers {workers}");
     }
+}
+
+/// (link type, time, bytes, length on the wire) of every frame.
+type LinkFrames = Vec<(LinkType, i64, Vec<u8>, u32)>;
+
+/// What walking `data` in blocks cut at `cuts` delivers when every block but the first is
+/// first walked on a guess, begun in the state the file was in `lags[i]` blocks before block
+/// `i` (0: no guess for it), as workers do when they walk blocks side by side: the frames, the
+/// error, and how many guesses were taken.
+fn guessed(data: &[u8], cuts: &[usize], lags: &[usize]) -> (LinkFrames, Option<String>, usize) {
+    let mut st = Stitcher::default();
+    let mut resumes: Vec<Option<Resume>> = Vec::new();
+    let (mut out, mut taken) = (LinkFrames::new(), 0);
+    let mut points: Vec<usize> = cuts.iter().map(|c| c % (data.len() + 1)).collect();
+    points.sort_unstable();
+    points.push(data.len());
+    let mut at = 0;
+    for (i, &p) in points.iter().enumerate() {
+        let block = &data[at..p.max(at)];
+        let eof = i + 1 == points.len();
+        let lag = lags.get(i % lags.len().max(1)).copied().unwrap_or(0);
+        let from = i.checked_sub(lag).filter(|_| lag > 0).and_then(|j| resumes.get(j).cloned().flatten());
+        let mut ahead = LinkFrames::new();
+        let guess = from.and_then(|r| {
+            r.guess(block, &mut |l, f| ahead.push((l, f.ts.as_micros(), f.data.to_vec(), f.wire_len)))
+        });
+        let (took, r) = st.feed_guessed(block, eof, guess, &mut |l, f| {
+            out.push((l, f.ts.as_micros(), f.data.to_vec(), f.wire_len))
+        });
+        if took {
+            taken += 1;
+            out.extend(ahead);
+        }
+        resumes.push(st.resume());
+        if let Err(e) = r {
+            return (out, Some(e), taken);
+        }
+        at = p.max(at);
+    }
+    (out, None, taken)
+}
+
+fn ordered(data: &[u8]) -> (LinkFrames, Option<String>) {
+    let (frames, err, taken) = guessed(data, &[], &[0]);
+    assert_eq!(taken, 0);
+    (frames, err)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Blocks walked side by side on guesses, begun in a state one or several blocks old, or
+    /// not at all, deliver exactly what one walk in order does: a wrong guess is never taken.
+    #[test]
+    fn guessed_walks_read_exactly_what_an_ordered_walk_reads(
+        cuts in proptest::collection::vec(any::<usize>(), 0..40),
+        lags in proptest::collection::vec(0usize..4, 1..8),
+    ) {
+        let files = [
+            sample("sv1-bytewise.pcap"),
+            sample("cryptonote-xmrig.pcapng"),
+            pcapng_of(&[("sv1-cpuminer.pcap", 1), ("cryptonote-raw-ip.pcap", 101)]),
+        ];
+        for data in &files {
+            let (whole, err) = ordered(data);
+            prop_assert_eq!(&err, &None);
+            let (got, err, _) = guessed(data, &cuts, &lags);
+            prop_assert_eq!(err, None);
+            prop_assert_eq!(&got, &whole);
+        }
+    }
+}
+
+/// Cuts every `size` bytes.
+fn every(data: &[u8], size: usize) -> Vec<usize> {
+    (1..=data.len() / size).map(|i| i * size).collect()
+}
+
+#[test]
+fn guesses_begun_one_block_behind_are_taken_for_every_block_of_a_plain_capture() {
+    let pcap = sample("sv1-bytewise.pcap");
+    let ng = pcapng_of(&[("sv1-bytewise.pcap", 1)]);
+    for (name, data, size) in [("pcap", &pcap, 4096), ("pcapng", &ng, 4096), ("pcap", &pcap, 777)] {
+        let cuts = every(data, size);
+        let (got, err, taken) = guessed(data, &cuts, &[1]);
+        assert_eq!((got, err), ordered(data), "{name}");
+        // The first block has nothing to begin from.
+        assert_eq!(taken, cuts.len(), "{name} in blocks of {size}: guesses taken");
+    }
+}
+
+#[test]
+fn a_guess_fooled_by_packet_bytes_that_look_like_records_is_not_taken() {
+    // One large packet whose bytes are a chain of fake pcap record headers (each with a time
+    // next to the real records' and a length that leads to the next), then real records. A
+    // block that begins inside the large packet is guessed to begin at a fake header.
+    let mut data = sample("sv1-bytewise.pcap");
+    let records = util::capture_records(&data).unwrap();
+    let first = &data[records[0].start..records[0].start + 16];
+    let sec = u32::from_le_bytes([first[0], first[1], first[2], first[3]]);
+    let mut fake = Vec::new();
+    for _ in 0..40 {
+        for word in [sec, 0, 20, 20] {
+            fake.extend_from_slice(&word.to_le_bytes());
+        }
+        fake.extend_from_slice(&[0x45; 20]);
+    }
+    let at = records[3].start;
+    let mut big = Vec::new();
+    for word in [sec, 0, fake.len() as u32, fake.len() as u32] {
+        big.extend_from_slice(&word.to_le_bytes());
+    }
+    big.extend_from_slice(&fake);
+    data.splice(at..at, big);
+    let (whole, err) = ordered(&data);
+    assert_eq!(err, None);
+    assert_eq!(whole.len(), records.len() + 1);
+    // A block that starts 7 bytes into the large packet, another 1000 bytes later.
+    let cuts = [at + 16 + 7, at + 16 + 1007];
+    let (got, err, taken) = guessed(&data, &cuts, &[1]);
+    assert_eq!((got, err), (whole, None));
+    assert_eq!(taken, 0, "both guesses began at a fake header");
+}
+
+#[test]
+fn a_guess_across_a_new_interface_is_not_taken_when_begun_before_it() {
+    // The second interface is described mid-file: a guess begun in the state before that
+    // description does not know the interface; it is dropped and the block walked in order.
+    let data = pcapng_of(&[("sv1-cpuminer.pcap", 1), ("cryptonote-raw-ip.pcap", 101)]);
+    let (whole, _) = ordered(&data);
+    assert!(whole.iter().any(|f| f.0 == LinkType::RawIp) && whole.iter().any(|f| f.0 == LinkType::Ethernet));
+    // Offsets of the pcapng blocks that describe interfaces.
+    let mut idbs = Vec::new();
+    let mut at = 0;
+    while at < data.len() {
+        let word = |i: usize| u32::from_le_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]);
+        if word(at) == 1 {
+            idbs.push(at);
+        }
+        at += word(at + 4) as usize;
+    }
+    assert_eq!(idbs.len(), 2);
+    // Block 1 begins 8 bytes before the second description, block 2 among its packets.
+    let cuts = [idbs[1] - 8, idbs[1] + 200];
+    let (got, err, taken) = guessed(&data, &cuts, &[2]);
+    assert_eq!((got, err), (whole.clone(), None));
+    assert_eq!(taken, 0, "block 2's guess began before the description");
+    let (got, _, taken) = guessed(&data, &cuts, &[1]);
+    assert_eq!(got, whole);
+    assert_eq!(taken, 2, "guesses begun one block behind are taken");
 }

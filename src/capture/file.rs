@@ -6,7 +6,9 @@
 //! Here the input is read a megabyte at a time into plain blocks (see [`super::shared`] for how
 //! several workers share them) and each reader of the blocks walks them with its own
 //! [`Stitcher`]: a record cut by a block boundary is put back together in a small carry buffer,
-//! every other record is read in place, zero-copy. The record formats themselves are parsed by
+//! every other record is read in place, zero-copy. A block can also be walked before the blocks
+//! ahead of it, from a guess of where its first record begins ([`Resume::guess`]), which the
+//! stitcher takes later only if it was right. The record formats themselves are parsed by
 //! `pcap-parser`.
 //!
 //! Hostile files: a record or block is never trusted for more than the bounds below, so the
@@ -58,11 +60,16 @@ struct Iface {
 
 /// Reads whole records of one capture file, keeping what the file has declared so far (pcapng's
 /// interfaces and byte order).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Walker {
     format: Format,
     big_endian: bool,
     ifaces: Vec<Iface>,
+    /// Counts the changes to what the file has declared (pcapng section headers and
+    /// interfaces), so that a walk begun on a guess can tell whether it began on the right one.
+    generation: u64,
+    /// The seconds of the latest pcap record, to tell a record header from packet bytes.
+    last_sec: u32,
 }
 
 /// What [`Walker::step`] found at the start of a buffer.
@@ -98,7 +105,7 @@ impl Walker {
             return if at_eof { Err(short_header(head.len())) } else { Ok(None) };
         }
         if u32_at(head, 0, false) == Some(PCAPNG_SHB) {
-            let w = Walker { format: Format::PcapNg, big_endian: false, ifaces: Vec::new() };
+            let w = Walker::new(Format::PcapNg, false);
             return Ok(Some((w, 0)));
         }
         let h = match parse_pcap_header(head) {
@@ -115,7 +122,11 @@ impl Walker {
             modified: h.is_modified_format(),
             link,
         };
-        Ok(Some((Walker { format, big_endian: h.is_bigendian(), ifaces: Vec::new() }, 24)))
+        Ok(Some((Walker::new(format, h.is_bigendian()), 24)))
+    }
+
+    fn new(format: Format, big_endian: bool) -> Walker {
+        Walker { format, big_endian, ifaces: Vec::new(), generation: 0, last_sec: 0 }
     }
 
     /// The length of the record at the start of `buf`, once its header is there (`Ok(None)`
@@ -173,6 +184,7 @@ impl Walker {
                     parse_pcap_frame(rec)
                 };
                 let (_, b) = parsed.map_err(|_| "corrupt record".to_string())?;
+                self.last_sec = b.ts_sec;
                 let usec = if nanos { b.ts_usec / 1000 } else { b.ts_usec };
                 let ts = Ts::from_timeval(i64::from(b.ts_sec), i64::from(usec));
                 let frame = Frame { ts, data: b.data, wire_len: b.origlen };
@@ -203,10 +215,12 @@ impl Walker {
         let frame = match block {
             Block::SectionHeader(_) => {
                 self.ifaces.clear();
+                self.generation += 1;
                 None
             }
             Block::InterfaceDescription(idb) => {
                 self.add_iface(&idb)?;
+                self.generation += 1;
                 None
             }
             Block::EnhancedPacket(epb) => {
@@ -291,20 +305,45 @@ impl Stitcher {
         eof: bool,
         frame: &mut dyn FnMut(LinkType, &Frame<'_>),
     ) -> Result<(), String> {
+        self.feed_guessed(block, eof, None, frame).1
+    }
+
+    /// [`Stitcher::feed`], given a walk of the same block begun on a guess ([`Resume::guess`]).
+    /// If the guess began where the block's first record really begins, in the file's state
+    /// there, its walk is taken: only the record cut by the previous block's end goes through
+    /// `frame`, and the first value is `true`. Otherwise the guess is dropped and the block is
+    /// walked here (`false`: every record of the block went through `frame`).
+    pub fn feed_guessed(
+        &mut self,
+        block: &[u8],
+        eof: bool,
+        guess: Option<Guess>,
+        frame: &mut dyn FnMut(LinkType, &Frame<'_>),
+    ) -> (bool, Result<(), String>) {
         if self.failed {
-            return Ok(());
+            return (false, Ok(()));
         }
-        let r = self.walk(block, eof, frame);
+        let mut taken = false;
+        let r = self.walk(block, eof, guess, &mut taken, frame);
         self.failed = r.is_err();
-        r
+        (taken, r)
+    }
+
+    /// Where a walk of the next block may begin on a guess: the file's state now (`None` before
+    /// the file header has been read, or after damage).
+    pub fn resume(&self) -> Option<Resume> {
+        self.walker.as_ref().filter(|_| !self.failed).cloned().map(Resume)
     }
 
     fn walk(
         &mut self,
         mut block: &[u8],
         eof: bool,
+        guess: Option<Guess>,
+        taken: &mut bool,
         frame: &mut dyn FnMut(LinkType, &Frame<'_>),
     ) -> Result<(), String> {
+        let whole = block;
         let walker = match &mut self.walker {
             Some(w) => w,
             None => {
@@ -349,12 +388,25 @@ impl Stitcher {
             block = block.get(take..).unwrap_or_default();
         }
         if self.carry.is_empty() {
-            // Records in place.
-            while let Step::Record { len, frame: f } = walker.step(block)? {
-                if let Some((link, f)) = f {
-                    frame(link, &f);
+            let start = whole.len() - block.len();
+            match guess {
+                Some(g) if g.start == start && g.from == walker.generation => {
+                    *walker = g.after;
+                    *taken = true;
+                    if let Some(e) = g.error {
+                        return Err(e);
+                    }
+                    block = whole.get(g.end..).unwrap_or_default();
                 }
-                block = block.get(len..).unwrap_or_default();
+                _ => {
+                    // Records in place.
+                    while let Step::Record { len, frame: f } = walker.step(block)? {
+                        if let Some((link, f)) = f {
+                            frame(link, &f);
+                        }
+                        block = block.get(len..).unwrap_or_default();
+                    }
+                }
             }
             self.carry.extend_from_slice(block);
         }
@@ -363,5 +415,131 @@ impl Stitcher {
             return Err(format!("truncated file: the last record is cut short ({left} bytes)"));
         }
         Ok(())
+    }
+}
+
+/// How far into a block a guess looks for the first record: past the longest pcap record, so
+/// a block of ordinary records always has one in reach (one of longer pcapng blocks may not:
+/// then there is no guess, and the block is walked in order).
+const GUESS_SCAN: usize = MAX_RECORD as usize + 24;
+/// Record headers in a row that must look right (or run to the block's end) to be taken for
+/// the first record: packet bytes that look like one header are common, like eight in a row
+/// are not, and a wrong guess costs only the walk done in vain.
+const GUESS_CHAIN: usize = 8;
+/// Most seconds between a guessed pcap record and the latest record walked for sure.
+const GUESS_WINDOW_S: u32 = 86_400;
+
+/// The file's state after the latest block walked in order: where a walk of a later block may
+/// begin on a guess.
+#[derive(Clone, Debug)]
+pub struct Resume(Walker);
+
+/// A walk of one block begun on a guess of where its first record starts, made before the
+/// blocks ahead of it were walked (so that several blocks are walked at once, each by the worker
+/// that read it). [`Stitcher::feed_guessed`] takes it only if the guess was right.
+#[derive(Debug)]
+pub struct Guess {
+    start: usize,
+    /// The generation of the state it began in.
+    from: u64,
+    /// The state after its last record.
+    after: Walker,
+    /// Where the record cut by the block's end starts.
+    end: usize,
+    error: Option<String>,
+}
+
+/// What a guess finds at one offset.
+enum Probe {
+    /// Not a record header.
+    No,
+    /// A header of a record this long, the whole record in the block and checked as far as it
+    /// can be (a pcapng block's length repeated at its end).
+    Whole(usize),
+    /// A header, its record running past the block's end (or the header itself cut by it).
+    Past,
+}
+
+impl Resume {
+    /// Walks `block` from the first offset where [`GUESS_CHAIN`] record headers in a row look
+    /// right, calling `frame` for each packet record, up to the record cut by its end. `None`:
+    /// no offset in reach looks right. Costs at most [`GUESS_SCAN`] × [`GUESS_CHAIN`] header
+    /// checks, whatever the bytes.
+    pub fn guess(&self, block: &[u8], frame: &mut dyn FnMut(LinkType, &Frame<'_>)) -> Option<Guess> {
+        let w = &self.0;
+        let align = match w.format {
+            Format::Pcap { .. } => 1,
+            // pcapng blocks start on 4-byte boundaries, and so do our blocks.
+            Format::PcapNg => 4,
+        };
+        let start = (0..block.len().min(GUESS_SCAN)).step_by(align).find(|&at| w.chain_at(block, at))?;
+        let mut after = w.clone();
+        let mut at = start;
+        let error = loop {
+            match after.step(block.get(at..).unwrap_or_default()) {
+                Ok(Step::Record { len, frame: f }) => {
+                    if let Some((link, f)) = f {
+                        frame(link, &f);
+                    }
+                    at += len;
+                }
+                Ok(Step::Need) => break None,
+                Err(e) => break Some(e),
+            }
+        };
+        Some(Guess { start, from: w.generation, after, end: at, error })
+    }
+}
+
+impl Walker {
+    /// Whether [`GUESS_CHAIN`] plausible records in a row start at `at`, or fewer (but at least
+    /// one) up to the block's end.
+    fn chain_at(&self, block: &[u8], mut at: usize) -> bool {
+        for i in 0..GUESS_CHAIN {
+            match self.probe(block.get(at..).unwrap_or_default()) {
+                Probe::Whole(len) => at += len,
+                Probe::Past => return i > 0,
+                Probe::No => return false,
+            }
+        }
+        true
+    }
+
+    fn probe(&self, b: &[u8]) -> Probe {
+        let be = self.big_endian;
+        let len = match self.format {
+            Format::Pcap { nanos, modified, .. } => {
+                let (Some(sec), Some(frac), Some(cap), Some(orig)) =
+                    (u32_at(b, 0, be), u32_at(b, 4, be), u32_at(b, 8, be), u32_at(b, 12, be))
+                else {
+                    return Probe::Past;
+                };
+                let frac_max = if nanos { 1_000_000_000 } else { 1_000_000 };
+                if cap > MAX_RECORD
+                    || orig < cap
+                    || frac >= frac_max
+                    || sec.abs_diff(self.last_sec) > GUESS_WINDOW_S
+                {
+                    return Probe::No;
+                }
+                (if modified { 24 } else { 16 }) + cap as usize
+            }
+            Format::PcapNg => {
+                let Some(len) = u32_at(b, 4, be) else { return Probe::Past };
+                if len < 12 || len % 4 != 0 || len > MAX_BLOCK {
+                    return Probe::No;
+                }
+                // The length is repeated at the block's end.
+                match u32_at(b, len as usize - 4, be) {
+                    Some(again) if again != len => return Probe::No,
+                    _ => len as usize,
+                }
+            }
+        };
+        if len <= b.len() {
+            Probe::Whole(len)
+        } else {
+            Probe::Past
+        }
     }
 }
