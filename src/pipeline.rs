@@ -5,11 +5,13 @@
 //! no lock. How frames reach the workers depends on the source:
 //!
 //! - Replay: no reader thread. The workers share the file block by block (see
-//!   [`crate::capture::shared`]): the worker that reads a block walks it in file order, decodes
-//!   each frame once, counts it, reads DNS answers (see [`crate::intel::dnsmap`]) and hands each
-//!   TCP packet's decoded fields to its owner as an `Item` whose payload stays in the block;
-//!   then every worker processes its own items. A file can wait, so nothing is ever dropped.
-//!   The only worker processes each frame as the walk finds it, with no hand-off at all.
+//!   [`crate::capture::shared`]): the worker that reads a block walks it at once, side by side
+//!   with the others, decoding each frame once, counting it, noting DNS answers and sorting each
+//!   TCP packet's decoded fields by owner as an `Item` whose payload stays in the block; blocks
+//!   are committed in file order (counts and DNS answers take effect, see
+//!   [`crate::intel::dnsmap`]); then every worker processes its own items. A file can wait, so
+//!   nothing is ever dropped. The only worker processes each frame as its walk finds it, with no
+//!   hand-off at all.
 //! - Live capture: a reader per interface decodes each frame once and sends its worker the
 //!   decoded TCP fields and the payload, copied once into a recycled batch buffer (a fragment
 //!   goes whole, for the worker's defragmenter; UDP stops at the reader). An interface cannot
@@ -29,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
 
-use crate::capture::file::Stitcher;
+use crate::capture::file::{Guess, Resume, Stitcher};
 use crate::capture::live::{KernelStats, LiveSource, Read};
 use crate::capture::shared::{Block, BlockWorker, SharedInput};
 use crate::capture::{open_input, Frame};
@@ -140,7 +142,7 @@ fn count(class: &Class<'_>, frame: &Frame<'_>, c: &mut Counters) {
 }
 
 /// The same for both directions: the sum of the two addresses (folded to 64 bits) is symmetric,
-/// and a multiplicative hash spreads it. Runs once per frame on the replay's serial walk, where
+/// and a multiplicative hash spreads it. Runs once per frame on the replay's walk, where
 /// hashing both `IpAddr`s with a general hasher cost about a twentieth of a 2-worker replay.
 fn shard(src: IpAddr, dst: IpAddr, n: usize) -> usize {
     if n <= 1 {
@@ -218,10 +220,8 @@ impl Worker {
         }
     }
 
-    /// One item handed over; its bytes are in `data`.
-    fn item(&mut self, item: &Item, data: &[u8]) {
-        let (off, len) = item.bytes();
-        let bytes = data.get(off as usize..off as usize + len as usize).unwrap_or_default();
+    /// One item handed over, with its bytes.
+    fn item(&mut self, item: &Item, bytes: &[u8]) {
         match *item {
             Item::Tcp { ts, src, dst, src_port, dst_port, tcp, .. } => {
                 let transport = Transport::Tcp(tcp);
@@ -302,13 +302,6 @@ impl Item {
         }
     }
 
-    fn rebased(mut self, by: u32) -> Item {
-        match &mut self {
-            Item::Tcp { off, .. } | Item::Fragment { off, .. } => *off -= by,
-        }
-        self
-    }
-
     /// The item for a TCP packet whose payload is at `off`.
     fn tcp(pkt: &Packet<'_>, tcp: TcpInfo, ts: Ts, off: u32) -> Item {
         let (src, dst, src_port, dst_port) = (pkt.src, pkt.dst, pkt.src_port, pkt.dst_port);
@@ -339,7 +332,8 @@ fn worker_loop(mut w: Worker, rx: Receiver<Msg>, recycle: Sender<Batch>) {
         match msg {
             Msg::Batch(mut b) => {
                 for item in &b.items {
-                    w.item(item, &b.data);
+                    let (off, len) = item.bytes();
+                    w.item(item, b.data.get(off as usize..(off + len) as usize).unwrap_or_default());
                 }
                 b.data.clear();
                 b.items.clear();
@@ -520,16 +514,133 @@ pub fn run_files(
     finish(collector, input_errors)
 }
 
-/// What the walk of one block makes: each worker's items, in order. An item's bytes are in the
-/// block, or past its end in `bridge`.
+/// What a walk makes of some frames of a block: each worker's items, in order. An item's bytes
+/// are in the block, or past its end in `bridge`. Nothing in it has taken effect yet: a walk
+/// begun on a guess may be thrown away (see [`crate::capture::file::Guess`]).
 #[derive(Default)]
 struct Sorted {
     owned: Vec<Vec<Item>>,
     /// Frames that straddled the previous block's end, put back together.
     bridge: Vec<u8>,
-    /// The first and the latest packet time in the block: every worker's clock, frames or not.
+    /// The first and the latest packet time: every worker's clock, frames or not.
     first_ts: Option<Ts>,
     last_ts: Ts,
+    /// The frames' counts, added to the counters of the worker that walks the block for sure.
+    counters: Counters,
+    /// UDP datagrams from port 53, read into the shared DNS map (in file order) when the block
+    /// is walked for sure.
+    answers: Vec<Answer>,
+}
+
+/// A UDP datagram from port 53, its payload at `off` like an [`Item`]'s.
+struct Answer {
+    ts: Ts,
+    src: IpAddr,
+    dst: IpAddr,
+    dst_port: u16,
+    off: u32,
+    len: u32,
+}
+
+impl Sorted {
+    /// For `n` workers, about `frames` of them each.
+    fn new(n: usize, frames: usize) -> Sorted {
+        // (Not `vec![...; n]`: a cloned `Vec` does not keep the capacity.)
+        let owned = (0..n).map(|_| Vec::with_capacity(frames)).collect();
+        Sorted { owned, ..Sorted::default() }
+    }
+
+    /// Decodes a frame once, counts it, keeps it if it is a DNS answer, and hands a TCP packet or
+    /// a fragment to its owner as an [`Item`]. Frames in `block` stay there; others (put back
+    /// together from two blocks) are copied into the bridge.
+    fn frame(&mut self, link: LinkType, frame: &Frame<'_>, block: &[u8]) {
+        self.first_ts.get_or_insert(frame.ts);
+        self.last_ts = self.last_ts.max(frame.ts);
+        let class = classify(link, frame.data);
+        count(&class, frame, &mut self.counters);
+        let (base, block_len) = (block.as_ptr() as usize, block.len());
+        let mut place = |bytes: &[u8]| -> u32 {
+            let in_block =
+                (bytes.as_ptr() as usize).checked_sub(base).filter(|off| off + bytes.len() <= block_len);
+            match in_block {
+                Some(off) => off as u32,
+                None => {
+                    self.bridge.extend_from_slice(bytes);
+                    (block_len + self.bridge.len() - bytes.len()) as u32
+                }
+            }
+        };
+        let n = self.owned.len();
+        let (owner, item) = match class {
+            Class::Packet(pkt) => match pkt.transport {
+                Transport::Tcp(tcp) => {
+                    let off = place(pkt.payload);
+                    (shard(pkt.src, pkt.dst, n), Item::tcp(&pkt, tcp, frame.ts, off))
+                }
+                Transport::Udp => {
+                    // UDP goes no further than the walk.
+                    self.counters.udp_packets += 1;
+                    if pkt.src_port == 53 {
+                        let (ts, src, dst, dst_port) = (frame.ts, pkt.src, pkt.dst, pkt.dst_port);
+                        let (off, len) = (place(pkt.payload), pkt.payload.len() as u32);
+                        self.answers.push(Answer { ts, src, dst, dst_port, off, len });
+                    }
+                    return;
+                }
+            },
+            Class::Fragment(src, dst) => {
+                let off = place(frame.data);
+                let len = frame.data.len() as u32;
+                (shard(src, dst, n), Item::Fragment { ts: frame.ts, link, off, len })
+            }
+            Class::Skip(_) => return,
+        };
+        if let Some(list) = self.owned.get_mut(owner) {
+            list.push(item);
+        }
+    }
+
+    /// The bytes at `off` (in `block`, or in the bridge past its end).
+    fn bytes<'a>(&'a self, block: &'a [u8], off: u32, len: u32) -> &'a [u8] {
+        let (off, len) = (off as usize, len as usize);
+        let (data, off) = match off.checked_sub(block.len()) {
+            Some(b) => (self.bridge.as_slice(), b),
+            None => (block, off),
+        };
+        data.get(off..off + len).unwrap_or_default()
+    }
+
+    /// The walk is confirmed: its counts and DNS answers take effect, on worker `w`.
+    fn settle(&self, w: &mut Worker, intel: &Intel, block: &[u8]) {
+        w.own.add(&self.counters);
+        for a in &self.answers {
+            let payload = self.bytes(block, a.off, a.len);
+            let (src, dst, dst_port) = (a.src, a.dst, a.dst_port);
+            let pkt = Packet { src, dst, src_port: 53, dst_port, transport: Transport::Udp, payload };
+            intel.udp(&pkt, a.ts, &mut w.own);
+        }
+    }
+
+    /// Worker `me` processes its items.
+    fn process(&self, w: &mut Worker, me: usize, block: &[u8]) {
+        if let Some(t) = self.first_ts {
+            w.clock(t);
+        }
+        for item in self.owned.get(me).map(Vec::as_slice).unwrap_or_default() {
+            w.clock(item.ts());
+            let (off, len) = item.bytes();
+            w.item(item, self.bytes(block, off, len));
+        }
+        w.clock(self.last_ts);
+    }
+}
+
+/// A block walked for sure: the frames walked in order (the record cut by the previous block's
+/// end; the whole block if its guess was wrong), then those of its guess, if it was right.
+#[derive(Default)]
+struct Product {
+    lead: Sorted,
+    body: Option<Sorted>,
 }
 
 /// A worker's part in a shared replay: shard `me` of `n`.
@@ -540,26 +651,34 @@ struct Replayer<'a> {
     intel: &'a Intel,
 }
 
-impl BlockWorker<Sorted> for Replayer<'_> {
-    /// Decodes every frame once, in file order: counts it, reads it if it is a DNS answer (so an
-    /// answer is known before any worker processes the frames of its block, see
-    /// intel::dnsmap), and hands a TCP packet or a fragment to its owner as an [`Item`].
-    fn walk(&mut self, block: &Block, stitcher: &mut Stitcher) -> (Sorted, Result<(), String>) {
+impl BlockWorker<Product, (Guess, Sorted)> for Replayer<'_> {
+    /// Sorts the frames of a block this worker has just read, beginning on a guess. The only
+    /// worker guesses nothing: it walks and processes each block at once, in order.
+    fn guess(&mut self, block: &Block, from: &Resume) -> Option<(Guess, Sorted)> {
+        if self.n <= 1 {
+            return None;
+        }
+        let data = &block.data;
+        let mut out = Sorted::new(self.n, data.len() / 512 / self.n + 16);
+        let guess = from.guess(data, &mut |link, frame| out.frame(link, frame, data))?;
+        Some((guess, out))
+    }
+
+    /// Walks a block in file order, so that every count and DNS answer (see intel::dnsmap)
+    /// takes effect before any worker processes its frames; with a right guess only the record
+    /// cut by the previous block's end is left to walk.
+    fn commit(
+        &mut self,
+        block: &Block,
+        stitcher: &mut Stitcher,
+        guess: Option<(Guess, Sorted)>,
+    ) -> (Product, Result<(), String>) {
         let Replayer { w, n, intel, .. } = self;
-        // The only worker hands nothing over.
-        let per_owner = if *n > 1 { block.data.len() / 512 / *n + 16 } else { 0 };
-        // (Not `vec![...; n]`: a cloned `Vec` does not keep the capacity.)
-        let owned = (0..*n).map(|_| Vec::with_capacity(per_owner)).collect();
-        let mut out = Sorted { owned, ..Sorted::default() };
-        let base = block.data.as_ptr() as usize;
-        let block_len = block.data.len();
-        let result = stitcher.feed(&block.data, block.eof, &mut |link, frame| {
-            out.first_ts.get_or_insert(frame.ts);
-            out.last_ts = out.last_ts.max(frame.ts);
-            let class = classify(link, frame.data);
-            count(&class, frame, &mut w.own);
-            if *n == 1 {
-                // The only worker: no hand-over.
+        if *n <= 1 {
+            // The only worker: no hand-over.
+            let result = stitcher.feed(&block.data, block.eof, &mut |link, frame| {
+                let class = classify(link, frame.data);
+                count(&class, frame, &mut w.own);
                 w.clock(frame.ts);
                 match class {
                     Class::Packet(pkt) => {
@@ -569,63 +688,26 @@ impl BlockWorker<Sorted> for Replayer<'_> {
                     Class::Fragment(..) => w.fragment(link, frame.data, frame.ts),
                     Class::Skip(_) => {}
                 }
-                return;
-            }
-            // Where `bytes` lie: in the block, or copied to the bridge (a frame the stitcher
-            // put together from two blocks).
-            let mut place = |bytes: &[u8]| -> u32 {
-                let in_block =
-                    (bytes.as_ptr() as usize).checked_sub(base).filter(|off| off + bytes.len() <= block_len);
-                match in_block {
-                    Some(off) => off as u32,
-                    None => {
-                        out.bridge.extend_from_slice(bytes);
-                        (block_len + out.bridge.len() - bytes.len()) as u32
-                    }
-                }
-            };
-            let (owner, item) = match class {
-                Class::Packet(pkt) => match pkt.transport {
-                    Transport::Tcp(tcp) => {
-                        let off = place(pkt.payload);
-                        (shard(pkt.src, pkt.dst, *n), Item::tcp(&pkt, tcp, frame.ts, off))
-                    }
-                    Transport::Udp => {
-                        // UDP goes no further than the walk.
-                        w.own.udp_packets += 1;
-                        intel.udp(&pkt, frame.ts, &mut w.own);
-                        return;
-                    }
-                },
-                Class::Fragment(src, dst) => {
-                    let off = place(frame.data);
-                    let len = frame.data.len() as u32;
-                    (shard(src, dst, *n), Item::Fragment { ts: frame.ts, link, off, len })
-                }
-                Class::Skip(_) => return,
-            };
-            if let Some(list) = out.owned.get_mut(owner) {
-                list.push(item);
-            }
-        });
-        (out, result)
+            });
+            return (Product::default(), result);
+        }
+        let (guess, body) = guess.unzip();
+        let data = &block.data;
+        let mut lead = Sorted::new(*n, 0);
+        let (taken, result) =
+            stitcher.feed_guessed(data, block.eof, guess, &mut |link, frame| lead.frame(link, frame, data));
+        let body = body.filter(|_| taken);
+        lead.settle(w, intel, data);
+        if let Some(b) = &body {
+            b.settle(w, intel, data);
+        }
+        (Product { lead, body }, result)
     }
 
-    fn process(&mut self, block: &Block, sorted: &Sorted) {
-        let w = &mut *self.w;
-        if let Some(t) = sorted.first_ts {
-            w.clock(t);
+    fn process(&mut self, block: &Block, p: &Product) {
+        for part in std::iter::once(&p.lead).chain(&p.body) {
+            part.process(self.w, self.me, &block.data);
         }
-        let block_len = block.data.len() as u32;
-        for item in sorted.owned.get(self.me).map(Vec::as_slice).unwrap_or_default() {
-            w.clock(item.ts());
-            if item.bytes().0 >= block_len {
-                w.item(&item.rebased(block_len), &sorted.bridge);
-            } else {
-                w.item(item, &block.data);
-            }
-        }
-        w.clock(sorted.last_ts);
     }
 }
 
@@ -633,7 +715,7 @@ impl BlockWorker<Sorted> for Replayer<'_> {
 /// end. Returns the workers that panicked.
 fn replay_input(
     workers: &mut [Worker],
-    input: &SharedInput<Sorted>,
+    input: &SharedInput<Product, (Guess, Sorted)>,
     intel: &Intel,
     progress: Option<&dyn Progress>,
 ) -> Vec<usize> {
@@ -651,7 +733,7 @@ fn replay_input(
             })
             .collect();
         let mut reported = 0;
-        let mut advance = |input: &SharedInput<Sorted>| {
+        let mut advance = |input: &SharedInput<Product, (Guess, Sorted)>| {
             if let Some(p) = progress {
                 let read = input.bytes_read();
                 p.advance(read.saturating_sub(reported));

@@ -1,20 +1,26 @@
 //! One capture file shared by every replaying worker, with no reader thread: each block is read
-//! once, by whichever worker gets to it first, and walked by the same worker right after, in
-//! file order (the walk sorts its frames by owner); then processed by every worker, each taking
-//! its own frames.
+//! once, by whichever worker gets to it first, and walked by the same worker right after (the
+//! walk sorts its frames by owner); then processed by every worker, each taking its own frames.
 //!
 //! Why this shape: replay's cost is mostly the read itself (the kernel copying the file into
-//! memory) and the walk (one cache miss per record), so a single reader thread feeding the
-//! workers, or workers that each walk the whole file, cap the speed-up of a second worker well
-//! below 2×. Blocks of a regular file are plain byte ranges at fixed offsets (the
-//! [`Stitcher`] puts back the records cut by their edges), so workers read different blocks at
-//! once with positional reads; a pipe is read in order, one block at a time. The walk is the
-//! only part done in order, and the worker that read a block walks it while it is still in its
-//! cache.
+//! memory) and the walk, so a single reader thread feeding the workers, or workers that each walk
+//! the whole file, cap the speed-up of a second worker well below 2×. Blocks of a regular file
+//! are plain byte ranges at fixed offsets, so workers read different blocks at once with
+//! positional reads; a pipe is read in order, one block at a time.
+//!
+//! Where a block's first record begins is only known for sure once the block before it has been
+//! walked, which would make the walks wait for each other. So each worker walks the block it has
+//! just read (still in its cache) from a guess ([`Resume::guess`]), side by side with the
+//! others; blocks are then committed in file order, one at a time, by whichever worker is free:
+//! the [`Stitcher`] puts back the record cut by the block's edge and takes the guess only if it
+//! began exactly where that record ends, in the same file state; otherwise the block is walked
+//! again in order. A wrong guess costs time, never a frame; the guess's effects (counts, DNS
+//! answers) wait for the commit.
 //!
 //! Bounds: at most [`RING`] blocks per worker are held at once; a worker that runs ahead waits
 //! for the slowest one to let go of the oldest block, whose buffer is then reused. A worker that
-//! stops (or fails) leaves, so nobody waits for it.
+//! stops leaves, so nobody waits for it; one that panics ends the input at the last block
+//! committed (it may have held the walk state or a block half read).
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -23,7 +29,7 @@ use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-use super::file::{Stitcher, BLOCK};
+use super::file::{Resume, Stitcher, BLOCK};
 
 /// Blocks held per worker.
 pub const RING: usize = 4;
@@ -47,10 +53,12 @@ enum Source {
     Stream(Mutex<Box<dyn Read + Send>>),
 }
 
-enum Slot<T> {
-    /// Being read, then walked, by the same worker.
+enum Slot<T, G> {
+    /// Being read, then walked on a guess, by the same worker.
     Reading,
-    Walking,
+    /// Read and walked on a guess, waiting for its turn to be walked for sure.
+    Guessed(Block, Option<G>),
+    Committing,
     Walked(Arc<Walked<T>>),
 }
 
@@ -60,14 +68,16 @@ pub struct Walked<T> {
     pub product: T,
 }
 
-struct Ring<T> {
+struct Ring<T, G> {
     /// Block number of `slots[0]`.
     base: u64,
-    slots: VecDeque<Slot<T>>,
-    /// Blocks walked so far; the walk goes in order, one block at a time.
+    slots: VecDeque<Slot<T, G>>,
+    /// Blocks walked for sure so far; that walk goes in order, one block at a time.
     walked: u64,
-    /// The file's walk state, taken by whoever walks the next block.
+    /// The file's walk state, taken by whoever walks the next block for sure.
     stitcher: Option<Stitcher>,
+    /// The state after the latest block walked for sure, for guesses.
+    resume: Option<Arc<Resume>>,
     /// Per worker: the next block it will process (every earlier one it is done with).
     next: Vec<u64>,
     /// How many blocks are to be processed, once known (the input's end, its damage, a stop).
@@ -78,28 +88,35 @@ struct Ring<T> {
 }
 
 /// What a worker does with the blocks of a shared input.
-pub trait BlockWorker<T> {
-    /// Walks the block this worker has just read, in file order (blocks are walked one at a
-    /// time). Returns what every worker's `process` will get.
-    fn walk(&mut self, block: &Block, stitcher: &mut Stitcher) -> (T, Result<(), String>);
+pub trait BlockWorker<T, G> {
+    /// Walks the block this worker has just read (still in its cache) from a guess of where its
+    /// first record starts, in the state `from` ([`Resume::guess`]), while other workers walk
+    /// other blocks. Nothing of it may take effect before [`BlockWorker::commit`]: the guess
+    /// may be wrong.
+    fn guess(&mut self, block: &Block, from: &Resume) -> Option<G>;
+    /// Walks a block for sure, in file order, one block at a time (any worker may do it):
+    /// through `stitcher`, taking the block's guess if it was right. Returns what every
+    /// worker's `process` will get.
+    fn commit(&mut self, block: &Block, stitcher: &mut Stitcher, guess: Option<G>)
+        -> (T, Result<(), String>);
     /// Processes a walked block (every worker, every block, in order).
     fn process(&mut self, block: &Block, product: &T);
 }
 
 /// An input shared by `workers` workers.
-pub struct SharedInput<T> {
+pub struct SharedInput<T, G> {
     source: Source,
-    ring: Mutex<Ring<T>>,
+    ring: Mutex<Ring<T, G>>,
     changed: Condvar,
     capacity: usize,
     read: AtomicU64,
     stop: Arc<AtomicBool>,
 }
 
-impl<T> SharedInput<T> {
+impl<T, G> SharedInput<T, G> {
     /// A regular file is read with positional reads; anything else (`-`, a FIFO) in order.
     /// `stop` ends the input at the next block.
-    pub fn new(input: super::Input, workers: usize, stop: Arc<AtomicBool>) -> SharedInput<T> {
+    pub fn new(input: super::Input, workers: usize, stop: Arc<AtomicBool>) -> SharedInput<T, G> {
         let source = match input {
             super::Input::File(f, size) => Source::File(f, size),
             super::Input::Stream(r) => Source::Stream(Mutex::new(r)),
@@ -114,6 +131,7 @@ impl<T> SharedInput<T> {
             slots: VecDeque::new(),
             walked: 0,
             stitcher: Some(Stitcher::default()),
+            resume: None,
             next: vec![0; workers],
             end,
             error: None,
@@ -139,20 +157,26 @@ impl<T> SharedInput<T> {
         self.lock().error.clone()
     }
 
-    fn lock(&self) -> MutexGuard<'_, Ring<T>> {
+    fn lock(&self) -> MutexGuard<'_, Ring<T, G>> {
         self.ring.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Worker `me` takes part until the input ends: it walks, reads or processes whatever is
+    /// Worker `me` takes part until the input ends: it processes, walks or reads whatever is
     /// due, and waits only when none of that is. `tick` runs after each block it processes.
-    pub fn run(&self, me: usize, w: &mut dyn BlockWorker<T>, tick: &mut dyn FnMut(&Self)) {
-        /// Leaves the input however the worker stops, so nobody waits for it.
-        struct Leave<'a, T>(&'a SharedInput<T>, usize);
-        impl<T> Drop for Leave<'_, T> {
+    pub fn run(&self, me: usize, w: &mut dyn BlockWorker<T, G>, tick: &mut dyn FnMut(&Self)) {
+        /// Leaves the input however the worker stops, so nobody waits for it; a worker that
+        /// panicked may have held the walk state or a block half read, so the input ends at the
+        /// last block walked for sure.
+        struct Leave<'a, T, G>(&'a SharedInput<T, G>, usize);
+        impl<T, G> Drop for Leave<'_, T, G> {
             fn drop(&mut self) {
                 let mut ring = self.0.lock();
                 if let Some(n) = ring.next.get_mut(self.1) {
                     *n = u64::MAX;
+                }
+                if std::thread::panicking() {
+                    let walked = ring.walked;
+                    ring.end = Some(ring.end.map_or(walked, |e| e.min(walked)));
                 }
                 drop(self.0.release(ring));
             }
@@ -177,6 +201,12 @@ impl<T> SharedInput<T> {
                 ring = self.release(ring);
                 continue;
             }
+            let due = ring.walked.checked_sub(ring.base).and_then(|i| ring.slots.get(i as usize));
+            let open = !ring.end.is_some_and(|e| ring.walked >= e);
+            if ring.stitcher.is_some() && open && matches!(due, Some(Slot::Guessed(..))) {
+                ring = self.commit(ring, w);
+                continue;
+            }
             // Read the next unread block, if there is room for it and (on a pipe) nobody
             // else is reading; otherwise wait for whoever is walking or reading.
             let have = ring.base + ring.slots.len() as u64;
@@ -191,63 +221,57 @@ impl<T> SharedInput<T> {
                 }
                 ring.slots.push_back(Slot::Reading);
                 let buf = ring.free.pop().unwrap_or_default();
+                let resume = ring.resume.clone();
                 drop(ring);
                 let block = self.read_block(have, buf);
-                ring = self.walk(self.lock(), have, block, w);
+                let guess = resume.and_then(|r| w.guess(&block, &r));
+                ring = self.lock();
+                if let Some(slot) = have.checked_sub(ring.base).and_then(|i| ring.slots.get_mut(i as usize)) {
+                    *slot = Slot::Guessed(block, guess);
+                }
                 continue;
             }
             ring = self.changed.wait(ring).unwrap_or_else(|p| p.into_inner());
         }
     }
 
-    /// Walks block `k`, just read by this worker (so still in its cache: the walk is a chain of
-    /// dependent loads, one per record, and costs several times more on a block another core
-    /// read), once every block before it has been walked.
-    fn walk<'a>(
+    /// Walks the next block for sure (it has been read and guessed; the caller checked).
+    fn commit<'a>(
         &'a self,
-        mut ring: MutexGuard<'a, Ring<T>>,
-        k: u64,
-        block: Block,
-        w: &mut dyn BlockWorker<T>,
-    ) -> MutexGuard<'a, Ring<T>> {
-        loop {
-            if ring.end.is_some_and(|e| k >= e) {
-                // The input ended before this block (damage, or a stop): nobody needs it.
-                return ring;
-            }
-            if ring.walked == k {
-                if let Some(mut stitcher) = ring.stitcher.take() {
-                    let i = k.saturating_sub(ring.base) as usize;
-                    if let Some(slot) = ring.slots.get_mut(i) {
-                        *slot = Slot::Walking;
-                    }
-                    drop(ring);
-                    let (product, result) = w.walk(&block, &mut stitcher);
-                    ring = self.lock();
-                    ring.stitcher = Some(stitcher);
-                    ring.walked += 1;
-                    let err = result.err().or_else(|| block.error.clone());
-                    if let Some(e) = err {
-                        ring.error.get_or_insert(e);
-                        ring.end = Some(ring.end.map_or(k + 1, |e| e.min(k + 1)));
-                    } else if block.eof {
-                        ring.end = Some(k + 1);
-                    }
-                    // Blocks may have been freed meanwhile: find the slot again.
-                    let i = k.saturating_sub(ring.base) as usize;
-                    if let Some(slot) = ring.slots.get_mut(i) {
-                        *slot = Slot::Walked(Arc::new(Walked { block, product }));
-                    }
-                    self.changed.notify_all();
-                    return ring;
-                }
-            }
-            ring = self.changed.wait(ring).unwrap_or_else(|p| p.into_inner());
+        mut ring: MutexGuard<'a, Ring<T, G>>,
+        w: &mut dyn BlockWorker<T, G>,
+    ) -> MutexGuard<'a, Ring<T, G>> {
+        let k = ring.walked;
+        let Some(i) = k.checked_sub(ring.base).map(|i| i as usize) else { return ring };
+        let Some(slot) = ring.slots.get_mut(i) else { return ring };
+        let Slot::Guessed(block, guess) = std::mem::replace(slot, Slot::Committing) else {
+            return ring;
+        };
+        let Some(mut stitcher) = ring.stitcher.take() else { return ring };
+        drop(ring);
+        let (product, result) = w.commit(&block, &mut stitcher, guess);
+        let resume = stitcher.resume().map(Arc::new);
+        ring = self.lock();
+        ring.stitcher = Some(stitcher);
+        ring.resume = resume;
+        ring.walked += 1;
+        let err = result.err().or_else(|| block.error.clone());
+        if let Some(e) = err {
+            ring.error.get_or_insert(e);
+            ring.end = Some(ring.end.map_or(k + 1, |e| e.min(k + 1)));
+        } else if block.eof {
+            ring.end = Some(k + 1);
         }
+        // Blocks may have been freed meanwhile: find the slot again.
+        if let Some(slot) = k.checked_sub(ring.base).and_then(|i| ring.slots.get_mut(i as usize)) {
+            *slot = Slot::Walked(Arc::new(Walked { block, product }));
+        }
+        self.changed.notify_all();
+        ring
     }
 
     /// Frees the blocks every worker is done with, oldest first.
-    fn release<'a>(&'a self, mut ring: MutexGuard<'a, Ring<T>>) -> MutexGuard<'a, Ring<T>> {
+    fn release<'a>(&'a self, mut ring: MutexGuard<'a, Ring<T, G>>) -> MutexGuard<'a, Ring<T, G>> {
         let oldest_needed = ring.next.iter().copied().min().unwrap_or(0);
         while ring.base < oldest_needed && matches!(ring.slots.front(), Some(Slot::Walked(_))) {
             let Some(Slot::Walked(b)) = ring.slots.pop_front() else { break };
@@ -312,5 +336,110 @@ impl<T> SharedInput<T> {
         self.read.fetch_add(data.len() as u64, Ordering::Relaxed);
         block.data = data;
         block
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::time::Duration;
+
+    /// Where a test worker panics.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Fail {
+        Guess,
+        Commit,
+        Process,
+    }
+
+    /// Counts the blocks it processes, and panics at block [`FAILS_AT`] in `fails` (worker 1
+    /// when it processes it; any worker that guesses or commits it).
+    struct Counting {
+        me: usize,
+        fails: Fail,
+        processed: Vec<u64>,
+    }
+
+    impl Counting {
+        fn check(&self, at: Fail, block: &Block) {
+            let k = block.data.first().copied().unwrap_or(0);
+            if self.fails == at && k == FAILS_AT && (at != Fail::Process || self.me == 1) {
+                panic!("test worker fails at block {k}");
+            }
+        }
+    }
+
+    impl BlockWorker<u64, ()> for Counting {
+        fn guess(&mut self, block: &Block, _: &Resume) -> Option<()> {
+            self.check(Fail::Guess, block);
+            Some(())
+        }
+        fn commit(&mut self, block: &Block, st: &mut Stitcher, _: Option<()>) -> (u64, Result<(), String>) {
+            self.check(Fail::Commit, block);
+            if st.resume().is_none() {
+                // A pcap file header, so that later blocks are guessed.
+                let mut header = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0];
+                header.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0]);
+                st.feed(&header, false, &mut |_, _| {}).unwrap();
+            }
+            (u64::from(block.data.first().copied().unwrap_or(0)), Ok(()))
+        }
+        fn process(&mut self, block: &Block, k: &u64) {
+            self.check(Fail::Process, block);
+            self.processed.push(*k);
+        }
+    }
+
+    /// Many more blocks than the ring holds, each filled with its number.
+    fn numbered_file() -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        for k in 0..BLOCKS {
+            f.write_all(&vec![k; BLOCK]).unwrap();
+        }
+        f
+    }
+
+    const BLOCKS: u8 = 32;
+    /// Past the blocks read before the first one is walked for sure (those have no state to
+    /// begin a guess in, so they are not guessed).
+    const FAILS_AT: u8 = 12;
+
+    #[test]
+    fn a_worker_that_panics_anywhere_leaves_and_the_others_end_in_order() {
+        for fails in [Fail::Guess, Fail::Commit, Fail::Process] {
+            {
+                let f = numbered_file();
+                let file = std::fs::File::open(f.path()).unwrap();
+                let size = file.metadata().unwrap().len();
+                let stop = Arc::new(AtomicBool::new(false));
+                let input: Arc<SharedInput<u64, ()>> =
+                    Arc::new(SharedInput::new(crate::capture::Input::File(file, size), 2, stop));
+                let (tx, rx) = std::sync::mpsc::channel();
+                for me in 0..2 {
+                    let (input, tx) = (input.clone(), tx.clone());
+                    std::thread::spawn(move || {
+                        let mut w = Counting { me, fails, processed: Vec::new() };
+                        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            input.run(me, &mut w, &mut |_| {})
+                        }));
+                        let _ = tx.send((me, r.is_err(), w.processed));
+                    });
+                }
+                let mut panics = 0;
+                for _ in 0..2 {
+                    let (_, panicked, processed) = rx
+                        .recv_timeout(Duration::from_secs(20))
+                        .unwrap_or_else(|_| panic!("a worker hung after the other panicked"));
+                    panics += usize::from(panicked);
+                    // Whatever a worker processed, it processed in order, from the start, and
+                    // the input ended at the failure (or as far as the ring ran ahead of it).
+                    assert!(processed.iter().enumerate().all(|(i, &k)| k == i as u64), "{processed:?}");
+                    let most = usize::from(FAILS_AT) + 2 * RING;
+                    assert!(processed.len() <= most, "{} blocks processed", processed.len());
+                }
+                assert_eq!(panics, 1);
+            }
+        }
     }
 }
