@@ -15,6 +15,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 
+use crate::capture::file::{Resume, Stitcher};
 use crate::capture::OfflineSource;
 use crate::config::HomeNet;
 use crate::decode::{self, LinkType, Transport};
@@ -341,8 +342,18 @@ const MAX_FRAMES_PER_FILE: usize = 100_000;
 /// Input: a whole capture file (pcap or pcapng), written to a temporary file and read back with
 /// libpcap, as `minewatch -r` would. Every frame is decoded and TCP goes into a flow table.
 ///
-/// Checks: no frame is longer than the file; the reader ends (end of file or a one-line error).
+/// Checks: no frame is longer than the file; the reader ends (end of file or a one-line error);
+/// blocks walked side by side from guesses (block size and how far behind each guess begins
+/// taken from the first bytes) deliver exactly the frames and error of the same blocks walked in
+/// order.
 pub fn fuzz_capture_file(data: &[u8]) {
+    let size = 16 + usize::from(data.first().copied().unwrap_or(0)) * 7;
+    let cuts: Vec<usize> = (1..=data.len() / size).map(|i| i * size).collect();
+    let lags: Vec<usize> = data.iter().skip(1).take(4).map(|b| usize::from(b % 4)).collect();
+    let (ordered, err, _) = walk_guessed(data, &cuts, &[0]);
+    let (guessed, guessed_err, _) = walk_guessed(data, &cuts, &lags);
+    assert_eq!(guessed_err, err, "a guessed walk ends otherwise than the ordered one");
+    assert!(guessed == ordered, "a guessed walk delivers other frames than the ordered one");
     let mut table = FlowTable::new(small_flow_limits(), HomeNet::default());
     let mut emit = |ev: Event| check_event(&ev);
     let input: Box<dyn std::io::Read + Send> = Box::new(std::io::Cursor::new(data.to_vec()));
@@ -367,6 +378,44 @@ pub fn fuzz_capture_file(data: &[u8]) {
         }
     }
     table.flush_all(&mut emit);
+}
+
+/// (link type, time, bytes, length on the wire) of every frame a walk delivers.
+pub type WalkedFrames = Vec<(LinkType, Ts, Vec<u8>, u32)>;
+
+/// What walking `data` in blocks cut at `cuts` delivers when every block is first walked on a
+/// guess begun in the state the file was in `lags[i % lags.len()]` blocks before block `i` (0:
+/// no guess for it), as replaying workers walk blocks side by side: the frames, the error, and
+/// how many guesses were taken. An ordered walk is `lags = [0]`.
+pub fn walk_guessed(data: &[u8], cuts: &[usize], lags: &[usize]) -> (WalkedFrames, Option<String>, usize) {
+    let mut st = Stitcher::default();
+    let mut resumes: Vec<Option<Resume>> = Vec::new();
+    let (mut out, mut taken) = (WalkedFrames::new(), 0);
+    let mut points: Vec<usize> = cuts.iter().map(|c| c % (data.len() + 1)).collect();
+    points.sort_unstable();
+    points.push(data.len());
+    let mut at = 0;
+    for (i, &p) in points.iter().enumerate() {
+        let block = data.get(at..p.max(at)).unwrap_or_default();
+        let eof = i + 1 == points.len();
+        let lag = lags.get(i % lags.len().max(1)).copied().unwrap_or(0);
+        let from = i.checked_sub(lag).filter(|_| lag > 0).and_then(|j| resumes.get(j).cloned().flatten());
+        let mut ahead = WalkedFrames::new();
+        let guess =
+            from.and_then(|r| r.guess(block, &mut |l, f| ahead.push((l, f.ts, f.data.to_vec(), f.wire_len))));
+        let (took, r) =
+            st.feed_guessed(block, eof, guess, &mut |l, f| out.push((l, f.ts, f.data.to_vec(), f.wire_len)));
+        if took {
+            taken += 1;
+            out.extend(ahead);
+        }
+        resumes.push(st.resume());
+        if let Err(e) = r {
+            return (out, Some(e), taken);
+        }
+        at = p.max(at);
+    }
+    (out, None, taken)
 }
 
 /// Input: fields separated by `0xff` (never valid UTF-8, so it never occurs inside a field):

@@ -5,9 +5,10 @@ mod util;
 
 use std::path::{Path, PathBuf};
 
-use minewatch::capture::file::{Resume, Stitcher};
+use minewatch::capture::file::Stitcher;
 use minewatch::capture::OfflineSource;
 use minewatch::decode::LinkType;
+use minewatch::fuzzing::walk_guessed;
 use minewatch::synth::bench::{write_bench, BenchSpec};
 use proptest::prelude::*;
 
@@ -257,41 +258,9 @@ fn a_pcapng_with_interfaces_of_different_link_types_is_read_whole() {
 /// (link type, time, bytes, length on the wire) of every frame.
 type LinkFrames = Vec<(LinkType, i64, Vec<u8>, u32)>;
 
-/// What walking `data` in blocks cut at `cuts` delivers when every block but the first is
-/// first walked on a guess, begun in the state the file was in `lags[i]` blocks before block
-/// `i` (0: no guess for it), as workers do when they walk blocks side by side: the frames, the
-/// error, and how many guesses were taken.
 fn guessed(data: &[u8], cuts: &[usize], lags: &[usize]) -> (LinkFrames, Option<String>, usize) {
-    let mut st = Stitcher::default();
-    let mut resumes: Vec<Option<Resume>> = Vec::new();
-    let (mut out, mut taken) = (LinkFrames::new(), 0);
-    let mut points: Vec<usize> = cuts.iter().map(|c| c % (data.len() + 1)).collect();
-    points.sort_unstable();
-    points.push(data.len());
-    let mut at = 0;
-    for (i, &p) in points.iter().enumerate() {
-        let block = &data[at..p.max(at)];
-        let eof = i + 1 == points.len();
-        let lag = lags.get(i % lags.len().max(1)).copied().unwrap_or(0);
-        let from = i.checked_sub(lag).filter(|_| lag > 0).and_then(|j| resumes.get(j).cloned().flatten());
-        let mut ahead = LinkFrames::new();
-        let guess = from.and_then(|r| {
-            r.guess(block, &mut |l, f| ahead.push((l, f.ts.as_micros(), f.data.to_vec(), f.wire_len)))
-        });
-        let (took, r) = st.feed_guessed(block, eof, guess, &mut |l, f| {
-            out.push((l, f.ts.as_micros(), f.data.to_vec(), f.wire_len))
-        });
-        if took {
-            taken += 1;
-            out.extend(ahead);
-        }
-        resumes.push(st.resume());
-        if let Err(e) = r {
-            return (out, Some(e), taken);
-        }
-        at = p.max(at);
-    }
-    (out, None, taken)
+    let (frames, err, taken) = walk_guessed(data, cuts, lags);
+    (frames.into_iter().map(|(l, ts, d, w)| (l, ts.as_micros(), d, w)).collect(), err, taken)
 }
 
 fn ordered(data: &[u8]) -> (LinkFrames, Option<String>) {
