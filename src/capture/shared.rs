@@ -243,8 +243,12 @@ impl<T, G> SharedInput<T, G> {
     ) -> MutexGuard<'a, Ring<T, G>> {
         let k = ring.walked;
         let Some(i) = k.checked_sub(ring.base).map(|i| i as usize) else { return ring };
-        let Some(slot) = ring.slots.get_mut(i) else { return ring };
-        let Slot::Guessed(block, guess) = std::mem::replace(slot, Slot::Committing) else {
+        if ring.stitcher.is_none() || !matches!(ring.slots.get(i), Some(Slot::Guessed(..))) {
+            return ring;
+        }
+        let Some(Slot::Guessed(block, guess)) =
+            ring.slots.get_mut(i).map(|s| std::mem::replace(s, Slot::Committing))
+        else {
             return ring;
         };
         let Some(mut stitcher) = ring.stitcher.take() else { return ring };
