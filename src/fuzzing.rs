@@ -339,8 +339,8 @@ pub fn fuzz_flow_table(data: &[u8]) {
 /// thousand records anyway, and this keeps each execution short.
 const MAX_FRAMES_PER_FILE: usize = 100_000;
 
-/// Input: a whole capture file (pcap or pcapng), written to a temporary file and read back with
-/// libpcap, as `minewatch -r` would. Every frame is decoded and TCP goes into a flow table.
+/// Input: a whole capture file (pcap or pcapng), read by the same reader as `minewatch -r`.
+/// Every frame is decoded and TCP goes into a flow table.
 ///
 /// Checks: no frame is longer than the file; the reader ends (end of file or a one-line error);
 /// blocks walked side by side from guesses (block size and how far behind each guess begins
@@ -511,19 +511,21 @@ pub fn seeds(dir: &Path) -> Vec<(&'static str, Vec<u8>)> {
             out.push(("capture_file", bytes));
         }
         let Some(p) = path.to_str() else { continue };
-        // The link type of the file's first frame.
-        let first =
-            OfflineSource::open(p).ok().and_then(|mut s| s.next_frame().ok().flatten().map(|(l, _)| l));
-        let Some(link) = first else { continue };
         let Ok(mut src) = OfflineSource::open(p) else { continue };
-        let li = link_index(link);
-        let mut table_input = vec![li];
+        // Every seed of a file is read with the link type of its first frame.
+        let mut link = None;
+        let mut table_input = Vec::new();
         let mut lines = Vec::new();
         // One direction per flow for the reassembler: the first data sender's segments.
         let mut reasm: Option<((IpAddr, u16), u32, Vec<u8>)> = None;
         let mut frames = 0;
         let mut last_ts: Option<Ts> = None;
-        while let Ok(Some((_, frame))) = src.next_frame() {
+        while let Ok(Some((first, frame))) = src.next_frame() {
+            let link = *link.get_or_insert(first);
+            let li = link_index(link);
+            if table_input.is_empty() {
+                table_input.push(li);
+            }
             frames += 1;
             if frames <= 4 {
                 let mut d = vec![li];
@@ -569,7 +571,9 @@ pub fn seeds(dir: &Path) -> Vec<(&'static str, Vec<u8>)> {
                 }
             }
         }
-        out.push(("flow_table", table_input));
+        if !table_input.is_empty() {
+            out.push(("flow_table", table_input));
+        }
         if !lines.is_empty() {
             out.push(("session", lines));
         }

@@ -309,6 +309,12 @@ impl Item {
     }
 }
 
+/// The `len` bytes at `off` in `data` (none if they are not all there).
+fn span(data: &[u8], off: u32, len: u32) -> &[u8] {
+    let off = off as usize;
+    data.get(off..off.saturating_add(len as usize)).unwrap_or_default()
+}
+
 /// A batch of frames for one worker, in one buffer.
 struct Batch {
     data: Vec<u8>,
@@ -333,7 +339,7 @@ fn worker_loop(mut w: Worker, rx: Receiver<Msg>, recycle: Sender<Batch>) {
             Msg::Batch(mut b) => {
                 for item in &b.items {
                     let (off, len) = item.bytes();
-                    w.item(item, b.data.get(off as usize..(off + len) as usize).unwrap_or_default());
+                    w.item(item, span(&b.data, off, len));
                 }
                 b.data.clear();
                 b.items.clear();
@@ -602,12 +608,10 @@ impl Sorted {
 
     /// The bytes at `off` (in `block`, or in the bridge past its end).
     fn bytes<'a>(&'a self, block: &'a [u8], off: u32, len: u32) -> &'a [u8] {
-        let (off, len) = (off as usize, len as usize);
-        let (data, off) = match off.checked_sub(block.len()) {
-            Some(b) => (self.bridge.as_slice(), b),
-            None => (block, off),
-        };
-        data.get(off..off + len).unwrap_or_default()
+        match (off as usize).checked_sub(block.len()) {
+            Some(b) => span(&self.bridge, b as u32, len),
+            None => span(block, off, len),
+        }
     }
 
     /// The walk is confirmed: its counts and DNS answers take effect, on worker `w`.

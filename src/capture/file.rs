@@ -134,7 +134,7 @@ impl Walker {
     fn record_len(&self, buf: &[u8]) -> Result<Option<usize>, String> {
         match self.format {
             Format::Pcap { big_endian, modified, .. } => {
-                let hdr = if modified { 24 } else { 16 };
+                let hdr = pcap_record_header(modified);
                 let Some(caplen) = u32_at(buf, 8, big_endian) else { return Ok(None) };
                 if caplen > MAX_RECORD {
                     return Err(format!(
@@ -146,7 +146,7 @@ impl Walker {
             Format::PcapNg => {
                 let Some(big_endian) = self.ng_byte_order(buf)? else { return Ok(None) };
                 let Some(block_len) = u32_at(buf, 4, big_endian) else { return Ok(None) };
-                if block_len < 12 || block_len % 4 != 0 || block_len > MAX_BLOCK {
+                if !ng_block_len_ok(block_len) {
                     return Err(format!("corrupt pcapng block: length {block_len}"));
                 }
                 Ok(Some(block_len as usize))
@@ -274,6 +274,21 @@ impl Walker {
         let data = d.get(..keep).unwrap_or(d);
         Ok((link, Frame { ts: Ts::default(), data, wire_len: spb.origlen }))
     }
+}
+
+/// Bytes before a pcap record's data (the "modified" format adds 8).
+fn pcap_record_header(modified: bool) -> usize {
+    if modified {
+        24
+    } else {
+        16
+    }
+}
+
+/// Whether a pcapng block may be this long: a whole number of words, at least a header and a
+/// trailer, at most [`MAX_BLOCK`].
+fn ng_block_len_ok(len: u32) -> bool {
+    len >= 12 && len % 4 == 0 && len <= MAX_BLOCK
 }
 
 fn short_header(got: usize) -> String {
@@ -522,11 +537,11 @@ impl Walker {
                 {
                     return Probe::No;
                 }
-                (if modified { 24 } else { 16 }) + cap as usize
+                pcap_record_header(modified) + cap as usize
             }
             Format::PcapNg => {
                 let Some(len) = u32_at(b, 4, be) else { return Probe::Past };
-                if len < 12 || len % 4 != 0 || len > MAX_BLOCK {
+                if !ng_block_len_ok(len) {
                     return Probe::No;
                 }
                 // The length is repeated at the block's end.
