@@ -28,16 +28,7 @@ for t in ip tcpreplay python3; do have "$t" || { say "needs $t"; exit 1; }; done
 id=$$
 a=mwbench-$id-a; b=mwbench-$id-b; va=mwba$id; vb=mwbb$id
 out=$(mktemp -d)
-cleanup() { ip netns del "$a" 2>/dev/null || true; ip netns del "$b" 2>/dev/null || true; rm -rf "$out"; }
-trap cleanup EXIT
-ip netns add "$a"; ip netns add "$b"
-ip link add "$va" type veth peer name "$vb"
-ip link set "$va" netns "$a"; ip link set "$vb" netns "$b"
-for x in "$a:$va" "$b:$vb"; do
-    ns=${x%%:*}; dev=${x#*:}
-    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 || true
-    ip -n "$ns" link set "$dev" up
-done
+veth_lab "$a" "$b" "$va" "$vb" "$out"
 
 printf '%-8s %10s %10s %10s %10s %10s %12s\n' rate sent seen kernel_drop dispatch_drop drop_pct achieved_pps
 for rate in "${rates[@]}"; do

@@ -112,3 +112,24 @@ ensure_rsyslog() {
     as_root apt-get install -y --no-install-recommends rsyslog </dev/null ||
         say "warning: could not install rsyslog; tests/syslog.rs will be skipped"
 }
+
+# Two network namespaces joined by a veth pair, for the live benchmarks: `veth_lab NS_A NS_B
+# VETH_A VETH_B DIR` creates them (IPv6 off, so that no router solicitation mixes into the
+# counts; jumbo MTU, so that no captured frame is too long to replay) and removes them, and the
+# scratch directory DIR, when the script exits.
+veth_lab() {
+    local a=$1 b=$2 va=$3 vb=$4 dir=$5 x ns dev
+    # shellcheck disable=SC2064 # the names are fixed now
+    trap "ip netns del '$a' 2>/dev/null || true; ip netns del '$b' 2>/dev/null || true; rm -rf '$dir'" EXIT
+    ip netns add "$a"
+    ip netns add "$b"
+    ip link add "$va" type veth peer name "$vb"
+    ip link set "$va" netns "$a"
+    ip link set "$vb" netns "$b"
+    for x in "$a:$va" "$b:$vb"; do
+        ns=${x%%:*}
+        dev=${x#*:}
+        ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 || true
+        ip -n "$ns" link set "$dev" mtu 9000 up
+    done
+}

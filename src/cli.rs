@@ -52,10 +52,18 @@ pub struct Args {
           value_parser = clap::value_parser!(i32).range(64..=262144))]
     pub snaplen: i32,
 
-    /// Kernel capture buffer per interface, in MiB.
+    /// Kernel capture buffer of each capture, in MiB: one per interface and worker (the
+    /// kernel shares each interface among the workers; see --no-fanout).
     #[arg(long = "buffer-mb", value_name = "MIB", default_value_t = 64,
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub buffer_mb: u32,
+
+    /// Read each interface with one capture and one reader thread that hands packets to the
+    /// workers, instead of one capture per worker shared by the kernel (Linux packet fanout,
+    /// by a symmetric hash of each flow). For a kernel whose fanout hash is not the same both
+    /// ways; slower.
+    #[arg(long = "no-fanout")]
+    pub no_fanout: bool,
 
     /// Seconds between `stats` records in the alert output (0: only one, at exit). Live
     /// capture writes them every 60 s by default; a replay writes none unless this is given.

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use minewatch::capture::live::{LiveOptions, LiveSource};
+use minewatch::capture::live::{self, LiveOptions};
 use minewatch::cli::Args;
 use minewatch::config::Config;
 use minewatch::flow::FlowLimits;
@@ -221,8 +221,17 @@ fn main() -> ExitCode {
                 promisc: true,
                 timeout_ms: LIVE_TIMEOUT_MS,
             };
-            match LiveSource::open(&o) {
-                Ok(s) => sources.push(s),
+            let shared = if args.no_fanout { 1 } else { workers };
+            match live::open_shared(&o, shared) {
+                Ok((caps, unshared)) => {
+                    if let Some(why) = unshared {
+                        eprintln!(
+                            "minewatch: {iface}: the kernel cannot share it among the workers ({why}); \
+                             one reader hands its packets to them"
+                        );
+                    }
+                    sources.push(caps);
+                }
                 Err(e) => {
                     eprintln!("minewatch: {iface}: {e}");
                     return ExitCode::from(1);
@@ -234,7 +243,14 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
         if !args.quiet {
-            eprintln!("minewatch: capturing on {}", args.interface.join(", "));
+            let how = if workers > 1 && pipeline::shared_by_kernel(&sources, workers) {
+                format!(
+                    " ({workers} workers, each with its own capture, the kernel sharing flows among them)"
+                )
+            } else {
+                String::new()
+            };
+            eprintln!("minewatch: capturing on {}{how}", args.interface.join(", "));
         }
         pipeline::run_live(sources, &opts, sink, hosts.clone())
     };

@@ -1,8 +1,7 @@
 //! Threads and channels: sources → workers → collector.
 //!
-//! Every frame is sharded by a symmetric hash of its address pair, so both directions of a
-//! connection (and IP fragments, which carry no ports) meet on one worker whose flow table needs
-//! no lock. How frames reach the workers depends on the source:
+//! Both directions of a connection meet on one worker, whose flow table needs no lock. How
+//! frames reach the workers depends on the source:
 //!
 //! - Replay: no reader thread. The workers share the file block by block (see
 //!   [`crate::capture::shared`]): the worker that reads a block walks it at once, side by side
@@ -12,11 +11,17 @@
 //!   [`crate::intel::dnsmap`]); then every worker processes its own items. A file can wait, so
 //!   nothing is ever dropped. The only worker processes each frame as its walk finds it, with no
 //!   hand-off at all.
-//! - Live capture: a reader per interface decodes each frame once and sends its worker the
-//!   decoded TCP fields and the payload, copied once into a recycled batch buffer (a fragment
-//!   goes whole, for the worker's defragmenter; UDP stops at the reader). An interface cannot
-//!   wait, so a live reader never blocks and counts every batch it has to drop
-//!   (`dispatch_dropped`), next to the kernel's own drops.
+//! - Replay shards each frame by a symmetric hash of its address pair (IP fragments carry no
+//!   ports).
+//! - Live capture: each worker reads its own capture of every interface, the kernel sharing
+//!   each interface's packets among them by a symmetric hash of the flow (see
+//!   [`crate::capture::live::open_shared`]): nothing is handed over, and the workers scale like
+//!   separate sensors. Where the kernel cannot share (or with `--no-fanout`), a reader per
+//!   interface decodes each frame once and sends its worker the decoded TCP fields and the
+//!   payload, copied once into a recycled batch buffer (a fragment goes whole, for the worker's
+//!   defragmenter; UDP stops at the reader). An interface cannot wait, so a live reader never
+//!   blocks and counts every batch it has to drop (`dispatch_dropped`), next to the kernel's own
+//!   drops.
 //!
 //! One collector thread owns the sink (every output, see [`crate::output::Outputs`]). Workers
 //! and readers send it records and, now and then, a copy of their counters; the collector writes
@@ -32,7 +37,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
 
 use crate::capture::file::{Guess, Resume, Stitcher};
-use crate::capture::live::{KernelStats, LiveSource, Read};
+use crate::capture::live::{self, KernelStats, LiveSource, Read};
 use crate::capture::shared::{Block, BlockWorker, SharedInput};
 use crate::capture::{open_input, Frame};
 use crate::config::Config;
@@ -97,7 +102,8 @@ enum Record {
     Counters {
         reporter: usize,
         counters: Counters,
-        kernel: Option<(String, KernelStats)>,
+        /// The reporter's captures, by interface (none for a replay).
+        kernel: Vec<(String, KernelStats)>,
     },
     /// Write a `stats` record now, stamped `ts`.
     StatsNow(Ts),
@@ -261,11 +267,27 @@ impl Worker {
     }
 
     fn report(&self) {
-        let _ = self.records.send(Record::Counters {
-            reporter: self.id,
-            counters: self.counters(),
-            kernel: None,
-        });
+        self.report_with(Vec::new());
+    }
+
+    /// Sends the counters, and those of the worker's own captures (live, one per interface).
+    fn report_with(&self, kernel: Vec<(String, KernelStats)>) {
+        let _ = self.records.send(Record::Counters { reporter: self.id, counters: self.counters(), kernel });
+    }
+
+    /// A frame read in order by the worker that owns it: the only replay worker, or a live
+    /// worker reading its own captures.
+    fn frame(&mut self, link: LinkType, frame: &Frame<'_>, intel: &Intel) {
+        let class = classify(link, frame.data);
+        count(&class, frame, &mut self.own);
+        match class {
+            Class::Packet(pkt) => {
+                intel.udp(&pkt, frame.ts, &mut self.own);
+                self.packet(&pkt, frame.ts);
+            }
+            Class::Fragment(..) => self.fragment(link, frame.data, frame.ts),
+            Class::Skip(_) => {}
+        }
     }
 }
 
@@ -681,17 +703,8 @@ impl BlockWorker<Product, (Guess, Sorted)> for Replayer<'_> {
         if *n <= 1 {
             // The only worker: no hand-over.
             let result = stitcher.feed(&block.data, block.eof, &mut |link, frame| {
-                let class = classify(link, frame.data);
-                count(&class, frame, &mut w.own);
                 w.clock(frame.ts);
-                match class {
-                    Class::Packet(pkt) => {
-                        intel.udp(&pkt, frame.ts, &mut w.own);
-                        w.packet(&pkt, frame.ts);
-                    }
-                    Class::Fragment(..) => w.fragment(link, frame.data, frame.ts),
-                    Class::Skip(_) => {}
-                }
+                w.frame(link, frame, intel);
             });
             return (Product::default(), result);
         }
@@ -793,10 +806,22 @@ fn now() -> Ts {
     Ts(i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
+/// Whether every interface has one capture per worker, shared by the kernel (see
+/// [`crate::capture::live::open_shared`]); then each worker reads its own captures.
+pub fn shared_by_kernel(sources: &[Vec<LiveSource>], workers: usize) -> bool {
+    sources.iter().all(|s| s.len() == workers.max(1))
+}
+
 /// Captures from live interfaces until `opts.stop` is set (or every interface fails). The
-/// interfaces must already be open (see [`LiveSource::open`]) so that privileges can be dropped
-/// between opening and reading.
-pub fn run_live(sources: Vec<LiveSource>, opts: &RunOptions, sink: Sink, hosts: Arc<HostTable>) -> Report {
+/// interfaces must already be open (see [`crate::capture::live::open_shared`]: one capture per
+/// worker, or one per interface), so that privileges can be dropped between opening and
+/// reading.
+pub fn run_live(
+    sources: Vec<Vec<LiveSource>>,
+    opts: &RunOptions,
+    sink: Sink,
+    hosts: Arc<HostTable>,
+) -> Report {
     let (rec_tx, rec_rx) = bounded::<Record>(RECORD_QUEUE);
     let reopen = opts.reopen.clone();
     let interval = opts.stats_interval.filter(|i| !i.is_zero());
@@ -804,9 +829,132 @@ pub fn run_live(sources: Vec<LiveSource>, opts: &RunOptions, sink: Sink, hosts: 
     let collector = thread::spawn(move || collect(sink, rec_rx, interval, reopen, published));
     let n = opts.workers.max(1);
     let intel = Arc::new(Intel::new(opts.cfg.pools.clone()));
-    let (workers, worker_handles) = spawn_workers(n, &opts.cfg, &intel, &hosts, &rec_tx);
+    let mut input_errors = Vec::new();
+    if shared_by_kernel(&sources, n) {
+        // Worker `w` reads capture `w` of every interface.
+        let mut own: Vec<Vec<LiveSource>> = (0..n).map(|_| Vec::new()).collect();
+        for caps in sources {
+            for (w, cap) in caps.into_iter().enumerate() {
+                if let Some(o) = own.get_mut(w) {
+                    o.push(cap);
+                }
+            }
+        }
+        let handles: Vec<_> = own
+            .into_iter()
+            .enumerate()
+            .map(|(id, caps)| {
+                let w = Worker::new(id, &opts.cfg, &intel, hosts.clone(), rec_tx.clone());
+                let (intel, stop) = (intel.clone(), opts.stop.clone());
+                thread::spawn(move || capture_own(w, caps, &intel, &stop))
+            })
+            .collect();
+        for (i, h) in handles.into_iter().enumerate() {
+            match h.join() {
+                Ok(failed) => {
+                    for f in failed {
+                        if !input_errors.contains(&f) {
+                            input_errors.push(f);
+                        }
+                    }
+                }
+                Err(_) => input_errors.push(worker_failed(i)),
+            }
+        }
+    } else {
+        dispatch_live(sources, n, opts, &intel, &hosts, &rec_tx, &mut input_errors);
+    }
+    if opts.stats_interval.is_some() {
+        let _ = rec_tx.send(Record::StatsNow(now()));
+    }
+    drop(rec_tx);
+    finish(collector, input_errors)
+}
+
+/// Frames read from a capture before the next one gets its turn.
+const BURST: usize = 64;
+
+/// A live worker reading its own captures (one per interface): no reader thread, no hand-over.
+/// Returns the interfaces that failed.
+fn capture_own(
+    mut w: Worker,
+    mut caps: Vec<LiveSource>,
+    intel: &Intel,
+    stop: &AtomicBool,
+) -> Vec<(String, String)> {
+    let mut failed = Vec::new();
+    caps.retain(|c| {
+        let ok = c.link().is_some();
+        if !ok {
+            failed.push((c.name().to_string(), format!("link type {} is not supported", c.dlt())));
+        }
+        ok
+    });
+    let timeout = caps.iter().map(LiveSource::timeout_ms).min().unwrap_or(100);
+    let mut next_tick = Instant::now() + LIVE_TICK;
+    let mut since_clock = 0u32;
+    while !caps.is_empty() && !stop.load(Ordering::Relaxed) {
+        let mut got = 0usize;
+        let mut i = 0;
+        while let Some(cap) = caps.get_mut(i) {
+            let Some(link) = cap.link() else { break };
+            let mut err = None;
+            for _ in 0..BURST {
+                match cap.try_read() {
+                    Ok(Some(frame)) => w.frame(link, &frame, intel),
+                    Ok(None) => break,
+                    Err(e) => {
+                        err = Some(e);
+                        break;
+                    }
+                }
+                got += 1;
+            }
+            match err {
+                Some(e) => failed.push((caps.remove(i).name().to_string(), e)),
+                None => i += 1,
+            }
+        }
+        if got == 0 {
+            if let Err(e) = live::wait_any(&caps, timeout) {
+                failed.extend(caps.drain(..).map(|c| (c.name().to_string(), e.clone())));
+            }
+        }
+        since_clock += got as u32 + 1;
+        // Look at the clock now and then: on every idle pass, and every thousand frames or so.
+        if got == 0 || since_clock >= 1024 {
+            since_clock = 0;
+            if Instant::now() >= next_tick {
+                next_tick = Instant::now() + LIVE_TICK;
+                w.tick(now());
+                w.report_with(kernel_of(&mut caps));
+            }
+        }
+    }
+    w.flush();
+    w.report_with(kernel_of(&mut caps));
+    failed
+}
+
+/// The kernel counters of a worker's captures.
+fn kernel_of(caps: &mut [LiveSource]) -> Vec<(String, KernelStats)> {
+    caps.iter_mut().filter_map(|c| Some((c.name().to_string(), c.stats()?))).collect()
+}
+
+/// Live capture when the kernel cannot share an interface among the workers: a reader per
+/// interface decodes each frame and hands it to its worker.
+fn dispatch_live(
+    sources: Vec<Vec<LiveSource>>,
+    n: usize,
+    opts: &RunOptions,
+    intel: &Arc<Intel>,
+    hosts: &Arc<HostTable>,
+    rec_tx: &Sender<Record>,
+    input_errors: &mut Vec<(String, String)>,
+) {
+    let (workers, worker_handles) = spawn_workers(n, &opts.cfg, intel, hosts, rec_tx);
     let mut readers = Vec::new();
-    for (i, src) in sources.into_iter().enumerate() {
+    for (i, src) in sources.into_iter().filter_map(|s| s.into_iter().next()).enumerate() {
         let d = Dispatcher::new(workers.clone());
         let records = rec_tx.clone();
         let stop = opts.stop.clone();
@@ -814,18 +962,12 @@ pub fn run_live(sources: Vec<LiveSource>, opts: &RunOptions, sink: Sink, hosts: 
         readers.push(thread::spawn(move || read_live(src, d, n + i, &intel, records, stop)));
     }
     drop(workers);
-    let mut input_errors = Vec::new();
     for r in readers {
         if let Ok(Some(err)) = r.join() {
             input_errors.push(err);
         }
     }
-    join_workers(worker_handles, &mut input_errors);
-    if opts.stats_interval.is_some() {
-        let _ = rec_tx.send(Record::StatsNow(now()));
-    }
-    drop(rec_tx);
-    finish(collector, input_errors)
+    join_workers(worker_handles, input_errors);
 }
 
 /// One interface's reader loop. Returns the interface's failure, if it failed.
@@ -872,14 +1014,35 @@ fn read_live(
             next_tick = Instant::now() + LIVE_TICK;
             let t = now();
             d.broadcast(|| Msg::Tick(t), &mut c);
-            let kernel = src.stats().map(|k| (name.clone(), k));
+            let kernel = src.stats().map(|k| (name.clone(), k)).into_iter().collect();
             let _ = records.send(Record::Counters { reporter, counters: c, kernel });
         }
     }
     d.flush_batches(&mut c);
-    let kernel = src.stats().map(|k| (name.clone(), k));
+    let kernel = src.stats().map(|k| (name.clone(), k)).into_iter().collect();
     let _ = records.send(Record::Counters { reporter, counters: c, kernel });
     failure
+}
+
+/// Kernel counters summed by interface (one interface may have a capture per worker), in the
+/// order the interfaces first reported.
+fn by_interface(captures: &[(usize, String, KernelStats)]) -> Vec<(String, KernelStats)> {
+    let mut out: Vec<(String, KernelStats)> = Vec::new();
+    for (_, name, k) in captures {
+        let i = match out.iter().position(|(n, _)| n == name) {
+            Some(i) => i,
+            None => {
+                out.push((name.clone(), KernelStats::default()));
+                out.len() - 1
+            }
+        };
+        if let Some((_, sum)) = out.get_mut(i) {
+            sum.received += k.received;
+            sum.dropped += k.dropped;
+            sum.if_dropped += k.if_dropped;
+        }
+    }
+    out
 }
 
 /// Runs one write; keeps the first failure. An output that failed stays silent on its own (see
@@ -905,6 +1068,8 @@ fn collect(
     published: Option<Arc<Published>>,
 ) -> Collected {
     let mut latest: Vec<Option<Counters>> = Vec::new();
+    // Every capture's latest kernel counters, by reporter and interface; summed by interface.
+    let mut captures: Vec<(usize, String, KernelStats)> = Vec::new();
     let mut kernel: Vec<(String, KernelStats)> = Vec::new();
     let mut err: Option<String> = None;
     let mut next_stats = interval.map(|i| Instant::now() + i);
@@ -933,11 +1098,14 @@ fn collect(
                 if let Some(slot) = latest.get_mut(reporter) {
                     *slot = Some(counters);
                 }
-                if let Some((name, ks)) = k {
-                    match kernel.iter_mut().find(|(n, _)| *n == name) {
-                        Some(e) => e.1 = ks,
-                        None => kernel.push((name, ks)),
+                if !k.is_empty() {
+                    for (name, ks) in k {
+                        match captures.iter_mut().find(|(r, n, _)| *r == reporter && *n == name) {
+                            Some(e) => e.2 = ks,
+                            None => captures.push((reporter, name, ks)),
+                        }
                     }
+                    kernel = by_interface(&captures);
                 }
                 if let Some(p) = &published {
                     p.publish(&sum(&latest, &sink), &kernel);

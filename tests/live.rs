@@ -224,6 +224,12 @@ fn sigterm(child: &Child) {
 /// Starts `minewatch -i <miner's veth end>` inside the miner's namespace and waits until it
 /// captures. Returns the child's index, its stdout and its stderr.
 fn start_minewatch(lab: &mut Lab, extra: &[&str]) -> (usize, Lines, Lines) {
+    let (i, out, err, _) = start_minewatch_banner(lab, extra);
+    (i, out, err)
+}
+
+/// [`start_minewatch`], also returning the line that says how it captures.
+fn start_minewatch_banner(lab: &mut Lab, extra: &[&str]) -> (usize, Lines, Lines, String) {
     let iface = lab.if_miner.clone();
     let mut args = vec![util::bin(), "-i", iface.as_str()];
     args.extend_from_slice(extra);
@@ -233,8 +239,9 @@ fn start_minewatch(lab: &mut Lab, extra: &[&str]) -> (usize, Lines, Lines) {
     let child = &mut lab.children[i];
     let out = Lines::new(child.stdout.take().expect("stdout"));
     let mut err = Lines::new(child.stderr.take().expect("stderr"));
-    err.wait_for("minewatch: capturing on").unwrap_or_else(|e| panic!("minewatch did not start: {e}"));
-    (i, out, err)
+    let banner =
+        err.wait_for("minewatch: capturing on").unwrap_or_else(|e| panic!("minewatch did not start: {e}"));
+    (i, out, err, banner)
 }
 
 fn records(lines: &[String]) -> Vec<Value> {
@@ -244,23 +251,25 @@ fn records(lines: &[String]) -> Vec<Value> {
 const POOL_PY: &str = r#"
 import json, socket, sys
 host, port = sys.argv[1], int(sys.argv[2])
+conns = int(sys.argv[3]) if len(sys.argv) > 3 else 1
 srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 srv.bind((host, port)); srv.listen(1); srv.settimeout(120)
 print("ready", flush=True)
-conn, _ = srv.accept(); conn.settimeout(60)
-def send(o): conn.sendall((json.dumps(o) + "\n").encode())
-for line in conn.makefile("rb"):
-    m = json.loads(line); mid = m.get("id"); meth = m.get("method")
-    if meth == "mining.subscribe":
-        send({"id": mid, "result": [[["mining.set_difficulty", "d1"], ["mining.notify", "n1"]], "08000002", 4], "error": None})
-    elif meth == "mining.authorize":
-        send({"id": mid, "result": True, "error": None})
-        send({"id": None, "method": "mining.set_difficulty", "params": [8]})
-        send({"id": None, "method": "mining.notify", "params": ["4d2", "00" * 32, "01000000010000", "ffffffff", [], "20000000", "1d00ffff", "5f5e1000", True]})
-    elif meth == "mining.submit":
-        send({"id": mid, "result": True, "error": None})
-conn.close()
+for _ in range(conns):
+    conn, _ = srv.accept(); conn.settimeout(60)
+    def send(o): conn.sendall((json.dumps(o) + "\n").encode())
+    for line in conn.makefile("rb"):
+        m = json.loads(line); mid = m.get("id"); meth = m.get("method")
+        if meth == "mining.subscribe":
+            send({"id": mid, "result": [[["mining.set_difficulty", "d1"], ["mining.notify", "n1"]], "08000002", 4], "error": None})
+        elif meth == "mining.authorize":
+            send({"id": mid, "result": True, "error": None})
+            send({"id": None, "method": "mining.set_difficulty", "params": [8]})
+            send({"id": None, "method": "mining.notify", "params": ["4d2", "00" * 32, "01000000010000", "ffffffff", [], "20000000", "1d00ffff", "5f5e1000", True]})
+        elif meth == "mining.submit":
+            send({"id": mid, "result": True, "error": None})
+    conn.close()
 "#;
 
 const MINER_PY: &str = r#"
@@ -431,15 +440,33 @@ fn tcpreplay_sent(report: &str) -> Option<u64> {
 
 #[test]
 fn counters_account_for_every_frame_replayed_at_full_speed() {
+    counters_add_up(&["--workers", "1"], "capturing on");
+}
+
+/// The same with two workers, each reading its own capture of the interface.
+#[test]
+fn counters_account_for_every_frame_with_the_interface_shared_by_two_workers() {
+    counters_add_up(&["--workers", "2"], "2 workers, each with its own capture");
+}
+
+/// The same with one reader handing frames to two workers (what runs where the kernel cannot
+/// share the interface): frames it cannot hand over are counted as dispatch drops.
+#[test]
+fn counters_account_for_every_frame_with_one_reader_and_two_workers() {
+    counters_add_up(&["--workers", "2", "--no-fanout"], "capturing on");
+}
+
+fn counters_add_up(workers: &[&str], banner_says: &str) {
     let Some(mut lab) = lab_or_skip("counters add up", &["ip", "tcpreplay"]) else { return };
     let pcap = lab.dir.path().join("bulk.pcap");
     let frames = bulk_capture(&pcap, 400, 20);
-    // One worker and a small kernel buffer, so that a debug build at full speed may well drop:
-    // the sums must hold either way.
-    let (mw, mut out, mut err) = start_minewatch(
-        &mut lab,
-        &["-f", "tcp", "--workers", "1", "--buffer-mb", "1", "--stats-interval", "0"],
-    );
+    // A small kernel buffer, so that a debug build at full speed may well drop: the sums must
+    // hold either way.
+    let mut args = vec!["-f", "tcp", "--buffer-mb", "1", "--stats-interval", "0"];
+    args.extend_from_slice(workers);
+    let (mw, mut out, mut err, banner) = start_minewatch_banner(&mut lab, &args);
+    assert!(banner.contains(banner_says), "{banner}");
+    let shared = banner.contains("each with its own capture");
     let replay = lab
         .exec(&lab.ns_pool, &["tcpreplay", "--topspeed", "-i", &lab.if_pool, pcap.to_str().unwrap_or("")])
         .output()
@@ -477,10 +504,79 @@ fn counters_account_for_every_frame_replayed_at_full_speed() {
          processed {processed}, dispatch dropped {}",
         n("dispatch_dropped")
     );
-    println!("{summary}");
+    println!("{workers:?}: {summary}");
     // Every frame sent was either read by minewatch or dropped by the kernel, and counted so.
     assert_eq!(seen + kernel_dropped + if_dropped, sent, "{summary}\n{last}");
     // Every frame read was either processed by a worker or dropped at dispatch, and counted so.
     assert_eq!(processed + n("dispatch_dropped"), seen, "{summary}\n{last}");
+    if shared {
+        // Workers that read their own captures hand nothing over.
+        assert_eq!(n("dispatch_dropped"), 0, "{summary}");
+    }
     assert_eq!(n("bytes") > 0, seen > 0);
+}
+
+#[test]
+fn each_worker_reads_its_own_capture_and_every_connection_stays_whole() {
+    let Some(mut lab) = lab_or_skip("shared capture", &["ip", "python3"]) else { return };
+    // The kernel shares the interface between the two workers by a hash of each packet's flow.
+    // Were that hash not the same both ways, a connection's two directions would land on
+    // different workers, and neither would see the pool accept the shares: every one of these
+    // connections (each from a new port) must come out whole and confirmed.
+    const CONNS: u32 = 12;
+    let (mw, mut out, mut err, banner) =
+        start_minewatch_banner(&mut lab, &["-f", "tcp", "--workers", "2", "--stats-interval", "0"]);
+    assert!(banner.contains("2 workers, each with its own capture"), "{banner}");
+    let pool_py = lab.script("pool.py", POOL_PY);
+    let miner_py = lab.script("miner.py", MINER_PY);
+    let pool_args = [pool_py.to_str().unwrap_or(""), POOL_IP, &POOL_PORT.to_string(), &CONNS.to_string()]
+        .map(str::to_string);
+    let mut pool_cmd =
+        lab.exec(&lab.ns_pool, &["python3", &pool_args[0], &pool_args[1], &pool_args[2], &pool_args[3]]);
+    pool_cmd.stdout(Stdio::piped());
+    let pool = lab.spawn(pool_cmd);
+    let mut pool_out = Lines::new(lab.children[pool].stdout.take().expect("pool stdout"));
+    pool_out.wait_for("ready").expect("pool did not start");
+    for _ in 0..CONNS {
+        let port = POOL_PORT.to_string();
+        let shares = SHARES.to_string();
+        let miner = lab
+            .exec(
+                &lab.ns_miner,
+                &["python3", miner_py.to_str().unwrap_or(""), POOL_IP, &port, LOGIN, &shares],
+            )
+            .output()
+            .expect("run the miner");
+        assert!(miner.status.success(), "the miner failed: {}", String::from_utf8_lossy(&miner.stderr));
+    }
+    // Let the workers drain their captures: a stop request does not wait for them.
+    std::thread::sleep(Duration::from_secs(1));
+    sigterm(&lab.children[mw]);
+    let code = wait_exit(&mut lab.children[mw]);
+    let stderr = err.rest().join("\n");
+    assert_eq!(code, Some(0), "{stderr}");
+    let lines = out.rest();
+    let recs = records(&lines);
+    let sessions: Vec<&Value> = recs.iter().filter(|r| r["event_type"] == "mining_session").collect();
+    assert_eq!(sessions.len(), CONNS as usize, "{lines:#?}");
+    let mut ports: Vec<u64> = sessions.iter().filter_map(|s| s["src_port"].as_u64()).collect();
+    ports.sort_unstable();
+    ports.dedup();
+    assert_eq!(ports.len(), CONNS as usize, "each connection once: {ports:?}");
+    for s in &sessions {
+        assert_eq!(s["confidence"], "confirmed", "{s}");
+        assert_eq!(s["stratum"]["shares_submitted"], SHARES, "{s}");
+        assert_eq!(s["stratum"]["shares_accepted"], SHARES, "{s}");
+    }
+    let last = recs.last().expect("records");
+    assert_eq!(last["event_type"], "stats", "{last}");
+    // One entry for the interface: its two captures' counters summed.
+    let caps = last["capture"].as_array().expect("capture counters");
+    assert_eq!(caps.len(), 1, "{last}");
+    let received = caps[0]["received"].as_u64().unwrap_or(0);
+    let dropped = caps[0]["dropped"].as_u64().unwrap_or(u64::MAX);
+    let seen = last["stats"]["packets"].as_u64().unwrap_or(0);
+    assert_eq!(dropped, 0, "{last}");
+    assert_eq!(seen, received, "every frame the captures received was read: {last}");
+    assert_eq!(last["stats"]["dispatch_dropped"], 0, "{last}");
 }

@@ -4,6 +4,10 @@
 //! so that a quiet link still returns control regularly: the reader then flushes partial
 //! batches, lets idle flows time out, and notices a stop request. (libpcap's own read timeout
 //! does not promise to return when no packet arrives at all, so it is not relied on.)
+//!
+//! With several workers, each opens its own capture of the interface and the kernel shares the
+//! packets among them ([`open_shared`]): no thread reads for the others, so the workers scale
+//! like separate sensors.
 
 use super::Frame;
 use crate::decode::LinkType;
@@ -50,6 +54,90 @@ pub struct LiveSource {
     name: String,
 }
 
+fn frame(p: pcap::Packet<'_>) -> Frame<'_> {
+    Frame {
+        ts: Ts::from_timeval(p.header.ts.tv_sec, p.header.ts.tv_usec),
+        data: p.data,
+        wire_len: p.header.len,
+    }
+}
+
+/// Opens `o.iface` once per worker (`n` captures) and has the kernel share its packets among
+/// them by flow: Linux's packet fanout, hashing each packet's addresses and ports symmetrically,
+/// so both directions of a connection reach one capture, with IPv4 fragments put back together
+/// before the hash (they carry no ports). The group id is one the kernel picks, so another
+/// program's fanout group on the same interface is never joined by mistake.
+///
+/// When the kernel cannot share (another system, an old kernel), returns one capture and the
+/// reason: the caller then has one reader hand packets to the workers.
+pub fn open_shared(o: &LiveOptions, n: usize) -> Result<(Vec<LiveSource>, Option<String>), String> {
+    let first = LiveSource::open(o)?;
+    if n <= 1 {
+        return Ok((vec![first], None));
+    }
+    let id = match fanout::create(&first.cap) {
+        Ok(id) => id,
+        Err(why) => return Ok((vec![first], Some(why))),
+    };
+    let mut all = vec![first];
+    for _ in 1..n {
+        let next = LiveSource::open(o)?;
+        fanout::join(&next.cap, id)?;
+        all.push(next);
+    }
+    Ok((all, None))
+}
+
+/// Waits until one of `sources` may have a frame, or `timeout_ms` passes.
+pub fn wait_any(sources: &[LiveSource], timeout_ms: u16) -> Result<(), String> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    let mut fds: Vec<PollFd<'_>> =
+        sources.iter().map(|s| PollFd::new(s.cap.as_fd(), PollFlags::POLLIN)).collect();
+    match poll(&mut fds, PollTimeout::from(timeout_ms)) {
+        Ok(_) | Err(nix::errno::Errno::EINTR) => Ok(()),
+        Err(e) => Err(format!("poll: {e}")),
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod fanout {
+    use nix::sys::socket::{getsockopt, setsockopt, sockopt};
+
+    /// The `PACKET_FANOUT` socket option. (nix's own helpers make the system call; this crate
+    /// has no unsafe code of its own.)
+    #[derive(Clone, Copy, Debug)]
+    struct Fanout;
+    nix::setsockopt_impl!(Fanout, libc::SOL_PACKET, libc::PACKET_FANOUT, u32, sockopt::SetStruct<'_, u32>);
+    nix::getsockopt_impl!(Fanout, libc::SOL_PACKET, libc::PACKET_FANOUT, u32, sockopt::GetStruct<u32>);
+
+    /// By a symmetric hash of the flow, IPv4 fragments reassembled first.
+    const MODE: u32 = libc::PACKET_FANOUT_HASH | libc::PACKET_FANOUT_FLAG_DEFRAG;
+
+    /// Makes `cap` the first member of a new group; returns the id the kernel gave it.
+    pub fn create(cap: &pcap::Capture<pcap::Active>) -> Result<u16, String> {
+        let ask = (MODE | libc::PACKET_FANOUT_FLAG_UNIQUEID) << 16;
+        setsockopt(cap, Fanout, &ask).map_err(|e| format!("packet fanout: {e}"))?;
+        let got = getsockopt(cap, Fanout).map_err(|e| format!("packet fanout: {e}"))?;
+        Ok((got & 0xffff) as u16)
+    }
+
+    pub fn join(cap: &pcap::Capture<pcap::Active>, id: u16) -> Result<(), String> {
+        setsockopt(cap, Fanout, &(u32::from(id) | MODE << 16)).map_err(|e| format!("packet fanout: {e}"))
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod fanout {
+    pub fn create(_: &pcap::Capture<pcap::Active>) -> Result<u16, String> {
+        Err("packet fanout is Linux only".to_string())
+    }
+
+    pub fn join(_: &pcap::Capture<pcap::Active>, _: u16) -> Result<(), String> {
+        Err("packet fanout is Linux only".to_string())
+    }
+}
+
 impl LiveSource {
     /// Opens and activates the interface. Needs CAP_NET_RAW (root, or `setcap`); call before
     /// privileges are dropped.
@@ -89,6 +177,20 @@ impl LiveSource {
         self.link
     }
 
+    /// The next frame if one is waiting (never blocks); `Err` when the interface failed.
+    pub fn try_read(&mut self) -> Result<Option<Frame<'_>>, String> {
+        match self.cap.next_packet() {
+            Ok(p) => Ok(Some(frame(p))),
+            Err(pcap::Error::TimeoutExpired) => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// How long a wait for frames may last before the caller looks at the time.
+    pub fn timeout_ms(&self) -> u16 {
+        self.timeout_ms
+    }
+
     /// The next frame, or `Idle` when the read timeout passed; `Err` when the interface failed.
     pub fn read(&mut self) -> Result<Read<'_>, String> {
         if self.drained {
@@ -103,11 +205,7 @@ impl LiveSource {
             self.drained = false;
         }
         match self.cap.next_packet() {
-            Ok(p) => Ok(Read::Frame(Frame {
-                ts: Ts::from_timeval(p.header.ts.tv_sec, p.header.ts.tv_usec),
-                data: p.data,
-                wire_len: p.header.len,
-            })),
+            Ok(p) => Ok(Read::Frame(frame(p))),
             Err(pcap::Error::TimeoutExpired) => {
                 self.drained = true;
                 Ok(Read::Idle)

@@ -2,11 +2,14 @@
 //!
 //! Why a shared concurrent map filled in file order: a DNS answer and the connection that
 //! follows it usually have different address pairs, so the pipeline's sharding sends them to
-//! different workers. UDP port 53 answers are parsed where frames are put in order (a live
-//! reader; in replay, the commit of each block, in file order, see `capture::shared`) and pool
-//! answers written into this map before any later frame is processed; the worker that later
-//! sees the TCP flow reads it. So a connection that follows its answer in the capture always
-//! finds it, whatever the number of workers (replay stays deterministic). (In replay, an answer
+//! different workers. In replay, UDP port 53 answers are parsed where frames are put in order
+//! (the commit of each block, in file order, see `capture::shared`) and pool answers written
+//! into this map before any later frame is processed; the worker that later sees the TCP flow
+//! reads it. So a connection that follows its answer in the capture always finds it, whatever
+//! the number of workers (replay stays deterministic). Live, each worker writes the answers its
+//! own capture gets (or the reader, without packet fanout); the connection is looked up at its
+//! ClientHello, a round trip to the pool after the answer, so only a worker lagging the other
+//! by more than that could miss it. (In replay, an answer
 //! later in the same 1 MiB block is known too.) The map is touched only on DNS answers
 //! for pool domains (writes) and once per TLS flow whose ClientHello names no server (a read),
 //! never per packet, so `dashmap`'s sharded locks cost nothing measurable.
