@@ -49,7 +49,7 @@ use crate::intel::Intel;
 use crate::metrics::Published;
 use crate::output::{Sink, StatsRecord};
 use crate::stats::Counters;
-use crate::time::Ts;
+use crate::time::{now, Ts};
 use crate::verdict::Event;
 
 /// Records waiting for the collector. Alerts are rare, so this only fills when the sink stalls.
@@ -465,6 +465,7 @@ fn spawn_workers(
     intel: &Arc<Intel>,
     hosts: &Arc<HostTable>,
     records: &Sender<Record>,
+    stop: &Arc<AtomicBool>,
 ) -> (Workers, Vec<thread::JoinHandle<()>>) {
     let (rec_tx, rec_rx) = bounded::<Batch>(n * WORKER_QUEUE);
     let mut txs = Vec::new();
@@ -473,10 +474,28 @@ fn spawn_workers(
         let (tx, rx) = bounded::<Msg>(WORKER_QUEUE);
         let w = Worker::new(id, cfg, intel, hosts.clone(), records.clone());
         let recycle = rec_tx.clone();
-        handles.push(thread::spawn(move || worker_loop(w, rx, recycle)));
+        let stop = StopOnPanic(stop.clone());
+        handles.push(thread::spawn(move || {
+            let _stop = stop;
+            worker_loop(w, rx, recycle);
+        }));
         txs.push(tx);
     }
     (Workers { txs, recycled: rec_rx }, handles)
+}
+
+/// Stops a live capture if the thread holding it panics: a worker that stopped would leave its
+/// share of the traffic unwatched while the sensor looked healthy, so the whole capture ends
+/// instead, with the worker's error line and exit status 1 (for the service manager to restart
+/// it).
+struct StopOnPanic(Arc<AtomicBool>);
+
+impl Drop for StopOnPanic {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Progress reporting hook: called with bytes of input consumed.
@@ -800,12 +819,6 @@ fn finish(collector: thread::JoinHandle<Collected>, input_errors: Vec<(String, S
     Report { counters, kernel, input_errors, output_error }
 }
 
-/// Wall-clock time as packet time, for ticks and stats on a live capture.
-fn now() -> Ts {
-    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    Ts(i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-}
-
 /// Whether every interface has one capture per worker, shared by the kernel (see
 /// [`crate::capture::live::open_shared`]); then each worker reads its own captures.
 pub fn shared_by_kernel(sources: &[Vec<LiveSource>], workers: usize) -> bool {
@@ -846,7 +859,11 @@ pub fn run_live(
             .map(|(id, caps)| {
                 let w = Worker::new(id, &opts.cfg, &intel, hosts.clone(), rec_tx.clone());
                 let (intel, stop) = (intel.clone(), opts.stop.clone());
-                thread::spawn(move || capture_own(w, caps, &intel, &stop))
+                let on_panic = StopOnPanic(stop.clone());
+                thread::spawn(move || {
+                    let _stop = on_panic;
+                    capture_own(w, caps, &intel, &stop)
+                })
             })
             .collect();
         for (i, h) in handles.into_iter().enumerate() {
@@ -901,8 +918,9 @@ fn capture_own(
             let mut err = None;
             for _ in 0..BURST {
                 match cap.try_read() {
-                    Ok(Some(frame)) => w.frame(link, &frame, intel),
-                    Ok(None) => break,
+                    Ok(Read::Frame(frame)) => w.frame(link, &frame, intel),
+                    Ok(Read::BeforeJoin) => {}
+                    Ok(Read::Idle) => break,
                     Err(e) => {
                         err = Some(e);
                         break;
@@ -952,7 +970,7 @@ fn dispatch_live(
     rec_tx: &Sender<Record>,
     input_errors: &mut Vec<(String, String)>,
 ) {
-    let (workers, worker_handles) = spawn_workers(n, &opts.cfg, intel, hosts, rec_tx);
+    let (workers, worker_handles) = spawn_workers(n, &opts.cfg, intel, hosts, rec_tx, &opts.stop);
     let mut readers = Vec::new();
     for (i, src) in sources.into_iter().filter_map(|s| s.into_iter().next()).enumerate() {
         let d = Dispatcher::new(workers.clone());
@@ -1005,6 +1023,8 @@ fn read_live(
                 tick = n % 1024 == 0;
             }
             Ok(Read::Idle) => tick = true,
+            // Only a capture that joined a fanout group has those, and this one shares nothing.
+            Ok(Read::BeforeJoin) => {}
             Err(e) => failure = Some((name.clone(), e)),
         }
         if failure.is_some() || stop.load(Ordering::Relaxed) {
@@ -1141,6 +1161,26 @@ fn collect(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_live_thread_that_panics_stops_the_capture_and_one_that_ends_does_not() {
+        let stop = Arc::new(AtomicBool::new(false));
+        let guard = StopOnPanic(stop.clone());
+        thread::spawn(move || {
+            let _stop = guard;
+        })
+        .join()
+        .expect("the thread ends cleanly");
+        assert!(!stop.load(Ordering::Relaxed));
+        let guard = StopOnPanic(stop.clone());
+        let panicked = thread::spawn(move || {
+            let _stop = guard;
+            panic!("a worker bug");
+        })
+        .join();
+        assert!(panicked.is_err());
+        assert!(stop.load(Ordering::Relaxed), "the other threads were not told to stop");
+    }
 
     #[test]
     fn shard_is_symmetric_and_in_range() {

@@ -7,6 +7,13 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Ts(pub i64);
 
+/// Wall-clock time as packet time (what a live capture stamps its frames with), for ticks and
+/// stats on a live capture.
+pub fn now() -> Ts {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    Ts(i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
 impl Ts {
     pub const fn from_micros(us: i64) -> Ts {
         Ts(us)

@@ -40,12 +40,24 @@ pub struct KernelStats {
 /// What one read gave.
 pub enum Read<'a> {
     Frame(Frame<'a>),
-    /// The read timeout passed with nothing to read.
+    /// The read timeout passed with nothing to read (or, for [`LiveSource::try_read`], nothing
+    /// was waiting).
     Idle,
+    /// A frame this capture got before it joined its fanout group: the group's first capture
+    /// got it too, so it is left out (and out of this capture's counters).
+    BeforeJoin,
 }
 
 pub struct LiveSource {
     cap: pcap::Capture<pcap::Active>,
+    /// When this capture began to join its fanout group (not the first capture of a group):
+    /// until then it got every frame, as the group's first capture did.
+    joining: Option<Ts>,
+    before_join: u64,
+    /// libpcap's counters are 32 bits and wrap (within hours on a busy link): the last ones
+    /// read, and their sums since the capture opened.
+    last: [u32; 3],
+    totals: KernelStats,
     /// The last read found the buffer empty: wait for the descriptor before reading again.
     drained: bool,
     timeout_ms: u16,
@@ -81,7 +93,8 @@ pub fn open_shared(o: &LiveOptions, n: usize) -> Result<(Vec<LiveSource>, Option
     };
     let mut all = vec![first];
     for _ in 1..n {
-        let next = LiveSource::open(o)?;
+        let mut next = LiveSource::open(o)?;
+        next.joining = Some(crate::time::now());
         fanout::join(&next.cap, id)?;
         all.push(next);
     }
@@ -157,6 +170,10 @@ impl LiveSource {
         let dlt = cap.get_datalink().0;
         Ok(LiveSource {
             cap,
+            joining: None,
+            before_join: 0,
+            last: [0; 3],
+            totals: KernelStats::default(),
             drained: false,
             timeout_ms: u16::try_from(o.timeout_ms.max(1)).unwrap_or(u16::MAX),
             link: LinkType::from_dlt(dlt),
@@ -177,11 +194,26 @@ impl LiveSource {
         self.link
     }
 
-    /// The next frame if one is waiting (never blocks); `Err` when the interface failed.
-    pub fn try_read(&mut self) -> Result<Option<Frame<'_>>, String> {
+    /// The next frame if one is waiting (never blocks: `Idle` when none is); `Err` when the
+    /// interface failed.
+    pub fn try_read(&mut self) -> Result<Read<'_>, String> {
         match self.cap.next_packet() {
-            Ok(p) => Ok(Some(frame(p))),
-            Err(pcap::Error::TimeoutExpired) => Ok(None),
+            Ok(p) => {
+                let f = frame(p);
+                match self.joining {
+                    Some(t) if f.ts < t => {
+                        self.before_join += 1;
+                        Ok(Read::BeforeJoin)
+                    }
+                    Some(_) => {
+                        // The ring is in time order: no earlier frame is left.
+                        self.joining = None;
+                        Ok(Read::Frame(f))
+                    }
+                    None => Ok(Read::Frame(f)),
+                }
+            }
+            Err(pcap::Error::TimeoutExpired) => Ok(Read::Idle),
             Err(e) => Err(e.to_string()),
         }
     }
@@ -214,11 +246,42 @@ impl LiveSource {
         }
     }
 
+    /// The kernel's counters since the capture opened, without the frames it got before it
+    /// joined its fanout group. Call at least once per 2^32 frames (the collector's once a
+    /// second is plenty): libpcap's own counters wrap.
     pub fn stats(&mut self) -> Option<KernelStats> {
-        self.cap.stats().ok().map(|s| KernelStats {
-            received: u64::from(s.received),
-            dropped: u64::from(s.dropped),
-            if_dropped: u64::from(s.if_dropped),
-        })
+        let s = self.cap.stats().ok()?;
+        accumulate(&mut self.totals, &mut self.last, [s.received, s.dropped, s.if_dropped]);
+        let t = self.totals;
+        Some(KernelStats { received: t.received.saturating_sub(self.before_join), ..t })
+    }
+}
+
+/// Adds to `totals` what libpcap's 32-bit counters gained since `last` (across a wrap), and
+/// keeps `now` as the new `last`.
+fn accumulate(totals: &mut KernelStats, last: &mut [u32; 3], now: [u32; 3]) {
+    let sums = [&mut totals.received, &mut totals.dropped, &mut totals.if_dropped];
+    for (sum, (n, l)) in sums.into_iter().zip(now.iter().zip(last.iter())) {
+        *sum += u64::from(n.wrapping_sub(*l));
+    }
+    *last = now;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_counters_keep_counting_across_libpcaps_32_bit_wrap() {
+        let mut totals = KernelStats::default();
+        let mut last = [0u32; 3];
+        accumulate(&mut totals, &mut last, [4_000_000_000, 10, 0]);
+        // The received counter wraps past 2^32; the others keep growing.
+        accumulate(&mut totals, &mut last, [5, 12, 1]);
+        assert_eq!(totals.received, (1u64 << 32) + 5);
+        assert_eq!(totals.dropped, 12);
+        assert_eq!(totals.if_dropped, 1);
+        accumulate(&mut totals, &mut last, [5, 12, 1]);
+        assert_eq!(totals, KernelStats { received: (1u64 << 32) + 5, dropped: 12, if_dropped: 1 });
     }
 }
