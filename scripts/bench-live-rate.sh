@@ -9,8 +9,8 @@
 # capture at top speed into the buffers, minewatch is continued (SIGCONT) and timed until its
 # threads fall idle (their CPU time, read every 2 ms from /proc, stops growing). Its final
 # stats record must show every frame its capture filter passed read and none dropped, else the
-# run (and its pair) is left out. The rate counts the frames read (the default filter leaves out UDP other than DNS).
-# Each count is run RUNS times, in turn, and the median kept; the ratio is the median of the
+# run (and its pair) is left out. The rate counts the frames read (the default filter leaves
+# out UDP other than DNS). Each count is run RUNS times, in turn, and the median kept; the ratio is the median of the
 # run-by-run ratios. The busiest thread's share of the CPU time says how evenly the kernel split
 # the flows (1/N at best).
 #
