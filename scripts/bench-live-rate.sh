@@ -7,12 +7,12 @@
 # `minewatch -i` on one end with a capture buffer large enough for the whole burst; minewatch is
 # stopped (SIGSTOP), tcpreplay sends the first PACKETS frames (default: all) of the benchmark
 # capture at top speed into the buffers, minewatch is continued (SIGCONT) and timed until its
-# threads fall idle (their CPU time, read every 2 ms from /proc, stops growing). Its final
-# stats record must show every frame its capture filter passed read and none dropped, else the
-# run (and its pair) is left out. The rate counts the frames read (the default filter leaves
-# out UDP other than DNS). Each count is run RUNS times, in turn, and the median kept; the ratio is the median of the
-# run-by-run ratios. The busiest thread's share of the CPU time says how evenly the kernel split
-# the flows (1/N at best).
+# threads fall idle (their CPU time, read every 2 ms from /proc, stops growing). Its final stats
+# record must show every frame its capture filter passed read and none dropped, else the run
+# (and its pair) is left out. The rate counts the frames read (the default filter leaves out UDP
+# other than DNS). Each count is run RUNS times, in turn, and the median kept; the ratio is the
+# median of the run-by-run ratios. The busiest thread's share of the CPU time says how evenly
+# the kernel split the flows (1/N at best).
 #
 # Needs root, iproute2, tcpreplay and python3. Not run in CI. Run `scripts/bench.sh` first: it
 # generates target/bench/bench-1200M-s1-v2.pcap (the realistic mix) and builds the binary.
