@@ -58,10 +58,10 @@ pub struct Args {
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub buffer_mb: u32,
 
-    /// Read each interface with one capture and one reader thread that hands packets to the
-    /// workers, instead of one capture per worker shared by the kernel (Linux packet fanout,
-    /// by a symmetric hash of each flow). For a kernel whose fanout hash is not the same both
-    /// ways; slower.
+    /// Read each interface with one capture, and all of them with one reader thread that hands
+    /// packets to the workers, instead of one capture per worker shared by the kernel (Linux
+    /// packet fanout, by a symmetric hash of each flow). For a kernel whose fanout hash is not
+    /// the same both ways; slower.
     #[arg(long = "no-fanout")]
     pub no_fanout: bool,
 

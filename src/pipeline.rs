@@ -16,12 +16,13 @@
 //! - Live capture: each worker reads its own capture of every interface, the kernel sharing
 //!   each interface's packets among them by a symmetric hash of the flow (see
 //!   [`crate::capture::live::open_shared`]): nothing is handed over, and the workers scale like
-//!   separate sensors. Where the kernel cannot share (or with `--no-fanout`), a reader per
-//!   interface decodes each frame once and sends its worker the decoded TCP fields and the
-//!   payload, copied once into a recycled batch buffer (a fragment goes whole, for the worker's
-//!   defragmenter; UDP stops at the reader). An interface cannot wait, so a live reader never
-//!   blocks and counts every batch it has to drop (`dispatch_dropped`), next to the kernel's own
-//!   drops.
+//!   separate sensors. Where the kernel cannot share (or with `--no-fanout`), one reader reads
+//!   every interface, decodes each frame once and sends its worker the decoded TCP fields and
+//!   the payload, copied once into a recycled batch buffer (a fragment goes whole, for the
+//!   worker's defragmenter; UDP stops at the reader). An interface cannot wait, so the reader
+//!   never blocks and counts every batch it has to drop (`dispatch_dropped`), next to the
+//!   kernel's own drops. A thread reading several interfaces reads them in time order (see
+//!   [`crate::capture::live::LiveSet`]).
 //!
 //! One collector thread owns the sink (every output, see [`crate::output::Outputs`]). Workers
 //! and readers send it records and, now and then, a copy of their counters; the collector writes
@@ -37,7 +38,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
 
 use crate::capture::file::{Guess, Resume, Stitcher};
-use crate::capture::live::{self, KernelStats, LiveSource, Read};
+use crate::capture::live::{KernelStats, LiveSet, LiveSource};
 use crate::capture::shared::{Block, BlockWorker, SharedInput};
 use crate::capture::{open_input, Frame};
 use crate::config::Config;
@@ -888,79 +889,56 @@ pub fn run_live(
     finish(collector, input_errors)
 }
 
-/// Frames read from a capture before the next one gets its turn.
-const BURST: usize = 64;
-
-/// A live worker reading its own captures (one per interface): no reader thread, no hand-over.
-/// Returns the interfaces that failed.
-fn capture_own(
-    mut w: Worker,
-    mut caps: Vec<LiveSource>,
-    intel: &Intel,
-    stop: &AtomicBool,
-) -> Vec<(String, String)> {
-    let mut failed = Vec::new();
-    caps.retain(|c| {
-        let ok = c.link().is_some();
-        if !ok {
-            failed.push((c.name().to_string(), format!("link type {} is not supported", c.dlt())));
-        }
-        ok
-    });
-    let timeout = caps.iter().map(LiveSource::timeout_ms).min().unwrap_or(100);
-    let mut next_tick = Instant::now() + LIVE_TICK;
-    let mut since_clock = 0u32;
-    while !caps.is_empty() && !stop.load(Ordering::Relaxed) {
-        let mut got = 0usize;
-        let mut i = 0;
-        while let Some(cap) = caps.get_mut(i) {
-            let Some(link) = cap.link() else { break };
-            let mut err = None;
-            for _ in 0..BURST {
-                match cap.try_read() {
-                    Ok(Read::Frame(frame)) => w.frame(link, &frame, intel),
-                    Ok(Read::BeforeJoin) => {}
-                    Ok(Read::Idle) => break,
-                    Err(e) => {
-                        err = Some(e);
-                        break;
-                    }
-                }
-                got += 1;
-            }
-            match err {
-                Some(e) => failed.push((caps.remove(i).name().to_string(), e)),
-                None => i += 1,
-            }
-        }
-        if got == 0 {
-            if let Err(e) = live::wait_any(&caps, timeout) {
-                failed.extend(caps.drain(..).map(|c| (c.name().to_string(), e.clone())));
-            }
-        }
-        since_clock += got as u32 + 1;
-        // Look at the clock now and then: on every idle pass, and every thousand frames or so.
-        if got == 0 || since_clock >= 1024 {
-            since_clock = 0;
-            if Instant::now() >= next_tick {
-                next_tick = Instant::now() + LIVE_TICK;
-                w.tick(now());
-                w.report_with(kernel_of(&mut caps));
-            }
+/// A live worker reading its own captures (one per interface, in time order): no reader
+/// thread, no hand-over. Returns the interfaces that failed.
+fn capture_own(w: Worker, caps: Vec<LiveSource>, intel: &Intel, stop: &AtomicBool) -> Vec<(String, String)> {
+    let (mut set, mut failed) = LiveSet::new(caps);
+    let mut w = w;
+    let mut clock = Clock::new();
+    while !set.ended() && !stop.load(Ordering::Relaxed) {
+        let got = set.pump(&mut |link, frame| w.frame(link, frame, intel));
+        if clock.due(got) {
+            w.tick(now());
+            w.report_with(set.stats());
         }
     }
+    set.flush(&mut |link, frame| w.frame(link, frame, intel));
     w.flush();
-    w.report_with(kernel_of(&mut caps));
+    w.report_with(set.stats());
+    failed.extend(set.failures());
     failed
 }
 
-/// The kernel counters of a worker's captures.
-fn kernel_of(caps: &mut [LiveSource]) -> Vec<(String, KernelStats)> {
-    caps.iter_mut().filter_map(|c| Some((c.name().to_string(), c.stats()?))).collect()
+/// When a live loop looks at the clock: on every pass that read nothing, and every thousand
+/// frames or so; it is due every [`LIVE_TICK`].
+struct Clock {
+    next: Instant,
+    since: usize,
 }
 
-/// Live capture when the kernel cannot share an interface among the workers: a reader per
-/// interface decodes each frame and hands it to its worker.
+impl Clock {
+    fn new() -> Clock {
+        Clock { next: Instant::now() + LIVE_TICK, since: 0 }
+    }
+
+    /// After a pass that read `got` frames: whether a tick is due.
+    fn due(&mut self, got: usize) -> bool {
+        self.since += got + 1;
+        if got > 0 && self.since < 1024 {
+            return false;
+        }
+        self.since = 0;
+        if Instant::now() < self.next {
+            return false;
+        }
+        self.next = Instant::now() + LIVE_TICK;
+        true
+    }
+}
+
+/// Live capture when the kernel cannot share an interface among the workers: one reader reads
+/// every interface (in time order, see [`LiveSet`]), decodes each frame and hands it to its
+/// worker.
 fn dispatch_live(
     sources: Vec<Vec<LiveSource>>,
     n: usize,
@@ -971,77 +949,54 @@ fn dispatch_live(
     input_errors: &mut Vec<(String, String)>,
 ) {
     let (workers, worker_handles) = spawn_workers(n, &opts.cfg, intel, hosts, rec_tx, &opts.stop);
-    let mut readers = Vec::new();
-    for (i, src) in sources.into_iter().filter_map(|s| s.into_iter().next()).enumerate() {
-        let d = Dispatcher::new(workers.clone());
-        let records = rec_tx.clone();
-        let stop = opts.stop.clone();
-        let intel = intel.clone();
-        readers.push(thread::spawn(move || read_live(src, d, n + i, &intel, records, stop)));
-    }
-    drop(workers);
-    for r in readers {
-        if let Ok(Some(err)) = r.join() {
-            input_errors.push(err);
-        }
+    let caps: Vec<LiveSource> = sources.into_iter().filter_map(|s| s.into_iter().next()).collect();
+    let d = Dispatcher::new(workers);
+    let (records, stop, intel) = (rec_tx.clone(), opts.stop.clone(), intel.clone());
+    let reader = thread::spawn(move || read_live(caps, d, n, &intel, records, stop));
+    match reader.join() {
+        Ok(failed) => input_errors.extend(failed),
+        Err(_) => input_errors.push(("reader".to_string(), "internal error: the reader stopped".to_string())),
     }
     join_workers(worker_handles, input_errors);
 }
 
-/// One interface's reader loop. Returns the interface's failure, if it failed.
+/// The reader loop. Returns the interfaces that failed.
 fn read_live(
-    mut src: LiveSource,
+    caps: Vec<LiveSource>,
     mut d: Dispatcher,
     reporter: usize,
     intel: &Intel,
     records: Sender<Record>,
     stop: Arc<AtomicBool>,
-) -> Option<(String, String)> {
-    let name = src.name().to_string();
-    let Some(link) = src.link() else {
-        return Some((name, format!("link type {} is not supported", src.dlt())));
-    };
+) -> Vec<(String, String)> {
+    let (mut set, mut failed) = LiveSet::new(caps);
     let mut c = Counters::default();
-    let mut next_tick = Instant::now() + LIVE_TICK;
-    let mut failure = None;
-    let mut n = 0u32;
-    loop {
-        let mut tick = false;
-        match src.read() {
-            Ok(Read::Frame(frame)) => {
-                let class = classify(link, frame.data);
-                count(&class, &frame, &mut c);
-                match class {
-                    Class::Packet(pkt) => {
-                        intel.udp(&pkt, frame.ts, &mut c);
-                        d.packet(&pkt, frame.ts, &mut c)
-                    }
-                    Class::Fragment(src, dst) => d.fragment(link, src, dst, &frame, &mut c),
-                    Class::Skip(_) => {}
-                }
-                n = n.wrapping_add(1);
-                tick = n % 1024 == 0;
+    let mut clock = Clock::new();
+    let read = |link: LinkType, frame: &Frame<'_>, d: &mut Dispatcher, c: &mut Counters| {
+        let class = classify(link, frame.data);
+        count(&class, frame, c);
+        match class {
+            Class::Packet(pkt) => {
+                intel.udp(&pkt, frame.ts, c);
+                d.packet(&pkt, frame.ts, c)
             }
-            Ok(Read::Idle) => tick = true,
-            // Only a capture that joined a fanout group has those, and this one shares nothing.
-            Ok(Read::BeforeJoin) => {}
-            Err(e) => failure = Some((name.clone(), e)),
+            Class::Fragment(src, dst) => d.fragment(link, src, dst, frame, c),
+            Class::Skip(_) => {}
         }
-        if failure.is_some() || stop.load(Ordering::Relaxed) {
-            break;
-        }
-        if tick && Instant::now() >= next_tick {
-            next_tick = Instant::now() + LIVE_TICK;
+    };
+    while !set.ended() && !stop.load(Ordering::Relaxed) {
+        let got = set.pump(&mut |link, frame| read(link, frame, &mut d, &mut c));
+        if clock.due(got) {
             let t = now();
             d.broadcast(|| Msg::Tick(t), &mut c);
-            let kernel = src.stats().map(|k| (name.clone(), k)).into_iter().collect();
-            let _ = records.send(Record::Counters { reporter, counters: c, kernel });
+            let _ = records.send(Record::Counters { reporter, counters: c, kernel: set.stats() });
         }
     }
+    set.flush(&mut |link, frame| read(link, frame, &mut d, &mut c));
     d.flush_batches(&mut c);
-    let kernel = src.stats().map(|k| (name.clone(), k)).into_iter().collect();
-    let _ = records.send(Record::Counters { reporter, counters: c, kernel });
-    failure
+    let _ = records.send(Record::Counters { reporter, counters: c, kernel: set.stats() });
+    failed.extend(set.failures());
+    failed
 }
 
 /// Kernel counters summed by interface (one interface may have a capture per worker), in the

@@ -104,6 +104,18 @@ impl Lab {
         Ok(lab)
     }
 
+    /// A second veth pair between the two namespaces, with no addresses: for a tap that puts
+    /// each direction of the traffic on its own port. Returns (pool side, miner side).
+    fn second_pair(&self) -> Result<(String, String), String> {
+        let (a, b) = (format!("{}b", self.if_pool), format!("{}b", self.if_miner));
+        run("ip", &["link", "add", &a, "type", "veth", "peer", "name", &b])?;
+        for (ns, ifc) in [(&self.ns_pool, &a), (&self.ns_miner, &b)] {
+            run("ip", &["link", "set", ifc, "netns", ns])?;
+            run("ip", &["-n", ns, "link", "set", ifc, "up"])?;
+        }
+        Ok((a, b))
+    }
+
     fn exec(&self, ns: &str, args: &[&str]) -> Command {
         let mut c = Command::new("ip");
         c.args(["netns", "exec", ns]).args(args);
@@ -579,4 +591,110 @@ fn each_worker_reads_its_own_capture_and_every_connection_stays_whole() {
     assert_eq!(dropped, 0, "{last}");
     assert_eq!(seen, received, "every frame the captures received was read: {last}");
     assert_eq!(last["stats"]["dispatch_dropped"], 0, "{last}");
+}
+
+/// Mining captures from pcaps/ (Ethernet, clients in private ranges, whole sessions) for the
+/// split-tap tests.
+const TAP_CAPTURES: [&str; 16] = [
+    "sv1-cpuminer.pcap",
+    "cryptonote-xmrig.pcap",
+    "ethproxy-ethminer.pcap",
+    "sv1-port443.pcap",
+    "cryptonote-port8080.pcap",
+    "sv1-bytewise.pcap",
+    "two-miners.pcap",
+    "sv1-asic-extensions.pcap",
+    "ethstratum1-nicehash.pcap",
+    "ethstratum2-hello.pcap",
+    "cryptonote-nicehash-proxy.pcap",
+    "getwork-cgminer.pcap",
+    "sv1-pretty-printed.pcap",
+    "sv1-escaped-method.pcap",
+    "cryptonote-escaped-login.pcap",
+    "sv1-two-per-segment.pcap",
+];
+
+/// What identifies a session's report and does not depend on when it was seen.
+fn session_keys(lines: &[String]) -> Vec<String> {
+    let mut keys: Vec<String> = records(lines)
+        .iter()
+        .filter(|r| r["event_type"] == "mining_session")
+        .map(|r| {
+            format!(
+                "{} {}:{} -> {}:{} {} {} shares {}/{}",
+                r["confidence"],
+                r["src_ip"],
+                r["src_port"],
+                r["dest_ip"],
+                r["dest_port"],
+                r["stratum"]["variant"],
+                r["stratum"]["login"],
+                r["stratum"]["shares_accepted"],
+                r["stratum"]["shares_submitted"]
+            )
+        })
+        .collect();
+    keys.sort();
+    keys
+}
+
+/// A tap that sends each direction out of its own port (clients' frames on one interface, the
+/// servers' on another): with `extra` options, the live sensor must report every session just
+/// as a replay of the same captures does.
+fn split_tap_matches_replay(test: &str, extra: &[&str]) {
+    let Some(mut lab) = lab_or_skip(test, &["ip", "tcpreplay", "tcpprep"]) else { return };
+    let (tap_pool, tap_miner) = match lab.second_pair() {
+        Ok(p) => p,
+        Err(e) => return skipped(test, &format!("cannot add a second veth pair: {e}")),
+    };
+    let files: Vec<PathBuf> = TAP_CAPTURES.iter().map(|f| util::pcaps_dir().join(f)).collect();
+    let mut replay = Command::new(util::bin());
+    replay.args(["-q", "--workers", "1"]);
+    for f in &files {
+        replay.arg("-r").arg(f);
+    }
+    let expected = session_keys(
+        &String::from_utf8_lossy(&replay.output().expect("replay").stdout)
+            .lines()
+            .map(str::to_string)
+            .collect::<Vec<_>>(),
+    );
+    assert!(expected.len() >= TAP_CAPTURES.len(), "{expected:#?}");
+
+    let mut args = vec!["-i", &tap_miner, "--stats-interval", "0"];
+    args.extend_from_slice(extra);
+    let (mw, mut out, mut err) = start_minewatch(&mut lab, &args);
+    for f in &files {
+        let cache = lab.dir.path().join("split.cache");
+        let (f, cache) = (f.to_str().unwrap_or(""), cache.to_str().unwrap_or(""));
+        // Frames from the private ranges (the miners) go out of the first port, the rest out of
+        // the second.
+        run("tcpprep", &["--cidr=10.0.0.0/8,172.16.0.0/12,192.168.0.0/16", "-i", f, "-o", cache])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let sent = lab
+            .exec(
+                &lab.ns_pool,
+                &["tcpreplay", "--pps", "1000", "-c", cache, "-i", &lab.if_pool, "-I", &tap_pool, f],
+            )
+            .output()
+            .expect("run tcpreplay");
+        assert!(sent.status.success(), "tcpreplay {f}: {}", String::from_utf8_lossy(&sent.stderr));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    sigterm(&lab.children[mw]);
+    let code = wait_exit(&mut lab.children[mw]);
+    let stderr = err.rest().join("\n");
+    assert_eq!(code, Some(0), "{stderr}");
+    let got = session_keys(&out.rest());
+    assert_eq!(got, expected, "live (one direction per interface) vs replay");
+}
+
+#[test]
+fn a_tap_with_one_direction_per_port_gives_what_a_replay_gives_with_two_workers_sharing_by_flow() {
+    split_tap_matches_replay("split tap, fanout", &["--workers", "2"]);
+}
+
+#[test]
+fn a_tap_with_one_direction_per_port_gives_what_a_replay_gives_with_one_reader_per_port() {
+    split_tap_matches_replay("split tap, readers", &["--workers", "2", "--no-fanout"]);
 }

@@ -8,7 +8,12 @@
 //! With several workers, each opens its own capture of the interface and the kernel shares the
 //! packets among them ([`open_shared`]): no thread reads for the others, so the workers scale
 //! like separate sensors.
+//!
+//! A thread that reads several captures (several interfaces, e.g. a tap with one port per
+//! direction) reads them as a [`LiveSet`], which puts their frames back in time order
+//! ([`super::merge`]).
 
+use super::merge::Merge;
 use super::Frame;
 use crate::decode::LinkType;
 use crate::time::Ts;
@@ -40,8 +45,7 @@ pub struct KernelStats {
 /// What one read gave.
 pub enum Read<'a> {
     Frame(Frame<'a>),
-    /// The read timeout passed with nothing to read (or, for [`LiveSource::try_read`], nothing
-    /// was waiting).
+    /// Nothing was waiting.
     Idle,
     /// A frame this capture got before it joined its fanout group: the group's first capture
     /// got it too, so it is left out (and out of this capture's counters).
@@ -58,8 +62,6 @@ pub struct LiveSource {
     /// read, and their sums since the capture opened.
     last: [u32; 3],
     totals: KernelStats,
-    /// The last read found the buffer empty: wait for the descriptor before reading again.
-    drained: bool,
     timeout_ms: u16,
     link: Option<LinkType>,
     dlt: i32,
@@ -101,8 +103,143 @@ pub fn open_shared(o: &LiveOptions, n: usize) -> Result<(Vec<LiveSource>, Option
     Ok((all, None))
 }
 
+/// Frames read from one capture before the next one gets its turn.
+const BURST: usize = 64;
+/// Most bytes of frames held to put several captures in time order (per thread).
+const MERGE_BYTES: usize = 32 << 20;
+/// While frames are held for ordering, how long a wait for new ones may last.
+const HOLDING_WAIT_MS: u16 = 10;
+
+/// One thread's captures (a worker's share of every interface, or a reader's interfaces), read
+/// in time order: several captures go through a [`Merge`], one is read as it is.
+pub struct LiveSet {
+    caps: Vec<LiveSource>,
+    links: Vec<LinkType>,
+    /// Failed captures stay in place (their index is theirs in the merge), without reads.
+    failed: Vec<Option<String>>,
+    merge: Option<Merge>,
+    timeout_ms: u16,
+}
+
+impl LiveSet {
+    /// Returns the set and the captures it cannot read (a link type minewatch does not decode).
+    pub fn new(caps: Vec<LiveSource>) -> (LiveSet, Vec<(String, String)>) {
+        let mut unsupported = Vec::new();
+        let mut kept = Vec::new();
+        let mut links = Vec::new();
+        for c in caps {
+            match c.link() {
+                Some(l) => {
+                    links.push(l);
+                    kept.push(c);
+                }
+                None => unsupported
+                    .push((c.name().to_string(), format!("link type {} is not supported", c.dlt()))),
+            }
+        }
+        let timeout_ms = kept.iter().map(|c| c.timeout_ms).max().unwrap_or(100);
+        // A block of frames reaches the reader at most a read timeout after its first frame
+        // arrived (the kernel's block timeout is libpcap's read timeout); twice that is slack.
+        let hold_us = 2_000 * i64::from(timeout_ms);
+        let merge = (kept.len() > 1).then(|| Merge::new(kept.len(), hold_us, MERGE_BYTES));
+        let failed = vec![None; kept.len()];
+        (LiveSet { caps: kept, links, failed, merge, timeout_ms }, unsupported)
+    }
+
+    /// Whether every capture has failed.
+    pub fn ended(&self) -> bool {
+        self.failed.iter().all(Option::is_some)
+    }
+
+    /// The captures that failed, with why.
+    pub fn failures(&self) -> Vec<(String, String)> {
+        self.caps
+            .iter()
+            .zip(&self.failed)
+            .filter_map(|(c, f)| Some((c.name().to_string(), f.clone()?)))
+            .collect()
+    }
+
+    /// The kernel counters of every capture, by interface.
+    pub fn stats(&mut self) -> Vec<(String, KernelStats)> {
+        self.caps.iter_mut().filter_map(|c| Some((c.name().to_string(), c.stats()?))).collect()
+    }
+
+    /// Hands `f` the frames that are ready, in time order; waits up to the read timeout when
+    /// none came. Returns how many frames it read.
+    pub fn pump(&mut self, f: &mut dyn FnMut(LinkType, &Frame<'_>)) -> usize {
+        // Taken before the reads: a capture found empty after it holds nothing that arrived a
+        // hold before it.
+        let now = crate::time::now();
+        let mut got = 0;
+        for (i, cap) in self.caps.iter_mut().enumerate() {
+            let (Some(&link), Some(failed)) = (self.links.get(i), self.failed.get_mut(i)) else { continue };
+            if failed.is_some() {
+                continue;
+            }
+            let mut empty = false;
+            for _ in 0..BURST {
+                match cap.try_read() {
+                    Ok(Read::Frame(frame)) => {
+                        got += 1;
+                        match &mut self.merge {
+                            Some(m) => m.push(i, &frame),
+                            None => f(link, &frame),
+                        }
+                    }
+                    Ok(Read::BeforeJoin) => {}
+                    Ok(Read::Idle) => {
+                        empty = true;
+                        break;
+                    }
+                    Err(e) => {
+                        *failed = Some(e);
+                        break;
+                    }
+                }
+            }
+            if let Some(m) = &mut self.merge {
+                if failed.is_some() {
+                    m.closed(i);
+                } else if empty {
+                    m.drained(i, now);
+                }
+            }
+        }
+        self.release(false, f);
+        if got == 0 && !self.ended() {
+            let holding = self.merge.as_ref().is_some_and(Merge::holding);
+            let wait = if holding { HOLDING_WAIT_MS } else { self.timeout_ms };
+            let live: Vec<&LiveSource> =
+                self.caps.iter().zip(&self.failed).filter(|(_, f)| f.is_none()).map(|(c, _)| c).collect();
+            if let Err(e) = wait_any(&live, wait) {
+                for f in self.failed.iter_mut().filter(|f| f.is_none()) {
+                    *f = Some(e.clone());
+                }
+            }
+        }
+        got
+    }
+
+    /// Hands `f` every frame still held (the capture is ending).
+    pub fn flush(&mut self, f: &mut dyn FnMut(LinkType, &Frame<'_>)) {
+        self.release(true, f);
+    }
+
+    fn release(&mut self, all: bool, f: &mut dyn FnMut(LinkType, &Frame<'_>)) {
+        let links = &self.links;
+        if let Some(m) = &mut self.merge {
+            m.release(all, &mut |c, frame| {
+                if let Some(&link) = links.get(c) {
+                    f(link, frame);
+                }
+            });
+        }
+    }
+}
+
 /// Waits until one of `sources` may have a frame, or `timeout_ms` passes.
-pub fn wait_any(sources: &[LiveSource], timeout_ms: u16) -> Result<(), String> {
+fn wait_any(sources: &[&LiveSource], timeout_ms: u16) -> Result<(), String> {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     use std::os::fd::AsFd;
     let mut fds: Vec<PollFd<'_>> =
@@ -174,7 +311,6 @@ impl LiveSource {
             before_join: 0,
             last: [0; 3],
             totals: KernelStats::default(),
-            drained: false,
             timeout_ms: u16::try_from(o.timeout_ms.max(1)).unwrap_or(u16::MAX),
             link: LinkType::from_dlt(dlt),
             dlt,
@@ -214,34 +350,6 @@ impl LiveSource {
                 }
             }
             Err(pcap::Error::TimeoutExpired) => Ok(Read::Idle),
-            Err(e) => Err(e.to_string()),
-        }
-    }
-
-    /// How long a wait for frames may last before the caller looks at the time.
-    pub fn timeout_ms(&self) -> u16 {
-        self.timeout_ms
-    }
-
-    /// The next frame, or `Idle` when the read timeout passed; `Err` when the interface failed.
-    pub fn read(&mut self) -> Result<Read<'_>, String> {
-        if self.drained {
-            use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-            use std::os::fd::AsFd;
-            let mut fds = [PollFd::new(self.cap.as_fd(), PollFlags::POLLIN)];
-            match poll(&mut fds, PollTimeout::from(self.timeout_ms)) {
-                Ok(0) => return Ok(Read::Idle),
-                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-                Err(e) => return Err(format!("poll: {e}")),
-            }
-            self.drained = false;
-        }
-        match self.cap.next_packet() {
-            Ok(p) => Ok(Read::Frame(frame(p))),
-            Err(pcap::Error::TimeoutExpired) => {
-                self.drained = true;
-                Ok(Read::Idle)
-            }
             Err(e) => Err(e.to_string()),
         }
     }

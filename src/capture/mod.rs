@@ -4,6 +4,7 @@
 
 pub mod file;
 pub mod live;
+pub mod merge;
 pub mod shared;
 
 use crate::decode::LinkType;
