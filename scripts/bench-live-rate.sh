@@ -15,7 +15,8 @@
 # the kernel split the flows (1/N at best).
 #
 # Needs root, iproute2, tcpreplay and python3. Not run in CI. Run `scripts/bench.sh` first: it
-# generates target/bench/bench-1200M-s1-v2.pcap (the realistic mix) and builds the binary.
+# generates target/bench/bench-1200M-s1-vN.pcap (the realistic mix; the newest is used) and
+# builds the binary.
 #
 # Usage: scripts/bench-live-rate.sh [--packets N] [--runs N] [--buffer-mb N] [--workers "1 2"]
 #                                   [--pcap FILE]
@@ -25,11 +26,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
 
-packets=1305466
+packets=0
 runs=11
 buffer_mb=1600
 workers="1 2"
-pcap=target/bench/bench-1200M-s1-v2.pcap
+# shellcheck disable=SC2012 # names without spaces; the newest generator version
+pcap=$(ls -t target/bench/bench-1200M-s1-v*.pcap 2>/dev/null | head -1 || true)
 while [ $# -gt 0 ]; do
     case "$1" in
         --packets) packets=$2; shift 2 ;;
@@ -43,7 +45,7 @@ done
 bin=target/release/minewatch
 if [ "$(id -u)" -ne 0 ]; then say "needs root"; exit 1; fi
 for t in ip tcpreplay python3; do have "$t" || { say "needs $t"; exit 1; }; done
-[ -x "$bin" ] && [ -f "$pcap" ] || { say "run scripts/bench.sh first (binary and capture)"; exit 1; }
+[ -x "$bin" ] && [ -n "$pcap" ] && [ -f "$pcap" ] || { say "run scripts/bench.sh first (binary and capture)"; exit 1; }
 
 id=$$
 a=mwrate-$id-a; b=mwrate-$id-b; va=mwra$id; vb=mwrb$id
@@ -92,8 +94,9 @@ def one_run(workers):
     pid = mw.pid  # `ip netns exec` runs minewatch in its own process (exec, no fork)
     time.sleep(0.3)
     os.kill(pid, signal.SIGSTOP)
-    rep = subprocess.run(["ip", "netns", "exec", ns_a, "tcpreplay", "--topspeed", "--limit", str(packets),
-                          "-i", va, pcap], capture_output=True, text=True)
+    limit = ["--limit", str(packets)] if packets else []
+    rep = subprocess.run(["ip", "netns", "exec", ns_a, "tcpreplay", "--topspeed", *limit, "-i", va, pcap],
+                         capture_output=True, text=True)
     sent = next((int(l.split(":")[1]) for l in rep.stdout.splitlines() if "Successful packets:" in l), 0)
     time.sleep(0.2)
     threads_before = thread_ns(pid)
@@ -121,12 +124,13 @@ def one_run(workers):
     stats = [json.loads(l) for l in open(alerts) if '"event_type":"stats"' in l][-1]
     s, k = stats["stats"], stats["capture"][0]
     # The default filter passes TCP, DNS and fragments: what it passes, the kernel received.
-    valid = sent == packets and k["dropped"] == 0 and s["dispatch_dropped"] == 0 and s["packets"] == k["received"]
+    valid = (sent == packets or not packets) and sent > 0 and k["dropped"] == 0 \
+        and s["dispatch_dropped"] == 0 and s["packets"] == k["received"]
     return {"sent": sent, "seen": s["packets"], "bytes": s["bytes"], "received": k["received"],
             "dropped": k["dropped"],
             "wall": wall, "cpu": cpu, "busiest": busiest, "valid": valid}
 
-print(f"{packets} frames of {pcap}, sent at top speed into the stopped sensor's buffers; "
+print(f"{packets or 'all'} frames of {pcap}, sent at top speed into the stopped sensor's buffers; "
       f"median of {runs} runs (those with no drop), counts in turn; 'vs 1': median of the run-by-run rate ratios")
 print(f"{'workers':>7} {'frames':>9} {'drain s':>8} {'cpu s':>7} {'busiest':>7} {'Mpkt/s':>8} {'Gbit/s':>7} "
       f"{'vs 1':>6}  runs (s)")

@@ -2,7 +2,8 @@
 //! sessions and JSON-RPC look-alikes hidden in it, and the truth table that says which is which.
 //!
 //! What it models, by share of flows: DNS over UDP, TLS on 443 (short page loads, long-lived
-//! connections with periodic exchanges, some large downloads; realistic record sizes), HTTP on
+//! connections with periodic exchanges, some large downloads; TLS 1.3 handshakes with a real
+//! ClientHello naming a web or API server, and realistic record sizes), HTTP on
 //! 80 (keep-alive requests, text and binary bodies, some large downloads), QUIC-like UDP on 443,
 //! NTP, and a few long bulk transfers (SSH, SMB, rsync). Into that go Stratum sessions of every
 //! dialect the recogniser supports (stratum-v1, cryptonote, eth-proxy), on their usual and on odd
@@ -35,6 +36,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use crate::stratum::Variant;
 use crate::time::Ts;
 
+use super::encrypted;
 use super::frame::{Framer, Link};
 use super::msg::{self, Rng};
 use super::pcap::{LinkType, PcapWriter};
@@ -57,7 +59,7 @@ const POOL: usize = 1 << 20;
 const BYTES_PER_MINING: u64 = 6_000_000;
 const MIN_MINING: u64 = 12;
 /// Changes whenever the generator's output changes, so cached captures are not reused.
-pub const GENERATOR_VERSION: u32 = 2;
+pub const GENERATOR_VERSION: u32 = 3;
 
 /// What to generate.
 #[derive(Clone, Debug)]
@@ -402,15 +404,29 @@ fn tcp_step(f: &mut Tcp, cx: &mut Ctx, out: &mut Pending) -> io::Result<Option<i
         f.t.handshake(out)?;
         match f.kind {
             K_TLS | K_TLS_LONG | K_TLS_API => {
-                // ClientHello, the server's flight (hello, certificates, finished), client finished.
-                let n = cx.rng.range(230, 600) as usize;
-                cx.tls_records(0x16, n);
-                f.t.send(out, Side::Client, &cx.scratch, &Delivery::default())?;
+                // A TLS 1.3 handshake as it is on the wire: a real ClientHello (a web or API
+                // server's name, ALPN) and ServerHello, then the change-cipher-spec record and
+                // the encrypted rest of the server's flight (certificates, finished), and the
+                // client's finished.
+                let (alpn, host): (&[&str], _) = match f.kind {
+                    K_TLS_API => (&["http/1.1"], format!("api{}.svc.example.net", cx.rng.range(1, 400))),
+                    _ => (
+                        &["h2", "http/1.1"],
+                        format!("{}.cdn{}.example.com", cx.rng.hex(3), cx.rng.range(1, 300)),
+                    ),
+                };
+                let hello = encrypted::hello(&mut cx.rng, Some(&host), alpn);
+                f.t.send(out, Side::Client, &hello, &Delivery::default())?;
+                let mut flight = encrypted::server_hello(&mut cx.rng);
+                flight.extend_from_slice(&[0x14, 0x03, 0x03, 0x00, 0x01, 0x01]);
                 let n = cx.rng.range(2_500, 6_500) as usize;
-                cx.tls_records(0x16, n);
-                f.t.send(out, Side::Server, &cx.scratch, &Delivery::default())?;
-                cx.tls_records(0x17, 80);
-                f.t.send(out, Side::Client, &cx.scratch, &Delivery::default())?;
+                cx.tls_records(0x17, n);
+                flight.extend_from_slice(&cx.scratch);
+                f.t.send(out, Side::Server, &flight, &Delivery::default())?;
+                let mut fin = vec![0x14, 0x03, 0x03, 0x00, 0x01, 0x01];
+                cx.tls_records(0x17, 74);
+                fin.extend_from_slice(&cx.scratch);
+                f.t.send(out, Side::Client, &fin, &Delivery::default())?;
             }
             K_BULK => {
                 let port = f.t.server().port();

@@ -71,6 +71,34 @@ pub(super) fn hello(rng: &mut Rng, sni: Option<&str>, alpn: &[&str]) -> Vec<u8> 
     client_hello_record(&body)
 }
 
+/// A TLS 1.3 ServerHello record (AES-128-GCM, x25519), echoing no session id in particular.
+pub(super) fn server_hello(rng: &mut Rng) -> Vec<u8> {
+    let mut body = vec![0x03, 0x03];
+    let mut random = [0u8; 32];
+    rng.fill(&mut random);
+    body.extend_from_slice(&random);
+    body.push(32);
+    let mut sid = [0u8; 32];
+    rng.fill(&mut sid);
+    body.extend_from_slice(&sid);
+    body.extend_from_slice(&[0x13, 0x01, 0x00]);
+    // supported_versions (TLS 1.3), key_share (x25519).
+    let mut ext = vec![0x00, 0x2b, 0x00, 0x02, 0x03, 0x04];
+    ext.extend_from_slice(&[0x00, 0x33, 0x00, 0x24, 0x00, 0x1d, 0x00, 0x20]);
+    let mut key = [0u8; 32];
+    rng.fill(&mut key);
+    ext.extend_from_slice(&key);
+    body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+    body.extend_from_slice(&ext);
+    let mut hs = vec![0x02];
+    hs.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+    hs.extend_from_slice(&body);
+    let mut rec = vec![0x16, 0x03, 0x03];
+    rec.extend_from_slice(&(hs.len() as u16).to_be_bytes());
+    rec.extend_from_slice(&hs);
+    rec
+}
+
 /// A ClientHello body wrapped in its handshake header and a TLS record.
 pub(crate) fn client_hello_record(body: &[u8]) -> Vec<u8> {
     let mut hs = vec![0x01];
