@@ -23,14 +23,7 @@ use crate::time::Ts;
 /// A TLS 1.3-style ClientHello record: SNI and ALPN only when given (XMRig sends neither).
 /// The one ClientHello builder of the synthetic captures.
 pub(super) fn hello(rng: &mut Rng, sni: Option<&str>, alpn: &[&str]) -> Vec<u8> {
-    let mut body = vec![0x03, 0x03];
-    let mut random = [0u8; 32];
-    rng.fill(&mut random);
-    body.extend_from_slice(&random);
-    body.push(32);
-    let mut sid = [0u8; 32];
-    rng.fill(&mut sid);
-    body.extend_from_slice(&sid);
+    let mut body = hello_start(rng);
     let suites: [u16; 5] = [0x1302, 0x1303, 0x1301, 0xc02c, 0xc030];
     body.extend_from_slice(&((suites.len() * 2) as u16).to_be_bytes());
     for s in suites {
@@ -73,14 +66,7 @@ pub(super) fn hello(rng: &mut Rng, sni: Option<&str>, alpn: &[&str]) -> Vec<u8> 
 
 /// A TLS 1.3 ServerHello record (AES-128-GCM, x25519), echoing no session id in particular.
 pub(super) fn server_hello(rng: &mut Rng) -> Vec<u8> {
-    let mut body = vec![0x03, 0x03];
-    let mut random = [0u8; 32];
-    rng.fill(&mut random);
-    body.extend_from_slice(&random);
-    body.push(32);
-    let mut sid = [0u8; 32];
-    rng.fill(&mut sid);
-    body.extend_from_slice(&sid);
+    let mut body = hello_start(rng);
     body.extend_from_slice(&[0x13, 0x01, 0x00]);
     // supported_versions (TLS 1.3), key_share (x25519).
     let mut ext = vec![0x00, 0x2b, 0x00, 0x02, 0x03, 0x04];
@@ -90,10 +76,28 @@ pub(super) fn server_hello(rng: &mut Rng) -> Vec<u8> {
     ext.extend_from_slice(&key);
     body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
     body.extend_from_slice(&ext);
-    let mut hs = vec![0x02];
+    handshake_record(0x02, 0x03, &body)
+}
+
+/// How a hello body begins: the legacy version, 32 random bytes and a 32-byte session id.
+fn hello_start(rng: &mut Rng) -> Vec<u8> {
+    let mut body = vec![0x03, 0x03];
+    let mut random = [0u8; 32];
+    rng.fill(&mut random);
+    body.extend_from_slice(&random);
+    body.push(32);
+    let mut sid = [0u8; 32];
+    rng.fill(&mut sid);
+    body.extend_from_slice(&sid);
+    body
+}
+
+/// A handshake message of type `msg` in a handshake record of version 3.`minor`.
+fn handshake_record(msg: u8, minor: u8, body: &[u8]) -> Vec<u8> {
+    let mut hs = vec![msg];
     hs.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
-    hs.extend_from_slice(&body);
-    let mut rec = vec![0x16, 0x03, 0x03];
+    hs.extend_from_slice(body);
+    let mut rec = vec![0x16, 0x03, minor];
     rec.extend_from_slice(&(hs.len() as u16).to_be_bytes());
     rec.extend_from_slice(&hs);
     rec
@@ -101,13 +105,7 @@ pub(super) fn server_hello(rng: &mut Rng) -> Vec<u8> {
 
 /// A ClientHello body wrapped in its handshake header and a TLS record.
 pub(crate) fn client_hello_record(body: &[u8]) -> Vec<u8> {
-    let mut hs = vec![0x01];
-    hs.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
-    hs.extend_from_slice(body);
-    let mut rec = vec![0x16, 0x03, 0x01];
-    rec.extend_from_slice(&(hs.len() as u16).to_be_bytes());
-    rec.extend_from_slice(&hs);
-    rec
+    handshake_record(0x01, 0x01, body)
 }
 
 /// A TLS session after the ClientHello: the server's flight, the client's finish, then
