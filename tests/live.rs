@@ -595,7 +595,10 @@ fn each_worker_reads_its_own_capture_and_every_connection_stays_whole() {
 
 /// Mining captures from pcaps/ (Ethernet, clients in private ranges, whole sessions) for the
 /// split-tap tests.
-const TAP_CAPTURES: [&str; 16] = [
+const TAP_CAPTURES: [&str; 18] = [
+    "tls-pool-sni.pcap",
+    // The DNS answer and the TLS connection it leads to: two flows, maybe two workers.
+    "tls-dns-no-sni.pcap",
     "sv1-cpuminer.pcap",
     "cryptonote-xmrig.pcap",
     "ethproxy-ethminer.pcap",
