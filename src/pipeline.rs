@@ -845,7 +845,10 @@ pub fn run_live(
     let intel = Arc::new(Intel::new(opts.cfg.pools.clone()));
     let mut input_errors = Vec::new();
     if shared_by_kernel(&sources, n) {
-        // Worker `w` reads capture `w` of every interface.
+        // Worker `w` reads capture `w` of every interface: the `w`-th member of each fanout
+        // group (they joined in order). The kernel's hash is the same in every group and both
+        // ways, so a connection whose directions come in on two interfaces still meets on one
+        // worker (the split-tap tests check it).
         let mut own: Vec<Vec<LiveSource>> = (0..n).map(|_| Vec::new()).collect();
         for caps in sources {
             for (w, cap) in caps.into_iter().enumerate() {
@@ -891,9 +894,13 @@ pub fn run_live(
 
 /// A live worker reading its own captures (one per interface, in time order): no reader
 /// thread, no hand-over. Returns the interfaces that failed.
-fn capture_own(w: Worker, caps: Vec<LiveSource>, intel: &Intel, stop: &AtomicBool) -> Vec<(String, String)> {
+fn capture_own(
+    mut w: Worker,
+    caps: Vec<LiveSource>,
+    intel: &Intel,
+    stop: &AtomicBool,
+) -> Vec<(String, String)> {
     let (mut set, mut failed) = LiveSet::new(caps);
-    let mut w = w;
     let mut clock = Clock::new();
     while !set.ended() && !stop.load(Ordering::Relaxed) {
         let got = set.pump(&mut |link, frame| w.frame(link, frame, intel));
