@@ -65,6 +65,15 @@ pub struct Args {
     #[arg(long = "no-fanout")]
     pub no_fanout: bool,
 
+    /// Most elephant flows each worker has the kernel drop: a flow already found not to be
+    /// Stratum that goes on for over a thousand frames (a backup, a big download) is added to
+    /// the capture filter, its SYN, FIN and RST still read, for 30 s at a time. Frees the
+    /// workers for the rest of the link; its frames are then not counted. 0: off. Linux, with
+    /// the kernel sharing the interfaces (not with --no-fanout), Ethernet captures.
+    #[arg(long = "shunt", value_name = "FLOWS", default_value_t = 32,
+          value_parser = clap::value_parser!(u16).range(0..=128))]
+    pub shunt: u16,
+
     /// Seconds between `stats` records in the alert output (0: only one, at exit). Live
     /// capture writes them every 60 s by default; a replay writes none unless this is given.
     #[arg(long = "stats-interval", value_name = "SECS")]

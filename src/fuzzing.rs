@@ -226,6 +226,7 @@ pub fn small_flow_limits() -> FlowLimits {
         idle_timeout_us: 60_000_000,
         bypass_timeout_us: 30_000_000,
         hole_timeout_us: 1_000_000,
+        elephant_frames: 3,
         memcap: 64 * 1024,
         reassembly: ReassemblyLimits { max_ooo_bytes: 2048, max_ooo_segments: 8 },
     }
@@ -280,7 +281,7 @@ fn check_event(ev: &Event) {
 /// [`small_flow_limits`], then everything is flushed.
 ///
 /// Checks: the table never exceeds `max_flows` nor `memcap`; every record formats into one line of JSON
-/// that parses back with its strings unchanged.
+/// that parses back with its strings unchanged; every elephant said to have ended was offered.
 pub fn fuzz_flow_table(data: &[u8]) {
     let mut inp = Input(data);
     let Some(l) = inp.u8() else { return };
@@ -292,6 +293,8 @@ pub fn fuzz_flow_table(data: &[u8]) {
     let mut defrag = Defragmenter::new(defrag_limits);
     let mut counters = crate::stats::Counters::default();
     let mut ts = Ts(1_700_000_000_000_000);
+    // Every elephant the table has offered: one it says has ended must be among them.
+    let mut offered = std::collections::HashSet::new();
     let mut emit = |ev: Event| {
         check_facts(&ev.facts);
         check_event(&ev);
@@ -329,6 +332,12 @@ pub fn fuzz_flow_table(data: &[u8]) {
         }
         assert!(table.len() <= limits.max_flows);
         assert!(table.memory() <= limits.memcap, "memory {} over the cap", table.memory());
+        let (mut found, mut ended) = (Vec::new(), Vec::new());
+        table.take_elephants(&mut found, &mut ended);
+        offered.extend(found.iter().map(|e| e.key));
+        for key in ended {
+            assert!(offered.contains(&key), "an elephant ended that was never offered: {key:?}");
+        }
     }
     defrag.expire(ts, &mut counters);
     table.flush_all(&mut emit);

@@ -176,6 +176,7 @@ fn main() -> ExitCode {
         stop,
         reopen,
         published: args.metrics.map(|_| Published::new()),
+        shunt: usize::from(args.shunt),
     };
     let sink = match Outputs::build(&args.outputs(), &args.output_options()) {
         Ok(s) => s.with_watchlist(opts.cfg.watchlist.clone()),

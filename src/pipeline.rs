@@ -40,6 +40,7 @@ use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendErro
 use crate::capture::file::{Guess, Resume, Stitcher};
 use crate::capture::live::{KernelStats, LiveSet, LiveSource};
 use crate::capture::shared::{Block, BlockWorker, SharedInput};
+use crate::capture::shunt::{Shunt, ELEPHANT_FRAMES};
 use crate::capture::{open_input, Frame};
 use crate::config::Config;
 use crate::decode::{self, LinkType, Packet, Skip, TcpInfo, Transport};
@@ -78,6 +79,9 @@ pub struct RunOptions {
     pub reopen: Arc<AtomicBool>,
     /// Where the collector publishes its summed counters for `--metrics`, if anywhere.
     pub published: Option<Arc<Published>>,
+    /// Live: most elephant flows each worker has the kernel drop (see
+    /// [`crate::capture::shunt`]); 0: none.
+    pub shunt: usize,
 }
 
 /// How a run went: counters summed over every thread, and each input that failed.
@@ -857,16 +861,21 @@ pub fn run_live(
                 }
             }
         }
+        let mut cfg = opts.cfg.clone();
+        if opts.shunt > 0 {
+            cfg.flow.elephant_frames = ELEPHANT_FRAMES;
+        }
         let handles: Vec<_> = own
             .into_iter()
             .enumerate()
             .map(|(id, caps)| {
-                let w = Worker::new(id, &opts.cfg, &intel, hosts.clone(), rec_tx.clone());
+                let w = Worker::new(id, &cfg, &intel, hosts.clone(), rec_tx.clone());
                 let (intel, stop) = (intel.clone(), opts.stop.clone());
                 let on_panic = StopOnPanic(stop.clone());
+                let shunt = Shunt::new(opts.shunt);
                 thread::spawn(move || {
                     let _stop = on_panic;
-                    capture_own(w, caps, &intel, &stop)
+                    capture_own(w, caps, shunt, &intel, &stop)
                 })
             })
             .collect();
@@ -893,10 +902,12 @@ pub fn run_live(
 }
 
 /// A live worker reading its own captures (one per interface, in time order): no reader
-/// thread, no hand-over. Returns the interfaces that failed.
+/// thread, no hand-over. It has the kernel drop the elephant flows it bypassed, on its own
+/// captures (see [`crate::capture::shunt`]). Returns the interfaces that failed.
 fn capture_own(
     mut w: Worker,
     caps: Vec<LiveSource>,
+    mut shunt: Shunt,
     intel: &Intel,
     stop: &AtomicBool,
 ) -> Vec<(String, String)> {
@@ -904,7 +915,22 @@ fn capture_own(
     let mut clock = Clock::new();
     while !set.ended() && !stop.load(Ordering::Relaxed) {
         let got = set.pump(&mut |link, frame| w.frame(link, frame, intel));
-        if clock.due(got) {
+        let tick = clock.due(got);
+        if shunt.is_on() && (tick || shunt.pending() || w.table.elephant_news()) {
+            let t = Instant::now();
+            shunt.update(&mut w.table, t, &mut w.own);
+            if shunt.due(t) {
+                let result = set.shunt(&shunt.flows());
+                if let Some(e) = shunt.applied(result, t, &mut w.own) {
+                    eprintln!("minewatch: worker {}: elephant flows are no longer shunted: {e}", w.id);
+                    // Back to the user's filter alone, so that no flow stays dropped.
+                    if let Err(e) = set.shunt(&[]) {
+                        eprintln!("minewatch: worker {}: {e}", w.id);
+                    }
+                }
+            }
+        }
+        if tick {
             w.tick(now());
             w.report_with(set.stats());
         }

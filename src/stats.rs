@@ -50,6 +50,17 @@ counters! {
     flows,
     /// Flows found not to be Stratum and no longer inspected.
     flows_bypassed,
+    /// SYNs that opened a new connection on the addresses and ports of a bypassed flow: the
+    /// new one is inspected afresh.
+    tcp_port_reuse,
+    /// Bypassed flows with many frames that the kernel was told to drop (live capture,
+    /// `--shunt`): their frames after that are neither read nor counted as received, save
+    /// SYN, FIN and RST.
+    flows_shunted,
+    /// Such flows left to be read because the shunt list was full.
+    shunt_full,
+    /// Times the kernel filter could not be rebuilt with the shunt list: shunting stops.
+    shunt_failed,
     /// Flows evicted to make room for a new one (the flow table was full).
     flows_evicted,
     /// Flows evicted because the flow table's memory estimate passed its cap.

@@ -445,6 +445,20 @@ fn bulk_capture(path: &Path, conversations: u32, chunks: u32) -> u64 {
     n
 }
 
+/// Sends `pcap` from the pool's end of the veth with tcpreplay and `opts`; returns the frames
+/// it sent and its report.
+fn tcpreplay(lab: &Lab, opts: &[&str], pcap: &Path) -> (u64, String) {
+    let mut args = vec!["tcpreplay"];
+    args.extend_from_slice(opts);
+    args.extend_from_slice(&["-i", &lab.if_pool, pcap.to_str().unwrap_or("")]);
+    let replay = lab.exec(&lab.ns_pool, &args).output().expect("run tcpreplay");
+    let report =
+        format!("{}{}", String::from_utf8_lossy(&replay.stdout), String::from_utf8_lossy(&replay.stderr));
+    assert!(replay.status.success(), "tcpreplay failed:\n{report}");
+    let sent = tcpreplay_sent(&report).unwrap_or_else(|| panic!("no packet count in:\n{report}"));
+    (sent, report)
+}
+
 /// `Successful packets: N` from tcpreplay's report.
 fn tcpreplay_sent(report: &str) -> Option<u64> {
     report.lines().find_map(|l| l.trim().strip_prefix("Successful packets:")?.trim().parse().ok())
@@ -479,14 +493,7 @@ fn counters_add_up(workers: &[&str], banner_says: &str) {
     let (mw, mut out, mut err, banner) = start_minewatch_banner(&mut lab, &args);
     assert!(banner.contains(banner_says), "{banner}");
     let shared = banner.contains("each with its own capture");
-    let replay = lab
-        .exec(&lab.ns_pool, &["tcpreplay", "--topspeed", "-i", &lab.if_pool, pcap.to_str().unwrap_or("")])
-        .output()
-        .expect("run tcpreplay");
-    let report =
-        format!("{}{}", String::from_utf8_lossy(&replay.stdout), String::from_utf8_lossy(&replay.stderr));
-    assert!(replay.status.success(), "tcpreplay failed:\n{report}");
-    let sent = tcpreplay_sent(&report).unwrap_or_else(|| panic!("no packet count in:\n{report}"));
+    let (sent, report) = tcpreplay(&lab, &["--topspeed"], &pcap);
     assert!(sent > 0 && sent <= frames, "sent {sent} of {frames}\n{report}");
 
     // Let the reader drain the kernel buffer: a stop request does not wait for it.
@@ -700,4 +707,160 @@ fn a_tap_with_one_direction_per_port_gives_what_a_replay_gives_with_two_workers_
 #[test]
 fn a_tap_with_one_direction_per_port_gives_what_a_replay_gives_with_one_reader_per_port() {
     split_tap_matches_replay("split tap, readers", &["--workers", "2", "--no-fanout"]);
+}
+
+/// A miner's lines and the pool's answers: the opening (subscribe, authorize, a job) when
+/// `first_submit` is 0, then `submits` accepted shares.
+fn stratum_exchange(
+    t: &mut TcpConversation,
+    w: &mut PcapWriter<std::io::BufWriter<std::fs::File>>,
+    first_submit: u32,
+    submits: u32,
+) {
+    let line = |v: Value| format!("{v}\n").into_bytes();
+    if first_submit == 0 {
+        let sub = serde_json::json!({"id": 1, "method": "mining.subscribe", "params": ["cpuminer/2.5.1"]});
+        t.client_sends(&mut *w, &line(sub)).expect("subscribe");
+        let res =
+            serde_json::json!({"id": 1, "result": [[["mining.notify", "n1"]], "08000002", 4], "error": null});
+        t.server_sends(&mut *w, &line(res)).expect("subscribed");
+        let auth = serde_json::json!({"id": 2, "method": "mining.authorize", "params": [LOGIN, "x"]});
+        t.client_sends(&mut *w, &line(auth)).expect("authorize");
+        t.server_sends(&mut *w, &line(serde_json::json!({"id": 2, "result": true, "error": null})))
+            .expect("ok");
+        let notify = serde_json::json!({"id": null, "method": "mining.notify", "params":
+            ["4d2", "00".repeat(32), "01000000010000", "ffffffff", [], "20000000", "1d00ffff", "5f5e1000", true]});
+        t.server_sends(&mut *w, &line(notify)).expect("notify");
+    }
+    for i in first_submit..first_submit + submits {
+        let submit = serde_json::json!({"id": 10 + i, "method": "mining.submit",
+            "params": [LOGIN, "4d2", "00000000", "5f5e1000", format!("{i:08x}")]});
+        t.client_sends(&mut *w, &line(submit)).expect("submit");
+        let ok = serde_json::json!({"id": 10 + i, "result": true, "error": null});
+        t.server_sends(&mut *w, &line(ok)).expect("accepted");
+    }
+}
+
+/// The shunt test's capture: a bulk transfer (`BULK_CHUNKS` segments from the server, each
+/// ACKed) with a miner beside it, closed by FIN; then a second bulk transfer whose end is not
+/// seen, and, on its very addresses and ports, a new connection: a miner. Timestamps are
+/// real: tcpreplay sends it in about two seconds, leaving the sensor time to rebuild its filter.
+fn elephant_capture(path: &Path) -> u64 {
+    const BULK_CHUNKS: u32 = 12_000;
+    let file = std::fs::File::create(path).expect("create capture");
+    let mut w = PcapWriter::new(std::io::BufWriter::new(file), minewatch::synth::LinkType::ETHERNET)
+        .expect("pcap header");
+    let data = vec![b'b'; 1200];
+    let link = minewatch::synth::Link::Ethernet;
+    let t0 = Ts(1_700_000_000_000_000);
+    let addr = |s: &str| s.parse().expect("addr");
+    let mut bulk = TcpConversation::new(addr(BULK1_CLIENT), addr(BULK_SERVER), t0, link).with_rtt_us(10);
+    let mut miner = TcpConversation::new(addr(MINER1_CLIENT), addr(MINER_POOL), t0, link).with_rtt_us(10);
+    bulk.handshake(&mut w).expect("handshake");
+    bulk.client_sends(&mut w, b"@RSYNCD: 31.0\n").expect("opening");
+    for i in 0..BULK_CHUNKS {
+        bulk.server_sends(&mut w, &data).expect("bulk data");
+        // The miner speaks every so often, in time order with the transfer.
+        if i % 2000 == 1000 && i < 10_000 {
+            miner.wait_until(bulk.now());
+            if i == 1000 {
+                miner.handshake(&mut w).expect("miner handshake");
+            }
+            stratum_exchange(&mut miner, &mut w, if i == 1000 { 0 } else { (i - 1000) / 2000 }, 1);
+            bulk.wait_until(miner.now());
+        }
+    }
+    bulk.close_fin(&mut w, minewatch::synth::Side::Client).expect("fin");
+    miner.wait_until(bulk.now());
+    miner.close_fin(&mut w, minewatch::synth::Side::Client).expect("miner fin");
+
+    let t1 = Ts(miner.now().as_micros() + 300_000);
+    let mut bulk2 = TcpConversation::new(addr(BULK2_CLIENT), addr(BULK_SERVER), t1, link).with_rtt_us(10);
+    bulk2.handshake(&mut w).expect("handshake");
+    bulk2.client_sends(&mut w, b"SSH-2.0-OpenSSH_9.6\r\n").expect("opening");
+    for _ in 0..BULK_CHUNKS {
+        bulk2.server_sends(&mut w, &data).expect("bulk data");
+    }
+    // Its end is lost; a while later a miner connects from the same port to the same server.
+    let t2 = Ts(bulk2.now().as_micros() + 300_000);
+    let mut miner2 = TcpConversation::new(addr(BULK2_CLIENT), addr(BULK_SERVER), t2, link).with_rtt_us(10);
+    miner2.handshake(&mut w).expect("miner handshake");
+    miner2.pause_ms(300);
+    stratum_exchange(&mut miner2, &mut w, 0, SHARES);
+    miner2.close_fin(&mut w, minewatch::synth::Side::Client).expect("fin");
+    let n = w.packets();
+    w.into_inner().and_then(|mut f| f.flush()).expect("flush capture");
+    n
+}
+
+const BULK1_CLIENT: &str = "10.213.1.10:45000";
+const BULK2_CLIENT: &str = "10.213.1.12:45002";
+const BULK_SERVER: &str = "198.51.100.44:873";
+const MINER1_CLIENT: &str = "10.213.1.11:45001";
+const MINER_POOL: &str = "198.51.100.45:3333";
+
+/// Replays [`elephant_capture`] into `minewatch -f tcp --workers 2` plus `extra`; returns the
+/// frames sent and the records.
+fn replay_elephants(test: &str, extra: &[&str]) -> Option<(u64, Vec<Value>)> {
+    let mut lab = lab_or_skip(test, &["ip", "tcpreplay"])?;
+    let pcap = lab.dir.path().join("elephants.pcap");
+    let frames = elephant_capture(&pcap);
+    let mut args = vec!["-f", "tcp", "--workers", "2", "--stats-interval", "0"];
+    args.extend_from_slice(extra);
+    let (mw, mut out, mut err) = start_minewatch(&mut lab, &args);
+    // At the capture's own pace: the sensor has time to rebuild its filter.
+    let (sent, report) = tcpreplay(&lab, &[], &pcap);
+    assert_eq!(sent, frames, "{report}");
+    std::thread::sleep(Duration::from_secs(2));
+    sigterm(&lab.children[mw]);
+    let code = wait_exit(&mut lab.children[mw]);
+    let stderr = err.rest().join("\n");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("no longer shunted"), "{stderr}");
+    Some((sent, records(&out.rest())))
+}
+
+/// Both miners, whole: every share seen, the login read from the first lines.
+fn assert_both_miners(recs: &[Value]) {
+    let sessions: Vec<&Value> = recs.iter().filter(|r| r["event_type"] == "mining_session").collect();
+    for client in [MINER1_CLIENT, BULK2_CLIENT] {
+        let port: u64 = client.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        let s = sessions
+            .iter()
+            .find(|s| s["src_port"] == port)
+            .unwrap_or_else(|| panic!("no session from {client}: {sessions:#?}"));
+        assert_eq!(s["stratum"]["login"], LOGIN, "{s}");
+        assert_eq!(s["stratum"]["shares_submitted"], SHARES, "{s}");
+        assert_eq!(s["stratum"]["shares_accepted"], SHARES, "{s}");
+    }
+}
+
+#[test]
+fn elephant_flows_are_left_in_the_kernel_and_miners_beside_them_or_after_them_are_seen_whole() {
+    let Some((sent, recs)) = replay_elephants("shunt", &[]) else { return };
+    let last = recs.last().expect("records");
+    assert_eq!(last["event_type"], "stats", "{last}");
+    let st = &last["stats"];
+    let received = last["capture"][0]["received"].as_u64().unwrap_or(u64::MAX);
+    println!("sent {sent}, received {received}, stats {st}");
+    // Both transfers were shunted, and most of their frames never reached a worker.
+    assert_eq!(st["flows_shunted"], 2, "{st}");
+    assert!(received < sent / 3, "sent {sent}, the kernel passed {received}");
+    assert_eq!(last["capture"][0]["dropped"], 0, "{last}");
+    assert_eq!(st["packets"].as_u64(), Some(received), "{last}");
+    // The second miner reused the second transfer's ports, whose end was never seen.
+    assert_eq!(st["tcp_port_reuse"], 1, "{st}");
+    assert_eq!(st["shunt_failed"], 0, "{st}");
+    assert_both_miners(&recs);
+}
+
+/// The control: without shunting the kernel passes every frame, and the same is reported.
+#[test]
+fn without_shunting_every_frame_is_read_and_the_same_miners_are_seen() {
+    let Some((sent, recs)) = replay_elephants("no shunt", &["--shunt", "0"]) else { return };
+    let last = recs.last().expect("records");
+    let st = &last["stats"];
+    assert_eq!(last["capture"][0]["received"].as_u64(), Some(sent), "{last}");
+    assert_eq!(st["flows_shunted"], 0, "{st}");
+    assert_both_miners(&recs);
 }

@@ -13,8 +13,10 @@
 //! direction) reads them as a [`LiveSet`], which puts their frames back in time order
 //! ([`super::merge`]).
 
+use std::net::SocketAddr;
+
 use super::merge::Merge;
-use super::Frame;
+use super::{shunt, Frame};
 use crate::decode::LinkType;
 use crate::time::Ts;
 
@@ -56,6 +58,8 @@ pub struct LiveSource {
     link: Option<LinkType>,
     dlt: i32,
     name: String,
+    /// The user's BPF filter, kept to rebuild the kernel's with shunted flows.
+    filter: String,
 }
 
 fn frame(p: pcap::Packet<'_>) -> Frame<'_> {
@@ -206,6 +210,12 @@ impl LiveSet {
         got
     }
 
+    /// Rebuilds every capture's kernel filter to drop the data packets of `flows` (see
+    /// [`super::shunt`]). Stops at the first that fails.
+    pub fn shunt(&self, flows: &[(SocketAddr, SocketAddr)]) -> Result<(), String> {
+        self.caps.iter().zip(&self.failed).filter(|(_, f)| f.is_none()).try_for_each(|(c, _)| c.shunt(flows))
+    }
+
     /// Hands `f` every frame still held (the capture is ending).
     pub fn flush(&mut self, f: &mut dyn FnMut(LinkType, &Frame<'_>)) {
         self.release(true, f);
@@ -300,6 +310,7 @@ impl LiveSource {
             link: LinkType::from_dlt(dlt),
             dlt,
             name: o.iface.clone(),
+            filter: o.filter.clone(),
         })
     }
 
@@ -335,6 +346,22 @@ impl LiveSource {
             f(&fr);
         });
         read.map_err(|e| e.to_string())
+    }
+
+    /// Has the kernel drop the data packets of `flows` (besides what the user's filter drops):
+    /// see [`super::shunt`]. Ethernet captures only: on a cooked capture libpcap rewrites a
+    /// program's offsets before the kernel gets it.
+    pub fn shunt(&self, flows: &[(SocketAddr, SocketAddr)]) -> Result<(), String> {
+        if self.link != Some(LinkType::Ethernet) {
+            return Err(format!(
+                "{}: shunting needs an Ethernet capture (link type {})",
+                self.name, self.dlt
+            ));
+        }
+        let expr = shunt::expression(&self.filter, flows);
+        let prog = self.cap.compile(&expr, true).map_err(|e| format!("{}: shunt filter: {e}", self.name))?;
+        let insns = shunt::instructions(&prog)?;
+        shunt::attach(&self.cap, &insns).map_err(|e| format!("{}: {e}", self.name))
     }
 
     /// The kernel's counters since the capture opened, without the frames it got before it

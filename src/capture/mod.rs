@@ -6,6 +6,7 @@ pub mod file;
 pub mod live;
 pub mod merge;
 pub mod shared;
+pub mod shunt;
 
 use crate::decode::LinkType;
 use crate::time::Ts;

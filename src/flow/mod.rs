@@ -65,6 +65,10 @@ pub struct FlowLimits {
     pub bypass_timeout_us: i64,
     /// How long a hole in a stream may wait for its segment before it is given up.
     pub hole_timeout_us: i64,
+    /// Frames a bypassed flow shows before it is offered as an elephant (and again after as
+    /// many more), for a live capture to leave in the kernel ([`FlowTable::take_elephants`]);
+    /// 0: never.
+    pub elephant_frames: u32,
     pub reassembly: ReassemblyLimits,
 }
 
@@ -79,6 +83,7 @@ impl Default for FlowLimits {
             idle_timeout_us: 600 * 1_000_000,
             bypass_timeout_us: 120 * 1_000_000,
             hole_timeout_us: 3 * 1_000_000,
+            elephant_frames: 0,
             reassembly: ReassemblyLimits::default(),
         }
     }
@@ -280,7 +285,10 @@ enum State {
         isn: [Option<u32>; 2],
     },
     Inspecting(Box<Inspect>),
-    Bypassed,
+    /// Frames seen since (to find elephants).
+    Bypassed {
+        frames: u32,
+    },
 }
 
 /// What a flow knows of itself apart from its inspection state; `Copy` so that records can be
@@ -309,7 +317,7 @@ impl Flow {
     /// Eviction order: lower goes first.
     fn value(&self) -> u8 {
         match &self.state {
-            State::Bypassed => 0,
+            State::Bypassed { .. } => 0,
             State::New { .. } => 1,
             State::Inspecting(i) if i.confidence().is_none() => 2,
             State::Inspecting(_) => 3,
@@ -355,8 +363,26 @@ pub struct FlowTable {
     rng: u64,
     /// Pool domains and DNS answers, for TLS flows.
     intel: Arc<Intel>,
+    /// Elephants found, and ended, since [`FlowTable::take_elephants`] was last called.
+    elephants: Vec<Elephant>,
+    elephants_ended: Vec<FlowKey>,
     pub counters: Counters,
 }
+
+/// A bypassed flow with many frames: a live capture may have the kernel drop its packets
+/// (see `capture::shunt`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Elephant {
+    pub key: FlowKey,
+    /// The endpoints, as in the flow's records.
+    pub a: SocketAddr,
+    pub b: SocketAddr,
+}
+
+/// Most elephants (found, or ended) kept between two calls of [`FlowTable::take_elephants`]; a
+/// flow left out is offered again after as many frames more, and one whose end is left out is
+/// let go by the shunt's own time limit.
+const ELEPHANT_QUEUE: usize = 256;
 
 impl FlowTable {
     pub fn new(limits: FlowLimits, home: HomeNet) -> FlowTable {
@@ -368,6 +394,8 @@ impl FlowTable {
             mem: 0,
             rng: 0x9E37_79B9_7F4A_7C15,
             intel: Arc::new(Intel::new(Arc::new(crate::intel::PoolDomains::builtin()))),
+            elephants: Vec::new(),
+            elephants_ended: Vec::new(),
             counters: Counters::default(),
         }
     }
@@ -387,6 +415,19 @@ impl FlowTable {
         self.flows.is_empty()
     }
 
+    /// Whether [`FlowTable::take_elephants`] has anything to hand over.
+    pub fn elephant_news(&self) -> bool {
+        !self.elephants.is_empty() || !self.elephants_ended.is_empty()
+    }
+
+    /// Moves out the elephants found since the last call (bypassed flows that reached a multiple
+    /// of `elephant_frames`), and the keys of elephants whose flow has ended since (FIN, RST,
+    /// timeout, eviction, or a new connection on its ports).
+    pub fn take_elephants(&mut self, found: &mut Vec<Elephant>, ended: &mut Vec<FlowKey>) {
+        found.append(&mut self.elephants);
+        ended.append(&mut self.elephants_ended);
+    }
+
     /// The table's memory estimate, in bytes (never above `memcap` after a packet).
     pub fn memory(&self) -> usize {
         self.mem
@@ -399,7 +440,18 @@ impl FlowTable {
         let src = SocketAddr::new(pkt.src, pkt.src_port);
         let dst = SocketAddr::new(pkt.dst, pkt.dst_port);
         let limits = self.limits;
-        let i = match self.flows.get_index_of(&key) {
+        let mut found = self.flows.get_index_of(&key);
+        if let Some(i) = found.filter(|_| tcp.syn && !tcp.ack_flag) {
+            if matches!(self.flows.get_index(i), Some((_, f)) if matches!(f.state, State::Bypassed { .. })) {
+                // A new connection on the addresses and ports of one that was bypassed (its end
+                // unseen, or a port reused at once): inspected afresh, not left bypassed. (A
+                // bypassed flow leaves no record, so the end reason shows nowhere.)
+                self.counters.tcp_port_reuse += 1;
+                self.remove_index(i, EndReason::Evicted, ts, emit);
+                found = None;
+            }
+        }
+        let i = match found {
             Some(i) => i,
             None => {
                 if tcp.rst || (!tcp.syn && pkt.payload.is_empty()) {
@@ -442,6 +494,13 @@ impl FlowTable {
         }
 
         let counters = &mut self.counters;
+        if let State::Bypassed { frames } = &mut flow.state {
+            *frames = frames.wrapping_add(1);
+            let every = limits.elephant_frames;
+            if every != 0 && *frames % every == 0 && self.elephants.len() < ELEPHANT_QUEUE {
+                self.elephants.push(Elephant { key, a: m.a, b: m.b });
+            }
+        }
         if let State::New { isn } = &mut flow.state {
             if tcp.syn {
                 if let Some(slot) = isn.get_mut(idx(side)) {
@@ -462,7 +521,7 @@ impl FlowTable {
         if let State::Inspecting(insp) = &mut flow.state {
             let ctx = Ctx { meta: &flow.meta, intel: &self.intel };
             if inspect(insp, side, tcp, pkt.payload, ts, &limits, &ctx, counters) {
-                flow.state = State::Bypassed;
+                flow.state = State::Bypassed { frames: 0 };
                 counters.flows_bypassed += 1;
             } else {
                 check_alert(&flow.meta, insp, ts, &self.home, counters, emit);
@@ -485,8 +544,14 @@ impl FlowTable {
 
     /// Removes the flow at `i`, ending its session if it has one.
     fn remove_index(&mut self, i: usize, reason: EndReason, ts: Ts, emit: &mut dyn FnMut(Event)) {
-        if let Some((_, flow)) = self.flows.swap_remove_index(i) {
+        if let Some((key, flow)) = self.flows.swap_remove_index(i) {
             self.mem = self.mem.saturating_sub(flow.cost);
+            let every = self.limits.elephant_frames;
+            if matches!(flow.state, State::Bypassed { frames } if every != 0 && frames >= every)
+                && self.elephants_ended.len() < ELEPHANT_QUEUE
+            {
+                self.elephants_ended.push(key);
+            }
             finish(flow, reason, ts, &self.home, &self.intel, &mut self.counters, emit);
         }
     }
@@ -548,7 +613,7 @@ impl FlowTable {
         let mut i = 0;
         while let Some((_, f)) = self.flows.get_index(i) {
             let timeout = match f.state {
-                State::Bypassed | State::New { .. } => limits.bypass_timeout_us,
+                State::Bypassed { .. } | State::New { .. } => limits.bypass_timeout_us,
                 State::Inspecting(_) => limits.idle_timeout_us,
             };
             if now.0.saturating_sub(f.meta.last_seen.0) > timeout {

@@ -387,3 +387,65 @@ fn extreme_timestamps_do_not_overflow_the_sweep_clock() {
     // saturates at i64::MAX) used to overflow the next sweep time: a worker panic in debug
     // builds; in release, a wrapped deadline and a sweep of the whole table on every packet.
 }
+
+/// A bulk transfer, bypassed on its first byte: `frames` more data segments from the pool side.
+fn bulk(h: &mut Harness, port: u16, frames: u32, t0: i64) {
+    let c = (CLIENT, port);
+    let p = (POOL, 873);
+    h.send(c, p, tcp(100, 0, true, false), b"", t0);
+    h.send(c, p, tcp(101, 1, false, false), b"@RSYNCD: 31.0\n", t0 + 1);
+    for i in 0..frames {
+        h.send(p, c, tcp(1 + i * 1000, 115, false, false), &[7u8; 1000], t0 + 2 + i64::from(i));
+    }
+}
+
+#[test]
+fn a_bypassed_flow_is_offered_as_an_elephant_every_so_many_frames_and_its_end_is_told() {
+    let limits = FlowLimits { elephant_frames: 100, ..FlowLimits::default() };
+    let mut h = Harness::new(limits);
+    // A short one stays below the mark; a mining session is never bypassed, so never offered.
+    bulk(&mut h, 40100, 99, 0);
+    mining_session(&mut h, 40101, 0);
+    for i in 0..300u32 {
+        h.send((POOL, 3333), (CLIENT, 40101), tcp(600 + i, 1, false, false), NOTIFY, 10 + i64::from(i));
+    }
+    assert!(!h.table.elephant_news());
+    bulk(&mut h, 40102, 250, 1_000);
+    let (mut found, mut ended) = (Vec::new(), Vec::new());
+    h.table.take_elephants(&mut found, &mut ended);
+    // Once at 100 frames after the bypass, again at 200.
+    assert_eq!(found.len(), 2, "{found:?}");
+    let key = FlowKey::new(CLIENT.parse().unwrap(), 40102, POOL.parse().unwrap(), 873);
+    assert!(found.iter().all(|e| e.key == key && e.a.port() == 40102 && e.b.port() == 873));
+    assert!(ended.is_empty());
+    // Its end (both FINs) is told, and only once.
+    h.send((CLIENT, 40102), (POOL, 873), tcp(115, 1, false, true), b"", 2_000);
+    h.send((POOL, 873), (CLIENT, 40102), tcp(250_001, 116, false, true), b"", 2_001);
+    let (mut found, mut ended) = (Vec::new(), Vec::new());
+    h.table.take_elephants(&mut found, &mut ended);
+    assert_eq!((found.len(), ended), (0, vec![key]));
+    h.flush();
+    assert!(!h.table.elephant_news());
+}
+
+#[test]
+fn a_new_connection_on_the_ports_of_a_bypassed_flow_is_inspected_afresh() {
+    let limits = FlowLimits { elephant_frames: 10, ..FlowLimits::default() };
+    let mut h = Harness::new(limits);
+    // A transfer whose end was never seen, then a miner on the same addresses and ports.
+    let c = (CLIENT, 40200);
+    let p = (POOL, 3333);
+    h.send(c, p, tcp(100, 0, true, false), b"", 0);
+    h.send(c, p, tcp(101, 1, false, false), b"GET /big HTTP/1.1\r\n\r\n", 1);
+    for i in 0..20u32 {
+        h.send(p, c, tcp(1 + i * 1000, 122, false, false), &[7u8; 1000], 2 + i64::from(i));
+    }
+    assert_eq!(h.table.counters.flows_bypassed, 1);
+    mining_session(&mut h, 40200, 100);
+    assert_eq!(h.table.counters.tcp_port_reuse, 1);
+    assert_eq!(h.alerts().len(), 1, "the miner on a reused port was not seen");
+    let (mut found, mut ended) = (Vec::new(), Vec::new());
+    h.table.take_elephants(&mut found, &mut ended);
+    assert_eq!(found.len(), 2);
+    assert_eq!(ended, vec![found[0].key], "the old flow's end must be told (a shunt must go)");
+}
