@@ -9,17 +9,27 @@
 # capture at top speed into the buffers, minewatch is continued (SIGCONT) and timed until its
 # threads fall idle (their CPU time, read every 2 ms from /proc, stops growing). Its final stats
 # record must show every frame its capture filter passed read and none dropped, else the run
-# (and its pair) is left out. The rate counts the frames read (the default filter leaves out UDP
-# other than DNS). Each count is run RUNS times, in turn, and the median kept; the ratio is the
-# median of the run-by-run ratios. The busiest thread's share of the CPU time says how evenly
-# the kernel split the flows (1/N at best).
+# (and its pair) is left out. Each count is run RUNS times, in turn, and the median kept; the
+# ratio is the median of the run-by-run ratios of the time taken (the same frames were sent to
+# both). The busiest thread's share of the CPU time says how evenly the kernel split the flows
+# (1/N at best).
 #
-# Needs root, iproute2, tcpreplay and python3. Not run in CI. Run `scripts/bench.sh` first: it
-# generates target/bench/bench-1200M-s1-vN.pcap (the realistic mix; the newest is used) and
-# builds the binary.
+# With --chunks C the capture is cut into C parts (editcap) sent one after the other, each into
+# the stopped sensor and timed as above, the times added up: what the sensor learns from one
+# part (the elephant flows it has the kernel drop, see --shunt) applies to the next, as on a
+# link. Frames the kernel dropped for a shunted flow are neither read nor received; the table
+# shows frames sent per second of work ("sent/s") and frames read per second ("read/s").
+#
+# With --pps R the sensor is not stopped: the capture is sent at R frames a second while it runs,
+# as on a link, and only the "by cpu" ratio means anything (the busiest thread's CPU time; the
+# wall time is tcpreplay's).
+#
+# Needs root, iproute2, tcpreplay and python3 (editcap and capinfos too, for --chunks). Not run
+# in CI. Run `scripts/bench.sh` first: it generates target/bench/bench-1200M-s1-vN.pcap (the
+# realistic mix; the newest is used) and builds the binary.
 #
 # Usage: scripts/bench-live-rate.sh [--packets N] [--runs N] [--buffer-mb N] [--workers "1 2"]
-#                                   [--pcap FILE]
+#                                   [--pcap FILE] [--chunks C] [--pps R] [--args "MINEWATCH OPTIONS"]
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -30,6 +40,9 @@ packets=0
 runs=11
 buffer_mb=1600
 workers="1 2"
+chunks=1
+pps=0
+extra=""
 # shellcheck disable=SC2012 # names without spaces; the newest generator version
 pcap=$(ls -t target/bench/bench-1200M-s1-v*.pcap 2>/dev/null | head -1 || true)
 while [ $# -gt 0 ]; do
@@ -39,6 +52,9 @@ while [ $# -gt 0 ]; do
         --buffer-mb) buffer_mb=$2; shift 2 ;;
         --workers) workers=$2; shift 2 ;;
         --pcap) pcap=$2; shift 2 ;;
+        --chunks) chunks=$2; shift 2 ;;
+        --pps) pps=$2; shift 2 ;;
+        --args) extra=$2; shift 2 ;;
         *) say "unknown argument $1"; exit 2 ;;
     esac
 done
@@ -51,14 +67,27 @@ id=$$
 a=mwrate-$id-a; b=mwrate-$id-b; va=mwra$id; vb=mwrb$id
 out=$(mktemp -d)
 veth_lab "$a" "$b" "$va" "$vb" "$out"
+parts=$pcap
+if [ "$chunks" -gt 1 ]; then
+    for t in editcap capinfos; do have "$t" || { say "--chunks needs $t (wireshark-common)"; exit 1; }; done
+    total=$(capinfos -M -c "$pcap" | awk -F: '/Number of packets/ {gsub(/ /, "", $2); print $2}')
+    if [ "$packets" -gt 0 ] && [ "$packets" -lt "$total" ]; then total=$packets; fi
+    editcap -r "$pcap" "$out/head.pcap" "1-$total" >/dev/null
+    editcap -c $(( (total + chunks - 1) / chunks )) "$out/head.pcap" "$out/part.pcap" >/dev/null
+    rm -f "$out/head.pcap"
+    # shellcheck disable=SC2012 # names without spaces, in order
+    parts=$(ls "$out"/part_*.pcap | tr '\n' ' ')
+    packets=0
+fi
 
 # shellcheck disable=SC2086 # one argument per worker count
-python3 - "$bin" "$pcap" "$packets" "$runs" "$buffer_mb" "$a" "$va" "$b" "$vb" "$out" $workers <<'EOF'
+python3 - "$bin" "$parts" "$packets" "$runs" "$buffer_mb" "$a" "$va" "$b" "$vb" "$out" "$extra" "$pps" $workers <<'EOF'
 import json, os, signal, statistics, subprocess, sys, time
 
-binary, pcap, packets, runs, buffer_mb, ns_a, va, ns_b, vb, out = sys.argv[1:11]
-worker_counts = [int(w) for w in sys.argv[11:]]
-packets, runs = int(packets), int(runs)
+binary, parts, packets, runs, buffer_mb, ns_a, va, ns_b, vb, out, extra, pps = sys.argv[1:13]
+worker_counts = [int(w) for w in sys.argv[13:]]
+parts, extra = parts.split(), extra.split()
+packets, runs, pps = int(packets), int(runs), int(pps)
 
 def thread_ns(pid):
     """CPU time of each thread of `pid` so far, in ns (schedstat's first field)."""
@@ -71,8 +100,48 @@ def thread_ns(pid):
             pass
     return out
 
-def cpu_ns(pid):
-    return sum(thread_ns(pid).values())
+def replay(part, speed):
+    limit = ["--limit", str(packets)] if packets else []
+    rep = subprocess.run(["ip", "netns", "exec", ns_a, "tcpreplay", *speed, *limit, "-i", va, part],
+                         capture_output=True, text=True)
+    return next((int(l.split(":")[1]) for l in rep.stdout.splitlines() if "Successful packets:" in l), 0)
+
+def paced(pid, part):
+    """Sends `part` at `pps` frames a second to the running sensor: (frames sent, seconds, CPU
+    ns by thread)."""
+    before = thread_ns(pid)
+    t0 = time.monotonic()
+    sent = replay(part, ["--pps", str(pps)])
+    wall = time.monotonic() - t0
+    time.sleep(0.5)
+    after = thread_ns(pid)
+    return sent, wall, {t: after[t] - before.get(t, 0) for t in after}
+
+def drain(pid, part):
+    """Sends `part` into the stopped sensor, continues it and times it until it falls idle:
+    (frames sent, seconds of work, CPU ns by thread)."""
+    if pps:
+        return paced(pid, part)
+    os.kill(pid, signal.SIGSTOP)
+    sent = replay(part, ["--topspeed"])
+    time.sleep(0.2)
+    before = thread_ns(pid)
+    t0 = time.monotonic()
+    os.kill(pid, signal.SIGCONT)
+    last_busy, last_cpu = t0, sum(before.values())
+    while True:
+        time.sleep(0.002)
+        now, c = time.monotonic(), sum(thread_ns(pid).values())
+        # Idle threads wake every 100 ms to look at the clock (microseconds), and once a second
+        # end idle flows (a millisecond or so): not work on the burst. A busy thread's CPU time
+        # grows by the scheduler's tick (1-4 ms).
+        if c - last_cpu > 1_500_000:
+            last_busy = now
+        last_cpu = c
+        if now - last_busy > 0.3:
+            break
+    after = thread_ns(pid)
+    return sent, last_busy - t0, {t: after[t] - before.get(t, 0) for t in after}
 
 def one_run(workers):
     alerts, err = f"{out}/alerts.json", f"{out}/err"
@@ -82,7 +151,7 @@ def one_run(workers):
     mw = subprocess.Popen(
         ["ip", "netns", "exec", ns_b, binary, "-i", vb, "--workers", str(workers),
          "--buffer-mb", buffer_mb, "--stats-interval", "0", "-o", alerts,
-         "--user", "nobody", "--group", "nogroup"],
+         "--user", "nobody", "--group", "nogroup", *extra],
         stdout=subprocess.DEVNULL, stderr=open(err, "w"))
     for _ in range(200):
         if os.path.exists(err) and "capturing on" in open(err).read():
@@ -93,47 +162,35 @@ def one_run(workers):
         sys.exit("minewatch did not start: " + open(err).read())
     pid = mw.pid  # `ip netns exec` runs minewatch in its own process (exec, no fork)
     time.sleep(0.3)
-    os.kill(pid, signal.SIGSTOP)
-    limit = ["--limit", str(packets)] if packets else []
-    rep = subprocess.run(["ip", "netns", "exec", ns_a, "tcpreplay", "--topspeed", *limit, "-i", va, pcap],
-                         capture_output=True, text=True)
-    sent = next((int(l.split(":")[1]) for l in rep.stdout.splitlines() if "Successful packets:" in l), 0)
-    time.sleep(0.2)
-    threads_before = thread_ns(pid)
-    before = sum(threads_before.values())
-    t0 = time.monotonic()
-    os.kill(pid, signal.SIGCONT)
-    last_busy, last_cpu = t0, before
-    while True:
-        time.sleep(0.002)
-        now, c = time.monotonic(), cpu_ns(pid)
-        # Idle threads wake every 100 ms to look at the clock: that costs microseconds.
-        if c - last_cpu > 200_000:
-            last_busy = now
-        last_cpu = c
-        if now - last_busy > 0.3:
-            break
-    wall = last_busy - t0
-    threads = thread_ns(pid)
-    # The busiest thread's share of the work: 1/N when the kernel split the flows evenly.
-    per = [threads[t] - threads_before.get(t, 0) for t in threads]
-    busiest = max(per) / max(sum(per), 1)
-    cpu = (last_cpu - before) / 1e9
+    sent, wall, per = 0, 0.0, {}
+    for part in parts:
+        s, w, p = drain(pid, part)
+        sent, wall = sent + s, wall + w
+        for t, ns in p.items():
+            per[t] = per.get(t, 0) + ns
+    # The busiest thread's share of the work: 1/N when the kernel split the flows evenly. Each
+    # worker drains its own capture, so with a core each the burst takes its CPU time.
+    busiest = max(per.values()) / max(sum(per.values()), 1)
+    slowest = max(per.values()) / 1e9
     os.kill(pid, signal.SIGTERM)
     mw.wait(timeout=30)
     stats = [json.loads(l) for l in open(alerts) if '"event_type":"stats"' in l][-1]
     s, k = stats["stats"], stats["capture"][0]
-    # The default filter passes TCP, DNS and fragments: what it passes, the kernel received.
-    valid = (sent == packets or not packets) and sent > 0 and k["dropped"] == 0 \
+    # What the capture filter passes, the kernel received and minewatch read.
+    valid = (sent == packets * len(parts) or not packets) and sent > 0 and k["dropped"] == 0 \
         and s["dispatch_dropped"] == 0 and s["packets"] == k["received"]
     return {"sent": sent, "seen": s["packets"], "bytes": s["bytes"], "received": k["received"],
-            "dropped": k["dropped"],
-            "wall": wall, "cpu": cpu, "busiest": busiest, "valid": valid}
+            "dropped": k["dropped"], "shunted": s.get("flows_shunted", 0),
+            "wall": wall, "cpu": sum(per.values()) / 1e9, "busiest": busiest, "slowest": slowest,
+            "valid": valid}
 
-print(f"{packets or 'all'} frames of {pcap}, sent at top speed into the stopped sensor's buffers; "
-      f"median of {runs} runs (those with no drop), counts in turn; 'vs 1': median of the run-by-run rate ratios")
-print(f"{'workers':>7} {'frames':>9} {'drain s':>8} {'cpu s':>7} {'busiest':>7} {'Mpkt/s':>8} {'Gbit/s':>7} "
-      f"{'vs 1':>6}  runs (s)")
+what = parts[0] if len(parts) == 1 else f"{len(parts)} parts of the capture, one after the other"
+how = f"sent at {pps} frames/s to the running sensor" if pps else "sent at top speed into the stopped sensor's buffers"
+print(f"{packets or 'all'} frames of {what}, {how}; "
+      f"minewatch {' '.join(extra) or '(defaults)'}; median of {runs} runs (those with no drop), "
+      f"counts in turn; 'vs 1': median of the run-by-run time ratios")
+print(f"{'workers':>7} {'sent':>9} {'read':>9} {'shunted':>7} {'wall s':>7} {'cpu s':>7} {'busiest':>7} "
+      f"{'sent/s':>7} {'read/s':>7} {'Gbit/s':>7} {'vs 1':>6} {'by cpu':>6}  wall of each run (s)")
 # In turn (1, N, 1, N, ...), so that a drift in the machine's speed hits every count alike.
 by_count = {w: [] for w in worker_counts}
 for _ in range(runs):
@@ -150,15 +207,17 @@ for workers in worker_counts:
     if len(results) < (runs + 1) // 2:
         print(f"{workers:>7}: too few valid runs (a larger --buffer-mb or fewer --packets)")
         continue
-    wall = statistics.median(r["wall"] for r in results)
-    cpu = statistics.median(r["cpu"] for r in results)
-    busiest = statistics.median(r["busiest"] for r in results)
-    seen, size = results[0]["seen"], results[0]["bytes"]
-    rate = seen / wall
-    base = base or [r["wall"] for r in results]
-    # The median of the run-by-run ratios to the first count's runs, taken in turn.
-    paired = statistics.median(b / r["wall"] for b, r in zip(base, results))
+    def med(k):
+        return statistics.median(r[k] for r in results)
+    wall, cpu, busiest = med("wall"), med("cpu"), med("busiest")
+    sent, seen, size, shunted = med("sent"), med("seen"), med("bytes"), med("shunted")
+    base = base or results
+    # The median of the run-by-run ratios to the first count's runs, taken in turn: of the wall
+    # time, and of the busiest thread's CPU time (the wall time with a core per worker).
+    paired = statistics.median(b["wall"] / r["wall"] for b, r in zip(base, results))
+    by_cpu = statistics.median(b["slowest"] / r["slowest"] for b, r in zip(base, results))
     runs_s = " ".join(f"{r['wall']:.3f}" for r in results)
-    print(f"{workers:>7} {seen:>9} {wall:>8.3f} {cpu:>7.3f} {busiest:>7.2f} {rate / 1e6:>8.3f} {size * 8 / wall / 1e9:>7.2f} "
-          f"{paired:>5.2f}x  {runs_s}")
+    print(f"{workers:>7} {sent:>9.0f} {seen:>9.0f} {shunted:>7.0f} {wall:>7.3f} {cpu:>7.3f} {busiest:>7.2f} "
+          f"{sent / wall / 1e6:>6.2f}M {seen / wall / 1e6:>6.2f}M {size * 8 / wall / 1e9:>7.2f} "
+          f"{paired:>5.2f}x {by_cpu:>5.2f}x  {runs_s}")
 EOF

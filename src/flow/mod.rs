@@ -285,9 +285,10 @@ enum State {
         isn: [Option<u32>; 2],
     },
     Inspecting(Box<Inspect>),
-    /// Frames seen since (to find elephants).
+    /// Frames seen since it was bypassed or last offered as an elephant, and whether it was.
     Bypassed {
         frames: u32,
+        offered: bool,
     },
 }
 
@@ -420,8 +421,8 @@ impl FlowTable {
         !self.elephants.is_empty() || !self.elephants_ended.is_empty()
     }
 
-    /// Moves out the elephants found since the last call (bypassed flows that reached a multiple
-    /// of `elephant_frames`), and the keys of elephants whose flow has ended since (FIN, RST,
+    /// Moves out the elephants found since the last call (bypassed flows that showed another
+    /// `elephant_frames` frames), and the keys of elephants whose flow has ended since (FIN, RST,
     /// timeout, eviction, or a new connection on its ports).
     pub fn take_elephants(&mut self, found: &mut Vec<Elephant>, ended: &mut Vec<FlowKey>) {
         found.append(&mut self.elephants);
@@ -494,11 +495,15 @@ impl FlowTable {
         }
 
         let counters = &mut self.counters;
-        if let State::Bypassed { frames } = &mut flow.state {
+        if let State::Bypassed { frames, offered } = &mut flow.state {
             *frames = frames.wrapping_add(1);
-            let every = limits.elephant_frames;
-            if every != 0 && *frames % every == 0 && self.elephants.len() < ELEPHANT_QUEUE {
-                self.elephants.push(Elephant { key, a: m.a, b: m.b });
+            // (A count up and a reset, not a division, on this path of most packets.)
+            if *frames == limits.elephant_frames && limits.elephant_frames != 0 {
+                *frames = 0;
+                *offered = true;
+                if self.elephants.len() < ELEPHANT_QUEUE {
+                    self.elephants.push(Elephant { key, a: m.a, b: m.b });
+                }
             }
         }
         if let State::New { isn } = &mut flow.state {
@@ -521,7 +526,7 @@ impl FlowTable {
         if let State::Inspecting(insp) = &mut flow.state {
             let ctx = Ctx { meta: &flow.meta, intel: &self.intel };
             if inspect(insp, side, tcp, pkt.payload, ts, &limits, &ctx, counters) {
-                flow.state = State::Bypassed { frames: 0 };
+                flow.state = State::Bypassed { frames: 0, offered: false };
                 counters.flows_bypassed += 1;
             } else {
                 check_alert(&flow.meta, insp, ts, &self.home, counters, emit);
@@ -546,8 +551,7 @@ impl FlowTable {
     fn remove_index(&mut self, i: usize, reason: EndReason, ts: Ts, emit: &mut dyn FnMut(Event)) {
         if let Some((key, flow)) = self.flows.swap_remove_index(i) {
             self.mem = self.mem.saturating_sub(flow.cost);
-            let every = self.limits.elephant_frames;
-            if matches!(flow.state, State::Bypassed { frames } if every != 0 && frames >= every)
+            if matches!(flow.state, State::Bypassed { offered: true, .. })
                 && self.elephants_ended.len() < ELEPHANT_QUEUE
             {
                 self.elephants_ended.push(key);
