@@ -7,7 +7,8 @@
 # `minewatch -i` on one end with a capture buffer large enough for the whole burst; minewatch is
 # stopped (SIGSTOP), tcpreplay sends the first PACKETS frames (default: all) of the benchmark
 # capture at top speed into the buffers, minewatch is continued (SIGCONT) and timed until its
-# threads fall idle (their CPU time, read every 2 ms from /proc, stops growing). Its final stats
+# threads fall idle (their CPU time is read every 10 ms from /proc; a thread's work ends in the
+# last interval its CPU time grew, that growth after the interval's start). Its final stats
 # record must show every frame its capture filter passed read and none dropped, else the run
 # (and its pair) is left out. Each count is run RUNS times, in turn, and the median kept; the
 # ratio is the median of the run-by-run ratios of the time taken (the same frames were sent to
@@ -128,20 +129,25 @@ def drain(pid, part):
     before = thread_ns(pid)
     t0 = time.monotonic()
     os.kill(pid, signal.SIGCONT)
-    last_busy, last_cpu = t0, sum(before.values())
+    # Polled every 10 ms, not faster: on a 2-core machine the poller itself would take a share
+    # of a core from the workers. A thread's work ends within the last interval in which its CPU
+    # time grew: at the interval's start plus that growth (it ran until it had nothing left).
+    # Idle threads wake every 100 ms to look at the clock (microseconds), and once a second end
+    # idle flows (a millisecond or so): not work on the burst.
+    prev, prev_t, finish, last_busy = before, t0, t0, t0
     while True:
-        time.sleep(0.002)
-        now, c = time.monotonic(), sum(thread_ns(pid).values())
-        # Idle threads wake every 100 ms to look at the clock (microseconds), and once a second
-        # end idle flows (a millisecond or so): not work on the burst. A busy thread's CPU time
-        # grows by the scheduler's tick (1-4 ms).
-        if c - last_cpu > 1_500_000:
-            last_busy = now
-        last_cpu = c
+        time.sleep(0.010)
+        now, cur = time.monotonic(), thread_ns(pid)
+        for t, ns in cur.items():
+            grew = ns - prev.get(t, 0)
+            if grew > 2_000_000:
+                finish = max(finish, prev_t + min(grew / 1e9, now - prev_t))
+                last_busy = now
+        prev, prev_t = cur, now
         if now - last_busy > 0.3:
             break
     after = thread_ns(pid)
-    return sent, last_busy - t0, {t: after[t] - before.get(t, 0) for t in after}
+    return sent, finish - t0, {t: after[t] - before.get(t, 0) for t in after}
 
 def one_run(workers):
     alerts, err = f"{out}/alerts.json", f"{out}/err"
