@@ -917,18 +917,7 @@ fn capture_own(
         let got = set.pump(&mut |link, frame| w.frame(link, frame, intel));
         let tick = clock.due(got);
         if shunt.is_on() && (tick || shunt.pending() || w.table.elephant_news()) {
-            let t = Instant::now();
-            shunt.update(&mut w.table, t, &mut w.own);
-            if shunt.due(t) {
-                let result = set.shunt(&shunt.flows());
-                if let Some(e) = shunt.applied(result, t, &mut w.own) {
-                    eprintln!("minewatch: worker {}: elephant flows are no longer shunted: {e}", w.id);
-                    // Back to the user's filter alone, so that no flow stays dropped.
-                    if let Err(e) = set.shunt(&[]) {
-                        eprintln!("minewatch: worker {}: {e}", w.id);
-                    }
-                }
-            }
+            update_shunt(&mut w, &mut shunt, &set);
         }
         if tick {
             w.tick(now());
@@ -940,6 +929,23 @@ fn capture_own(
     w.report_with(set.stats());
     failed.extend(set.failures());
     failed
+}
+
+/// Hands the shunt the flow table's news and rebuilds the captures' filter when it is due.
+fn update_shunt(w: &mut Worker, shunt: &mut Shunt, set: &LiveSet) {
+    let t = Instant::now();
+    shunt.update(&mut w.table, t, &mut w.own);
+    if !shunt.due(t) {
+        return;
+    }
+    let result = set.shunt(&shunt.flows());
+    if let Some(e) = shunt.applied(result, t, &mut w.own) {
+        eprintln!("minewatch: worker {}: elephant flows are no longer shunted: {e}", w.id);
+        // Back to the user's filter alone, so that no flow stays dropped.
+        if let Err(e) = set.shunt(&[]) {
+            eprintln!("minewatch: worker {}: {e}", w.id);
+        }
+    }
 }
 
 /// When a live loop looks at the clock: on every pass that read nothing, and every thousand

@@ -717,27 +717,27 @@ fn stratum_exchange(
     first_submit: u32,
     submits: u32,
 ) {
-    let line = |v: Value| format!("{v}\n").into_bytes();
+    use minewatch::synth::msg;
+    let mut say = |from_pool: bool, line: String| {
+        let line = format!("{line}\n");
+        let sent = if from_pool {
+            t.server_sends(&mut *w, line.as_bytes())
+        } else {
+            t.client_sends(&mut *w, line.as_bytes())
+        };
+        sent.expect("stratum line");
+    };
     if first_submit == 0 {
-        let sub = serde_json::json!({"id": 1, "method": "mining.subscribe", "params": ["cpuminer/2.5.1"]});
-        t.client_sends(&mut *w, &line(sub)).expect("subscribe");
-        let res =
-            serde_json::json!({"id": 1, "result": [[["mining.notify", "n1"]], "08000002", 4], "error": null});
-        t.server_sends(&mut *w, &line(res)).expect("subscribed");
-        let auth = serde_json::json!({"id": 2, "method": "mining.authorize", "params": [LOGIN, "x"]});
-        t.client_sends(&mut *w, &line(auth)).expect("authorize");
-        t.server_sends(&mut *w, &line(serde_json::json!({"id": 2, "result": true, "error": null})))
-            .expect("ok");
-        let notify = serde_json::json!({"id": null, "method": "mining.notify", "params":
-            ["4d2", "00".repeat(32), "01000000010000", "ffffffff", [], "20000000", "1d00ffff", "5f5e1000", true]});
-        t.server_sends(&mut *w, &line(notify)).expect("notify");
+        say(false, msg::sv1_subscribe(1, "cpuminer/2.5.1", false));
+        say(true, msg::sv1_subscribe_result(1, "08000002"));
+        say(false, msg::sv1_authorize(2, LOGIN, false));
+        say(true, msg::sv1_result_true(2));
+        say(true, msg::sv1_notify(&mut msg::Rng::new(7), "4d2", 840_000, true, false).0);
     }
     for i in first_submit..first_submit + submits {
-        let submit = serde_json::json!({"id": 10 + i, "method": "mining.submit",
-            "params": [LOGIN, "4d2", "00000000", "5f5e1000", format!("{i:08x}")]});
-        t.client_sends(&mut *w, &line(submit)).expect("submit");
-        let ok = serde_json::json!({"id": 10 + i, "result": true, "error": null});
-        t.server_sends(&mut *w, &line(ok)).expect("accepted");
+        // cpuminer sends every submit with id 4.
+        say(false, msg::sv1_submit(LOGIN, "4d2", "5f5e1000", &format!("{i:08x}"), false));
+        say(true, msg::sv1_result_true(4));
     }
 }
 

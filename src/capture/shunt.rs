@@ -44,9 +44,7 @@ pub const SHUNT_TTL: Duration = Duration::from_secs(30);
 const MIN_GAP: Duration = Duration::from_millis(250);
 
 struct Entry {
-    key: FlowKey,
-    a: SocketAddr,
-    b: SocketAddr,
+    flow: Elephant,
     until: Instant,
 }
 
@@ -96,7 +94,7 @@ impl Shunt {
         }
         table.take_elephants(&mut self.found, &mut self.ended);
         for key in self.ended.drain(..) {
-            if let Some(i) = self.entries.iter().position(|e| e.key == key) {
+            if let Some(i) = self.entries.iter().position(|e| e.flow.key == key) {
                 self.entries.swap_remove(i);
                 self.changed = true;
                 self.urgent = true;
@@ -106,7 +104,7 @@ impl Shunt {
         self.entries.retain(|e| e.until > now);
         self.changed |= self.entries.len() != before;
         for e in self.found.drain(..) {
-            if self.entries.iter().any(|x| x.key == e.key) {
+            if self.entries.iter().any(|x| x.flow.key == e.key) {
                 continue;
             }
             if self.entries.len() >= self.max {
@@ -114,7 +112,7 @@ impl Shunt {
                 continue;
             }
             c.flows_shunted += 1;
-            self.entries.push(Entry { key: e.key, a: e.a, b: e.b, until: now + SHUNT_TTL });
+            self.entries.push(Entry { flow: e, until: now + SHUNT_TTL });
             self.changed = true;
         }
     }
@@ -126,7 +124,7 @@ impl Shunt {
 
     /// The flows the filter should drop, as (endpoint, endpoint).
     pub fn flows(&self) -> Vec<(SocketAddr, SocketAddr)> {
-        self.entries.iter().map(|e| (e.a, e.b)).collect()
+        self.entries.iter().map(|e| (e.flow.a, e.flow.b)).collect()
     }
 
     /// The rebuild's outcome. A failure turns shunting off (after which the caller should
@@ -189,20 +187,21 @@ pub fn expression(user: &str, flows: &[(SocketAddr, SocketAddr)]) -> String {
 /// A compiled program's instructions in the kernel's form. The pcap crate shows an instruction
 /// only as text (`code jt jf k`, the fields of `struct bpf_insn`), so they are read back from it.
 pub fn instructions(p: &pcap::BpfProgram) -> Result<Vec<libc::sock_filter>, String> {
+    fn insn(text: &str) -> Option<libc::sock_filter> {
+        let mut f = text.split(' ');
+        let insn = libc::sock_filter {
+            code: f.next()?.parse().ok()?,
+            jt: f.next()?.parse().ok()?,
+            jf: f.next()?.parse().ok()?,
+            k: f.next()?.parse().ok()?,
+        };
+        f.next().is_none().then_some(insn)
+    }
     p.get_instructions()
         .iter()
         .map(|i| {
             let text = i.to_string();
-            let f: Vec<&str> = text.split(' ').collect();
-            match f.as_slice() {
-                [code, jt, jf, k] => Ok(libc::sock_filter {
-                    code: code.parse().map_err(|_| format!("BPF instruction {text:?}"))?,
-                    jt: jt.parse().map_err(|_| format!("BPF instruction {text:?}"))?,
-                    jf: jf.parse().map_err(|_| format!("BPF instruction {text:?}"))?,
-                    k: k.parse().map_err(|_| format!("BPF instruction {text:?}"))?,
-                }),
-                _ => Err(format!("BPF instruction {text:?}")),
-            }
+            insn(&text).ok_or_else(|| format!("BPF instruction {text:?}"))
         })
         .collect()
 }

@@ -442,15 +442,18 @@ impl FlowTable {
         let dst = SocketAddr::new(pkt.dst, pkt.dst_port);
         let limits = self.limits;
         let mut found = self.flows.get_index_of(&key);
-        if let Some(i) = found.filter(|_| tcp.syn && !tcp.ack_flag) {
-            if matches!(self.flows.get_index(i), Some((_, f)) if matches!(f.state, State::Bypassed { .. })) {
-                // A new connection on the addresses and ports of one that was bypassed (its end
-                // unseen, or a port reused at once): inspected afresh, not left bypassed. (A
-                // bypassed flow leaves no record, so the end reason shows nowhere.)
-                self.counters.tcp_port_reuse += 1;
-                self.remove_index(i, EndReason::Evicted, ts, emit);
-                found = None;
-            }
+        let reused = tcp.syn
+            && !tcp.ack_flag
+            && found
+                .and_then(|i| self.flows.get_index(i))
+                .is_some_and(|(_, f)| matches!(f.state, State::Bypassed { .. }));
+        if let Some(i) = found.filter(|_| reused) {
+            // A new connection on the addresses and ports of one that was bypassed (its end
+            // unseen, or a port reused at once): inspected afresh, not left bypassed. (A
+            // bypassed flow leaves no record, so the end reason shows nowhere.)
+            self.counters.tcp_port_reuse += 1;
+            self.remove_index(i, EndReason::Evicted, ts, emit);
+            found = None;
         }
         let i = match found {
             Some(i) => i,
