@@ -2,7 +2,8 @@
 //! that are not Stratum, a flow-table lookup for a bypassed flow among many, reassembly per
 //! segment (in order and reordered), framing (one-line and pretty-printed multi-line JSON), and
 //! the recogniser's cost per line for each dialect and for JSON-RPC look-alikes; and walking a
-//! capture file's records in memory.
+//! capture file's records in memory; and a live worker's rebuild of its capture filter when it
+//! shunts an elephant flow.
 //!
 //! Run: `cargo bench --bench hot_path`.
 
@@ -11,6 +12,7 @@ use etherparse::PacketBuilder;
 
 use std::net::{IpAddr, Ipv4Addr};
 
+use minewatch::capture::shunt;
 use minewatch::config::HomeNet;
 use minewatch::decode::{decode, LinkType, Packet, TcpInfo, Transport};
 use minewatch::flow::reassembly::{Chunk, Reassembler, ReassemblyLimits};
@@ -208,6 +210,27 @@ fn bench(c: &mut Criterion) {
     g.bench_function("wallet_identify_monero", |b| {
         b.iter(|| minewatch::intel::wallet::identify(black_box("48edfHu7V9Z84YzzMa6fUueoELZ9ZRXq9VetWzYGzKt52XU5xvqgzYnDK9URnRoJMk1j8nLwEVsaSWJ4fhdUyZijBGUicoD")))
     });
+    g.finish();
+
+    // A live worker rebuilds its capture filter each time it shunts an elephant flow: the
+    // program for 32 flows, assembled, and handed to the kernel (which checks and translates
+    // it) on a socket as a capture's would be.
+    let mut g = c.benchmark_group("shunt");
+    let flows: Vec<_> = (0..32u16)
+        .map(|i| {
+            let a = std::net::SocketAddr::from(([10, 1, 0, i as u8], 40000 + i));
+            (a, std::net::SocketAddr::from(([198, 18, 0, 1], 443)))
+        })
+        .collect();
+    let user = pcap::Capture::dead(pcap::Linktype::ETHERNET)
+        .and_then(|d| d.compile(minewatch::cli::DEFAULT_FILTER, true))
+        .map(|p| shunt::instructions(&p))
+        .expect("the default filter compiles")
+        .expect("and reads back");
+    g.bench_function("assemble_32_flows", |b| b.iter(|| shunt::program(black_box(&user), black_box(&flows))));
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("a socket to attach to");
+    let prog = shunt::program(&user, &flows).expect("32 flows fit");
+    g.bench_function("attach_32_flows", |b| b.iter(|| shunt::attach(&sock, black_box(&prog))));
     g.finish();
 }
 

@@ -71,7 +71,7 @@ pub struct Args {
     /// workers for the rest of the link; its frames are then not counted. 0: off. Linux, with
     /// the kernel sharing the interfaces (not with --no-fanout), Ethernet captures.
     #[arg(long = "shunt", value_name = "FLOWS", default_value_t = 32,
-          value_parser = clap::value_parser!(u16).range(0..=128))]
+          value_parser = clap::value_parser!(u16).range(0..=64))]
     pub shunt: u16,
 
     /// Seconds between `stats` records in the alert output (0: only one, at exit). Live

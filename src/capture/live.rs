@@ -58,8 +58,9 @@ pub struct LiveSource {
     link: Option<LinkType>,
     dlt: i32,
     name: String,
-    /// The user's BPF filter, kept to rebuild the kernel's with shunted flows.
-    filter: String,
+    /// The user's BPF filter as compiled for this capture, kept to rebuild the kernel's with
+    /// shunted flows (or why it could not be read back).
+    user_prog: Result<Vec<libc::sock_filter>, String>,
 }
 
 fn frame(p: pcap::Packet<'_>) -> Frame<'_> {
@@ -300,6 +301,10 @@ impl LiveSource {
             cap.filter(&o.filter, true).map_err(|e| format!("filter {:?}: {e}", o.filter))?;
         }
         let dlt = cap.get_datalink().0;
+        let user_prog = cap
+            .compile(&o.filter, true)
+            .map_err(|e| format!("filter {:?}: {e}", o.filter))
+            .and_then(|p| shunt::instructions(&p));
         Ok(LiveSource {
             cap,
             joining: None,
@@ -310,7 +315,7 @@ impl LiveSource {
             link: LinkType::from_dlt(dlt),
             dlt,
             name: o.iface.clone(),
-            filter: o.filter.clone(),
+            user_prog,
         })
     }
 
@@ -358,10 +363,9 @@ impl LiveSource {
                 self.name, self.dlt
             ));
         }
-        let expr = shunt::expression(&self.filter, flows);
-        let prog = self.cap.compile(&expr, true).map_err(|e| format!("{}: shunt filter: {e}", self.name))?;
-        let insns = shunt::instructions(&prog)?;
-        shunt::attach(&self.cap, &insns).map_err(|e| format!("{}: {e}", self.name))
+        let user = self.user_prog.as_deref().map_err(|e| format!("{}: {e}", self.name))?;
+        let prog = shunt::program(user, flows).map_err(|e| format!("{}: shunt filter: {e}", self.name))?;
+        shunt::attach(&self.cap, &prog).map_err(|e| format!("{}: {e}", self.name))
     }
 
     /// The kernel's counters since the capture opened, without the frames it got before it

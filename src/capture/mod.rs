@@ -2,6 +2,7 @@
 //! input) and live interfaces (libpcap, [`live`]). Both yield the same [`Frame`]s. Knows nothing
 //! of flows.
 
+pub mod bpf;
 pub mod file;
 pub mod live;
 pub mod merge;

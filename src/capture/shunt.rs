@@ -19,16 +19,21 @@
 //!   on is found again after as many frames as it took the first time;
 //! - the list is bounded (`--shunt`); elephants past it are read as before (`shunt_full`).
 //!
-//! The filter is rebuilt as text and compiled by libpcap for the capture's own link type, then
-//! attached with `SO_ATTACH_FILTER` directly: libpcap's own `pcap_setfilter` first attaches a
-//! filter that drops everything while it empties the socket's queue, and what arrives in that
-//! window is lost without a count. The kernel swaps one filter for the next atomically.
+//! The filter is put together here ([`program`]): a test of the shunted flows, assembled in
+//! microseconds (libpcap's compiler took milliseconds for the same list, on the worker's time),
+//! ahead of the user's filter as libpcap compiled it when the capture opened. Ethernet captures
+//! only: the offsets are Ethernet's. It is attached with `SO_ATTACH_FILTER` directly: libpcap's
+//! own `pcap_setfilter` first attaches a filter that drops everything while it empties the
+//! socket's queue, and what arrives in that window is lost without a count. The kernel swaps one
+//! filter for the next atomically. A rebuild costs about 0.1 ms, mostly the kernel's checking
+//! and translating of the program (`cargo bench --bench hot_path -- shunt`).
 //!
 //! What it costs: the frames of a shunted flow are neither read nor counted by the kernel as
 //! received (the `stats` record's `flows_shunted` says how many flows were shunted); every other
-//! frame runs through a few more BPF instructions in the kernel (about four per shunted flow).
+//! frame runs through a few more BPF instructions in the kernel (about a dozen, and one per
+//! shunted flow).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use crate::flow::{Elephant, FlowKey, FlowTable};
@@ -40,8 +45,8 @@ pub const ELEPHANT_FRAMES: u32 = 1024;
 /// How long a flow stays shunted before it is read again.
 pub const SHUNT_TTL: Duration = Duration::from_secs(30);
 /// Least time between two rebuilds that only add flows (one that takes a flow out is not
-/// held back).
-const MIN_GAP: Duration = Duration::from_millis(250);
+/// held back): at most a hundred rebuilds a second, about a hundredth of a core.
+const MIN_GAP: Duration = Duration::from_millis(10);
 
 struct Entry {
     flow: Elephant,
@@ -145,42 +150,201 @@ impl Shunt {
     }
 }
 
-/// The capture filter: the user's, and not the data packets of `flows` either way. SYN, FIN and
-/// RST always pass. IPv6 flows are matched only when TCP follows the fixed header directly.
-pub fn expression(user: &str, flows: &[(SocketAddr, SocketAddr)]) -> String {
-    let dir = |fam: &str, a: &SocketAddr, b: &SocketAddr| {
-        format!(
-            "({fam} src host {} and {fam} dst host {} and tcp src port {} and tcp dst port {})",
-            a.ip(),
-            b.ip(),
-            a.port(),
-            b.port()
-        )
+/// Where the frame's TCP flags and addresses are, and which scratch words hold what.
+mod at {
+    /// The EtherType.
+    pub const ETHER_TYPE: u32 = 12;
+    /// The IPv4 header (and the IPv6 one).
+    pub const IP: u32 = 14;
+    pub const V4_FRAGMENT: u32 = IP + 6;
+    pub const V4_PROTOCOL: u32 = IP + 9;
+    pub const V4_SRC: u32 = IP + 12;
+    pub const V4_DST: u32 = IP + 16;
+    pub const V6_NEXT: u32 = IP + 6;
+    pub const V6_SRC: u32 = IP + 8;
+    pub const V6_DST: u32 = IP + 24;
+    /// The TCP header after an IPv6 fixed header.
+    pub const V6_TCP: u32 = IP + 40;
+    /// In the TCP header: the ports, and the flags byte.
+    pub const PORTS: u32 = 0;
+    pub const FLAGS: u32 = 13;
+    /// TCP bytes that must be in the frame: up to the flags.
+    pub const TCP_NEEDED: u32 = FLAGS + 1;
+}
+
+/// SYN, FIN and RST: a flow's ends, which always pass.
+const ENDS: u32 = 0x07;
+const ETHERTYPE_IPV4: u32 = 0x0800;
+const ETHERTYPE_IPV6: u32 = 0x86dd;
+const TCP: u32 = 6;
+
+/// The capture filter: the data packets of `flows` dropped, either way, then the user's filter
+/// (`user`, compiled by libpcap) on what is left. SYN, FIN and RST always pass; so do IP
+/// fragments, frames cut short before the TCP flags, and IPv6 packets whose TCP header does not
+/// follow the fixed header.
+///
+/// Shape: the frame's addresses and ports go to scratch memory once, with the two ports
+/// exclusive-or'ed as a key that is the same both ways; each flow then costs a frame of another
+/// flow one comparison of that key, and only a frame with the same key compares addresses and
+/// ports, both ways. An IPv4 flow takes 15 instructions, an IPv6 one 39: `--shunt`'s most, 64,
+/// leaves room in the kernel's limit for a user filter of 1,500 instructions.
+pub fn program(
+    user: &[libc::sock_filter],
+    flows: &[(SocketAddr, SocketAddr)],
+) -> Result<Vec<libc::sock_filter>, String> {
+    use super::bpf::{
+        Asm, Label, ABS, ADD, ALU, B, H, IND, JEQ, JGE, JSET, LD, LDX, LEN, MEM, MISC, MSH, RET, ST, TAX,
+        TXA, W, X, XOR,
     };
-    let list = |v6: bool| {
-        let fam = if v6 { "ip6" } else { "ip" };
-        flows
-            .iter()
-            .filter(|(a, b)| a.is_ipv6() == v6 && b.is_ipv6() == v6)
-            .flat_map(|(a, b)| [dir(fam, a, b), dir(fam, b, a)])
-            .collect::<Vec<_>>()
-            .join(" or ")
-    };
-    let mut parts = Vec::new();
-    let v4 = list(false);
+    let v4: Vec<_> = flows
+        .iter()
+        .filter_map(|(a, b)| match (a.ip(), b.ip()) {
+            (IpAddr::V4(x), IpAddr::V4(y)) => Some(([u32::from(x)], a.port(), [u32::from(y)], b.port())),
+            _ => None,
+        })
+        .collect();
+    let v6: Vec<_> = flows
+        .iter()
+        .filter_map(|(a, b)| match (a.ip(), b.ip()) {
+            (IpAddr::V6(x), IpAddr::V6(y)) => Some((words(x), a.port(), words(y), b.port())),
+            _ => None,
+        })
+        .collect();
+    if v4.is_empty() && v6.is_empty() {
+        return Ok(user.to_vec());
+    }
+    let mut p = Asm::default();
+    let (pass, ip4, ip6) = (p.label(), p.label(), p.label());
+    // Shorter than the least that can be shunted (an IPv4 header and TCP up to its flags).
+    p.op(LD | W | LEN, 0);
+    p.unless(JGE, at::IP + 20 + at::TCP_NEEDED, pass);
+    p.op(LD | H | ABS, at::ETHER_TYPE);
     if !v4.is_empty() {
-        parts.push(format!("(ip and tcp[tcpflags] & (tcp-syn|tcp-fin|tcp-rst) == 0 and ({v4}))"));
+        p.when(JEQ, ETHERTYPE_IPV4, ip4);
     }
-    let v6 = list(true);
     if !v6.is_empty() {
-        // 40: the fixed header; 13: the TCP flags byte.
-        parts.push(format!("(ip6 and ip6[6] == 6 and ip6[53] & 7 == 0 and ({v6}))"));
+        p.when(JEQ, ETHERTYPE_IPV6, ip6);
     }
-    let shunt = parts.join(" or ");
-    match (user.trim().is_empty(), shunt.is_empty()) {
-        (_, true) => user.to_string(),
-        (true, false) => format!("not ({shunt})"),
-        (false, false) => format!("({user}) and not ({shunt})"),
+    p.goto(pass);
+    if !v4.is_empty() {
+        p.bind(ip4);
+        p.op(LD | B | ABS, at::V4_PROTOCOL);
+        p.unless(JEQ, TCP, pass);
+        // More fragments, or an offset: the defragmenter's.
+        p.op(LD | H | ABS, at::V4_FRAGMENT);
+        p.when(JSET, 0x3fff, pass);
+        p.op(LDX | B | MSH, at::IP);
+        p.op(MISC | TXA, 0);
+        p.unless(JGE, 20, pass);
+        // The TCP header as far as the flags is in the frame.
+        p.op(ALU | ADD, at::IP + at::TCP_NEEDED);
+        p.op(MISC | TAX, 0);
+        p.op(LD | W | LEN, 0);
+        p.unless(JGE | X, 0, pass);
+        p.op(LDX | B | MSH, at::IP);
+        p.op(LD | B | IND, at::IP + at::FLAGS);
+        p.when(JSET, ENDS, pass);
+        let m = Slots::new(1);
+        store(&mut p, &[at::V4_SRC], m.src);
+        store(&mut p, &[at::V4_DST], m.dst);
+        tail(&mut p, &m, (IND, at::IP), &v4, pass);
+    }
+    if !v6.is_empty() {
+        p.bind(ip6);
+        p.op(LD | W | LEN, 0);
+        p.unless(JGE, at::V6_TCP + at::TCP_NEEDED, pass);
+        p.op(LD | B | ABS, at::V6_NEXT);
+        p.unless(JEQ, TCP, pass);
+        p.op(LD | B | ABS, at::V6_TCP + at::FLAGS);
+        p.when(JSET, ENDS, pass);
+        let m = Slots::new(4);
+        store(&mut p, &[0, 4, 8, 12].map(|o| at::V6_SRC + o), m.src);
+        store(&mut p, &[0, 4, 8, 12].map(|o| at::V6_DST + o), m.dst);
+        tail(&mut p, &m, (ABS, at::V6_TCP), &v6, pass);
+    }
+    p.bind(pass);
+    p.extend(user);
+    return p.finish();
+
+    fn words(a: Ipv6Addr) -> [u32; 4] {
+        let o = a.octets();
+        std::array::from_fn(|i| u32::from_be_bytes([o[4 * i], o[4 * i + 1], o[4 * i + 2], o[4 * i + 3]]))
+    }
+
+    /// With the addresses stored: the ports and the key from the TCP header at `tcp` (a
+    /// mode, ABS or IND from X, and an offset), then the flows, then on to `pass`.
+    fn tail<const N: usize>(
+        p: &mut Asm,
+        m: &Slots,
+        (mode, tcp): (u16, u32),
+        list: &[([u32; N], u16, [u32; N], u16)],
+        pass: Label,
+    ) {
+        p.op(LD | W | mode, tcp + at::PORTS);
+        p.op(ST, m.ports);
+        // The key: source port ^ destination port, the same both ways.
+        p.op(LD | H | mode, tcp + at::PORTS);
+        p.op(ST, m.key);
+        p.op(LD | H | mode, tcp + at::PORTS + 2);
+        p.op(LDX | W | MEM, m.key);
+        p.op(ALU | XOR | X, 0);
+        p.op(ST, m.key);
+        for f in list {
+            flow(p, m, f);
+        }
+        p.goto(pass);
+    }
+
+    /// Loads the words at `from` into scratch words `to`, `to + 1`, ...
+    fn store(p: &mut Asm, from: &[u32], to: u32) {
+        for (i, &at) in (0..).zip(from) {
+            p.op(LD | W | ABS, at);
+            p.op(ST, to + i);
+        }
+    }
+
+    /// One flow: on a frame with its key, its addresses and ports one way, then the other; a
+    /// match is dropped (A holds the key on the way in and on the way out).
+    fn flow<const N: usize>(p: &mut Asm, m: &Slots, &(a, pa, b, pb): &([u32; N], u16, [u32; N], u16)) {
+        let (check, next, back, other, drop) = (p.label(), p.label(), p.label(), p.label(), p.label());
+        p.jump(JEQ, u32::from(pa ^ pb), check, next);
+        p.bind(check);
+        let ports = |x: u16, y: u16| u32::from(x) << 16 | u32::from(y);
+        for (way, (src, dst, ports), miss) in
+            [(0, (a, b, ports(pa, pb)), other), (1, (b, a, ports(pb, pa)), back)]
+        {
+            if way == 1 {
+                p.bind(other);
+            }
+            let wanted = (m.src..).zip(src).chain((m.dst..).zip(dst)).chain([(m.ports, ports)]);
+            let mut wanted = wanted.peekable();
+            while let Some((slot, value)) = wanted.next() {
+                p.op(LD | MEM, slot);
+                let on = p.label();
+                p.jump(JEQ, value, if wanted.peek().is_some() { on } else { drop }, miss);
+                p.bind(on);
+            }
+        }
+        p.bind(drop);
+        p.op(RET, 0);
+        p.bind(back);
+        p.op(LD | MEM, m.key);
+        p.bind(next);
+    }
+}
+
+/// Scratch words of the shunt program: the frame's source and destination addresses (`n`
+/// words each), its ports as one word, and the key.
+struct Slots {
+    src: u32,
+    dst: u32,
+    ports: u32,
+    key: u32,
+}
+
+impl Slots {
+    fn new(n: u32) -> Slots {
+        Slots { src: 0, dst: n, ports: 2 * n, key: 2 * n + 1 }
     }
 }
 
@@ -206,9 +370,10 @@ pub fn instructions(p: &pcap::BpfProgram) -> Result<Vec<libc::sock_filter>, Stri
         .collect()
 }
 
-/// Replaces the socket filter of `cap` by `prog`, atomically.
+/// Replaces the socket filter of `sock` (a capture's) by `prog`, atomically. The kernel checks
+/// the program first and refuses one that is not sound.
 #[cfg(target_os = "linux")]
-pub fn attach(cap: &pcap::Capture<pcap::Active>, prog: &[libc::sock_filter]) -> Result<(), String> {
+pub fn attach(sock: &impl std::os::fd::AsFd, prog: &[libc::sock_filter]) -> Result<(), String> {
     use nix::sys::socket::{setsockopt, sockopt};
 
     /// The `SO_ATTACH_FILTER` socket option (made by nix's helpers: no unsafe code here).
@@ -225,17 +390,18 @@ pub fn attach(cap: &pcap::Capture<pcap::Active>, prog: &[libc::sock_filter]) -> 
     let len = u16::try_from(prog.len()).map_err(|_| format!("filter of {} instructions", prog.len()))?;
     // The kernel copies the program during the call; `prog` outlives it.
     let fprog = libc::sock_fprog { len, filter: prog.as_ptr().cast_mut() };
-    setsockopt(cap, AttachFilter, &fprog).map_err(|e| format!("attaching the capture filter: {e}"))
+    setsockopt(sock, AttachFilter, &fprog).map_err(|e| format!("attaching the capture filter: {e}"))
 }
 
 #[cfg(not(target_os = "linux"))]
-pub fn attach(_: &pcap::Capture<pcap::Active>, _: &[libc::sock_filter]) -> Result<(), String> {
+pub fn attach(_: &impl std::os::fd::AsFd, _: &[libc::sock_filter]) -> Result<(), String> {
     Err("shunting is Linux only".to_string())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::capture::bpf;
     use crate::cli::DEFAULT_FILTER;
     use crate::synth::frame::{Framer, Link, TcpFlags, TcpSeg};
 
@@ -243,19 +409,48 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn program(expr: &str) -> pcap::BpfProgram {
+    fn compiled(expr: &str) -> pcap::BpfProgram {
         let dead = pcap::Capture::dead(pcap::Linktype::ETHERNET).unwrap();
         dead.compile(expr, true).unwrap_or_else(|e| panic!("{expr}: {e}"))
+    }
+
+    /// The shunt filter as libpcap's filter language says it: the reference the assembled
+    /// program is held to. (libpcap's `tcp[...]` also tests that the fragment offset is 0.)
+    fn expression(user: &str, flows: &[(SocketAddr, SocketAddr)]) -> String {
+        let dir = |fam: &str, a: &SocketAddr, b: &SocketAddr| {
+            let (x, y, px, py) = (a.ip(), b.ip(), a.port(), b.port());
+            format!("({fam} src host {x} and {fam} dst host {y} and tcp src port {px} and tcp dst port {py})")
+        };
+        let list = |v6: bool| {
+            let fam = if v6 { "ip6" } else { "ip" };
+            let dirs = flows.iter().filter(|(a, b)| a.is_ipv6() == v6 && b.is_ipv6() == v6);
+            dirs.flat_map(|(a, b)| [dir(fam, a, b), dir(fam, b, a)]).collect::<Vec<_>>().join(" or ")
+        };
+        let (v4, v6) = (list(false), list(true));
+        let mut parts = Vec::new();
+        if !v4.is_empty() {
+            parts.push(format!("(ip and tcp[tcpflags] & (tcp-syn|tcp-fin|tcp-rst) == 0 and ({v4}))"));
+        }
+        if !v6.is_empty() {
+            parts.push(format!("(ip6 and ip6[6] == 6 and ip6[53] & 7 == 0 and ({v6}))"));
+        }
+        match (user.trim().is_empty(), parts.join(" or ")) {
+            (_, shunt) if shunt.is_empty() => user.to_string(),
+            (true, shunt) => format!("not ({shunt})"),
+            (false, shunt) => format!("({user}) and not ({shunt})"),
+        }
     }
 
     fn seg(flags: TcpFlags) -> TcpSeg {
         TcpSeg { seq: 1, ack: 1, flags, window: 512, mss_option: None }
     }
 
-    /// Whether `prog` passes a TCP frame from `a` to `b` with `flags`.
-    fn passes(prog: &pcap::BpfProgram, a: &str, b: &str, flags: TcpFlags) -> bool {
-        let mut f = Framer::new(Link::Ethernet);
-        prog.filter(f.tcp(addr(a), addr(b), &seg(flags), b"data").unwrap())
+    fn tcp(a: &str, b: &str, flags: TcpFlags) -> Vec<u8> {
+        Framer::new(Link::Ethernet).tcp(addr(a), addr(b), &seg(flags), b"data").unwrap().to_vec()
+    }
+
+    fn shunt_program(user: &str, flows: &[(SocketAddr, SocketAddr)]) -> Vec<libc::sock_filter> {
+        program(&instructions(&compiled(user)).unwrap(), flows).unwrap()
     }
 
     const DATA: TcpFlags = TcpFlags::ACK.union(TcpFlags::PSH);
@@ -265,51 +460,185 @@ mod tests {
         let flows = [
             (addr("10.1.1.1:40000"), addr("198.18.0.1:873")),
             (addr("[2001:db8::1]:50000"), addr("[2001:db8::2]:22")),
+            (addr("10.9.9.9:5000"), addr("10.9.9.9:5001")),
         ];
-        let prog = program(&expression(DEFAULT_FILTER, &flows));
-        for (a, b) in [("10.1.1.1:40000", "198.18.0.1:873"), ("[2001:db8::1]:50000", "[2001:db8::2]:22")] {
-            assert!(!passes(&prog, a, b, DATA), "{a} -> {b}");
-            assert!(!passes(&prog, b, a, TcpFlags::ACK), "{b} -> {a}");
+        let prog = shunt_program(DEFAULT_FILTER, &flows);
+        let passes = |f: &[u8]| bpf::run(&prog, f) != 0;
+        for (a, b) in [
+            ("10.1.1.1:40000", "198.18.0.1:873"),
+            ("[2001:db8::1]:50000", "[2001:db8::2]:22"),
+            ("10.9.9.9:5000", "10.9.9.9:5001"),
+        ] {
+            assert!(!passes(&tcp(a, b, DATA)), "{a} -> {b}");
+            assert!(!passes(&tcp(b, a, TcpFlags::ACK)), "{b} -> {a}");
             for f in [TcpFlags::SYN, TcpFlags::FIN.union(TcpFlags::ACK), TcpFlags::RST] {
-                assert!(passes(&prog, a, b, f), "{a} -> {b} {f:?}: a flow's ends must pass");
+                assert!(passes(&tcp(a, b, f)), "{a} -> {b} {f:?}: a flow's ends must pass");
             }
         }
-        // Another port, another address, the ports crossed: not this flow.
-        assert!(passes(&prog, "10.1.1.1:40001", "198.18.0.1:873", DATA));
-        assert!(passes(&prog, "10.1.1.2:40000", "198.18.0.1:873", DATA));
-        assert!(passes(&prog, "10.1.1.1:873", "198.18.0.1:40000", DATA));
-        assert!(passes(&prog, "[2001:db8::1]:50000", "[2001:db8::3]:22", DATA));
+        // Another port, another address, the ports crossed (the same key): not this flow.
+        assert!(passes(&tcp("10.1.1.1:40001", "198.18.0.1:873", DATA)));
+        assert!(passes(&tcp("10.1.1.2:40000", "198.18.0.1:873", DATA)));
+        assert!(passes(&tcp("10.1.1.1:873", "198.18.0.1:40000", DATA)));
+        assert!(passes(&tcp("[2001:db8::1]:50000", "[2001:db8::3]:22", DATA)));
         // The user's filter still rules: DNS answers pass, other UDP does not.
         let mut f = Framer::new(Link::Ethernet);
-        assert!(prog.filter(f.udp(addr("10.0.0.53:53"), addr("10.1.1.1:5000"), b"x").unwrap()));
-        assert!(!prog.filter(f.udp(addr("10.0.0.9:123"), addr("10.1.1.1:123"), b"x").unwrap()));
+        assert!(passes(f.udp(addr("10.0.0.53:53"), addr("10.1.1.1:5000"), b"x").unwrap()));
+        assert!(!passes(f.udp(addr("10.0.0.9:123"), addr("10.1.1.1:123"), b"x").unwrap()));
+        // No flows: the user's program, as it is; no user filter: only the flows are dropped.
+        let user = instructions(&compiled("tcp port 3333")).unwrap();
+        assert_eq!(format!("{:?}", program(&user, &[]).unwrap()), format!("{user:?}"));
+        let prog = shunt_program("", &flows[..1]);
+        assert_eq!(bpf::run(&prog, &tcp("10.1.1.1:40000", "198.18.0.1:873", DATA)), 0);
+        assert_ne!(bpf::run(&prog, &tcp("10.1.1.1:40000", "198.18.0.1:874", DATA)), 0);
     }
 
     #[test]
-    fn no_flows_leave_the_users_filter_as_it_is_and_no_filter_is_a_negation() {
-        assert_eq!(expression("tcp port 3333", &[]), "tcp port 3333");
-        let flows = [(addr("10.1.1.1:1"), addr("10.2.2.2:2"))];
-        let prog = program(&expression("", &flows));
-        assert!(!passes(&prog, "10.1.1.1:1", "10.2.2.2:2", DATA));
-        assert!(passes(&prog, "10.1.1.1:1", "10.2.2.2:3", DATA));
+    fn a_frame_cut_short_or_a_fragment_is_left_to_the_users_filter() {
+        let flows = [(addr("10.1.1.1:40000"), addr("198.18.0.1:873"))];
+        let prog = shunt_program("", &flows);
+        let whole = tcp("10.1.1.1:40000", "198.18.0.1:873", DATA);
+        assert_eq!(bpf::run(&prog, &whole), 0);
+        // Cut before the flags byte (14 + 20 + 13): passes (a load past the end would drop it).
+        assert_ne!(bpf::run(&prog, &whole[..47]), 0);
+        assert_eq!(bpf::run(&prog, &whole[..48]), 0);
+        for frag in [0x2000u16, 0x0001] {
+            let mut f = whole.clone();
+            f[20..22].copy_from_slice(&frag.to_be_bytes());
+            assert_ne!(bpf::run(&prog, &f), 0, "fragment bits {frag:#x}");
+        }
     }
 
     #[test]
-    fn a_full_list_compiles_within_the_kernels_limit_and_reads_back_whole() {
-        let flows: Vec<_> = (0..64u16)
-            .map(|i| (addr(&format!("10.1.{}.{}:{}", i / 200, i % 200, 1000 + i)), addr("198.18.0.1:443")))
-            .chain(
-                (0..64u16)
-                    .map(|i| (addr(&format!("[2001:db8::{i:x}]:{}", 2000 + i)), addr("[2001:db8::1]:22"))),
-            )
+    fn the_interpreter_runs_libpcaps_programs_as_libpcap_does() {
+        let frames: Vec<Vec<u8>> = [
+            tcp("10.0.0.1:3333", "10.0.0.2:40000", DATA),
+            tcp("[2001:db8::1]:3333", "[2001:db8::2]:22", TcpFlags::SYN),
+            tcp("10.0.0.1:80", "10.0.0.2:40000", TcpFlags::RST),
+            Framer::new(Link::Ethernet)
+                .udp(addr("10.0.0.53:53"), addr("10.1.1.1:5000"), b"x")
+                .unwrap()
+                .to_vec(),
+            Framer::new(Link::Ethernet).udp(addr("[::1]:123"), addr("[::2]:123"), b"x").unwrap().to_vec(),
+        ]
+        .into_iter()
+        .flat_map(|f| (0..=f.len()).map(move |n| f[..n].to_vec()))
+        .collect();
+        let exprs = [DEFAULT_FILTER, "tcp port 3333", "ip6 and tcp port 22", "", "len > 60"];
+        for expr in exprs {
+            let prog = compiled(expr);
+            let insns = instructions(&prog).unwrap();
+            for f in &frames {
+                assert_eq!(bpf::run(&insns, f) != 0, prog.filter(f), "{expr}, frame of {}", f.len());
+            }
+        }
+    }
+
+    /// A frame for the property test: TCP between two of a few endpoints (so that many frames
+    /// belong to the flows shunted), with some flags, perhaps IPv4 options, perhaps marked as a
+    /// fragment, perhaps cut short.
+    #[derive(Clone, Debug)]
+    struct Case {
+        v6: bool,
+        a: u8,
+        b: u8,
+        flags: u8,
+        options: bool,
+        fragment: u16,
+        cut: Option<usize>,
+    }
+
+    fn endpoint(v6: bool, i: u8) -> SocketAddr {
+        let port = 1000 + u16::from(i % 3);
+        let host = i / 3;
+        if v6 {
+            addr(&format!("[2001:db8::{host}]:{port}"))
+        } else {
+            addr(&format!("10.0.0.{host}:{port}"))
+        }
+    }
+
+    /// `case`'s frame, and whether it is a whole unfragmented TCP header (which the reference
+    /// expression judges; anything else only the user's filter does).
+    fn frame(c: &Case) -> (Vec<u8>, bool) {
+        let (a, b) = (endpoint(c.v6, c.a), endpoint(c.v6, c.b));
+        let seg = TcpSeg { flags: TcpFlags(c.flags), ..seg(DATA) };
+        let mut f = Framer::new(Link::Ethernet).tcp(a, b, &seg, b"payload").unwrap().to_vec();
+        let mut ihl = 20;
+        if !c.v6 && c.options {
+            // Four NOP options: the TCP header moves 4 bytes.
+            f.splice(34..34, [1u8; 4]);
+            f[14] = 0x46;
+            let total = u16::from_be_bytes([f[16], f[17]]) + 4;
+            f[16..18].copy_from_slice(&total.to_be_bytes());
+            ihl = 24;
+        }
+        if !c.v6 {
+            f[20..22].copy_from_slice(&c.fragment.to_be_bytes());
+        }
+        let needed = if c.v6 { 14 + 40 + 14 } else { 14 + ihl + 14 };
+        let whole = match c.cut {
+            Some(n) if n % f.len() < f.len() => {
+                let n = n % f.len();
+                f.truncate(n);
+                n >= needed
+            }
+            _ => true,
+        };
+        (f, whole && (c.v6 || c.fragment & 0x3fff == 0))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// What the assembled filter passes is what libpcap's compiled expression passes (on a
+        /// whole unfragmented TCP header; else what the user's filter passes).
+        #[test]
+        fn the_assembled_filter_passes_what_the_expression_passes(
+            flows in proptest::collection::vec((proptest::bool::ANY, 0u8..9, 0u8..9), 0..6),
+            cases in proptest::collection::vec(
+                (proptest::bool::ANY, 0u8..9, 0u8..9, 0u8..0x40, proptest::bool::ANY,
+                 proptest::sample::select(vec![0u16, 0x4000, 0x2000, 0x0010]),
+                 proptest::option::weighted(0.2, 0usize..200)),
+                1..40),
+            user in proptest::sample::select(vec![DEFAULT_FILTER, "", "tcp port 1001 or udp"]),
+        ) {
+            let flows: Vec<_> = flows.into_iter().map(|(v6, a, b)| (endpoint(v6, a), endpoint(v6, b))).collect();
+            let prog = shunt_program(user, &flows);
+            let (reference, alone) = (compiled(&expression(user, &flows)), compiled(user));
+            for (v6, a, b, flags, options, fragment, cut) in cases {
+                let c = Case { v6, a, b, flags, options, fragment, cut };
+                let (f, whole) = frame(&c);
+                let want = if whole { reference.filter(&f) } else { alone.filter(&f) };
+                proptest::prop_assert_eq!(bpf::run(&prog, &f) != 0, want, "{:?} {:?}", c, flows);
+            }
+        }
+    }
+
+    #[test]
+    fn a_full_list_fits_the_kernels_limit_and_the_kernel_takes_it() {
+        let v4 = (0..64u16)
+            .map(|i| (addr(&format!("10.1.{}.{}:{}", i / 200, i % 200, 1000 + i)), addr("198.18.0.1:443")));
+        let v6 =
+            (0..64u16).map(|i| (addr(&format!("[2001:db8::{i:x}]:{}", 2000 + i)), addr("[2001:db8::1]:22")));
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        for flows in
+            [v4.clone().collect::<Vec<_>>(), v6.clone().collect(), v4.take(32).chain(v6.take(32)).collect()]
+        {
+            let prog = shunt_program(DEFAULT_FILTER, &flows);
+            assert!(prog.len() <= bpf::MAX_INSNS, "{} instructions", prog.len());
+            // Any socket takes a filter, and the kernel checks it first (jumps in the program,
+            // scratch memory written before it is read, a return at every end).
+            attach(&sock, &prog).unwrap_or_else(|e| panic!("{} flows: {e}", flows.len()));
+        }
+        // The kernel does refuse a program that is not sound: the check above can fail.
+        let mut bad = shunt_program(DEFAULT_FILTER, &[(addr("10.0.0.1:1"), addr("10.0.0.2:2"))]);
+        bad.last_mut().unwrap().code = bpf::JMP | bpf::JA;
+        assert!(attach(&sock, &bad).is_err());
+        // Past the limit: an error, not a program the kernel would refuse.
+        let many: Vec<_> = (0..200u16)
+            .map(|i| (addr(&format!("[2001:db8::{i:x}]:{}", 2000 + i)), addr("[2001:db8::1]:22")))
             .collect();
-        let prog = program(&expression(DEFAULT_FILTER, &flows));
-        let insns = instructions(&prog).unwrap();
-        assert_eq!(insns.len(), prog.get_instructions().len());
-        // BPF_MAXINSNS.
-        assert!(insns.len() <= 4096, "{} instructions", insns.len());
-        // The last instruction of a libpcap program is a return (class 6).
-        assert_eq!(insns.last().map(|i| i.code & 7), Some(6));
+        assert!(program(&[], &many).unwrap_err().contains("more than"));
     }
 
     #[test]
