@@ -66,7 +66,7 @@ pub struct Args {
     pub no_fanout: bool,
 
     /// Most elephant flows each worker has the kernel drop: a flow already found not to be
-    /// Stratum that goes on for over a thousand frames (a backup, a big download) is added to
+    /// Stratum that goes on for over 256 frames (a backup, a big download) is added to
     /// the capture filter, its SYN, FIN and RST still read, for 30 s at a time. Frees the
     /// workers for the rest of the link; its frames are then not counted. 0: off. Linux, with
     /// the kernel sharing the interfaces (not with --no-fanout), Ethernet captures.
