@@ -22,11 +22,13 @@
 //! The filter is put together here ([`program`]): a test of the shunted flows, assembled in
 //! microseconds (libpcap's compiler took milliseconds for the same list, on the worker's time),
 //! ahead of the user's filter as libpcap compiled it when the capture opened. Ethernet captures
-//! only: the offsets are Ethernet's. It is attached with `SO_ATTACH_FILTER` directly: libpcap's
-//! own `pcap_setfilter` first attaches a filter that drops everything while it empties the
-//! socket's queue, and what arrives in that window is lost without a count. The kernel swaps one
-//! filter for the next atomically. A rebuild costs about 0.1 ms, mostly the kernel's checking
-//! and translating of the program (`cargo bench --bench hot_path -- shunt`).
+//! only: the offsets are Ethernet's. A VLAN tag the kernel took out of the frame (the usual
+//! offload) changes nothing; frames that still carry their tag are not shunted, only read. It
+//! is attached with `SO_ATTACH_FILTER` directly: libpcap's own `pcap_setfilter` first attaches
+//! a filter that drops everything while it empties the socket's queue, and what arrives in that
+//! window is lost without a count. The kernel swaps one filter for the next atomically. A
+//! rebuild costs about 0.1 ms, mostly the kernel's checking and translating of the program
+//! (`cargo bench --bench hot_path -- shunt`).
 //!
 //! What it costs: the frames of a shunted flow are neither read nor counted by the kernel as
 //! received (the `stats` record's `flows_shunted` says how many flows were shunted); every other
