@@ -10,37 +10,59 @@
 
 use libc::sock_filter;
 
-// Instruction classes, sizes, modes and operations (linux/filter.h, the same on every system).
-pub const LD: u16 = 0x00;
-pub const LDX: u16 = 0x01;
-pub const ST: u16 = 0x02;
-pub const ALU: u16 = 0x04;
-pub const JMP: u16 = 0x05;
-pub const RET: u16 = 0x06;
-pub const MISC: u16 = 0x07;
-pub const W: u16 = 0x00;
-pub const H: u16 = 0x08;
-pub const B: u16 = 0x10;
-pub const ABS: u16 = 0x20;
-pub const IND: u16 = 0x40;
-pub const MEM: u16 = 0x60;
-pub const LEN: u16 = 0x80;
-pub const MSH: u16 = 0xa0;
-pub const ADD: u16 = 0x00;
-pub const XOR: u16 = 0xa0;
-pub const JA: u16 = 0x00;
-pub const JEQ: u16 = 0x10;
-pub const JGE: u16 = 0x30;
-pub const JSET: u16 = 0x40;
-pub const K: u16 = 0x00;
-pub const X: u16 = 0x08;
-pub const TAX: u16 = 0x00;
-pub const TXA: u16 = 0x80;
+/// libc's names for instruction classes, sizes, modes and operations (linux/filter.h) are
+/// `u32`; an instruction's code is a `u16`.
+macro_rules! codes {
+    ($($name:ident = $libc:ident),* $(,)?) => {
+        $(pub const $name: u16 = libc::$libc as u16;)*
+    };
+}
+
+codes!(
+    LD = BPF_LD,
+    LDX = BPF_LDX,
+    ST = BPF_ST,
+    STX = BPF_STX,
+    ALU = BPF_ALU,
+    JMP = BPF_JMP,
+    RET = BPF_RET,
+    MISC = BPF_MISC,
+    W = BPF_W,
+    H = BPF_H,
+    B = BPF_B,
+    IMM = BPF_IMM,
+    ABS = BPF_ABS,
+    IND = BPF_IND,
+    MEM = BPF_MEM,
+    LEN = BPF_LEN,
+    MSH = BPF_MSH,
+    ADD = BPF_ADD,
+    SUB = BPF_SUB,
+    MUL = BPF_MUL,
+    DIV = BPF_DIV,
+    OR = BPF_OR,
+    AND = BPF_AND,
+    LSH = BPF_LSH,
+    RSH = BPF_RSH,
+    NEG = BPF_NEG,
+    MOD = BPF_MOD,
+    XOR = BPF_XOR,
+    JA = BPF_JA,
+    JEQ = BPF_JEQ,
+    JGT = BPF_JGT,
+    JGE = BPF_JGE,
+    JSET = BPF_JSET,
+    K = BPF_K,
+    X = BPF_X,
+    A = BPF_A,
+    TAX = BPF_TAX,
+    TXA = BPF_TXA,
+);
 
 /// Words of scratch memory a program has (`M[0]` to `M[15]`).
-pub const MEMWORDS: u32 = 16;
+pub const MEMWORDS: u32 = libc::BPF_MEMWORDS as u32;
 /// Most instructions the kernel takes in one program.
-pub const MAX_INSNS: usize = 4096;
+pub const MAX_INSNS: usize = libc::BPF_MAXINSNS as usize;
 
 /// A place in a program, bound to an instruction once, jumped to from before it.
 #[derive(Clone, Copy, Debug)]
@@ -166,12 +188,12 @@ pub fn run(prog: &[sock_filter], pkt: &[u8]) -> u32 {
     let mut pc = 0usize;
     while let Some(i) = prog.get(pc) {
         pc += 1;
-        let (class, size, mode) = (i.code & 7, i.code & 0x18, i.code & 0xe0);
+        let (class, size, mode, op) = (i.code & 0x07, i.code & 0x18, i.code & 0xe0, i.code & 0xf0);
         let src = if i.code & X != 0 { x } else { i.k };
         match class {
             LD | LDX => {
                 let v = match mode {
-                    0 => Some(i.k),
+                    IMM => Some(i.k),
                     ABS => load(i.k, size),
                     IND => load(x.wrapping_add(i.k), size),
                     MEM => m.get(i.k as usize).copied(),
@@ -186,42 +208,43 @@ pub fn run(prog: &[sock_filter], pkt: &[u8]) -> u32 {
                     x = v;
                 }
             }
-            ST | 0x03 => {
+            ST | STX => {
                 let v = if class == ST { a } else { x };
                 let Some(slot) = m.get_mut(i.k as usize) else { return 0 };
                 *slot = v;
             }
             ALU => {
-                a = match i.code & 0xf0 {
-                    0x00 => a.wrapping_add(src),
-                    0x10 => a.wrapping_sub(src),
-                    0x20 => a.wrapping_mul(src),
-                    0x30 if src == 0 => return 0,
-                    0x30 => a / src,
-                    0x40 => a | src,
-                    0x50 => a & src,
-                    0x60 => a.checked_shl(src).unwrap_or(0),
-                    0x70 => a.checked_shr(src).unwrap_or(0),
-                    0x80 => a.wrapping_neg(),
-                    0x90 if src == 0 => return 0,
-                    0x90 => a % src,
-                    _ => a ^ src,
+                a = match op {
+                    ADD => a.wrapping_add(src),
+                    SUB => a.wrapping_sub(src),
+                    MUL => a.wrapping_mul(src),
+                    DIV | MOD if src == 0 => return 0,
+                    DIV => a / src,
+                    MOD => a % src,
+                    OR => a | src,
+                    AND => a & src,
+                    LSH => a.checked_shl(src).unwrap_or(0),
+                    RSH => a.checked_shr(src).unwrap_or(0),
+                    NEG => a.wrapping_neg(),
+                    XOR => a ^ src,
+                    _ => return 0,
                 };
             }
             JMP => {
-                let taken = match i.code & 0xf0 {
+                let taken = match op {
                     JA => {
                         pc += i.k as usize;
                         continue;
                     }
                     JEQ => a == src,
-                    0x20 => a > src,
+                    JGT => a > src,
                     JGE => a >= src,
-                    _ => a & src != 0,
+                    JSET => a & src != 0,
+                    _ => return 0,
                 };
                 pc += usize::from(if taken { i.jt } else { i.jf });
             }
-            RET => return if i.code & 0x18 == 0x10 { a } else { i.k },
+            RET => return if i.code & 0x18 == A { a } else { i.k },
             _ => {
                 if i.code & 0xf8 == TXA {
                     a = x;

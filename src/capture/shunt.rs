@@ -176,9 +176,9 @@ mod at {
 
 /// SYN, FIN and RST: a flow's ends, which always pass.
 const ENDS: u32 = 0x07;
-const ETHERTYPE_IPV4: u32 = 0x0800;
-const ETHERTYPE_IPV6: u32 = 0x86dd;
-const TCP: u32 = 6;
+const ETHERTYPE_IPV4: u32 = libc::ETH_P_IP as u32;
+const ETHERTYPE_IPV6: u32 = libc::ETH_P_IPV6 as u32;
+const TCP: u32 = libc::IPPROTO_TCP as u32;
 
 /// The capture filter: the data packets of `flows` dropped, either way, then the user's filter
 /// (`user`, compiled by libpcap) on what is left. SYN, FIN and RST always pass; so do IP
@@ -195,31 +195,26 @@ pub fn program(
     flows: &[(SocketAddr, SocketAddr)],
 ) -> Result<Vec<libc::sock_filter>, String> {
     use super::bpf::{
-        Asm, Label, ABS, ADD, ALU, B, H, IND, JEQ, JGE, JSET, LD, LDX, LEN, MEM, MISC, MSH, RET, ST, TAX,
-        TXA, W, X, XOR,
+        Asm, Label, ABS, ALU, B, H, IND, JEQ, JGE, JSET, LD, LDX, LEN, MEM, MISC, MSH, RET, ST, SUB, TXA, W,
+        X, XOR,
     };
-    let v4: Vec<_> = flows
-        .iter()
-        .filter_map(|(a, b)| match (a.ip(), b.ip()) {
-            (IpAddr::V4(x), IpAddr::V4(y)) => Some(([u32::from(x)], a.port(), [u32::from(y)], b.port())),
-            _ => None,
-        })
-        .collect();
-    let v6: Vec<_> = flows
-        .iter()
-        .filter_map(|(a, b)| match (a.ip(), b.ip()) {
-            (IpAddr::V6(x), IpAddr::V6(y)) => Some((words(x), a.port(), words(y), b.port())),
-            _ => None,
-        })
-        .collect();
+    let (mut v4, mut v6) = (Vec::new(), Vec::new());
+    for (a, b) in flows {
+        match (a.ip(), b.ip()) {
+            (IpAddr::V4(x), IpAddr::V4(y)) => v4.push(([u32::from(x)], a.port(), [u32::from(y)], b.port())),
+            (IpAddr::V6(x), IpAddr::V6(y)) => v6.push((words(x), a.port(), words(y), b.port())),
+            _ => {}
+        }
+    }
     if v4.is_empty() && v6.is_empty() {
         return Ok(user.to_vec());
     }
     let mut p = Asm::default();
     let (pass, ip4, ip6) = (p.label(), p.label(), p.label());
     // Shorter than the least that can be shunted (an IPv4 header and TCP up to its flags).
+    let least = at::IP + 20 + at::TCP_NEEDED;
     p.op(LD | W | LEN, 0);
-    p.unless(JGE, at::IP + 20 + at::TCP_NEEDED, pass);
+    p.unless(JGE, least, pass);
     p.op(LD | H | ABS, at::ETHER_TYPE);
     if !v4.is_empty() {
         p.when(JEQ, ETHERTYPE_IPV4, ip4);
@@ -238,12 +233,11 @@ pub fn program(
         p.op(LDX | B | MSH, at::IP);
         p.op(MISC | TXA, 0);
         p.unless(JGE, 20, pass);
-        // The TCP header as far as the flags is in the frame.
-        p.op(ALU | ADD, at::IP + at::TCP_NEEDED);
-        p.op(MISC | TAX, 0);
+        // The TCP header as far as the flags is in the frame: length - 28 >= the IP header's
+        // (the length is at least `least`, so the subtraction does not wrap).
         p.op(LD | W | LEN, 0);
+        p.op(ALU | SUB, at::IP + at::TCP_NEEDED);
         p.unless(JGE | X, 0, pass);
-        p.op(LDX | B | MSH, at::IP);
         p.op(LD | B | IND, at::IP + at::FLAGS);
         p.when(JSET, ENDS, pass);
         let m = Slots::new(1);
@@ -311,27 +305,33 @@ pub fn program(
         let (check, next, back, other, drop) = (p.label(), p.label(), p.label(), p.label(), p.label());
         p.jump(JEQ, u32::from(pa ^ pb), check, next);
         p.bind(check);
-        let ports = |x: u16, y: u16| u32::from(x) << 16 | u32::from(y);
-        for (way, (src, dst, ports), miss) in
-            [(0, (a, b, ports(pa, pb)), other), (1, (b, a, ports(pb, pa)), back)]
-        {
-            if way == 1 {
-                p.bind(other);
-            }
-            let wanted = (m.src..).zip(src).chain((m.dst..).zip(dst)).chain([(m.ports, ports)]);
-            let mut wanted = wanted.peekable();
-            while let Some((slot, value)) = wanted.next() {
-                p.op(LD | MEM, slot);
-                let on = p.label();
-                p.jump(JEQ, value, if wanted.peek().is_some() { on } else { drop }, miss);
-                p.bind(on);
-            }
-        }
+        way(p, m, (a, pa), (b, pb), drop, other);
+        p.bind(other);
+        way(p, m, (b, pb), (a, pa), drop, back);
         p.bind(drop);
         p.op(RET, 0);
         p.bind(back);
         p.op(LD | MEM, m.key);
         p.bind(next);
+    }
+
+    /// To `drop` if the frame goes from `src` to `dst`, else to `miss`.
+    fn way<const N: usize>(
+        p: &mut Asm,
+        m: &Slots,
+        (src, sport): ([u32; N], u16),
+        (dst, dport): ([u32; N], u16),
+        drop: Label,
+        miss: Label,
+    ) {
+        let ports = u32::from(sport) << 16 | u32::from(dport);
+        let mut wanted = (m.src..).zip(src).chain((m.dst..).zip(dst)).chain([(m.ports, ports)]).peekable();
+        while let Some((slot, value)) = wanted.next() {
+            p.op(LD | MEM, slot);
+            let on = p.label();
+            p.jump(JEQ, value, if wanted.peek().is_some() { on } else { drop }, miss);
+            p.bind(on);
+        }
     }
 }
 
