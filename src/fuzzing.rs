@@ -227,6 +227,7 @@ pub fn small_flow_limits() -> FlowLimits {
         bypass_timeout_us: 30_000_000,
         hole_timeout_us: 1_000_000,
         elephant_frames: 3,
+        name_wait_us: 2_000_000,
         memcap: 64 * 1024,
         reassembly: ReassemblyLimits { max_ooo_bytes: 2048, max_ooo_segments: 8 },
     }

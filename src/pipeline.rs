@@ -256,8 +256,20 @@ impl Worker {
     fn tick(&mut self, now: Ts) {
         self.defrag.expire(now, &mut self.own);
         let Worker { table, hosts, records, own, .. } = self;
+        table.recheck_names(now, &mut |ev| deliver(hosts, records, own, ev));
         table.expire(now, &mut |ev| deliver(hosts, records, own, ev));
         self.report();
+    }
+
+    /// TLS flows waiting for a name are looked up again when the DNS map has learnt something
+    /// (live: another worker may read the answer after this one read the ClientHello).
+    /// Not in replay, where the map is written in file order and a flow's own packets and the
+    /// ticks of packet time look it up again, deterministically.
+    fn recheck_names(&mut self) {
+        if self.table.names_news() {
+            let Worker { table, hosts, records, own, .. } = self;
+            table.recheck_names(now(), &mut |ev| deliver(hosts, records, own, ev));
+        }
     }
 
     fn flush(&mut self) {
@@ -915,6 +927,7 @@ fn capture_own(
     let mut clock = Clock::new();
     while !set.ended() && !stop.load(Ordering::Relaxed) {
         let got = set.pump(&mut |link, frame| w.frame(link, frame, intel));
+        w.recheck_names();
         let tick = clock.due(got);
         if shunt.is_on() && (tick || shunt.pending() || w.table.elephant_news()) {
             update_shunt(&mut w, &mut shunt, &set);

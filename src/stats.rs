@@ -119,6 +119,15 @@ counters! {
     tls_unparsed,
     /// TLS sessions to a pool, by their SNI or by an earlier DNS answer for a pool domain.
     tls_pool,
+    /// TLS flows whose ClientHello named no server and whose server no DNS answer read so far
+    /// named: they wait, a few seconds at most, for an answer another worker may read late.
+    tls_name_waits,
+    /// Of those, flows a DNS answer read after their ClientHello named: reported (clue `dns`).
+    tls_name_late,
+    /// Of those, flows no answer named within the wait: bypassed.
+    tls_name_unanswered,
+    /// TLS flows with no name bypassed at once because too many already waited.
+    tls_name_wait_full,
     /// TLS sessions to a pool domain not reported because the client offered only HTTP in ALPN
     /// (a browser on the pool's web site).
     tls_pool_web,

@@ -864,3 +864,62 @@ fn without_shunting_every_frame_is_read_and_the_same_miners_are_seen() {
     assert_eq!(st["flows_shunted"], 0, "{st}");
     assert_both_miners(&recs);
 }
+
+/// The DNS answer that names a TLS pool (whose ClientHello carries no SNI) is held back on
+/// purpose and sent half a second after the whole TLS connection, as when the answer's worker is
+/// behind the connection's. The connection waits for a name (a bounded time) and is reported
+/// with clue `dns`, with one worker and with two, just as a replay of the capture (answer first)
+/// reports it.
+#[test]
+fn a_dns_answer_read_after_the_tls_connection_it_names_still_names_the_pool() {
+    let source = util::pcaps_dir().join("tls-dns-no-sni.pcap");
+    let data = std::fs::read(&source).expect("read tls-dns-no-sni.pcap");
+    let recs = util::capture_records(&data).expect("records");
+    // The classic pcap header, then the TCP frames and the DNS frames apart.
+    let header = data.get(..24).expect("pcap header");
+    let mut tcp = header.to_vec();
+    let mut dns = header.to_vec();
+    for r in &recs {
+        let bytes = data.get(r.start..r.end).expect("record");
+        if r.tcp.is_some() {
+            tcp.extend_from_slice(bytes)
+        } else {
+            dns.extend_from_slice(bytes)
+        }
+    }
+    assert!(dns.len() > 24 && tcp.len() > dns.len(), "both parts present");
+
+    for workers in ["1", "2"] {
+        let test = format!("dns answer held back, {workers} worker(s)");
+        let Some(mut lab) = lab_or_skip(&test, &["ip", "tcpreplay"]) else { return };
+        let (tcp_path, dns_path) = (lab.dir.path().join("tls.pcap"), lab.dir.path().join("dns.pcap"));
+        std::fs::write(&tcp_path, &tcp).expect("write tls part");
+        std::fs::write(&dns_path, &dns).expect("write dns part");
+        let replayed = util::run(&["-q", "--workers", workers, "-r", source.to_str().unwrap_or("")], None);
+        let replay_keys = session_keys(&replayed.stdout.lines().map(str::to_string).collect::<Vec<_>>());
+        assert_eq!(replay_keys.len(), 1, "{}", replayed.stdout);
+
+        let (mw, mut out, mut err) =
+            start_minewatch(&mut lab, &["--workers", workers, "--stats-interval", "0"]);
+        tcpreplay(&lab, &["--pps", "1000"], &tcp_path);
+        std::thread::sleep(Duration::from_millis(500));
+        tcpreplay(&lab, &["--pps", "1000"], &dns_path);
+        // A wait is looked up again as soon as the map learns the answer; the alert follows.
+        let alert = out.wait_for("\"event_type\":\"mining\"").unwrap_or_else(|e| panic!("{test}: {e}"));
+        sigterm(&lab.children[mw]);
+        let code = wait_exit(&mut lab.children[mw]);
+        let stderr = err.rest().join("\n");
+        assert_eq!(code, Some(0), "{stderr}");
+        let lines = out.rest();
+        let alert: Value = serde_json::from_str(&alert).expect("alert is JSON");
+        assert_eq!(alert["src_ip"], "10.60.0.6", "{alert}");
+        assert_eq!(alert["dest_ip"], "203.0.113.31", "{alert}");
+        assert_eq!(alert["stratum"]["clue"], "dns", "{alert}");
+        assert_eq!(alert["stratum"]["pool_host"], "gulf.moneroocean.stream", "{alert}");
+        let stats = records(&lines).into_iter().rfind(|r| r["event_type"] == "stats").expect("stats");
+        assert_eq!(stats["stats"]["tls_name_late"], 1, "{stats}");
+        let keys = session_keys(&lines);
+        assert_eq!(keys.len(), 1, "{lines:#?}");
+        assert_eq!(keys, replay_keys, "live, answer held back, vs replay, answer first");
+    }
+}

@@ -69,6 +69,12 @@ pub struct FlowLimits {
     /// many more), for a live capture to leave in the kernel ([`FlowTable::take_elephants`]);
     /// 0: never.
     pub elephant_frames: u32,
+    /// How long (packet time) a TLS flow whose ClientHello names no server waits for a DNS
+    /// answer that another worker may not have read yet (see [`Mode::AwaitName`]). Live, the
+    /// kernel hands a worker its frames a block at a time, at most a read timeout (100 ms)
+    /// late, and a busy worker can be further behind: 5 s covers that with a wide margin and
+    /// costs a waiting flow's fixed state (no buffers) for that long.
+    pub name_wait_us: i64,
     pub reassembly: ReassemblyLimits,
 }
 
@@ -84,6 +90,7 @@ impl Default for FlowLimits {
             bypass_timeout_us: 120 * 1_000_000,
             hole_timeout_us: 3 * 1_000_000,
             elephant_frames: 0,
+            name_wait_us: 5 * 1_000_000,
             reassembly: ReassemblyLimits::default(),
         }
     }
@@ -99,6 +106,10 @@ const FLOW_COST: usize = size_of::<FlowKey>() + size_of::<Flow>() + 16;
 const RUN_COST: usize = 160;
 /// Estimated fixed cost of an inspected flow's state beyond the table entry.
 const INSPECT_COST: usize = size_of::<Inspect>() + 2048;
+/// Most TLS flows one table keeps waiting for a name ([`Mode::AwaitName`]); past it a flow
+/// with no name is bypassed at once and counted (`tls_name_wait_full`). Each wait is looked up
+/// again when the DNS map changes, so this also bounds that work.
+const MAX_AWAITING: usize = 4096;
 
 /// A connection's key, the same for both directions: the lower endpoint first.
 ///
@@ -207,6 +218,12 @@ enum Mode {
     /// Some other binary opening, from the side that spoke first: only the exact Stratum V2
     /// handshake shape keeps it from being bypassed.
     Sv2 { client: Side, shape: Sv2Shape },
+    /// The client's ClientHello named no server and its server's address is in no DNS answer
+    /// for a pool yet. Live, the answer may be read by another worker that is behind this one,
+    /// so the flow waits until `until` (packet time), holding no buffers, and is looked up
+    /// again at each of its packets and whenever the DNS map learns an address
+    /// ([`FlowTable::recheck_names`]); then it is recognised (clue `dns`) or bypassed.
+    AwaitName { client: Side, until: Ts },
     /// Recognised from its opening alone (tls, stratum-v2): nothing more is read; the flow is
     /// kept only for its `mining_session` record.
     Recognised,
@@ -367,7 +384,28 @@ pub struct FlowTable {
     /// Elephants found, and ended, since [`FlowTable::take_elephants`] was last called.
     elephants: Vec<Elephant>,
     elephants_ended: Vec<FlowKey>,
+    /// TLS flows waiting for a name (key and first-seen time, which tell a later flow on the
+    /// same key apart), at most [`MAX_AWAITING`]; entries of flows that ended meanwhile are
+    /// dropped at the next [`FlowTable::recheck_names`].
+    awaiting: Vec<(FlowKey, Ts)>,
+    /// Flows that ended (FIN, RST, eviction) while they waited for a name: a whole short
+    /// connection can pass before a lagging worker reads its answer. Kept as their endpoints
+    /// and counts only (no buffers) until their wait ends, at most [`MAX_AWAITING`].
+    ended_waiting: Vec<EndedWait>,
+    /// The DNS map's generation at the last look at the waiting flows.
+    dns_generation: u64,
     pub counters: Counters,
+}
+
+/// A flow that ended while it waited for a name ([`Mode::AwaitName`]), kept until its wait ends.
+#[derive(Clone, Copy, Debug)]
+struct EndedWait {
+    meta: Meta,
+    client: Side,
+    until: Ts,
+    reason: EndReason,
+    /// When it ended.
+    at: Ts,
 }
 
 /// A bypassed flow with many frames: a live capture may have the kernel drop its packets
@@ -397,6 +435,9 @@ impl FlowTable {
             intel: Arc::new(Intel::new(Arc::new(crate::intel::PoolDomains::builtin()))),
             elephants: Vec::new(),
             elephants_ended: Vec::new(),
+            awaiting: Vec::new(),
+            ended_waiting: Vec::new(),
+            dns_generation: 0,
             counters: Counters::default(),
         }
     }
@@ -527,8 +568,18 @@ impl FlowTable {
             }
         }
         if let State::Inspecting(insp) = &mut flow.state {
-            let ctx = Ctx { meta: &flow.meta, intel: &self.intel };
-            if inspect(insp, side, tcp, pkt.payload, ts, &limits, &ctx, counters) {
+            let ctx = Ctx { meta: &flow.meta, intel: &self.intel, limits: &limits };
+            let was_waiting = matches!(insp.mode, Mode::AwaitName { .. });
+            let mut bypass = inspect(insp, side, tcp, pkt.payload, ts, &ctx, counters);
+            if !bypass && !was_waiting && matches!(insp.mode, Mode::AwaitName { .. }) {
+                if self.awaiting.len() < MAX_AWAITING {
+                    self.awaiting.push((key, flow.meta.first_seen));
+                } else {
+                    counters.tls_name_wait_full += 1;
+                    bypass = true;
+                }
+            }
+            if bypass {
                 flow.state = State::Bypassed { frames: 0, offered: false };
                 counters.flows_bypassed += 1;
             } else {
@@ -559,7 +610,46 @@ impl FlowTable {
             {
                 self.elephants_ended.push(key);
             }
-            finish(flow, reason, ts, &self.home, &self.intel, &mut self.counters, emit);
+            if let Some(wait) = self.still_waiting(&flow, reason, ts) {
+                // Its name may still come: it waits, ended, for the rest of its wait.
+                if self.ended_waiting.len() < MAX_AWAITING {
+                    self.ended_waiting.push(wait);
+                } else {
+                    self.counters.tls_name_wait_full += 1;
+                }
+                return;
+            }
+            finish(flow, reason, ts, &self.home, &self.intel, &self.limits, &mut self.counters, emit);
+        }
+    }
+
+    /// A flow ending at `ts` while it waits for a name that the DNS map does not give yet.
+    fn still_waiting(&self, flow: &Flow, reason: EndReason, ts: Ts) -> Option<EndedWait> {
+        let State::Inspecting(insp) = &flow.state else { return None };
+        let Mode::AwaitName { client, until } = insp.mode else { return None };
+        let server = match client {
+            Side::A => flow.meta.b,
+            Side::B => flow.meta.a,
+        };
+        (ts.0 <= until.0 && self.intel.dns.lookup(server.ip(), ts).is_none()).then_some(EndedWait {
+            meta: flow.meta,
+            client,
+            until,
+            reason,
+            at: ts,
+        })
+    }
+
+    /// Ends a flow that ended while it waited for a name: reported if the DNS map now names
+    /// its server (within its wait), else forgotten as the bypassed flow it then is.
+    fn end_waiting(&mut self, w: EndedWait, emit: &mut dyn FnMut(Event)) {
+        let mut insp = Box::new(Inspect::new(0));
+        insp.mode = Mode::AwaitName { client: w.client, until: w.until };
+        let flow = Flow { meta: w.meta, state: State::Inspecting(insp), cost: 0 };
+        let before = self.counters.tls_name_late;
+        finish(flow, w.reason, w.at, &self.home, &self.intel, &self.limits, &mut self.counters, emit);
+        if self.counters.tls_name_late == before {
+            self.counters.tls_name_unanswered += 1;
         }
     }
 
@@ -634,11 +724,82 @@ impl FlowTable {
         }
     }
 
+    /// Whether TLS flows wait for a name and the DNS map has learnt something since they were
+    /// last looked up: one atomic load, for a live worker to ask after every pass.
+    pub fn names_news(&self) -> bool {
+        (!self.awaiting.is_empty() || !self.ended_waiting.is_empty())
+            && self.intel.dns.generation() != self.dns_generation
+    }
+
+    /// Looks every TLS flow that waits for a name up again: one the DNS map now names is
+    /// recognised (and alerted, at its last packet's time); one whose wait ended by `now` is
+    /// bypassed. Called at every tick and, live, whenever [`FlowTable::names_news`].
+    pub fn recheck_names(&mut self, now: Ts, emit: &mut dyn FnMut(Event)) {
+        self.dns_generation = self.intel.dns.generation();
+        let mut i = 0;
+        while let Some(w) = self.ended_waiting.get(i).copied() {
+            let server = match w.client {
+                Side::A => w.meta.b,
+                Side::B => w.meta.a,
+            };
+            if now.0 > w.until.0 || self.intel.dns.lookup(server.ip(), w.at).is_some() {
+                self.ended_waiting.swap_remove(i);
+                self.end_waiting(w, emit);
+            } else {
+                i += 1;
+            }
+        }
+        if self.awaiting.is_empty() {
+            return;
+        }
+        let mut waiting = std::mem::take(&mut self.awaiting);
+        waiting.retain(|&(key, first_seen)| {
+            let Some(flow) = self.flows.get_mut(&key) else { return false };
+            if flow.meta.first_seen != first_seen {
+                return false;
+            }
+            let State::Inspecting(insp) = &mut flow.state else { return false };
+            let Mode::AwaitName { client, until } = insp.mode else { return false };
+            let counters = &mut self.counters;
+            let ctx = Ctx { meta: &flow.meta, intel: &self.intel, limits: &self.limits };
+            let at = flow.meta.last_seen;
+            if named_late(insp, client, at, &ctx, counters) {
+                check_alert(&flow.meta, insp, at, &self.home, counters, emit);
+                return false;
+            }
+            if now.0 <= until.0 {
+                return true;
+            }
+            counters.tls_name_unanswered += 1;
+            counters.flows_bypassed += 1;
+            flow.state = State::Bypassed { frames: 0, offered: false };
+            let cost = flow.estimate();
+            self.mem = self.mem.saturating_sub(flow.cost) + cost;
+            flow.cost = cost;
+            false
+        });
+        self.awaiting = waiting;
+    }
+
     /// End of input: every open session is ended and written.
     pub fn flush_all(&mut self, emit: &mut dyn FnMut(Event)) {
         while let Some((_, flow)) = self.flows.pop() {
             let at = flow.meta.last_seen;
-            finish(flow, EndReason::EndOfInput, at, &self.home, &self.intel, &mut self.counters, emit);
+            finish(
+                flow,
+                EndReason::EndOfInput,
+                at,
+                &self.home,
+                &self.intel,
+                &self.limits,
+                &mut self.counters,
+                emit,
+            );
+        }
+        self.awaiting.clear();
+        // A last look for the flows that ended while they waited.
+        for w in std::mem::take(&mut self.ended_waiting) {
+            self.end_waiting(w, emit);
         }
         self.mem = 0;
     }
@@ -648,6 +809,7 @@ impl FlowTable {
 struct Ctx<'a> {
     meta: &'a Meta,
     intel: &'a Intel,
+    limits: &'a FlowLimits,
 }
 
 impl Ctx<'_> {
@@ -804,7 +966,7 @@ fn opening_data(
     idle_lines: &mut u32,
 ) -> bool {
     match mode {
-        Mode::Lines | Mode::Recognised => false,
+        Mode::Lines | Mode::Recognised | Mode::AwaitName { .. } => false,
         Mode::Tls { client, hello } => {
             if side != *client {
                 return false; // the server's flight tells nothing we use
@@ -835,7 +997,16 @@ fn opening_data(
                 }
                 Ok(h) => {
                     counters.tls_hellos += 1;
-                    tls_pool(&h, ctx.addr(client.other()), ts, ctx.intel, counters)
+                    let found = tls_pool(&h, ctx.addr(client.other()), ts, ctx.intel, counters);
+                    if found.is_none() && h.sni.is_none() && !h.offers_only_http() {
+                        // No name to judge by, and no answer read yet for this address: the
+                        // answer may still be on its way to another worker.
+                        counters.tls_name_waits += 1;
+                        let until = Ts(ts.0.saturating_add(ctx.limits.name_wait_us));
+                        *mode = Mode::AwaitName { client, until };
+                        return false;
+                    }
+                    found
                 }
             };
             let Some((host, clue)) = found else { return true };
@@ -904,6 +1075,24 @@ fn tls_pool(
     found
 }
 
+/// A TLS flow waiting for a name ([`Mode::AwaitName`]): whether the DNS map now names its
+/// server (then it is recognised, clue `dns`, as it would have been at its ClientHello).
+fn named_late(insp: &mut Inspect, client: Side, ts: Ts, ctx: &Ctx<'_>, counters: &mut Counters) -> bool {
+    let Some(domain) = ctx.intel.dns.lookup(ctx.addr(client.other()).ip(), ts) else { return false };
+    counters.tls_pool += 1;
+    counters.tls_name_late += 1;
+    let facts = SessionFacts {
+        variant: Some(Variant::Tls),
+        client: Some(client),
+        pool_host: Some(domain.to_string()),
+        clue: Some(Clue::Dns),
+        ..SessionFacts::default()
+    };
+    insp.indirect = Some(Box::new((facts, Confidence::Suspected)));
+    insp.mode = Mode::Recognised;
+    true
+}
+
 /// Feeds one segment of an inspected flow through reassembly, framing and the recogniser, and
 /// gives up holes that are acknowledged or too old. Returns whether the flow has shown it cannot
 /// be Stratum.
@@ -914,13 +1103,21 @@ fn inspect(
     tcp: &TcpInfo,
     payload: &[u8],
     ts: Ts,
-    limits: &FlowLimits,
     ctx: &Ctx<'_>,
     counters: &mut Counters,
 ) -> bool {
-    if matches!(insp.mode, Mode::Recognised) {
+    let limits = ctx.limits;
+    match insp.mode {
         // Recognised from its opening: nothing more to read, and nothing held.
-        return false;
+        Mode::Recognised => return false,
+        Mode::AwaitName { client, until } => {
+            if named_late(insp, client, ts, ctx, counters) || ts.0 <= until.0 {
+                return false;
+            }
+            counters.tls_name_unanswered += 1;
+            return true;
+        }
+        _ => {}
     }
     let mut bypass = false;
     if let Some(dir) = insp.dirs.get_mut(idx(side)) {
@@ -963,7 +1160,7 @@ fn inspect(
             (true, Some(_)) => {}
         }
     }
-    if matches!(insp.mode, Mode::Recognised) {
+    if matches!(insp.mode, Mode::Recognised | Mode::AwaitName { .. }) {
         for d in &mut insp.dirs {
             d.reasm = None;
             d.framer = LineFramer::new(0);
@@ -1054,17 +1251,25 @@ fn count_session(insp: &mut Inspect, internal: bool, counters: &mut Counters) {
 
 /// Ends a flow: what reassembly still holds is framed, then a mining session gets its alert
 /// (if it never earned one) and its `mining_session` record.
+#[allow(clippy::too_many_arguments)]
 fn finish(
     mut flow: Flow,
     reason: EndReason,
     ts: Ts,
     home: &HomeNet,
     intel: &Intel,
+    limits: &FlowLimits,
     counters: &mut Counters,
     emit: &mut dyn FnMut(Event),
 ) {
     let State::Inspecting(insp) = &mut flow.state else { return };
-    let ctx = Ctx { meta: &flow.meta, intel };
+    let ctx = Ctx { meta: &flow.meta, intel, limits };
+    if let Mode::AwaitName { client, until } = insp.mode {
+        // A last look, within the wait, for an answer read since the flow's last packet.
+        if !(ts.0 <= until.0 && named_late(insp, client, ts, &ctx, counters)) {
+            return;
+        }
+    }
     for side in [Side::A, Side::B] {
         pump(insp, side, ts, &ctx, counters, |r, out| r.flush(out));
     }

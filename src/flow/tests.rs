@@ -260,10 +260,122 @@ fn ordinary_tls_is_read_once_then_bypassed() {
     client_stream(&mut h, 41002, 443, &client_hello(Some("nanopool.org"), Some("h2")), 1400, 0);
     client_stream(&mut h, 41003, 443, &client_hello(None, None), 7, 0);
     assert!(h.alerts().is_empty());
-    assert_eq!(h.table.counters.flows_bypassed, 3);
+    // The hello with no name waits for a DNS answer that another worker may read late.
+    assert_eq!(h.table.counters.flows_bypassed, 2);
+    assert_eq!(h.table.counters.tls_name_waits, 1);
     assert_eq!(h.table.counters.tls_hellos, 3);
     assert_eq!(h.table.counters.tls_pool_web, 1);
+    // Waiting holds no buffers.
+    assert!(h.table.memory() <= 3 * FLOW_COST + INSPECT_COST, "{}", h.table.memory());
+    // No answer within the wait: bypassed too.
+    let events = &mut h.events;
+    h.table.recheck_names(Ts(FlowLimits::default().name_wait_us + 100), &mut |e| events.push(e));
+    assert!(h.alerts().is_empty());
+    assert_eq!(h.table.counters.flows_bypassed, 3);
+    assert_eq!(h.table.counters.tls_name_unanswered, 1);
     assert!(h.table.memory() <= 3 * FLOW_COST);
+}
+
+/// A table sharing `intel` with the test, as workers share the DNS map.
+fn harness_with_intel() -> (Harness, Arc<Intel>) {
+    let mut h = Harness::new(FlowLimits::default());
+    let intel = Arc::new(Intel::new(Arc::new(crate::intel::PoolDomains::builtin())));
+    h.table = FlowTable::new(FlowLimits::default(), HomeNet::default()).with_intel(intel.clone());
+    (h, intel)
+}
+
+fn answer(intel: &Intel, domain: &str, at: i64) {
+    let domain: Arc<str> = Arc::from(domain);
+    intel.dns.insert(POOL.parse().unwrap(), &domain, 60, Ts(at));
+}
+
+#[test]
+fn tls_without_sni_waits_for_a_dns_answer_held_back_and_is_reported_when_the_map_learns_it() {
+    let (mut h, intel) = harness_with_intel();
+    // The ClientHello is read first; the answer that names its server is held back, as when
+    // another worker is behind.
+    client_stream(&mut h, 41010, 12222, &client_hello(None, None), 100, 1_000_000);
+    assert!(h.alerts().is_empty());
+    assert!(!h.table.names_news(), "nothing learnt yet");
+    assert_eq!((h.table.counters.tls_name_waits, h.table.counters.flows_bypassed), (1, 0));
+    answer(&intel, "xmr.2miners.com", 900_000);
+    assert!(h.table.names_news());
+    let events = &mut h.events;
+    h.table.recheck_names(Ts(1_300_000), &mut |e| events.push(e));
+    assert!(!h.table.names_news());
+    let alerts = h.alerts();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].facts.clue, Some(Clue::Dns));
+    assert_eq!(alerts[0].facts.pool_host.as_deref(), Some("xmr.2miners.com"));
+    assert_eq!(alerts[0].client, format!("{CLIENT}:41010").parse().unwrap());
+    assert_eq!((h.table.counters.tls_name_late, h.table.counters.tls_pool), (1, 1));
+    h.flush();
+    assert_eq!(h.events.iter().filter(|e| e.kind == EventKind::MiningSession).count(), 1);
+}
+
+#[test]
+fn a_waiting_tls_flow_is_named_at_its_next_packet_or_at_its_end() {
+    let (mut h, intel) = harness_with_intel();
+    client_stream(&mut h, 41011, 12222, &client_hello(None, None), 1400, 1_000_000);
+    answer(&intel, "gulf.moneroocean.stream", 1_000_100);
+    // The server's next packet: looked up again without any recheck.
+    h.send((POOL, 12222), (CLIENT, 41011), tcp(501, 200, false, false), &[0x16, 3, 3, 0, 1, 2], 1_200_000);
+    assert_eq!(h.alerts().len(), 1);
+
+    // A flow that ends (FIN both ways) before any recheck gets a last look.
+    let (mut h, intel) = harness_with_intel();
+    client_stream(&mut h, 41012, 12222, &client_hello(None, None), 1400, 1_000_000);
+    answer(&intel, "gulf.moneroocean.stream", 1_000_100);
+    let (c, p) = ((CLIENT, 41012), (POOL, 12222));
+    h.events.clear();
+    let a = FlowLimits::default().name_wait_us;
+    assert!(a > 100_000);
+    h.send(c, p, TcpInfo { fin: true, ..tcp(300, 501, false, false) }, b"", 1_050_000);
+    h.send(p, c, TcpInfo { fin: true, ..tcp(501, 301, false, false) }, b"", 1_060_000);
+    let kinds: Vec<_> = h.events.iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, [EventKind::Mining, EventKind::MiningSession]);
+    assert_eq!(h.events[1].end_reason, Some(EndReason::Fin));
+}
+
+#[test]
+fn an_answer_after_the_wait_names_nothing() {
+    let (mut h, intel) = harness_with_intel();
+    client_stream(&mut h, 41013, 12222, &client_hello(None, None), 1400, 1_000_000);
+    let wait = FlowLimits::default().name_wait_us;
+    // The flow's own packet after its wait bypasses it.
+    h.send(
+        (POOL, 12222),
+        (CLIENT, 41013),
+        tcp(501, 200, false, false),
+        &[0x16, 3, 3, 0, 1, 2],
+        1_000_003 + wait,
+    );
+    assert_eq!((h.table.counters.flows_bypassed, h.table.counters.tls_name_unanswered), (1, 1));
+    answer(&intel, "xmr.2miners.com", 1_000_004 + wait);
+    let events = &mut h.events;
+    h.table.recheck_names(Ts(1_000_005 + wait), &mut |e| events.push(e));
+    h.send((POOL, 12222), (CLIENT, 41013), tcp(507, 200, false, false), &[1; 20], 1_000_006 + wait);
+    h.flush();
+    assert!(h.events.is_empty(), "{:?}", h.events);
+}
+
+#[test]
+fn waiting_tls_flows_are_bounded() {
+    let (mut h, intel) = harness_with_intel();
+    let n = MAX_AWAITING + 10;
+    for i in 0..n {
+        let port = 10_000 + i as u16;
+        client_stream(&mut h, port, 12222, &client_hello(None, None), 1400, 1_000_000 + i as i64);
+    }
+    let c = h.table.counters;
+    assert_eq!((c.tls_name_waits, c.tls_name_wait_full, c.flows_bypassed), (n as u64, 10, 10));
+    assert_eq!(h.table.awaiting.len(), MAX_AWAITING);
+    // One answer names them all at the next look, which empties the list.
+    answer(&intel, "xmr.2miners.com", 1_000_000);
+    let events = &mut h.events;
+    h.table.recheck_names(Ts(2_000_000), &mut |e| events.push(e));
+    assert_eq!(h.alerts().len(), MAX_AWAITING);
+    assert!(h.table.awaiting.is_empty());
 }
 
 #[test]
@@ -448,4 +560,51 @@ fn a_new_connection_on_the_ports_of_a_bypassed_flow_is_inspected_afresh() {
     h.table.take_elephants(&mut found, &mut ended);
     assert_eq!(found.len(), 2);
     assert_eq!(ended, vec![found[0].key], "the old flow's end must be told (a shunt must go)");
+}
+
+#[test]
+fn a_tls_connection_that_ends_before_its_answer_is_read_is_reported_when_it_comes() {
+    // A whole short connection, closed before the worker of its DNS answer reads it.
+    let (mut h, intel) = harness_with_intel();
+    client_stream(&mut h, 41020, 12222, &client_hello(None, None), 1400, 1_000_000);
+    let (c, p) = ((CLIENT, 41020), (POOL, 12222));
+    h.send(c, p, TcpInfo { fin: true, ..tcp(300, 501, false, false) }, b"", 1_010_000);
+    h.send(p, c, TcpInfo { fin: true, ..tcp(501, 301, false, false) }, b"", 1_020_000);
+    assert!(h.events.is_empty());
+    assert_eq!(h.table.len(), 0, "the flow left the table");
+    assert!(!h.table.names_news());
+    answer(&intel, "xmr.2miners.com", 900_000);
+    assert!(h.table.names_news(), "an ended wait is looked up again too");
+    let events = &mut h.events;
+    h.table.recheck_names(Ts(1_100_000), &mut |e| events.push(e));
+    let kinds: Vec<_> = h.events.iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, [EventKind::Mining, EventKind::MiningSession]);
+    assert_eq!(h.events[1].end_reason, Some(EndReason::Fin));
+    assert_eq!(h.events[1].facts.clue, Some(Clue::Dns));
+    assert_eq!(h.events[0].client, format!("{CLIENT}:41020").parse().unwrap());
+    assert_eq!(h.table.counters.tls_name_late, 1);
+
+    // Its wait over with no answer: forgotten, and a later answer names nothing.
+    let (mut h, intel) = harness_with_intel();
+    client_stream(&mut h, 41021, 12222, &client_hello(None, None), 1400, 1_000_000);
+    let (c, p) = ((CLIENT, 41021), (POOL, 12222));
+    h.send(c, p, TcpInfo { rst: true, ..tcp(300, 501, false, false) }, b"", 1_010_000);
+    let wait = FlowLimits::default().name_wait_us;
+    let events = &mut h.events;
+    h.table.recheck_names(Ts(1_000_100 + wait), &mut |e| events.push(e));
+    assert_eq!(h.table.counters.tls_name_unanswered, 1);
+    answer(&intel, "xmr.2miners.com", 1_000_200 + wait);
+    h.flush();
+    assert!(h.events.is_empty(), "{:?}", h.events);
+
+    // Answered by the end of input: the last look at flush reports it.
+    let (mut h, intel) = harness_with_intel();
+    client_stream(&mut h, 41022, 12222, &client_hello(None, None), 1400, 1_000_000);
+    let (c, p) = ((CLIENT, 41022), (POOL, 12222));
+    h.send(c, p, TcpInfo { rst: true, ..tcp(300, 501, false, false) }, b"", 1_010_000);
+    answer(&intel, "xmr.2miners.com", 1_020_000);
+    h.flush();
+    let kinds: Vec<_> = h.events.iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, [EventKind::Mining, EventKind::MiningSession]);
+    assert_eq!(h.events[1].end_reason, Some(EndReason::Rst));
 }

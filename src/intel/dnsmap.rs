@@ -7,11 +7,14 @@
 //! into this map before any later frame is processed; the worker that later sees the TCP flow
 //! reads it. So a connection that follows its answer in the capture always finds it, whatever
 //! the number of workers (replay stays deterministic). Live, each worker writes the answers its
-//! own capture gets (or the reader, without packet fanout); the connection is looked up at its
-//! ClientHello, a round trip to the pool after the answer, so only a worker lagging the other
-//! by more than that could miss it. (In replay, an answer
-//! later in the same 1 MiB block is known too.) The map is touched only on DNS answers
-//! for pool domains (writes) and once per TLS flow whose ClientHello names no server (a read),
+//! own capture gets (or the reader, without packet fanout), and the worker of the connection may
+//! be ahead of the worker of its answer (the kernel hands frames over a block at a time). So a
+//! TLS flow whose ClientHello names no server and finds no answer does not lose the race: it
+//! waits, holding no buffers, for a bounded time (`FlowLimits::name_wait_us`), and is looked up
+//! again at its next packets and whenever [`DnsMap::generation`] says the map learnt something
+//! (see `flow`'s `AwaitName`). (In replay, an answer later in the same 1 MiB block is known
+//! too.) The map is touched only on DNS answers for pool domains (writes) and for TLS flows
+//! whose ClientHello names no server (reads: at the hello and while such a flow waits),
 //! never per packet, so `dashmap`'s sharded locks cost nothing measurable.
 //!
 //! Bounds: at most `capacity` addresses. When full, expired entries are purged (at most once
@@ -21,7 +24,7 @@
 //! [`GRACE_S`], because resolvers and miners keep using an address a while after its TTL.
 
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use dashmap::DashMap;
@@ -59,6 +62,9 @@ pub struct DnsMap {
     map: DashMap<IpAddr, Entry, ahash::RandomState>,
     capacity: usize,
     next_purge: AtomicI64,
+    /// Bumped on every insert that may name an address anew, so that a worker holding TLS
+    /// flows that wait for a name ([`DnsMap::generation`]) looks again only when it can help.
+    generation: AtomicU64,
 }
 
 impl Default for DnsMap {
@@ -73,6 +79,7 @@ impl DnsMap {
             map: DashMap::with_hasher(ahash::RandomState::new()),
             capacity,
             next_purge: AtomicI64::new(0),
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -90,6 +97,9 @@ impl DnsMap {
         let entry = Entry { domain: domain.clone(), expires: Ts(now.0.saturating_add(life)) };
         if let Some(mut e) = self.map.get_mut(&addr) {
             *e = entry;
+            drop(e);
+            // A refresh may revive an expired entry or change its domain.
+            self.generation.fetch_add(1, Ordering::Release);
             return Inserted::Refreshed;
         }
         if self.map.len() >= self.capacity {
@@ -103,7 +113,15 @@ impl DnsMap {
             }
         }
         self.map.insert(addr, entry);
+        self.generation.fetch_add(1, Ordering::Release);
         Inserted::New
+    }
+
+    /// A number that changes after every insert that may answer a lookup that failed before.
+    /// One atomic load: a live worker reads it after each pass over its captures, and looks
+    /// its waiting TLS flows up again only when it moved (see `flow`'s `AwaitName`).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// The pool domain `addr` was answered for, if that answer has not expired at `now`.
@@ -130,8 +148,14 @@ mod tests {
         assert_eq!(m.lookup(ip("198.51.100.1"), live).as_deref(), Some("xmr.2miners.com"));
         assert_eq!(m.lookup(ip("198.51.100.1"), Ts(live.0 + 1)), None);
         assert_eq!(m.lookup(ip("198.51.100.2"), Ts(0)), None);
+        // Every insert that may answer a new lookup moves the generation.
+        let g = m.generation();
+        m.insert(ip("198.51.100.1"), &d, 60, Ts(1));
+        assert_ne!(m.generation(), g, "a refresh");
+        let g = m.generation();
         // A huge TTL is capped.
         m.insert(ip("198.51.100.3"), &d, u32::MAX, Ts(0));
+        assert_ne!(m.generation(), g, "a new address");
         assert_eq!(m.lookup(ip("198.51.100.3"), Ts(i64::from(MAX_TTL_S + GRACE_S) * 1_000_000)), None);
     }
 
@@ -142,8 +166,10 @@ mod tests {
         assert_eq!(m.insert(ip("10.0.0.1"), &d, 0, Ts(0)), Inserted::New);
         assert_eq!(m.insert(ip("10.0.0.2"), &d, 3600, Ts(0)), Inserted::New);
         assert_eq!(m.insert(ip("10.0.0.2"), &d, 3600, Ts(1)), Inserted::Refreshed);
-        // Both live: no room.
+        // Both live: no room, and nothing new to look up.
+        let g = m.generation();
         assert_eq!(m.insert(ip("10.0.0.3"), &d, 60, Ts(2)), Inserted::Full);
+        assert_eq!(m.generation(), g);
         // Later, past the purge interval, the first has expired and is purged to make room.
         let later = Ts(i64::from(GRACE_S + 1) * 1_000_000);
         assert_eq!(m.insert(ip("10.0.0.3"), &d, 60, later), Inserted::New);
