@@ -48,9 +48,9 @@ use crate::flow::defrag::{DefragLimits, Defragmenter};
 use crate::flow::FlowTable;
 use crate::hosts::HostTable;
 use crate::intel::Intel;
-use crate::metrics::Published;
+use crate::metrics::{Published, Snapshot};
 use crate::output::{Sink, StatsRecord};
-use crate::stats::Counters;
+use crate::stats::{Counters, Load};
 use crate::time::{now, Ts};
 use crate::verdict::Event;
 
@@ -63,6 +63,8 @@ const BATCH_FRAMES: usize = 256;
 const BATCH_BYTES: usize = 512 * 1024;
 /// How often (in packet time) a replaying worker ends idle flows and reports its counters.
 const REPLAY_TICK_US: i64 = 5_000_000;
+/// How often the collector refreshes the metrics endpoint's copy when no counters arrive.
+const PUBLISH_EVERY: Duration = Duration::from_millis(500);
 /// How often a live reader flushes partial batches, ticks the workers and reports its counters.
 const LIVE_TICK: Duration = Duration::from_secs(1);
 
@@ -109,6 +111,8 @@ enum Record {
         counters: Counters,
         /// The reporter's captures, by interface (none for a replay).
         kernel: Vec<(String, KernelStats)>,
+        /// What it holds now: flows and their memory (a worker), queued frames (a reader).
+        load: Load,
     },
     /// Write a `stats` record now, stamped `ts`.
     StatsNow(Ts),
@@ -277,7 +281,13 @@ impl Worker {
 
     /// Sends the counters, and those of the worker's own captures (live, one per interface).
     fn report_with(&self, kernel: Vec<(String, KernelStats)>) {
-        let _ = self.records.send(Record::Counters { reporter: self.id, counters: self.counters(), kernel });
+        let load = Load {
+            flows: self.table.len() as u64,
+            flow_memory: self.table.memory() as u64,
+            flow_memcap: self.table.memcap() as u64,
+            worker_queue: 0,
+        };
+        let _ = self.records.send(Record::Counters { reporter: self.id, counters: self.counters(), kernel, load });
     }
 
     /// A frame read in order by the worker that owns it: the only replay worker, or a live
@@ -452,6 +462,11 @@ impl Dispatcher {
                 self.send(i, Msg::Batch(b), c);
             }
         }
+    }
+
+    /// The messages waiting in the workers' queues, for the metrics endpoint.
+    fn load(&self) -> Load {
+        Load { worker_queue: self.workers.txs.iter().map(|t| t.len() as u64).sum(), ..Load::default() }
     }
 
     fn broadcast(&mut self, msg: impl Fn() -> Msg, c: &mut Counters) {
@@ -1028,12 +1043,14 @@ fn read_live(
         if clock.due(got) {
             let t = now();
             d.broadcast(|| Msg::Tick(t), &mut c);
-            let _ = records.send(Record::Counters { reporter, counters: c, kernel: set.stats() });
+            let load = d.load();
+            let _ = records.send(Record::Counters { reporter, counters: c, kernel: set.stats(), load });
         }
     }
     set.flush(&mut |link, frame| read(link, frame, &mut d, &mut c));
     d.flush_batches(&mut c);
-    let _ = records.send(Record::Counters { reporter, counters: c, kernel: set.stats() });
+    let load = d.load();
+    let _ = records.send(Record::Counters { reporter, counters: c, kernel: set.stats(), load });
     failed.extend(set.failures());
     failed
 }
@@ -1082,6 +1099,10 @@ fn collect(
     published: Option<Arc<Published>>,
 ) -> Collected {
     let mut latest: Vec<Option<Counters>> = Vec::new();
+    let mut loads: Vec<Load> = Vec::new();
+    // The endpoint's copy is refreshed when counters arrive and at least this often besides, so
+    // that the output gauges (queues, spools) move while no reporter reports.
+    let mut next_publish = Instant::now();
     // Every capture's latest kernel counters, by reporter and interface; summed by interface.
     let mut captures: Vec<(usize, String, KernelStats)> = Vec::new();
     let mut kernel: Vec<(String, KernelStats)> = Vec::new();
@@ -1105,12 +1126,16 @@ fn collect(
         }
         match msg {
             Ok(Record::Event(ev)) => write(&mut sink, |s| s.write(&ev), &mut err),
-            Ok(Record::Counters { reporter, counters, kernel: k }) => {
+            Ok(Record::Counters { reporter, counters, kernel: k, load }) => {
                 if latest.len() <= reporter {
                     latest.resize(reporter + 1, None);
+                    loads.resize(reporter + 1, Load::default());
                 }
                 if let Some(slot) = latest.get_mut(reporter) {
                     *slot = Some(counters);
+                }
+                if let Some(slot) = loads.get_mut(reporter) {
+                    *slot = load;
                 }
                 if !k.is_empty() {
                     for (name, ks) in k {
@@ -1121,9 +1146,7 @@ fn collect(
                     }
                     kernel = by_interface(&captures);
                 }
-                if let Some(p) = &published {
-                    p.publish(&sum(&latest, &sink), &kernel);
-                }
+                next_publish = Instant::now();
             }
             Ok(Record::StatsNow(ts)) => {
                 // The last record of a run: let network outputs deliver first, so its counters
@@ -1134,6 +1157,18 @@ fn collect(
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if let Some(p) = published.as_deref().filter(|_| Instant::now() >= next_publish) {
+            next_publish = Instant::now() + PUBLISH_EVERY;
+            let mut load = Load::default();
+            loads.iter().for_each(|l| load.add(l));
+            p.publish(Snapshot {
+                counters: sum(&latest, &sink),
+                kernel: kernel.clone(),
+                load,
+                records_queue: rx.len() as u64,
+                outputs: sink.load(),
+            });
         }
         if let (Some(at), Some(i)) = (next_stats, interval) {
             if Instant::now() >= at {
@@ -1149,6 +1184,17 @@ fn collect(
     write(&mut sink, |s| s.flush(), &mut err);
     // Network outputs deliver, spool or count what they still hold; then the counters are final.
     sink.close();
+    if let Some(p) = &published {
+        let mut load = Load::default();
+        loads.iter().for_each(|l| load.add(l));
+        p.publish(Snapshot {
+            counters: sum(&latest, &sink),
+            kernel: kernel.clone(),
+            load,
+            records_queue: 0,
+            outputs: sink.load(),
+        });
+    }
     (sum(&latest, &sink), kernel, err)
 }
 
