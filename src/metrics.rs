@@ -162,7 +162,11 @@ impl Exposition {
 /// [`MAX_HOST_SERIES`] of `hosts`) and the endpoint's own counters.
 fn render_all(snap: &Snapshot, hosts: &[HostEntry], host_count: usize, served: &Served) -> String {
     let mut e = Exposition { s: String::with_capacity(16384) };
-    e.family("minewatch_build_info", Kind::Gauge, "The running minewatch: its version, as a label; always 1.");
+    e.family(
+        "minewatch_build_info",
+        Kind::Gauge,
+        "The running minewatch: its version, as a label; always 1.",
+    );
     e.sample("minewatch_build_info", &[("version", env!("CARGO_PKG_VERSION"))], 1);
     for (name, help, value) in snap.counters.described() {
         let name = format!("minewatch_{name}_total");
@@ -206,7 +210,11 @@ fn render_all(snap: &Snapshot, hosts: &[HostEntry], host_count: usize, served: &
     for o in &snap.outputs {
         e.sample("minewatch_queue_depth", &[("queue", &o.label)], o.queued);
     }
-    e.family("minewatch_spool_bytes", Kind::Gauge, "Bytes in a TCP output's spool on disk (by its -o target).");
+    e.family(
+        "minewatch_spool_bytes",
+        Kind::Gauge,
+        "Bytes in a TCP output's spool on disk (by its -o target).",
+    );
     for o in &snap.outputs {
         if let Some(bytes) = o.spool_bytes {
             e.sample("minewatch_spool_bytes", &[("output", &o.label)], bytes);
@@ -237,7 +245,11 @@ fn render_all(snap: &Snapshot, hosts: &[HostEntry], host_count: usize, served: &
         "Shares the pool accepted, per mining host, over its ended sessions.",
     );
     for h in shown {
-        e.sample("minewatch_mining_host_shares_accepted_total", &[("host", &h.ip.to_string())], h.shares_accepted);
+        e.sample(
+            "minewatch_mining_host_shares_accepted_total",
+            &[("host", &h.ip.to_string())],
+            h.shares_accepted,
+        );
     }
     let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
     e.single(
@@ -255,7 +267,10 @@ fn render_all(snap: &Snapshot, hosts: &[HostEntry], host_count: usize, served: &
     e.single(
         "minewatch_metrics_requests_timed_out_total",
         Kind::Counter,
-        &format!("Connections to this endpoint cut off at the deadline ({} s from accept).", DEADLINE.as_secs()),
+        &format!(
+            "Connections to this endpoint cut off at the deadline ({} s from accept).",
+            DEADLINE.as_secs()
+        ),
         get(&served.timed_out),
     );
     process(&mut e);
@@ -330,7 +345,8 @@ pub fn serve(
 ) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind(addr)?;
     let local = listener.local_addr()?;
-    let shared = Arc::new(Shared { published, hosts, served: Served::default(), active: AtomicUsize::new(0) });
+    let shared =
+        Arc::new(Shared { published, hosts, served: Served::default(), active: AtomicUsize::new(0) });
     // Never full: `active` admits at most MAX_CONNECTIONS, and each is in here or being served.
     let (tx, rx) = bounded::<(TcpStream, Instant)>(MAX_CONNECTIONS);
     for i in 0..MAX_CONNECTIONS {
@@ -499,7 +515,11 @@ mod tests {
         let c = Counters { packets: 1234, dispatch_dropped: 5, ..Counters::default() };
         let k = KernelStats { received: 1300, dropped: 66, if_dropped: 0 };
         let load = Load { flows: 3, flow_memory: 4096, flow_memcap: 1 << 20, worker_queue: 2 };
-        let outputs = vec![OutputLoad { label: "syslog+tcp://127.0.0.1:6514".into(), queued: 9, spool_bytes: Some(77) }];
+        let outputs = vec![OutputLoad {
+            label: "syslog+tcp://127.0.0.1:6514".into(),
+            queued: 9,
+            spool_bytes: Some(77),
+        }];
         published.publish(Snapshot {
             counters: c,
             kernel: vec![("eth1".to_string(), k)],
@@ -517,10 +537,19 @@ mod tests {
         assert!(body.contains("\nminewatch_flow_memcap_bytes 1048576\n"), "{body}");
         assert!(body.contains("\nminewatch_queue_depth{queue=\"records\"} 1\n"), "{body}");
         assert!(body.contains("\nminewatch_queue_depth{queue=\"workers\"} 2\n"), "{body}");
-        assert!(body.contains("\nminewatch_queue_depth{queue=\"syslog+tcp://127.0.0.1:6514\"} 9\n"), "{body}");
-        assert!(body.contains("\nminewatch_spool_bytes{output=\"syslog+tcp://127.0.0.1:6514\"} 77\n"), "{body}");
         assert!(
-            body.contains(&format!("\nminewatch_build_info{{version=\"{}\"}} 1\n", env!("CARGO_PKG_VERSION"))),
+            body.contains("\nminewatch_queue_depth{queue=\"syslog+tcp://127.0.0.1:6514\"} 9\n"),
+            "{body}"
+        );
+        assert!(
+            body.contains("\nminewatch_spool_bytes{output=\"syslog+tcp://127.0.0.1:6514\"} 77\n"),
+            "{body}"
+        );
+        assert!(
+            body.contains(&format!(
+                "\nminewatch_build_info{{version=\"{}\"}} 1\n",
+                env!("CARGO_PKG_VERSION")
+            )),
             "{body}"
         );
         // The host's series carry its address, its pool's address and its dialect; its login (a
@@ -532,7 +561,13 @@ mod tests {
         assert!(!body.contains("wallet"), "{body}");
         assert!(body.contains("\nminewatch_metrics_requests_total 2\n"), "{body}");
         #[cfg(target_os = "linux")]
-        for name in ["process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds", "process_max_fds", "process_start_time_seconds"] {
+        for name in [
+            "process_cpu_seconds_total",
+            "process_resident_memory_bytes",
+            "process_open_fds",
+            "process_max_fds",
+            "process_start_time_seconds",
+        ] {
             assert!(body.contains(&format!("\n# TYPE {name} ")), "no {name}: {body}");
         }
         assert!(body.contains("minewatch_mining_host_shares_accepted_total{host=\"10.0.0.7\"} 4"), "{body}");
@@ -540,7 +575,10 @@ mod tests {
         for (name, help, _) in Counters::default().described() {
             assert!(body.contains(&format!("\nminewatch_{name}_total ")), "missing {name}");
             let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
-            assert!(body.contains(&format!("\n# HELP minewatch_{name}_total {help}\n")), "no help for {name}");
+            assert!(
+                body.contains(&format!("\n# HELP minewatch_{name}_total {help}\n")),
+                "no help for {name}"
+            );
         }
         assert!(scrape(addr, "GET / HTTP/1.0\r\n\r\n").starts_with("HTTP/1.1 404"));
         assert!(scrape(addr, "POST /metrics HTTP/1.0\r\n\r\n").starts_with("HTTP/1.1 405"));

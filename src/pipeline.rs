@@ -287,7 +287,12 @@ impl Worker {
             flow_memcap: self.table.memcap() as u64,
             worker_queue: 0,
         };
-        let _ = self.records.send(Record::Counters { reporter: self.id, counters: self.counters(), kernel, load });
+        let _ = self.records.send(Record::Counters {
+            reporter: self.id,
+            counters: self.counters(),
+            kernel,
+            load,
+        });
     }
 
     /// A frame read in order by the worker that owns it: the only replay worker, or a live
@@ -1086,6 +1091,36 @@ fn write(sink: &mut Sink, f: impl FnOnce(&mut Sink) -> std::io::Result<()>, err:
     }
 }
 
+/// The counters summed over every reporter, and the output side's (suppression, delivery,
+/// spool), which counts in the sink, not in a reporter.
+fn sum(latest: &[Option<Counters>], sink: &Sink) -> Counters {
+    let mut total = sink.counters();
+    for c in latest.iter().flatten() {
+        total.add(c);
+    }
+    total
+}
+
+/// What the metrics endpoint shows: the sums, and what every queue holds now (`queued`: the
+/// collector's own).
+fn snapshot(
+    latest: &[Option<Counters>],
+    loads: &[Load],
+    kernel: &[(String, KernelStats)],
+    sink: &Sink,
+    queued: usize,
+) -> Snapshot {
+    let mut load = Load::default();
+    loads.iter().for_each(|l| load.add(l));
+    Snapshot {
+        counters: sum(latest, sink),
+        kernel: kernel.to_vec(),
+        load,
+        records_queue: queued as u64,
+        outputs: sink.load(),
+    }
+}
+
 /// The collector: writes records, keeps every reporter's latest counters, writes `stats`
 /// records (every `interval` of wall-clock time when set, and when asked), reopens the sink on
 /// SIGHUP, and publishes the sums for `--metrics` whenever counters arrive (about once a second
@@ -1108,14 +1143,7 @@ fn collect(
     let mut kernel: Vec<(String, KernelStats)> = Vec::new();
     let mut err: Option<String> = None;
     let mut next_stats = interval.map(|i| Instant::now() + i);
-    // The output side (suppression, delivery, spool) counts in the sink, not in a reporter.
-    let sum = |latest: &[Option<Counters>], sink: &Sink| {
-        let mut total = sink.counters();
-        for c in latest.iter().flatten() {
-            total.add(c);
-        }
-        total
-    };
+
     loop {
         let msg = rx.recv_timeout(Duration::from_millis(500));
         if reopen.swap(false, Ordering::Relaxed) {
@@ -1160,15 +1188,7 @@ fn collect(
         }
         if let Some(p) = published.as_deref().filter(|_| Instant::now() >= next_publish) {
             next_publish = Instant::now() + PUBLISH_EVERY;
-            let mut load = Load::default();
-            loads.iter().for_each(|l| load.add(l));
-            p.publish(Snapshot {
-                counters: sum(&latest, &sink),
-                kernel: kernel.clone(),
-                load,
-                records_queue: rx.len() as u64,
-                outputs: sink.load(),
-            });
+            p.publish(snapshot(&latest, &loads, &kernel, &sink, rx.len()));
         }
         if let (Some(at), Some(i)) = (next_stats, interval) {
             if Instant::now() >= at {
@@ -1185,15 +1205,7 @@ fn collect(
     // Network outputs deliver, spool or count what they still hold; then the counters are final.
     sink.close();
     if let Some(p) = &published {
-        let mut load = Load::default();
-        loads.iter().for_each(|l| load.add(l));
-        p.publish(Snapshot {
-            counters: sum(&latest, &sink),
-            kernel: kernel.clone(),
-            load,
-            records_queue: 0,
-            outputs: sink.load(),
-        });
+        p.publish(snapshot(&latest, &loads, &kernel, &sink, 0));
     }
     (sum(&latest, &sink), kernel, err)
 }

@@ -101,7 +101,8 @@ fn get(addr: SocketAddr, path: &str) -> (String, String) {
 fn try_get(addr: SocketAddr, path: &str) -> Result<(String, String), String> {
     let mut s = TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
     s.set_read_timeout(Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/plain\r\n\r\n").map_err(|e| e.to_string())?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/plain\r\n\r\n")
+        .map_err(|e| e.to_string())?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).map_err(|e| format!("no whole answer within 5 s: {e}"))?;
     let text = String::from_utf8(raw).map_err(|e| e.to_string())?;
@@ -147,7 +148,8 @@ fn a_client_trickling_its_request_does_not_hold_up_a_scrape() {
             s.set_read_timeout(Some(Duration::from_millis(1500))).expect("timeout");
             let mut buf = [0u8; 64];
             match s.read(&mut buf) {
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(e)
+                    if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
                 _ => break,
             }
         }
@@ -176,7 +178,8 @@ fn connections_over_the_bound_are_closed_at_once_and_counted() {
     let sensor = Sensor::start(None);
     let addr = sensor.addr;
     // Idle clients take every serving thread (each until the deadline)...
-    let idle: Vec<TcpStream> = (0..MAX_CONNECTIONS).map(|_| TcpStream::connect(addr).expect("connect")).collect();
+    let idle: Vec<TcpStream> =
+        (0..MAX_CONNECTIONS).map(|_| TcpStream::connect(addr).expect("connect")).collect();
     // ... so the next ones are closed at once, with a 503 when it gets through, not served
     // and not left waiting until an idle one times out.
     for _ in 0..3 {
@@ -267,7 +270,9 @@ fn check_families(page: &str, wire: &[&str]) -> BTreeSet<String> {
             }
         }
     }
-    for family in ["minewatch_build_info", "minewatch_flows_active", "minewatch_queue_depth", "process_open_fds"] {
+    for family in
+        ["minewatch_build_info", "minewatch_flows_active", "minewatch_queue_depth", "process_open_fds"]
+    {
         assert!(kinds.contains_key(family), "no {family}");
     }
     values
