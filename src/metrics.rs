@@ -196,7 +196,7 @@ fn render_all(snap: &Snapshot, hosts: &[HostEntry], host_count: usize, served: &
     e.single(
         "minewatch_flow_memcap_bytes",
         Kind::Gauge,
-        "The flow tables' memory cap (--memcap-mb); flows are evicted above it.",
+        "The flow tables' memory cap (--memcap); flows are evicted above it.",
         load.flow_memcap,
     );
     e.family(
