@@ -77,6 +77,22 @@ ensure_live_test_tools() {
         say "warning: could not install ${missing[*]}; the live-capture tests will say SKIPPED"
 }
 
+# Installs Debian's prometheus package when promtool is missing: tests/metrics.rs runs
+# `promtool check metrics` on the endpoint's page. Not fatal: without it that step says SKIPPED.
+ensure_promtool() {
+    if have promtool; then
+        return 0
+    fi
+    say "promtool not found; installing prometheus (for the metrics exposition test)"
+    if ! have apt-get; then
+        say "warning: apt-get is not available; tests/metrics.rs will skip its promtool check"
+        return 0
+    fi
+    as_root apt-get update </dev/null || true
+    as_root apt-get install -y --no-install-recommends prometheus </dev/null ||
+        say "warning: could not install prometheus; tests/metrics.rs will skip its promtool check"
+}
+
 # Makes sure cargo is on PATH (picking up a rustup install in the default place), or explains how
 # to get it.
 ensure_cargo() {

@@ -48,9 +48,9 @@ use crate::flow::defrag::{DefragLimits, Defragmenter};
 use crate::flow::FlowTable;
 use crate::hosts::HostTable;
 use crate::intel::Intel;
-use crate::metrics::Published;
+use crate::metrics::{Published, Snapshot};
 use crate::output::{Sink, StatsRecord};
-use crate::stats::Counters;
+use crate::stats::{Counters, Load};
 use crate::time::{now, Ts};
 use crate::verdict::Event;
 
@@ -63,6 +63,8 @@ const BATCH_FRAMES: usize = 256;
 const BATCH_BYTES: usize = 512 * 1024;
 /// How often (in packet time) a replaying worker ends idle flows and reports its counters.
 const REPLAY_TICK_US: i64 = 5_000_000;
+/// How often the collector refreshes the metrics endpoint's copy when no counters arrive.
+const PUBLISH_EVERY: Duration = Duration::from_millis(500);
 /// How often a live reader flushes partial batches, ticks the workers and reports its counters.
 const LIVE_TICK: Duration = Duration::from_secs(1);
 
@@ -109,6 +111,8 @@ enum Record {
         counters: Counters,
         /// The reporter's captures, by interface (none for a replay).
         kernel: Vec<(String, KernelStats)>,
+        /// What it holds now: flows and their memory (a worker), queued frames (a reader).
+        load: Load,
     },
     /// Write a `stats` record now, stamped `ts`.
     StatsNow(Ts),
@@ -289,7 +293,18 @@ impl Worker {
 
     /// Sends the counters, and those of the worker's own captures (live, one per interface).
     fn report_with(&self, kernel: Vec<(String, KernelStats)>) {
-        let _ = self.records.send(Record::Counters { reporter: self.id, counters: self.counters(), kernel });
+        let load = Load {
+            flows: self.table.len() as u64,
+            flow_memory: self.table.memory() as u64,
+            flow_memcap: self.table.memcap() as u64,
+            worker_queue: 0,
+        };
+        let _ = self.records.send(Record::Counters {
+            reporter: self.id,
+            counters: self.counters(),
+            kernel,
+            load,
+        });
     }
 
     /// A frame read in order by the worker that owns it: the only replay worker, or a live
@@ -464,6 +479,11 @@ impl Dispatcher {
                 self.send(i, Msg::Batch(b), c);
             }
         }
+    }
+
+    /// The messages waiting in the workers' queues, for the metrics endpoint.
+    fn load(&self) -> Load {
+        Load { worker_queue: self.workers.txs.iter().map(|t| t.len() as u64).sum(), ..Load::default() }
     }
 
     fn broadcast(&mut self, msg: impl Fn() -> Msg, c: &mut Counters) {
@@ -1041,12 +1061,14 @@ fn read_live(
         if clock.due(got) {
             let t = now();
             d.broadcast(|| Msg::Tick(t), &mut c);
-            let _ = records.send(Record::Counters { reporter, counters: c, kernel: set.stats() });
+            let load = d.load();
+            let _ = records.send(Record::Counters { reporter, counters: c, kernel: set.stats(), load });
         }
     }
     set.flush(&mut |link, frame| read(link, frame, &mut d, &mut c));
     d.flush_batches(&mut c);
-    let _ = records.send(Record::Counters { reporter, counters: c, kernel: set.stats() });
+    let load = d.load();
+    let _ = records.send(Record::Counters { reporter, counters: c, kernel: set.stats(), load });
     failed.extend(set.failures());
     failed
 }
@@ -1082,6 +1104,36 @@ fn write(sink: &mut Sink, f: impl FnOnce(&mut Sink) -> std::io::Result<()>, err:
     }
 }
 
+/// The counters summed over every reporter, and the output side's (suppression, delivery,
+/// spool), which counts in the sink, not in a reporter.
+fn sum(latest: &[Option<Counters>], sink: &Sink) -> Counters {
+    let mut total = sink.counters();
+    for c in latest.iter().flatten() {
+        total.add(c);
+    }
+    total
+}
+
+/// What the metrics endpoint shows: the sums, and what every queue holds now (`queued`: the
+/// collector's own).
+fn snapshot(
+    latest: &[Option<Counters>],
+    loads: &[Load],
+    kernel: &[(String, KernelStats)],
+    sink: &Sink,
+    queued: usize,
+) -> Snapshot {
+    let mut load = Load::default();
+    loads.iter().for_each(|l| load.add(l));
+    Snapshot {
+        counters: sum(latest, sink),
+        kernel: kernel.to_vec(),
+        load,
+        records_queue: queued as u64,
+        outputs: sink.load(),
+    }
+}
+
 /// The collector: writes records, keeps every reporter's latest counters, writes `stats`
 /// records (every `interval` of wall-clock time when set, and when asked), reopens the sink on
 /// SIGHUP, and publishes the sums for `--metrics` whenever counters arrive (about once a second
@@ -1095,19 +1147,16 @@ fn collect(
     published: Option<Arc<Published>>,
 ) -> Collected {
     let mut latest: Vec<Option<Counters>> = Vec::new();
+    let mut loads: Vec<Load> = Vec::new();
+    // The endpoint's copy is refreshed when counters arrive and at least this often besides, so
+    // that the output gauges (queues, spools) move while no reporter reports.
+    let mut next_publish = Instant::now();
     // Every capture's latest kernel counters, by reporter and interface; summed by interface.
     let mut captures: Vec<(usize, String, KernelStats)> = Vec::new();
     let mut kernel: Vec<(String, KernelStats)> = Vec::new();
     let mut err: Option<String> = None;
     let mut next_stats = interval.map(|i| Instant::now() + i);
-    // The output side (suppression, delivery, spool) counts in the sink, not in a reporter.
-    let sum = |latest: &[Option<Counters>], sink: &Sink| {
-        let mut total = sink.counters();
-        for c in latest.iter().flatten() {
-            total.add(c);
-        }
-        total
-    };
+
     loop {
         let msg = rx.recv_timeout(Duration::from_millis(500));
         if reopen.swap(false, Ordering::Relaxed) {
@@ -1118,12 +1167,16 @@ fn collect(
         }
         match msg {
             Ok(Record::Event(ev)) => write(&mut sink, |s| s.write(&ev), &mut err),
-            Ok(Record::Counters { reporter, counters, kernel: k }) => {
+            Ok(Record::Counters { reporter, counters, kernel: k, load }) => {
                 if latest.len() <= reporter {
                     latest.resize(reporter + 1, None);
+                    loads.resize(reporter + 1, Load::default());
                 }
                 if let Some(slot) = latest.get_mut(reporter) {
                     *slot = Some(counters);
+                }
+                if let Some(slot) = loads.get_mut(reporter) {
+                    *slot = load;
                 }
                 if !k.is_empty() {
                     for (name, ks) in k {
@@ -1134,9 +1187,7 @@ fn collect(
                     }
                     kernel = by_interface(&captures);
                 }
-                if let Some(p) = &published {
-                    p.publish(&sum(&latest, &sink), &kernel);
-                }
+                next_publish = Instant::now();
             }
             Ok(Record::StatsNow(ts)) => {
                 // The last record of a run: let network outputs deliver first, so its counters
@@ -1147,6 +1198,10 @@ fn collect(
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if let Some(p) = published.as_deref().filter(|_| Instant::now() >= next_publish) {
+            next_publish = Instant::now() + PUBLISH_EVERY;
+            p.publish(snapshot(&latest, &loads, &kernel, &sink, rx.len()));
         }
         if let (Some(at), Some(i)) = (next_stats, interval) {
             if Instant::now() >= at {
@@ -1162,6 +1217,9 @@ fn collect(
     write(&mut sink, |s| s.flush(), &mut err);
     // Network outputs deliver, spool or count what they still hold; then the counters are final.
     sink.close();
+    if let Some(p) = &published {
+        p.publish(snapshot(&latest, &loads, &kernel, &sink, 0));
+    }
     (sum(&latest, &sink), kernel, err)
 }
 

@@ -7,10 +7,11 @@
 use serde::Serialize;
 
 macro_rules! counters {
-    ($($(#[$doc:meta])* $name:ident),* $(,)?) => {
+    // At least one doc line per counter, so a counter without its help text does not compile.
+    ($($(#[doc = $doc:literal])+ $name:ident),* $(,)?) => {
         #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
         pub struct Counters {
-            $($(#[$doc])* pub $name: u64,)*
+            $($(#[doc = $doc])+ pub $name: u64,)*
         }
 
         impl Counters {
@@ -22,6 +23,12 @@ macro_rules! counters {
             /// Every counter with its name, for the summary and the stats record.
             pub fn fields(&self) -> Vec<(&'static str, u64)> {
                 vec![$((stringify!($name), self.$name),)*]
+            }
+
+            /// Every counter with its name and help text (its doc comment, lines joined), for the
+            /// metrics endpoint's `# HELP` lines: the doc comment is the one place it is written.
+            pub fn described(&self) -> Vec<(&'static str, &'static str, u64)> {
+                vec![$((stringify!($name), concat!($($doc),+), self.$name),)*]
             }
         }
     };
@@ -42,7 +49,9 @@ counters! {
     fragments,
     /// Frames of a link type we do not decode.
     unsupported_link,
+    /// UDP datagrams read (DNS answers are looked at; the rest is skipped).
     udp_packets,
+    /// TCP segments read.
     tcp_packets,
     /// TCP packets of no known flow that carried nothing to start one (RST, bare ACK or FIN).
     tcp_no_flow,
@@ -85,8 +94,11 @@ counters! {
     lines_overlong,
     /// Holes in a TCP stream (lost segments, or given up on to stay in bounds).
     reasm_gaps,
+    /// Bytes missing in those holes.
     reasm_gap_bytes,
+    /// Bytes received again (retransmissions, or matching bytes already held): ignored.
     reasm_retransmitted_bytes,
+    /// Segments whose overlap with held bytes differed from them (first wins; counted once each).
     reasm_overlap_conflicts,
     /// Out-of-order bytes dropped because the per-direction buffer was full.
     reasm_ooo_dropped_bytes,
@@ -159,4 +171,46 @@ counters! {
     output_send_errors,
     /// Records too large for one UDP datagram: dropped.
     output_oversize,
+}
+
+/// What a reporter holds at the moment it reports: gauges, replaced (not added) by each report
+/// and summed over the reporters by the collector for the metrics endpoint.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Load {
+    /// Flows in the worker's flow table.
+    pub flows: u64,
+    /// The flow table's memory estimate, in bytes.
+    pub flow_memory: u64,
+    /// The flow table's memory cap, in bytes.
+    pub flow_memcap: u64,
+    /// Messages waiting in the workers' queues (a live reader that hands frames to workers).
+    pub worker_queue: u64,
+}
+
+impl Load {
+    /// Adds `other` into `self`, field by field.
+    pub fn add(&mut self, other: &Load) {
+        self.flows = self.flows.saturating_add(other.flows);
+        self.flow_memory = self.flow_memory.saturating_add(other.flow_memory);
+        self.flow_memcap = self.flow_memcap.saturating_add(other.flow_memcap);
+        self.worker_queue = self.worker_queue.saturating_add(other.worker_queue);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_counter_has_one_line_of_help() {
+        let c = Counters { packets: 7, ..Counters::default() };
+        let described = c.described();
+        assert_eq!(described.len(), c.fields().len());
+        for ((name, help, value), (n, v)) in described.iter().zip(c.fields()) {
+            assert_eq!((*name, *value), (n, v));
+            assert!(help.trim().len() > 10, "{name}: {help:?}");
+            assert!(!help.contains('\n'), "{name}: {help:?}");
+        }
+        assert_eq!(described[0], ("packets", " Frames read from the capture.", 7));
+    }
 }

@@ -206,3 +206,49 @@ fn spool_is_bounded() {
     assert!(c.output_spooled > 0 && c.output_spooled < 50, "{c:?}");
     assert_eq!(c.output_spooled + c.output_spool_dropped, 50);
 }
+
+/// Polls `cond` on the outputs' load until it holds (or the safety net trips).
+fn load_until(out: &Outputs, what: &str, cond: impl Fn(&minewatch::output::OutputLoad) -> bool) {
+    let start = Instant::now();
+    loop {
+        let load = out.load();
+        assert_eq!(load.len(), 1, "{load:?}");
+        if cond(&load[0]) {
+            return;
+        }
+        assert!(start.elapsed() < LIMIT, "{what}: {load:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn load_shows_what_each_tcp_output_holds_in_memory_and_on_disk() {
+    // Without a spool, records wait in memory while the receiver is away.
+    let port = closed_port();
+    let mut out = outputs(port, None, 10, Duration::from_millis(100));
+    for n in 0..3 {
+        out.write(&event(n)).unwrap();
+    }
+    let load = out.load();
+    assert_eq!(load[0].label, format!("json:syslog+tcp://127.0.0.1:{port}"));
+    assert_eq!((load[0].queued, load[0].spool_bytes), (3, None));
+    out.close();
+    assert_eq!(out.load()[0].queued, 0, "dropped at exit, so no longer held");
+
+    // With a spool, they go to disk; once the receiver is back and has them, the spool is empty.
+    let dir = tempfile::tempdir().unwrap();
+    let port = closed_port();
+    let mut out = outputs(port, Some(dir.path()), 10, Duration::from_secs(30));
+    for n in 0..4 {
+        out.write(&event(n)).unwrap();
+    }
+    load_until(&out, "spooled", |l| l.queued == 0 && l.spool_bytes.is_some_and(|b| b > 0));
+    let l = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    // A fifth record wakes the sender, which then connects (its backoff is short at first).
+    out.write(&event(4)).unwrap();
+    let mut conn = accept(&l);
+    let (mut buf, mut got) = (Vec::new(), Vec::new());
+    read_frames(&mut conn, &mut buf, &mut got, 5);
+    load_until(&out, "delivered", |l| l.queued == 0 && l.spool_bytes == Some(0));
+    out.close();
+}

@@ -383,9 +383,15 @@ fn live_capture_between_namespaces_alerts_flushes_and_reports() {
     assert_eq!(metric(&page, "minewatch_session_records_total"), Some(1), "{page}");
     assert!(metric(&page, "minewatch_tcp_packets_total").unwrap_or(0) >= 10, "{page}");
     let info = format!(
-        "minewatch_mining_host_info{{host=\"{MINER_IP}\",pool=\"{POOL_IP}:{POOL_PORT}\",variant=\"stratum-v1\",login=\"{LOGIN}\"}} 1"
+        "minewatch_mining_host_info{{host=\"{MINER_IP}\",pool=\"{POOL_IP}:{POOL_PORT}\",variant=\"stratum-v1\"}} 1"
     );
     assert!(page.contains(&info), "no {info}\n{page}");
+    // The login is in the alerts, never in a label.
+    assert!(!page.contains(LOGIN), "{page}");
+    // The process figures are read after the privilege drop too (a process may always read its
+    // own /proc/self/fd, whoever owns it then).
+    assert!(metric(&page, "process_open_fds").unwrap_or(0) > 0, "{page}");
+    assert!(metric(&page, "process_resident_memory_bytes").unwrap_or(0) > 0, "{page}");
     assert!(
         page.contains(&format!("minewatch_capture_received_total{{interface=\"{}\"}}", lab.if_miner)),
         "{page}"

@@ -475,6 +475,11 @@ impl FlowTable {
         self.mem
     }
 
+    /// The cap on [`FlowTable::memory`], in bytes.
+    pub fn memcap(&self) -> usize {
+        self.limits.memcap
+    }
+
     /// Takes one decoded TCP packet.
     pub fn tcp(&mut self, pkt: &Packet<'_>, tcp: &TcpInfo, ts: Ts, emit: &mut dyn FnMut(Event)) {
         self.maybe_sweep(ts, emit);

@@ -21,6 +21,7 @@ use std::io::{self, BufWriter, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::capture::live::KernelStats;
@@ -229,6 +230,17 @@ pub fn default_sensor_name() -> String {
     } else {
         h
     }
+}
+
+/// What one TCP output holds at a moment (see [`Outputs::load`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OutputLoad {
+    /// The output as given to `-o`.
+    pub label: String,
+    /// Records in its channel and memory queue.
+    pub queued: u64,
+    /// Bytes in its spool, when it has one.
+    pub spool_bytes: Option<u64>,
 }
 
 enum Transport {
@@ -481,6 +493,22 @@ impl Outputs {
             }
         }
         c
+    }
+
+    /// What each TCP output holds now, for the metrics endpoint's gauges, labelled with the
+    /// output as the operator wrote it (`-o`), never with anything from the wire.
+    pub fn load(&self) -> Vec<OutputLoad> {
+        self.outs
+            .iter()
+            .filter_map(|o| match &o.transport {
+                Transport::Tcp(t) => Some(OutputLoad {
+                    label: o.label.clone(),
+                    queued: t.counters.queued(),
+                    spool_bytes: t.spooled.then(|| t.counters.spool_bytes.load(Ordering::Relaxed)),
+                }),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Before the last `stats` record: waits (at most the drain timeout) until every TCP output

@@ -63,6 +63,8 @@ pub struct NetCounters {
     pub finished: AtomicU64,
     /// Records the sender holds on disk.
     pub spool_pending: AtomicBool,
+    /// Bytes of the spool on disk (a gauge for the metrics endpoint).
+    pub spool_bytes: AtomicU64,
     pub connected: AtomicBool,
     /// A connection attempt has finished (either way) since the sender started.
     pub tried: AtomicBool,
@@ -79,6 +81,11 @@ impl NetCounters {
         c.output_connect_failures += get(&self.connect_failures);
         c.output_send_errors += get(&self.send_errors);
         c.output_oversize += get(&self.oversize);
+    }
+
+    /// Records handed to the sender that it still holds in memory (its channel and its queue).
+    pub fn queued(&self) -> u64 {
+        self.handed.load(Ordering::Relaxed).saturating_sub(self.finished.load(Ordering::Relaxed))
     }
 }
 
@@ -131,6 +138,8 @@ pub struct TcpOut {
     tx: Option<Sender<Vec<u8>>>,
     handle: Option<thread::JoinHandle<()>>,
     pub counters: Arc<NetCounters>,
+    /// Whether it has a spool (then `counters.spool_bytes` means something).
+    pub spooled: bool,
 }
 
 impl TcpOut {
@@ -142,6 +151,8 @@ impl TcpOut {
         };
         let counters = Arc::new(NetCounters::default());
         counters.spool_pending.store(spool.as_ref().is_some_and(|s| !s.is_empty()), Ordering::Relaxed);
+        counters.spool_bytes.store(spool.as_ref().map_or(0, Spool::bytes), Ordering::Relaxed);
+        let spooled = spool.is_some();
         let (tx, rx) = bounded(CHANNEL);
         let s = SenderThread {
             addr,
@@ -157,7 +168,7 @@ impl TcpOut {
             frame: Vec::new(),
         };
         let handle = thread::Builder::new().name("minewatch-syslog-tcp".into()).spawn(move || s.run())?;
-        Ok(TcpOut { tx: Some(tx), handle: Some(handle), counters })
+        Ok(TcpOut { tx: Some(tx), handle: Some(handle), counters, spooled })
     }
 
     /// Hands one message to the sender; never blocks.
@@ -241,6 +252,7 @@ impl SenderThread {
 
     fn publish(&self) {
         self.c.spool_pending.store(!self.spool_empty(), Ordering::Relaxed);
+        self.c.spool_bytes.store(self.spool.as_ref().map_or(0, Spool::bytes), Ordering::Relaxed);
         self.c.connected.store(self.conn.is_some(), Ordering::Relaxed);
     }
 
