@@ -11,14 +11,21 @@
 use std::ffi::OsString;
 use std::path::Path;
 
+use clap::error::{ContextKind, ErrorKind};
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches};
 
 use crate::cli::Args;
 
 /// Options that are not keys of the configuration file: they act on the run of the program
-/// itself (help, version, the file itself, the generators).
-const NOT_KEYS: &[&str] = &["help", "version", "config", "generate-completions", "generate-man"];
+/// itself (help, version, the file itself, the check of it, the generators).
+const NOT_KEYS: &[&str] = &["help", "version", "config", "test-config", "generate-completions", "generate-man"];
+
+/// Options that take one value holding a comma-separated list: a TOML array for one of them is
+/// joined with commas, so `home-net = ["10.0.0.0/8", "192.168.0.0/16"]` means what
+/// `--home-net 10.0.0.0/8,192.168.0.0/16` means. Repeatable options (`-r`, `-i`, `-o`,
+/// `--pool-list`, `--watchlist`) take an array as the option given once per item instead.
+const COMMA_LISTS: &[&str] = &["home-net"];
 
 /// The configuration file's size bound: a sensor's options fit in far less.
 const MAX_CONFIG_BYTES: u64 = 1 << 20;
@@ -52,99 +59,223 @@ where
     let argv: Vec<OsString> = argv.into_iter().map(Into::into).collect();
     // First pass: the command line alone, with the input requirement relaxed because the
     // inputs may come from the file. It tells where `--config` is and what the user typed.
-    let pre = Args::command().mut_group("input", |g| g.required(false)).try_get_matches_from(&argv)?;
+    let pre = relaxed_command().try_get_matches_from(&argv)?;
     // The generators are exclusive (clap refuses them with any other option) and need no input.
     if pre.get_flag("generate_man") || pre.contains_id("generate_completions") {
         return Ok(Args::from_arg_matches(&pre)?);
     }
-    let args = match pre.get_one::<std::path::PathBuf>("config") {
-        None => Args::from_arg_matches(&Args::command().try_get_matches_from(&argv)?)?,
-        Some(path) => {
-            let extra = file_args(path, &pre)?;
-            let mut merged = Vec::with_capacity(argv.len() + extra.len());
-            merged.extend(argv.first().cloned());
-            merged.extend(extra);
-            merged.extend(argv.iter().skip(1).cloned());
-            let m = Args::command().try_get_matches_from(&merged)?;
-            Args::from_arg_matches(&m)?
-        }
+    let Some(path) = pre.get_one::<std::path::PathBuf>("config") else {
+        let args = Args::from_arg_matches(&Args::command().try_get_matches_from(&argv)?)?;
+        validate(&args).map_err(|why| LoadError::Usage(format!("--{why}")))?;
+        return Ok(args);
     };
-    validate(&args)?;
+    let shown = path.display();
+    let file = file_args(path, &pre)?;
+    let mut merged = Vec::with_capacity(argv.len() + file.argv.len());
+    merged.extend(argv.first().cloned());
+    merged.extend(file.argv.iter().cloned());
+    merged.extend(argv.iter().skip(1).cloned());
+    let m = Args::command().try_get_matches_from(&merged).map_err(|e| {
+        // Every key's value was checked alone, so what is left is a clash between options
+        // (both `read` and `interface` in the file) or no input at all.
+        let key_of = |kind| {
+            let long = e.get(kind).and_then(|v| long_of(&v.to_string()))?;
+            file.used_key(&long).map(str::to_string)
+        };
+        match (e.kind(), key_of(ContextKind::InvalidArg)) {
+            (ErrorKind::MissingRequiredArgument, _) => LoadError::Usage(format!(
+                "{shown}: no input: give `read` or `interface` here, or -r or -i on the command line"
+            )),
+            (ErrorKind::ArgumentConflict, Some(key)) => {
+                let other = key_of(ContextKind::PriorArg).map_or_else(|| clap_problem(&e), |k| format!("`{k}`"));
+                LoadError::Usage(format!("{shown}: key `{key}`: cannot be used with {other}"))
+            }
+            (_, Some(key)) => LoadError::Usage(format!("{shown}: key `{key}`: {}", clap_problem(&e))),
+            (_, None) => LoadError::Clap(e),
+        }
+    })?;
+    let args = Args::from_arg_matches(&m)?;
+    validate(&args).map_err(|why| {
+        // Said of the key when the option came from the file.
+        let long = why.split(' ').next().unwrap_or("");
+        match file.used_key(long) {
+            Some(key) => {
+                let rest = why.get(long.len()..).unwrap_or("").trim_start_matches([' ', ':']);
+                LoadError::Usage(format!("{shown}: key `{key}`: {rest}"))
+            }
+            _ => LoadError::Usage(format!("--{why}")),
+        }
+    })?;
     Ok(args)
 }
 
-/// Checks across options that clap cannot express.
-fn validate(args: &Args) -> Result<(), LoadError> {
+/// The command without its "an input is required" rule: for a first look at the command line,
+/// and for checking one key of the file at a time.
+fn relaxed_command() -> clap::Command {
+    Args::command().mut_group("input", |g| g.required(false))
+}
+
+/// The long option name in clap's rendering of an argument (`--workers <N>` → `workers`).
+fn long_of(shown: &str) -> Option<String> {
+    let rest = shown.strip_prefix("--").or_else(|| shown.split(", --").nth(1))?;
+    let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+    (!name.is_empty()).then_some(name)
+}
+
+/// A clap error as one line without clap's `error: ` prefix, usage block or `--help` tip.
+/// A refused value reads `invalid value 'V': WHY`, since the key is named by the caller.
+fn clap_problem(e: &clap::Error) -> String {
+    let value = e.get(ContextKind::InvalidValue).map(|v| v.to_string());
+    match (e.kind(), value) {
+        (ErrorKind::ValueValidation, Some(v)) => match std::error::Error::source(e) {
+            Some(why) => format!("invalid value '{v}': {why}"),
+            None => format!("invalid value '{v}'"),
+        },
+        (ErrorKind::InvalidValue, Some(v)) => match e.get(ContextKind::ValidValue) {
+            Some(ok) => format!("invalid value '{v}' (possible values: {ok})"),
+            None => format!("invalid value '{v}'"),
+        },
+        _ => {
+            let text = e.render().to_string();
+            let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid");
+            first.trim().trim_start_matches("error:").trim().to_string()
+        }
+    }
+}
+
+/// Checks across options that clap cannot express. The error is `LONG VALUE: reason` (the
+/// caller says whether that is `--LONG` or a key of the file).
+fn validate(args: &Args) -> Result<(), String> {
     if let Some(addr) = args.metrics {
         if !addr.ip().is_loopback() && !args.metrics_allow_remote {
-            return Err(LoadError::Usage(format!(
-                "--metrics {addr}: not a loopback address; the endpoint has no authentication, \
+            return Err(format!(
+                "metrics {addr}: not a loopback address; the endpoint has no authentication, \
                  so pass --metrics-allow-remote to serve it on {}",
                 addr.ip()
-            )));
+            ));
         }
     }
     Ok(())
 }
 
+/// What the configuration file adds to the command line.
+struct FileArgs {
+    /// The options, placed before the command line's.
+    argv: Vec<OsString>,
+    /// Every key of the file, for messages.
+    keys: Vec<FileKey>,
+}
+
+/// A key of the configuration file.
+struct FileKey {
+    /// The option's long name (`home-net`).
+    long: String,
+    /// As the file spells it (`home_net`).
+    key: String,
+    /// Whether its value is used: the command line did not give the option.
+    used: bool,
+}
+
+impl FileArgs {
+    /// The key of the file that gave the option `long`, when its value is used.
+    fn used_key(&self, long: &str) -> Option<&str> {
+        self.keys.iter().find(|k| k.used && k.long == long).map(|k| k.key.as_str())
+    }
+}
+
+/// A TOML value's kind, with its article, for messages.
+fn kind_of(v: &toml::Value) -> String {
+    let t = v.type_str();
+    let article = if matches!(t.as_bytes().first(), Some(b'a' | b'e' | b'i' | b'o' | b'u')) { "an" } else { "a" };
+    format!("{article} {t}")
+}
+
 /// The configuration file as command-line arguments, leaving out every option that the command
-/// line (`pre`) already gives.
-fn file_args(path: &Path, pre: &clap::ArgMatches) -> Result<Vec<OsString>, LoadError> {
+/// line (`pre`) already gives. Every key's value is checked first, alone, by the option's own
+/// clap value parser, so that a refusal names the file and the key in one line.
+fn file_args(path: &Path, pre: &clap::ArgMatches) -> Result<FileArgs, LoadError> {
     let shown = path.display();
     let text = read_bounded(path).map_err(|e| LoadError::Usage(format!("{shown}: {e}")))?;
     let table: toml::Table = toml::from_str(&text).map_err(|e| {
-        let line = e.span().map(|s| text.get(..s.start).unwrap_or("").matches('\n').count() + 1);
-        let msg = e.message().replace('\n', " ");
-        match line {
-            Some(l) => LoadError::Usage(format!("{shown}: line {l}: {}", msg.trim())),
-            None => LoadError::Usage(format!("{shown}: {}", msg.trim())),
+        let msg = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
+        match e.span() {
+            Some(span) => {
+                let before = text.get(..span.start).unwrap_or("");
+                let line = before.matches('\n').count() + 1;
+                let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+                LoadError::Usage(format!("{shown}: line {line}, column {column}: {msg}"))
+            }
+            None => LoadError::Usage(format!("{shown}: {msg}")),
         }
     })?;
     let cmd = Args::command();
     let from_cli = |id: &str| pre.value_source(id) == Some(ValueSource::CommandLine);
     // The inputs are one choice: `-r` on the command line replaces the file's `interface`.
     let input_on_cli = from_cli("read") || from_cli("interface");
-    let mut out = Vec::new();
+    let mut out = FileArgs { argv: Vec::new(), keys: Vec::new() };
     for (key, value) in &table {
+        let bad = |what: String| LoadError::Usage(format!("{shown}: key `{key}`: {what}"));
         let long = key.replace('_', "-");
         let arg = cmd
             .get_arguments()
             .find(|a| a.get_long() == Some(long.as_str()) && !NOT_KEYS.contains(&long.as_str()))
-            .ok_or_else(|| {
-                LoadError::Usage(format!(
-                    "{shown}: unknown key {key:?} (keys are the long option names of --help)"
-                ))
-            })?;
+            .ok_or_else(|| bad("not an option (the keys are the long option names of --help)".into()))?;
+        if let Some(other) = out.keys.iter().find(|k| k.long == long) {
+            return Err(bad(format!("given twice (also as `{}`)", other.key)));
+        }
+        let options = option_values(arg, &long, value).map_err(bad)?;
+        // The option alone, through clap: the same parser, range and possible values as on the
+        // command line, and an error that can be pinned on this key.
+        let mut alone = vec![OsString::from("minewatch")];
+        alone.extend(options.iter().cloned());
+        relaxed_command().try_get_matches_from(alone).map_err(|e| bad(clap_problem(&e)))?;
         let id = arg.get_id().as_str();
         let is_input = id == "read" || id == "interface";
-        if from_cli(id) || (is_input && input_on_cli) {
-            continue;
-        }
-        let bad = |what: &str| LoadError::Usage(format!("{shown}: key {key:?}: {what}"));
-        if !arg.get_action().takes_values() {
-            match value {
-                toml::Value::Boolean(true) => out.push(OsString::from(format!("--{long}"))),
-                toml::Value::Boolean(false) => {}
-                _ => return Err(bad("must be true or false")),
-            }
-            continue;
-        }
-        let items: Vec<&toml::Value> = match value {
-            toml::Value::Array(a) => a.iter().collect(),
-            v => vec![v],
-        };
-        for v in items {
-            let s = match v {
-                toml::Value::String(s) => s.clone(),
-                toml::Value::Integer(i) => i.to_string(),
-                toml::Value::Float(f) => f.to_string(),
-                toml::Value::Boolean(b) => b.to_string(),
-                _ => return Err(bad("must be a string, a number, a boolean or a list of them")),
-            };
-            out.push(OsString::from(format!("--{long}={s}")));
+        let used = !(from_cli(id) || (is_input && input_on_cli));
+        out.keys.push(FileKey { long, key: key.clone(), used });
+        if used {
+            out.argv.extend(options);
         }
     }
     Ok(out)
+}
+
+/// A key's TOML value as the option's command-line arguments (`--long=VALUE`, one per value),
+/// or why the value has the wrong shape.
+fn option_values(arg: &clap::Arg, long: &str, value: &toml::Value) -> Result<Vec<OsString>, String> {
+    if !arg.get_action().takes_values() {
+        return match value {
+            toml::Value::Boolean(true) => Ok(vec![OsString::from(format!("--{long}"))]),
+            toml::Value::Boolean(false) => Ok(Vec::new()),
+            v => Err(format!("expected true or false, found {}", kind_of(v))),
+        };
+    }
+    let scalar = |v: &toml::Value, what: &str| match v {
+        toml::Value::String(s) => Ok(s.clone()),
+        toml::Value::Integer(i) => Ok(i.to_string()),
+        toml::Value::Float(f) => Ok(f.to_string()),
+        toml::Value::Boolean(b) => Ok(b.to_string()),
+        v => Err(format!("expected {what}, found {}", kind_of(v))),
+    };
+    let repeatable = matches!(arg.get_action(), clap::ArgAction::Append);
+    let comma_list = COMMA_LISTS.contains(&long);
+    let values: Vec<String> = match value {
+        toml::Value::Array(items) if repeatable || comma_list => {
+            let inner = items.iter().map(|v| scalar(v, "an array of strings")).collect::<Result<Vec<_>, _>>()?;
+            if comma_list {
+                vec![inner.join(",")]
+            } else {
+                inner
+            }
+        }
+        toml::Value::Array(items) => match items.as_slice() {
+            [one] => vec![scalar(one, "a string or a number")?],
+            _ => return Err(format!("takes one value, found an array of {}", items.len())),
+        },
+        v if repeatable || comma_list => vec![scalar(v, "a string or an array of strings")?],
+        v => vec![scalar(v, "a string or a number")?],
+    };
+    Ok(values.into_iter().map(|v| OsString::from(format!("--{long}={v}"))).collect())
 }
 
 fn read_bounded(path: &Path) -> std::io::Result<String> {
