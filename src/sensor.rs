@@ -355,26 +355,99 @@ mod tests {
         assert!(c.interface.is_empty());
     }
 
+    /// Asserts one line `FILE: key `KEY`: ...` containing `needle`.
+    fn key_error(f: &tempfile::NamedTempFile, key: &str, needle: &str) {
+        let m = usage(load_with(f, &[]));
+        let prefix = format!("{}: key `{key}`: ", f.path().display());
+        assert!(m.starts_with(&prefix), "{m:?} should start with {prefix:?}");
+        assert!(m.contains(needle), "{m:?} should contain {needle:?}");
+        assert!(!m.contains('\n'), "{m:?}");
+    }
+
     #[test]
     fn unknown_keys_and_bad_values_are_one_line_errors() {
-        let f = config("interface = \"eth1\"\nbogus-key = 1\n");
-        let m = usage(load_with(&f, &[]));
-        assert!(m.contains("unknown key \"bogus-key\""), "{m}");
-        assert!(!m.contains('\n'), "{m}");
-        // The generators and the file itself are not keys.
-        let g = config("interface = \"eth1\"\nconfig = \"other.toml\"\n");
-        assert!(usage(load_with(&g, &[])).contains("unknown key \"config\""));
-        let q = config("interface = \"eth1\"\nquiet = \"yes\"\n");
-        assert!(usage(load_with(&q, &[])).contains("must be true or false"));
+        key_error(&config("interface = \"eth1\"\nbogus-key = 1\n"), "bogus-key", "not an option");
+        // The generators, the check and the file itself are not keys.
+        for k in ["config", "test-config", "generate-man", "help"] {
+            key_error(&config(&format!("interface = \"eth1\"\n{k} = true\n")), k, "not an option");
+        }
+        key_error(&config("interface = \"eth1\"\nquiet = \"yes\"\n"), "quiet", "expected true or false, found a string");
+        // The option's own parser, named by key: range, number, possible formats, durations.
+        key_error(&config("interface = \"eth1\"\nworkers = 0\n"), "workers", "0 is not in 1..=256");
+        key_error(&config("interface = \"eth1\"\nworkers = \"many\"\n"), "workers", "invalid value 'many'");
+        key_error(&config("interface = \"eth1\"\nformat = \"xml\"\n"), "format", "unknown format");
+        key_error(&config("interface = \"eth1\"\nsuppress = \"soon\"\n"), "suppress", "invalid value 'soon'");
+        key_error(&config("interface = \"eth1\"\nhome-net = [\"10.0.0.0/8\", \"x\"]\n"), "home-net", "\"x\"");
+        key_error(&config("interface = \"eth1\"\noutput = \"syslog+tcp://x\"\n"), "output", "HOST:PORT");
+        // Wrong shapes.
+        key_error(&config("interface = \"eth1\"\nworkers = { n = 2 }\n"), "workers", "found a table");
+        key_error(&config("interface = \"eth1\"\nsensor-name = [\"a\", \"b\"]\n"), "sensor-name", "one value");
+        key_error(&config("interface = [\"eth1\", [\"eth2\"]]\n"), "interface", "found an array");
+        key_error(&config("interface = \"eth1\"\nhome_net = \"10.0.0.0/8\"\nhome-net = \"10.0.0.0/8\"\n"), "home_net", "given twice");
+        // A clash within the file, and a value refused only once every option is known.
+        key_error(&config("interface = \"eth1\"\nread = \"x.pcap\"\n"), "interface", "cannot be used with `read`");
+        key_error(&config("interface = \"eth1\"\nmetrics = \"0.0.0.0:9500\"\n"), "metrics", "--metrics-allow-remote");
+        // A file's bad value is refused even where the command line overrides it.
+        let w = config("interface = \"eth1\"\nworkers = 0\n");
+        assert!(usage(load_with(&w, &["--workers", "2"])).contains("key `workers`"));
+        // Syntax errors: file, line and column.
         let s = config("interface = \"eth1\"\nworkers = \n");
         let m = usage(load_with(&s, &[]));
-        assert!(m.contains("line 2"), "{m}");
+        assert!(m.starts_with(&format!("{}: line 2, column 11: ", s.path().display())), "{m}");
         assert!(!m.contains('\n'), "{m}");
-        // A value the option's own parser refuses is refused the same way as on the command line.
-        let w = config("interface = \"eth1\"\nworkers = 0\n");
-        assert!(matches!(load_with(&w, &[]), Err(LoadError::Clap(_))));
         let missing = usage(load_from(["minewatch", "--config", "/nonexistent/minewatch.toml"]));
         assert!(missing.starts_with("/nonexistent/minewatch.toml: "), "{missing}");
+        // Errors of the command line itself stay clap's.
+        assert!(matches!(load_with(&config("interface = \"eth1\"\n"), &["--workers", "0"]), Err(LoadError::Clap(_))));
+    }
+
+    #[test]
+    fn arrays_work_for_every_repeatable_or_list_option() {
+        let cmd = Args::command();
+        let lists: Vec<&clap::Arg> = cmd
+            .get_arguments()
+            .filter(|a| matches!(a.get_action(), clap::ArgAction::Append) || COMMA_LISTS.contains(&a.get_long().unwrap_or("")))
+            .collect();
+        let longs: Vec<&str> = lists.iter().filter_map(|a| a.get_long()).collect();
+        assert_eq!(longs, ["read", "interface", "home-net", "pool-list", "output", "watchlist"]);
+        // The comma lists are exactly the options whose value name says so.
+        for a in cmd.get_arguments() {
+            let says_comma = a.get_value_names().is_some_and(|n| n.iter().any(|v| v.contains(',')));
+            assert_eq!(says_comma, COMMA_LISTS.contains(&a.get_long().unwrap_or("")), "{:?}", a.get_long());
+        }
+        for long in longs {
+            let (one, two) = match long {
+                "home-net" => ("10.0.0.0/8", "192.168.0.0/16"),
+                "output" => ("/tmp/a.json", "cef:/tmp/b.cef"),
+                _ => ("one", "two"),
+            };
+            // An input, unless the option under test is one.
+            let input = if matches!(long, "read" | "interface") { "" } else { "interface = \"eth9\"\n" };
+            let f = config(&format!("{input}{long} = [\"{one}\", \"{two}\"]\n"));
+            let a = load_with(&f, &[]).unwrap_or_else(|e| panic!("{long}: {e:?}"));
+            let got: Vec<String> = match long {
+                "read" => a.read.clone(),
+                "interface" => a.interface.clone(),
+                "home-net" => a.home_net.nets().iter().map(ToString::to_string).collect(),
+                "pool-list" => a.pool_list.iter().map(|p| p.display().to_string()).collect(),
+                "output" => a.outputs().iter().map(|o| o.label()).collect(),
+                "watchlist" => a.watchlist.iter().map(|p| p.display().to_string()).collect(),
+                other => panic!("no check for {other}: add it here"),
+            };
+            assert_eq!(got, vec![one.to_string(), two.to_string()], "{long}");
+            // A scalar is one value.
+            let f = config(&format!("{input}{long} = \"{one}\"\n"));
+            let a = load_with(&f, &[]).unwrap_or_else(|e| panic!("{long}: {e:?}"));
+            let n = match long {
+                "read" => a.read.len(),
+                "interface" => a.interface.len(),
+                "home-net" => a.home_net.nets().len(),
+                "pool-list" => a.pool_list.len(),
+                "output" => a.outputs().len(),
+                _ => a.watchlist.len(),
+            };
+            assert_eq!(n, 1, "{long}");
+        }
     }
 
     #[test]
