@@ -41,7 +41,7 @@ pub fn load_watchlist(path: &Path) -> Result<Watchlist, String> {
 pub fn load_watchlists(args: &Args) -> Result<Watchlist, String> {
     let mut all = Watchlist::default();
     for path in &args.watchlist {
-        all.merge(load_watchlist(path)?);
+        all.merge(load_watchlist(path)?).map_err(|e| format!("{}: {e}", path.display()))?;
     }
     Ok(all)
 }
@@ -127,9 +127,15 @@ pub fn check(args: &Args) -> Result<String, Vec<String>> {
             Err(e) => problems.push(e),
         }
     }
+    let mut watched = Watchlist::default();
     for (i, path) in args.watchlist.iter().enumerate() {
         match load_watchlist(path) {
-            Ok(w) => line(if i == 0 { "watchlist:" } else { "" }, &format!("{}: {} addresses", path.display(), w.len())),
+            Ok(w) => {
+                line(if i == 0 { "watchlist:" } else { "" }, &format!("{}: {} addresses", path.display(), w.len()));
+                if let Err(e) = watched.merge(w) {
+                    problems.push(format!("{}: {e}", path.display()));
+                }
+            }
             Err(e) => problems.push(e),
         }
     }

@@ -91,9 +91,15 @@ impl Watchlist {
     }
 
     /// Adds every entry of `other` (`--watchlist` is repeatable); an address in both keeps
-    /// `other`'s label, so a later file can relabel an address of an earlier one.
-    pub fn merge(&mut self, other: Watchlist) {
+    /// `other`'s label, so a later file can relabel an address of an earlier one. The bound of
+    /// one list holds for the lists together: past it nothing is added and the error says so.
+    pub fn merge(&mut self, other: Watchlist) -> Result<(), String> {
+        let new = other.entries.keys().filter(|k| !self.entries.contains_key(*k)).count();
+        if self.entries.len().saturating_add(new) > MAX_ENTRIES {
+            return Err(format!("the watchlists together hold more than {MAX_ENTRIES} entries"));
+        }
         self.entries.extend(other.entries);
+        Ok(())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -190,7 +196,7 @@ mod tests {
     fn merged_lists_keep_every_address_and_the_later_label() {
         let mut w = list();
         let later: Watchlist = format!("{XMR} relabelled\n0xabc extra\n").parse().unwrap();
-        w.merge(later);
+        w.merge(later).unwrap();
         assert_eq!(w.len(), 4);
         assert_eq!(w.lookup(Some(XMR), None), Some("relabelled"));
         assert_eq!(w.lookup(Some("0xABC"), None), Some("extra"));
