@@ -19,7 +19,7 @@ Examples:
   minewatch -r a.pcapng -r b.pcap -o alerts.json
   tcpdump -w - -i eth1 | minewatch -r -     read a capture from standard input
   minewatch -r x.pcap --home-net 10.20.0.0/16,2001:db8:1::/48
-  minewatch -i eth1 -o json:/var/log/mw.json -o cef:syslog+tcp://127.0.0.1:6514 --spool /var/spool/minewatch
+  minewatch -i eth1 -o json:/var/log/mw.json -o cef:syslog+tcp://127.0.0.1:6514 --spool /var/lib/minewatch/spool
 
 Alerts are JSON lines (docs/alert-schema.md) unless --format or -o FORMAT: says otherwise; the summary of mining hosts goes to stderr.
 Exit status: 0 when every input was read, 1 when an input was missing or corrupt (the others
