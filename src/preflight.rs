@@ -64,7 +64,8 @@ pub fn check(args: &Args) -> Result<String, Vec<String>> {
                 problems.push(format!("{path}: {e}"));
             }
         }
-        let shown: Vec<&str> = args.read.iter().map(|p| if p == "-" { "standard input" } else { p }).collect();
+        let shown: Vec<&str> =
+            args.read.iter().map(|p| if p == "-" { "standard input" } else { p }).collect();
         line("read:", &shown.join(", "));
     } else {
         problems.extend(check_interfaces(&args.interface));
@@ -131,7 +132,10 @@ pub fn check(args: &Args) -> Result<String, Vec<String>> {
     for (i, path) in args.watchlist.iter().enumerate() {
         match load_watchlist(path) {
             Ok(w) => {
-                line(if i == 0 { "watchlist:" } else { "" }, &format!("{}: {} addresses", path.display(), w.len()));
+                line(
+                    if i == 0 { "watchlist:" } else { "" },
+                    &format!("{}: {} addresses", path.display(), w.len()),
+                );
                 if let Err(e) = watched.merge(w) {
                     problems.push(format!("{}: {e}", path.display()));
                 }
@@ -150,7 +154,6 @@ pub fn check(args: &Args) -> Result<String, Vec<String>> {
         (None, true) => "none".to_string(),
     };
     line("stats:", &stats);
-    drop(line);
     if problems.is_empty() {
         Ok(out)
     } else {
@@ -201,7 +204,9 @@ fn check_output_file(path: &Path) -> Result<(), String> {
         Err(_) => {
             let dir = parent_dir(path);
             match std::fs::metadata(&dir) {
-                Ok(m) if m.is_dir() => writable(&dir).map_err(|e| format!("directory {}: {e}", dir.display())),
+                Ok(m) if m.is_dir() => {
+                    writable(&dir).map_err(|e| format!("directory {}: {e}", dir.display()))
+                }
                 Ok(_) => Err(format!("{} is not a directory", dir.display())),
                 Err(e) => Err(format!("directory {}: {e}", dir.display())),
             }
@@ -216,7 +221,8 @@ fn check_dir_creatable(dir: &Path) -> Result<(), String> {
     loop {
         match std::fs::metadata(&at) {
             Ok(m) if m.is_dir() => {
-                return writable(&at).map_err(|e| if at == dir { e } else { format!("{}: {e}", at.display()) })
+                return writable(&at)
+                    .map_err(|e| if at == dir { e } else { format!("{}: {e}", at.display()) })
             }
             Ok(_) => return Err(format!("{} is not a directory", at.display())),
             Err(_) => match at.parent() {
@@ -237,7 +243,8 @@ fn parent_dir(path: &Path) -> PathBuf {
 /// `access(2)` with `W_OK`: also says no on a read-only file system (systemd's
 /// `ProtectSystem=strict` outside the unit's own directories).
 fn writable(path: &Path) -> Result<(), String> {
-    nix::unistd::access(path, nix::unistd::AccessFlags::W_OK).map_err(|e| format!("not writable ({})", e.desc()))
+    nix::unistd::access(path, nix::unistd::AccessFlags::W_OK)
+        .map_err(|e| format!("not writable ({})", e.desc()))
 }
 
 /// A syslog address that resolves, as the run resolves it when it starts.

@@ -19,7 +19,8 @@ use crate::cli::Args;
 
 /// Options that are not keys of the configuration file: they act on the run of the program
 /// itself (help, version, the file itself, the check of it, the generators).
-const NOT_KEYS: &[&str] = &["help", "version", "config", "test-config", "generate-completions", "generate-man"];
+const NOT_KEYS: &[&str] =
+    &["help", "version", "config", "test-config", "generate-completions", "generate-man"];
 
 /// Options that take one value holding a comma-separated list: a TOML array for one of them is
 /// joined with commas, so `home-net = ["10.0.0.0/8", "192.168.0.0/16"]` means what
@@ -87,7 +88,8 @@ where
                 "{shown}: no input: give `read` or `interface` here, or -r or -i on the command line"
             )),
             (ErrorKind::ArgumentConflict, Some(key)) => {
-                let other = key_of(ContextKind::PriorArg).map_or_else(|| clap_problem(&e), |k| format!("`{k}`"));
+                let other =
+                    key_of(ContextKind::PriorArg).map_or_else(|| clap_problem(&e), |k| format!("`{k}`"));
                 LoadError::Usage(format!("{shown}: key `{key}`: cannot be used with {other}"))
             }
             (_, Some(key)) => LoadError::Usage(format!("{shown}: key `{key}`: {}", clap_problem(&e))),
@@ -186,7 +188,8 @@ impl FileArgs {
 /// A TOML value's kind, with its article, for messages.
 fn kind_of(v: &toml::Value) -> String {
     let t = v.type_str();
-    let article = if matches!(t.as_bytes().first(), Some(b'a' | b'e' | b'i' | b'o' | b'u')) { "an" } else { "a" };
+    let article =
+        if matches!(t.as_bytes().first(), Some(b'a' | b'e' | b'i' | b'o' | b'u')) { "an" } else { "a" };
     format!("{article} {t}")
 }
 
@@ -261,7 +264,8 @@ fn option_values(arg: &clap::Arg, long: &str, value: &toml::Value) -> Result<Vec
     let comma_list = COMMA_LISTS.contains(&long);
     let values: Vec<String> = match value {
         toml::Value::Array(items) if repeatable || comma_list => {
-            let inner = items.iter().map(|v| scalar(v, "an array of strings")).collect::<Result<Vec<_>, _>>()?;
+            let inner =
+                items.iter().map(|v| scalar(v, "an array of strings")).collect::<Result<Vec<_>, _>>()?;
             if comma_list {
                 vec![inner.join(",")]
             } else {
@@ -371,7 +375,11 @@ mod tests {
         for k in ["config", "test-config", "generate-man", "help"] {
             key_error(&config(&format!("interface = \"eth1\"\n{k} = true\n")), k, "not an option");
         }
-        key_error(&config("interface = \"eth1\"\nquiet = \"yes\"\n"), "quiet", "expected true or false, found a string");
+        key_error(
+            &config("interface = \"eth1\"\nquiet = \"yes\"\n"),
+            "quiet",
+            "expected true or false, found a string",
+        );
         // The option's own parser, named by key: range, number, possible formats, durations.
         key_error(&config("interface = \"eth1\"\nworkers = 0\n"), "workers", "0 is not in 1..=256");
         key_error(&config("interface = \"eth1\"\nworkers = \"many\"\n"), "workers", "invalid value 'many'");
@@ -381,12 +389,28 @@ mod tests {
         key_error(&config("interface = \"eth1\"\noutput = \"syslog+tcp://x\"\n"), "output", "HOST:PORT");
         // Wrong shapes.
         key_error(&config("interface = \"eth1\"\nworkers = { n = 2 }\n"), "workers", "found a table");
-        key_error(&config("interface = \"eth1\"\nsensor-name = [\"a\", \"b\"]\n"), "sensor-name", "one value");
+        key_error(
+            &config("interface = \"eth1\"\nsensor-name = [\"a\", \"b\"]\n"),
+            "sensor-name",
+            "one value",
+        );
         key_error(&config("interface = [\"eth1\", [\"eth2\"]]\n"), "interface", "found an array");
-        key_error(&config("interface = \"eth1\"\nhome_net = \"10.0.0.0/8\"\nhome-net = \"10.0.0.0/8\"\n"), "home_net", "given twice");
+        key_error(
+            &config("interface = \"eth1\"\nhome_net = \"10.0.0.0/8\"\nhome-net = \"10.0.0.0/8\"\n"),
+            "home_net",
+            "given twice",
+        );
         // A clash within the file, and a value refused only once every option is known.
-        key_error(&config("interface = \"eth1\"\nread = \"x.pcap\"\n"), "interface", "cannot be used with `read`");
-        key_error(&config("interface = \"eth1\"\nmetrics = \"0.0.0.0:9500\"\n"), "metrics", "--metrics-allow-remote");
+        key_error(
+            &config("interface = \"eth1\"\nread = \"x.pcap\"\n"),
+            "interface",
+            "cannot be used with `read`",
+        );
+        key_error(
+            &config("interface = \"eth1\"\nmetrics = \"0.0.0.0:9500\"\n"),
+            "metrics",
+            "--metrics-allow-remote",
+        );
         // A file's bad value is refused even where the command line overrides it.
         let w = config("interface = \"eth1\"\nworkers = 0\n");
         assert!(usage(load_with(&w, &["--workers", "2"])).contains("key `workers`"));
@@ -398,7 +422,10 @@ mod tests {
         let missing = usage(load_from(["minewatch", "--config", "/nonexistent/minewatch.toml"]));
         assert!(missing.starts_with("/nonexistent/minewatch.toml: "), "{missing}");
         // Errors of the command line itself stay clap's.
-        assert!(matches!(load_with(&config("interface = \"eth1\"\n"), &["--workers", "0"]), Err(LoadError::Clap(_))));
+        assert!(matches!(
+            load_with(&config("interface = \"eth1\"\n"), &["--workers", "0"]),
+            Err(LoadError::Clap(_))
+        ));
     }
 
     #[test]
@@ -406,7 +433,10 @@ mod tests {
         let cmd = Args::command();
         let lists: Vec<&clap::Arg> = cmd
             .get_arguments()
-            .filter(|a| matches!(a.get_action(), clap::ArgAction::Append) || COMMA_LISTS.contains(&a.get_long().unwrap_or("")))
+            .filter(|a| {
+                matches!(a.get_action(), clap::ArgAction::Append)
+                    || COMMA_LISTS.contains(&a.get_long().unwrap_or(""))
+            })
             .collect();
         let longs: Vec<&str> = lists.iter().filter_map(|a| a.get_long()).collect();
         assert_eq!(longs, ["read", "interface", "home-net", "pool-list", "output", "watchlist"]);

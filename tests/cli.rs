@@ -389,7 +389,11 @@ fn assert_one_usage_line(out: &RunOutput, start: &str, needle: &str) {
     assert_eq!(out.code(), Some(2), "expected exit status 2\n{}", out.describe());
     let lines = out.stderr_lines();
     assert_eq!(lines.len(), 1, "expected exactly one stderr line\n{}", out.describe());
-    assert!(lines[0].starts_with(&format!("minewatch: {start}")), "{:?} should start with {start:?}", lines[0]);
+    assert!(
+        lines[0].starts_with(&format!("minewatch: {start}")),
+        "{:?} should start with {start:?}",
+        lines[0]
+    );
     assert!(lines[0].contains(needle), "{:?} should contain {needle:?}", lines[0]);
 }
 
@@ -397,18 +401,22 @@ fn assert_one_usage_line(out: &RunOutput, start: &str, needle: &str) {
 /// addresses are the array's later items, and not when the array leaves them out.
 #[test]
 fn config_home_net_array_counts_every_item() {
-    let (path, rows) = sample(|_, rows| mining_rows(rows).all(|r| r.client.ip.is_some_and(|ip| !in_test_net(ip))));
-    let miners: Vec<String> = mining_rows(&rows).filter_map(|r| r.client.ip).map(|ip| format!("\"{ip}\"")).collect();
+    let (path, rows) =
+        sample(|_, rows| mining_rows(rows).all(|r| r.client.ip.is_some_and(|ip| !in_test_net(ip))));
+    let miners: Vec<String> =
+        mining_rows(&rows).filter_map(|r| r.client.ip).map(|ip| format!("\"{ip}\"")).collect();
     assert!(!miners.is_empty(), "{} has no mining row with a client address", path.display());
     let dir = tempdir();
     let read = format!("read = {:?}\nquiet = true\n", path.display().to_string());
-    let inside = config_file(dir.path(), &format!("{read}home-net = [\"192.0.2.0/24\", {}]\n", miners.join(", ")));
+    let inside =
+        config_file(dir.path(), &format!("{read}home-net = [\"192.0.2.0/24\", {}]\n", miners.join(", ")));
     let out = util::run(&["--config".as_ref(), inside.as_os_str()], None);
     assert_eq!(out.code(), Some(0), "{}", out.describe());
     let missed = missing_alerts(&rows, &records_of(&out));
     assert!(missed.is_empty(), "no alert for:\n  {}\n{}", missed.join("\n  "), out.describe());
 
-    let outside = config_file(dir.path(), &format!("{read}home-net = [\"192.0.2.0/24\", \"198.51.100.0/24\"]\n"));
+    let outside =
+        config_file(dir.path(), &format!("{read}home-net = [\"192.0.2.0/24\", \"198.51.100.0/24\"]\n"));
     let out = util::run(&["--config".as_ref(), outside.as_os_str()], None);
     assert_eq!(out.code(), Some(0), "{}", out.describe());
     assert!(records_of(&out).is_empty(), "the home networks leave the miners out\n{}", out.describe());
@@ -518,17 +526,25 @@ fn test_config_summarises_or_lists_every_problem() {
     let lines = out.stderr_lines();
     assert_eq!(lines.len(), 3, "one line per problem\n{}", out.describe());
     assert_eq!(lines[0], "minewatch: nosuch0: no such interface");
-    assert!(lines[1].starts_with(&format!("minewatch: output {}: directory ", gone.display())), "{}", lines[1]);
+    assert!(
+        lines[1].starts_with(&format!("minewatch: output {}: directory ", gone.display())),
+        "{}",
+        lines[1]
+    );
     assert!(lines[2].starts_with(&format!("minewatch: {}: line 2: ", wl.display())), "{}", lines[2]);
 
     // A directory the user cannot write in (root can write anywhere, so only checked as another user).
-    let is_root = std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0).unwrap_or(true);
+    let is_root =
+        std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0).unwrap_or(true);
     if !is_root {
         use std::os::unix::fs::PermissionsExt;
         let ro = dir.path().join("ro");
         std::fs::create_dir(&ro).unwrap();
         std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
-        let out = util::run(&["-T".as_ref(), "-i".as_ref(), "lo".as_ref(), "-o".as_ref(), ro.join("a.json").as_os_str()], None);
+        let out = util::run(
+            &["-T".as_ref(), "-i".as_ref(), "lo".as_ref(), "-o".as_ref(), ro.join("a.json").as_os_str()],
+            None,
+        );
         assert_one_usage_line(&out, "output ", "not writable");
     }
 }

@@ -45,8 +45,11 @@ fn systemd_analyze_verify_passes_without_warnings() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(UNIT);
     let built = env!("CARGO_BIN_EXE_minewatch");
-    std::fs::write(&path, unit.replacen(&format!("ExecStart={INSTALLED_BINARY}"), &format!("ExecStart={built}"), 1))
-        .unwrap();
+    std::fs::write(
+        &path,
+        unit.replacen(&format!("ExecStart={INSTALLED_BINARY}"), &format!("ExecStart={built}"), 1),
+    )
+    .unwrap();
     let out = Command::new(&analyze).args(["verify", "--man=no"]).arg(&path).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -58,7 +61,8 @@ fn systemd_analyze_verify_passes_without_warnings() {
     assert!(ours.is_empty(), "systemd-analyze verify warns about the unit:\n{}", ours.join("\n"));
 
     // Positive control: the same verify does complain about a unit with an unknown key.
-    let broken = unit.replacen(&format!("ExecStart={INSTALLED_BINARY}"), &format!("ExecStart={built}"), 1)
+    let broken = unit
+        .replacen(&format!("ExecStart={INSTALLED_BINARY}"), &format!("ExecStart={built}"), 1)
         .replacen("[Service]\n", "[Service]\nNoSuchSetting=1\n", 1);
     std::fs::write(&path, broken).unwrap();
     let out = Command::new(&analyze).args(["verify", "--man=no"]).arg(&path).output().unwrap();
@@ -78,7 +82,10 @@ fn readme_paths_are_writable_under_the_unit() {
             writable.extend(v.split_whitespace().map(|d| Path::new(base).join(d)));
         }
     }
-    assert!(writable.contains(&PathBuf::from("/var/lib/minewatch")), "no StateDirectory=minewatch: {writable:?}");
+    assert!(
+        writable.contains(&PathBuf::from("/var/lib/minewatch")),
+        "no StateDirectory=minewatch: {writable:?}"
+    );
 
     let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
     let section = readme.split("**systemd.**").nth(1).expect("README has a **systemd.** paragraph");
@@ -98,15 +105,25 @@ fn readme_paths_are_writable_under_the_unit() {
         for v in items {
             let s = v.as_str().unwrap_or_default().to_string();
             // File outputs only: `[FORMAT:]PATH`, not standard output or the network.
-            let s = s.split_once(':').filter(|(f, _)| ["json", "cef", "ecs", "eve"].contains(f)).map_or(s.clone(), |(_, p)| p.to_string());
+            let s = s
+                .split_once(':')
+                .filter(|(f, _)| ["json", "cef", "ecs", "eve"].contains(f))
+                .map_or(s.clone(), |(_, p)| p.to_string());
             if s.starts_with('/') {
                 paths.push(PathBuf::from(s));
             }
         }
     }
-    assert!(paths.iter().any(|p| p.starts_with("/var/lib/minewatch")), "the README's example has no spool: {paths:?}");
+    assert!(
+        paths.iter().any(|p| p.starts_with("/var/lib/minewatch")),
+        "the README's example has no spool: {paths:?}"
+    );
     for p in &paths {
-        assert!(writable.iter().any(|w| p.starts_with(w)), "{} is read-only under the unit ({writable:?})", p.display());
+        assert!(
+            writable.iter().any(|w| p.starts_with(w)),
+            "{} is read-only under the unit ({writable:?})",
+            p.display()
+        );
     }
     // And the README's command-line example does not send the spool elsewhere.
     assert!(!readme.contains("/var/spool/minewatch"), "README still shows --spool /var/spool/minewatch");
