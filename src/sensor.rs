@@ -7,6 +7,12 @@
 //! synthetic command line placed *before* the real one. So every flag, including ones added
 //! later, has a key with the same parser, validation and default, and an option given on the
 //! command line wins over the file because the file's copy of it is never added.
+//!
+//! Before the merge, each key's value is run alone through its option's own clap parser, so a
+//! refused value is reported as one line naming the file and the key (clap's own message names
+//! neither, and spans several lines with a usage block meant for the command line). A TOML
+//! array is the option repeated for a repeatable option, and comma-joined for an option whose
+//! one value is a comma-separated list (`COMMA_LISTS`).
 
 use std::ffi::OsString;
 use std::path::Path;
