@@ -113,7 +113,9 @@ fn main() -> ExitCode {
         Ok(a) => a,
         Err(LoadError::Clap(e)) => e.exit(),
         Err(LoadError::Usage(msg)) => {
-            eprintln!("minewatch: {msg}");
+            for line in msg.lines() {
+                eprintln!("minewatch: {line}");
+            }
             return ExitCode::from(2);
         }
     };

@@ -42,7 +42,8 @@ const MAX_CONFIG_BYTES: u64 = 1 << 20;
 pub enum LoadError {
     /// From clap: printed with its own formatting (and `--help`/`--version` exit 0).
     Clap(clap::Error),
-    /// One line, without the `minewatch: ` prefix.
+    /// One line per problem, each without the `minewatch: ` prefix (several only when the
+    /// configuration file has several bad keys).
     Usage(String),
 }
 
@@ -222,31 +223,50 @@ fn file_args(path: &Path, pre: &clap::ArgMatches) -> Result<FileArgs, LoadError>
     // The inputs are one choice: `-r` on the command line replaces the file's `interface`.
     let input_on_cli = from_cli("read") || from_cli("interface");
     let mut out = FileArgs { argv: Vec::new(), keys: Vec::new() };
+    // Every bad key is reported, one line each, so that one edit mends the file.
+    let mut problems = Vec::new();
     for (key, value) in &table {
-        let bad = |what: String| LoadError::Usage(format!("{shown}: key `{key}`: {what}"));
-        let long = key.replace('_', "-");
-        let arg = cmd
-            .get_arguments()
-            .find(|a| a.get_long() == Some(long.as_str()) && !NOT_KEYS.contains(&long.as_str()))
-            .ok_or_else(|| bad("not an option (the keys are the long option names of --help)".into()))?;
-        if let Some(other) = out.keys.iter().find(|k| k.long == long) {
-            return Err(bad(format!("given twice (also as `{}`)", other.key)));
-        }
-        let options = option_values(arg, &long, value).map_err(bad)?;
-        // The option alone, through clap: the same parser, range and possible values as on the
-        // command line, and an error that can be pinned on this key.
-        let mut alone = vec![OsString::from("minewatch")];
-        alone.extend(options.iter().cloned());
-        relaxed_command().try_get_matches_from(alone).map_err(|e| bad(clap_problem(&e)))?;
-        let id = arg.get_id().as_str();
-        let is_input = id == "read" || id == "interface";
-        let used = !(from_cli(id) || (is_input && input_on_cli));
-        out.keys.push(FileKey { long, key: key.clone(), used });
-        if used {
-            out.argv.extend(options);
+        match file_key(&cmd, key, value) {
+            Ok((long, id, options)) => {
+                if let Some(other) = out.keys.iter().find(|k| k.long == long) {
+                    problems.push(format!("{shown}: key `{key}`: given twice (also as `{}`)", other.key));
+                    continue;
+                }
+                let is_input = id == "read" || id == "interface";
+                let used = !(from_cli(&id) || (is_input && input_on_cli));
+                out.keys.push(FileKey { long, key: key.clone(), used });
+                if used {
+                    out.argv.extend(options);
+                }
+            }
+            Err(what) => problems.push(format!("{shown}: key `{key}`: {what}")),
         }
     }
+    if !problems.is_empty() {
+        return Err(LoadError::Usage(problems.join("\n")));
+    }
     Ok(out)
+}
+
+/// One key of the file: its option's long name and id, and its value as that option's
+/// arguments once clap's parser for the option accepts them; or what is wrong with it.
+fn file_key(
+    cmd: &clap::Command,
+    key: &str,
+    value: &toml::Value,
+) -> Result<(String, String, Vec<OsString>), String> {
+    let long = key.replace('_', "-");
+    let arg = cmd
+        .get_arguments()
+        .find(|a| a.get_long() == Some(long.as_str()) && !NOT_KEYS.contains(&long.as_str()))
+        .ok_or("not an option (the keys are the long option names of --help)")?;
+    let options = option_values(arg, &long, value)?;
+    // The option alone, through clap: the same parser, range and possible values as on the
+    // command line, and an error that can be pinned on this key.
+    let mut alone = vec![OsString::from("minewatch")];
+    alone.extend(options.iter().cloned());
+    relaxed_command().try_get_matches_from(alone).map_err(|e| clap_problem(&e))?;
+    Ok((long, arg.get_id().to_string(), options))
 }
 
 /// A key's TOML value as the option's command-line arguments (`--long=VALUE`, one per value),
@@ -417,6 +437,14 @@ mod tests {
             "metrics",
             "--metrics-allow-remote",
         );
+        // Every bad key is reported, each on its own line.
+        let two = config("interface = \"eth1\"\nworkers = 0\nquiet = 2\nbogus = 1\n");
+        let m = usage(load_with(&two, &[]));
+        let lines: Vec<&str> = m.lines().collect();
+        assert_eq!(lines.len(), 3, "{m}");
+        for (line, key) in lines.iter().zip(["bogus", "quiet", "workers"]) {
+            assert!(line.starts_with(&format!("{}: key `{key}`: ", two.path().display())), "{m}");
+        }
         // A file's bad value is refused even where the command line overrides it.
         let w = config("interface = \"eth1\"\nworkers = 0\n");
         assert!(usage(load_with(&w, &["--workers", "2"])).contains("key `workers`"));
