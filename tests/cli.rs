@@ -1,5 +1,6 @@
 //! Command-line behaviour of the `minewatch` binary: help and version, exit statuses and error
-//! lines for bad inputs, truncated captures, stdin input, `-q`, `-o` and `--home-net`.
+//! lines for bad inputs, truncated captures, stdin input, `-q`, `-o`, `--home-net`, the `--config`
+//! file's errors and arrays, and `--test-config`.
 //!
 //! Tests that need a real capture take one from `pcaps/TRUTH.tsv` (shipped with the repository)
 //! or, failing that, from the shared corpus.
