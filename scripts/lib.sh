@@ -93,6 +93,24 @@ ensure_promtool() {
         say "warning: could not install prometheus; tests/metrics.rs will skip its promtool check"
 }
 
+# Installs systemd (Debian 12 ships systemd-analyze in the systemd package itself) when
+# systemd-analyze is missing: tests/deploy.rs runs `systemd-analyze verify` on the unit in deploy/.
+# Installing the package in a container does not start systemd; the test needs none running.
+# Not fatal: without it that test says it is skipped.
+ensure_systemd_analyze() {
+    if have systemd-analyze || [ -x /usr/bin/systemd-analyze ]; then
+        return 0
+    fi
+    say "systemd-analyze not found; installing systemd (for the unit file test)"
+    if ! have apt-get; then
+        say "warning: apt-get is not available; tests/deploy.rs will skip the systemd-analyze check"
+        return 0
+    fi
+    as_root apt-get update </dev/null || true
+    as_root apt-get install -y --no-install-recommends systemd </dev/null ||
+        say "warning: could not install systemd; tests/deploy.rs will skip the systemd-analyze check"
+}
+
 # Makes sure cargo is on PATH (picking up a rustup install in the default place), or explains how
 # to get it.
 ensure_cargo() {

@@ -19,7 +19,7 @@ Examples:
   minewatch -r a.pcapng -r b.pcap -o alerts.json
   tcpdump -w - -i eth1 | minewatch -r -     read a capture from standard input
   minewatch -r x.pcap --home-net 10.20.0.0/16,2001:db8:1::/48
-  minewatch -i eth1 -o json:/var/log/mw.json -o cef:syslog+tcp://127.0.0.1:6514 --spool /var/spool/minewatch
+  minewatch -i eth1 -o json:/var/log/mw.json -o cef:syslog+tcp://127.0.0.1:6514 --spool /var/lib/minewatch/spool
 
 Alerts are JSON lines (docs/alert-schema.md) unless --format or -o FORMAT: says otherwise; the summary of mining hosts goes to stderr.
 Exit status: 0 when every input was read, 1 when an input was missing or corrupt (the others
@@ -172,6 +172,14 @@ pub struct Args {
     #[arg(long = "config", value_name = "FILE")]
     pub config: Option<std::path::PathBuf>,
 
+    /// Check the configuration and exit (like `suricata -T`): read the file and the options,
+    /// load the pool lists and watchlists, check the outputs (a file output's directory must be
+    /// writable), the spool directory, the filter and that each interface exists, without
+    /// opening a capture; print what a run would do and exit 0, or one line per problem on
+    /// stderr and exit 2. Needs no privileges.
+    #[arg(short = 'T', long = "test-config")]
+    pub test_config: bool,
+
     /// Print a shell completion script for SHELL and exit.
     #[arg(long = "generate-completions", value_name = "SHELL", hide = true, exclusive = true)]
     pub generate_completions: Option<clap_complete::Shell>,
@@ -182,11 +190,19 @@ pub struct Args {
 
     /// Wallet watchlist: one address per line, an optional label after whitespace, `#`
     /// comments. A session whose login holds a listed address gets severity 1 and the label.
+    /// Repeatable: the lists are merged (an address in two of them keeps the later label).
     #[arg(long = "watchlist", value_name = "FILE")]
-    pub watchlist: Option<std::path::PathBuf>,
+    pub watchlist: Vec<std::path::PathBuf>,
 }
 
 impl Args {
+    /// Worker threads: `--workers`, or one per core.
+    pub fn worker_count(&self) -> usize {
+        self.workers
+            .map(usize::from)
+            .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+    }
+
     /// The outputs asked for; standard output when none.
     pub fn outputs(&self) -> Vec<OutputSpec> {
         if self.output.is_empty() {
@@ -258,8 +274,8 @@ mod tests {
             .unwrap();
         assert_eq!(p.pool_list, vec![std::path::PathBuf::from("x.txt"), "y".into()]);
         let w = Args::try_parse_from(["minewatch", "-r", "a", "--watchlist", "wl.txt"]).unwrap();
-        assert_eq!(w.watchlist.as_deref(), Some(std::path::Path::new("wl.txt")));
-        assert_eq!(a.watchlist, None);
+        assert_eq!(w.watchlist, vec![std::path::PathBuf::from("wl.txt")]);
+        assert!(a.watchlist.is_empty());
     }
 
     #[test]

@@ -14,10 +14,10 @@ use minewatch::cli::Args;
 use minewatch::config::Config;
 use minewatch::flow::FlowLimits;
 use minewatch::hosts::HostTable;
-use minewatch::intel::PoolDomains;
 use minewatch::metrics::{self, Published};
 use minewatch::output::Outputs;
 use minewatch::pipeline::{self, Progress, RunOptions};
+use minewatch::preflight;
 use minewatch::sensor::{self, LoadError};
 use minewatch::summary;
 
@@ -48,17 +48,6 @@ fn progress_bar(args: &Args) -> Option<ProgressBar> {
         .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     Some(bar)
-}
-
-/// The shipped pool domains plus every `--pool-list` file. A file that cannot be read, or has
-/// a line that is not a domain, is a usage error naming the file and line.
-fn load_pool_lists(args: &Args) -> Result<PoolDomains, String> {
-    let mut pools = PoolDomains::builtin();
-    for path in &args.pool_list {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        pools.add_list(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    }
-    Ok(pools)
 }
 
 /// SIGINT and SIGTERM stop the run (sessions are flushed); SIGHUP reopens the output file.
@@ -124,12 +113,28 @@ fn main() -> ExitCode {
         Ok(a) => a,
         Err(LoadError::Clap(e)) => e.exit(),
         Err(LoadError::Usage(msg)) => {
-            eprintln!("minewatch: {msg}");
+            for line in msg.lines() {
+                eprintln!("minewatch: {line}");
+            }
             return ExitCode::from(2);
         }
     };
     if let Some(code) = generate(&args) {
         return code;
+    }
+    if args.test_config {
+        return match preflight::check(&args) {
+            Ok(summary) => {
+                print!("{summary}");
+                ExitCode::SUCCESS
+            }
+            Err(problems) => {
+                for p in problems {
+                    eprintln!("minewatch: {p}");
+                }
+                ExitCode::from(2)
+            }
+        };
     }
     let (stop, reopen) = match signals() {
         Ok(s) => s,
@@ -138,19 +143,13 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let workers = args
-        .workers
-        .map(usize::from)
-        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-    let watchlist = match &args.watchlist {
-        None => Default::default(),
-        Some(path) => match minewatch::intel::Watchlist::load(path) {
-            Ok(w) => Arc::new(w),
-            Err(e) => {
-                eprintln!("minewatch: {}: {e}", path.display());
-                return ExitCode::from(2);
-            }
-        },
+    let workers = args.worker_count();
+    let watchlist = match preflight::load_watchlists(&args) {
+        Ok(w) => Arc::new(w),
+        Err(e) => {
+            eprintln!("minewatch: {e}");
+            return ExitCode::from(2);
+        }
     };
     let flow = FlowLimits {
         max_flows: usize::try_from(args.max_flows).unwrap_or(usize::MAX),
@@ -158,7 +157,7 @@ fn main() -> ExitCode {
         memcap: usize::try_from(args.memcap_mb << 20).unwrap_or(usize::MAX) / workers.max(1),
         ..FlowLimits::default()
     };
-    let pools = match load_pool_lists(&args) {
+    let pools = match preflight::load_pool_lists(&args) {
         Ok(p) => Arc::new(p),
         Err(e) => {
             eprintln!("minewatch: {e}");

@@ -1,5 +1,6 @@
 //! Command-line behaviour of the `minewatch` binary: help and version, exit statuses and error
-//! lines for bad inputs, truncated captures, stdin input, `-q`, `-o` and `--home-net`.
+//! lines for bad inputs, truncated captures, stdin input, `-q`, `-o`, `--home-net`, the `--config`
+//! file's errors and arrays, and `--test-config`.
 //!
 //! Tests that need a real capture take one from `pcaps/TRUTH.tsv` (shipped with the repository)
 //! or, failing that, from the shared corpus.
@@ -374,4 +375,177 @@ fn pool_list_adds_domains_and_bad_lists_are_usage_errors() {
     let out = util::run(&["--pool-list".as_ref(), list.as_os_str(), "-r".as_ref(), pcap.as_os_str()], None);
     assert_eq!(out.code(), Some(2), "{}", out.describe());
     assert!(out.stderr.contains("line 2"), "{}", out.stderr);
+}
+
+/// Writes `text` as `minewatch.toml` in `dir` and returns its path.
+fn config_file(dir: &Path, text: &str) -> PathBuf {
+    let path = dir.join("minewatch.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Asserts exit status 2 and exactly one stderr line starting `minewatch: <start>` and holding
+/// `needle`.
+fn assert_one_usage_line(out: &RunOutput, start: &str, needle: &str) {
+    assert_eq!(out.code(), Some(2), "expected exit status 2\n{}", out.describe());
+    let lines = out.stderr_lines();
+    assert_eq!(lines.len(), 1, "expected exactly one stderr line\n{}", out.describe());
+    assert!(
+        lines[0].starts_with(&format!("minewatch: {start}")),
+        "{:?} should start with {start:?}",
+        lines[0]
+    );
+    assert!(lines[0].contains(needle), "{:?} should contain {needle:?}", lines[0]);
+}
+
+/// A TOML array for `home-net` is every network in it: the miners are reported when their
+/// addresses are the array's later items, and not when the array leaves them out.
+#[test]
+fn config_home_net_array_counts_every_item() {
+    let (path, rows) =
+        sample(|_, rows| mining_rows(rows).all(|r| r.client.ip.is_some_and(|ip| !in_test_net(ip))));
+    let miners: Vec<String> =
+        mining_rows(&rows).filter_map(|r| r.client.ip).map(|ip| format!("\"{ip}\"")).collect();
+    assert!(!miners.is_empty(), "{} has no mining row with a client address", path.display());
+    let dir = tempdir();
+    let read = format!("read = {:?}\nquiet = true\n", path.display().to_string());
+    let inside =
+        config_file(dir.path(), &format!("{read}home-net = [\"192.0.2.0/24\", {}]\n", miners.join(", ")));
+    let out = util::run(&["--config".as_ref(), inside.as_os_str()], None);
+    assert_eq!(out.code(), Some(0), "{}", out.describe());
+    let missed = missing_alerts(&rows, &records_of(&out));
+    assert!(missed.is_empty(), "no alert for:\n  {}\n{}", missed.join("\n  "), out.describe());
+
+    let outside =
+        config_file(dir.path(), &format!("{read}home-net = [\"192.0.2.0/24\", \"198.51.100.0/24\"]\n"));
+    let out = util::run(&["--config".as_ref(), outside.as_os_str()], None);
+    assert_eq!(out.code(), Some(0), "{}", out.describe());
+    assert!(records_of(&out).is_empty(), "the home networks leave the miners out\n{}", out.describe());
+}
+
+/// Every error from the file is one line `minewatch: FILE: key `KEY`: PROBLEM` (or, for its
+/// syntax, `FILE: line L, column C: ...`), exit status 2; the command line's own errors stay
+/// clap's.
+#[test]
+fn config_errors_name_the_file_and_the_key_in_one_line() {
+    let dir = tempdir();
+    let cases = [
+        ("workers = 0\n", "workers", "0 is not in 1..=256"),
+        ("workers = \"two\"\n", "workers", "invalid value 'two'"),
+        ("workers = [1, 2]\n", "workers", "takes one value, found an array of 2"),
+        ("home-net = { a = 1 }\n", "home-net", "found a table"),
+        ("quiet = 1\n", "quiet", "expected true or false, found an integer"),
+        ("format = \"xml\"\n", "format", "unknown format"),
+        ("no-such-option = 1\n", "no-such-option", "not an option"),
+        ("metrics = \"0.0.0.0:9500\"\n", "metrics", "--metrics-allow-remote"),
+    ];
+    for (text, key, needle) in cases {
+        let cfg = config_file(dir.path(), &format!("interface = \"lo\"\n{text}"));
+        let out = util::run(&["--config".as_ref(), cfg.as_os_str()], None);
+        assert_one_usage_line(&out, &format!("{}: key `{key}`: ", cfg.display()), needle);
+    }
+    let cfg = config_file(dir.path(), "interface = \"lo\"\nworkers = = 2\n");
+    let out = util::run(&["--config".as_ref(), cfg.as_os_str()], None);
+    assert_one_usage_line(&out, &format!("{}: line 2, column 11: ", cfg.display()), "");
+
+    // Arrays for the repeatable options: two interfaces, two outputs, two lists of each kind.
+    let pools = dir.path().join("pools.txt");
+    std::fs::write(&pools, "pool.example\n").unwrap();
+    let wl = dir.path().join("wl.txt");
+    std::fs::write(&wl, "0x5a0b54d5dc17e0aadc383d2db43b0a0d3e029c4c drop\n").unwrap();
+    let text = format!(
+        "interface = [\"lo\", \"lo\"]\noutput = [\"-\", \"cef:{}\"]\npool-list = [{p:?}, {p:?}]\nwatchlist = [{w:?}, {w:?}]\n",
+        dir.path().join("a.cef").display(),
+        p = pools.display().to_string(),
+        w = wl.display().to_string(),
+    );
+    let cfg = config_file(dir.path(), &text);
+    let out = util::run(&["--config".as_ref(), cfg.as_os_str(), "--test-config".as_ref()], None);
+    assert_eq!(out.code(), Some(0), "{}", out.describe());
+    assert!(out.stdout.contains("lo, lo"), "{}", out.describe());
+    assert!(out.stdout.contains("a.cef (file, cef)"), "{}", out.describe());
+    assert_eq!(out.stdout.matches("pools.txt: ").count(), 2, "{}", out.describe());
+    assert_eq!(out.stdout.matches("wl.txt: 1 addresses").count(), 2, "{}", out.describe());
+
+    // The command line's errors keep clap's message (several lines, with the usage).
+    let cfg = config_file(dir.path(), "interface = \"lo\"\n");
+    let out = util::run(&["--config".as_ref(), cfg.as_os_str(), "--workers".as_ref(), "0".as_ref()], None);
+    assert_eq!(out.code(), Some(2), "{}", out.describe());
+    assert!(out.stderr.starts_with("error: invalid value '0' for '--workers <N>'"), "{}", out.describe());
+}
+
+/// `--test-config` prints what a run would do and exits 0, opening no capture (so it works
+/// without privileges); with problems it prints one line for each and exits 2.
+#[test]
+fn test_config_summarises_or_lists_every_problem() {
+    let dir = tempdir();
+    let wl = dir.path().join("wl.txt");
+    std::fs::write(&wl, "# ours\n0x5a0b54d5dc17e0aadc383d2db43b0a0d3e029c4c drop\nbc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4\n")
+        .unwrap();
+    let alerts = dir.path().join("alerts.json");
+    let text = format!(
+        "interface = \"lo\"\nhome-net = [\"10.0.0.0/8\", \"192.168.0.0/16\"]\nworkers = 3\n\
+         output = [{a:?}, \"cef:syslog+tcp://127.0.0.1:6514\"]\nspool = {s:?}\nwatchlist = {w:?}\n\
+         metrics = \"127.0.0.1:9464\"\n",
+        a = alerts.display().to_string(),
+        s = dir.path().join("spool").display().to_string(),
+        w = wl.display().to_string(),
+    );
+    let cfg = config_file(dir.path(), &text);
+    let out = util::run(&["--config".as_ref(), cfg.as_os_str(), "-T".as_ref()], None);
+    assert_eq!(out.code(), Some(0), "{}", out.describe());
+    assert!(out.stderr.is_empty(), "{}", out.describe());
+    for needle in [
+        "capture:   lo".to_string(),
+        "workers:   3".to_string(),
+        "home net:  10.0.0.0/8, 192.168.0.0/16".to_string(),
+        format!("outputs:   {} (file, json)", alerts.display()),
+        "syslog+tcp://127.0.0.1:6514 (syslog over TCP, cef)".to_string(),
+        format!("spool:     {}", dir.path().join("spool").display()),
+        format!("watchlist: {}: 2 addresses", wl.display()),
+        "metrics:   http://127.0.0.1:9464/metrics".to_string(),
+    ] {
+        assert!(out.stdout.contains(&needle), "the summary lacks {needle:?}\n{}", out.describe());
+    }
+    assert!(!alerts.exists(), "the check created the output file");
+    assert!(!dir.path().join("spool").exists(), "the check created the spool");
+
+    // Three problems at once: each its own line, exit 2.
+    std::fs::write(&wl, "0x5a0b54d5dc17e0aadc383d2db43b0a0d3e029c4c drop\nwallet.rig01\n").unwrap();
+    let gone = dir.path().join("nosuch").join("alerts.json");
+    let cfg = config_file(
+        dir.path(),
+        &format!(
+            "interface = [\"lo\", \"nosuch0\"]\noutput = {o:?}\nwatchlist = {w:?}\n",
+            o = gone.display().to_string(),
+            w = wl.display().to_string()
+        ),
+    );
+    let out = util::run(&["--config".as_ref(), cfg.as_os_str(), "--test-config".as_ref()], None);
+    assert_eq!(out.code(), Some(2), "{}", out.describe());
+    assert!(out.stdout.is_empty(), "{}", out.describe());
+    let lines = out.stderr_lines();
+    assert_eq!(lines.len(), 3, "one line per problem\n{}", out.describe());
+    assert_eq!(lines[0], "minewatch: nosuch0: no such interface");
+    assert!(
+        lines[1].starts_with(&format!("minewatch: output {}: directory ", gone.display())),
+        "{}",
+        lines[1]
+    );
+    assert!(lines[2].starts_with(&format!("minewatch: {}: line 2: ", wl.display())), "{}", lines[2]);
+
+    // A directory the user cannot write in (root can write anywhere, so only checked as another user).
+    let is_root =
+        std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0).unwrap_or(true);
+    if !is_root {
+        use std::os::unix::fs::PermissionsExt;
+        let ro = dir.path().join("ro");
+        std::fs::create_dir(&ro).unwrap();
+        std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
+        let out = util::run(
+            &["-T".as_ref(), "-i".as_ref(), "lo".as_ref(), "-o".as_ref(), ro.join("a.json").as_os_str()],
+            None,
+        );
+        assert_one_usage_line(&out, "output ", "not writable");
+    }
 }

@@ -90,6 +90,18 @@ impl Watchlist {
         self.entries.len()
     }
 
+    /// Adds every entry of `other` (`--watchlist` is repeatable); an address in both keeps
+    /// `other`'s label, so a later file can relabel an address of an earlier one. The bound of
+    /// one list holds for the lists together: past it nothing is added and the error says so.
+    pub fn merge(&mut self, other: Watchlist) -> Result<(), String> {
+        let new = other.entries.keys().filter(|k| !self.entries.contains_key(*k)).count();
+        if self.entries.len().saturating_add(new) > MAX_ENTRIES {
+            return Err(format!("the watchlists together hold more than {MAX_ENTRIES} entries"));
+        }
+        self.entries.extend(other.entries);
+        Ok(())
+    }
+
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
@@ -178,6 +190,17 @@ mod tests {
         assert_eq!(w.len(), 3);
         assert_eq!(w.lookup(Some(XMR), None), Some("xmrig botnet (IR-117)"));
         assert_eq!(w.lookup(Some("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4.rig"), None), Some(""));
+    }
+
+    #[test]
+    fn merged_lists_keep_every_address_and_the_later_label() {
+        let mut w = list();
+        let later: Watchlist = format!("{XMR} relabelled\n0xabc extra\n").parse().unwrap();
+        w.merge(later).unwrap();
+        assert_eq!(w.len(), 4);
+        assert_eq!(w.lookup(Some(XMR), None), Some("relabelled"));
+        assert_eq!(w.lookup(Some("0xABC"), None), Some("extra"));
+        assert_eq!(w.lookup(Some("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"), None), Some(""));
     }
 
     #[test]

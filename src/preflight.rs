@@ -1,0 +1,285 @@
+//! `--test-config` (like `suricata -T`): everything a run would load or open first, checked
+//! without capturing, so that a configuration can be tried before a service is restarted on it,
+//! by a person without the capture privileges.
+//!
+//! The lists are loaded by the same functions a run uses ([`load_pool_list`],
+//! [`load_watchlist`]), so a file the check passes is a file the run reads. What cannot be
+//! known without doing it is left alone: the metrics address is not bound (the sensor being
+//! replaced may hold it), no capture is opened, and a writable directory is judged by
+//! `access(2)` for the user running the check, who may not be the service's user.
+
+use std::fmt::Write as _;
+use std::net::ToSocketAddrs;
+use std::path::{Path, PathBuf};
+
+use crate::cli::Args;
+use crate::intel::{PoolDomains, Watchlist};
+use crate::output::Target;
+
+/// Adds one `--pool-list` file to `pools`; returns how many domains it added. The error is
+/// `PATH: reason` (with the line of the first bad domain).
+pub fn load_pool_list(path: &Path, pools: &mut PoolDomains) -> Result<usize, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    pools.add_list(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The shipped pool domains plus every `--pool-list` file; the first bad file is the error.
+pub fn load_pool_lists(args: &Args) -> Result<PoolDomains, String> {
+    let mut pools = PoolDomains::builtin();
+    for path in &args.pool_list {
+        load_pool_list(path, &mut pools)?;
+    }
+    Ok(pools)
+}
+
+/// One `--watchlist` file. The error is `PATH: reason` (with the line when one is at fault).
+pub fn load_watchlist(path: &Path) -> Result<Watchlist, String> {
+    Watchlist::load(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Every `--watchlist` file merged (empty when none); the first bad file is the error.
+pub fn load_watchlists(args: &Args) -> Result<Watchlist, String> {
+    let mut all = Watchlist::default();
+    for path in &args.watchlist {
+        all.merge(load_watchlist(path)?).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(all)
+}
+
+/// Checks the configuration a run of `args` would use. `Ok`: what the run would do, several
+/// lines for a person. `Err`: one line per problem (without the `minewatch: ` prefix).
+pub fn check(args: &Args) -> Result<String, Vec<String>> {
+    let mut problems = Vec::new();
+    let mut out = String::new();
+    let mut line = |label: &str, text: &str| {
+        let _ = writeln!(out, "{label:<11}{text}");
+    };
+
+    if let Some(path) = &args.config {
+        line("config:", &path.display().to_string());
+    }
+    if args.interface.is_empty() {
+        for path in &args.read {
+            if let Err(e) = check_capture_file(path) {
+                problems.push(format!("{path}: {e}"));
+            }
+        }
+        let shown: Vec<&str> =
+            args.read.iter().map(|p| if p == "-" { "standard input" } else { p }).collect();
+        line("read:", &shown.join(", "));
+    } else {
+        problems.extend(check_interfaces(&args.interface));
+        if let Err(e) = check_filter(&args.filter) {
+            problems.push(format!("--filter: {e}"));
+        }
+        line("capture:", &args.interface.join(", "));
+        line("", &format!("filter \"{}\"", args.filter));
+        let sharing = if args.no_fanout {
+            "one reader hands packets to the workers (--no-fanout)".to_string()
+        } else {
+            format!("one capture per worker, shared by the kernel; shunt up to {} flows", args.shunt)
+        };
+        line("", &format!("snaplen {}, buffer {} MiB per capture; {sharing}", args.snaplen, args.buffer_mb));
+    }
+    line("workers:", &args.worker_count().to_string());
+    let nets: Vec<String> = args.home_net.nets().iter().map(ToString::to_string).collect();
+    line("home net:", &nets.join(", "));
+
+    let options = args.output_options();
+    let mut tcp_outputs = false;
+    for (i, spec) in args.outputs().iter().enumerate() {
+        let format = spec.format.unwrap_or(options.default_format);
+        let (kind, check) = match &spec.target {
+            Target::Stdout => ("standard output", Ok(())),
+            Target::File(p) => ("file", check_output_file(p)),
+            Target::SyslogUdp(a) => ("syslog over UDP", check_address(a)),
+            Target::SyslogTcp(a) => {
+                tcp_outputs = true;
+                ("syslog over TCP", check_address(a))
+            }
+        };
+        if let Err(e) = check {
+            problems.push(format!("output {}: {e}", spec.label()));
+        }
+        let label = if i == 0 { "outputs:" } else { "" };
+        // The target without the format prefix: the format is said after it for every output.
+        let target = crate::output::OutputSpec { format: None, target: spec.target.clone() }.label();
+        line(label, &format!("{target} ({kind}, {})", format.as_str()));
+    }
+    match (&args.spool, tcp_outputs) {
+        (Some(dir), true) => {
+            if let Err(e) = check_dir_creatable(dir) {
+                problems.push(format!("--spool {}: {e}", dir.display()));
+            }
+            line("spool:", &format!("{} (at most {} MiB per output)", dir.display(), args.spool_max_mb));
+        }
+        (Some(dir), false) => line("spool:", &format!("{} (unused: no syslog+tcp output)", dir.display())),
+        (None, _) => {}
+    }
+    if let Some(window) = args.suppress.filter(|d| !d.is_zero()) {
+        line("suppress:", &humantime::format_duration(window).to_string());
+    }
+
+    let mut pools = PoolDomains::builtin();
+    line("pools:", &format!("{} shipped domains", pools.len()));
+    for path in &args.pool_list {
+        match load_pool_list(path, &mut pools) {
+            Ok(n) => line("", &format!("{}: {n} more", path.display())),
+            Err(e) => problems.push(e),
+        }
+    }
+    let mut watched = Watchlist::default();
+    for (i, path) in args.watchlist.iter().enumerate() {
+        match load_watchlist(path) {
+            Ok(w) => {
+                line(
+                    if i == 0 { "watchlist:" } else { "" },
+                    &format!("{}: {} addresses", path.display(), w.len()),
+                );
+                if let Err(e) = watched.merge(w) {
+                    problems.push(format!("{}: {e}", path.display()));
+                }
+            }
+            Err(e) => problems.push(e),
+        }
+    }
+    match args.metrics {
+        Some(addr) => line("metrics:", &format!("http://{addr}/metrics")),
+        None => line("metrics:", "off"),
+    }
+    let stats = match (args.stats_interval, args.interface.is_empty()) {
+        (Some(0), _) => "one record, at exit".to_string(),
+        (Some(s), _) => format!("every {s} s"),
+        (None, false) => "every 60 s".to_string(),
+        (None, true) => "none".to_string(),
+    };
+    line("stats:", &stats);
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(problems)
+    }
+}
+
+/// A capture file the run could open: it exists, is not a directory, and can be read.
+fn check_capture_file(path: &str) -> Result<(), String> {
+    if path == "-" {
+        return Ok(());
+    }
+    let f = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    match f.metadata() {
+        Ok(m) if m.is_dir() => Err("is a directory".to_string()),
+        Ok(_) => Ok(()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Each interface that libpcap does not list, as `IFACE: no such interface`. libpcap lists
+/// interfaces to anyone (no capture is opened), including its `any` pseudo-interface.
+fn check_interfaces(wanted: &[String]) -> Vec<String> {
+    let devices = match pcap::Device::list() {
+        Ok(d) => d,
+        Err(e) => return vec![format!("cannot list the network interfaces: {e}")],
+    };
+    wanted
+        .iter()
+        .filter(|w| !devices.iter().any(|d| &d.name == *w))
+        .map(|w| format!("{w}: no such interface"))
+        .collect()
+}
+
+/// The filter compiled by libpcap, for Ethernet (what a SPAN port gives): a syntax error is
+/// caught here; an expression that only fails on another link type is not.
+fn check_filter(filter: &str) -> Result<(), String> {
+    let dead = pcap::Capture::dead(pcap::Linktype::ETHERNET).map_err(|e| e.to_string())?;
+    dead.compile(filter, true).map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// A file output the run could open for appending: an existing file must be writable, a new
+/// one needs a writable directory (the run creates the file, not the directory).
+fn check_output_file(path: &Path) -> Result<(), String> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => Err("is a directory".to_string()),
+        Ok(_) => writable(path),
+        Err(_) => {
+            let dir = parent_dir(path);
+            match std::fs::metadata(&dir) {
+                Ok(m) if m.is_dir() => {
+                    writable(&dir).map_err(|e| format!("directory {}: {e}", dir.display()))
+                }
+                Ok(_) => Err(format!("{} is not a directory", dir.display())),
+                Err(e) => Err(format!("directory {}: {e}", dir.display())),
+            }
+        }
+    }
+}
+
+/// A directory the run could create (with its parents) and write in: the nearest existing
+/// ancestor must be a writable directory.
+fn check_dir_creatable(dir: &Path) -> Result<(), String> {
+    let mut at = dir.to_path_buf();
+    loop {
+        match std::fs::metadata(&at) {
+            Ok(m) if m.is_dir() => {
+                return writable(&at)
+                    .map_err(|e| if at == dir { e } else { format!("{}: {e}", at.display()) })
+            }
+            Ok(_) => return Err(format!("{} is not a directory", at.display())),
+            Err(_) => match at.parent() {
+                Some(p) if !p.as_os_str().is_empty() => at = p.to_path_buf(),
+                _ => return writable(Path::new(".")),
+            },
+        }
+    }
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// `access(2)` with `W_OK`: also says no on a read-only file system (systemd's
+/// `ProtectSystem=strict` outside the unit's own directories).
+fn writable(path: &Path) -> Result<(), String> {
+    nix::unistd::access(path, nix::unistd::AccessFlags::W_OK)
+        .map_err(|e| format!("not writable ({})", e.desc()))
+}
+
+/// A syslog address that resolves, as the run resolves it when it starts.
+fn check_address(addr: &str) -> Result<(), String> {
+    match addr.to_socket_addrs().map(|mut it| it.next()) {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err("name resolves to no address".to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_directories_must_exist_and_be_writable() {
+        let d = tempfile::tempdir().unwrap();
+        assert!(check_output_file(&d.path().join("alerts.json")).is_ok());
+        let e = check_output_file(&d.path().join("nosuch/alerts.json")).unwrap_err();
+        assert!(e.contains("nosuch") && e.contains("No such file"), "{e}");
+        assert_eq!(check_output_file(d.path()).unwrap_err(), "is a directory");
+        let file = d.path().join("plain");
+        std::fs::write(&file, "x").unwrap();
+        assert!(check_output_file(&file.join("alerts.json")).unwrap_err().contains("is not a directory"));
+        // The spool directory is created with its parents; a file in the way is not.
+        assert!(check_dir_creatable(&d.path().join("a/b/spool")).is_ok());
+        assert!(check_dir_creatable(&file.join("spool")).unwrap_err().contains("is not a directory"));
+    }
+
+    #[test]
+    fn filters_and_interfaces() {
+        assert!(check_filter(crate::cli::DEFAULT_FILTER).is_ok());
+        assert!(check_filter("tcp port").is_err());
+        assert_eq!(check_interfaces(&["nosuch0".into()]), vec!["nosuch0: no such interface"]);
+        assert!(check_interfaces(&["lo".into()]).is_empty());
+    }
+}
