@@ -69,8 +69,9 @@ pub struct Config {
     pub flow: FlowLimits,
     /// The wallet watchlist (empty when none was given); read by the output thread only.
     pub watchlist: std::sync::Arc<crate::intel::Watchlist>,
-    /// Known pool domains: the shipped list plus `--pool-list` files (TLS SNI, DNS answers).
-    pub pools: std::sync::Arc<crate::intel::PoolDomains>,
+    /// Known pool domains: the shipped list plus `--pool-list` files (TLS SNI, DNS answers);
+    /// replaced whole when the lists are reloaded (SIGHUP).
+    pub pools: std::sync::Arc<crate::intel::SharedPools>,
 }
 
 impl Default for Config {
@@ -79,7 +80,7 @@ impl Default for Config {
             home_net: HomeNet::default(),
             flow: FlowLimits::default(),
             watchlist: std::sync::Arc::default(),
-            pools: std::sync::Arc::new(crate::intel::PoolDomains::builtin()),
+            pools: std::sync::Arc::default(),
         }
     }
 }

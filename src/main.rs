@@ -14,7 +14,7 @@ use minewatch::cli::Args;
 use minewatch::config::Config;
 use minewatch::flow::FlowLimits;
 use minewatch::hosts::HostTable;
-use minewatch::intel::PoolDomains;
+use minewatch::intel::{ListFiles, SharedPools};
 use minewatch::metrics::{self, Published};
 use minewatch::output::Outputs;
 use minewatch::pipeline::{self, Progress, RunOptions};
@@ -50,18 +50,8 @@ fn progress_bar(args: &Args) -> Option<ProgressBar> {
     Some(bar)
 }
 
-/// The shipped pool domains plus every `--pool-list` file. A file that cannot be read, or has
-/// a line that is not a domain, is a usage error naming the file and line.
-fn load_pool_lists(args: &Args) -> Result<PoolDomains, String> {
-    let mut pools = PoolDomains::builtin();
-    for path in &args.pool_list {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        pools.add_list(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    }
-    Ok(pools)
-}
-
-/// SIGINT and SIGTERM stop the run (sessions are flushed); SIGHUP reopens the output file.
+/// SIGINT and SIGTERM stop the run (sessions are flushed); SIGHUP reopens the output files and
+/// reloads the pool lists and the watchlist.
 /// A second SIGINT or SIGTERM exits at once (status 1): the first cannot end a read that is
 /// blocked in the kernel, such as opening a FIFO whose writer never comes.
 fn signals() -> std::io::Result<(Arc<AtomicBool>, Arc<AtomicBool>)> {
@@ -142,28 +132,23 @@ fn main() -> ExitCode {
         .workers
         .map(usize::from)
         .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-    let watchlist = match &args.watchlist {
-        None => Default::default(),
-        Some(path) => match minewatch::intel::Watchlist::load(path) {
-            Ok(w) => Arc::new(w),
-            Err(e) => {
-                eprintln!("minewatch: {}: {e}", path.display());
-                return ExitCode::from(2);
-            }
-        },
+    // The same files are read again on SIGHUP; a file that cannot be read or has a bad line is
+    // a usage error here, and leaves the old lists in force then.
+    let list_files = ListFiles { pool_lists: args.pool_list.clone(), watchlist: args.watchlist.clone() };
+    let lists = match list_files.load() {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("minewatch: {e}");
+            return ExitCode::from(2);
+        }
     };
+    let watchlist = Arc::new(lists.watchlist);
+    let pools = Arc::new(SharedPools::new(Arc::new(lists.pools)));
     let flow = FlowLimits {
         max_flows: usize::try_from(args.max_flows).unwrap_or(usize::MAX),
         // The cap is for the whole process: each worker's table gets its share.
         memcap: usize::try_from(args.memcap_mb << 20).unwrap_or(usize::MAX) / workers.max(1),
         ..FlowLimits::default()
-    };
-    let pools = match load_pool_lists(&args) {
-        Ok(p) => Arc::new(p),
-        Err(e) => {
-            eprintln!("minewatch: {e}");
-            return ExitCode::from(2);
-        }
     };
     let opts = RunOptions {
         cfg: Config { home_net: args.home_net.clone(), flow, pools, watchlist },
@@ -175,6 +160,7 @@ fn main() -> ExitCode {
         },
         stop,
         reopen,
+        reload: Some(list_files),
         published: args.metrics.map(|_| Published::new()),
         shunt: usize::from(args.shunt),
     };

@@ -150,4 +150,7 @@ counters! {
     output_send_errors,
     /// Records too large for one UDP datagram: dropped.
     output_oversize,
+    /// Reloads of the lists (SIGHUP) refused because a file could not be read or had a bad
+    /// line: the old lists stayed in force.
+    reload_failed,
 }
