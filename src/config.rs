@@ -63,7 +63,7 @@ impl FromStr for HomeNet {
 }
 
 /// Everything a worker needs to know.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Config {
     pub home_net: HomeNet,
     pub flow: FlowLimits,
@@ -72,17 +72,6 @@ pub struct Config {
     /// Known pool domains: the shipped list plus `--pool-list` files (TLS SNI, DNS answers);
     /// replaced whole when the lists are reloaded (SIGHUP).
     pub pools: std::sync::Arc<crate::intel::SharedPools>,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            home_net: HomeNet::default(),
-            flow: FlowLimits::default(),
-            watchlist: std::sync::Arc::default(),
-            pools: std::sync::Arc::default(),
-        }
-    }
 }
 
 #[cfg(test)]

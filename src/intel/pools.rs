@@ -148,6 +148,7 @@ impl SharedPools {
     }
 }
 
+/// The shipped list alone.
 impl Default for SharedPools {
     fn default() -> SharedPools {
         SharedPools::new(Arc::new(PoolDomains::builtin()))
