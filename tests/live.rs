@@ -1015,8 +1015,8 @@ fn sighup_reloads_the_watchlist_and_the_pool_lists_and_a_bad_file_keeps_the_old_
     let code = wait_exit(&mut lab.children[mw]);
     let stderr = err.rest();
     assert_eq!(code, Some(0), "minewatch exit status\n{}", stderr.join("\n"));
-    let failures: Vec<&String> = stderr.iter().filter(|l| l.contains("reload")).collect();
-    assert_eq!(failures.len(), 2, "one line per SIGHUP: {failures:#?}");
+    let reload_lines: Vec<&String> = stderr.iter().filter(|l| l.contains("reload")).collect();
+    assert_eq!(reload_lines.len(), 2, "one line per SIGHUP: {reload_lines:#?}");
     let recs = records(&out.rest());
     let alerts: Vec<&Value> = recs.iter().filter(|r| r["event_type"] == "mining").collect();
     let kinds: Vec<(&str, u64)> = alerts
