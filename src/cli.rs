@@ -108,7 +108,7 @@ pub struct Args {
 
     /// A file of extra mining-pool domains, one per line (`#` comments; `pool.example.net`
     /// also matches its subdomains), added to the shipped list; repeatable. Used for TLS server
-    /// names and DNS answers.
+    /// names and DNS answers. Read again on SIGHUP (with the watchlist; all or nothing).
     #[arg(long = "pool-list", value_name = "FILE")]
     pub pool_list: Vec<std::path::PathBuf>,
 
@@ -191,6 +191,7 @@ pub struct Args {
     /// Wallet watchlist: one address per line, an optional label after whitespace, `#`
     /// comments. A session whose login holds a listed address gets severity 1 and the label.
     /// Repeatable: the lists are merged (an address in two of them keeps the later label).
+    /// Read again on SIGHUP (with the pool lists; all or nothing).
     #[arg(long = "watchlist", value_name = "FILE")]
     pub watchlist: Vec<std::path::PathBuf>,
 }

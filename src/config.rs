@@ -63,25 +63,15 @@ impl FromStr for HomeNet {
 }
 
 /// Everything a worker needs to know.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Config {
     pub home_net: HomeNet,
     pub flow: FlowLimits,
     /// The wallet watchlist (empty when none was given); read by the output thread only.
     pub watchlist: std::sync::Arc<crate::intel::Watchlist>,
-    /// Known pool domains: the shipped list plus `--pool-list` files (TLS SNI, DNS answers).
-    pub pools: std::sync::Arc<crate::intel::PoolDomains>,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            home_net: HomeNet::default(),
-            flow: FlowLimits::default(),
-            watchlist: std::sync::Arc::default(),
-            pools: std::sync::Arc::new(crate::intel::PoolDomains::builtin()),
-        }
-    }
+    /// Known pool domains: the shipped list plus `--pool-list` files (TLS SNI, DNS answers);
+    /// replaced whole when the lists are reloaded (SIGHUP).
+    pub pools: std::sync::Arc<crate::intel::SharedPools>,
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use minewatch::cli::Args;
 use minewatch::config::Config;
 use minewatch::flow::FlowLimits;
 use minewatch::hosts::HostTable;
+use minewatch::intel::{ListFiles, SharedPools};
 use minewatch::metrics::{self, Published};
 use minewatch::output::Outputs;
 use minewatch::pipeline::{self, Progress, RunOptions};
@@ -50,7 +51,8 @@ fn progress_bar(args: &Args) -> Option<ProgressBar> {
     Some(bar)
 }
 
-/// SIGINT and SIGTERM stop the run (sessions are flushed); SIGHUP reopens the output file.
+/// SIGINT and SIGTERM stop the run (sessions are flushed); SIGHUP reopens the output files and
+/// reloads the pool lists and the watchlist.
 /// A second SIGINT or SIGTERM exits at once (status 1): the first cannot end a read that is
 /// blocked in the kernel, such as opening a FIFO whose writer never comes.
 fn signals() -> std::io::Result<(Arc<AtomicBool>, Arc<AtomicBool>)> {
@@ -144,25 +146,23 @@ fn main() -> ExitCode {
         }
     };
     let workers = args.worker_count();
-    let watchlist = match preflight::load_watchlists(&args) {
-        Ok(w) => Arc::new(w),
+    // The same files are read again on SIGHUP; a file that cannot be read or has a bad line is
+    // a usage error here, and leaves the old lists in force then.
+    let list_files = ListFiles { pool_lists: args.pool_list.clone(), watchlists: args.watchlist.clone() };
+    let lists = match list_files.load() {
+        Ok(l) => l,
         Err(e) => {
             eprintln!("minewatch: {e}");
             return ExitCode::from(2);
         }
     };
+    let watchlist = Arc::new(lists.watchlist);
+    let pools = Arc::new(SharedPools::new(Arc::new(lists.pools)));
     let flow = FlowLimits {
         max_flows: usize::try_from(args.max_flows).unwrap_or(usize::MAX),
         // The cap is for the whole process: each worker's table gets its share.
         memcap: usize::try_from(args.memcap_mb << 20).unwrap_or(usize::MAX) / workers.max(1),
         ..FlowLimits::default()
-    };
-    let pools = match preflight::load_pool_lists(&args) {
-        Ok(p) => Arc::new(p),
-        Err(e) => {
-            eprintln!("minewatch: {e}");
-            return ExitCode::from(2);
-        }
     };
     let opts = RunOptions {
         cfg: Config { home_net: args.home_net.clone(), flow, pools, watchlist },
@@ -174,6 +174,7 @@ fn main() -> ExitCode {
         },
         stop,
         reopen,
+        reload: Some(list_files),
         published: args.metrics.map(|_| Published::new()),
         shunt: usize::from(args.shunt),
     };

@@ -47,7 +47,7 @@ use crate::decode::{self, LinkType, Packet, Skip, TcpInfo, Transport};
 use crate::flow::defrag::{DefragLimits, Defragmenter};
 use crate::flow::FlowTable;
 use crate::hosts::HostTable;
-use crate::intel::Intel;
+use crate::intel::{Intel, ListFiles, Reloader};
 use crate::metrics::{Published, Snapshot};
 use crate::output::{Sink, StatsRecord};
 use crate::stats::{Counters, Load};
@@ -77,8 +77,12 @@ pub struct RunOptions {
     pub stats_interval: Option<Duration>,
     /// Set by SIGINT/SIGTERM: stop reading, end every session, write the last records.
     pub stop: Arc<AtomicBool>,
-    /// Set by SIGHUP: the collector reopens its output file.
+    /// Set by SIGHUP: the collector reopens its output files and, with `reload`, reloads the
+    /// lists.
     pub reopen: Arc<AtomicBool>,
+    /// The files the pool list and the watchlist were loaded from, read again on SIGHUP (see
+    /// [`crate::intel::lists`]); `None`: the lists never change.
+    pub reload: Option<ListFiles>,
     /// Where the collector publishes its summed counters for `--metrics`, if anywhere.
     pub published: Option<Arc<Published>>,
     /// Live: most elephant flows each worker has the kernel drop (see
@@ -558,9 +562,10 @@ pub fn run_files(
     let (rec_tx, rec_rx) = bounded::<Record>(RECORD_QUEUE);
     let reopen = opts.reopen.clone();
     let published = opts.published.clone();
-    let collector = thread::spawn(move || collect(sink, rec_rx, None, reopen, published));
+    let reloader = opts.reload.clone().map(|f| Reloader::new(f, opts.cfg.pools.clone()));
+    let collector = thread::spawn(move || collect(sink, rec_rx, None, reopen, reloader, published));
     let n = opts.workers.max(1);
-    let intel = Arc::new(Intel::new(opts.cfg.pools.clone()));
+    let intel = Arc::new(Intel::shared(opts.cfg.pools.clone()));
     let mut workers: Vec<Worker> =
         (0..n).map(|me| Worker::new(me, &opts.cfg, &intel, hosts.clone(), rec_tx.clone())).collect();
     let mut input_errors = Vec::new();
@@ -876,9 +881,10 @@ pub fn run_live(
     let reopen = opts.reopen.clone();
     let interval = opts.stats_interval.filter(|i| !i.is_zero());
     let published = opts.published.clone();
-    let collector = thread::spawn(move || collect(sink, rec_rx, interval, reopen, published));
+    let reloader = opts.reload.clone().map(|f| Reloader::new(f, opts.cfg.pools.clone()));
+    let collector = thread::spawn(move || collect(sink, rec_rx, interval, reopen, reloader, published));
     let n = opts.workers.max(1);
-    let intel = Arc::new(Intel::new(opts.cfg.pools.clone()));
+    let intel = Arc::new(Intel::shared(opts.cfg.pools.clone()));
     let mut input_errors = Vec::new();
     if shared_by_kernel(&sources, n) {
         // Worker `w` reads capture `w` of every interface: the `w`-th member of each fanout
@@ -1104,10 +1110,11 @@ fn write(sink: &mut Sink, f: impl FnOnce(&mut Sink) -> std::io::Result<()>, err:
     }
 }
 
-/// The counters summed over every reporter, and the output side's (suppression, delivery,
-/// spool), which counts in the sink, not in a reporter.
-fn sum(latest: &[Option<Counters>], sink: &Sink) -> Counters {
+/// The counters summed over every reporter, the output side's (suppression, delivery, spool),
+/// which counts in the sink, not in a reporter, and the collector's own (failed reloads).
+fn sum(latest: &[Option<Counters>], sink: &Sink, own: &Counters) -> Counters {
     let mut total = sink.counters();
+    total.add(own);
     for c in latest.iter().flatten() {
         total.add(c);
     }
@@ -1121,12 +1128,13 @@ fn snapshot(
     loads: &[Load],
     kernel: &[(String, KernelStats)],
     sink: &Sink,
+    own: &Counters,
     queued: usize,
 ) -> Snapshot {
     let mut load = Load::default();
     loads.iter().for_each(|l| load.add(l));
     Snapshot {
-        counters: sum(latest, sink),
+        counters: sum(latest, sink, own),
         kernel: kernel.to_vec(),
         load,
         records_queue: queued as u64,
@@ -1134,18 +1142,29 @@ fn snapshot(
     }
 }
 
+/// How long the collector waits for a record before its housekeeping (SIGHUP, `stats`).
+const COLLECT_WAIT: Duration = Duration::from_millis(500);
+/// ... and while the lists are being reloaded, so that the new ones take effect soon after
+/// they are read.
+const COLLECT_WAIT_RELOADING: Duration = Duration::from_millis(20);
+
 /// The collector: writes records, keeps every reporter's latest counters, writes `stats`
 /// records (every `interval` of wall-clock time when set, and when asked), reopens the sink on
-/// SIGHUP, and publishes the sums for `--metrics` whenever counters arrive (about once a second
-/// per reporter on a live capture; never per packet). Returns the summed counters, the kernel
-/// stats and the sink's first error.
+/// SIGHUP and has the lists read again (on the reloader's own thread, so records keep flowing
+/// meanwhile; the new lists are put in force here, between two records, so none is lost or
+/// written twice), and publishes the sums for `--metrics` whenever counters arrive (about once
+/// a second per reporter on a live capture; never per packet). Returns the summed counters, the
+/// kernel stats and the sink's first error.
 fn collect(
     mut sink: Sink,
     rx: Receiver<Record>,
     interval: Option<Duration>,
     reopen: Arc<AtomicBool>,
+    mut reloader: Option<Reloader>,
     published: Option<Arc<Published>>,
 ) -> Collected {
+    // What the collector itself counts (failed reloads).
+    let mut own = Counters::default();
     let mut latest: Vec<Option<Counters>> = Vec::new();
     let mut loads: Vec<Load> = Vec::new();
     // The endpoint's copy is refreshed when counters arrive and at least this often besides, so
@@ -1158,11 +1177,32 @@ fn collect(
     let mut next_stats = interval.map(|i| Instant::now() + i);
 
     loop {
-        let msg = rx.recv_timeout(Duration::from_millis(500));
+        let reloading = reloader.as_ref().is_some_and(Reloader::busy);
+        let msg = rx.recv_timeout(if reloading { COLLECT_WAIT_RELOADING } else { COLLECT_WAIT });
         if reopen.swap(false, Ordering::Relaxed) {
             match sink.reopen() {
                 Ok(()) => err = None,
                 Err(e) => err = Some(e.to_string()),
+            }
+            if let Some(r) = reloader.as_mut() {
+                r.request();
+            }
+        }
+        if let Some(outcome) = reloader.as_mut().and_then(Reloader::poll) {
+            match outcome {
+                Ok(done) => {
+                    eprintln!(
+                        "minewatch: reloaded {} pool domains, {} watchlist entries",
+                        done.pools,
+                        done.watchlist.len()
+                    );
+                    sink.set_watchlist(done.watchlist);
+                }
+                Err(e) => {
+                    own.reload_failed += 1;
+                    eprintln!("minewatch: reload failed, the old lists stay in force: {e}");
+                    next_publish = Instant::now();
+                }
             }
         }
         match msg {
@@ -1193,7 +1233,7 @@ fn collect(
                 // The last record of a run: let network outputs deliver first, so its counters
                 // say what reached the receivers.
                 sink.settle();
-                let rec = StatsRecord { ts, counters: sum(&latest, &sink), kernel: kernel.clone() };
+                let rec = StatsRecord { ts, counters: sum(&latest, &sink, &own), kernel: kernel.clone() };
                 write(&mut sink, |s| s.write_stats(&rec), &mut err);
             }
             Err(RecvTimeoutError::Timeout) => {}
@@ -1201,12 +1241,13 @@ fn collect(
         }
         if let Some(p) = published.as_deref().filter(|_| Instant::now() >= next_publish) {
             next_publish = Instant::now() + PUBLISH_EVERY;
-            p.publish(snapshot(&latest, &loads, &kernel, &sink, rx.len()));
+            p.publish(snapshot(&latest, &loads, &kernel, &sink, &own, rx.len()));
         }
         if let (Some(at), Some(i)) = (next_stats, interval) {
             if Instant::now() >= at {
                 next_stats = Some(Instant::now() + i);
-                let rec = StatsRecord { ts: now(), counters: sum(&latest, &sink), kernel: kernel.clone() };
+                let rec =
+                    StatsRecord { ts: now(), counters: sum(&latest, &sink, &own), kernel: kernel.clone() };
                 write(&mut sink, |s| s.write_stats(&rec), &mut err);
             }
         }
@@ -1218,9 +1259,9 @@ fn collect(
     // Network outputs deliver, spool or count what they still hold; then the counters are final.
     sink.close();
     if let Some(p) = &published {
-        p.publish(snapshot(&latest, &loads, &kernel, &sink, 0));
+        p.publish(snapshot(&latest, &loads, &kernel, &sink, &own, 0));
     }
-    (sum(&latest, &sink), kernel, err)
+    (sum(&latest, &sink, &own), kernel, err)
 }
 
 #[cfg(test)]

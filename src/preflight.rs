@@ -2,7 +2,7 @@
 //! without capturing, so that a configuration can be tried before a service is restarted on it,
 //! by a person without the capture privileges.
 //!
-//! The lists are loaded by the same functions a run uses ([`load_pool_list`],
+//! The lists are loaded by the same functions a run and a reload use ([`load_pool_list`],
 //! [`load_watchlist`]), so a file the check passes is a file the run reads. What cannot be
 //! known without doing it is left alone: the metrics address is not bound (the sensor being
 //! replaced may hold it), no capture is opened, and a writable directory is judged by
@@ -13,38 +13,9 @@ use std::net::ToSocketAddrs;
 use std::path::{Path, PathBuf};
 
 use crate::cli::Args;
+use crate::intel::lists::{load_pool_list, load_watchlist};
 use crate::intel::{PoolDomains, Watchlist};
 use crate::output::Target;
-
-/// Adds one `--pool-list` file to `pools`; returns how many domains it added. The error is
-/// `PATH: reason` (with the line of the first bad domain).
-pub fn load_pool_list(path: &Path, pools: &mut PoolDomains) -> Result<usize, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    pools.add_list(&text).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-/// The shipped pool domains plus every `--pool-list` file; the first bad file is the error.
-pub fn load_pool_lists(args: &Args) -> Result<PoolDomains, String> {
-    let mut pools = PoolDomains::builtin();
-    for path in &args.pool_list {
-        load_pool_list(path, &mut pools)?;
-    }
-    Ok(pools)
-}
-
-/// One `--watchlist` file. The error is `PATH: reason` (with the line when one is at fault).
-pub fn load_watchlist(path: &Path) -> Result<Watchlist, String> {
-    Watchlist::load(path).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-/// Every `--watchlist` file merged (empty when none); the first bad file is the error.
-pub fn load_watchlists(args: &Args) -> Result<Watchlist, String> {
-    let mut all = Watchlist::default();
-    for path in &args.watchlist {
-        all.merge(load_watchlist(path)?).map_err(|e| format!("{}: {e}", path.display()))?;
-    }
-    Ok(all)
-}
 
 /// Checks the configuration a run of `args` would use. `Ok`: what the run would do, several
 /// lines for a person. `Err`: one line per problem (without the `minewatch: ` prefix).

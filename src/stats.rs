@@ -171,6 +171,9 @@ counters! {
     output_send_errors,
     /// Records too large for one UDP datagram: dropped.
     output_oversize,
+    /// Reloads of the lists (SIGHUP) refused because a file could not be read or had a bad
+    /// line: the old lists stayed in force.
+    reload_failed,
 }
 
 /// What a reporter holds at the moment it reports: gauges, replaced (not added) by each report

@@ -3,14 +3,18 @@
 //! the known pool domains ([`pools`]), DNS answers for them ([`dns`], [`dnsmap`]) and the server
 //! name of TLS ClientHellos ([`tls`]).
 //!
-//! Architecture invariant: pure functions and immutable tables, no I/O after start-up. Coin
-//! inference runs in the recogniser once per login; the watchlist is consulted by the output
-//! thread once per record, so workers never touch it. The only shared mutable state is the
-//! [`DnsMap`], written in file order on DNS answers for pool domains and read by a worker
-//! once per TLS flow (see [`dnsmap`] for why it is shared rather than sharded).
+//! Architecture invariant: pure functions and immutable tables; the only file reading after
+//! start-up is a reload on SIGHUP ([`lists`]), done on a thread of its own, never a worker's.
+//! Coin inference runs in the recogniser once per login; the watchlist is consulted by the
+//! output thread once per record, so workers never touch it, and a reload replaces it there.
+//! The pool list is shared as a whole list swapped atomically ([`SharedPools`]): a worker loads
+//! it once per TLS ClientHello or DNS answer, without a lock. The only shared mutable state
+//! besides is the [`DnsMap`], written in file order on DNS answers for pool domains and read by
+//! a worker once per TLS flow (see [`dnsmap`] for why it is shared rather than sharded).
 
 pub mod dns;
 pub mod dnsmap;
+pub mod lists;
 pub mod pools;
 pub mod tls;
 pub mod wallet;
@@ -26,21 +30,29 @@ pub const SEVERITY_WATCHLISTED: u8 = 1;
 use std::sync::Arc;
 
 pub use dnsmap::DnsMap;
-pub use pools::PoolDomains;
+pub use lists::{ListFiles, Lists, Reloader};
+pub use pools::{PoolDomains, SharedPools};
 
 use crate::decode::{Packet, Transport};
 use crate::stats::Counters;
 use crate::time::Ts;
 
-/// What workers and readers share: the pool list (immutable) and the DNS map.
+/// What workers and readers share: the pool list in force (replaced whole on SIGHUP) and the
+/// DNS map.
 #[derive(Debug, Default)]
 pub struct Intel {
-    pub pools: Arc<PoolDomains>,
+    pub pools: Arc<SharedPools>,
     pub dns: DnsMap,
 }
 
 impl Intel {
+    /// With a fixed pool list.
     pub fn new(pools: Arc<PoolDomains>) -> Intel {
+        Intel::shared(Arc::new(SharedPools::new(pools)))
+    }
+
+    /// With the pool list `pools`, which a [`Reloader`] may replace while the workers run.
+    pub fn shared(pools: Arc<SharedPools>) -> Intel {
         Intel { pools, dns: DnsMap::default() }
     }
 
@@ -60,7 +72,9 @@ impl Intel {
             }
         };
         c.dns_answers += 1;
-        // The question names the pool; a CNAME in the chain may do so instead.
+        // The question names the pool; a CNAME in the chain may do so instead. One list for
+        // the whole answer, even if a reload swaps it meanwhile.
+        let pools = self.pools.load();
         let pool = std::iter::once(resp.question.as_str())
             .chain(
                 resp.records
@@ -71,7 +85,7 @@ impl Intel {
                     })
                     .flatten(),
             )
-            .find(|n| self.pools.matches(n).is_some());
+            .find(|n| pools.matches(n).is_some());
         let Some(name) = pool else { return };
         let domain: Arc<str> = Arc::from(name);
         for r in &resp.records {

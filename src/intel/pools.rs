@@ -8,6 +8,9 @@
 //! never per packet.
 
 use std::collections::HashSet;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
 
 /// The default list, one domain per line, `#` comments.
 pub const DEFAULT_LIST: &str = include_str!("../../data/pool-domains.txt");
@@ -103,6 +106,52 @@ impl PoolDomains {
             }
         }
         None
+    }
+}
+
+/// The pool list in force, shared by every worker and replaced whole on SIGHUP (see
+/// [`crate::intel::lists`]). A reader takes the current list with one atomic load and no lock
+/// (`arc-swap`), so a reload never makes a worker wait, and a lookup sees either the old list or
+/// the new one, never a mix. Looked up once per TLS ClientHello and DNS answer, never per packet.
+#[derive(Debug)]
+pub struct SharedPools {
+    current: ArcSwap<PoolDomains>,
+}
+
+impl SharedPools {
+    pub fn new(pools: Arc<PoolDomains>) -> SharedPools {
+        SharedPools { current: ArcSwap::new(pools) }
+    }
+
+    /// The list in force now; it stays valid, unchanged, for as long as it is held.
+    pub fn load(&self) -> Arc<PoolDomains> {
+        self.current.load_full()
+    }
+
+    /// Puts `pools` in force for every lookup that starts after this call.
+    pub fn store(&self, pools: Arc<PoolDomains>) {
+        self.current.store(pools);
+    }
+
+    /// [`PoolDomains::matches`] on the list in force. The entry is returned owned: the list it
+    /// came from may be replaced as soon as this returns.
+    pub fn matches(&self, name: &str) -> Option<String> {
+        self.current.load().matches(name).map(str::to_owned)
+    }
+
+    pub fn len(&self) -> usize {
+        self.current.load().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.current.load().is_empty()
+    }
+}
+
+/// The shipped list alone.
+impl Default for SharedPools {
+    fn default() -> SharedPools {
+        SharedPools::new(Arc::new(PoolDomains::builtin()))
     }
 }
 

@@ -18,7 +18,8 @@
 //! (base58 is case-sensitive) exactly. Cost per lookup: one hash per piece, whatever the list size.
 //!
 //! Limits: at most [`MAX_ENTRIES`] entries and [`MAX_LINE`] bytes per line; a file that breaks
-//! them is refused at start-up with the line number, never silently cut.
+//! them is refused at start-up (or at a reload, see [`super::lists`]) with the line number,
+//! never silently cut.
 
 use std::collections::HashMap;
 use std::fmt;

@@ -354,6 +354,11 @@ impl Outputs {
         }
     }
 
+    /// Records written from now on are checked against `watchlist` instead (a reload).
+    pub fn set_watchlist(&mut self, watchlist: std::sync::Arc<Watchlist>) {
+        self.watchlist = watchlist;
+    }
+
     /// Records whose login holds an address on `watchlist` get a raised severity and its label.
     pub fn with_watchlist(mut self, watchlist: std::sync::Arc<Watchlist>) -> Outputs {
         self.watchlist = watchlist;

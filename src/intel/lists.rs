@@ -1,0 +1,279 @@
+//! The lists read from files: the pool domains (the shipped list plus every `--pool-list`) and
+//! the wallet watchlist (`--watchlist`). They are read once at start, and again on SIGHUP, from
+//! the same paths (a `--config` file is not read again: the paths it named at start stay).
+//!
+//! A reload is all or nothing: every file is read and checked first, and only if all of them
+//! load are the new lists put in force, together; one bad file (unreadable, or a bad line)
+//! leaves every old list in force and is reported with its path and line. An analyst editing a
+//! list on a running sensor thus never gets half an update, nor an empty list for a typo.
+//!
+//! The files are read on a thread of their own ([`Reloader::request`]): the collector, which
+//! the workers send their records to, keeps writing while a large watchlist is read, and the
+//! workers never wait for either (they load the pool list through [`SharedPools`]).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+
+use super::pools::{PoolDomains, SharedPools};
+use super::watchlist::Watchlist;
+
+/// Where the lists come from, as given at start.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListFiles {
+    /// Added, in order, to the shipped pool list.
+    pub pool_lists: Vec<PathBuf>,
+    /// Merged, in order (an address in two of them keeps the later label).
+    pub watchlists: Vec<PathBuf>,
+}
+
+/// Every list, loaded.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Lists {
+    pub pools: PoolDomains,
+    pub watchlist: Watchlist,
+}
+
+impl ListFiles {
+    /// Reads every file. The first one that fails is the error, in one line:
+    /// `PATH: line N: problem`, or `PATH: why it cannot be read`.
+    pub fn load(&self) -> Result<Lists, String> {
+        let mut pools = PoolDomains::builtin();
+        for path in &self.pool_lists {
+            load_pool_list(path, &mut pools)?;
+        }
+        let mut watchlist = Watchlist::default();
+        for path in &self.watchlists {
+            watchlist.merge(load_watchlist(path)?).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        Ok(Lists { pools, watchlist })
+    }
+}
+
+/// Adds one `--pool-list` file to `pools`; returns how many domains it added. The error is
+/// `PATH: reason` (with the line of the first bad domain).
+pub fn load_pool_list(path: &Path, pools: &mut PoolDomains) -> Result<usize, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    pools.add_list(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// One `--watchlist` file. The error is `PATH: reason` (with the line when one is at fault).
+pub fn load_watchlist(path: &Path) -> Result<Watchlist, String> {
+    Watchlist::load(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// What a reload put in force.
+#[derive(Clone, Debug)]
+pub struct Reloaded {
+    /// Pool domains now in force (the shipped ones included).
+    pub pools: usize,
+    /// The new watchlist, for the thread that owns the outputs to put in force at once.
+    pub watchlist: Arc<Watchlist>,
+}
+
+/// Reloads the lists on request, off the caller's thread; owned by the collector.
+#[derive(Debug)]
+pub struct Reloader {
+    files: ListFiles,
+    pools: Arc<SharedPools>,
+    state: State,
+    /// A request came while a reading was under way: read once more after it, so that an edit
+    /// saved during the reading is not missed.
+    again: bool,
+}
+
+#[derive(Debug)]
+enum State {
+    Idle,
+    Reading(JoinHandle<Result<Lists, String>>),
+    /// The reading thread could not be started; reported at the next poll.
+    Failed(String),
+}
+
+impl Reloader {
+    /// `pools` is the list the workers use, which a successful reload replaces.
+    pub fn new(files: ListFiles, pools: Arc<SharedPools>) -> Reloader {
+        Reloader { files, pools, state: State::Idle, again: false }
+    }
+
+    /// Starts reading every file on a thread of its own. [`poll`](Self::poll) gives the outcome.
+    pub fn request(&mut self) {
+        if !matches!(self.state, State::Idle) {
+            self.again = true;
+            return;
+        }
+        let files = self.files.clone();
+        self.state = match thread::Builder::new().name("minewatch-reload".into()).spawn(move || files.load())
+        {
+            Ok(h) => State::Reading(h),
+            Err(e) => State::Failed(format!("cannot start a thread to read the lists: {e}")),
+        };
+    }
+
+    /// Whether a reading is under way or its outcome not yet taken (the caller then polls soon).
+    pub fn busy(&self) -> bool {
+        !matches!(self.state, State::Idle)
+    }
+
+    /// The outcome of a finished reading, once; `None` while it runs or when none was asked
+    /// for. On success the new pool list is already in force, and the caller must put the
+    /// returned watchlist in force before it handles another record; on failure nothing changed.
+    pub fn poll(&mut self) -> Option<Result<Reloaded, String>> {
+        let outcome = match std::mem::replace(&mut self.state, State::Idle) {
+            State::Idle => return None,
+            State::Reading(h) if !h.is_finished() => {
+                self.state = State::Reading(h);
+                return None;
+            }
+            State::Reading(h) => match h.join() {
+                Ok(loaded) => loaded.map(|l| self.install(l)),
+                Err(_) => Err("the thread reading the lists failed".to_string()),
+            },
+            State::Failed(why) => Err(why),
+        };
+        if std::mem::take(&mut self.again) {
+            self.request();
+        }
+        Some(outcome)
+    }
+
+    /// Reads every file now, on the caller's thread, and puts the lists in force if all load.
+    pub fn reload_now(&mut self) -> Result<Reloaded, String> {
+        self.files.load().map(|l| self.install(l))
+    }
+
+    fn install(&self, lists: Lists) -> Reloaded {
+        let pools = lists.pools.len();
+        self.pools.store(Arc::new(lists.pools));
+        Reloaded { pools, watchlist: Arc::new(lists.watchlist) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    const OLD_WALLET: &str = "48oldwalletaddress";
+    const NEW_WALLET: &str = "48newwalletaddress";
+
+    struct Files {
+        _dir: tempfile::TempDir,
+        pools_a: PathBuf,
+        pools_b: PathBuf,
+        watch: PathBuf,
+    }
+
+    fn files() -> Files {
+        let dir = tempfile::tempdir().unwrap();
+        let f = Files {
+            pools_a: dir.path().join("a.txt"),
+            pools_b: dir.path().join("b.txt"),
+            watch: dir.path().join("watch.txt"),
+            _dir: dir,
+        };
+        std::fs::write(&f.pools_a, "old-a.example\n").unwrap();
+        std::fs::write(&f.pools_b, "old-b.example\n").unwrap();
+        std::fs::write(&f.watch, format!("{OLD_WALLET} old label\n")).unwrap();
+        f
+    }
+
+    /// A reloader as a sensor has it after start-up: the lists loaded from `f`, in force.
+    fn started(f: &Files) -> (Reloader, Arc<SharedPools>, Arc<Watchlist>) {
+        let list_files = ListFiles {
+            pool_lists: vec![f.pools_a.clone(), f.pools_b.clone()],
+            watchlists: vec![f.watch.clone()],
+        };
+        let lists = list_files.load().unwrap();
+        let shared = Arc::new(SharedPools::new(Arc::new(lists.pools)));
+        (Reloader::new(list_files, shared.clone()), shared, Arc::new(lists.watchlist))
+    }
+
+    #[test]
+    fn good_files_are_all_put_in_force() {
+        let f = files();
+        let (mut r, shared, old_watch) = started(&f);
+        let before = shared.len();
+        assert_eq!(shared.matches("x.old-a.example").as_deref(), Some("old-a.example"));
+        std::fs::write(&f.pools_a, "new-a.example\n").unwrap();
+        std::fs::write(&f.pools_b, "old-b.example\nnew-b.example\n").unwrap();
+        std::fs::write(&f.watch, format!("{NEW_WALLET} new label\n")).unwrap();
+        let done = r.reload_now().unwrap();
+        assert_eq!(done.pools, before + 1);
+        assert_eq!(shared.len(), before + 1);
+        assert_eq!(shared.matches("x.new-a.example").as_deref(), Some("new-a.example"));
+        assert_eq!(shared.matches("new-b.example").as_deref(), Some("new-b.example"));
+        assert_eq!(shared.matches("x.old-a.example"), None, "a domain taken out of a list is gone");
+        assert!(shared.matches("xmr-eu1.nanopool.org").is_some(), "the shipped list stays");
+        assert_eq!(done.watchlist.lookup(Some(NEW_WALLET), None), Some("new label"));
+        assert_eq!(done.watchlist.lookup(Some(OLD_WALLET), None), None);
+        // What the outputs held is untouched until they take the new one.
+        assert_eq!(old_watch.lookup(Some(OLD_WALLET), None), Some("old label"));
+    }
+
+    #[test]
+    fn one_bad_file_keeps_every_old_list() {
+        let f = files();
+        let (mut r, shared, _) = started(&f);
+        let before = shared.load();
+        // The first pool list is good and new; the second has a bad line.
+        std::fs::write(&f.pools_a, "new-a.example\n").unwrap();
+        std::fs::write(&f.pools_b, "fine.example\nnot a domain\n").unwrap();
+        let e = r.reload_now().unwrap_err();
+        assert!(e.starts_with(&f.pools_b.display().to_string()) && e.contains("line 2"), "{e}");
+        assert!(!e.contains('\n'), "{e}");
+        assert_eq!(*shared.load(), *before);
+        assert_eq!(shared.matches("new-a.example"), None);
+
+        // Good pool lists, a bad watchlist: the pool lists are not swapped in either.
+        std::fs::write(&f.pools_b, "old-b.example\n").unwrap();
+        std::fs::write(&f.watch, format!("{NEW_WALLET}.rig1 worker, not an address\n")).unwrap();
+        let e = r.reload_now().unwrap_err();
+        assert!(e.starts_with(&f.watch.display().to_string()) && e.contains("line 1"), "{e}");
+        assert_eq!(*shared.load(), *before);
+
+        // A list that is gone.
+        std::fs::write(&f.watch, format!("{NEW_WALLET}\n")).unwrap();
+        std::fs::remove_file(&f.pools_a).unwrap();
+        let e = r.reload_now().unwrap_err();
+        assert!(e.starts_with(&f.pools_a.display().to_string()), "{e}");
+        assert_eq!(*shared.load(), *before);
+    }
+
+    #[test]
+    fn a_requested_reload_reads_off_the_callers_thread_and_reports_once() {
+        let f = files();
+        let (mut r, shared, _) = started(&f);
+        assert!(r.poll().is_none(), "nothing was asked for");
+        std::fs::write(&f.pools_a, "new-a.example\n").unwrap();
+        r.request();
+        // A second request during the reading asks for one more reading after it.
+        r.request();
+        let mut outcomes = Vec::new();
+        let give_up = Instant::now() + Duration::from_secs(60);
+        while outcomes.len() < 2 && Instant::now() < give_up {
+            if let Some(o) = r.poll() {
+                outcomes.push(o.map(|d| d.pools));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(outcomes.len(), 2, "{outcomes:?}");
+        assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+        assert!(!r.busy());
+        assert!(r.poll().is_none(), "each outcome is given once");
+        assert!(shared.matches("new-a.example").is_some());
+
+        std::fs::write(&f.watch, "bad.address label\n").unwrap();
+        r.request();
+        let give_up = Instant::now() + Duration::from_secs(60);
+        let outcome = loop {
+            if let Some(o) = r.poll() {
+                break o;
+            }
+            assert!(Instant::now() < give_up, "the reading never finished");
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        assert!(outcome.is_err_and(|e| e.contains("line 1")));
+        assert!(shared.matches("new-a.example").is_some(), "the good lists stay in force");
+    }
+}
