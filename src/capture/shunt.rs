@@ -100,16 +100,12 @@ impl Shunt {
             return;
         }
         table.take_elephants(&mut self.found, &mut self.ended);
-        for key in self.ended.drain(..) {
-            if let Some(i) = self.entries.iter().position(|e| e.flow.key == key) {
-                self.entries.swap_remove(i);
-                self.changed = true;
-                self.urgent = true;
-            }
-        }
         let before = self.entries.len();
         self.entries.retain(|e| e.until > now);
         self.changed |= self.entries.len() != before;
+        // Found before ended: a flow offered again and then ended between two updates (a busy
+        // worker reads both in one pass) must not stay shunted after its end, where a new
+        // connection on its ports would lose its data to the filter.
         for e in self.found.drain(..) {
             if self.entries.iter().any(|x| x.flow.key == e.key) {
                 continue;
@@ -121,6 +117,13 @@ impl Shunt {
             c.flows_shunted += 1;
             self.entries.push(Entry { flow: e, until: now + SHUNT_TTL });
             self.changed = true;
+        }
+        for key in self.ended.drain(..) {
+            if let Some(i) = self.entries.iter().position(|e| e.flow.key == key) {
+                self.entries.swap_remove(i);
+                self.changed = true;
+                self.urgent = true;
+            }
         }
     }
 
@@ -693,7 +696,26 @@ mod tests {
         assert!(shunt.due(t0), "a flow's end must reach the kernel at once");
         assert!(shunt.flows().iter().all(|(a, _)| a.port() != port));
         shunt.applied(Ok(()), t0, &mut c);
-        // The other one goes when its time is up.
+        // Offered again and ended before the next update (one busy pass read both): not left
+        // shunted after its end.
+        let other = shunt.flows()[0].0.port();
+        for _ in 0..10 {
+            send(&mut table, other, true, data, &[0; 100]);
+        }
+        send(&mut table, other, true, TcpInfo { rst: true, ..data }, b"");
+        let shunted = c.flows_shunted;
+        shunt.update(&mut table, t0, &mut c);
+        assert!(shunt.flows().is_empty(), "{:?}", shunt.flows());
+        assert_eq!(c.flows_shunted, shunted);
+        shunt.applied(Ok(()), t0, &mut c);
+        // A flow goes when its time is up.
+        send(&mut table, 1003, false, TcpInfo { seq: 0, syn: true, ack_flag: false, ..data }, b"");
+        send(&mut table, 1003, false, data, b"SSH-2.0-x\r\n");
+        for _ in 0..10 {
+            send(&mut table, 1003, true, data, &[0; 100]);
+        }
+        shunt.update(&mut table, t0, &mut c);
+        assert_eq!(shunt.flows().len(), 1);
         shunt.update(&mut table, t0 + SHUNT_TTL, &mut c);
         assert!(shunt.flows().is_empty());
         assert!(shunt.pending());
