@@ -18,6 +18,7 @@ pub mod intel;
 pub mod metrics;
 pub mod output;
 pub mod pipeline;
+pub mod privilege;
 pub mod sensor;
 pub mod stats;
 pub mod stratum;

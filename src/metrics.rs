@@ -129,21 +129,47 @@ pub fn render(
     s
 }
 
-/// Binds the endpoint (before privileges are dropped, so a low port works) and serves it on a
-/// thread of its own for the rest of the process. Returns the bound address (port 0 picks one).
+/// The endpoint's socket, bound but not yet served: [`bind`] runs before privileges are
+/// dropped (so a port below 1024 works) and [`Endpoint::serve`] after, so that the thread that
+/// reads requests from the network never holds a capability (capabilities belong to threads).
+pub struct Endpoint {
+    listener: TcpListener,
+}
+
+/// Binds the endpoint; see [`Endpoint`].
+pub fn bind(addr: SocketAddr) -> std::io::Result<Endpoint> {
+    Ok(Endpoint { listener: TcpListener::bind(addr)? })
+}
+
+impl Endpoint {
+    /// The bound address (port 0 picks one).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves the endpoint on a thread of its own for the rest of the process.
+    pub fn serve(self, published: Arc<Published>, hosts: Arc<HostTable>) -> std::io::Result<()> {
+        let listener = self.listener;
+        std::thread::Builder::new().name("metrics".into()).spawn(move || {
+            // A failed accept (the client left, descriptors exhausted) only loses that client.
+            for stream in listener.incoming().flatten() {
+                let _ = answer(stream, &published, &hosts);
+            }
+        })?;
+        Ok(())
+    }
+}
+
+/// Binds and serves at once (when no privilege is dropped in between). Returns the bound
+/// address.
 pub fn serve(
     addr: SocketAddr,
     published: Arc<Published>,
     hosts: Arc<HostTable>,
 ) -> std::io::Result<SocketAddr> {
-    let listener = TcpListener::bind(addr)?;
-    let local = listener.local_addr()?;
-    std::thread::Builder::new().name("metrics".into()).spawn(move || {
-        // A failed accept (the client left, descriptors exhausted) only loses that client.
-        for stream in listener.incoming().flatten() {
-            let _ = answer(stream, &published, &hosts);
-        }
-    })?;
+    let endpoint = bind(addr)?;
+    let local = endpoint.local_addr()?;
+    endpoint.serve(published, hosts)?;
     Ok(local)
 }
 
