@@ -82,12 +82,12 @@ fn signals() -> std::io::Result<(Arc<AtomicBool>, Arc<AtomicBool>)> {
 /// packet is read: a bug in a parser of hostile input then runs as an unprivileged user with
 /// no capability, and `no_new_privs` keeps an exec from gaining any (see `privilege`).
 fn drop_privileges(args: &Args) -> Result<(), String> {
-    let plan = privilege::Plan {
-        user: args.user.clone(),
-        group: args.group.clone(),
-        keep_user: assume_not_root(),
-    };
+    let plan =
+        privilege::Plan { user: args.user.clone(), group: args.group.clone(), keep_user: assume_not_root() };
     let done = privilege::drop_all(&plan).map_err(|e| format!("privilege drop: {e}"))?;
+    if !args.no_seccomp && !privilege::deny_syscalls()? && !args.quiet {
+        eprintln!("minewatch: no system-call filter on {}", std::env::consts::ARCH);
+    }
     if done.bounding_kept > 0 && !args.quiet {
         eprintln!(
             "minewatch: cannot empty the capability bounding set ({} left; that needs CAP_SETPCAP); \

@@ -21,6 +21,16 @@
 //! the threads that serve the network (metrics endpoint, TCP syslog senders) are started after
 //! it. The user switch, by contrast, goes to every thread (the C library applies `setresuid` to
 //! all of them), which is why it is done with the library calls that `nix` wraps.
+//!
+//! Then [`deny_syscalls`] installs a seccomp filter (`seccompiler`, from the Firecracker
+//! project) that refuses, with `EPERM`, the system calls a sensor never makes and an attacker
+//! who took over a parser would want next: running a program, tracing or reading another
+//! process, namespaces (a new user namespace would give back every capability inside it),
+//! mounts, kernel modules and keyrings, eBPF, perf, io_uring (whose operations would bypass the
+//! filter), userfaultfd. It is a deny list, not an allow list: what the threads do (libpcap's
+//! ring, the outputs, the spool, SIGHUP's reopen, the metrics endpoint, thread start-up in the
+//! C library) varies with the C library and the options, and a call missing from an allow list
+//! would kill the sensor in production; what is denied here is never called by it.
 
 use std::collections::HashSet;
 
@@ -154,7 +164,8 @@ pub fn drop_all(plan: &Plan) -> Result<Dropped, String> {
         let (group, gid) = match choose_group(plan.group.as_deref(), group_exists) {
             Some(g) => (g.to_string(), resolve_group(g)?),
             None => {
-                let name = Group::from_gid(primary).ok().flatten().map_or_else(|| primary.to_string(), |g| g.name);
+                let name =
+                    Group::from_gid(primary).ok().flatten().map_or_else(|| primary.to_string(), |g| g.name);
                 (name, primary)
             }
         };
@@ -178,7 +189,8 @@ pub fn drop_all(plan: &Plan) -> Result<Dropped, String> {
 
     if let Some((user, uid, group, gid)) = &target {
         nix::unistd::setgroups(&[]).map_err(|e| format!("cannot clear the supplementary groups: {e}"))?;
-        nix::unistd::setresgid(*gid, *gid, *gid).map_err(|e| format!("cannot switch to group {group}: {e}"))?;
+        nix::unistd::setresgid(*gid, *gid, *gid)
+            .map_err(|e| format!("cannot switch to group {group}: {e}"))?;
         nix::unistd::setresuid(*uid, *uid, *uid).map_err(|e| format!("cannot switch to user {user}: {e}"))?;
         let r = nix::unistd::getresuid().map_err(|e| format!("cannot read the user ids: {e}"))?;
         let g = nix::unistd::getresgid().map_err(|e| format!("cannot read the group ids: {e}"))?;
@@ -254,5 +266,155 @@ mod tests {
         assert!(resolve_user("no-such-user-minewatch").unwrap_err().contains("no user named"));
         assert!(resolve_group("no-such-group-minewatch").unwrap_err().contains("no group named"));
         assert_eq!(resolve_group("4243").unwrap().as_raw(), 4243);
+    }
+}
+
+/// The system calls [`deny_syscalls`] refuses whatever their arguments.
+fn denied_syscalls() -> Vec<(&'static str, i64)> {
+    vec![
+        ("execve", libc::SYS_execve),
+        ("execveat", libc::SYS_execveat),
+        ("ptrace", libc::SYS_ptrace),
+        ("process_vm_readv", libc::SYS_process_vm_readv),
+        ("process_vm_writev", libc::SYS_process_vm_writev),
+        ("unshare", libc::SYS_unshare),
+        ("setns", libc::SYS_setns),
+        ("mount", libc::SYS_mount),
+        ("umount2", libc::SYS_umount2),
+        ("pivot_root", libc::SYS_pivot_root),
+        ("chroot", libc::SYS_chroot),
+        ("open_by_handle_at", libc::SYS_open_by_handle_at),
+        ("init_module", libc::SYS_init_module),
+        ("finit_module", libc::SYS_finit_module),
+        ("delete_module", libc::SYS_delete_module),
+        ("kexec_load", libc::SYS_kexec_load),
+        ("reboot", libc::SYS_reboot),
+        ("swapon", libc::SYS_swapon),
+        ("swapoff", libc::SYS_swapoff),
+        ("acct", libc::SYS_acct),
+        ("settimeofday", libc::SYS_settimeofday),
+        ("clock_settime", libc::SYS_clock_settime),
+        ("adjtimex", libc::SYS_adjtimex),
+        ("bpf", libc::SYS_bpf),
+        ("perf_event_open", libc::SYS_perf_event_open),
+        ("keyctl", libc::SYS_keyctl),
+        ("add_key", libc::SYS_add_key),
+        ("request_key", libc::SYS_request_key),
+        ("userfaultfd", libc::SYS_userfaultfd),
+        ("io_uring_setup", libc::SYS_io_uring_setup),
+        ("io_uring_enter", libc::SYS_io_uring_enter),
+        ("io_uring_register", libc::SYS_io_uring_register),
+        ("personality", libc::SYS_personality),
+    ]
+}
+
+/// `clone` flags that make new namespaces: refused, as `unshare` is.
+const NAMESPACE_FLAGS: [u64; 7] = [
+    libc::CLONE_NEWUSER as u64,
+    libc::CLONE_NEWNS as u64,
+    libc::CLONE_NEWNET as u64,
+    libc::CLONE_NEWPID as u64,
+    libc::CLONE_NEWIPC as u64,
+    libc::CLONE_NEWUTS as u64,
+    libc::CLONE_NEWCGROUP as u64,
+];
+
+fn filter_error(e: impl std::fmt::Display) -> String {
+    format!("cannot build the system-call filter: {e}")
+}
+
+/// The filters [`deny_syscalls`] installs: the deny list (with `clone` refused when it asks for
+/// a namespace), and `clone3` answered `ENOSYS`: its flags are in memory, out of a filter's
+/// reach, and the C library falls back to `clone` on `ENOSYS`, where the flags are checked.
+fn filters(arch: seccompiler::TargetArch) -> Result<Vec<seccompiler::BpfProgram>, String> {
+    use seccompiler::{
+        SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
+    };
+    use std::collections::BTreeMap;
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
+        denied_syscalls().into_iter().map(|(_, nr)| (nr, Vec::new())).collect();
+    let clone_rules = NAMESPACE_FLAGS
+        .iter()
+        .map(|&flag| {
+            let c = SeccompCondition::new(0, SeccompCmpArgLen::Qword, SeccompCmpOp::MaskedEq(flag), flag)
+                .map_err(filter_error)?;
+            SeccompRule::new(vec![c]).map_err(filter_error)
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    rules.insert(libc::SYS_clone, clone_rules);
+    let deny =
+        SeccompFilter::new(rules, SeccompAction::Allow, SeccompAction::Errno(libc::EPERM as u32), arch)
+            .map_err(filter_error)?;
+    let clone3 = SeccompFilter::new(
+        [(libc::SYS_clone3, Vec::new())].into_iter().collect(),
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::ENOSYS as u32),
+        arch,
+    )
+    .map_err(filter_error)?;
+    [deny, clone3].into_iter().map(|f| f.try_into().map_err(filter_error)).collect()
+}
+
+/// Installs the deny-list filter (see the module's documentation) on every thread of the
+/// process, and on every thread started after. Needs `no_new_privs` (set by [`drop_all`]) when
+/// the process holds no `CAP_SYS_ADMIN`. `Ok(false)` on an architecture the filter compiler
+/// does not know: nothing is installed.
+pub fn deny_syscalls() -> Result<bool, String> {
+    let Ok(arch) = seccompiler::TargetArch::try_from(std::env::consts::ARCH) else {
+        return Ok(false);
+    };
+    for f in filters(arch)? {
+        seccompiler::apply_filter_all_threads(&f)
+            .map_err(|e| format!("cannot install the system-call filter: {e}"))?;
+    }
+    Ok(true)
+}
+
+/// [`deny_syscalls`] on the calling thread only (a test's own thread).
+#[cfg(test)]
+fn deny_syscalls_this_thread() -> Result<(), String> {
+    let arch = seccompiler::TargetArch::try_from(std::env::consts::ARCH).map_err(filter_error)?;
+    for f in filters(arch)? {
+        seccompiler::apply_filter(&f).map_err(|e| format!("cannot install the system-call filter: {e}"))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod filter_tests {
+    use super::*;
+
+    #[test]
+    fn every_denied_call_has_its_own_number() {
+        let list = denied_syscalls();
+        let mut nrs: Vec<i64> = list.iter().map(|&(_, nr)| nr).collect();
+        nrs.sort_unstable();
+        nrs.dedup();
+        assert_eq!(nrs.len(), list.len(), "{list:?}");
+        assert!(!nrs.contains(&libc::SYS_clone) && !nrs.contains(&libc::SYS_clone3));
+    }
+
+    #[test]
+    fn the_filter_refuses_exec_and_namespaces_and_allows_threads() {
+        if seccompiler::TargetArch::try_from(std::env::consts::ARCH).is_err() {
+            return;
+        }
+        // On a thread of its own: the filter stays with that thread, which then ends.
+        let outcome = std::thread::spawn(|| {
+            deny_syscalls_this_thread()?;
+            // A thread started under the filter (clone3 refused, clone without namespaces).
+            let child = std::thread::spawn(|| 7).join().map_err(|_| "a thread could not start")?;
+            // Running a program: the child process inherits the filter and its execve fails.
+            let exec = std::process::Command::new("/bin/true").status();
+            // A namespace of this thread's own (root could otherwise make one).
+            let ns = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUTS);
+            Ok::<_, String>((child, exec.map_err(|e| e.raw_os_error()), ns))
+        })
+        .join()
+        .unwrap();
+        let (child, exec, ns) = outcome.unwrap();
+        assert_eq!(child, 7);
+        assert_eq!(exec.unwrap_err(), Some(libc::EPERM));
+        assert_eq!(ns, Err(nix::errno::Errno::EPERM));
     }
 }

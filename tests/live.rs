@@ -251,7 +251,12 @@ fn start_minewatch_banner(lab: &mut Lab, extra: &[&str]) -> (usize, Lines, Lines
 
 /// [`start_minewatch_banner`] with the command `prefix` (e.g. `setpriv ...`) in front of the
 /// binary `bin`.
-fn start_minewatch_as(lab: &mut Lab, prefix: &[&str], bin: &str, extra: &[&str]) -> (usize, Lines, Lines, String) {
+fn start_minewatch_as(
+    lab: &mut Lab,
+    prefix: &[&str],
+    bin: &str,
+    extra: &[&str],
+) -> (usize, Lines, Lines, String) {
     let iface = lab.if_miner.clone();
     let mut args = prefix.to_vec();
     args.extend_from_slice(&[bin, "-i", iface.as_str()]);
@@ -921,6 +926,9 @@ fn assert_least_privilege(pid: u32, uid: &str, gid: &str, bounding: &str) {
         }
         assert_eq!(status_field(st, "CapBnd"), bounding, "CapBnd of a thread:\n{st}");
         assert_eq!(status_field(st, "NoNewPrivs"), "1", "{st}");
+        // The system-call filter (two programs: the deny list, clone3).
+        assert_eq!(status_field(st, "Seccomp"), "2", "{st}");
+        assert_eq!(status_field(st, "Seccomp_filters"), "2", "{st}");
         assert!(status_field(st, "Uid").split_whitespace().all(|u| u == uid), "{st}");
         assert!(status_field(st, "Gid").split_whitespace().all(|g| g == gid), "{st}");
         assert_eq!(status_field(st, "Groups"), "", "{st}");
@@ -1018,8 +1026,12 @@ fn started_with_ambient_capabilities_it_drops_them_all_and_sets_no_new_privs() {
         "--inh-caps=+net_raw,+net_admin",
         "--ambient-caps=+net_raw,+net_admin",
     ];
-    let (mw, mut out, mut err, _) =
-        start_minewatch_as(&mut lab, &setpriv, &bin, &["-f", "tcp", "--workers", "2", "--stats-interval", "0"]);
+    let (mw, mut out, mut err, _) = start_minewatch_as(
+        &mut lab,
+        &setpriv,
+        &bin,
+        &["-f", "tcp", "--workers", "2", "--stats-interval", "0"],
+    );
     let pid = lab.children[mw].id();
     // Without CAP_SETPCAP the bounding set cannot shrink: it stays what the parent had, and
     // the sensor says so; no_new_privs is what keeps an exec from gaining from it.
@@ -1047,9 +1059,33 @@ fn started_with_file_capabilities_it_drops_them_all_and_sets_no_new_privs() {
     }
     // An ordinary user running the binary: the capabilities come from the file alone.
     let setpriv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"];
-    let (mw, mut out, mut err, _) =
-        start_minewatch_as(&mut lab, &setpriv, &bin, &["-f", "tcp", "--workers", "2", "--stats-interval", "0"]);
+    let (mw, mut out, mut err, _) = start_minewatch_as(
+        &mut lab,
+        &setpriv,
+        &bin,
+        &["-f", "tcp", "--workers", "2", "--stats-interval", "0"],
+    );
     let pid = lab.children[mw].id();
     assert_least_privilege(pid, "65534", "65534", &own_bounding_set());
     assert_alerts_and_stops(&mut lab, mw, &mut out, &mut err);
+}
+
+#[test]
+fn no_seccomp_leaves_the_system_call_filter_out_and_still_drops_every_capability() {
+    let Some(mut lab) = lab_or_skip("--no-seccomp", &["ip"]) else { return };
+    let (mw, _out, mut err, _) = start_minewatch_as(
+        &mut lab,
+        &[],
+        util::bin(),
+        &["-f", "tcp", "--stats-interval", "0", "--no-seccomp"],
+    );
+    let pid = lab.children[mw].id();
+    let st = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    assert_eq!(status_field(&st, "Seccomp"), "0", "{st}");
+    assert_eq!(status_field(&st, "CapEff"), "0000000000000000", "{st}");
+    assert_eq!(status_field(&st, "CapBnd"), "0000000000000000", "{st}");
+    assert_eq!(status_field(&st, "NoNewPrivs"), "1", "{st}");
+    sigterm(&lab.children[mw]);
+    let code = wait_exit(&mut lab.children[mw]);
+    assert_eq!(code, Some(0), "{}", err.rest().join("\n"));
 }
