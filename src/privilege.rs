@@ -68,7 +68,7 @@ pub struct Dropped {
 /// The group to become: `--group` when given, else the first of [`DEFAULT_GROUPS`] that
 /// `exists`, else `None`: the user's primary group. The lookup is a parameter so that the
 /// choice can be tested without the system's group database.
-pub fn choose_group<'a>(given: Option<&'a str>, exists: impl Fn(&str) -> bool) -> Option<&'a str> {
+pub fn choose_group(given: Option<&str>, exists: impl Fn(&str) -> bool) -> Option<&str> {
     match given {
         Some(g) => Some(g),
         None => DEFAULT_GROUPS.into_iter().find(|g| exists(g)),

@@ -133,7 +133,7 @@ pub struct TcpOut {
     /// The sender, until its thread is started: [`TcpOut::prepare`] opens everything without
     /// starting a thread, so that the thread can be started after the privilege drop and hold
     /// no capability (they belong to each thread, and a thread inherits its creator's).
-    waiting: Option<SenderThread>,
+    waiting: Option<Box<SenderThread>>,
     pub counters: Arc<NetCounters>,
 }
 
@@ -178,7 +178,7 @@ impl TcpOut {
             drain: opts.drain,
             frame: Vec::new(),
         };
-        Ok(TcpOut { tx: Some(tx), handle: None, waiting: Some(s), counters })
+        Ok(TcpOut { tx: Some(tx), handle: None, waiting: Some(Box::new(s)), counters })
     }
 
     /// Hands one message to the sender; never blocks.
