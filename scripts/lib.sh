@@ -58,7 +58,9 @@ ensure_libpcap() {
 }
 
 # Installs what tests/live.rs needs to run rather than skip: iproute2 (network namespaces, veth),
-# python3 (the test's tiny pool and miner) and tcpreplay (the counters test). Only when root, since
+# python3 (the test's tiny pool and miner), tcpreplay (the counters test), setpriv from util-linux
+# and setcap from libcap2-bin (the privilege-drop tests start the sensor with ambient and with file
+# capabilities). Only when root, since
 # the live tests need root anyway; a failure here only makes those tests skip, so it never stops
 # the run.
 ensure_live_test_tools() {
@@ -69,6 +71,8 @@ ensure_live_test_tools() {
     have ip || missing+=(iproute2)
     have python3 || missing+=(python3)
     have tcpreplay || missing+=(tcpreplay)
+    have setpriv || missing+=(util-linux)
+    have setcap || [ -x /usr/sbin/setcap ] || [ -x /sbin/setcap ] || missing+=(libcap2-bin)
     if [ "${#missing[@]}" -eq 0 ]; then
         return 0
     fi

@@ -83,9 +83,16 @@ pub struct Args {
     #[arg(long = "user", value_name = "USER")]
     pub user: Option<String>,
 
-    /// ... and this group (default when started as root: nogroup).
+    /// ... and this group (default when started as root: nogroup, or nobody where there is no
+    /// nogroup, or else the user's primary group).
     #[arg(long = "group", value_name = "GROUP")]
     pub group: Option<String>,
+
+    /// Live capture: do not install the system-call filter that, once privileges are dropped,
+    /// refuses what a sensor never does (exec, ptrace, namespaces, mounts, kernel modules,
+    /// bpf, io_uring...). For debugging with tools the filter would refuse.
+    #[arg(long = "no-seccomp")]
+    pub no_seccomp: bool,
 
     /// Do not print the summary of mining hosts on stderr.
     #[arg(short = 'q', long = "quiet")]

@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod output;
 pub mod pipeline;
 pub mod preflight;
+pub mod privilege;
 pub mod sensor;
 pub mod stats;
 pub mod stratum;

@@ -19,6 +19,7 @@ use minewatch::metrics::{self, Published};
 use minewatch::output::Outputs;
 use minewatch::pipeline::{self, Progress, RunOptions};
 use minewatch::preflight;
+use minewatch::privilege;
 use minewatch::sensor::{self, LoadError};
 use minewatch::summary;
 
@@ -68,24 +69,38 @@ fn signals() -> std::io::Result<(Arc<AtomicBool>, Arc<AtomicBool>)> {
     Ok((stop, reopen))
 }
 
-/// Gives up root once the interfaces and the output are open: a bug in a parser of hostile
-/// input then runs as an unprivileged user. When not root there is nothing to drop.
+/// Gives up root and every capability once the interfaces and the outputs are open, before a
+/// packet is read: a bug in a parser of hostile input then runs as an unprivileged user with
+/// no capability, and `no_new_privs` keeps an exec from gaining any (see `privilege`).
 fn drop_privileges(args: &Args) -> Result<(), String> {
-    let is_root = std::env::var_os("MINEWATCH_ASSUME_NOT_ROOT").is_none()
-        && std::fs::metadata("/proc/self")
-            .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
-            .unwrap_or(false);
-    if !is_root && args.user.is_none() && args.group.is_none() {
-        return Ok(());
+    let plan =
+        privilege::Plan { user: args.user.clone(), group: args.group.clone(), keep_user: assume_not_root() };
+    let done = privilege::drop_all(&plan).map_err(|e| format!("privilege drop: {e}"))?;
+    if !args.no_seccomp && !privilege::deny_syscalls()? && !args.quiet {
+        eprintln!("minewatch: no system-call filter on {}", std::env::consts::ARCH);
     }
-    let user = args.user.as_deref().unwrap_or("nobody");
-    let group = args.group.as_deref().unwrap_or("nogroup");
-    privdrop::PrivDrop::default()
-        .user(user)
-        .group(group)
-        .fallback_to_ids_if_names_are_numeric()
-        .apply()
-        .map_err(|e| format!("cannot drop privileges to {user}:{group}: {e}"))
+    if done.bounding_kept > 0 && !args.quiet {
+        eprintln!(
+            "minewatch: cannot empty the capability bounding set ({} left; that needs CAP_SETPCAP); \
+             no_new_privs keeps an exec from gaining them",
+            done.bounding_kept
+        );
+    }
+    Ok(())
+}
+
+/// `MINEWATCH_ASSUME_NOT_ROOT` (set to anything): a root start keeps its user, though it still
+/// loses every capability. For development only, so honoured by debug builds alone: a release
+/// build says once that it ignores it, and never silently runs parsers as root.
+fn assume_not_root() -> bool {
+    if std::env::var_os("MINEWATCH_ASSUME_NOT_ROOT").is_none() {
+        return false;
+    }
+    if cfg!(debug_assertions) {
+        return true;
+    }
+    eprintln!("minewatch: MINEWATCH_ASSUME_NOT_ROOT is for debug builds only; ignored");
+    false
 }
 
 /// `--generate-man` / `--generate-completions SHELL`: print and exit.
@@ -178,7 +193,9 @@ fn main() -> ExitCode {
         published: args.metrics.map(|_| Published::new()),
         shunt: usize::from(args.shunt),
     };
-    let sink = match Outputs::build(&args.outputs(), &args.output_options()) {
+    // Opened now, while the process may still write where its new user could not; the TCP
+    // senders' threads start after the privilege drop.
+    let mut sink = match Outputs::prepare(&args.outputs(), &args.output_options()) {
         Ok(s) => s.with_watchlist(opts.cfg.watchlist.clone()),
         Err(e) => {
             eprintln!("minewatch: {e}");
@@ -186,19 +203,36 @@ fn main() -> ExitCode {
         }
     };
     let hosts = Arc::new(HostTable::new(MAX_HOSTS));
-    // Bound before the privilege drop, so that a port below 1024 works.
+    // Bound before the privilege drop, so that a port below 1024 works; served after it.
+    let mut endpoint = None;
     if let (Some(addr), Some(p)) = (args.metrics, &opts.published) {
-        match metrics::serve(addr, p.clone(), hosts.clone()) {
-            Ok(local) if !args.quiet => eprintln!("minewatch: metrics on http://{local}/metrics"),
-            Ok(_) => {}
+        match metrics::bind(addr).and_then(|e| Ok((e.local_addr()?, e))) {
+            Ok((local, e)) => {
+                if !args.quiet {
+                    eprintln!("minewatch: metrics on http://{local}/metrics");
+                }
+                endpoint = Some((e, p.clone()));
+            }
             Err(e) => {
                 eprintln!("minewatch: --metrics {addr}: {e}");
                 return ExitCode::from(1);
             }
         }
     }
+    // The threads that talk to the network, started once the process holds what it keeps.
+    let start_threads = |sink: &mut Outputs| -> Result<(), String> {
+        sink.start()?;
+        if let Some((e, p)) = endpoint {
+            e.serve(p, hosts.clone()).map_err(|e| format!("--metrics: {e}"))?;
+        }
+        Ok(())
+    };
 
     let report = if args.interface.is_empty() {
+        if let Err(e) = start_threads(&mut sink) {
+            eprintln!("minewatch: {e}");
+            return ExitCode::from(1);
+        }
         let bar = progress_bar(&args);
         let r = pipeline::run_files(
             &args.read,
@@ -239,7 +273,7 @@ fn main() -> ExitCode {
                 }
             }
         }
-        if let Err(e) = drop_privileges(&args) {
+        if let Err(e) = drop_privileges(&args).and_then(|()| start_threads(&mut sink)) {
             eprintln!("minewatch: {e}");
             return ExitCode::from(1);
         }

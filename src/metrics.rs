@@ -338,45 +338,76 @@ struct Shared {
 /// Binds the endpoint (before privileges are dropped, so a low port works) and serves it for the
 /// rest of the process: an accepting thread and [`MAX_CONNECTIONS`] serving threads. Returns the
 /// bound address (port 0 picks one).
+/// The endpoint's socket, bound but not yet served: [`bind`] runs before privileges are
+/// dropped (so a port below 1024 works) and [`Endpoint::serve`] after, so that the thread that
+/// reads requests from the network never holds a capability (capabilities belong to threads).
+pub struct Endpoint {
+    listener: TcpListener,
+}
+
+/// Binds the endpoint; see [`Endpoint`].
+pub fn bind(addr: SocketAddr) -> std::io::Result<Endpoint> {
+    Ok(Endpoint { listener: TcpListener::bind(addr)? })
+}
+
+impl Endpoint {
+    /// The bound address (port 0 picks one).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves the endpoint for the rest of the process: an accepting thread and
+    /// [`MAX_CONNECTIONS`] serving threads.
+    pub fn serve(self, published: Arc<Published>, hosts: Arc<HostTable>) -> std::io::Result<()> {
+        let listener = self.listener;
+        let shared =
+            Arc::new(Shared { published, hosts, served: Served::default(), active: AtomicUsize::new(0) });
+        // Never full: `active` admits at most MAX_CONNECTIONS, and each is in here or being served.
+        let (tx, rx) = bounded::<(TcpStream, Instant)>(MAX_CONNECTIONS);
+        for i in 0..MAX_CONNECTIONS {
+            let (rx, shared) = (rx.clone(), shared.clone());
+            std::thread::Builder::new()
+                .name(format!("metrics-{i}"))
+                .spawn(move || serve_from(&rx, &shared))?;
+        }
+        std::thread::Builder::new().name("metrics".into()).spawn(move || {
+            for stream in listener.incoming() {
+                let stream = match stream {
+                    Ok(s) => s,
+                    Err(_) => {
+                        // The client left, or descriptors ran out: that client is lost. A short
+                        // pause, so that a lasting failure (EMFILE) does not spin a core.
+                        std::thread::sleep(Duration::from_millis(20));
+                        continue;
+                    }
+                };
+                let accepted = Instant::now();
+                if shared.active.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
+                    shared.active.fetch_sub(1, Ordering::AcqRel);
+                    shared.served.rejected.fetch_add(1, Ordering::Relaxed);
+                    refuse(stream);
+                    continue;
+                }
+                if tx.try_send((stream, accepted)).is_err() {
+                    shared.active.fetch_sub(1, Ordering::AcqRel);
+                    shared.served.rejected.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        })?;
+        Ok(())
+    }
+}
+
+/// Binds and serves at once (when no privilege is dropped in between). Returns the bound
+/// address.
 pub fn serve(
     addr: SocketAddr,
     published: Arc<Published>,
     hosts: Arc<HostTable>,
 ) -> std::io::Result<SocketAddr> {
-    let listener = TcpListener::bind(addr)?;
-    let local = listener.local_addr()?;
-    let shared =
-        Arc::new(Shared { published, hosts, served: Served::default(), active: AtomicUsize::new(0) });
-    // Never full: `active` admits at most MAX_CONNECTIONS, and each is in here or being served.
-    let (tx, rx) = bounded::<(TcpStream, Instant)>(MAX_CONNECTIONS);
-    for i in 0..MAX_CONNECTIONS {
-        let (rx, shared) = (rx.clone(), shared.clone());
-        std::thread::Builder::new().name(format!("metrics-{i}")).spawn(move || serve_from(&rx, &shared))?;
-    }
-    std::thread::Builder::new().name("metrics".into()).spawn(move || {
-        for stream in listener.incoming() {
-            let stream = match stream {
-                Ok(s) => s,
-                Err(_) => {
-                    // The client left, or descriptors ran out: that client is lost. A short
-                    // pause, so that a lasting failure (EMFILE) does not spin a core.
-                    std::thread::sleep(Duration::from_millis(20));
-                    continue;
-                }
-            };
-            let accepted = Instant::now();
-            if shared.active.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
-                shared.active.fetch_sub(1, Ordering::AcqRel);
-                shared.served.rejected.fetch_add(1, Ordering::Relaxed);
-                refuse(stream);
-                continue;
-            }
-            if tx.try_send((stream, accepted)).is_err() {
-                shared.active.fetch_sub(1, Ordering::AcqRel);
-                shared.served.rejected.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-    })?;
+    let endpoint = bind(addr)?;
+    let local = endpoint.local_addr()?;
+    endpoint.serve(published, hosts)?;
     Ok(local)
 }
 

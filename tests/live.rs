@@ -2,10 +2,14 @@
 //! a veth pair. A tiny Stratum pool runs in one, a tiny miner in the other, and `minewatch -i`
 //! watches the miner's end of the veth (inside the miner's namespace), dropping root to nobody
 //! as it does in production. A second test replays a generated capture onto the veth with
-//! tcpreplay at full speed and checks that the counters account for every frame sent.
+//! tcpreplay at full speed and checks that the counters account for every frame sent. The
+//! privilege tests start the sensor as root, with ambient capabilities (`setpriv`, as systemd
+//! does) and with file capabilities (`setcap`), and read every thread's capability sets and ids
+//! from /proc once it captures.
 //!
-//! Needs root, iproute2 (`ip netns`), python3 and, for the counters test, tcpreplay
-//! (`scripts/lib.sh` installs it). Without them each test prints `SKIPPED: <reason>` and passes.
+//! Needs root, iproute2 (`ip netns`), python3 and, for the counters test, tcpreplay; setpriv and
+//! setcap for the privilege tests (`scripts/lib.sh` installs them). Without them each test
+//! prints `SKIPPED: <reason>` and passes.
 //! No packet leaves the namespaces: the addresses (10.213.0.0/24) exist only inside them, and
 //! the namespaces and the veth are deleted by a Drop guard even when an assertion fails.
 
@@ -242,8 +246,20 @@ fn start_minewatch(lab: &mut Lab, extra: &[&str]) -> (usize, Lines, Lines) {
 
 /// [`start_minewatch`], also returning the line that says how it captures.
 fn start_minewatch_banner(lab: &mut Lab, extra: &[&str]) -> (usize, Lines, Lines, String) {
+    start_minewatch_as(lab, &[], util::bin(), extra)
+}
+
+/// [`start_minewatch_banner`] with the command `prefix` (e.g. `setpriv ...`) in front of the
+/// binary `bin`.
+fn start_minewatch_as(
+    lab: &mut Lab,
+    prefix: &[&str],
+    bin: &str,
+    extra: &[&str],
+) -> (usize, Lines, Lines, String) {
     let iface = lab.if_miner.clone();
-    let mut args = vec![util::bin(), "-i", iface.as_str()];
+    let mut args = prefix.to_vec();
+    args.extend_from_slice(&[bin, "-i", iface.as_str()]);
     args.extend_from_slice(extra);
     let mut cmd = lab.exec(&lab.ns_miner.clone(), &args);
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null());
@@ -1093,4 +1109,213 @@ fn sighup_reloads_the_watchlist_and_the_pool_lists_and_a_bad_file_keeps_the_old_
     let last = recs.last().expect("records");
     assert_eq!(last["event_type"], "stats", "{last}");
     assert_eq!(last["stats"]["reload_failed"], 1, "{last}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Least privilege: what the sensor holds once it captures, on each way of starting it
+// ---------------------------------------------------------------------------------------------
+
+/// The `status` file of every thread of `pid`: capabilities and user ids belong to each thread,
+/// so each one is checked, not only the main thread.
+fn thread_statuses(pid: u32) -> Vec<String> {
+    let dir = format!("/proc/{pid}/task");
+    let mut out: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{dir}: {e}"))
+        .filter_map(Result::ok)
+        .filter_map(|t| std::fs::read_to_string(t.path().join("status")).ok())
+        .collect();
+    out.sort();
+    out
+}
+
+/// The value of `field` (e.g. `CapEff`) in a `/proc/.../status` text.
+fn status_field<'a>(status: &'a str, field: &str) -> &'a str {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no {field} in\n{status}"))
+}
+
+/// What the sensor must hold once it captures, in every thread: no capability in the
+/// inheritable, permitted, effective or ambient set, the bounding set `bounding`,
+/// `no_new_privs`, and the user and group ids all `uid` and `gid`, with no supplementary group.
+fn assert_least_privilege(pid: u32, uid: &str, gid: &str, bounding: &str) {
+    // The banner comes before the pipeline's threads start: wait for the two workers and the
+    // collector beside the main thread.
+    let deadline = Instant::now() + STEP_LIMIT;
+    let mut statuses = thread_statuses(pid);
+    while statuses.len() < 4 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        statuses = thread_statuses(pid);
+    }
+    assert!(statuses.len() >= 4, "the workers' threads are missing: {statuses:#?}");
+    for st in &statuses {
+        for set in ["CapInh", "CapPrm", "CapEff", "CapAmb"] {
+            assert_eq!(status_field(st, set), "0000000000000000", "{set} of a thread:\n{st}");
+        }
+        assert_eq!(status_field(st, "CapBnd"), bounding, "CapBnd of a thread:\n{st}");
+        assert_eq!(status_field(st, "NoNewPrivs"), "1", "{st}");
+        // The system-call filter (two programs: the deny list, clone3).
+        assert_eq!(status_field(st, "Seccomp"), "2", "{st}");
+        assert_eq!(status_field(st, "Seccomp_filters"), "2", "{st}");
+        assert!(status_field(st, "Uid").split_whitespace().all(|u| u == uid), "{st}");
+        assert!(status_field(st, "Gid").split_whitespace().all(|g| g == gid), "{st}");
+        assert_eq!(status_field(st, "Groups"), "", "{st}");
+    }
+}
+
+/// A pool in its namespace and one miner session to it, through the watched veth.
+fn mine_once(lab: &mut Lab) {
+    let pool_py = lab.script("pool.py", POOL_PY);
+    let miner_py = lab.script("miner.py", MINER_PY);
+    let mut pool_cmd =
+        lab.exec(&lab.ns_pool, &["python3", pool_py.to_str().unwrap_or(""), POOL_IP, &POOL_PORT.to_string()]);
+    pool_cmd.stdout(Stdio::piped());
+    let pool = lab.spawn(pool_cmd);
+    let mut pool_out = Lines::new(lab.children[pool].stdout.take().expect("pool stdout"));
+    pool_out.wait_for("ready").expect("pool did not start");
+    let port = POOL_PORT.to_string();
+    let shares = SHARES.to_string();
+    let miner = lab
+        .exec(&lab.ns_miner, &["python3", miner_py.to_str().unwrap_or(""), POOL_IP, &port, LOGIN, &shares])
+        .output()
+        .expect("run the miner");
+    assert!(miner.status.success(), "the miner failed: {}", String::from_utf8_lossy(&miner.stderr));
+}
+
+/// A copy of the binary that user nobody can run: the build directory may be out of its
+/// reach (a checkout under /root), and file capabilities go on a file of one's own.
+fn runnable_copy(lab: &Lab) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = lab.dir.path();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).expect("chmod the lab dir");
+    let copy = dir.join("minewatch");
+    std::fs::copy(util::bin(), &copy).expect("copy the binary");
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).expect("chmod the copy");
+    copy.to_str().expect("a UTF-8 path").to_string()
+}
+
+/// The bounding set of this test process (root's, as the parent of every start here).
+fn own_bounding_set() -> String {
+    let st = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status_field(&st, "CapBnd").to_string()
+}
+
+/// The sensor still works with nothing left: a miner is reported, and the filters the workers
+/// rebuild for shunted flows would have failed loudly (`no longer shunted`) had they needed a
+/// capability.
+fn assert_alerts_and_stops(lab: &mut Lab, mw: usize, out: &mut Lines, err: &mut Lines) {
+    mine_once(lab);
+    out.wait_for("\"event_type\":\"mining\"").expect("no mining alert after the privilege drop");
+    sigterm(&lab.children[mw]);
+    let code = wait_exit(&mut lab.children[mw]);
+    let stderr = err.rest().join("\n");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("no longer shunted"), "{stderr}");
+}
+
+#[test]
+fn started_as_root_it_becomes_nobody_with_no_capability_and_an_empty_bounding_set() {
+    let Some(mut lab) = lab_or_skip("privilege drop from root", &["ip", "python3"]) else { return };
+    // Two workers and the metrics endpoint: every thread there is must hold nothing.
+    let (mw, mut out, mut err, _) = start_minewatch_as(
+        &mut lab,
+        &[],
+        util::bin(),
+        &["-f", "tcp", "--workers", "2", "--stats-interval", "0", "--metrics", "127.0.0.1:0"],
+    );
+    let pid = lab.children[mw].id();
+    assert_least_privilege(pid, "65534", &nobody_gid(), "0000000000000000");
+    assert_alerts_and_stops(&mut lab, mw, &mut out, &mut err);
+}
+
+/// The group a root start picks for nobody: `nogroup`'s id where it exists, else `nobody`'s.
+fn nobody_gid() -> String {
+    let groups = std::fs::read_to_string("/etc/group").unwrap_or_default();
+    let gid = |name: &str| {
+        groups.lines().find_map(|l| {
+            let mut f = l.split(':');
+            (f.next() == Some(name)).then(|| f.nth(1).unwrap_or("").to_string())
+        })
+    };
+    gid("nogroup").or_else(|| gid("nobody")).unwrap_or_else(|| "65534".into())
+}
+
+#[test]
+fn started_with_ambient_capabilities_it_drops_them_all_and_sets_no_new_privs() {
+    let test = "privilege drop from ambient capabilities";
+    let Some(mut lab) = lab_or_skip(test, &["ip", "python3", "setpriv"]) else { return };
+    let bin = runnable_copy(&lab);
+    // As systemd starts it: an unprivileged user with the two capabilities in its ambient set.
+    let setpriv = [
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--inh-caps=+net_raw,+net_admin",
+        "--ambient-caps=+net_raw,+net_admin",
+    ];
+    let (mw, mut out, mut err, _) = start_minewatch_as(
+        &mut lab,
+        &setpriv,
+        &bin,
+        &["-f", "tcp", "--workers", "2", "--stats-interval", "0"],
+    );
+    let pid = lab.children[mw].id();
+    // Without CAP_SETPCAP the bounding set cannot shrink: it stays what the parent had, and
+    // the sensor says so; no_new_privs is what keeps an exec from gaining from it.
+    assert_least_privilege(pid, "65534", "65534", &own_bounding_set());
+    assert!(
+        err.seen.iter().any(|l| l.contains("cannot empty the capability bounding set")),
+        "{:#?}",
+        err.seen
+    );
+    assert_alerts_and_stops(&mut lab, mw, &mut out, &mut err);
+}
+
+#[test]
+fn started_with_file_capabilities_it_drops_them_all_and_sets_no_new_privs() {
+    let test = "privilege drop from file capabilities";
+    let Some(mut lab) = lab_or_skip(test, &["ip", "python3", "setpriv"]) else { return };
+    let bin = runnable_copy(&lab);
+    match Command::new("setcap").args(["cap_net_raw,cap_net_admin=eip", &bin]).output() {
+        Err(e) => return skipped(test, &format!("setcap (libcap2-bin) is not installed: {e}")),
+        Ok(o) if !o.status.success() => {
+            // A file system without extended attributes cannot hold file capabilities.
+            return skipped(test, &format!("setcap failed: {}", String::from_utf8_lossy(&o.stderr).trim()));
+        }
+        Ok(_) => {}
+    }
+    // An ordinary user running the binary: the capabilities come from the file alone.
+    let setpriv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"];
+    let (mw, mut out, mut err, _) = start_minewatch_as(
+        &mut lab,
+        &setpriv,
+        &bin,
+        &["-f", "tcp", "--workers", "2", "--stats-interval", "0"],
+    );
+    let pid = lab.children[mw].id();
+    assert_least_privilege(pid, "65534", "65534", &own_bounding_set());
+    assert_alerts_and_stops(&mut lab, mw, &mut out, &mut err);
+}
+
+#[test]
+fn no_seccomp_leaves_the_system_call_filter_out_and_still_drops_every_capability() {
+    let Some(mut lab) = lab_or_skip("--no-seccomp", &["ip"]) else { return };
+    let (mw, _out, mut err, _) = start_minewatch_as(
+        &mut lab,
+        &[],
+        util::bin(),
+        &["-f", "tcp", "--stats-interval", "0", "--no-seccomp"],
+    );
+    let pid = lab.children[mw].id();
+    let st = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    assert_eq!(status_field(&st, "Seccomp"), "0", "{st}");
+    assert_eq!(status_field(&st, "CapEff"), "0000000000000000", "{st}");
+    assert_eq!(status_field(&st, "CapBnd"), "0000000000000000", "{st}");
+    assert_eq!(status_field(&st, "NoNewPrivs"), "1", "{st}");
+    sigterm(&lab.children[mw]);
+    let code = wait_exit(&mut lab.children[mw]);
+    assert_eq!(code, Some(0), "{}", err.rest().join("\n"));
 }

@@ -293,9 +293,28 @@ impl Outputs {
         Outputs::build(&[spec], &OutputOptions::default()).map_err(io::Error::other)
     }
 
-    /// Opens every output: files are created, names resolved, spools opened; the first failure
-    /// is returned as `LABEL: reason`.
+    /// Opens every output and starts the TCP senders: [`Outputs::prepare`] then
+    /// [`Outputs::start`].
     pub fn build(specs: &[OutputSpec], opts: &OutputOptions) -> Result<Outputs, String> {
+        let mut o = Outputs::prepare(specs, opts)?;
+        o.start()?;
+        Ok(o)
+    }
+
+    /// Starts the sender thread of every TCP output not started yet. Separate from opening so
+    /// that the threads are started after the privilege drop, holding no capability.
+    pub fn start(&mut self) -> Result<(), String> {
+        for o in &mut self.outs {
+            if let Transport::Tcp(t) = &mut o.transport {
+                t.start().map_err(|e| format!("{}: {e}", o.label))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Opens every output: files are created, names resolved, spools opened; no thread is
+    /// started ([`Outputs::start`]). The first failure is returned as `LABEL: reason`.
+    pub fn prepare(specs: &[OutputSpec], opts: &OutputOptions) -> Result<Outputs, String> {
         let mut outs = Vec::new();
         for spec in specs {
             let label = spec.label();
@@ -314,7 +333,7 @@ impl Outputs {
                     let name = OutputSpec { format: Some(format), target: spec.target.clone() }.label();
                     let spool = opts.spool.as_ref().map(|d| (net::spool_dir(d, &name), opts.spool_max_bytes));
                     let t = TcpOptions { queue: opts.queue, spool, drain: opts.drain };
-                    Transport::Tcp(TcpOut::open(addr, &t).map_err(err)?)
+                    Transport::Tcp(TcpOut::prepare(addr, &t).map_err(err)?)
                 }
             };
             outs.push(Output { format, label, transport, failed: false });

@@ -137,14 +137,36 @@ pub struct TcpOptions {
 pub struct TcpOut {
     tx: Option<Sender<Vec<u8>>>,
     handle: Option<thread::JoinHandle<()>>,
+    /// The sender, until its thread is started: [`TcpOut::prepare`] opens everything without
+    /// starting a thread, so that the thread can be started after the privilege drop and hold
+    /// no capability (they belong to each thread, and a thread inherits its creator's).
+    waiting: Option<Box<SenderThread>>,
     pub counters: Arc<NetCounters>,
     /// Whether it has a spool (then `counters.spool_bytes` means something).
     pub spooled: bool,
 }
 
 impl TcpOut {
-    /// Starts the sender thread. The spool is opened here, so a bad directory fails at start.
+    /// Opens the output and starts the sender thread.
     pub fn open(addr: SocketAddr, opts: &TcpOptions) -> io::Result<TcpOut> {
+        let mut t = TcpOut::prepare(addr, opts)?;
+        t.start()?;
+        Ok(t)
+    }
+
+    /// Starts the sender thread, unless it runs already. Records handed over before then wait
+    /// in the channel.
+    pub fn start(&mut self) -> io::Result<()> {
+        if let Some(s) = self.waiting.take() {
+            let handle = thread::Builder::new().name("minewatch-syslog-tcp".into()).spawn(move || s.run())?;
+            self.handle = Some(handle);
+        }
+        Ok(())
+    }
+
+    /// Opens the output without starting its thread ([`TcpOut::start`]). The spool is opened
+    /// here, so a bad directory fails at start.
+    pub fn prepare(addr: SocketAddr, opts: &TcpOptions) -> io::Result<TcpOut> {
         let spool = match &opts.spool {
             Some((dir, max)) => Some(Spool::open(dir, *max)?),
             None => None,
@@ -167,8 +189,7 @@ impl TcpOut {
             drain: opts.drain,
             frame: Vec::new(),
         };
-        let handle = thread::Builder::new().name("minewatch-syslog-tcp".into()).spawn(move || s.run())?;
-        Ok(TcpOut { tx: Some(tx), handle: Some(handle), counters, spooled })
+        Ok(TcpOut { tx: Some(tx), handle: None, waiting: Some(Box::new(s)), counters, spooled })
     }
 
     /// Hands one message to the sender; never blocks.
@@ -193,6 +214,8 @@ impl TcpOut {
     /// Ends the sender: it delivers what it can within the drain timeout, spools or counts the
     /// rest, and returns.
     pub fn close(&mut self) {
+        // A sender never started still delivers (or spools) what it was handed.
+        let _ = self.start();
         self.tx = None;
         if let Some(h) = self.handle.take() {
             let _ = h.join();
