@@ -113,6 +113,93 @@ pub struct Args {
           value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
     pub memcap_mb: u64,
 
+    // ---- Limits: every bound of the flow table and the parsers (defaults are the tested ones) ----
+    /// Longest Stratum line kept, in bytes (Equihash submits run to ~3 KB; a getblocktemplate
+    /// far more); a longer line is dropped and counted.
+    #[arg(long = "max-line", value_name = "BYTES", default_value_t = 65_536,
+          value_parser = clap::value_parser!(u32).range(64..=16_777_216))]
+    pub max_line: u32,
+
+    /// Bytes a flow may show without a mining message before it is bypassed (no longer read).
+    #[arg(long = "inspect-bytes", value_name = "BYTES", default_value_t = 65_536,
+          value_parser = clap::value_parser!(u64).range(1..=1_073_741_824))]
+    pub inspect_bytes: u64,
+
+    /// JSON lines without mining meaning a flow may show before it is bypassed.
+    #[arg(long = "inspect-lines", value_name = "N", default_value_t = 16,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub inspect_lines: u32,
+
+    /// Idle time after which a flow still inspected (or mining) is ended and reported.
+    #[arg(long = "flow-timeout", value_name = "DURATION", default_value = "10m", value_parser = nonzero_duration)]
+    pub flow_timeout: Duration,
+
+    /// Idle time after which a new or bypassed flow is forgotten.
+    #[arg(long = "bypass-timeout", value_name = "DURATION", default_value = "2m", value_parser = nonzero_duration)]
+    pub bypass_timeout: Duration,
+
+    /// How long a hole in a TCP stream waits for its segment before it is given up as a gap.
+    #[arg(long = "hole-timeout", value_name = "DURATION", default_value = "3s", value_parser = nonzero_duration)]
+    pub hole_timeout: Duration,
+
+    /// How long (packet time) a TLS flow whose ClientHello names no server waits for a DNS
+    /// answer read by another worker before it is judged.
+    #[arg(long = "name-wait", value_name = "DURATION", default_value = "5s", value_parser = nonzero_duration)]
+    pub name_wait: Duration,
+
+    /// Payload bytes each direction of a stream may hold out of order (0: none; every hole is
+    /// then a gap at once).
+    #[arg(long = "reassembly-max-bytes", value_name = "BYTES", default_value_t = 262_144,
+          value_parser = clap::value_parser!(u64).range(0..=1_073_741_824))]
+    pub reassembly_max_bytes: u64,
+
+    /// Separate out-of-order runs each direction may hold (0: none).
+    #[arg(long = "reassembly-max-segments", value_name = "N", default_value_t = 256,
+          value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub reassembly_max_segments: u32,
+
+    /// IP datagrams each worker may be putting back together from fragments at once.
+    #[arg(long = "defrag-max-datagrams", value_name = "N", default_value_t = 4096,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub defrag_max_datagrams: u32,
+
+    /// Bytes each worker may hold of datagrams being put back together.
+    #[arg(long = "defrag-max-bytes", value_name = "BYTES", default_value_t = 16_777_216,
+          value_parser = clap::value_parser!(u64).range(65_535..=1_073_741_824))]
+    pub defrag_max_bytes: u64,
+
+    /// Fragments one datagram may arrive in.
+    #[arg(long = "defrag-max-fragments", value_name = "N", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(1..=8192))]
+    pub defrag_max_fragments: u32,
+
+    /// How long (packet time) a datagram's fragments wait for the rest.
+    #[arg(long = "defrag-timeout", value_name = "DURATION", default_value = "30s", value_parser = nonzero_duration)]
+    pub defrag_timeout: Duration,
+
+    /// Longest wire string (login, agent, password, method) kept of a session; longer ones are
+    /// cut and flagged `truncated`.
+    #[arg(long = "max-field-len", value_name = "BYTES", default_value_t = 512,
+          value_parser = clap::value_parser!(u32).range(16..=65_536))]
+    pub max_field_len: u32,
+
+    /// Unanswered Stratum requests remembered per session (the oldest are forgotten and counted).
+    #[arg(long = "max-pending", value_name = "N", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    pub max_pending: u32,
+
+    /// HTTP requests awaiting their answer per connection (getwork over HTTP); past it the
+    /// connection is bypassed.
+    #[arg(long = "http-max-pending", value_name = "N", default_value_t = 32,
+          value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    pub http_max_pending: u32,
+
+    /// Addresses the DNS map of pool domains holds (shared by the workers); past it the oldest
+    /// are forgotten.
+    #[arg(long = "dns-map-capacity", value_name = "N", default_value_t = 65_536,
+          value_parser = clap::value_parser!(u32).range(1..=16_777_216))]
+    pub dns_map_capacity: u32,
+
     /// A file of extra mining-pool domains, one per line (`#` comments; `pool.example.net`
     /// also matches its subdomains), added to the shipped list; repeatable. Used for TLS server
     /// names and DNS answers. Read again on SIGHUP (with the watchlist; all or nothing).
@@ -201,6 +288,16 @@ pub struct Args {
     /// Read again on SIGHUP (with the pool lists; all or nothing).
     #[arg(long = "watchlist", value_name = "FILE")]
     pub watchlist: Vec<std::path::PathBuf>,
+}
+
+/// A humantime duration (`30s`, `10m`) that is not zero: a zero timeout or wait would end
+/// every flow, hole or datagram at its first packet.
+fn nonzero_duration(s: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(s) {
+        Ok(d) if d.is_zero() => Err("must not be zero".to_string()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 impl Args {

@@ -1,11 +1,29 @@
 //! Validated configuration: what the command line becomes once checked.
+//!
+//! clap's [`Args`] are the raw options as typed (or read from `--config`); [`Config::from_args`]
+//! turns them into the settings a run uses, once, in one place (ripgrep's low-level → high-level
+//! arguments): the run mode, the worker count, every limit (with the flow table's memory cap
+//! split among the workers), the stats interval's default, the live captures, the outputs, the
+//! metrics address, the list files and the privilege settings. A run (`main`) and the check of a
+//! configuration (`--test-config`, [`crate::preflight`]) both start from it, so they cannot
+//! disagree about what the options mean.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use ipnet::IpNet;
 
+use crate::capture::live::LiveOptions;
+use crate::cli::Args;
+use crate::flow::defrag::DefragLimits;
+use crate::flow::reassembly::ReassemblyLimits;
 use crate::flow::FlowLimits;
+use crate::intel::{ListFiles, SharedPools, Watchlist};
+use crate::output::{OutputOptions, OutputSpec};
+use crate::privilege::Plan;
 
 /// RFC 1918, shared address space, loopback, unique-local, link-local and IPv6 loopback: the
 /// networks a sensor should treat as "ours" when nobody says otherwise.
@@ -63,15 +81,228 @@ impl FromStr for HomeNet {
 }
 
 /// Everything a worker needs to know.
-#[derive(Clone, Debug, Default)]
-pub struct Config {
+#[derive(Clone, Debug)]
+pub struct Detection {
     pub home_net: HomeNet,
     pub flow: FlowLimits,
+    /// Each worker's defragmenter's bounds.
+    pub defrag: DefragLimits,
+    /// Addresses the shared DNS map of pool domains holds.
+    pub dns_capacity: usize,
     /// The wallet watchlist (empty when none was given); read by the output thread only.
     pub watchlist: std::sync::Arc<crate::intel::Watchlist>,
     /// Known pool domains: the shipped list plus `--pool-list` files (TLS SNI, DNS answers);
     /// replaced whole when the lists are reloaded (SIGHUP).
     pub pools: std::sync::Arc<crate::intel::SharedPools>,
+}
+
+impl Default for Detection {
+    fn default() -> Self {
+        Detection {
+            home_net: HomeNet::default(),
+            flow: FlowLimits::default(),
+            defrag: DefragLimits::default(),
+            dns_capacity: crate::intel::dnsmap::DEFAULT_CAPACITY,
+            watchlist: Arc::default(),
+            pools: Arc::default(),
+        }
+    }
+}
+
+/// Seconds between `stats` records on a live capture when not told otherwise.
+pub const DEFAULT_LIVE_STATS_SECS: u64 = 60;
+/// Live read timeout: how long a quiet link may keep the reader from its housekeeping.
+pub const LIVE_TIMEOUT_MS: i32 = 100;
+/// Mining hosts remembered for the summary; more are counted, not listed.
+pub const MAX_HOSTS: usize = 100_000;
+
+/// What the options cannot be, beyond what clap checks one option at a time. Each message is
+/// `--LONG VALUE: reason`, so that [`crate::sensor`] can name the configuration file's key
+/// instead when the option came from there.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "--metrics {0}: not a loopback address; the endpoint has no authentication, so pass \
+         --metrics-allow-remote to serve it on {ip}",
+        ip = .0.ip()
+    )]
+    MetricsNotLoopback(SocketAddr),
+}
+
+impl ConfigError {
+    /// The long name of the option the error is about (`metrics`).
+    pub fn option(&self) -> &'static str {
+        match self {
+            ConfigError::MetricsNotLoopback(_) => "metrics",
+        }
+    }
+}
+
+/// Where packets come from.
+#[derive(Clone, Debug)]
+pub enum RunMode {
+    /// Capture files (`-` for standard input), replayed in order.
+    Files(Vec<String>),
+    /// Live interfaces, one [`LiveOptions`] each.
+    Live(Vec<LiveOptions>),
+}
+
+/// Who the process becomes once its captures and outputs are open.
+#[derive(Clone, Debug)]
+pub struct PrivilegeSettings {
+    /// `--user`, `--group`; `keep_user` is left to the binary (a debug-only override).
+    pub plan: Plan,
+    /// Install the system-call deny list (not `--no-seccomp`).
+    pub seccomp: bool,
+}
+
+/// The validated configuration of one run: what [`Args`] mean, settled once.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub mode: RunMode,
+    /// Worker threads: `--workers`, or one per core.
+    pub workers: usize,
+    /// Live: the kernel shares each interface among the workers (not `--no-fanout`).
+    pub fanout: bool,
+    /// Live: most elephant flows each worker has the kernel drop; 0: none.
+    pub shunt: usize,
+    /// `stats` records: `None` for none; otherwise one at the end and, live, one every interval.
+    pub stats_interval: Option<Duration>,
+    pub home_net: HomeNet,
+    /// Each worker's flow table: `--max-flows`, its share of `--memcap`, and the other limits.
+    pub flow: FlowLimits,
+    pub defrag: DefragLimits,
+    pub dns_capacity: usize,
+    /// Every `-o`, standard output when none.
+    pub outputs: Vec<OutputSpec>,
+    pub output_options: OutputOptions,
+    /// `--metrics`, already checked to be loopback unless remote serving was allowed.
+    pub metrics: Option<SocketAddr>,
+    /// The pool lists and watchlists, read at start and again on SIGHUP.
+    pub lists: ListFiles,
+    pub privilege: PrivilegeSettings,
+    /// No summary, no notices on stderr.
+    pub quiet: bool,
+    /// `--config`, for the check's summary.
+    pub config_file: Option<PathBuf>,
+    /// Mining hosts kept for the summary.
+    pub max_hosts: usize,
+}
+
+/// Microseconds of `d`, saturating (the flow table counts packet time in `i64` µs).
+fn micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+/// A count from the command line as a `usize`, saturating.
+fn size(n: impl TryInto<usize>) -> usize {
+    n.try_into().unwrap_or(usize::MAX)
+}
+
+/// The checks across options that clap cannot express.
+pub fn validate(args: &Args) -> Result<(), ConfigError> {
+    if let Some(addr) = args.metrics {
+        if !addr.ip().is_loopback() && !args.metrics_allow_remote {
+            return Err(ConfigError::MetricsNotLoopback(addr));
+        }
+    }
+    Ok(())
+}
+
+impl Config {
+    /// Settles `args` into the configuration of a run, or says which option is wrong.
+    pub fn from_args(args: &Args) -> Result<Config, ConfigError> {
+        validate(args)?;
+        let workers = args.worker_count();
+        let mode = if args.interface.is_empty() {
+            RunMode::Files(args.read.clone())
+        } else {
+            RunMode::Live(
+                args.interface
+                    .iter()
+                    .map(|iface| LiveOptions {
+                        iface: iface.clone(),
+                        filter: args.filter.clone(),
+                        snaplen: args.snaplen,
+                        buffer_mb: args.buffer_mb,
+                        promisc: true,
+                        timeout_ms: LIVE_TIMEOUT_MS,
+                    })
+                    .collect(),
+            )
+        };
+        let live = matches!(mode, RunMode::Live(_));
+        let flow = FlowLimits {
+            max_flows: size(args.max_flows),
+            // The cap is for the whole process: each worker's table gets its share.
+            memcap: size(args.memcap_mb << 20) / workers.max(1),
+            max_line: size(args.max_line),
+            inspect_bytes: args.inspect_bytes,
+            inspect_lines: args.inspect_lines,
+            idle_timeout_us: micros(args.flow_timeout),
+            bypass_timeout_us: micros(args.bypass_timeout),
+            hole_timeout_us: micros(args.hole_timeout),
+            name_wait_us: micros(args.name_wait),
+            reassembly: ReassemblyLimits {
+                max_ooo_bytes: size(args.reassembly_max_bytes),
+                max_ooo_segments: size(args.reassembly_max_segments),
+            },
+            stratum: crate::stratum::Limits {
+                max_field_len: size(args.max_field_len),
+                max_pending: size(args.max_pending),
+                http_max_pending: size(args.http_max_pending),
+            },
+            ..FlowLimits::default()
+        };
+        Ok(Config {
+            mode,
+            workers,
+            fanout: !args.no_fanout,
+            shunt: usize::from(args.shunt),
+            stats_interval: match (args.stats_interval, live) {
+                (Some(secs), _) => Some(Duration::from_secs(secs)),
+                (None, true) => Some(Duration::from_secs(DEFAULT_LIVE_STATS_SECS)),
+                (None, false) => None,
+            },
+            home_net: args.home_net.clone(),
+            flow,
+            defrag: DefragLimits {
+                max_datagrams: size(args.defrag_max_datagrams),
+                max_bytes: size(args.defrag_max_bytes),
+                max_fragments: size(args.defrag_max_fragments),
+                timeout_us: micros(args.defrag_timeout),
+            },
+            dns_capacity: size(args.dns_map_capacity),
+            outputs: args.outputs(),
+            output_options: args.output_options(),
+            metrics: args.metrics,
+            lists: ListFiles { pool_lists: args.pool_list.clone(), watchlists: args.watchlist.clone() },
+            privilege: PrivilegeSettings {
+                plan: Plan { user: args.user.clone(), group: args.group.clone(), keep_user: false },
+                seccomp: !args.no_seccomp,
+            },
+            quiet: args.quiet,
+            config_file: args.config.clone(),
+            max_hosts: MAX_HOSTS,
+        })
+    }
+
+    /// A live capture (rather than files).
+    pub fn is_live(&self) -> bool {
+        matches!(self.mode, RunMode::Live(_))
+    }
+
+    /// What the workers need, with the lists as loaded.
+    pub fn detection(&self, pools: Arc<SharedPools>, watchlist: Arc<Watchlist>) -> Detection {
+        Detection {
+            home_net: self.home_net.clone(),
+            flow: self.flow,
+            defrag: self.defrag,
+            dns_capacity: self.dns_capacity,
+            watchlist,
+            pools,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -230,6 +230,7 @@ pub fn small_flow_limits() -> FlowLimits {
         name_wait_us: 2_000_000,
         memcap: 64 * 1024,
         reassembly: ReassemblyLimits { max_ooo_bytes: 2048, max_ooo_segments: 8 },
+        stratum: crate::stratum::Limits::default(),
     }
 }
 

@@ -5,16 +5,15 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::Duration;
 
+use anyhow::anyhow;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use minewatch::capture::live::{self, LiveOptions};
-use minewatch::cli::Args;
-use minewatch::config::Config;
-use minewatch::flow::FlowLimits;
+use minewatch::capture::live;
+use minewatch::config::{Config, RunMode};
 use minewatch::hosts::HostTable;
-use minewatch::intel::{ListFiles, SharedPools};
+use minewatch::intel::lists::ListError;
+use minewatch::intel::SharedPools;
 use minewatch::metrics::{self, Published};
 use minewatch::output::Outputs;
 use minewatch::pipeline::{self, Progress, RunOptions};
@@ -23,20 +22,12 @@ use minewatch::privilege;
 use minewatch::sensor::{self, LoadError};
 use minewatch::summary;
 
-/// Mining hosts remembered for the summary; more are counted, not listed.
-const MAX_HOSTS: usize = 100_000;
-/// Seconds between `stats` records on a live capture when not told otherwise.
-const DEFAULT_LIVE_STATS_SECS: u64 = 60;
-/// Live read timeout: how long a quiet link may keep the reader from its housekeeping.
-const LIVE_TIMEOUT_MS: i32 = 100;
-
 /// A progress bar over the inputs' total size, only when a person is watching stderr.
-fn progress_bar(args: &Args) -> Option<ProgressBar> {
-    if args.quiet || !std::io::stderr().is_terminal() {
+fn progress_bar(files: &[String], quiet: bool) -> Option<ProgressBar> {
+    if quiet || !std::io::stderr().is_terminal() {
         return None;
     }
-    let total: u64 = args
-        .read
+    let total: u64 = files
         .iter()
         .filter(|p| p.as_str() != "-")
         .filter_map(|p| std::fs::metadata(p).ok())
@@ -72,14 +63,13 @@ fn signals() -> std::io::Result<(Arc<AtomicBool>, Arc<AtomicBool>)> {
 /// Gives up root and every capability once the interfaces and the outputs are open, before a
 /// packet is read: a bug in a parser of hostile input then runs as an unprivileged user with
 /// no capability, and `no_new_privs` keeps an exec from gaining any (see `privilege`).
-fn drop_privileges(args: &Args) -> Result<(), String> {
-    let plan =
-        privilege::Plan { user: args.user.clone(), group: args.group.clone(), keep_user: assume_not_root() };
-    let done = privilege::drop_all(&plan).map_err(|e| format!("privilege drop: {e}"))?;
-    if !args.no_seccomp && !privilege::deny_syscalls()? && !args.quiet {
+fn drop_privileges(cfg: &Config) -> anyhow::Result<()> {
+    let plan = privilege::Plan { keep_user: assume_not_root(), ..cfg.privilege.plan.clone() };
+    let done = privilege::drop_all(&plan).map_err(|e| anyhow!("privilege drop: {e}"))?;
+    if cfg.privilege.seccomp && !privilege::deny_syscalls()? && !cfg.quiet {
         eprintln!("minewatch: no system-call filter on {}", std::env::consts::ARCH);
     }
-    if done.bounding_kept > 0 && !args.quiet {
+    if done.bounding_kept > 0 && !cfg.quiet {
         eprintln!(
             "minewatch: cannot empty the capability bounding set ({} left; that needs CAP_SETPCAP); \
              no_new_privs keeps an exec from gaining them",
@@ -104,7 +94,7 @@ fn assume_not_root() -> bool {
 }
 
 /// `--generate-man` / `--generate-completions SHELL`: print and exit.
-fn generate(args: &Args) -> Option<ExitCode> {
+fn generate(args: &minewatch::cli::Args) -> Option<ExitCode> {
     use std::io::Write;
     let bytes = if args.generate_man {
         match sensor::man_page() {
@@ -125,22 +115,24 @@ fn generate(args: &Args) -> Option<ExitCode> {
     })
 }
 
+/// Parses the options, settles them into one [`Config`], runs, and turns the outcome into the
+/// exit status: 0 when every input was read, 1 when one failed or the run could not start, 2
+/// for a usage error. Errors are printed here, each as one `minewatch: ` line.
 fn main() -> ExitCode {
     let args = match sensor::load() {
         Ok(a) => a,
         Err(LoadError::Clap(e)) => e.exit(),
-        Err(LoadError::Usage(msg)) => {
-            for line in msg.lines() {
-                eprintln!("minewatch: {line}");
-            }
-            return ExitCode::from(2);
-        }
+        Err(LoadError::Usage(msg)) => return usage(&msg),
     };
     if let Some(code) = generate(&args) {
         return code;
     }
+    let cfg = match Config::from_args(&args) {
+        Ok(c) => c,
+        Err(e) => return usage(&e.to_string()),
+    };
     if args.test_config {
-        return match preflight::check(&args) {
+        return match preflight::check(&cfg) {
             Ok(summary) => {
                 print!("{summary}");
                 ExitCode::SUCCESS
@@ -153,141 +145,112 @@ fn main() -> ExitCode {
             }
         };
     }
-    let (stop, reopen) = match signals() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("minewatch: cannot install signal handlers: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    let workers = args.worker_count();
-    // The same files are read again on SIGHUP; a file that cannot be read or has a bad line is
-    // a usage error here, and leaves the old lists in force then.
-    let list_files = ListFiles { pool_lists: args.pool_list.clone(), watchlists: args.watchlist.clone() };
-    let lists = match list_files.load() {
-        Ok(l) => l,
+    match run(&cfg) {
+        Ok(code) => code,
         Err(e) => {
             eprintln!("minewatch: {e}");
-            return ExitCode::from(2);
+            // A list file that cannot be read or has a bad line is a usage error.
+            ExitCode::from(if e.is::<ListError>() { 2 } else { 1 })
         }
-    };
+    }
+}
+
+/// A usage error: each line on stderr, status 2.
+fn usage(msg: &str) -> ExitCode {
+    for line in msg.lines() {
+        eprintln!("minewatch: {line}");
+    }
+    ExitCode::from(2)
+}
+
+/// One run of `cfg`. `Err`: it could not start (one line to print); `Ok`: its exit status.
+fn run(cfg: &Config) -> anyhow::Result<ExitCode> {
+    let (stop, reopen) = signals().map_err(|e| anyhow!("cannot install signal handlers: {e}"))?;
+    // The same files are read again on SIGHUP; a file that cannot be read or has a bad line is
+    // a usage error here, and leaves the old lists in force then.
+    let lists = cfg.lists.load()?;
     let watchlist = Arc::new(lists.watchlist);
     let pools = Arc::new(SharedPools::new(Arc::new(lists.pools)));
-    let flow = FlowLimits {
-        max_flows: usize::try_from(args.max_flows).unwrap_or(usize::MAX),
-        // The cap is for the whole process: each worker's table gets its share.
-        memcap: usize::try_from(args.memcap_mb << 20).unwrap_or(usize::MAX) / workers.max(1),
-        ..FlowLimits::default()
-    };
     let opts = RunOptions {
-        cfg: Config { home_net: args.home_net.clone(), flow, pools, watchlist },
-        workers,
-        stats_interval: match (args.stats_interval, args.interface.is_empty()) {
-            (Some(secs), _) => Some(Duration::from_secs(secs)),
-            (None, false) => Some(Duration::from_secs(DEFAULT_LIVE_STATS_SECS)),
-            (None, true) => None,
-        },
+        cfg: cfg.detection(pools, watchlist),
+        workers: cfg.workers,
+        stats_interval: cfg.stats_interval,
         stop,
         reopen,
-        reload: Some(list_files),
-        published: args.metrics.map(|_| Published::new()),
-        shunt: usize::from(args.shunt),
+        reload: Some(cfg.lists.clone()),
+        published: cfg.metrics.map(|_| Published::new()),
+        shunt: cfg.shunt,
     };
     // Opened now, while the process may still write where its new user could not; the TCP
     // senders' threads start after the privilege drop.
-    let mut sink = match Outputs::prepare(&args.outputs(), &args.output_options()) {
-        Ok(s) => s.with_watchlist(opts.cfg.watchlist.clone()),
-        Err(e) => {
-            eprintln!("minewatch: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    let hosts = Arc::new(HostTable::new(MAX_HOSTS));
+    let mut sink = Outputs::prepare(&cfg.outputs, &cfg.output_options)?.with_watchlist(opts.cfg.watchlist.clone());
+    let hosts = Arc::new(HostTable::new(cfg.max_hosts));
     // Bound before the privilege drop, so that a port below 1024 works; served after it.
     let mut endpoint = None;
-    if let (Some(addr), Some(p)) = (args.metrics, &opts.published) {
-        match metrics::bind(addr).and_then(|e| Ok((e.local_addr()?, e))) {
-            Ok((local, e)) => {
-                if !args.quiet {
-                    eprintln!("minewatch: metrics on http://{local}/metrics");
-                }
-                endpoint = Some((e, p.clone()));
-            }
-            Err(e) => {
-                eprintln!("minewatch: --metrics {addr}: {e}");
-                return ExitCode::from(1);
-            }
+    if let (Some(addr), Some(p)) = (cfg.metrics, &opts.published) {
+        let (local, e) = metrics::bind(addr)
+            .and_then(|e| Ok((e.local_addr()?, e)))
+            .map_err(|e| anyhow!("--metrics {addr}: {e}"))?;
+        if !cfg.quiet {
+            eprintln!("minewatch: metrics on http://{local}/metrics");
         }
+        endpoint = Some((e, p.clone()));
     }
     // The threads that talk to the network, started once the process holds what it keeps.
-    let start_threads = |sink: &mut Outputs| -> Result<(), String> {
+    let start_threads = |sink: &mut Outputs| -> anyhow::Result<()> {
         sink.start()?;
         if let Some((e, p)) = endpoint {
-            e.serve(p, hosts.clone()).map_err(|e| format!("--metrics: {e}"))?;
+            e.serve(p, hosts.clone()).map_err(|e| anyhow!("--metrics: {e}"))?;
         }
         Ok(())
     };
 
-    let report = if args.interface.is_empty() {
-        if let Err(e) = start_threads(&mut sink) {
-            eprintln!("minewatch: {e}");
-            return ExitCode::from(1);
-        }
-        let bar = progress_bar(&args);
-        let r = pipeline::run_files(
-            &args.read,
-            &opts,
-            sink,
-            hosts.clone(),
-            bar.as_ref().map(|b| b as &dyn Progress),
-        );
-        if let Some(b) = bar {
-            b.finish_and_clear();
-        }
-        r
-    } else {
-        let mut sources = Vec::new();
-        for iface in &args.interface {
-            let o = LiveOptions {
-                iface: iface.clone(),
-                filter: args.filter.clone(),
-                snaplen: args.snaplen,
-                buffer_mb: args.buffer_mb,
-                promisc: true,
-                timeout_ms: LIVE_TIMEOUT_MS,
-            };
-            let shared = if args.no_fanout { 1 } else { workers };
-            match live::open_shared(&o, shared) {
-                Ok((caps, unshared)) => {
-                    if let Some(why) = unshared {
-                        eprintln!(
-                            "minewatch: {iface}: the kernel cannot share it among the workers ({why}); \
-                             one reader hands its packets to them"
-                        );
-                    }
-                    sources.push(caps);
-                }
-                Err(e) => {
-                    eprintln!("minewatch: {iface}: {e}");
-                    return ExitCode::from(1);
-                }
+    let report = match &cfg.mode {
+        RunMode::Files(files) => {
+            start_threads(&mut sink)?;
+            let bar = progress_bar(files, cfg.quiet);
+            let r = pipeline::run_files(
+                files,
+                &opts,
+                sink,
+                hosts.clone(),
+                bar.as_ref().map(|b| b as &dyn Progress),
+            );
+            if let Some(b) = bar {
+                b.finish_and_clear();
             }
+            r
         }
-        if let Err(e) = drop_privileges(&args).and_then(|()| start_threads(&mut sink)) {
-            eprintln!("minewatch: {e}");
-            return ExitCode::from(1);
+        RunMode::Live(captures) => {
+            let mut sources = Vec::new();
+            let shared = if cfg.fanout { cfg.workers } else { 1 };
+            for o in captures {
+                let iface = &o.iface;
+                let (caps, unshared) = live::open_shared(o, shared).map_err(|e| anyhow!("{iface}: {e}"))?;
+                if let Some(why) = unshared {
+                    eprintln!(
+                        "minewatch: {iface}: the kernel cannot share it among the workers ({why}); \
+                         one reader hands its packets to them"
+                    );
+                }
+                sources.push(caps);
+            }
+            drop_privileges(cfg)?;
+            start_threads(&mut sink)?;
+            if !cfg.quiet {
+                let workers = cfg.workers;
+                let how = if workers > 1 && pipeline::shared_by_kernel(&sources, workers) {
+                    format!(
+                        " ({workers} workers, each with its own capture, the kernel sharing flows among them)"
+                    )
+                } else {
+                    String::new()
+                };
+                let names: Vec<&str> = captures.iter().map(|o| o.iface.as_str()).collect();
+                eprintln!("minewatch: capturing on {}{how}", names.join(", "));
+            }
+            pipeline::run_live(sources, &opts, sink, hosts.clone())
         }
-        if !args.quiet {
-            let how = if workers > 1 && pipeline::shared_by_kernel(&sources, workers) {
-                format!(
-                    " ({workers} workers, each with its own capture, the kernel sharing flows among them)"
-                )
-            } else {
-                String::new()
-            };
-            eprintln!("minewatch: capturing on {}{how}", args.interface.join(", "));
-        }
-        pipeline::run_live(sources, &opts, sink, hosts.clone())
     };
 
     for (input, reason) in &report.input_errors {
@@ -296,7 +259,7 @@ fn main() -> ExitCode {
     if let Some(e) = &report.output_error {
         eprintln!("minewatch: {e}");
     }
-    if !args.quiet {
+    if !cfg.quiet {
         eprint!("{}", summary::render(&hosts.snapshot(), &report.counters));
         for (iface, k) in &report.kernel {
             eprintln!(
@@ -305,9 +268,9 @@ fn main() -> ExitCode {
             );
         }
     }
-    if report.input_errors.is_empty() && report.output_error.is_none() {
+    Ok(if report.input_errors.is_empty() && report.output_error.is_none() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
-    }
+    })
 }

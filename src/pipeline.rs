@@ -42,9 +42,9 @@ use crate::capture::live::{KernelStats, LiveSet, LiveSource};
 use crate::capture::shared::{Block, BlockWorker, SharedInput};
 use crate::capture::shunt::{Shunt, ELEPHANT_FRAMES};
 use crate::capture::{open_input, Frame};
-use crate::config::Config;
+use crate::config::Detection;
 use crate::decode::{self, LinkType, Packet, Skip, TcpInfo, Transport};
-use crate::flow::defrag::{DefragLimits, Defragmenter};
+use crate::flow::defrag::Defragmenter;
 use crate::flow::FlowTable;
 use crate::hosts::HostTable;
 use crate::intel::{Intel, ListFiles, Reloader};
@@ -70,7 +70,7 @@ const LIVE_TICK: Duration = Duration::from_secs(1);
 
 /// What a run is given besides its inputs.
 pub struct RunOptions {
-    pub cfg: Config,
+    pub cfg: Detection,
     pub workers: usize,
     /// `stats` records in the output: `None` for none; otherwise one at the end and, on a live
     /// capture, one every interval (a zero interval: only the last).
@@ -197,7 +197,7 @@ struct Worker {
 impl Worker {
     fn new(
         id: usize,
-        cfg: &Config,
+        cfg: &Detection,
         intel: &Arc<Intel>,
         hosts: Arc<HostTable>,
         records: Sender<Record>,
@@ -205,7 +205,7 @@ impl Worker {
         Worker {
             id,
             table: FlowTable::new(cfg.flow, cfg.home_net.clone()).with_intel(intel.clone()),
-            defrag: Defragmenter::new(DefragLimits::default()),
+            defrag: Defragmenter::new(cfg.defrag),
             hosts,
             records,
             own: Counters::default(),
@@ -502,7 +502,7 @@ impl Dispatcher {
 /// Spawns `n` workers; returns their feed and their handles.
 fn spawn_workers(
     n: usize,
-    cfg: &Config,
+    cfg: &Detection,
     intel: &Arc<Intel>,
     hosts: &Arc<HostTable>,
     records: &Sender<Record>,
@@ -565,7 +565,7 @@ pub fn run_files(
     let reloader = opts.reload.clone().map(|f| Reloader::new(f, opts.cfg.pools.clone()));
     let collector = thread::spawn(move || collect(sink, rec_rx, None, reopen, reloader, published));
     let n = opts.workers.max(1);
-    let intel = Arc::new(Intel::shared(opts.cfg.pools.clone()));
+    let intel = Arc::new(Intel::shared(opts.cfg.pools.clone()).with_dns_capacity(opts.cfg.dns_capacity));
     let mut workers: Vec<Worker> =
         (0..n).map(|me| Worker::new(me, &opts.cfg, &intel, hosts.clone(), rec_tx.clone())).collect();
     let mut input_errors = Vec::new();
@@ -884,7 +884,7 @@ pub fn run_live(
     let reloader = opts.reload.clone().map(|f| Reloader::new(f, opts.cfg.pools.clone()));
     let collector = thread::spawn(move || collect(sink, rec_rx, interval, reopen, reloader, published));
     let n = opts.workers.max(1);
-    let intel = Arc::new(Intel::shared(opts.cfg.pools.clone()));
+    let intel = Arc::new(Intel::shared(opts.cfg.pools.clone()).with_dns_capacity(opts.cfg.dns_capacity));
     let mut input_errors = Vec::new();
     if shared_by_kernel(&sources, n) {
         // Worker `w` reads capture `w` of every interface: the `w`-th member of each fanout

@@ -12,53 +12,60 @@ use std::fmt::Write as _;
 use std::net::ToSocketAddrs;
 use std::path::{Path, PathBuf};
 
-use crate::cli::Args;
+use crate::config::{Config, RunMode};
 use crate::intel::lists::{load_pool_list, load_watchlist};
 use crate::intel::{PoolDomains, Watchlist};
 use crate::output::Target;
 
-/// Checks the configuration a run of `args` would use. `Ok`: what the run would do, several
-/// lines for a person. `Err`: one line per problem (without the `minewatch: ` prefix).
-pub fn check(args: &Args) -> Result<String, Vec<String>> {
+/// Checks the configuration `cfg` (the same [`Config`] a run is given, so the check and the run
+/// read the options alike). `Ok`: what the run would do, several lines for a person. `Err`: one
+/// line per problem (without the `minewatch: ` prefix).
+pub fn check(cfg: &Config) -> Result<String, Vec<String>> {
     let mut problems = Vec::new();
     let mut out = String::new();
     let mut line = |label: &str, text: &str| {
         let _ = writeln!(out, "{label:<11}{text}");
     };
 
-    if let Some(path) = &args.config {
+    if let Some(path) = &cfg.config_file {
         line("config:", &path.display().to_string());
     }
-    if args.interface.is_empty() {
-        for path in &args.read {
-            if let Err(e) = check_capture_file(path) {
-                problems.push(format!("{path}: {e}"));
+    match &cfg.mode {
+        RunMode::Files(files) => {
+            for path in files {
+                if let Err(e) = check_capture_file(path) {
+                    problems.push(format!("{path}: {e}"));
+                }
+            }
+            let shown: Vec<&str> = files.iter().map(|p| if p == "-" { "standard input" } else { p }).collect();
+            line("read:", &shown.join(", "));
+        }
+        RunMode::Live(captures) => {
+            let names: Vec<String> = captures.iter().map(|o| o.iface.clone()).collect();
+            problems.extend(check_interfaces(&names));
+            // Every interface is captured with the same filter, snap length and buffer.
+            if let Some(o) = captures.first() {
+                if let Err(e) = check_filter(&o.filter) {
+                    problems.push(format!("--filter: {e}"));
+                }
+                line("capture:", &names.join(", "));
+                line("", &format!("filter \"{}\"", o.filter));
+                let sharing = if cfg.fanout {
+                    format!("one capture per worker, shared by the kernel; shunt up to {} flows", cfg.shunt)
+                } else {
+                    "one reader hands packets to the workers (--no-fanout)".to_string()
+                };
+                line("", &format!("snaplen {}, buffer {} MiB per capture; {sharing}", o.snaplen, o.buffer_mb));
             }
         }
-        let shown: Vec<&str> =
-            args.read.iter().map(|p| if p == "-" { "standard input" } else { p }).collect();
-        line("read:", &shown.join(", "));
-    } else {
-        problems.extend(check_interfaces(&args.interface));
-        if let Err(e) = check_filter(&args.filter) {
-            problems.push(format!("--filter: {e}"));
-        }
-        line("capture:", &args.interface.join(", "));
-        line("", &format!("filter \"{}\"", args.filter));
-        let sharing = if args.no_fanout {
-            "one reader hands packets to the workers (--no-fanout)".to_string()
-        } else {
-            format!("one capture per worker, shared by the kernel; shunt up to {} flows", args.shunt)
-        };
-        line("", &format!("snaplen {}, buffer {} MiB per capture; {sharing}", args.snaplen, args.buffer_mb));
     }
-    line("workers:", &args.worker_count().to_string());
-    let nets: Vec<String> = args.home_net.nets().iter().map(ToString::to_string).collect();
+    line("workers:", &cfg.workers.to_string());
+    let nets: Vec<String> = cfg.home_net.nets().iter().map(ToString::to_string).collect();
     line("home net:", &nets.join(", "));
 
-    let options = args.output_options();
+    let options = &cfg.output_options;
     let mut tcp_outputs = false;
-    for (i, spec) in args.outputs().iter().enumerate() {
+    for (i, spec) in cfg.outputs.iter().enumerate() {
         let format = spec.format.unwrap_or(options.default_format);
         let (kind, check) = match &spec.target {
             Target::Stdout => ("standard output", Ok(())),
@@ -77,30 +84,31 @@ pub fn check(args: &Args) -> Result<String, Vec<String>> {
         let target = crate::output::OutputSpec { format: None, target: spec.target.clone() }.label();
         line(label, &format!("{target} ({kind}, {})", format.as_str()));
     }
-    match (&args.spool, tcp_outputs) {
+    match (&options.spool, tcp_outputs) {
         (Some(dir), true) => {
             if let Err(e) = check_dir_creatable(dir) {
                 problems.push(format!("--spool {}: {e}", dir.display()));
             }
-            line("spool:", &format!("{} (at most {} MiB per output)", dir.display(), args.spool_max_mb));
+            let mib = options.spool_max_bytes >> 20;
+            line("spool:", &format!("{} (at most {mib} MiB per output)", dir.display()));
         }
         (Some(dir), false) => line("spool:", &format!("{} (unused: no syslog+tcp output)", dir.display())),
         (None, _) => {}
     }
-    if let Some(window) = args.suppress.filter(|d| !d.is_zero()) {
+    if let Some(window) = options.suppress {
         line("suppress:", &humantime::format_duration(window).to_string());
     }
 
     let mut pools = PoolDomains::builtin();
     line("pools:", &format!("{} shipped domains", pools.len()));
-    for path in &args.pool_list {
+    for path in &cfg.lists.pool_lists {
         match load_pool_list(path, &mut pools) {
             Ok(n) => line("", &format!("{}: {n} more", path.display())),
-            Err(e) => problems.push(e),
+            Err(e) => problems.push(e.to_string()),
         }
     }
     let mut watched = Watchlist::default();
-    for (i, path) in args.watchlist.iter().enumerate() {
+    for (i, path) in cfg.lists.watchlists.iter().enumerate() {
         match load_watchlist(path) {
             Ok(w) => {
                 line(
@@ -111,18 +119,17 @@ pub fn check(args: &Args) -> Result<String, Vec<String>> {
                     problems.push(format!("{}: {e}", path.display()));
                 }
             }
-            Err(e) => problems.push(e),
+            Err(e) => problems.push(e.to_string()),
         }
     }
-    match args.metrics {
+    match cfg.metrics {
         Some(addr) => line("metrics:", &format!("http://{addr}/metrics")),
         None => line("metrics:", "off"),
     }
-    let stats = match (args.stats_interval, args.interface.is_empty()) {
-        (Some(0), _) => "one record, at exit".to_string(),
-        (Some(s), _) => format!("every {s} s"),
-        (None, false) => "every 60 s".to_string(),
-        (None, true) => "none".to_string(),
+    let stats = match cfg.stats_interval {
+        Some(d) if d.is_zero() => "one record, at exit".to_string(),
+        Some(d) => format!("every {} s", d.as_secs()),
+        None => "none".to_string(),
     };
     line("stats:", &stats);
     if problems.is_empty() {

@@ -83,14 +83,49 @@ pub fn is_root() -> bool {
     }
 }
 
+/// Why privileges could not be given up, or the system-call filter not installed. Every
+/// message is one line; the process must not go on reading packets after any of them.
+#[derive(Debug, thiserror::Error)]
+pub enum PrivilegeError {
+    #[error("cannot look up user {spec}: {source}")]
+    LookupUser { spec: String, source: nix::Error },
+    #[error("no user named {0}")]
+    NoUser(String),
+    #[error("cannot look up group {spec}: {source}")]
+    LookupGroup { spec: String, source: nix::Error },
+    #[error("no group named {0}")]
+    NoGroup(String),
+    #[error("{0} threads were started before the privilege drop, and capabilities belong to each thread")]
+    Threads(usize),
+    /// A capability call failed: `what` is the verb phrase (`read the bounding set`).
+    #[error("cannot {what}: {source}")]
+    Caps { what: String, source: caps::errors::CapsError },
+    /// A user, group or process call failed: `what` is the verb phrase.
+    #[error("cannot {what}: {source}")]
+    Sys { what: String, source: nix::Error },
+    #[error("the switch to {user}:{group} did not take")]
+    SwitchDidNotTake { user: String, group: String },
+    #[error("capabilities still {set} after the drop: {names}")]
+    StillHeld { set: &'static str, names: String },
+    #[error("no_new_privs is not set after the drop")]
+    NoNewPrivsUnset,
+    #[error("capabilities still in the bounding set after the drop: {0}")]
+    StillBounding(String),
+    #[error("cannot build the system-call filter: {0}")]
+    BuildFilter(String),
+    #[error("cannot install the system-call filter: {0}")]
+    InstallFilter(seccompiler::Error),
+}
+
 /// A user by name, or by number when no user has that name: (name, uid, primary gid). A
 /// number that names no user gets the group of the same number.
-fn resolve_user(spec: &str) -> Result<(String, Uid, Gid), String> {
-    let found = User::from_name(spec).map_err(|e| format!("cannot look up user {spec}: {e}"))?;
+fn resolve_user(spec: &str) -> Result<(String, Uid, Gid), PrivilegeError> {
+    let found =
+        User::from_name(spec).map_err(|source| PrivilegeError::LookupUser { spec: spec.to_string(), source })?;
     if let Some(u) = found {
         return Ok((u.name, u.uid, u.gid));
     }
-    let n: u32 = spec.parse().map_err(|_| format!("no user named {spec}"))?;
+    let n: u32 = spec.parse().map_err(|_| PrivilegeError::NoUser(spec.to_string()))?;
     Ok(match User::from_uid(Uid::from_raw(n)).ok().flatten() {
         Some(u) => (u.name, u.uid, u.gid),
         None => (spec.to_string(), Uid::from_raw(n), Gid::from_raw(n)),
@@ -98,12 +133,13 @@ fn resolve_user(spec: &str) -> Result<(String, Uid, Gid), String> {
 }
 
 /// A group by name, or by number when no group has that name.
-fn resolve_group(spec: &str) -> Result<Gid, String> {
-    let found = Group::from_name(spec).map_err(|e| format!("cannot look up group {spec}: {e}"))?;
+fn resolve_group(spec: &str) -> Result<Gid, PrivilegeError> {
+    let found =
+        Group::from_name(spec).map_err(|source| PrivilegeError::LookupGroup { spec: spec.to_string(), source })?;
     if let Some(g) = found {
         return Ok(g.gid);
     }
-    spec.parse().map(Gid::from_raw).map_err(|_| format!("no group named {spec}"))
+    spec.parse().map(Gid::from_raw).map_err(|_| PrivilegeError::NoGroup(spec.to_string()))
 }
 
 fn group_exists(name: &str) -> bool {
@@ -115,12 +151,18 @@ fn thread_count() -> Option<usize> {
     std::fs::read_dir("/proc/self/task").ok().map(|d| d.count())
 }
 
-fn err(what: &str) -> impl Fn(caps::errors::CapsError) -> String + '_ {
-    move |e| format!("cannot {what}: {e}")
+fn err(what: &str) -> impl Fn(caps::errors::CapsError) -> PrivilegeError + '_ {
+    move |source| PrivilegeError::Caps { what: what.to_string(), source }
+}
+
+/// A failed system call of the drop, as `cannot WHAT: errno`.
+fn sys(what: impl Into<String>) -> impl FnOnce(nix::Error) -> PrivilegeError {
+    let what = what.into();
+    move |source| PrivilegeError::Sys { what, source }
 }
 
 /// Every capability the calling thread still holds, by set; empty when none.
-pub fn held() -> Result<Vec<(&'static str, CapsHashSet)>, String> {
+pub fn held() -> Result<Vec<(&'static str, CapsHashSet)>, PrivilegeError> {
     let mut held = Vec::new();
     for (name, set) in [
         ("effective", CapSet::Effective),
@@ -134,7 +176,7 @@ pub fn held() -> Result<Vec<(&'static str, CapsHashSet)>, String> {
             Err(_) if matches!(set, CapSet::Ambient) && caps::runtime::ambient_set_supported().is_err() => {
                 HashSet::new()
             }
-            Err(e) => return Err(format!("cannot read the {name} capabilities: {e}")),
+            Err(e) => return Err(err(&format!("read the {name} capabilities"))(e)),
         };
         if !s.is_empty() {
             held.push((name, s));
@@ -151,11 +193,9 @@ fn names(set: &CapsHashSet) -> String {
 
 /// Gives up the user (when root, or when `--user`/`--group` ask) and every capability, then
 /// checks that none is left. Call it from the main thread before any other thread is started.
-pub fn drop_all(plan: &Plan) -> Result<Dropped, String> {
+pub fn drop_all(plan: &Plan) -> Result<Dropped, PrivilegeError> {
     if let Some(n) = thread_count().filter(|&n| n > 1) {
-        return Err(format!(
-            "{n} threads were started before the privilege drop, and capabilities belong to each thread"
-        ));
+        return Err(PrivilegeError::Threads(n));
     }
     let switch = (is_root() && !plan.keep_user) || plan.user.is_some() || plan.group.is_some();
     // Names are looked up before anything is dropped, while the databases can still be read.
@@ -188,16 +228,15 @@ pub fn drop_all(plan: &Plan) -> Result<Dropped, String> {
     }
 
     if let Some((user, uid, group, gid)) = &target {
-        nix::unistd::setgroups(&[]).map_err(|e| format!("cannot clear the supplementary groups: {e}"))?;
-        nix::unistd::setresgid(*gid, *gid, *gid)
-            .map_err(|e| format!("cannot switch to group {group}: {e}"))?;
-        nix::unistd::setresuid(*uid, *uid, *uid).map_err(|e| format!("cannot switch to user {user}: {e}"))?;
-        let r = nix::unistd::getresuid().map_err(|e| format!("cannot read the user ids: {e}"))?;
-        let g = nix::unistd::getresgid().map_err(|e| format!("cannot read the group ids: {e}"))?;
+        nix::unistd::setgroups(&[]).map_err(sys("clear the supplementary groups"))?;
+        nix::unistd::setresgid(*gid, *gid, *gid).map_err(sys(format!("switch to group {group}")))?;
+        nix::unistd::setresuid(*uid, *uid, *uid).map_err(sys(format!("switch to user {user}")))?;
+        let r = nix::unistd::getresuid().map_err(sys("read the user ids"))?;
+        let g = nix::unistd::getresgid().map_err(sys("read the group ids"))?;
         if [r.real, r.effective, r.saved].iter().any(|u| u != uid)
             || [g.real, g.effective, g.saved].iter().any(|x| x != gid)
         {
-            return Err(format!("the switch to {user}:{group} did not take"));
+            return Err(PrivilegeError::SwitchDidNotTake { user: user.clone(), group: group.clone() });
         }
     }
 
@@ -208,19 +247,19 @@ pub fn drop_all(plan: &Plan) -> Result<Dropped, String> {
     // Clearing the permitted set clears the effective one with it.
     caps::clear(None, CapSet::Permitted).map_err(err("clear the permitted capabilities"))?;
     caps::clear(None, CapSet::Effective).map_err(err("clear the effective capabilities"))?;
-    nix::sys::prctl::set_no_new_privs().map_err(|e| format!("cannot set no_new_privs: {e}"))?;
+    nix::sys::prctl::set_no_new_privs().map_err(sys("set no_new_privs"))?;
 
     // Read back: a capability still held means the drop did not do what it says.
     if let Some((name, set)) = held()?.first() {
-        return Err(format!("capabilities still {name} after the drop: {}", names(set)));
+        return Err(PrivilegeError::StillHeld { set: name, names: names(set) });
     }
     if !nix::sys::prctl::get_no_new_privs().unwrap_or(false) {
-        return Err("no_new_privs is not set after the drop".into());
+        return Err(PrivilegeError::NoNewPrivsUnset);
     }
     if can_drop_bounding {
         let left = caps::read(None, CapSet::Bounding).map_err(err("read the bounding set"))?;
         if !left.is_empty() {
-            return Err(format!("capabilities still in the bounding set after the drop: {}", names(&left)));
+            return Err(PrivilegeError::StillBounding(names(&left)));
         }
     }
     Ok(Dropped {
@@ -319,14 +358,14 @@ const NAMESPACE_FLAGS: [u64; 7] = [
     libc::CLONE_NEWCGROUP as u64,
 ];
 
-fn filter_error(e: impl std::fmt::Display) -> String {
-    format!("cannot build the system-call filter: {e}")
+fn filter_error(e: impl std::fmt::Display) -> PrivilegeError {
+    PrivilegeError::BuildFilter(e.to_string())
 }
 
 /// The filters [`deny_syscalls`] installs: the deny list (with `clone` refused when it asks for
 /// a namespace), and `clone3` answered `ENOSYS`: its flags are in memory, out of a filter's
 /// reach, and the C library falls back to `clone` on `ENOSYS`, where the flags are checked.
-fn filters(arch: seccompiler::TargetArch) -> Result<Vec<seccompiler::BpfProgram>, String> {
+fn filters(arch: seccompiler::TargetArch) -> Result<Vec<seccompiler::BpfProgram>, PrivilegeError> {
     use seccompiler::{
         SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
     };
@@ -340,7 +379,7 @@ fn filters(arch: seccompiler::TargetArch) -> Result<Vec<seccompiler::BpfProgram>
                 .map_err(filter_error)?;
             SeccompRule::new(vec![c]).map_err(filter_error)
         })
-        .collect::<Result<Vec<_>, String>>()?;
+        .collect::<Result<Vec<_>, PrivilegeError>>()?;
     rules.insert(libc::SYS_clone, clone_rules);
     let deny =
         SeccompFilter::new(rules, SeccompAction::Allow, SeccompAction::Errno(libc::EPERM as u32), arch)
@@ -359,23 +398,22 @@ fn filters(arch: seccompiler::TargetArch) -> Result<Vec<seccompiler::BpfProgram>
 /// process, and on every thread started after. Needs `no_new_privs` (set by [`drop_all`]) when
 /// the process holds no `CAP_SYS_ADMIN`. `Ok(false)` on an architecture the filter compiler
 /// does not know: nothing is installed.
-pub fn deny_syscalls() -> Result<bool, String> {
+pub fn deny_syscalls() -> Result<bool, PrivilegeError> {
     let Ok(arch) = seccompiler::TargetArch::try_from(std::env::consts::ARCH) else {
         return Ok(false);
     };
     for f in filters(arch)? {
-        seccompiler::apply_filter_all_threads(&f)
-            .map_err(|e| format!("cannot install the system-call filter: {e}"))?;
+        seccompiler::apply_filter_all_threads(&f).map_err(PrivilegeError::InstallFilter)?;
     }
     Ok(true)
 }
 
 /// [`deny_syscalls`] on the calling thread only (a test's own thread).
 #[cfg(test)]
-fn deny_syscalls_this_thread() -> Result<(), String> {
+fn deny_syscalls_this_thread() -> Result<(), PrivilegeError> {
     let arch = seccompiler::TargetArch::try_from(std::env::consts::ARCH).map_err(filter_error)?;
     for f in filters(arch)? {
-        seccompiler::apply_filter(&f).map_err(|e| format!("cannot install the system-call filter: {e}"))?;
+        seccompiler::apply_filter(&f).map_err(PrivilegeError::InstallFilter)?;
     }
     Ok(())
 }
@@ -401,7 +439,7 @@ mod filter_tests {
         }
         // On a thread of its own: the filter stays with that thread, which then ends.
         let outcome = std::thread::spawn(|| {
-            deny_syscalls_this_thread()?;
+            deny_syscalls_this_thread().map_err(|e| e.to_string())?;
             // A thread started under the filter (clone3 refused, clone without namespaces).
             let child = std::thread::spawn(|| 7).join().map_err(|_| "a thread could not start")?;
             // Running a program: the child process inherits the filter and its execve fails.

@@ -38,19 +38,15 @@ const COMMA_LISTS: &[&str] = &["home-net"];
 const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
 /// Why the options could not be settled. Both are usage errors (exit status 2).
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// From clap: printed with its own formatting (and `--help`/`--version` exit 0).
-    Clap(clap::Error),
+    #[error(transparent)]
+    Clap(#[from] clap::Error),
     /// One line per problem, each without the `minewatch: ` prefix (several only when the
     /// configuration file has several bad keys).
+    #[error("{0}")]
     Usage(String),
-}
-
-impl From<clap::Error> for LoadError {
-    fn from(e: clap::Error) -> Self {
-        LoadError::Clap(e)
-    }
 }
 
 /// Parses the process's arguments, merged with `--config FILE` when given, and validated.
@@ -74,7 +70,7 @@ where
     }
     let Some(path) = pre.get_one::<std::path::PathBuf>("config") else {
         let args = Args::from_arg_matches(&Args::command().try_get_matches_from(&argv)?)?;
-        validate(&args).map_err(|why| LoadError::Usage(format!("--{why}")))?;
+        crate::config::validate(&args).map_err(|e| LoadError::Usage(e.to_string()))?;
         return Ok(args);
     };
     let shown = path.display();
@@ -104,15 +100,17 @@ where
         }
     })?;
     let args = Args::from_arg_matches(&m)?;
-    validate(&args).map_err(|why| {
+    crate::config::validate(&args).map_err(|e| {
         // Said of the key when the option came from the file.
-        let long = why.split(' ').next().unwrap_or("");
+        let why = e.to_string();
+        let long = e.option();
         match file.used_key(long) {
             Some(key) => {
-                let rest = why.get(long.len()..).unwrap_or("").trim_start_matches([' ', ':']);
+                // `--LONG VALUE: reason` → `VALUE: reason`.
+                let rest = why.get(long.len() + 2..).unwrap_or("").trim_start_matches([' ', ':']);
                 LoadError::Usage(format!("{shown}: key `{key}`: {rest}"))
             }
-            _ => LoadError::Usage(format!("--{why}")),
+            _ => LoadError::Usage(why),
         }
     })?;
     Ok(args)
@@ -150,21 +148,6 @@ fn clap_problem(e: &clap::Error) -> String {
             first.trim().trim_start_matches("error:").trim().to_string()
         }
     }
-}
-
-/// Checks across options that clap cannot express. The error is `LONG VALUE: reason` (the
-/// caller says whether that is `--LONG` or a key of the file).
-fn validate(args: &Args) -> Result<(), String> {
-    if let Some(addr) = args.metrics {
-        if !addr.ip().is_loopback() && !args.metrics_allow_remote {
-            return Err(format!(
-                "metrics {addr}: not a loopback address; the endpoint has no authentication, \
-                 so pass --metrics-allow-remote to serve it on {}",
-                addr.ip()
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// What the configuration file adds to the command line.

@@ -76,6 +76,8 @@ pub struct FlowLimits {
     /// costs a waiting flow's fixed state (no buffers) for that long.
     pub name_wait_us: i64,
     pub reassembly: ReassemblyLimits,
+    /// The Stratum and HTTP parsers' bounds (field length, pending requests).
+    pub stratum: crate::stratum::Limits,
 }
 
 impl Default for FlowLimits {
@@ -92,6 +94,7 @@ impl Default for FlowLimits {
             elephant_frames: 0,
             name_wait_us: 5 * 1_000_000,
             reassembly: ReassemblyLimits::default(),
+            stratum: crate::stratum::Limits::default(),
         }
     }
 }
@@ -280,10 +283,10 @@ impl Inspect {
         }
     }
 
-    fn new(max_line: usize) -> Inspect {
+    fn new(max_line: usize, stratum: crate::stratum::Limits) -> Inspect {
         Inspect {
             dirs: [Direction::new(max_line), Direction::new(max_line)],
-            session: Session::new(),
+            session: Session::with_limits(stratum),
             mode: Mode::Lines,
             indirect: None,
             idle_lines: 0,
@@ -562,7 +565,7 @@ impl FlowTable {
                 }
             }
             if !pkt.payload.is_empty() {
-                let mut insp = Box::new(Inspect::new(limits.max_line));
+                let mut insp = Box::new(Inspect::new(limits.max_line, limits.stratum));
                 for (d, isn) in insp.dirs.iter_mut().zip(isn.iter()) {
                     if let Some(isn) = isn {
                         d.reasm = Some(Reassembler::with_isn(*isn, limits.reassembly));
@@ -648,7 +651,7 @@ impl FlowTable {
     /// Ends a flow that ended while it waited for a name: reported if the DNS map now names
     /// its server (within its wait), else forgotten as the bypassed flow it then is.
     fn end_waiting(&mut self, w: EndedWait, emit: &mut dyn FnMut(Event)) {
-        let mut insp = Box::new(Inspect::new(0));
+        let mut insp = Box::new(Inspect::new(0, self.limits.stratum));
         insp.mode = Mode::AwaitName { client: w.client, until: w.until };
         let flow = Flow { meta: w.meta, state: State::Inspecting(insp), cost: 0 };
         let before = self.counters.tls_name_late;
@@ -899,7 +902,7 @@ fn pump(
                                 Opening::Tls => Mode::Tls { client, hello: Vec::new() },
                                 Opening::HttpPost => Mode::Http {
                                     client,
-                                    http: Box::new(HttpSession::new().with_client(client)),
+                                    http: Box::new(HttpSession::with_limits(ctx.limits.stratum).with_client(client)),
                                 },
                                 _ => Mode::Sv2 { client, shape: Sv2Shape::new() },
                             };

@@ -15,8 +15,26 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
-use super::pools::{PoolDomains, SharedPools};
-use super::watchlist::Watchlist;
+use super::pools::{BadLine, PoolDomains, SharedPools};
+use super::watchlist::{Watchlist, WatchlistError};
+
+/// Why the lists could not be put in force; each message is one line naming the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ListError {
+    #[error("{}: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{}: {source}", path.display())]
+    PoolLine { path: PathBuf, source: BadLine },
+    #[error("{}: {source}", path.display())]
+    Watchlist { path: PathBuf, source: WatchlistError },
+    /// The watchlists together are over their bound.
+    #[error("{}: {source}", path.display())]
+    Merge { path: PathBuf, source: super::watchlist::TooMany },
+    #[error("cannot start a thread to read the lists: {0}")]
+    Thread(std::io::Error),
+    #[error("the thread reading the lists failed")]
+    ThreadFailed,
+}
 
 /// Where the lists come from, as given at start.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -37,14 +55,16 @@ pub struct Lists {
 impl ListFiles {
     /// Reads every file. The first one that fails is the error, in one line:
     /// `PATH: line N: problem`, or `PATH: why it cannot be read`.
-    pub fn load(&self) -> Result<Lists, String> {
+    pub fn load(&self) -> Result<Lists, ListError> {
         let mut pools = PoolDomains::builtin();
         for path in &self.pool_lists {
             load_pool_list(path, &mut pools)?;
         }
         let mut watchlist = Watchlist::default();
         for path in &self.watchlists {
-            watchlist.merge(load_watchlist(path)?).map_err(|e| format!("{}: {e}", path.display()))?;
+            watchlist
+                .merge(load_watchlist(path)?)
+                .map_err(|source| ListError::Merge { path: path.clone(), source })?;
         }
         Ok(Lists { pools, watchlist })
     }
@@ -52,14 +72,15 @@ impl ListFiles {
 
 /// Adds one `--pool-list` file to `pools`; returns how many domains it added. The error is
 /// `PATH: reason` (with the line of the first bad domain).
-pub fn load_pool_list(path: &Path, pools: &mut PoolDomains) -> Result<usize, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    pools.add_list(&text).map_err(|e| format!("{}: {e}", path.display()))
+pub fn load_pool_list(path: &Path, pools: &mut PoolDomains) -> Result<usize, ListError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|source| ListError::Read { path: path.to_owned(), source })?;
+    pools.add_list(&text).map_err(|source| ListError::PoolLine { path: path.to_owned(), source })
 }
 
 /// One `--watchlist` file. The error is `PATH: reason` (with the line when one is at fault).
-pub fn load_watchlist(path: &Path) -> Result<Watchlist, String> {
-    Watchlist::load(path).map_err(|e| format!("{}: {e}", path.display()))
+pub fn load_watchlist(path: &Path) -> Result<Watchlist, ListError> {
+    Watchlist::load(path).map_err(|source| ListError::Watchlist { path: path.to_owned(), source })
 }
 
 /// What a reload put in force.
@@ -85,9 +106,9 @@ pub struct Reloader {
 #[derive(Debug)]
 enum State {
     Idle,
-    Reading(JoinHandle<Result<Lists, String>>),
+    Reading(JoinHandle<Result<Lists, ListError>>),
     /// The reading thread could not be started; reported at the next poll.
-    Failed(String),
+    Failed(ListError),
 }
 
 impl Reloader {
@@ -106,7 +127,7 @@ impl Reloader {
         self.state = match thread::Builder::new().name("minewatch-reload".into()).spawn(move || files.load())
         {
             Ok(h) => State::Reading(h),
-            Err(e) => State::Failed(format!("cannot start a thread to read the lists: {e}")),
+            Err(e) => State::Failed(ListError::Thread(e)),
         };
     }
 
@@ -118,7 +139,7 @@ impl Reloader {
     /// The outcome of a finished reading, once; `None` while it runs or when none was asked
     /// for. On success the new pool list is already in force, and the caller must put the
     /// returned watchlist in force before it handles another record; on failure nothing changed.
-    pub fn poll(&mut self) -> Option<Result<Reloaded, String>> {
+    pub fn poll(&mut self) -> Option<Result<Reloaded, ListError>> {
         let outcome = match std::mem::replace(&mut self.state, State::Idle) {
             State::Idle => return None,
             State::Reading(h) if !h.is_finished() => {
@@ -127,7 +148,7 @@ impl Reloader {
             }
             State::Reading(h) => match h.join() {
                 Ok(loaded) => loaded.map(|l| self.install(l)),
-                Err(_) => Err("the thread reading the lists failed".to_string()),
+                Err(_) => Err(ListError::ThreadFailed),
             },
             State::Failed(why) => Err(why),
         };
@@ -138,7 +159,7 @@ impl Reloader {
     }
 
     /// Reads every file now, on the caller's thread, and puts the lists in force if all load.
-    pub fn reload_now(&mut self) -> Result<Reloaded, String> {
+    pub fn reload_now(&mut self) -> Result<Reloaded, ListError> {
         self.files.load().map(|l| self.install(l))
     }
 

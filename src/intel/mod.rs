@@ -56,6 +56,12 @@ impl Intel {
         Intel { pools, dns: DnsMap::default() }
     }
 
+    /// With a DNS map of `capacity` addresses (`--dns-map-capacity`) instead of the default.
+    pub fn with_dns_capacity(mut self, capacity: usize) -> Intel {
+        self.dns = DnsMap::new(capacity);
+        self
+    }
+
     /// Looks at a UDP packet from port 53: when it answers a question for a pool domain (or
     /// names one in its CNAME chain), every address it gives is remembered with its TTL.
     /// Anything else costs a port comparison.

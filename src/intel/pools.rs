@@ -39,6 +39,8 @@ impl std::fmt::Display for BadLine {
     }
 }
 
+impl std::error::Error for BadLine {}
+
 impl PoolDomains {
     /// The shipped default list.
     pub fn builtin() -> PoolDomains {

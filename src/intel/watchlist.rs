@@ -58,6 +58,11 @@ impl fmt::Display for WatchlistError {
 
 impl std::error::Error for WatchlistError {}
 
+/// The watchlists together are over the bound of one ([`MAX_ENTRIES`]).
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the watchlists together hold more than {MAX_ENTRIES} entries")]
+pub struct TooMany;
+
 /// The comparison key: lower case for formats that are case-insensitive (hex Ethereum
 /// addresses, bech32), the string itself otherwise.
 fn normalise(addr: &str) -> std::borrow::Cow<'_, str> {
@@ -94,10 +99,10 @@ impl Watchlist {
     /// Adds every entry of `other` (`--watchlist` is repeatable); an address in both keeps
     /// `other`'s label, so a later file can relabel an address of an earlier one. The bound of
     /// one list holds for the lists together: past it nothing is added and the error says so.
-    pub fn merge(&mut self, other: Watchlist) -> Result<(), String> {
+    pub fn merge(&mut self, other: Watchlist) -> Result<(), TooMany> {
         let new = other.entries.keys().filter(|k| !self.entries.contains_key(*k)).count();
         if self.entries.len().saturating_add(new) > MAX_ENTRIES {
-            return Err(format!("the watchlists together hold more than {MAX_ENTRIES} entries"));
+            return Err(TooMany);
         }
         self.entries.extend(other.entries);
         Ok(())

@@ -98,14 +98,38 @@ impl Format {
     }
 }
 
+/// Why an `-o` or `--format` value was refused (clap prints it after the value).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    #[error("unknown format {0:?} (json, cef, ecs, eve)")]
+    UnknownFormat(String),
+    #[error("unknown output scheme in {0:?} (syslog+udp://, syslog+tcp://)")]
+    UnknownScheme(String),
+    #[error("empty output path")]
+    EmptyPath,
+    #[error("expected HOST:PORT, got {0:?}")]
+    NotHostPort(String),
+}
+
+/// Why the outputs could not be opened or their senders started: `LABEL: reason`.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    /// A file could not be opened, a name not resolved, a socket or spool not opened.
+    #[error("{label}: {source}")]
+    Open { label: String, source: io::Error },
+    /// A TCP output's sender thread could not be started.
+    #[error("{label}: {source}")]
+    Start { label: String, source: io::Error },
+}
+
 impl FromStr for Format {
-    type Err = String;
+    type Err = SpecError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Format::ALL
             .into_iter()
             .find(|f| f.as_str() == s)
-            .ok_or_else(|| format!("unknown format {s:?} (json, cef, ecs, eve)"))
+            .ok_or_else(|| SpecError::UnknownFormat(s.to_string()))
     }
 }
 
@@ -148,7 +172,7 @@ impl OutputSpec {
 }
 
 impl FromStr for OutputSpec {
-    type Err = String;
+    type Err = SpecError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let (format, rest) = match s.split_once(':') {
@@ -162,9 +186,9 @@ impl FromStr for OutputSpec {
         } else if let Some(addr) = rest.strip_prefix("syslog+tcp://") {
             Target::SyslogTcp(host_port(addr)?)
         } else if rest.contains("://") {
-            return Err(format!("unknown output scheme in {rest:?} (syslog+udp://, syslog+tcp://)"));
+            return Err(SpecError::UnknownScheme(rest.to_string()));
         } else if rest.is_empty() {
-            return Err("empty output path".to_string());
+            return Err(SpecError::EmptyPath);
         } else {
             Target::File(PathBuf::from(rest))
         };
@@ -173,8 +197,8 @@ impl FromStr for OutputSpec {
 }
 
 /// Checks `HOST:PORT` (a name, an IPv4 address, or `[IPv6]`) without resolving it.
-fn host_port(s: &str) -> Result<String, String> {
-    let bad = || format!("expected HOST:PORT, got {s:?}");
+fn host_port(s: &str) -> Result<String, SpecError> {
+    let bad = || SpecError::NotHostPort(s.to_string());
     let (host, port) = s.rsplit_once(':').ok_or_else(bad)?;
     let port: u16 = port.parse().map_err(|_| bad())?;
     if host.is_empty() || port == 0 || host.contains('/') {
@@ -289,13 +313,13 @@ impl Outputs {
     /// host name.
     pub fn open(path: &str) -> io::Result<Outputs> {
         let spec: OutputSpec =
-            path.parse().map_err(|e: String| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+            path.parse().map_err(|e: SpecError| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         Outputs::build(&[spec], &OutputOptions::default()).map_err(io::Error::other)
     }
 
     /// Opens every output and starts the TCP senders: [`Outputs::prepare`] then
     /// [`Outputs::start`].
-    pub fn build(specs: &[OutputSpec], opts: &OutputOptions) -> Result<Outputs, String> {
+    pub fn build(specs: &[OutputSpec], opts: &OutputOptions) -> Result<Outputs, OutputError> {
         let mut o = Outputs::prepare(specs, opts)?;
         o.start()?;
         Ok(o)
@@ -303,10 +327,10 @@ impl Outputs {
 
     /// Starts the sender thread of every TCP output not started yet. Separate from opening so
     /// that the threads are started after the privilege drop, holding no capability.
-    pub fn start(&mut self) -> Result<(), String> {
+    pub fn start(&mut self) -> Result<(), OutputError> {
         for o in &mut self.outs {
             if let Transport::Tcp(t) = &mut o.transport {
-                t.start().map_err(|e| format!("{}: {e}", o.label))?;
+                t.start().map_err(|source| OutputError::Start { label: o.label.clone(), source })?;
             }
         }
         Ok(())
@@ -314,12 +338,12 @@ impl Outputs {
 
     /// Opens every output: files are created, names resolved, spools opened; no thread is
     /// started ([`Outputs::start`]). The first failure is returned as `LABEL: reason`.
-    pub fn prepare(specs: &[OutputSpec], opts: &OutputOptions) -> Result<Outputs, String> {
+    pub fn prepare(specs: &[OutputSpec], opts: &OutputOptions) -> Result<Outputs, OutputError> {
         let mut outs = Vec::new();
         for spec in specs {
             let label = spec.label();
             let format = spec.format.unwrap_or(opts.default_format);
-            let err = |e: io::Error| format!("{label}: {e}");
+            let err = |source: io::Error| OutputError::Open { label: label.clone(), source };
             let transport = match &spec.target {
                 Target::Stdout => {
                     Transport::Writer { out: Box::new(BufWriter::new(io::stdout())), path: None }

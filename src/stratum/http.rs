@@ -29,7 +29,7 @@ use base64::Engine as _;
 use serde_json::value::RawValue;
 
 use super::message;
-use super::{Confidence, SessionFacts, Side, Variant, MAX_FIELD_LEN, MAX_METHODS};
+use super::{Confidence, Limits, SessionFacts, Side, Variant, MAX_METHODS};
 use crate::time::Ts;
 
 /// Longest request or status line plus headers.
@@ -151,6 +151,7 @@ pub struct HttpSession {
     facts: SessionFacts,
     client_mining: bool,
     pool_work: bool,
+    limits: Limits,
 }
 
 /// What one push found: messages with and without mining meaning.
@@ -168,13 +169,20 @@ impl Default for HttpSession {
 }
 
 impl HttpSession {
+    /// With the default [`Limits`].
     pub fn new() -> HttpSession {
+        HttpSession::with_limits(Limits::default())
+    }
+
+    /// With the bounds the configuration gives.
+    pub fn with_limits(limits: Limits) -> HttpSession {
         HttpSession {
             dirs: [Dir::new(), Dir::new()],
             pending: VecDeque::new(),
             facts: SessionFacts::default(),
             client_mining: false,
             pool_work: false,
+            limits,
         }
     }
 
@@ -381,7 +389,7 @@ impl HttpSession {
         if kind == ReqKind::Other && head.post && (head.mining_header || (json_rpc && miner_agent)) {
             kind = ReqKind::MiningOther;
         }
-        if self.pending.len() >= MAX_PENDING {
+        if self.pending.len() >= self.limits.http_max_pending {
             return Err(HttpError::Bound);
         }
         self.pending.push_back(kind);
@@ -389,17 +397,18 @@ impl HttpSession {
             return Ok(false);
         }
         self.client_mining = true;
+        let max = self.limits.max_field_len;
         let f = &mut self.facts;
         f.variant = Some(Variant::Getwork);
         f.client_msgs = f.client_msgs.saturating_add(1);
         if f.login.is_none() {
-            f.login = head.login.as_deref().map(|s| cap(s, &mut f.truncated));
+            f.login = head.login.as_deref().map(|s| cap(s, max, &mut f.truncated));
         }
         if f.pool_host.is_none() {
-            f.pool_host = head.host.as_deref().map(|s| cap(s, &mut f.truncated));
+            f.pool_host = head.host.as_deref().map(|s| cap(s, max, &mut f.truncated));
         }
         if f.agent.is_none() {
-            f.agent = head.agent.as_deref().map(|s| cap(s, &mut f.truncated));
+            f.agent = head.agent.as_deref().map(|s| cap(s, max, &mut f.truncated));
         }
         Ok(true)
     }
@@ -450,7 +459,7 @@ impl HttpSession {
     fn note_method(&mut self, method: &str) {
         let f = &mut self.facts;
         if f.methods.len() < MAX_METHODS && !f.methods.iter().any(|m| m == method) {
-            let m = cap(method, &mut f.truncated);
+            let m = cap(method, self.limits.max_field_len, &mut f.truncated);
             f.methods.push(m);
         }
     }
@@ -473,13 +482,13 @@ fn gather(body: &mut Vec<u8>, overflow: &mut bool, chunk: &[u8]) {
     body.extend_from_slice(chunk);
 }
 
-/// Copies at most [`MAX_FIELD_LEN`] bytes of `s`, cut on a char boundary.
-fn cap(s: &str, truncated: &mut bool) -> String {
-    if s.len() <= MAX_FIELD_LEN {
+/// Copies at most `max` bytes of `s` ([`Limits::max_field_len`]), cut on a char boundary.
+fn cap(s: &str, max: usize, truncated: &mut bool) -> String {
+    if s.len() <= max {
         return s.to_owned();
     }
     *truncated = true;
-    let mut end = MAX_FIELD_LEN;
+    let mut end = max;
     while end > 0 && !s.is_char_boundary(end) {
         end -= 1;
     }

@@ -102,6 +102,29 @@ pub const MAX_FIELD_LEN: usize = 512;
 /// Most distinct protocol extensions kept per session.
 pub const MAX_EXTENSIONS: usize = 8;
 
+/// The bounds of one connection's parsers, given at construction (from the configuration:
+/// `--max-field-len`, `--max-pending`, `--http-max-pending`) rather than read from globals, so
+/// a deployment can trade memory for detail and a test can shrink them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest wire string kept (see [`MAX_FIELD_LEN`], the default).
+    pub max_field_len: usize,
+    /// Most unanswered Stratum requests remembered per session (oldest evicted and counted).
+    pub max_pending: usize,
+    /// Most HTTP requests awaiting their answer per connection (getwork over HTTP).
+    pub http_max_pending: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_field_len: MAX_FIELD_LEN,
+            max_pending: session::MAX_PENDING,
+            http_max_pending: http::MAX_PENDING,
+        }
+    }
+}
+
 /// What a session has told us so far. Every string in here came off the wire and is
 /// attacker-controlled: output formats must escape it.
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -25,9 +25,10 @@
 //! role; a later message that contradicts it is counted in [`Session::role_conflicts`] and
 //! contributes no facts (it still makes its line [`LineKind::Mining`]).
 //!
-//! Limits: at most [`MAX_PENDING`] unanswered requests are remembered (oldest evicted and
+//! Limits (defaults; the configuration may change them, see [`super::Limits`]): at most
+//! [`MAX_PENDING`] unanswered requests are remembered (oldest evicted and
 //! counted), request ids longer than [`MAX_ID_LEN`] bytes are not tracked, every stored string
-//! is capped at [`MAX_FIELD_LEN`], and `methods` holds at most [`MAX_METHODS`] names. Nothing
+//! is capped at [`super::MAX_FIELD_LEN`], and `methods` holds at most [`MAX_METHODS`] names. Nothing
 //! a peer sends can grow a session beyond these.
 
 use std::collections::VecDeque;
@@ -36,7 +37,9 @@ use std::hash::{Hash, Hasher};
 use serde_json::value::RawValue;
 
 use super::message::{self, as_f64, as_str, elements, fields, is_false, is_true, Message};
-use super::{Confidence, SessionFacts, Side, Variant, MAX_EXTENSIONS, MAX_FIELD_LEN, MAX_METHODS};
+use super::{Confidence, Limits, SessionFacts, Side, Variant, MAX_EXTENSIONS, MAX_METHODS};
+#[cfg(test)]
+use super::MAX_FIELD_LEN;
 use crate::time::Ts;
 
 /// Unanswered requests remembered per session. Real miners have a handful in flight; a peer
@@ -232,25 +235,31 @@ impl Call {
     }
 }
 
+/// The session's field cap ([`Limits::max_field_len`]) and the flag it raises when it cuts.
+struct Capper<'a> {
+    max: usize,
+    truncated: &'a mut bool,
+}
+
 /// A string param, capped; `truncated` is raised when it had to be cut.
-fn str_param(v: Option<&RawValue>, truncated: &mut bool) -> Option<String> {
+fn str_param(v: Option<&RawValue>, truncated: &mut Capper<'_>) -> Option<String> {
     v.and_then(as_str).map(|s| cap(&s, truncated))
 }
 
-/// Copies at most [`MAX_FIELD_LEN`] bytes of `s`, cut on a char boundary.
-fn cap(s: &str, truncated: &mut bool) -> String {
-    let (kept, cut) = capped(s);
-    *truncated |= cut;
+/// Copies at most `max_field_len` bytes of `s`, cut on a char boundary.
+fn cap(s: &str, truncated: &mut Capper<'_>) -> String {
+    let (kept, cut) = capped(s, truncated.max);
+    *truncated.truncated |= cut;
     kept.to_owned()
 }
 
-/// The longest prefix of `s` within [`MAX_FIELD_LEN`] bytes that ends on a char boundary, and
-/// whether anything was cut.
-fn capped(s: &str) -> (&str, bool) {
-    if s.len() <= MAX_FIELD_LEN {
+/// The longest prefix of `s` within `max` bytes that ends on a char boundary, and whether
+/// anything was cut.
+fn capped(s: &str, max: usize) -> (&str, bool) {
+    if s.len() <= max {
         return (s, false);
     }
-    let mut end = MAX_FIELD_LEN;
+    let mut end = max;
     while end > 0 && !s.is_char_boundary(end) {
         end -= 1;
     }
@@ -264,7 +273,7 @@ fn classify(
     method: &str,
     params: Option<&RawValue>,
     known_dialect: bool,
-    truncated: &mut bool,
+    truncated: &mut Capper<'_>,
 ) -> Option<Call> {
     // The first two positional params, when params is an array.
     let arr = || params.and_then(elements::<2>).map_or([None, None], |(a, _)| a);
@@ -536,7 +545,7 @@ fn password_options(pass: &str) -> (Option<f64>, Option<String>) {
 
 /// A cryptonote job object (`{blob, job_id, target, algo?, ...}`): `None` without the string
 /// `blob` and `job_id` that make it one.
-fn cn_job(v: &RawValue, truncated: &mut bool) -> Option<CnJob> {
+fn cn_job(v: &RawValue, truncated: &mut Capper<'_>) -> Option<CnJob> {
     let [blob, job_id, target, algo] = fields(v, &["blob", "job_id", "target", "algo"])?;
     as_str(blob?)?;
     as_str(job_id?)?;
@@ -548,7 +557,7 @@ fn cn_job(v: &RawValue, truncated: &mut bool) -> Option<CnJob> {
 
 /// The cryptonote login's `algo` list joined with `,` (first [`MAX_ALGOS`] strings), or a
 /// single string.
-fn algo_list(v: &RawValue, truncated: &mut bool) -> Option<String> {
+fn algo_list(v: &RawValue, truncated: &mut Capper<'_>) -> Option<String> {
     if let Some(s) = as_str(v) {
         return Some(cap(&s, truncated));
     }
@@ -559,7 +568,7 @@ fn algo_list(v: &RawValue, truncated: &mut bool) -> Option<String> {
             out.push(',');
         }
         out.push_str(&s);
-        if out.len() > MAX_FIELD_LEN {
+        if out.len() > truncated.max {
             break;
         }
     }
@@ -691,11 +700,18 @@ pub struct Session {
     es2: bool,
     role_conflicts: u64,
     pending_dropped: u64,
+    limits: Limits,
 }
 
 impl Session {
+    /// With the default [`Limits`].
     pub fn new() -> Session {
         Session::default()
+    }
+
+    /// With the bounds the configuration gives.
+    pub fn with_limits(limits: Limits) -> Session {
+        Session { limits, ..Session::default() }
     }
 
     /// Feeds one complete line (without its line terminator) sent by `side` at `ts`.
@@ -756,7 +772,7 @@ impl Session {
         if let Some(method) = msg.method.as_deref() {
             self.note_method(method);
             let known = self.facts.variant.is_some();
-            let Some(call) = classify(method, msg.params, known, &mut self.facts.truncated) else {
+            let Some(call) = classify(method, msg.params, known, &mut Capper { max: self.limits.max_field_len, truncated: &mut self.facts.truncated }) else {
                 return false;
             };
             self.on_call(side, call, msg, ts);
@@ -770,7 +786,7 @@ impl Session {
 
     fn note_method(&mut self, method: &str) {
         // Compare before allocating: most lines repeat a method already listed.
-        let (name, cut) = capped(method);
+        let (name, cut) = capped(method, self.limits.max_field_len);
         if self.facts.methods.len() >= MAX_METHODS || self.facts.methods.iter().any(|m| m == name) {
             return;
         }
@@ -961,7 +977,7 @@ impl Session {
                 self.set_login(login, pass, true);
                 if let Some(w) = msg.worker.as_deref().filter(|w| !w.is_empty()) {
                     if self.facts.worker.is_none() {
-                        self.facts.worker = Some(cap(w, &mut self.facts.truncated));
+                        self.facts.worker = Some(cap(w, &mut Capper { max: self.limits.max_field_len, truncated: &mut self.facts.truncated }));
                     }
                 }
             }
@@ -1086,7 +1102,7 @@ impl Session {
             self.pending_dropped = self.pending_dropped.saturating_add(1);
             return;
         };
-        if self.pending.len() >= MAX_PENDING {
+        if self.pending.len() >= self.limits.max_pending {
             self.pending.pop_front();
             self.pending_dropped = self.pending_dropped.saturating_add(1);
         }
@@ -1113,7 +1129,7 @@ impl Session {
             self.facts.client_msgs = self.facts.client_msgs.saturating_add(1);
             if self.facts.agent.is_none() {
                 self.facts.agent =
-                    result.filter(|_| ok).and_then(|r| str_param(Some(r), &mut self.facts.truncated));
+                    result.filter(|_| ok).and_then(|r| str_param(Some(r), &mut Capper { max: self.limits.max_field_len, truncated: &mut self.facts.truncated }));
             }
             return true;
         }
@@ -1136,7 +1152,7 @@ impl Session {
                     }) {
                         self.add_extension("nicehash");
                     }
-                    let job = job.and_then(|j| cn_job(j, &mut self.facts.truncated));
+                    let job = job.and_then(|j| cn_job(j, &mut Capper { max: self.limits.max_field_len, truncated: &mut self.facts.truncated }));
                     let status_ok = status.and_then(as_str).is_some_and(|s| s.eq_ignore_ascii_case("ok"));
                     match job {
                         Some(job) => self.cn_job(job),
@@ -1204,7 +1220,7 @@ impl Session {
         }
         if matches!(self.facts.variant, None | Some(Variant::CryptoNote)) {
             let job =
-                fields(result, &["job"]).and_then(|[j]| j).and_then(|j| cn_job(j, &mut self.facts.truncated));
+                fields(result, &["job"]).and_then(|[j]| j).and_then(|j| cn_job(j, &mut Capper { max: self.limits.max_field_len, truncated: &mut self.facts.truncated }));
             if let Some(job) = job {
                 if !self.assign_role(side, Role::Pool) {
                     self.role_conflicts = self.role_conflicts.saturating_add(1);
