@@ -308,6 +308,127 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
+
+    fn config(argv: &[&str]) -> Config {
+        let mut all = vec!["minewatch"];
+        all.extend_from_slice(argv);
+        Config::from_args(&Args::try_parse_from(all).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn defaults_are_the_limits_the_code_was_tested_with() {
+        let c = config(&["-r", "a.pcap", "--workers", "4"]);
+        let d = FlowLimits::default();
+        assert_eq!(c.workers, 4);
+        // The process-wide memory cap is split among the workers.
+        assert_eq!(c.flow.memcap, (256 << 20) / 4);
+        assert_eq!(c.flow.max_flows, d.max_flows);
+        assert_eq!(c.flow.max_line, d.max_line);
+        assert_eq!(c.flow.inspect_bytes, d.inspect_bytes);
+        assert_eq!(c.flow.inspect_lines, d.inspect_lines);
+        assert_eq!(c.flow.idle_timeout_us, d.idle_timeout_us);
+        assert_eq!(c.flow.bypass_timeout_us, d.bypass_timeout_us);
+        assert_eq!(c.flow.hole_timeout_us, d.hole_timeout_us);
+        assert_eq!(c.flow.name_wait_us, d.name_wait_us);
+        assert_eq!(c.flow.elephant_frames, d.elephant_frames);
+        assert_eq!(c.flow.reassembly.max_ooo_bytes, d.reassembly.max_ooo_bytes);
+        assert_eq!(c.flow.reassembly.max_ooo_segments, d.reassembly.max_ooo_segments);
+        assert_eq!(c.flow.stratum, crate::stratum::Limits::default());
+        let dd = DefragLimits::default();
+        assert_eq!(
+            (c.defrag.max_datagrams, c.defrag.max_bytes, c.defrag.max_fragments, c.defrag.timeout_us),
+            (dd.max_datagrams, dd.max_bytes, dd.max_fragments, dd.timeout_us)
+        );
+        assert_eq!(c.dns_capacity, crate::intel::dnsmap::DEFAULT_CAPACITY);
+        assert!(matches!(&c.mode, RunMode::Files(f) if f == &["a.pcap"]));
+        // A replay writes no stats records unless asked.
+        assert_eq!(c.stats_interval, None);
+        assert!(c.privilege.seccomp && c.privilege.plan.user.is_none());
+    }
+
+    #[test]
+    fn options_reach_the_limits() {
+        let c = config(&[
+            "-i",
+            "eth0",
+            "-i",
+            "eth1",
+            "--no-fanout",
+            "--max-line",
+            "4096",
+            "--inspect-lines",
+            "3",
+            "--flow-timeout",
+            "90s",
+            "--name-wait",
+            "250ms",
+            "--reassembly-max-bytes",
+            "0",
+            "--defrag-max-fragments",
+            "8",
+            "--defrag-timeout",
+            "1m",
+            "--max-field-len",
+            "32",
+            "--max-pending",
+            "5",
+            "--http-max-pending",
+            "2",
+            "--dns-map-capacity",
+            "100",
+            "--user",
+            "mw",
+            "--no-seccomp",
+            "--memcap",
+            "1",
+            "--workers",
+            "1",
+        ]);
+        assert_eq!(c.flow.max_line, 4096);
+        assert_eq!(c.flow.inspect_lines, 3);
+        assert_eq!(c.flow.idle_timeout_us, 90_000_000);
+        assert_eq!(c.flow.name_wait_us, 250_000);
+        assert_eq!(c.flow.reassembly.max_ooo_bytes, 0);
+        assert_eq!(c.flow.memcap, 1 << 20);
+        assert_eq!(c.defrag.max_fragments, 8);
+        assert_eq!(c.defrag.timeout_us, 60_000_000);
+        assert_eq!(
+            c.flow.stratum,
+            crate::stratum::Limits { max_field_len: 32, max_pending: 5, http_max_pending: 2 }
+        );
+        assert_eq!(c.dns_capacity, 100);
+        assert!(!c.fanout && !c.privilege.seccomp);
+        assert_eq!(c.privilege.plan.user.as_deref(), Some("mw"));
+        // Live capture writes stats every minute unless told otherwise.
+        assert_eq!(c.stats_interval, Some(Duration::from_secs(60)));
+        let RunMode::Live(caps) = &c.mode else { panic!("not live") };
+        let names: Vec<&str> = caps.iter().map(|o| o.iface.as_str()).collect();
+        assert_eq!(names, ["eth0", "eth1"]);
+        assert!(caps.iter().all(|o| o.promisc && o.timeout_ms == LIVE_TIMEOUT_MS));
+        assert_eq!(config(&["-i", "lo", "--stats-interval", "0"]).stats_interval, Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn refuses_what_makes_no_sense() {
+        for bad in [
+            ["--flow-timeout", "0s"],
+            ["--name-wait", "0ms"],
+            ["--defrag-timeout", "soon"],
+            ["--inspect-lines", "0"],
+            ["--max-pending", "0"],
+            ["--dns-map-capacity", "0"],
+            ["--max-field-len", "8"],
+        ] {
+            let mut argv = vec!["minewatch", "-r", "a"];
+            argv.extend_from_slice(&bad);
+            assert!(Args::try_parse_from(&argv).is_err(), "{bad:?}");
+        }
+        let args = Args::try_parse_from(["minewatch", "-i", "lo", "--metrics", "0.0.0.0:9500"]).unwrap();
+        let e = Config::from_args(&args).unwrap_err();
+        assert_eq!(e.option(), "metrics");
+        assert!(e.to_string().starts_with("--metrics 0.0.0.0:9500: not a loopback address"), "{e}");
+    }
 
     #[test]
     fn default_home_net_covers_private_ranges_only() {

@@ -183,7 +183,8 @@ fn run(cfg: &Config) -> anyhow::Result<ExitCode> {
     };
     // Opened now, while the process may still write where its new user could not; the TCP
     // senders' threads start after the privilege drop.
-    let mut sink = Outputs::prepare(&cfg.outputs, &cfg.output_options)?.with_watchlist(opts.cfg.watchlist.clone());
+    let mut sink =
+        Outputs::prepare(&cfg.outputs, &cfg.output_options)?.with_watchlist(opts.cfg.watchlist.clone());
     let hosts = Arc::new(HostTable::new(cfg.max_hosts));
     // Bound before the privilege drop, so that a port below 1024 works; served after it.
     let mut endpoint = None;

@@ -37,7 +37,8 @@ pub fn check(cfg: &Config) -> Result<String, Vec<String>> {
                     problems.push(format!("{path}: {e}"));
                 }
             }
-            let shown: Vec<&str> = files.iter().map(|p| if p == "-" { "standard input" } else { p }).collect();
+            let shown: Vec<&str> =
+                files.iter().map(|p| if p == "-" { "standard input" } else { p }).collect();
             line("read:", &shown.join(", "));
         }
         RunMode::Live(captures) => {
@@ -55,7 +56,10 @@ pub fn check(cfg: &Config) -> Result<String, Vec<String>> {
                 } else {
                     "one reader hands packets to the workers (--no-fanout)".to_string()
                 };
-                line("", &format!("snaplen {}, buffer {} MiB per capture; {sharing}", o.snaplen, o.buffer_mb));
+                line(
+                    "",
+                    &format!("snaplen {}, buffer {} MiB per capture; {sharing}", o.snaplen, o.buffer_mb),
+                );
             }
         }
     }

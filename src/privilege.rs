@@ -120,8 +120,8 @@ pub enum PrivilegeError {
 /// A user by name, or by number when no user has that name: (name, uid, primary gid). A
 /// number that names no user gets the group of the same number.
 fn resolve_user(spec: &str) -> Result<(String, Uid, Gid), PrivilegeError> {
-    let found =
-        User::from_name(spec).map_err(|source| PrivilegeError::LookupUser { spec: spec.to_string(), source })?;
+    let found = User::from_name(spec)
+        .map_err(|source| PrivilegeError::LookupUser { spec: spec.to_string(), source })?;
     if let Some(u) = found {
         return Ok((u.name, u.uid, u.gid));
     }
@@ -134,8 +134,8 @@ fn resolve_user(spec: &str) -> Result<(String, Uid, Gid), PrivilegeError> {
 
 /// A group by name, or by number when no group has that name.
 fn resolve_group(spec: &str) -> Result<Gid, PrivilegeError> {
-    let found =
-        Group::from_name(spec).map_err(|source| PrivilegeError::LookupGroup { spec: spec.to_string(), source })?;
+    let found = Group::from_name(spec)
+        .map_err(|source| PrivilegeError::LookupGroup { spec: spec.to_string(), source })?;
     if let Some(g) = found {
         return Ok(g.gid);
     }
@@ -302,8 +302,8 @@ mod tests {
         if User::from_uid(uid).ok().flatten().is_none() {
             assert_eq!(gid.as_raw(), 4242);
         }
-        assert!(resolve_user("no-such-user-minewatch").unwrap_err().contains("no user named"));
-        assert!(resolve_group("no-such-group-minewatch").unwrap_err().contains("no group named"));
+        assert!(resolve_user("no-such-user-minewatch").unwrap_err().to_string().contains("no user named"));
+        assert!(resolve_group("no-such-group-minewatch").unwrap_err().to_string().contains("no group named"));
         assert_eq!(resolve_group("4243").unwrap().as_raw(), 4243);
     }
 }

@@ -549,3 +549,40 @@ fn test_config_summarises_or_lists_every_problem() {
         assert_one_usage_line(&out, "output ", "not writable");
     }
 }
+
+/// The limits are options: `--max-field-len` reaches the Stratum parser of every connection
+/// (the alerts' logins are cut to it and flagged), and a zero timeout is a usage error.
+#[test]
+fn limit_options_reach_the_parsers_and_are_validated() {
+    let path = util::pcaps_dir().join("cryptonote-xmrig.pcap");
+    let logins = |extra: &[&str]| -> Vec<(String, bool)> {
+        let mut argv: Vec<&std::ffi::OsStr> = vec!["-q".as_ref(), "--format".as_ref(), "json".as_ref()];
+        argv.extend(extra.iter().map(|a| std::ffi::OsStr::new(*a)));
+        argv.extend(["-r".as_ref(), path.as_os_str()]);
+        let out = util::run(&argv, None);
+        assert_eq!(out.code(), Some(0), "{}", out.describe());
+        out.stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["event_type"] == "mining")
+            .map(|v| {
+                let s = &v["stratum"];
+                (
+                    s["login"].as_str().unwrap_or_default().to_string(),
+                    s["truncated"].as_bool().unwrap_or(false),
+                )
+            })
+            .collect()
+    };
+    let full = logins(&[]);
+    assert!(!full.is_empty() && full.iter().all(|(l, cut)| l.len() > 16 && !cut), "{full:?}");
+    let cut = logins(&["--max-field-len", "16"]);
+    assert_eq!(cut.len(), full.len());
+    for ((short, flagged), (long, _)) in cut.iter().zip(&full) {
+        assert!(*flagged && short.len() == 16 && long.starts_with(short.as_str()), "{short:?} of {long:?}");
+    }
+
+    let out = util::run(&["--flow-timeout".as_ref(), "0s".as_ref(), "-r".as_ref(), path.as_os_str()], None);
+    assert_eq!(out.code(), Some(2), "{}", out.describe());
+    assert!(out.stderr.contains("must not be zero"), "{}", out.describe());
+}

@@ -902,7 +902,9 @@ fn pump(
                                 Opening::Tls => Mode::Tls { client, hello: Vec::new() },
                                 Opening::HttpPost => Mode::Http {
                                     client,
-                                    http: Box::new(HttpSession::with_limits(ctx.limits.stratum).with_client(client)),
+                                    http: Box::new(
+                                        HttpSession::with_limits(ctx.limits.stratum).with_client(client),
+                                    ),
                                 },
                                 _ => Mode::Sv2 { client, shape: Sv2Shape::new() },
                             };

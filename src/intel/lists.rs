@@ -240,7 +240,7 @@ mod tests {
         // The first pool list is good and new; the second has a bad line.
         std::fs::write(&f.pools_a, "new-a.example\n").unwrap();
         std::fs::write(&f.pools_b, "fine.example\nnot a domain\n").unwrap();
-        let e = r.reload_now().unwrap_err();
+        let e = r.reload_now().unwrap_err().to_string();
         assert!(e.starts_with(&f.pools_b.display().to_string()) && e.contains("line 2"), "{e}");
         assert!(!e.contains('\n'), "{e}");
         assert_eq!(*shared.load(), *before);
@@ -249,15 +249,16 @@ mod tests {
         // Good pool lists, a bad watchlist: the pool lists are not swapped in either.
         std::fs::write(&f.pools_b, "old-b.example\n").unwrap();
         std::fs::write(&f.watch, format!("{NEW_WALLET}.rig1 worker, not an address\n")).unwrap();
-        let e = r.reload_now().unwrap_err();
+        let e = r.reload_now().unwrap_err().to_string();
         assert!(e.starts_with(&f.watch.display().to_string()) && e.contains("line 1"), "{e}");
         assert_eq!(*shared.load(), *before);
 
         // A list that is gone.
         std::fs::write(&f.watch, format!("{NEW_WALLET}\n")).unwrap();
         std::fs::remove_file(&f.pools_a).unwrap();
-        let e = r.reload_now().unwrap_err();
+        let e = r.reload_now().unwrap_err().to_string();
         assert!(e.starts_with(&f.pools_a.display().to_string()), "{e}");
+        assert!(matches!(r.reload_now(), Err(ListError::Read { .. })));
         assert_eq!(*shared.load(), *before);
     }
 
@@ -294,7 +295,7 @@ mod tests {
             assert!(Instant::now() < give_up, "the reading never finished");
             std::thread::sleep(Duration::from_millis(5));
         };
-        assert!(outcome.is_err_and(|e| e.contains("line 1")));
+        assert!(outcome.is_err_and(|e| e.to_string().contains("line 1")));
         assert!(shared.matches("new-a.example").is_some(), "the good lists stay in force");
     }
 }

@@ -772,6 +772,20 @@ mod tests {
     }
 
     #[test]
+    fn configured_limits_bound_pending_requests_and_fields() {
+        let limits = Limits { max_field_len: 16, http_max_pending: 2, ..Limits::default() };
+        let mut s = HttpSession::with_limits(limits);
+        let getwork = r#"{"id":1,"method":"getwork","params":[]}"#;
+        s.push(true, post(getwork, "").as_bytes(), Ts(1)).unwrap();
+        // The Host header, 22 bytes, is cut to the configured 16.
+        assert_eq!(s.facts().pool_host.as_deref(), Some("pool.example.net"));
+        assert!(s.facts().truncated);
+        s.push(true, post(getwork, "").as_bytes(), Ts(2)).unwrap();
+        // A third request with two unanswered is over the configured bound.
+        assert_eq!(s.push(true, post(getwork, "").as_bytes(), Ts(3)), Err(HttpError::Bound));
+    }
+
+    #[test]
     fn post_prefix() {
         assert_eq!(may_start_post(b""), None);
         assert_eq!(may_start_post(b"PO"), None);

@@ -37,9 +37,9 @@ use std::hash::{Hash, Hasher};
 use serde_json::value::RawValue;
 
 use super::message::{self, as_f64, as_str, elements, fields, is_false, is_true, Message};
-use super::{Confidence, Limits, SessionFacts, Side, Variant, MAX_EXTENSIONS, MAX_METHODS};
 #[cfg(test)]
 use super::MAX_FIELD_LEN;
+use super::{Confidence, Limits, SessionFacts, Side, Variant, MAX_EXTENSIONS, MAX_METHODS};
 use crate::time::Ts;
 
 /// Unanswered requests remembered per session. Real miners have a handful in flight; a peer
@@ -772,7 +772,12 @@ impl Session {
         if let Some(method) = msg.method.as_deref() {
             self.note_method(method);
             let known = self.facts.variant.is_some();
-            let Some(call) = classify(method, msg.params, known, &mut Capper { max: self.limits.max_field_len, truncated: &mut self.facts.truncated }) else {
+            let Some(call) = classify(
+                method,
+                msg.params,
+                known,
+                &mut Capper { max: self.limits.max_field_len, truncated: &mut self.facts.truncated },
+            ) else {
                 return false;
             };
             self.on_call(side, call, msg, ts);
@@ -977,7 +982,13 @@ impl Session {
                 self.set_login(login, pass, true);
                 if let Some(w) = msg.worker.as_deref().filter(|w| !w.is_empty()) {
                     if self.facts.worker.is_none() {
-                        self.facts.worker = Some(cap(w, &mut Capper { max: self.limits.max_field_len, truncated: &mut self.facts.truncated }));
+                        self.facts.worker = Some(cap(
+                            w,
+                            &mut Capper {
+                                max: self.limits.max_field_len,
+                                truncated: &mut self.facts.truncated,
+                            },
+                        ));
                     }
                 }
             }
@@ -1128,8 +1139,12 @@ impl Session {
             // The pool asked, the miner answers with its software and version.
             self.facts.client_msgs = self.facts.client_msgs.saturating_add(1);
             if self.facts.agent.is_none() {
-                self.facts.agent =
-                    result.filter(|_| ok).and_then(|r| str_param(Some(r), &mut Capper { max: self.limits.max_field_len, truncated: &mut self.facts.truncated }));
+                self.facts.agent = result.filter(|_| ok).and_then(|r| {
+                    str_param(
+                        Some(r),
+                        &mut Capper { max: self.limits.max_field_len, truncated: &mut self.facts.truncated },
+                    )
+                });
             }
             return true;
         }
@@ -1152,7 +1167,15 @@ impl Session {
                     }) {
                         self.add_extension("nicehash");
                     }
-                    let job = job.and_then(|j| cn_job(j, &mut Capper { max: self.limits.max_field_len, truncated: &mut self.facts.truncated }));
+                    let job = job.and_then(|j| {
+                        cn_job(
+                            j,
+                            &mut Capper {
+                                max: self.limits.max_field_len,
+                                truncated: &mut self.facts.truncated,
+                            },
+                        )
+                    });
                     let status_ok = status.and_then(as_str).is_some_and(|s| s.eq_ignore_ascii_case("ok"));
                     match job {
                         Some(job) => self.cn_job(job),
@@ -1219,8 +1242,12 @@ impl Session {
             }
         }
         if matches!(self.facts.variant, None | Some(Variant::CryptoNote)) {
-            let job =
-                fields(result, &["job"]).and_then(|[j]| j).and_then(|j| cn_job(j, &mut Capper { max: self.limits.max_field_len, truncated: &mut self.facts.truncated }));
+            let job = fields(result, &["job"]).and_then(|[j]| j).and_then(|j| {
+                cn_job(
+                    j,
+                    &mut Capper { max: self.limits.max_field_len, truncated: &mut self.facts.truncated },
+                )
+            });
             if let Some(job) = job {
                 if !self.assign_role(side, Role::Pool) {
                     self.role_conflicts = self.role_conflicts.saturating_add(1);
@@ -1870,6 +1897,24 @@ mod tests {
         assert_eq!(s.facts().login.as_deref(), Some("w"));
         assert_eq!(s.facts().algo, None);
         assert_eq!(s.confidence(), Some(Confidence::Confirmed));
+    }
+
+    #[test]
+    fn configured_limits_bound_fields_and_pending_requests() {
+        let limits = Limits { max_field_len: 20, max_pending: 3, ..Limits::default() };
+        let mut s = Session::with_limits(limits);
+        let login = "w".repeat(100);
+        let l = format!(r#"{{"id":1,"method":"mining.authorize","params":["{login}","x"]}}"#);
+        s.on_line(A, l.as_bytes(), Ts(1));
+        assert_eq!(s.facts().login.as_deref(), Some(&login[..20]));
+        assert!(s.facts().truncated);
+        for i in 10..20 {
+            let l = format!(r#"{{"id":{i},"method":"mining.submit","params":["w","j","0","0","{i}"]}}"#);
+            s.on_line(A, l.as_bytes(), Ts(i));
+        }
+        assert_eq!(s.pending.len(), 3);
+        // Eleven requests, three kept.
+        assert_eq!(s.pending_dropped(), 8);
     }
 
     #[test]
