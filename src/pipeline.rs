@@ -576,13 +576,13 @@ pub fn run_files(
         let input = match open_input(path) {
             Ok(i) => SharedInput::new(i, n, opts.stop.clone()),
             Err(reason) => {
-                input_errors.push((path.clone(), reason));
+                input_errors.push((path.clone(), reason.to_string()));
                 continue;
             }
         };
         let failed = replay_input(&mut workers, &input, &intel, progress);
         if let Some(reason) = input.error() {
-            input_errors.push((path.clone(), reason));
+            input_errors.push((path.clone(), reason.to_string()));
         }
         if !failed.is_empty() {
             // A worker that panicked left its flows half-inspected: stop here, say so.
@@ -759,7 +759,7 @@ impl BlockWorker<Product, (Guess, Sorted)> for Replayer<'_> {
         block: &Block,
         stitcher: &mut Stitcher,
         guess: Option<(Guess, Sorted)>,
-    ) -> (Product, Result<(), String>) {
+    ) -> (Product, Result<(), crate::capture::FileError>) {
         let Replayer { w, n, intel, .. } = self;
         if *n <= 1 {
             // The only worker: no hand-over.

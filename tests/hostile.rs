@@ -156,14 +156,14 @@ fn assert_one_error(run: &Run, path: &Path) {
 fn read_all(path: &Path) -> (usize, Option<String>) {
     let mut src = match OfflineSource::open(path.to_str().expect("utf-8 temp path")) {
         Ok(s) => s,
-        Err(e) => return (0, Some(e)),
+        Err(e) => return (0, Some(e.to_string())),
     };
     let mut n = 0;
     loop {
         match src.next_frame() {
             Ok(Some(_)) => n += 1,
             Ok(None) => return (n, None),
-            Err(e) => return (n, Some(e)),
+            Err(e) => return (n, Some(e.to_string())),
         }
     }
 }

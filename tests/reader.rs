@@ -28,9 +28,9 @@ fn captures(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 fn ours(path: &Path) -> Result<Frames, String> {
-    let mut src = OfflineSource::open(path.to_str().unwrap())?;
+    let mut src = OfflineSource::open(path.to_str().unwrap()).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
-    while let Some((_, f)) = src.next_frame()? {
+    while let Some((_, f)) = src.next_frame().map_err(|e| e.to_string())? {
         out.push((f.ts.as_micros(), f.data.to_vec(), f.wire_len));
     }
     Ok(out)
@@ -87,7 +87,7 @@ fn stitched(data: &[u8], cuts: &[usize]) -> (Frames, Option<String>) {
             out.push((f.ts.as_micros(), f.data.to_vec(), f.wire_len))
         });
         if let Err(e) = r {
-            return (out, Some(e));
+            return (out, Some(e.to_string()));
         }
         at = p.max(at);
     }

@@ -84,6 +84,38 @@ enum Step<'a> {
 /// of nothing but interface blocks from growing the table without end).
 const MAX_IFACES: usize = 4096;
 
+/// Why a capture file is refused or ends early: one line, said after the file's path. Every
+/// record before the damage has been delivered.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FileError {
+    #[error("truncated file: {0} bytes, shorter than a capture file header")]
+    ShortHeader(usize),
+    #[error("unknown file format: neither pcap nor pcapng")]
+    UnknownFormat,
+    #[error("link type {0} is not supported")]
+    LinkType(i32),
+    #[error("corrupt record: {0} captured bytes, more than the {MAX_RECORD} allowed")]
+    RecordTooLong(u32),
+    #[error("corrupt pcapng block: length {0}")]
+    BlockLength(u32),
+    #[error("corrupt pcapng section header: bad byte-order magic")]
+    ByteOrder,
+    #[error("corrupt record")]
+    CorruptRecord,
+    #[error("corrupt pcapng block")]
+    CorruptBlock,
+    #[error("corrupt pcapng file: more than {MAX_IFACES} interfaces")]
+    TooManyInterfaces,
+    #[error("corrupt pcapng interface: time resolution {0}")]
+    TimeResolution(u8),
+    #[error("corrupt pcapng packet: interface {0} was never described")]
+    UnknownInterface(u32),
+    #[error("interface {iface}: link type {dlt} is not supported")]
+    InterfaceLinkType { iface: u32, dlt: i32 },
+    #[error("truncated file: the last record is cut short ({0} bytes)")]
+    LastRecordCut(usize),
+}
+
 fn u32_at(b: &[u8], at: usize, big_endian: bool) -> Option<u32> {
     let s: [u8; 4] = b.get(at..at + 4)?.try_into().ok()?;
     Some(if big_endian { u32::from_be_bytes(s) } else { u32::from_le_bytes(s) })
@@ -100,9 +132,9 @@ fn ts_from_units(units: u64, per_sec: u64, offset_s: i64) -> Ts {
 impl Walker {
     /// Reads the file header. `Ok(None)`: not enough bytes yet; the `usize` is the header's
     /// length (pcapng's section header is a record of its own and is left in place).
-    fn open(head: &[u8], at_eof: bool) -> Result<Option<(Walker, usize)>, String> {
+    fn open(head: &[u8], at_eof: bool) -> Result<Option<(Walker, usize)>, FileError> {
         if head.len() < 4 {
-            return if at_eof { Err(short_header(head.len())) } else { Ok(None) };
+            return if at_eof { Err(FileError::ShortHeader(head.len())) } else { Ok(None) };
         }
         if u32_at(head, 0, false) == Some(PCAPNG_SHB) {
             let w = Walker::new(Format::PcapNg, false);
@@ -111,11 +143,11 @@ impl Walker {
         let h = match parse_pcap_header(head) {
             Ok((_, h)) => h,
             Err(nom::Err::Incomplete(_)) if !at_eof => return Ok(None),
-            Err(nom::Err::Incomplete(_)) => return Err(short_header(head.len())),
-            Err(_) => return Err("unknown file format: neither pcap nor pcapng".to_string()),
+            Err(nom::Err::Incomplete(_)) => return Err(FileError::ShortHeader(head.len())),
+            Err(_) => return Err(FileError::UnknownFormat),
         };
         let dlt = h.network.0;
-        let link = LinkType::from_dlt(dlt).ok_or_else(|| format!("link type {dlt} is not supported"))?;
+        let link = LinkType::from_dlt(dlt).ok_or(FileError::LinkType(dlt))?;
         let format = Format::Pcap {
             big_endian: h.is_bigendian(),
             nanos: h.is_nanosecond_precision(),
@@ -131,15 +163,13 @@ impl Walker {
 
     /// The length of the record at the start of `buf`, once its header is there (`Ok(None)`
     /// before). An `Err` is the one-line reason the file is corrupt at this point.
-    fn record_len(&self, buf: &[u8]) -> Result<Option<usize>, String> {
+    fn record_len(&self, buf: &[u8]) -> Result<Option<usize>, FileError> {
         match self.format {
             Format::Pcap { big_endian, modified, .. } => {
                 let hdr = pcap_record_header(modified);
                 let Some(caplen) = u32_at(buf, 8, big_endian) else { return Ok(None) };
                 if caplen > MAX_RECORD {
-                    return Err(format!(
-                        "corrupt record: {caplen} captured bytes, more than the {MAX_RECORD} allowed"
-                    ));
+                    return Err(FileError::RecordTooLong(caplen));
                 }
                 Ok(Some(hdr + caplen as usize))
             }
@@ -147,7 +177,7 @@ impl Walker {
                 let Some(big_endian) = self.ng_byte_order(buf)? else { return Ok(None) };
                 let Some(block_len) = u32_at(buf, 4, big_endian) else { return Ok(None) };
                 if !ng_block_len_ok(block_len) {
-                    return Err(format!("corrupt pcapng block: length {block_len}"));
+                    return Err(FileError::BlockLength(block_len));
                 }
                 Ok(Some(block_len as usize))
             }
@@ -156,7 +186,7 @@ impl Walker {
 
     /// The byte order of the pcapng block at the start of `buf` (`Ok(None)` before enough of it
     /// is there): a section header sets its own, and that of everything up to the next one.
-    fn ng_byte_order(&self, buf: &[u8]) -> Result<Option<bool>, String> {
+    fn ng_byte_order(&self, buf: &[u8]) -> Result<Option<bool>, FileError> {
         let Some(kind) = u32_at(buf, 0, false) else { return Ok(None) };
         if kind != PCAPNG_SHB {
             return Ok(Some(self.big_endian));
@@ -165,13 +195,13 @@ impl Walker {
             None => Ok(None),
             Some(PCAPNG_BYTE_ORDER) => Ok(Some(false)),
             Some(m) if m.swap_bytes() == PCAPNG_BYTE_ORDER => Ok(Some(true)),
-            Some(_) => Err("corrupt pcapng section header: bad byte-order magic".to_string()),
+            Some(_) => Err(FileError::ByteOrder),
         }
     }
 
     /// Reads the record at the start of `buf`. An `Err` is the one-line reason the file is
     /// corrupt at this point.
-    fn step<'a>(&mut self, buf: &'a [u8]) -> Result<Step<'a>, String> {
+    fn step<'a>(&mut self, buf: &'a [u8]) -> Result<Step<'a>, FileError> {
         let Some(len) = self.record_len(buf)? else { return Ok(Step::Need) };
         let Some(rec) = buf.get(..len) else { return Ok(Step::Need) };
         match self.format {
@@ -183,7 +213,7 @@ impl Walker {
                 } else {
                     parse_pcap_frame(rec)
                 };
-                let (_, b) = parsed.map_err(|_| "corrupt record".to_string())?;
+                let (_, b) = parsed.map_err(|_| FileError::CorruptRecord)?;
                 self.last_sec = b.ts_sec;
                 let usec = if nanos { b.ts_usec / 1000 } else { b.ts_usec };
                 let ts = Ts::from_timeval(i64::from(b.ts_sec), i64::from(usec));
@@ -195,7 +225,7 @@ impl Walker {
     }
 
     /// One whole pcapng block (its length already checked by [`Walker::record_len`]).
-    fn step_ng<'a>(&mut self, block: &'a [u8]) -> Result<Step<'a>, String> {
+    fn step_ng<'a>(&mut self, block: &'a [u8]) -> Result<Step<'a>, FileError> {
         let len = block.len();
         self.big_endian = self.ng_byte_order(block)?.unwrap_or(self.big_endian);
         let parsed = if self.big_endian { parse_block_be(block) } else { parse_block_le(block) };
@@ -207,7 +237,7 @@ impl Walker {
             Err(_) => {
                 let kind = u32_at(block, 0, self.big_endian).unwrap_or(0);
                 if [PCAPNG_SHB, PCAPNG_IDB, PCAPNG_EPB, PCAPNG_SPB].contains(&kind) {
-                    return Err("corrupt pcapng block".to_string());
+                    return Err(FileError::CorruptBlock);
                 }
                 return Ok(Step::Record { len, frame: None });
             }
@@ -227,7 +257,8 @@ impl Walker {
                 let iface = self.iface(epb.if_id)?;
                 let units = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
                 let ts = ts_from_units(units, iface.per_sec, iface.offset_s);
-                let link = iface.link.ok_or_else(|| unsupported(epb.if_id, iface.dlt))?;
+                let link =
+                    iface.link.ok_or(FileError::InterfaceLinkType { iface: epb.if_id, dlt: iface.dlt })?;
                 // The data is padded to 4 bytes; the captured length says where it ends.
                 let d = epb.data;
                 let data = d.get(..epb.caplen as usize).unwrap_or(d);
@@ -239,14 +270,12 @@ impl Walker {
         Ok(Step::Record { len, frame })
     }
 
-    fn add_iface(&mut self, idb: &InterfaceDescriptionBlock<'_>) -> Result<(), String> {
+    fn add_iface(&mut self, idb: &InterfaceDescriptionBlock<'_>) -> Result<(), FileError> {
         if self.ifaces.len() >= MAX_IFACES {
-            return Err(format!("corrupt pcapng file: more than {MAX_IFACES} interfaces"));
+            return Err(FileError::TooManyInterfaces);
         }
         let dlt = i32::from(idb.linktype.0 as u16);
-        let per_sec = idb
-            .ts_resolution()
-            .ok_or_else(|| format!("corrupt pcapng interface: time resolution {}", idb.if_tsresol))?;
+        let per_sec = idb.ts_resolution().ok_or(FileError::TimeResolution(idb.if_tsresol))?;
         self.ifaces.push(Iface {
             link: LinkType::from_dlt(dlt),
             dlt,
@@ -257,17 +286,14 @@ impl Walker {
         Ok(())
     }
 
-    fn iface(&self, id: u32) -> Result<Iface, String> {
-        self.ifaces
-            .get(id as usize)
-            .copied()
-            .ok_or_else(|| format!("corrupt pcapng packet: interface {id} was never described"))
+    fn iface(&self, id: u32) -> Result<Iface, FileError> {
+        self.ifaces.get(id as usize).copied().ok_or(FileError::UnknownInterface(id))
     }
 
     /// A simple packet block: interface 0, no timestamp (libpcap gives it time zero too).
-    fn simple<'a>(&self, spb: &SimplePacketBlock<'a>) -> Result<(LinkType, Frame<'a>), String> {
+    fn simple<'a>(&self, spb: &SimplePacketBlock<'a>) -> Result<(LinkType, Frame<'a>), FileError> {
         let iface = self.iface(0)?;
-        let link = iface.link.ok_or_else(|| unsupported(0, iface.dlt))?;
+        let link = iface.link.ok_or(FileError::InterfaceLinkType { iface: 0, dlt: iface.dlt })?;
         let d = spb.data;
         let cap = if iface.snaplen == 0 { u32::MAX } else { iface.snaplen };
         let keep = d.len().min(spb.origlen as usize).min(cap as usize);
@@ -291,14 +317,6 @@ fn ng_block_len_ok(len: u32) -> bool {
     len >= 12 && len % 4 == 0 && len <= MAX_BLOCK
 }
 
-fn short_header(got: usize) -> String {
-    format!("truncated file: {got} bytes, shorter than a capture file header")
-}
-
-fn unsupported(iface: u32, dlt: i32) -> String {
-    format!("interface {iface}: link type {dlt} is not supported")
-}
-
 /// Walks a capture file handed over block by block (of any sizes): the records inside a block
 /// are read in place; one cut by the end of a block waits in `carry` for the rest.
 #[derive(Debug, Default)]
@@ -319,7 +337,7 @@ impl Stitcher {
         block: &[u8],
         eof: bool,
         frame: &mut dyn FnMut(LinkType, &Frame<'_>),
-    ) -> Result<(), String> {
+    ) -> Result<(), FileError> {
         self.feed_guessed(block, eof, None, frame).1
     }
 
@@ -334,7 +352,7 @@ impl Stitcher {
         eof: bool,
         guess: Option<Guess>,
         frame: &mut dyn FnMut(LinkType, &Frame<'_>),
-    ) -> (bool, Result<(), String>) {
+    ) -> (bool, Result<(), FileError>) {
         if self.failed {
             return (false, Ok(()));
         }
@@ -357,7 +375,7 @@ impl Stitcher {
         guess: Option<Guess>,
         taken: &mut bool,
         frame: &mut dyn FnMut(LinkType, &Frame<'_>),
-    ) -> Result<(), String> {
+    ) -> Result<(), FileError> {
         let whole = block;
         let walker = match &mut self.walker {
             Some(w) => w,
@@ -391,7 +409,7 @@ impl Stitcher {
                         self.carry.drain(..len.min(self.carry.len()));
                     }
                     // A record whose whole length is there parses or fails; it never asks for more.
-                    Step::Need => return Err("corrupt record".to_string()),
+                    Step::Need => return Err(FileError::CorruptRecord),
                 }
                 continue;
             }
@@ -427,7 +445,7 @@ impl Stitcher {
         }
         if eof && !self.carry.is_empty() {
             let left = self.carry.len();
-            return Err(format!("truncated file: the last record is cut short ({left} bytes)"));
+            return Err(FileError::LastRecordCut(left));
         }
         Ok(())
     }
@@ -461,7 +479,7 @@ pub struct Guess {
     after: Walker,
     /// Where the record cut by the block's end starts.
     end: usize,
-    error: Option<String>,
+    error: Option<FileError>,
 }
 
 /// What a guess finds at one offset.

@@ -29,6 +29,28 @@ pub enum Input {
     Stream(Box<dyn std::io::Read + Send>),
 }
 
+pub use file::FileError;
+
+/// Why a capture input could not be opened or read to its end: one line, said after the
+/// input's path.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CaptureError {
+    /// The input could not be opened (the I/O reason, without Rust's "(os error N)").
+    #[error("{0}")]
+    Open(String),
+    #[error("is a directory, not a capture file")]
+    IsDirectory,
+    /// Reading failed part way (the I/O reason).
+    #[error("read error: {0}")]
+    Read(String),
+    /// A regular file got shorter while it was read.
+    #[error("the file shrank while being read")]
+    Shrank,
+    /// The file's contents are damaged or cut short.
+    #[error(transparent)]
+    File(#[from] FileError),
+}
+
 /// An I/O error's reason without Rust's "(os error N)" suffix.
 fn io_reason(e: &std::io::Error) -> String {
     let s = e.to_string();
@@ -39,15 +61,15 @@ fn io_reason(e: &std::io::Error) -> String {
 }
 
 /// Opens a capture file for reading; `-` is standard input. The error is a one-line reason.
-pub fn open_input(path: &str) -> Result<Input, String> {
+pub fn open_input(path: &str) -> Result<Input, CaptureError> {
     if path == "-" {
         return Ok(Input::Stream(Box::new(std::io::stdin())));
     }
-    let meta = std::fs::metadata(path).map_err(|e| io_reason(&e))?;
+    let meta = std::fs::metadata(path).map_err(|e| CaptureError::Open(io_reason(&e)))?;
     if meta.is_dir() {
-        return Err("is a directory, not a capture file".to_string());
+        return Err(CaptureError::IsDirectory);
     }
-    let f = std::fs::File::open(path).map_err(|e| io_reason(&e))?;
+    let f = std::fs::File::open(path).map_err(|e| CaptureError::Open(io_reason(&e)))?;
     Ok(if meta.is_file() { Input::File(f, meta.len()) } else { Input::Stream(Box::new(f)) })
 }
 
@@ -59,14 +81,14 @@ pub struct OfflineSource {
     block: Vec<u8>,
     frames: std::collections::VecDeque<(LinkType, Ts, Vec<u8>, u32)>,
     current: Vec<u8>,
-    failed: Option<String>,
+    failed: Option<CaptureError>,
     eof: bool,
 }
 
 impl OfflineSource {
     /// Opens a pcap or pcapng file; `-` reads standard input. The error is a one-line reason
     /// (a damaged header is reported by the first [`OfflineSource::next_frame`]).
-    pub fn open(path: &str) -> Result<OfflineSource, String> {
+    pub fn open(path: &str) -> Result<OfflineSource, CaptureError> {
         Ok(OfflineSource::from_reader(match open_input(path)? {
             Input::File(f, _) => Box::new(f),
             Input::Stream(r) => r,
@@ -89,7 +111,7 @@ impl OfflineSource {
     /// The next frame and its link type; `Ok(None)` at the end of the file, `Err` (a one-line
     /// reason) when the file is corrupt or truncated: everything before that point has been
     /// delivered.
-    pub fn next_frame(&mut self) -> Result<Option<(LinkType, Frame<'_>)>, String> {
+    pub fn next_frame(&mut self) -> Result<Option<(LinkType, Frame<'_>)>, CaptureError> {
         use std::io::Read;
         while self.frames.is_empty() {
             if let Some(e) = self.failed.take() {
@@ -102,7 +124,7 @@ impl OfflineSource {
             match self.input.by_ref().take(file::BLOCK as u64).read_to_end(&mut self.block) {
                 Ok(n) => self.eof = n < file::BLOCK,
                 Err(e) => {
-                    self.failed = Some(format!("read error: {}", io_reason(&e)));
+                    self.failed = Some(CaptureError::Read(io_reason(&e)));
                     self.eof = true;
                 }
             }
@@ -111,7 +133,7 @@ impl OfflineSource {
                 frames.push_back((link, f.ts, f.data.to_vec(), f.wire_len));
             });
             if let Err(e) = fed {
-                self.failed.get_or_insert(e);
+                self.failed.get_or_insert(e.into());
                 self.eof = true;
             }
         }

@@ -43,7 +43,7 @@ pub struct Block {
     /// The last block of the input.
     pub eof: bool,
     /// Reading failed after `data`: the input ends here, with this reason.
-    pub error: Option<String>,
+    pub error: Option<super::CaptureError>,
 }
 
 enum Source {
@@ -83,7 +83,7 @@ struct Ring<T, G> {
     /// How many blocks are to be processed, once known (the input's end, its damage, a stop).
     end: Option<u64>,
     /// Why the input ended early.
-    error: Option<String>,
+    error: Option<super::CaptureError>,
     free: Vec<Vec<u8>>,
 }
 
@@ -97,8 +97,12 @@ pub trait BlockWorker<T, G> {
     /// Walks a block for sure, in file order, one block at a time (any worker may do it):
     /// through `stitcher`, taking the block's guess if it was right. Returns what every
     /// worker's `process` will get.
-    fn commit(&mut self, block: &Block, stitcher: &mut Stitcher, guess: Option<G>)
-        -> (T, Result<(), String>);
+    fn commit(
+        &mut self,
+        block: &Block,
+        stitcher: &mut Stitcher,
+        guess: Option<G>,
+    ) -> (T, Result<(), super::FileError>);
     /// Processes a walked block (every worker, every block, in order).
     fn process(&mut self, block: &Block, product: &T);
 }
@@ -153,7 +157,7 @@ impl<T, G> SharedInput<T, G> {
     }
 
     /// Why the input ended early, if it did.
-    pub fn error(&self) -> Option<String> {
+    pub fn error(&self) -> Option<super::CaptureError> {
         self.lock().error.clone()
     }
 
@@ -259,7 +263,7 @@ impl<T, G> SharedInput<T, G> {
         ring.stitcher = Some(stitcher);
         ring.resume = resume;
         ring.walked += 1;
-        let err = result.err().or_else(|| block.error.clone());
+        let err = result.err().map(super::CaptureError::from).or_else(|| block.error.clone());
         if let Some(e) = err {
             ring.error.get_or_insert(e);
             ring.end = Some(ring.end.map_or(k + 1, |e| e.min(k + 1)));
@@ -304,13 +308,13 @@ impl<T, G> SharedInput<T, G> {
                     match f.read_at(data.get_mut(at..).unwrap_or_default(), start + at as u64) {
                         // The file shrank since it was opened.
                         Ok(0) => {
-                            block.error = Some("the file shrank while being read".to_string());
+                            block.error = Some(super::CaptureError::Shrank);
                             break;
                         }
                         Ok(n) => at += n,
                         Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                         Err(e) => {
-                            block.error = Some(format!("read error: {}", super::io_reason(&e)));
+                            block.error = Some(super::CaptureError::Read(super::io_reason(&e)));
                             break;
                         }
                     }
@@ -328,7 +332,7 @@ impl<T, G> SharedInput<T, G> {
                         Ok(n) => break n,
                         Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                         Err(e) => {
-                            block.error = Some(format!("read error: {}", super::io_reason(&e)));
+                            block.error = Some(super::CaptureError::Read(super::io_reason(&e)));
                             break 0;
                         }
                     }
@@ -379,7 +383,12 @@ mod tests {
             self.check(Fail::Guess, block);
             Some(())
         }
-        fn commit(&mut self, block: &Block, st: &mut Stitcher, _: Option<()>) -> (u64, Result<(), String>) {
+        fn commit(
+            &mut self,
+            block: &Block,
+            st: &mut Stitcher,
+            _: Option<()>,
+        ) -> (u64, Result<(), crate::capture::FileError>) {
             self.check(Fail::Commit, block);
             if st.resume().is_none() {
                 // A pcap file header, so that later blocks are guessed.
