@@ -143,16 +143,38 @@ pub fn check(cfg: &Config) -> Result<String, Vec<String>> {
     }
 }
 
+/// Why one thing a run would open fails its check (said after what it is about).
+#[derive(Debug, thiserror::Error)]
+enum CheckError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("is a directory")]
+    IsDirectory,
+    #[error("{}: {source}", path.display())]
+    At { path: PathBuf, source: Box<CheckError> },
+    #[error("directory {}: {source}", dir.display())]
+    Directory { dir: PathBuf, source: Box<CheckError> },
+    #[error("{} is not a directory", .0.display())]
+    NotADirectory(PathBuf),
+    /// `access(2)` said no.
+    #[error("not writable ({})", .0.desc())]
+    NotWritable(nix::Error),
+    #[error("{0}")]
+    Filter(#[from] pcap::Error),
+    #[error("name resolves to no address")]
+    NoAddress,
+}
+
 /// A capture file the run could open: it exists, is not a directory, and can be read.
-fn check_capture_file(path: &str) -> Result<(), String> {
+fn check_capture_file(path: &str) -> Result<(), CheckError> {
     if path == "-" {
         return Ok(());
     }
-    let f = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let f = std::fs::File::open(path)?;
     match f.metadata() {
-        Ok(m) if m.is_dir() => Err("is a directory".to_string()),
+        Ok(m) if m.is_dir() => Err(CheckError::IsDirectory),
         Ok(_) => Ok(()),
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -172,25 +194,25 @@ fn check_interfaces(wanted: &[String]) -> Vec<String> {
 
 /// The filter compiled by libpcap, for Ethernet (what a SPAN port gives): a syntax error is
 /// caught here; an expression that only fails on another link type is not.
-fn check_filter(filter: &str) -> Result<(), String> {
-    let dead = pcap::Capture::dead(pcap::Linktype::ETHERNET).map_err(|e| e.to_string())?;
-    dead.compile(filter, true).map(|_| ()).map_err(|e| e.to_string())
+fn check_filter(filter: &str) -> Result<(), CheckError> {
+    let dead = pcap::Capture::dead(pcap::Linktype::ETHERNET)?;
+    dead.compile(filter, true)?;
+    Ok(())
 }
 
 /// A file output the run could open for appending: an existing file must be writable, a new
 /// one needs a writable directory (the run creates the file, not the directory).
-fn check_output_file(path: &Path) -> Result<(), String> {
+fn check_output_file(path: &Path) -> Result<(), CheckError> {
     match std::fs::metadata(path) {
-        Ok(m) if m.is_dir() => Err("is a directory".to_string()),
+        Ok(m) if m.is_dir() => Err(CheckError::IsDirectory),
         Ok(_) => writable(path),
         Err(_) => {
             let dir = parent_dir(path);
+            let in_dir = |e: CheckError| CheckError::Directory { dir: dir.clone(), source: Box::new(e) };
             match std::fs::metadata(&dir) {
-                Ok(m) if m.is_dir() => {
-                    writable(&dir).map_err(|e| format!("directory {}: {e}", dir.display()))
-                }
-                Ok(_) => Err(format!("{} is not a directory", dir.display())),
-                Err(e) => Err(format!("directory {}: {e}", dir.display())),
+                Ok(m) if m.is_dir() => writable(&dir).map_err(in_dir),
+                Ok(_) => Err(CheckError::NotADirectory(dir.clone())),
+                Err(e) => Err(in_dir(e.into())),
             }
         }
     }
@@ -198,15 +220,20 @@ fn check_output_file(path: &Path) -> Result<(), String> {
 
 /// A directory the run could create (with its parents) and write in: the nearest existing
 /// ancestor must be a writable directory.
-fn check_dir_creatable(dir: &Path) -> Result<(), String> {
+fn check_dir_creatable(dir: &Path) -> Result<(), CheckError> {
     let mut at = dir.to_path_buf();
     loop {
         match std::fs::metadata(&at) {
             Ok(m) if m.is_dir() => {
-                return writable(&at)
-                    .map_err(|e| if at == dir { e } else { format!("{}: {e}", at.display()) })
+                return writable(&at).map_err(|e| {
+                    if at == dir {
+                        e
+                    } else {
+                        CheckError::At { path: at.clone(), source: Box::new(e) }
+                    }
+                })
             }
-            Ok(_) => return Err(format!("{} is not a directory", at.display())),
+            Ok(_) => return Err(CheckError::NotADirectory(at)),
             Err(_) => match at.parent() {
                 Some(p) if !p.as_os_str().is_empty() => at = p.to_path_buf(),
                 _ => return writable(Path::new(".")),
@@ -224,17 +251,16 @@ fn parent_dir(path: &Path) -> PathBuf {
 
 /// `access(2)` with `W_OK`: also says no on a read-only file system (systemd's
 /// `ProtectSystem=strict` outside the unit's own directories).
-fn writable(path: &Path) -> Result<(), String> {
-    nix::unistd::access(path, nix::unistd::AccessFlags::W_OK)
-        .map_err(|e| format!("not writable ({})", e.desc()))
+fn writable(path: &Path) -> Result<(), CheckError> {
+    nix::unistd::access(path, nix::unistd::AccessFlags::W_OK).map_err(CheckError::NotWritable)
 }
 
 /// A syslog address that resolves, as the run resolves it when it starts.
-fn check_address(addr: &str) -> Result<(), String> {
+fn check_address(addr: &str) -> Result<(), CheckError> {
     match addr.to_socket_addrs().map(|mut it| it.next()) {
         Ok(Some(_)) => Ok(()),
-        Ok(None) => Err("name resolves to no address".to_string()),
-        Err(e) => Err(e.to_string()),
+        Ok(None) => Err(CheckError::NoAddress),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -246,15 +272,21 @@ mod tests {
     fn output_directories_must_exist_and_be_writable() {
         let d = tempfile::tempdir().unwrap();
         assert!(check_output_file(&d.path().join("alerts.json")).is_ok());
-        let e = check_output_file(&d.path().join("nosuch/alerts.json")).unwrap_err();
+        let e = check_output_file(&d.path().join("nosuch/alerts.json")).unwrap_err().to_string();
         assert!(e.contains("nosuch") && e.contains("No such file"), "{e}");
-        assert_eq!(check_output_file(d.path()).unwrap_err(), "is a directory");
+        assert_eq!(check_output_file(d.path()).unwrap_err().to_string(), "is a directory");
         let file = d.path().join("plain");
         std::fs::write(&file, "x").unwrap();
-        assert!(check_output_file(&file.join("alerts.json")).unwrap_err().contains("is not a directory"));
+        assert!(check_output_file(&file.join("alerts.json"))
+            .unwrap_err()
+            .to_string()
+            .contains("is not a directory"));
         // The spool directory is created with its parents; a file in the way is not.
         assert!(check_dir_creatable(&d.path().join("a/b/spool")).is_ok());
-        assert!(check_dir_creatable(&file.join("spool")).unwrap_err().contains("is not a directory"));
+        assert!(check_dir_creatable(&file.join("spool"))
+            .unwrap_err()
+            .to_string()
+            .contains("is not a directory"));
     }
 
     #[test]

@@ -34,6 +34,23 @@ pub struct LiveOptions {
     pub timeout_ms: i32,
 }
 
+/// Why a live capture could not be opened or shared among the workers: one line, said after
+/// the interface's name.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    /// libpcap could not open or activate the interface (no such device, no permission...).
+    #[error("{0}")]
+    Open(pcap::Error),
+    /// libpcap refused the BPF filter.
+    #[error("filter {filter:?}: {source}")]
+    Filter { filter: String, source: pcap::Error },
+    /// The kernel refused the fanout group (an old kernel, another system).
+    #[error("packet fanout: {0}")]
+    Fanout(nix::Error),
+    #[error("packet fanout is Linux only")]
+    FanoutUnsupported,
+}
+
 /// Counters the kernel keeps for a capture (libpcap's `pcap_stats`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct KernelStats {
@@ -79,7 +96,7 @@ fn frame(p: pcap::Packet<'_>) -> Frame<'_> {
 ///
 /// When the kernel cannot share (another system, an old kernel), returns one capture and the
 /// reason: the caller then has one reader hand packets to the workers.
-pub fn open_shared(o: &LiveOptions, n: usize) -> Result<(Vec<LiveSource>, Option<String>), String> {
+pub fn open_shared(o: &LiveOptions, n: usize) -> Result<(Vec<LiveSource>, Option<LiveError>), LiveError> {
     let first = LiveSource::open(o)?;
     if n <= 1 {
         return Ok((vec![first], None));
@@ -248,6 +265,7 @@ fn wait_any(sources: &[&LiveSource], timeout_ms: u16) -> Result<(), String> {
 
 #[cfg(target_os = "linux")]
 mod fanout {
+    use super::LiveError;
     use nix::sys::socket::{getsockopt, setsockopt, sockopt};
 
     /// The `PACKET_FANOUT` socket option. (nix's own helpers make the system call; this crate
@@ -261,34 +279,36 @@ mod fanout {
     const MODE: u32 = libc::PACKET_FANOUT_HASH | libc::PACKET_FANOUT_FLAG_DEFRAG;
 
     /// Makes `cap` the first member of a new group; returns the id the kernel gave it.
-    pub fn create(cap: &pcap::Capture<pcap::Active>) -> Result<u16, String> {
+    pub fn create(cap: &pcap::Capture<pcap::Active>) -> Result<u16, LiveError> {
         let ask = (MODE | libc::PACKET_FANOUT_FLAG_UNIQUEID) << 16;
-        setsockopt(cap, Fanout, &ask).map_err(|e| format!("packet fanout: {e}"))?;
-        let got = getsockopt(cap, Fanout).map_err(|e| format!("packet fanout: {e}"))?;
+        setsockopt(cap, Fanout, &ask).map_err(LiveError::Fanout)?;
+        let got = getsockopt(cap, Fanout).map_err(LiveError::Fanout)?;
         Ok((got & 0xffff) as u16)
     }
 
-    pub fn join(cap: &pcap::Capture<pcap::Active>, id: u16) -> Result<(), String> {
-        setsockopt(cap, Fanout, &(u32::from(id) | MODE << 16)).map_err(|e| format!("packet fanout: {e}"))
+    pub fn join(cap: &pcap::Capture<pcap::Active>, id: u16) -> Result<(), LiveError> {
+        setsockopt(cap, Fanout, &(u32::from(id) | MODE << 16)).map_err(LiveError::Fanout)
     }
 }
 
 #[cfg(not(target_os = "linux"))]
 mod fanout {
-    pub fn create(_: &pcap::Capture<pcap::Active>) -> Result<u16, String> {
-        Err("packet fanout is Linux only".to_string())
+    use super::LiveError;
+
+    pub fn create(_: &pcap::Capture<pcap::Active>) -> Result<u16, LiveError> {
+        Err(LiveError::FanoutUnsupported)
     }
 
-    pub fn join(_: &pcap::Capture<pcap::Active>, _: u16) -> Result<(), String> {
-        Err("packet fanout is Linux only".to_string())
+    pub fn join(_: &pcap::Capture<pcap::Active>, _: u16) -> Result<(), LiveError> {
+        Err(LiveError::FanoutUnsupported)
     }
 }
 
 impl LiveSource {
     /// Opens and activates the interface. Needs CAP_NET_RAW (root, or `setcap`); call before
     /// privileges are dropped.
-    pub fn open(o: &LiveOptions) -> Result<LiveSource, String> {
-        let inactive = pcap::Capture::from_device(o.iface.as_str()).map_err(|e| e.to_string())?;
+    pub fn open(o: &LiveOptions) -> Result<LiveSource, LiveError> {
+        let inactive = pcap::Capture::from_device(o.iface.as_str()).map_err(LiveError::Open)?;
         let mut cap = inactive
             .promisc(o.promisc)
             .snaplen(o.snaplen)
@@ -296,14 +316,15 @@ impl LiveSource {
             .timeout(o.timeout_ms)
             .open()
             .and_then(|c| c.setnonblock())
-            .map_err(|e| e.to_string())?;
+            .map_err(LiveError::Open)?;
+        let bad_filter = |source| LiveError::Filter { filter: o.filter.clone(), source };
         if !o.filter.is_empty() {
-            cap.filter(&o.filter, true).map_err(|e| format!("filter {:?}: {e}", o.filter))?;
+            cap.filter(&o.filter, true).map_err(bad_filter)?;
         }
         let dlt = cap.get_datalink().0;
         let user_prog = cap
             .compile(&o.filter, true)
-            .map_err(|e| format!("filter {:?}: {e}", o.filter))
+            .map_err(|e| bad_filter(e).to_string())
             .and_then(|p| shunt::instructions(&p));
         Ok(LiveSource {
             cap,
