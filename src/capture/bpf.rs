@@ -10,6 +10,22 @@
 
 use libc::sock_filter;
 
+/// Why a program could not be finished: a mistake of the code that assembled it, or a program
+/// longer than the kernel runs.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BpfError {
+    #[error("BPF: a label was never bound")]
+    Unbound,
+    #[error("BPF: a jump backwards")]
+    Backwards,
+    #[error("BPF: a jump too far")]
+    TooFar,
+    #[error("BPF: a conditional jump too far")]
+    CondTooFar,
+    #[error("BPF: {0} instructions, more than the kernel's {MAX_INSNS}")]
+    TooLong(usize),
+}
+
 /// libc's names for instruction classes, sizes, modes and operations (linux/filter.h) are
 /// `u32`; an instruction's code is a `u16`.
 macro_rules! codes {
@@ -142,28 +158,25 @@ impl Asm {
 
     /// The program, its jumps resolved. Fails if a label was never bound, a jump goes
     /// backwards (the kernel allows none) or too far, or the program is too long.
-    pub fn finish(mut self) -> Result<Vec<sock_filter>, String> {
-        let target = |labels: &[Option<usize>], from: usize, l: Label| -> Result<u32, String> {
-            let to = labels.get(l.0).copied().flatten().ok_or("BPF: a label was never bound")?;
-            let off = to.checked_sub(from + 1).ok_or("BPF: a jump backwards")?;
-            u32::try_from(off).map_err(|_| "BPF: a jump too far".to_string())
+    pub fn finish(mut self) -> Result<Vec<sock_filter>, BpfError> {
+        let target = |labels: &[Option<usize>], from: usize, l: Label| -> Result<u32, BpfError> {
+            let to = labels.get(l.0).copied().flatten().ok_or(BpfError::Unbound)?;
+            let off = to.checked_sub(from + 1).ok_or(BpfError::Backwards)?;
+            u32::try_from(off).map_err(|_| BpfError::TooFar)
         };
         for (at, jump) in &self.jumps {
             let at = *at;
             match *jump {
                 Jump::Always(l) => self.insns[at].k = target(&self.labels, at, l)?,
                 Jump::Cond(yes, no) => {
-                    let short = |off: u32| u8::try_from(off).map_err(|_| "BPF: a conditional jump too far");
+                    let short = |off: u32| u8::try_from(off).map_err(|_| BpfError::CondTooFar);
                     self.insns[at].jt = short(target(&self.labels, at, yes)?)?;
                     self.insns[at].jf = short(target(&self.labels, at, no)?)?;
                 }
             }
         }
         if self.insns.len() > MAX_INSNS {
-            return Err(format!(
-                "BPF: {} instructions, more than the kernel's {MAX_INSNS}",
-                self.insns.len()
-            ));
+            return Err(BpfError::TooLong(self.insns.len()));
         }
         Ok(self.insns)
     }
@@ -287,12 +300,12 @@ mod tests {
         a.bind(back);
         a.op(LD | W | LEN, 0);
         a.goto(back);
-        assert!(a.finish().unwrap_err().contains("backwards"));
+        assert_eq!(a.finish().unwrap_err(), BpfError::Backwards);
         let mut a = Asm::default();
         let (l, nowhere) = (a.label(), a.label());
         a.jump(JEQ, 0, l, nowhere);
         a.bind(l);
-        assert!(a.finish().unwrap_err().contains("never bound"));
+        assert_eq!(a.finish().unwrap_err(), BpfError::Unbound);
         let mut a = Asm::default();
         let (near, far) = (a.label(), a.label());
         a.jump(JEQ, 0, near, far);
@@ -301,7 +314,7 @@ mod tests {
             a.op(LD | W | LEN, 0);
         }
         a.bind(far);
-        assert!(a.finish().unwrap_err().contains("too far"));
+        assert!(a.finish().unwrap_err().to_string().contains("too far"));
         // `unless` and `when` reach any distance.
         let mut a = Asm::default();
         let far = a.label();

@@ -230,7 +230,7 @@ impl LiveSet {
 
     /// Rebuilds every capture's kernel filter to drop the data packets of `flows` (see
     /// [`super::shunt`]). Stops at the first that fails.
-    pub fn shunt(&self, flows: &[(SocketAddr, SocketAddr)]) -> Result<(), String> {
+    pub fn shunt(&self, flows: &[(SocketAddr, SocketAddr)]) -> Result<(), shunt::ShuntError> {
         self.caps.iter().zip(&self.failed).filter(|(_, f)| f.is_none()).try_for_each(|(c, _)| c.shunt(flows))
     }
 
@@ -325,7 +325,7 @@ impl LiveSource {
         let user_prog = cap
             .compile(&o.filter, true)
             .map_err(|e| bad_filter(e).to_string())
-            .and_then(|p| shunt::instructions(&p));
+            .and_then(|p| shunt::instructions(&p).map_err(|e| e.to_string()));
         Ok(LiveSource {
             cap,
             joining: None,
@@ -377,16 +377,20 @@ impl LiveSource {
     /// Has the kernel drop the data packets of `flows` (besides what the user's filter drops):
     /// see [`super::shunt`]. Ethernet captures only: on a cooked capture libpcap rewrites a
     /// program's offsets before the kernel gets it.
-    pub fn shunt(&self, flows: &[(SocketAddr, SocketAddr)]) -> Result<(), String> {
+    pub fn shunt(&self, flows: &[(SocketAddr, SocketAddr)]) -> Result<(), shunt::ShuntError> {
+        use shunt::ShuntError;
+        let iface = || self.name.clone();
         if self.link != Some(LinkType::Ethernet) {
-            return Err(format!(
-                "{}: shunting needs an Ethernet capture (link type {})",
-                self.name, self.dlt
-            ));
+            return Err(ShuntError::NotEthernet { iface: iface(), dlt: self.dlt });
         }
-        let user = self.user_prog.as_deref().map_err(|e| format!("{}: {e}", self.name))?;
-        let prog = shunt::program(user, flows).map_err(|e| format!("{}: shunt filter: {e}", self.name))?;
-        shunt::attach(&self.cap, &prog).map_err(|e| format!("{}: {e}", self.name))
+        let user = self
+            .user_prog
+            .as_deref()
+            .map_err(|why| ShuntError::UserFilter { iface: iface(), why: why.clone() })?;
+        let prog = shunt::program(user, flows)
+            .map_err(|e| ShuntError::Program { iface: iface(), source: Box::new(e) })?;
+        shunt::attach(&self.cap, &prog)
+            .map_err(|e| ShuntError::Capture { iface: iface(), source: Box::new(e) })
     }
 
     /// The kernel's counters since the capture opened, without the frames it got before it

@@ -139,7 +139,12 @@ impl Shunt {
 
     /// The rebuild's outcome. A failure turns shunting off (after which the caller should
     /// attach the user's filter alone); returns the error for the caller to say.
-    pub fn applied(&mut self, result: Result<(), String>, now: Instant, c: &mut Counters) -> Option<String> {
+    pub fn applied(
+        &mut self,
+        result: Result<(), ShuntError>,
+        now: Instant,
+        c: &mut Counters,
+    ) -> Option<ShuntError> {
         self.changed = false;
         self.urgent = false;
         self.next = Some(now + MIN_GAP);
@@ -153,6 +158,32 @@ impl Shunt {
             }
         }
     }
+}
+
+/// Why the capture filter could not be rebuilt with the shunted flows (shunting then stops).
+#[derive(Debug, thiserror::Error)]
+pub enum ShuntError {
+    #[error(transparent)]
+    Bpf(#[from] super::bpf::BpfError),
+    /// libpcap showed an instruction in a form not understood.
+    #[error("BPF instruction {0:?}")]
+    Instruction(String),
+    #[error("filter of {0} instructions")]
+    TooLong(usize),
+    #[error("attaching the capture filter: {0}")]
+    Attach(nix::Error),
+    #[error("shunting is Linux only")]
+    Unsupported,
+    /// One capture's rebuild failed (`live`: said with the interface).
+    #[error("{iface}: {source}")]
+    Capture { iface: String, source: Box<ShuntError> },
+    #[error("{iface}: shunt filter: {source}")]
+    Program { iface: String, source: Box<ShuntError> },
+    #[error("{iface}: shunting needs an Ethernet capture (link type {dlt})")]
+    NotEthernet { iface: String, dlt: i32 },
+    /// The user's filter could not be compiled or read back when the capture opened.
+    #[error("{iface}: {why}")]
+    UserFilter { iface: String, why: String },
 }
 
 /// Where the frame's TCP flags and addresses are, and which scratch words hold what.
@@ -196,7 +227,7 @@ const TCP: u32 = libc::IPPROTO_TCP as u32;
 pub fn program(
     user: &[libc::sock_filter],
     flows: &[(SocketAddr, SocketAddr)],
-) -> Result<Vec<libc::sock_filter>, String> {
+) -> Result<Vec<libc::sock_filter>, ShuntError> {
     use super::bpf::{
         Asm, Label, ABS, ALU, B, H, IND, JEQ, JGE, JSET, LD, LDX, LEN, MEM, MISC, MSH, RET, ST, SUB, TXA, W,
         X, XOR,
@@ -263,7 +294,7 @@ pub fn program(
     }
     p.bind(pass);
     p.extend(user);
-    return p.finish();
+    return p.finish().map_err(ShuntError::from);
 
     fn words(a: Ipv6Addr) -> [u32; 4] {
         let o = a.octets();
@@ -355,7 +386,7 @@ impl Slots {
 
 /// A compiled program's instructions in the kernel's form. The pcap crate shows an instruction
 /// only as text (`code jt jf k`, the fields of `struct bpf_insn`), so they are read back from it.
-pub fn instructions(p: &pcap::BpfProgram) -> Result<Vec<libc::sock_filter>, String> {
+pub fn instructions(p: &pcap::BpfProgram) -> Result<Vec<libc::sock_filter>, ShuntError> {
     fn insn(text: &str) -> Option<libc::sock_filter> {
         let mut f = text.split(' ');
         let insn = libc::sock_filter {
@@ -370,7 +401,7 @@ pub fn instructions(p: &pcap::BpfProgram) -> Result<Vec<libc::sock_filter>, Stri
         .iter()
         .map(|i| {
             let text = i.to_string();
-            insn(&text).ok_or_else(|| format!("BPF instruction {text:?}"))
+            insn(&text).ok_or(ShuntError::Instruction(text))
         })
         .collect()
 }
@@ -378,7 +409,7 @@ pub fn instructions(p: &pcap::BpfProgram) -> Result<Vec<libc::sock_filter>, Stri
 /// Replaces the socket filter of `sock` (a capture's) by `prog`, atomically. The kernel checks
 /// the program first and refuses one that is not sound.
 #[cfg(target_os = "linux")]
-pub fn attach(sock: &impl std::os::fd::AsFd, prog: &[libc::sock_filter]) -> Result<(), String> {
+pub fn attach(sock: &impl std::os::fd::AsFd, prog: &[libc::sock_filter]) -> Result<(), ShuntError> {
     use nix::sys::socket::{setsockopt, sockopt};
 
     /// The `SO_ATTACH_FILTER` socket option (made by nix's helpers: no unsafe code here).
@@ -392,15 +423,15 @@ pub fn attach(sock: &impl std::os::fd::AsFd, prog: &[libc::sock_filter]) -> Resu
         sockopt::SetStruct<'_, libc::sock_fprog>
     );
 
-    let len = u16::try_from(prog.len()).map_err(|_| format!("filter of {} instructions", prog.len()))?;
+    let len = u16::try_from(prog.len()).map_err(|_| ShuntError::TooLong(prog.len()))?;
     // The kernel copies the program during the call; `prog` outlives it.
     let fprog = libc::sock_fprog { len, filter: prog.as_ptr().cast_mut() };
-    setsockopt(sock, AttachFilter, &fprog).map_err(|e| format!("attaching the capture filter: {e}"))
+    setsockopt(sock, AttachFilter, &fprog).map_err(ShuntError::Attach)
 }
 
 #[cfg(not(target_os = "linux"))]
-pub fn attach(_: &impl std::os::fd::AsFd, _: &[libc::sock_filter]) -> Result<(), String> {
-    Err("shunting is Linux only".to_string())
+pub fn attach(_: &impl std::os::fd::AsFd, _: &[libc::sock_filter]) -> Result<(), ShuntError> {
+    Err(ShuntError::Unsupported)
 }
 
 #[cfg(test)]
@@ -647,7 +678,7 @@ mod tests {
         let many: Vec<_> = (0..200u16)
             .map(|i| (addr(&format!("[2001:db8::{i:x}]:{}", 2000 + i)), addr("[2001:db8::1]:22")))
             .collect();
-        assert!(program(&[], &many).unwrap_err().contains("more than"));
+        assert!(program(&[], &many).unwrap_err().to_string().contains("more than"));
     }
 
     #[test]
@@ -687,7 +718,7 @@ mod tests {
         assert_eq!((c.flows_shunted, c.shunt_full), (2, 1));
         assert!(shunt.due(t0));
         assert_eq!(shunt.flows().len(), 2);
-        assert_eq!(shunt.applied(Ok(()), t0, &mut c), None);
+        assert!(shunt.applied(Ok(()), t0, &mut c).is_none());
         assert!(!shunt.due(t0));
         // Its end (an RST) takes a flow out at once, however soon after the last rebuild.
         let port = shunt.flows()[0].0.port();
@@ -720,7 +751,7 @@ mod tests {
         assert!(shunt.flows().is_empty());
         assert!(shunt.pending());
         // A failed rebuild turns shunting off for good.
-        assert!(shunt.applied(Err("no".into()), t0 + SHUNT_TTL + MIN_GAP, &mut c).is_some());
+        assert!(shunt.applied(Err(ShuntError::Unsupported), t0 + SHUNT_TTL + MIN_GAP, &mut c).is_some());
         assert!(!shunt.is_on() && c.shunt_failed == 1);
     }
 }
