@@ -582,7 +582,20 @@ fn limit_options_reach_the_parsers_and_are_validated() {
         assert!(*flagged && short.len() == 16 && long.starts_with(short.as_str()), "{short:?} of {long:?}");
     }
 
+    // The same limit as a key of the configuration file.
+    let dir = tempdir();
+    let file = config_file(dir.path(), "max_field_len = 16\n");
+    let from_file = logins(&["--config", file.to_str().unwrap()]);
+    assert_eq!(from_file, cut);
+
     let out = util::run(&["--flow-timeout".as_ref(), "0s".as_ref(), "-r".as_ref(), path.as_os_str()], None);
     assert_eq!(out.code(), Some(2), "{}", out.describe());
     assert!(out.stderr.contains("must not be zero"), "{}", out.describe());
+    let file = config_file(dir.path(), "defrag-timeout = \"0s\"\n");
+    let out = util::run(&["--config".as_ref(), file.as_os_str(), "-r".as_ref(), path.as_os_str()], None);
+    assert_one_usage_line(
+        &out,
+        &file.display().to_string(),
+        "key `defrag-timeout`: invalid value '0s': must not be zero",
+    );
 }
