@@ -292,12 +292,20 @@ pub struct Args {
 
 /// A humantime duration (`30s`, `10m`) that is not zero: a zero timeout or wait would end
 /// every flow, hole or datagram at its first packet.
-fn nonzero_duration(s: &str) -> Result<Duration, String> {
-    match humantime::parse_duration(s) {
-        Ok(d) if d.is_zero() => Err("must not be zero".to_string()),
-        Ok(d) => Ok(d),
-        Err(e) => Err(e.to_string()),
+fn nonzero_duration(s: &str) -> Result<Duration, DurationError> {
+    match humantime::parse_duration(s)? {
+        d if d.is_zero() => Err(DurationError::Zero),
+        d => Ok(d),
     }
+}
+
+/// Why a timeout or wait was refused (clap prints it after the value).
+#[derive(Debug, thiserror::Error)]
+pub enum DurationError {
+    #[error("must not be zero")]
+    Zero,
+    #[error(transparent)]
+    Parse(#[from] humantime::DurationError),
 }
 
 impl Args {

@@ -231,43 +231,60 @@ fn file_args(path: &Path, pre: &clap::ArgMatches) -> Result<FileArgs, LoadError>
     Ok(out)
 }
 
+/// What is wrong with one key of the configuration file (said after the file and the key).
+#[derive(Debug, thiserror::Error)]
+enum KeyError {
+    #[error("not an option (the keys are the long option names of --help)")]
+    NotAnOption,
+    /// A flag's value is not a boolean; `found` is the TOML kind with its article.
+    #[error("expected true or false, found {found}")]
+    NotABoolean { found: String },
+    #[error("expected {expected}, found {found}")]
+    WrongKind { expected: &'static str, found: String },
+    #[error("takes one value, found an array of {0}")]
+    TooMany(usize),
+    /// The option's own clap parser refused the value (clap's reason, on one line).
+    #[error("{0}")]
+    Refused(String),
+}
+
 /// One key of the file: its option's long name and id, and its value as that option's
 /// arguments once clap's parser for the option accepts them; or what is wrong with it.
 fn file_key(
     cmd: &clap::Command,
     key: &str,
     value: &toml::Value,
-) -> Result<(String, String, Vec<OsString>), String> {
+) -> Result<(String, String, Vec<OsString>), KeyError> {
     let long = key.replace('_', "-");
     let arg = cmd
         .get_arguments()
         .find(|a| a.get_long() == Some(long.as_str()) && !NOT_KEYS.contains(&long.as_str()))
-        .ok_or("not an option (the keys are the long option names of --help)")?;
+        .ok_or(KeyError::NotAnOption)?;
     let options = option_values(arg, &long, value)?;
     // The option alone, through clap: the same parser, range and possible values as on the
     // command line, and an error that can be pinned on this key.
     let mut alone = vec![OsString::from("minewatch")];
     alone.extend(options.iter().cloned());
-    relaxed_command().try_get_matches_from(alone).map_err(|e| clap_problem(&e))?;
+    relaxed_command().try_get_matches_from(alone).map_err(|e| KeyError::Refused(clap_problem(&e)))?;
     Ok((long, arg.get_id().to_string(), options))
 }
 
 /// A key's TOML value as the option's command-line arguments (`--long=VALUE`, one per value),
 /// or why the value has the wrong shape.
-fn option_values(arg: &clap::Arg, long: &str, value: &toml::Value) -> Result<Vec<OsString>, String> {
+fn option_values(arg: &clap::Arg, long: &str, value: &toml::Value) -> Result<Vec<OsString>, KeyError> {
     if !arg.get_action().takes_values() {
         return match value {
             toml::Value::Boolean(true) => Ok(vec![OsString::from(format!("--{long}"))]),
             toml::Value::Boolean(false) => Ok(Vec::new()),
-            v => Err(format!("expected true or false, found {}", kind_of(v))),
+            v => Err(KeyError::NotABoolean { found: kind_of(v) }),
         };
     }
-    let scalar = |v: &toml::Value, what: &str| match v {
+    let scalar = |v: &toml::Value, expected: &'static str| match v {
         toml::Value::String(s) => Ok(s.clone()),
         toml::Value::Integer(i) => Ok(i.to_string()),
         toml::Value::Float(f) => Ok(f.to_string()),
         toml::Value::Boolean(b) => Ok(b.to_string()),
-        v => Err(format!("expected {what}, found {}", kind_of(v))),
+        v => Err(KeyError::WrongKind { expected, found: kind_of(v) }),
     };
     let repeatable = matches!(arg.get_action(), clap::ArgAction::Append);
     let comma_list = COMMA_LISTS.contains(&long);
@@ -283,7 +300,7 @@ fn option_values(arg: &clap::Arg, long: &str, value: &toml::Value) -> Result<Vec
         }
         toml::Value::Array(items) => match items.as_slice() {
             [one] => vec![scalar(one, "a string or a number")?],
-            _ => return Err(format!("takes one value, found an array of {}", items.len())),
+            _ => return Err(KeyError::TooMany(items.len())),
         },
         v if repeatable || comma_list => vec![scalar(v, "a string or an array of strings")?],
         v => vec![scalar(v, "a string or a number")?],

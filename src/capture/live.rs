@@ -49,6 +49,12 @@ pub enum LiveError {
     Fanout(nix::Error),
     #[error("packet fanout is Linux only")]
     FanoutUnsupported,
+    /// Reading a capture failed (the interface went away, ...).
+    #[error("{0}")]
+    Read(pcap::Error),
+    /// Waiting for the captures failed.
+    #[error("poll: {0}")]
+    Poll(nix::Error),
 }
 
 /// Counters the kernel keeps for a capture (libpcap's `pcap_stats`).
@@ -127,7 +133,8 @@ const HOLDING_WAIT_MS: u16 = 10;
 pub struct LiveSet {
     caps: Vec<LiveSource>,
     links: Vec<LinkType>,
-    /// Failed captures stay in place (their index is theirs in the merge), without reads.
+    /// Failed captures stay in place (their index is theirs in the merge), without reads; the
+    /// reason is kept as its message, for the run's report.
     failed: Vec<Option<String>>,
     merge: Option<Merge>,
     timeout_ms: u16,
@@ -201,7 +208,7 @@ impl LiveSet {
                     n < BURST
                 }
                 Err(e) => {
-                    *failed = Some(e);
+                    *failed = Some(e.to_string());
                     false
                 }
             };
@@ -220,8 +227,9 @@ impl LiveSet {
             let live: Vec<&LiveSource> =
                 self.caps.iter().zip(&self.failed).filter(|(_, f)| f.is_none()).map(|(c, _)| c).collect();
             if let Err(e) = wait_any(&live, wait) {
+                let why = e.to_string();
                 for f in self.failed.iter_mut().filter(|f| f.is_none()) {
-                    *f = Some(e.clone());
+                    *f = Some(why.clone());
                 }
             }
         }
@@ -252,14 +260,14 @@ impl LiveSet {
 }
 
 /// Waits until one of `sources` may have a frame, or `timeout_ms` passes.
-fn wait_any(sources: &[&LiveSource], timeout_ms: u16) -> Result<(), String> {
+fn wait_any(sources: &[&LiveSource], timeout_ms: u16) -> Result<(), LiveError> {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     use std::os::fd::AsFd;
     let mut fds: Vec<PollFd<'_>> =
         sources.iter().map(|s| PollFd::new(s.cap.as_fd(), PollFlags::POLLIN)).collect();
     match poll(&mut fds, PollTimeout::from(timeout_ms)) {
         Ok(_) | Err(nix::errno::Errno::EINTR) => Ok(()),
-        Err(e) => Err(format!("poll: {e}")),
+        Err(e) => Err(LiveError::Poll(e)),
     }
 }
 
@@ -357,7 +365,7 @@ impl LiveSource {
     /// half of a live worker's time. Never blocks. Returns how many frames it read; those this
     /// capture got before it joined its fanout group (the group's first capture got them too)
     /// are left out, and out of its counters. `Err` when the interface failed.
-    pub fn dispatch(&mut self, max: usize, f: &mut dyn FnMut(&Frame<'_>)) -> Result<usize, String> {
+    pub fn dispatch(&mut self, max: usize, f: &mut dyn FnMut(&Frame<'_>)) -> Result<usize, LiveError> {
         let LiveSource { cap, joining, before_join, .. } = self;
         let read = cap.dispatch(Some(max), |p| {
             let fr = frame(p);
@@ -371,7 +379,7 @@ impl LiveSource {
             }
             f(&fr);
         });
-        read.map_err(|e| e.to_string())
+        read.map_err(LiveError::Read)
     }
 
     /// Has the kernel drop the data packets of `flows` (besides what the user's filter drops):
