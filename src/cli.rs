@@ -147,6 +147,12 @@ pub struct Args {
     #[arg(long = "name-wait", value_name = "DURATION", default_value = "5s", value_parser = nonzero_duration)]
     pub name_wait: Duration,
 
+    /// TLS flows with no server name each worker keeps waiting for a DNS answer at once; past
+    /// it such a flow is judged at once (counted in `tls_name_wait_full`).
+    #[arg(long = "name-wait-max", value_name = "FLOWS", default_value_t = 4096,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub name_wait_max: u32,
+
     /// Payload bytes each direction of a stream may hold out of order (0: none; every hole is
     /// then a gap at once).
     #[arg(long = "reassembly-max-bytes", value_name = "BYTES", default_value_t = 262_144,
@@ -193,6 +199,16 @@ pub struct Args {
     #[arg(long = "http-max-pending", value_name = "N", default_value_t = 32,
           value_parser = clap::value_parser!(u32).range(1..=65_536))]
     pub http_max_pending: u32,
+
+    /// Longest HTTP message head (getwork over HTTP); a longer one bypasses the connection.
+    #[arg(long = "http-max-head", value_name = "BYTES", default_value_t = 8192,
+          value_parser = clap::value_parser!(u32).range(1024..=1_048_576))]
+    pub http_max_head: u32,
+
+    /// Longest HTTP body parsed (getwork over HTTP); a longer one is skipped, never buffered.
+    #[arg(long = "http-max-body", value_name = "BYTES", default_value_t = 65_536,
+          value_parser = clap::value_parser!(u32).range(1024..=67_108_864))]
+    pub http_max_body: u32,
 
     /// Addresses the DNS map of pool domains holds (shared by the workers); past it the oldest
     /// are forgotten.

@@ -243,6 +243,7 @@ impl Config {
             bypass_timeout_us: micros(args.bypass_timeout),
             hole_timeout_us: micros(args.hole_timeout),
             name_wait_us: micros(args.name_wait),
+            max_awaiting: size(args.name_wait_max),
             reassembly: ReassemblyLimits {
                 max_ooo_bytes: size(args.reassembly_max_bytes),
                 max_ooo_segments: size(args.reassembly_max_segments),
@@ -251,6 +252,8 @@ impl Config {
                 max_field_len: size(args.max_field_len),
                 max_pending: size(args.max_pending),
                 http_max_pending: size(args.http_max_pending),
+                http_max_head: size(args.http_max_head),
+                http_max_body: size(args.http_max_body),
             },
             ..FlowLimits::default()
         };
@@ -331,6 +334,7 @@ mod tests {
         assert_eq!(c.flow.bypass_timeout_us, d.bypass_timeout_us);
         assert_eq!(c.flow.hole_timeout_us, d.hole_timeout_us);
         assert_eq!(c.flow.name_wait_us, d.name_wait_us);
+        assert_eq!(c.flow.max_awaiting, d.max_awaiting);
         assert_eq!(c.flow.elephant_frames, d.elephant_frames);
         assert_eq!(c.flow.reassembly.max_ooo_bytes, d.reassembly.max_ooo_bytes);
         assert_eq!(c.flow.reassembly.max_ooo_segments, d.reassembly.max_ooo_segments);
@@ -377,6 +381,12 @@ mod tests {
             "2",
             "--dns-map-capacity",
             "100",
+            "--http-max-head",
+            "2048",
+            "--http-max-body",
+            "4096",
+            "--name-wait-max",
+            "7",
             "--user",
             "mw",
             "--no-seccomp",
@@ -395,9 +405,16 @@ mod tests {
         assert_eq!(c.defrag.timeout_us, 60_000_000);
         assert_eq!(
             c.flow.stratum,
-            crate::stratum::Limits { max_field_len: 32, max_pending: 5, http_max_pending: 2 }
+            crate::stratum::Limits {
+                max_field_len: 32,
+                max_pending: 5,
+                http_max_pending: 2,
+                http_max_head: 2048,
+                http_max_body: 4096
+            }
         );
         assert_eq!(c.dns_capacity, 100);
+        assert_eq!(c.flow.max_awaiting, 7);
         assert!(!c.fanout && !c.privilege.seccomp);
         assert_eq!(c.privilege.plan.user.as_deref(), Some("mw"));
         // Live capture writes stats every minute unless told otherwise.
@@ -419,6 +436,8 @@ mod tests {
             ["--max-pending", "0"],
             ["--dns-map-capacity", "0"],
             ["--max-field-len", "8"],
+            ["--http-max-head", "0"],
+            ["--name-wait-max", "0"],
         ] {
             let mut argv = vec!["minewatch", "-r", "a"];
             argv.extend_from_slice(&bad);

@@ -228,6 +228,7 @@ pub fn small_flow_limits() -> FlowLimits {
         hole_timeout_us: 1_000_000,
         elephant_frames: 3,
         name_wait_us: 2_000_000,
+        max_awaiting: 4096,
         memcap: 64 * 1024,
         reassembly: ReassemblyLimits { max_ooo_bytes: 2048, max_ooo_segments: 8 },
         stratum: crate::stratum::Limits::default(),

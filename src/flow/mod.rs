@@ -75,6 +75,8 @@ pub struct FlowLimits {
     /// late, and a busy worker can be further behind: 5 s covers that with a wide margin and
     /// costs a waiting flow's fixed state (no buffers) for that long.
     pub name_wait_us: i64,
+    /// Most TLS flows waiting for a name at once (see [`MAX_AWAITING`], the default).
+    pub max_awaiting: usize,
     pub reassembly: ReassemblyLimits,
     /// The Stratum and HTTP parsers' bounds (field length, pending requests).
     pub stratum: crate::stratum::Limits,
@@ -93,6 +95,7 @@ impl Default for FlowLimits {
             hole_timeout_us: 3 * 1_000_000,
             elephant_frames: 0,
             name_wait_us: 5 * 1_000_000,
+            max_awaiting: MAX_AWAITING,
             reassembly: ReassemblyLimits::default(),
             stratum: crate::stratum::Limits::default(),
         }
@@ -580,7 +583,7 @@ impl FlowTable {
             let was_waiting = matches!(insp.mode, Mode::AwaitName { .. });
             let mut bypass = inspect(insp, side, tcp, pkt.payload, ts, &ctx, counters);
             if !bypass && !was_waiting && matches!(insp.mode, Mode::AwaitName { .. }) {
-                if self.awaiting.len() < MAX_AWAITING {
+                if self.awaiting.len() < self.limits.max_awaiting {
                     self.awaiting.push((key, flow.meta.first_seen));
                 } else {
                     counters.tls_name_wait_full += 1;
@@ -620,7 +623,7 @@ impl FlowTable {
             }
             if let Some(wait) = self.still_waiting(&flow, reason, ts) {
                 // Its name may still come: it waits, ended, for the rest of its wait.
-                if self.ended_waiting.len() < MAX_AWAITING {
+                if self.ended_waiting.len() < self.limits.max_awaiting {
                     self.ended_waiting.push(wait);
                 } else {
                     self.counters.tls_name_wait_full += 1;

@@ -17,8 +17,8 @@
 //! this and is never reported. Facts: login = the HTTP Basic user, pool host = `Host`, agent =
 //! `User-Agent`; the Basic password is never kept (unlike Stratum's, it is often a real secret).
 //!
-//! Bounds: a message head is at most [`MAX_HEAD`] bytes; a body is parsed only up to
-//! [`MAX_BODY`] bytes (a larger one is skipped as it streams by, never buffered: a
+//! Bounds (defaults; the configuration may change them, see [`Limits`]): a message head is at
+//! most [`MAX_HEAD`] bytes; a body is parsed only up to [`MAX_BODY`] bytes (a larger one is skipped as it streams by, never buffered: a
 //! getblocktemplate answer can be megabytes); at most [`MAX_PENDING`] requests await their
 //! responses. Anything past a bound, or that does not parse as HTTP, is an [`HttpError`] and
 //! the flow layer bypasses the flow unless it is already mining.
@@ -240,6 +240,7 @@ impl HttpSession {
     /// bytes are needed.
     fn step(&mut self, i: usize, pos: usize, ts: Ts, out: &mut Pushed) -> Result<Option<usize>, HttpError> {
         let from_client = i == 0;
+        let (max_head, max_body) = (self.limits.http_max_head, self.limits.http_max_body);
         let Some(dir) = self.dirs.get_mut(i) else { return Ok(None) };
         let rest = dir.buf.get(pos..).unwrap_or_default();
         if rest.is_empty() && !matches!(dir.framing, Framing::Length { left: 0 }) {
@@ -249,9 +250,9 @@ impl HttpSession {
             Framing::Head => {
                 let parsed = if from_client { parse_request(rest) } else { parse_response(rest) };
                 let Some((n, head)) = parsed? else {
-                    return if rest.len() > MAX_HEAD { Err(HttpError::Bound) } else { Ok(None) };
+                    return if rest.len() > max_head { Err(HttpError::Bound) } else { Ok(None) };
                 };
-                if n > MAX_HEAD {
+                if n > max_head {
                     return Err(HttpError::Bound);
                 }
                 dir.body.clear();
@@ -284,7 +285,7 @@ impl HttpSession {
             Framing::Length { left } => {
                 let take = left.min(rest.len());
                 let chunk = rest.get(..take).unwrap_or_default();
-                gather(&mut dir.body, &mut dir.overflow, chunk);
+                gather(&mut dir.body, &mut dir.overflow, chunk, max_body);
                 let left = left - take;
                 dir.framing = Framing::Length { left };
                 if left == 0 {
@@ -305,7 +306,7 @@ impl HttpSession {
             },
             Framing::ChunkData { left } => {
                 let take = left.min(rest.len());
-                gather(&mut dir.body, &mut dir.overflow, rest.get(..take).unwrap_or_default());
+                gather(&mut dir.body, &mut dir.overflow, rest.get(..take).unwrap_or_default(), max_body);
                 dir.framing =
                     if take == left { Framing::ChunkEnd } else { Framing::ChunkData { left: left - take } };
                 Ok(Some(pos + take))
@@ -330,7 +331,7 @@ impl HttpSession {
                         self.message_done(i, ts, out)?;
                         Ok(Some(pos + n))
                     }
-                    None if rest.len() > MAX_HEAD => Err(HttpError::Bound),
+                    None if rest.len() > max_head => Err(HttpError::Bound),
                     None => Ok(None),
                 }
             }
@@ -472,9 +473,10 @@ impl HttpSession {
     }
 }
 
-/// Appends to a body being gathered, up to [`MAX_BODY`]; past it only `overflow` is set.
-fn gather(body: &mut Vec<u8>, overflow: &mut bool, chunk: &[u8]) {
-    if *overflow || body.len() + chunk.len() > MAX_BODY {
+/// Appends to a body being gathered, up to `max` bytes ([`Limits::http_max_body`]); past it
+/// only `overflow` is set.
+fn gather(body: &mut Vec<u8>, overflow: &mut bool, chunk: &[u8], max: usize) {
+    if *overflow || body.len() + chunk.len() > max {
         *overflow = true;
         body.clear();
         return;
@@ -783,6 +785,28 @@ mod tests {
         s.push(true, post(getwork, "").as_bytes(), Ts(2)).unwrap();
         // A third request with two unanswered is over the configured bound.
         assert_eq!(s.push(true, post(getwork, "").as_bytes(), Ts(3)), Err(HttpError::Bound));
+
+        // A head over the configured bound, well under the default one.
+        let small = Limits { http_max_head: 1024, ..Limits::default() };
+        let head = format!("POST / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(1100));
+        assert!(head.len() < MAX_HEAD);
+        assert_eq!(HttpSession::new().push(true, head.as_bytes(), Ts(1)).map(|_| ()), Ok(()));
+        assert_eq!(HttpSession::with_limits(small).push(true, head.as_bytes(), Ts(1)), Err(HttpError::Bound));
+        // A body over the configured bound is not gathered, where the default bound gathers it.
+        let big = format!("{{\"result\":{{\"txs\":\"{}\"}},\"id\":2}}", "a".repeat(4000));
+        let answer = ok(&big, "");
+        let (head_part, body) = answer.split_at(answer.len() - big.len());
+        let held = |limits: Limits| {
+            let mut s = HttpSession::with_limits(limits);
+            let gbt = post(r#"{"method":"getblocktemplate","params":[],"id":2}"#, "");
+            s.push(true, gbt.as_bytes(), Ts(3)).unwrap();
+            s.push(false, head_part.as_bytes(), Ts(4)).unwrap();
+            s.push(false, &body.as_bytes()[..3000], Ts(4)).unwrap();
+            s.buffered()
+        };
+        let (small, default) =
+            (held(Limits { http_max_body: 1024, ..Limits::default() }), held(Limits::default()));
+        assert!(small + 1900 <= default, "{small} {default}");
     }
 
     #[test]

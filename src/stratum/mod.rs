@@ -104,7 +104,8 @@ pub const MAX_EXTENSIONS: usize = 8;
 
 /// The bounds of one connection's parsers, given at construction (from the configuration:
 /// `--max-field-len`, `--max-pending`, `--http-max-pending`) rather than read from globals, so
-/// a deployment can trade memory for detail and a test can shrink them.
+/// a deployment can trade memory for detail and a test can shrink them (`--http-max-head`,
+/// `--http-max-body` too).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Longest wire string kept (see [`MAX_FIELD_LEN`], the default).
@@ -113,6 +114,10 @@ pub struct Limits {
     pub max_pending: usize,
     /// Most HTTP requests awaiting their answer per connection (getwork over HTTP).
     pub http_max_pending: usize,
+    /// Longest HTTP message head; a longer one bypasses the connection.
+    pub http_max_head: usize,
+    /// Longest HTTP body parsed; a longer one is skipped as it streams by, never buffered.
+    pub http_max_body: usize,
 }
 
 impl Default for Limits {
@@ -121,6 +126,8 @@ impl Default for Limits {
             max_field_len: MAX_FIELD_LEN,
             max_pending: session::MAX_PENDING,
             http_max_pending: http::MAX_PENDING,
+            http_max_head: http::MAX_HEAD,
+            http_max_body: http::MAX_BODY,
         }
     }
 }
