@@ -206,7 +206,6 @@ pub(super) fn collect(
     (sum(&latest, &sink, &own), kernel, err)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -131,7 +131,13 @@ impl Elephants {
     /// Hands the shunt the table's news: the elephants found, and those whose flow ended. The
     /// shunt knows no flow table (capture/ names nothing above it): it is given endpoints and
     /// keys it only compares. A shunt that is off takes nothing (the table bounds its news).
-    fn hand_over(&mut self, table: &mut FlowTable, shunt: &mut Shunt<FlowKey>, now: Instant, c: &mut Counters) {
+    fn hand_over(
+        &mut self,
+        table: &mut FlowTable,
+        shunt: &mut Shunt<FlowKey>,
+        now: Instant,
+        c: &mut Counters,
+    ) {
         if !shunt.is_on() {
             return;
         }

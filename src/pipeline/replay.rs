@@ -100,7 +100,8 @@ impl Walk<'_, '_> {
     /// bridge (a frame put back together from two blocks).
     fn place(&mut self, bytes: &[u8]) -> u32 {
         let (base, block_len) = (self.block.as_ptr() as usize, self.block.len());
-        let in_block = (bytes.as_ptr() as usize).checked_sub(base).filter(|off| off + bytes.len() <= block_len);
+        let in_block =
+            (bytes.as_ptr() as usize).checked_sub(base).filter(|off| off + bytes.len() <= block_len);
         match in_block {
             Some(off) => off as u32,
             None => {
@@ -213,7 +214,11 @@ pub(super) type Shared = SharedInput<Product, (Guess, Sorted)>;
 
 /// Every worker replays `input`, the first one on this thread, and ends every session at its
 /// end. Returns the workers that panicked.
-pub(super) fn replay_input(workers: &mut [Worker], input: &Shared, progress: Option<&dyn Progress>) -> Vec<usize> {
+pub(super) fn replay_input(
+    workers: &mut [Worker],
+    input: &Shared,
+    progress: Option<&dyn Progress>,
+) -> Vec<usize> {
     let n = workers.len();
     let Some((first, rest)) = workers.split_first_mut() else { return Vec::new() };
     thread::scope(|s| {
