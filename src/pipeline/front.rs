@@ -113,7 +113,7 @@ mod tests {
     struct Seen {
         c: Counters,
         tcp: Vec<(u16, Vec<u8>)>,
-        fragments: usize,
+        fragments: Vec<(IpAddr, IpAddr, usize)>,
         answers: Vec<Vec<u8>>,
     }
 
@@ -124,8 +124,8 @@ mod tests {
         fn tcp(&mut self, pkt: &Packet<'_>, _: TcpInfo, _: Ts) {
             self.tcp.push((pkt.dst_port, pkt.payload.to_vec()));
         }
-        fn fragment(&mut self, _: LinkType, _: IpAddr, _: IpAddr, _: &Frame<'_>) {
-            self.fragments += 1;
+        fn fragment(&mut self, _: LinkType, src: IpAddr, dst: IpAddr, frame: &Frame<'_>) {
+            self.fragments.push((src, dst, frame.data.len()));
         }
         fn dns_answer(&mut self, payload: &[u8], _: Ts) {
             self.answers.push(payload.to_vec());
@@ -161,10 +161,16 @@ mod tests {
         feed(&mut seen, &udp(123, 123, b"ntp"));
         feed(&mut seen, &tcp(b"{\"id\":1}\n"));
         feed(&mut seen, &[0u8; 10]);
+        // The first fragment of a DNS answer (more fragments follow): the whole frame goes to the
+        // defragmenter, not to DNS.
+        let mut first = udp(53, 5353, b"answer");
+        first[20] = 0x20;
+        feed(&mut seen, &first);
         assert_eq!(seen.answers, vec![b"answer".to_vec()], "only a datagram from port 53 is an answer");
         assert_eq!(seen.tcp, vec![(3333, b"{\"id\":1}\n".to_vec())]);
-        assert_eq!(seen.fragments, 0);
-        assert_eq!((seen.c.packets, seen.c.udp_packets, seen.c.truncated), (5, 3, 1));
+        let (src, dst) = ("10.0.0.53".parse().unwrap(), "10.0.0.1".parse().unwrap());
+        assert_eq!(seen.fragments, vec![(src, dst, first.len())]);
+        assert_eq!((seen.c.packets, seen.c.udp_packets, seen.c.truncated, seen.c.fragments), (6, 3, 1, 1));
         // The worker counts the TCP packet it takes, not the front.
         assert_eq!(seen.c.tcp_packets, 0);
     }
