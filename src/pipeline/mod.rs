@@ -3,7 +3,7 @@
 //! Both directions of a connection meet on one worker, whose flow table needs no lock. How
 //! frames reach the workers depends on the source:
 //!
-//! - Replay ([`replay`]): no reader thread. The workers share the file block by block (see
+//! - Replay (`replay.rs`): no reader thread. The workers share the file block by block (see
 //!   [`crate::capture::shared`]): the worker that reads a block walks it at once, side by side
 //!   with the others, decoding each frame once, counting it, noting DNS answers and sorting each
 //!   TCP packet's decoded fields by owner as an `Item` whose payload stays in the block; blocks
@@ -13,7 +13,7 @@
 //!   hand-off at all.
 //! - Replay shards each frame by a symmetric hash of its address pair (IP fragments carry no
 //!   ports).
-//! - Live capture ([`live`]): each worker reads its own capture of every interface, the kernel
+//! - Live capture (`live.rs`): each worker reads its own capture of every interface, the kernel
 //!   sharing each interface's packets among them by a symmetric hash of the flow (see
 //!   [`crate::capture::live::open_shared`]): nothing is handed over, and the workers scale like
 //!   separate sensors. Where the kernel cannot share (or with `--no-fanout`), one reader reads
@@ -24,13 +24,13 @@
 //!   kernel's own drops. A thread reading several interfaces reads them in time order (see
 //!   [`crate::capture::live::LiveSet`]).
 //!
-//! Every frame, however it was read, goes through one front ([`front`]): decoded once,
+//! Every frame, however it was read, goes through one front (`front.rs`): decoded once,
 //! counted, a DNS answer read for [`crate::intel`], a TCP packet or a fragment routed on. The
 //! three readers (a worker reading for itself, the replay's walk, the live reader) differ only
 //! in where they route it.
 //!
-//! One collector thread ([`collect`]) owns the sink (every output, see
-//! [`crate::output::Outputs`]). Workers ([`worker`]) and readers send it records and, now and
+//! One collector thread (`collect.rs`) owns the sink (every output, see
+//! [`crate::output::Outputs`]). Workers (`worker.rs`) and readers send it records and, now and
 //! then, a copy of their counters; the collector writes alerts, sums the counters into `stats`
 //! records, and returns the totals at the end, so every counter is summed in one place.
 
