@@ -24,9 +24,8 @@ use std::str::FromStr;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::capture::live::KernelStats;
 use crate::intel::Watchlist;
-use crate::stats::Counters;
+use crate::stats::{Counters, KernelStats};
 use crate::time::Ts;
 use crate::verdict::{Event, EventKind};
 
