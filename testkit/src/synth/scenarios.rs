@@ -5,10 +5,10 @@
 //! row says it all as data: link type and file format, client and pool endpoints, start time and
 //! random seed, how the TCP is shaped (handshake or midstream, sequence numbers, segment size,
 //! directions captured, IPv6 extension header), who speaks (a recorded session of a dialect with
-//! its options, request/response lines, or for the irregular ones a function that writes what
-//! is said), how it ends and what a correct sensor reports. The few files that are not one
-//! conversation (two interleaved, DNS only, frames built one by one) are a row naming the code
-//! that writes them.
+//! its options; lines as they are: asked and answered, pushed, pauses; or, for the irregular
+//! ones, a function that writes only what is said), how it ends and what a correct sensor
+//! reports. The few files that are not one conversation (two interleaved, DNS only, frames built
+//! one by one) are a row naming the code that writes them.
 //!
 //! The truth rows are produced by the same code that writes the packets, from the same address
 //! values, so the table cannot drift from the captures. `mkpcaps` writes them all;
@@ -232,10 +232,21 @@ enum Script {
     Xmr(Xmr<'static>),
     /// An ethminer-like eth-proxy session ([`eth_session`]).
     Eth(Login),
-    /// Request and response lines, as they are, each pair followed by a pause ([`exchange`]).
-    Exchange(&'static [(&'static str, &'static str)]),
+    /// Lines as they are, step by step.
+    Lines(&'static [Line]),
     /// Anything else, as code.
     Say(Say),
+}
+
+/// One step of a [`Script::Lines`] conversation.
+#[derive(Clone, Copy)]
+enum Line {
+    /// The client asks and the server answers, then a pause ([`exchange`]).
+    Ask(&'static str, &'static str),
+    /// The server sends this unasked.
+    Push(&'static str),
+    /// Time passes with nothing on the wire, in milliseconds.
+    Pause(i64),
 }
 
 /// The login of a [`Script::Sv1`] or [`Script::Eth`] session.
@@ -288,7 +299,7 @@ const TALK: Talk = Talk {
     mss: None,
     capture: (true, true),
     ipv6_ext: Ipv6Ext::None,
-    script: Script::Exchange(&[]),
+    script: Script::Lines(&[]),
     end: End::Fin(Side::A),
     verdict: Verdict::NothingInFile,
     note: "",
@@ -346,9 +357,13 @@ impl Talk {
                 eth_session(&mut t, w, rng, &login)?;
                 login
             }
-            Script::Exchange(lines) => {
-                for (req, resp) in lines {
-                    exchange(&mut t, w, req, resp)?;
+            Script::Lines(lines) => {
+                for line in lines {
+                    match *line {
+                        Line::Ask(req, resp) => exchange(&mut t, w, req, resp)?,
+                        Line::Push(text) => t.server_sends(w, text.as_bytes())?,
+                        Line::Pause(ms) => t.pause_ms(ms),
+                    }
                 }
                 String::new()
             }
@@ -825,7 +840,29 @@ pub fn all() -> &'static [Scenario] {
                 client: "172.16.20.4:58000",
                 server: "198.51.100.70:6697",
                 minute: 165,
-                script: Script::Say(neg_chat),
+                script: Script::Lines(&[
+                    Line::Ask(
+                        "{\"id\":1,\"method\":\"chat.join\",\"params\":{\"room\":\"miners-help\",\"nick\":\"alice\"}}\n",
+                        "{\"id\":1,\"result\":{\"room\":\"miners-help\",\"members\":14},\"error\":null}\n",
+                    ),
+                    Line::Ask(
+                        "{\"id\":2,\"method\":\"chat.send\",\"params\":{\"room\":\"miners-help\",\"text\":\"my miner sends mining.subscribe then mining.authorize but the pool never answers\"}}\n",
+                        "{\"id\":2,\"result\":true,\"error\":null}\n",
+                    ),
+                    Line::Pause(4000),
+                    Line::Push(
+                        "{\"id\":null,\"method\":\"chat.message\",\"params\":{\"room\":\"miners-help\",\"from\":\"bob\",\"text\":\"paste the line, should look like {\\\"id\\\": 1, \\\"method\\\": \\\"mining.subscribe\\\", \\\"params\\\": []}\"}}\n",
+                    ),
+                    Line::Pause(6000),
+                    Line::Ask(
+                        "{\"id\":3,\"method\":\"chat.send\",\"params\":{\"room\":\"miners-help\",\"text\":\"{\\\"id\\\": 2, \\\"method\\\": \\\"mining.authorize\\\", \\\"params\\\": [\\\"alice.rig1\\\", \\\"x\\\"]}\",\"mining.submit\":\"mining.notify\"}}\n",
+                        "{\"id\":3,\"result\":true,\"error\":null}\n",
+                    ),
+                    Line::Pause(3000),
+                    Line::Push(
+                        "{\"id\":null,\"method\":\"chat.message\",\"params\":{\"room\":\"miners-help\",\"from\":\"bob\",\"text\":\"mining.notify never came? then it is your firewall\"}}\n",
+                    ),
+                ]),
                 verdict: Verdict::NothingInFile,
                 note: "NEGATIVE: JSON-RPC chat protocol (chat.join/chat.send/chat.message) whose messages carry mining.subscribe, mining.authorize, mining.notify only inside string values (and one as a key)",
                 ..TALK
@@ -981,20 +1018,20 @@ pub fn all() -> &'static [Scenario] {
                 client: "10.60.0.8:50903",
                 server: "198.51.100.103:7000",
                 minute: 218,
-                script: Script::Exchange(&[
-                    (
+                script: Script::Lines(&[
+                    Line::Ask(
                         "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"login\",\"params\":{\"login\":\"alice\",\"password\":\"correct horse\"}}\n",
                         "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"status\":\"OK\",\"token\":\"c2Vzc2lvbg\"}}\n",
                     ),
-                    (
+                    Line::Ask(
                         "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"job\",\"params\":{\"name\":\"nightly-backup\",\"target\":\"s3\"}}\n",
                         "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"job_id\":\"77\",\"status\":\"queued\"}}\n",
                     ),
-                    (
+                    Line::Ask(
                         "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"submit\",\"params\":{\"form\":\"expenses\",\"job_id\":\"77\"}}\n",
                         "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":true}\n",
                     ),
-                    (
+                    Line::Ask(
                         "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"keepalived\",\"params\":{\"id\":\"c2Vzc2lvbg\"}}\n",
                         "{\"jsonrpc\":\"2.0\",\"id\":4,\"result\":{\"status\":\"KEEPALIVED\"}}\n",
                     ),
@@ -1112,12 +1149,6 @@ const SV1: Sv1<'static> = Sv1 {
     server_mss: None,
 };
 
-impl Default for Sv1<'_> {
-    fn default() -> Self {
-        SV1
-    }
-}
-
 /// A cpuminer-like session: subscribe, authorize, set_difficulty, then jobs with submits and
 /// their results. Timing follows the real client: the pool answers after one RTT, shares come
 /// seconds apart.
@@ -1182,12 +1213,6 @@ struct Xmr<'a> {
 
 /// The usual XMRig session: the example wallet, two jobs of two shares, keepalives.
 const XMR: Xmr<'static> = Xmr { login: XMR_WALLET, pass: "x", jobs: 2, submits_per_job: 2, keepalive: true };
-
-impl Default for Xmr<'_> {
-    fn default() -> Self {
-        XMR
-    }
-}
 
 /// An XMRig-like session: login (answered with the first job), submits, job pushes,
 /// keepalived. Returns the next request id, so a caller can carry on the session.
@@ -1337,7 +1362,7 @@ fn sv1_midstream(t: &mut TcpConversation, w: &mut dyn PacketSink, rng: &mut Rng)
     let tail = old.get(old.len() - 120..).unwrap_or("");
     say(t, w, Side::B, tail, "\n", None)?;
     t.pause_ms(4200);
-    let o = Sv1 { login: &login, jobs: 3, submits_per_job: 2, ..Default::default() };
+    let o = Sv1 { login: &login, jobs: 3, submits_per_job: 2, ..SV1 };
     sv1_jobs(t, w, rng, &o, &login, 0x11)?;
     // No authorize is on the wire, but every mining.submit names the worker as authorized: that
     // is the login the session carries.
@@ -1351,7 +1376,7 @@ fn cryptonote_midstream(
 ) -> io::Result<String> {
     let session = rng.hex(8);
     let seed = rng.hex(32);
-    xmr_work(t, w, rng, &Xmr { jobs: 3, ..Default::default() }, &session, &seed, 57, 200_040, false)?;
+    xmr_work(t, w, rng, &Xmr { jobs: 3, ..XMR }, &session, &seed, 57, 200_040, false)?;
     Ok(String::new())
 }
 
@@ -1363,7 +1388,7 @@ fn cryptonote_escaped_login(
     // The wallet's first character, the dot and the slash are escaped on the wire.
     let wire = format!("\\u0034{}\\u002erig\\/07", XMR_WALLET.get(1..).unwrap_or(""));
     let login = format!("{XMR_WALLET}.rig/07");
-    xmr_session(t, w, rng, &Xmr { login: &wire, pass: "rig\\u002d07", jobs: 1, ..Default::default() })?;
+    xmr_session(t, w, rng, &Xmr { login: &wire, pass: "rig\\u002d07", jobs: 1, ..XMR })?;
     Ok(login)
 }
 
@@ -1405,7 +1430,7 @@ fn sv1_batch(t: &mut TcpConversation, w: &mut dyn PacketSink, rng: &mut Rng) -> 
     t.client_sends(w, c.as_bytes())?;
     let s = format!("[{},{}]\n", msg::sv1_subscribe_result(1, &rng.hex(4)), msg::sv1_result_true(2));
     t.server_sends(w, s.as_bytes())?;
-    let o = Sv1 { login: &login, jobs: 1, submits_per_job: 2, ..Default::default() };
+    let o = Sv1 { login: &login, jobs: 1, submits_per_job: 2, ..SV1 };
     say(t, w, Side::B, &msg::sv1_set_difficulty("0.005", false), "\n", None)?;
     sv1_jobs(t, w, rng, &o, &login, 0)?;
     Ok(login)
@@ -1439,10 +1464,10 @@ fn two_miners(out: &mut dyn Write, truth: &mut Truth) -> io::Result<()> {
     let mut id = 2;
     for j in 0..2u32 {
         a.wait_until(b.now());
-        let o = Sv1 { jobs: 1, submits_per_job: 2, ..Default::default() };
+        let o = Sv1 { jobs: 1, submits_per_job: 2, ..SV1 };
         sv1_jobs(&mut a, &mut w, &mut ra, &o, &login_a, j)?;
         b.wait_until(a.now());
-        let ox = Xmr { jobs: 1, keepalive: j == 1, ..Default::default() };
+        let ox = Xmr { jobs: 1, keepalive: j == 1, ..XMR };
         id = xmr_work(&mut b, &mut w, &mut rb, &ox, &session, &seed, id, 200_001 + j, j == 0)?;
     }
     a.wait_until(b.now());
@@ -1592,27 +1617,6 @@ fn neg_http_html(t: &mut TcpConversation, w: &mut dyn PacketSink, rng: &mut Rng)
     );
     t.server_sends(w, resp.as_bytes())?;
     t.pause_ms(1200);
-    Ok(String::new())
-}
-
-fn neg_chat(t: &mut TcpConversation, w: &mut dyn PacketSink, _rng: &mut Rng) -> io::Result<String> {
-    exchange(
-        t,
-        w,
-        "{\"id\":1,\"method\":\"chat.join\",\"params\":{\"room\":\"miners-help\",\"nick\":\"alice\"}}\n",
-        "{\"id\":1,\"result\":{\"room\":\"miners-help\",\"members\":14},\"error\":null}\n",
-    )?;
-    exchange(t, w,
-        "{\"id\":2,\"method\":\"chat.send\",\"params\":{\"room\":\"miners-help\",\"text\":\"my miner sends mining.subscribe then mining.authorize but the pool never answers\"}}\n",
-        "{\"id\":2,\"result\":true,\"error\":null}\n")?;
-    t.pause_ms(4000);
-    t.server_sends(w, b"{\"id\":null,\"method\":\"chat.message\",\"params\":{\"room\":\"miners-help\",\"from\":\"bob\",\"text\":\"paste the line, should look like {\\\"id\\\": 1, \\\"method\\\": \\\"mining.subscribe\\\", \\\"params\\\": []}\"}}\n")?;
-    t.pause_ms(6000);
-    exchange(t, w,
-        "{\"id\":3,\"method\":\"chat.send\",\"params\":{\"room\":\"miners-help\",\"text\":\"{\\\"id\\\": 2, \\\"method\\\": \\\"mining.authorize\\\", \\\"params\\\": [\\\"alice.rig1\\\", \\\"x\\\"]}\",\"mining.submit\":\"mining.notify\"}}\n",
-        "{\"id\":3,\"result\":true,\"error\":null}\n")?;
-    t.pause_ms(3000);
-    t.server_sends(w, b"{\"id\":null,\"method\":\"chat.message\",\"params\":{\"room\":\"miners-help\",\"from\":\"bob\",\"text\":\"mining.notify never came? then it is your firewall\"}}\n")?;
     Ok(String::new())
 }
 
@@ -1916,7 +1920,7 @@ fn cryptonote_nicehash_proxy(
         (s, msg::xmr_login_result(1, &session, &job)),
     ];
     say_all(t, w, &lines, "\n", None)?;
-    let o = Xmr { jobs: 2, submits_per_job: 3, keepalive: true, ..Default::default() };
+    let o = Xmr { jobs: 2, submits_per_job: 3, keepalive: true, ..XMR };
     xmr_work(t, w, rng, &o, &session, &seed, 2, 300_001, true)?;
     Ok(login)
 }
