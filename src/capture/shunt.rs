@@ -412,7 +412,7 @@ mod tests {
     use super::*;
     use crate::capture::bpf;
     use crate::cli::DEFAULT_FILTER;
-    use crate::synth::frame::{Framer, Link, TcpFlags, TcpSeg};
+    use testkit::synth::frame::{Framer, Link, TcpFlags, TcpSeg};
 
     fn addr(s: &str) -> SocketAddr {
         s.parse().unwrap()
