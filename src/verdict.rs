@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 
+use crate::stratum::agent::{self, AgentKind};
 use crate::stratum::{Confidence, SessionFacts};
 use crate::time::Ts;
 
@@ -73,6 +74,48 @@ pub struct Event {
     pub bytes_toclient: u64,
     /// Set on `mining_session` records.
     pub end_reason: Option<EndReason>,
+    /// What is worked out from `facts` and the times, once, when the record is built
+    /// ([`Derived::of`]): every format prints the same derived facts and no formatter works
+    /// them out again.
+    pub derived: Derived,
+}
+
+/// The facts of a record that are worked out rather than seen on the wire. The coin is not
+/// among them: the session decides it as the login arrives (`SessionFacts::coin`), since it
+/// also steers how shares are counted.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Derived {
+    /// The miner software from the agent string ([`agent::parse`]); `None` without an agent or
+    /// when the string names nothing.
+    pub agent: Option<AgentInfo>,
+    /// Estimated hash rate in hashes per second ([`estimated_hashrate`]) at the record's time:
+    /// on a `mining_session` record over the whole session.
+    pub hashrate: Option<f64>,
+}
+
+/// The miner software an agent string names, owned so that the record can cross threads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentInfo {
+    /// As sent (`XMRig`, `bmminer`), never empty.
+    pub name: String,
+    pub version: Option<String>,
+    /// Set when the name is known software.
+    pub kind: Option<AgentKind>,
+}
+
+impl Derived {
+    /// The derived facts of a session with `facts`, seen from `first_seen` to `last_seen`. Called
+    /// where an `Event` is built, on verdicts only, never per packet.
+    pub fn of(facts: &SessionFacts, first_seen: Ts, last_seen: Ts) -> Derived {
+        Derived {
+            agent: facts.agent.as_deref().and_then(agent::parse).map(|a| AgentInfo {
+                name: a.name.to_string(),
+                version: a.version.map(str::to_string),
+                kind: a.kind,
+            }),
+            hashrate: estimated_hashrate(facts, first_seen, last_seen),
+        }
+    }
 }
 
 /// Whether a recognised session has shown enough to raise its alert now. Earlier is better
@@ -135,7 +178,18 @@ impl Event {
             bytes_toserver: 0,
             bytes_toclient: 0,
             end_reason: None,
+            derived: Derived::default(),
         }
+        .derive()
+    }
+}
+
+impl Event {
+    /// The record with its [`Derived`] facts worked out again from its facts and times: for
+    /// records built field by field (tests, benchmarks, fuzzing) after their facts are set.
+    pub fn derive(mut self) -> Event {
+        self.derived = Derived::of(&self.facts, self.first_seen, self.last_seen);
+        self
     }
 }
 
@@ -161,6 +215,30 @@ mod tests {
         assert_eq!(estimated_hashrate(&f, Ts(0), Ts(10)), None);
         f.accepted_hashes = 0.0;
         assert_eq!(estimated_hashrate(&f, Ts(0), Ts(60_000_000)), None);
+    }
+
+    #[test]
+    fn derived_once_from_the_facts() {
+        let f = SessionFacts {
+            agent: Some("xmrig-proxy/6.22.0 (Linux x86_64)".into()),
+            shares_accepted: 1,
+            accepted_hashes: 1e9,
+            first_share: Some(Ts(10_000_000)),
+            last_share: Some(Ts(20_000_000)),
+            ..Default::default()
+        };
+        let d = Derived::of(&f, Ts(0), Ts(60_000_000));
+        let a = d.agent.unwrap_or_else(|| panic!("agent not parsed"));
+        assert_eq!(
+            (a.name.as_str(), a.version.as_deref(), a.kind),
+            ("xmrig-proxy", Some("6.22.0"), Some(AgentKind::Proxy))
+        );
+        assert_eq!(d.hashrate, Some(1e8));
+        // No agent, no share: nothing derived.
+        assert_eq!(Derived::of(&SessionFacts::default(), Ts(0), Ts(60_000_000)), Derived::default());
+        // A record built field by field gets the same facts from `derive`.
+        let ev = Event::sample(EventKind::MiningSession, "10.0.0.1:1", f);
+        assert_eq!(ev.derived, Derived::of(&ev.facts, ev.first_seen, ev.last_seen));
     }
 
     #[test]

@@ -1211,6 +1211,7 @@ fn make_event(
         bytes_toserver: flow.bytes[idx(cside)],
         bytes_toclient: flow.bytes[idx(cside.other())],
         end_reason,
+        derived: crate::verdict::Derived::of(facts, flow.first_seen, flow.last_seen),
     })
 }
 

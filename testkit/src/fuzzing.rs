@@ -500,7 +500,9 @@ pub fn fuzz_output_json(data: &[u8]) {
             bytes_toserver: n(2),
             bytes_toclient: n(3),
             end_reason: end,
-        };
+            derived: Default::default(),
+        }
+        .derive();
         check_event(&ev);
     }
 }

@@ -35,7 +35,9 @@ fn event(n: u64) -> Event {
         bytes_toserver: 0,
         bytes_toclient: 0,
         end_reason: None,
+        derived: Default::default(),
     }
+    .derive()
 }
 
 fn outputs(port: u16, spool: Option<&Path>, queue: usize, drain: Duration) -> Outputs {

@@ -236,6 +236,7 @@ fn a_million_hosts_fill_the_host_table_and_are_refused() {
             bytes_toserver: 0,
             bytes_toclient: 0,
             end_reason: None,
+            derived: Default::default(),
         };
         if !hosts.record(&ev) {
             refused += 1;

@@ -89,6 +89,8 @@ fn event(w: &Wire) -> Event {
             shares_accepted: 2,
             shares_rejected: 1,
             difficulty: Some(0.5),
+            // 6e9 hashes over the 60 s session: an estimated 1e8 H/s, on session records.
+            accepted_hashes: 6e9,
             truncated: w.truncated,
             ..Default::default()
         },
@@ -97,7 +99,9 @@ fn event(w: &Wire) -> Event {
         bytes_toserver: 10,
         bytes_toclient: 20,
         end_reason: w.session.then_some(EndReason::Rst),
+        derived: Default::default(),
     }
+    .derive()
 }
 
 /// No byte that any line-, record- or datagram-based reader could take as a boundary.
@@ -131,6 +135,11 @@ fn check_stratum(st: &Value, w: &Wire) {
     let methods: Vec<String> = st["methods"].as_array().expect("methods").iter().filter_map(opt).collect();
     assert_eq!(methods, w.methods);
     assert_eq!(st.get("truncated").and_then(Value::as_bool).unwrap_or(false), w.truncated);
+    // The derived facts, worked out once when the record was built, come out intact too.
+    let agent = w.agent.as_deref().and_then(minewatch::stratum::agent::parse);
+    assert_eq!(opt(&st["agent_name"]), agent.as_ref().map(|a| a.name.to_string()));
+    assert_eq!(opt(&st["agent_version"]), agent.as_ref().and_then(|a| a.version).map(str::to_string));
+    assert_eq!(st.get("hashrate").and_then(Value::as_f64), w.session.then_some(1e8));
 }
 
 // ---- a CEF parser, from the specification ------------------------------------------------------
@@ -275,6 +284,8 @@ fn check_cef(buf: &[u8], w: &Wire) {
             ("cn2", "2"),
             ("cn3Label", "sharesRejected"),
             ("cn3", "1"),
+            ("cfp2Label", "hashrate"),
+            ("cfp2", "100000000"),
             ("in", "10"),
             ("out", "20"),
             ("start", "1700000000000"),
