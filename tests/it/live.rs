@@ -865,8 +865,11 @@ fn elephant_flows_are_left_in_the_kernel_and_miners_beside_them_or_after_them_ar
     let st = &last["stats"];
     let received = last["capture"][0]["received"].as_u64().unwrap_or(u64::MAX);
     println!("sent {sent}, received {received}, stats {st}");
-    // Both transfers were shunted, and most of their frames never reached a worker.
-    assert_eq!(st["flows_shunted"], 2, "{st}");
+    // Both transfers were shunted, and most of their frames never reached a worker. (An entry
+    // lasts 30 s: on a loaded machine tcpreplay's pacing can stretch this 2 s replay past that,
+    // and a transfer still going is shunted again after another 256 frames; seen with the
+    // machine's two cores busy elsewhere. So at least 2, not exactly 2.)
+    assert!(st["flows_shunted"].as_u64().is_some_and(|n| n >= 2), "{st}");
     assert!(received < sent / 3, "sent {sent}, the kernel passed {received}");
     assert_eq!(last["capture"][0]["dropped"], 0, "{last}");
     assert_eq!(st["packets"].as_u64(), Some(received), "{last}");

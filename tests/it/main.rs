@@ -3,6 +3,7 @@
 //! one with a filter on its path, e.g. `cargo test --test it live::` or
 //! `cargo test --test it replay::`.
 
+mod architecture;
 mod cli;
 mod delivery;
 mod deploy;
