@@ -45,7 +45,7 @@ use crate::capture::{open_input, Frame};
 use crate::config::Config;
 use crate::decode::{self, LinkType, Packet, Skip, TcpInfo, Transport};
 use crate::flow::defrag::{DefragLimits, Defragmenter};
-use crate::flow::FlowTable;
+use crate::inspect::FlowTable;
 use crate::hosts::HostTable;
 use crate::intel::{Intel, ListFiles, Reloader};
 use crate::metrics::{Published, Snapshot};

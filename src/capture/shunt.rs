@@ -38,7 +38,7 @@
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use crate::flow::{Elephant, FlowKey, FlowTable};
+use crate::flow::{Application, Elephant, FlowKey, FlowTable};
 use crate::stats::Counters;
 
 /// Frames a bypassed flow shows before it is shunted: one frame in this many of an elephant is
@@ -95,7 +95,7 @@ impl Shunt {
     }
 
     /// Takes the table's news (elephants found and ended) and lets go of entries past their time.
-    pub fn update(&mut self, table: &mut FlowTable, now: Instant, c: &mut Counters) {
+    pub fn update<A: Application>(&mut self, table: &mut FlowTable<A>, now: Instant, c: &mut Counters) {
         if self.off {
             return;
         }
@@ -657,9 +657,9 @@ mod tests {
         use crate::flow::FlowLimits;
         use crate::time::Ts;
         let limits = FlowLimits { elephant_frames: 10, ..FlowLimits::default() };
-        let mut table = FlowTable::new(limits, HomeNet::default());
+        let mut table = crate::inspect::FlowTable::new(limits, HomeNet::default());
         let mut c = Counters::default();
-        let send = |t: &mut FlowTable, port: u16, from_pool: bool, info: TcpInfo, payload: &[u8]| {
+        let send = |t: &mut crate::inspect::FlowTable, port: u16, from_pool: bool, info: TcpInfo, payload: &[u8]| {
             let (cl, pool) = (addr(&format!("10.0.0.2:{port}")), addr("198.18.0.1:873"));
             let (s, d) = if from_pool { (pool, cl) } else { (cl, pool) };
             let pkt = Packet {

@@ -21,22 +21,9 @@ pub use session::{LineKind, Session};
 
 use serde::Serialize;
 
-/// One side of a connection, as the flow layer names them before the protocol tells roles apart:
-/// `A` is the side that sent the SYN, or else the sender of the first packet seen.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Side {
-    A,
-    B,
-}
-
-impl Side {
-    pub fn other(self) -> Side {
-        match self {
-            Side::A => Side::B,
-            Side::B => Side::A,
-        }
-    }
-}
+/// One side of a connection (`A`: the SYN sender, or else the first packet's): the flow
+/// layer's, used here to tell roles apart.
+pub use crate::flow::Side;
 
 /// The dialect of a mining session: the alert's `stratum.variant`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]

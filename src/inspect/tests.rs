@@ -1,7 +1,13 @@
-//! Flow-table tests on hand-built packets: bounds, eviction, holes, roles.
+//! Flow-table and inspector tests on hand-built packets: bounds, eviction, holes, roles.
 
 use super::*;
-use crate::decode::Transport;
+use crate::decode::{Packet, TcpInfo, Transport};
+use crate::flow::{FlowKey, MAX_AWAITING};
+use crate::stratum::{Clue, Variant};
+use crate::verdict::EventKind;
+
+const FLOW_COST: usize = FlowTable::FLOW_COST;
+const INSPECT_COST: usize = FlowTable::INSPECT_COST;
 
 const CLIENT: &str = "10.0.0.2";
 const POOL: &str = "198.51.100.9";
@@ -369,13 +375,13 @@ fn waiting_tls_flows_are_bounded() {
     }
     let c = h.table.counters;
     assert_eq!((c.tls_name_waits, c.tls_name_wait_full, c.flows_bypassed), (n as u64, 10, 10));
-    assert_eq!(h.table.awaiting.len(), MAX_AWAITING);
+    assert_eq!(h.table.awaiting_len(), MAX_AWAITING);
     // One answer names them all at the next look, which empties the list.
     answer(&intel, "xmr.2miners.com", 1_000_000);
     let events = &mut h.events;
     h.table.recheck_names(Ts(2_000_000), &mut |e| events.push(e));
     assert_eq!(h.alerts().len(), MAX_AWAITING);
-    assert!(h.table.awaiting.is_empty());
+    assert!(h.table.awaiting_len() == 0);
 }
 
 #[test]
