@@ -278,7 +278,13 @@ pub fn roles(a: SocketAddr, b: SocketAddr, client: Option<Side>) -> Option<(Sock
 }
 
 /// The record of a session: `None` if its facts name no client.
-fn make_event(kind: EventKind, conn: &ConnInfo, s: &Seen<'_>, ts: Ts, end_reason: Option<EndReason>) -> Option<Event> {
+fn make_event(
+    kind: EventKind,
+    conn: &ConnInfo,
+    s: &Seen<'_>,
+    ts: Ts,
+    end_reason: Option<EndReason>,
+) -> Option<Event> {
     let (client, pool, cside) = roles(conn.a, conn.b, s.facts.client)?;
     Some(Event {
         kind,

@@ -659,19 +659,20 @@ mod tests {
         let limits = FlowLimits { elephant_frames: 10, ..FlowLimits::default() };
         let mut table = crate::inspect::FlowTable::new(limits, HomeNet::default());
         let mut c = Counters::default();
-        let send = |t: &mut crate::inspect::FlowTable, port: u16, from_pool: bool, info: TcpInfo, payload: &[u8]| {
-            let (cl, pool) = (addr(&format!("10.0.0.2:{port}")), addr("198.18.0.1:873"));
-            let (s, d) = if from_pool { (pool, cl) } else { (cl, pool) };
-            let pkt = Packet {
-                src: s.ip(),
-                dst: d.ip(),
-                src_port: s.port(),
-                dst_port: d.port(),
-                transport: Transport::Tcp(info),
-                payload,
+        let send =
+            |t: &mut crate::inspect::FlowTable, port: u16, from_pool: bool, info: TcpInfo, payload: &[u8]| {
+                let (cl, pool) = (addr(&format!("10.0.0.2:{port}")), addr("198.18.0.1:873"));
+                let (s, d) = if from_pool { (pool, cl) } else { (cl, pool) };
+                let pkt = Packet {
+                    src: s.ip(),
+                    dst: d.ip(),
+                    src_port: s.port(),
+                    dst_port: d.port(),
+                    transport: Transport::Tcp(info),
+                    payload,
+                };
+                t.tcp(&pkt, &info, Ts(0), &mut |_| {});
             };
-            t.tcp(&pkt, &info, Ts(0), &mut |_| {});
-        };
         let data = TcpInfo { seq: 1, ack: 1, syn: false, ack_flag: true, fin: false, rst: false };
         for port in [1000, 1001, 1002] {
             let syn = TcpInfo { seq: 0, syn: true, ack_flag: false, ..data };

@@ -347,7 +347,12 @@ impl<A: Application> Conn<A> {
     /// for real memory.
     fn allocated(&self) -> usize {
         self.app.allocated()
-            + self.reasm.iter().flatten().map(|r| 2 * r.held_bytes() + RUN_COST * r.held_segments()).sum::<usize>()
+            + self
+                .reasm
+                .iter()
+                .flatten()
+                .map(|r| 2 * r.held_bytes() + RUN_COST * r.held_segments())
+                .sum::<usize>()
     }
 
     /// Feeds one segment of an inspected flow through reassembly to the application, and gives
@@ -383,7 +388,9 @@ impl<A: Application> Conn<A> {
         }
         // This packet's ACK tells what the other side's holes really are.
         let other = side.other();
-        if tcp.ack_flag && self.reasm.get(idx(other)).is_some_and(|r| r.as_ref().is_some_and(|r| r.held_bytes() > 0)) {
+        if tcp.ack_flag
+            && self.reasm.get(idx(other)).is_some_and(|r| r.as_ref().is_some_and(|r| r.held_bytes() > 0))
+        {
             bypass |= self.pump(other, cx, counters, |r, out| r.acked(tcp.ack, out));
         }
         for i in 0..2 {
@@ -394,7 +401,8 @@ impl<A: Application> Conn<A> {
                 (true, None) => self.set_hole_since(i, Some(cx.ts)),
                 (true, Some(since)) if cx.ts.0.saturating_sub(since.0) > limits.hole_timeout_us => {
                     bypass |= self.pump(side_of(i), cx, counters, |r, out| r.skip_first_hole(out));
-                    let still = self.reasm.get(i).is_some_and(|r| r.as_ref().is_some_and(|r| r.held_bytes() > 0));
+                    let still =
+                        self.reasm.get(i).is_some_and(|r| r.as_ref().is_some_and(|r| r.held_bytes() > 0));
                     self.set_hole_since(i, still.then_some(cx.ts));
                 }
                 (true, Some(_)) => {}
@@ -674,7 +682,8 @@ impl<A: Application> FlowTable<A> {
                 // A bare SYN-ACK names its receiver as the connection's opener.
                 let (a, b) = if tcp.syn && tcp.ack_flag { (dst, src) } else { (src, dst) };
                 self.counters.flows += 1;
-                let meta = ConnInfo { a, b, first_seen: ts, last_seen: ts, bytes: [0, 0], fin: [false, false] };
+                let meta =
+                    ConnInfo { a, b, first_seen: ts, last_seen: ts, bytes: [0, 0], fin: [false, false] };
                 let flow = Flow { meta, state: State::New { isn: [None, None] }, cost: Self::FLOW_COST };
                 self.mem += flow.cost;
                 self.flows.insert_full(key, flow).0
@@ -764,7 +773,9 @@ impl<A: Application> FlowTable<A> {
     fn remove_index(&mut self, i: usize, reason: EndReason, ts: Ts, emit: &mut dyn FnMut(A::Event)) {
         let Some((key, flow)) = self.flows.swap_remove_index(i) else { return };
         self.mem = self.mem.saturating_sub(flow.cost);
-        if matches!(flow.state, State::Bypassed { offered: true, .. }) && self.elephants_ended.len() < ELEPHANT_QUEUE {
+        if matches!(flow.state, State::Bypassed { offered: true, .. })
+            && self.elephants_ended.len() < ELEPHANT_QUEUE
+        {
             self.elephants_ended.push(key);
         }
         let Flow { meta, state, .. } = flow;
@@ -862,7 +873,8 @@ impl<A: Application> FlowTable<A> {
     /// Whether flows wait and the applications' news have moved since they were last looked
     /// up: one atomic load, for a live worker to ask after every pass.
     pub fn names_news(&self) -> bool {
-        (!self.awaiting.is_empty() || !self.ended_waiting.is_empty()) && A::news(&self.shared) != self.news_seen
+        (!self.awaiting.is_empty() || !self.ended_waiting.is_empty())
+            && A::news(&self.shared) != self.news_seen
     }
 
     /// Looks every waiting flow up again ([`Application::recheck`]): one whose wait is resolved
@@ -893,7 +905,8 @@ impl<A: Application> FlowTable<A> {
             if conn.app.waiting().is_none() {
                 return false;
             }
-            let cx = Ctx { conn: &flow.meta, limits: &self.limits, shared: &self.shared, ts: flow.meta.last_seen };
+            let cx =
+                Ctx { conn: &flow.meta, limits: &self.limits, shared: &self.shared, ts: flow.meta.last_seen };
             match conn.app.recheck(now, &cx, &mut self.counters, emit) {
                 Recheck::Resolved => return false,
                 Recheck::Waiting => return true,

@@ -18,7 +18,11 @@ pub struct Lines {
 
 impl Lines {
     pub fn new(max_line: usize) -> Lines {
-        Lines { framers: [LineFramer::new(max_line), LineFramer::new(max_line)], session: Session::new(), non_json: 0 }
+        Lines {
+            framers: [LineFramer::new(max_line), LineFramer::new(max_line)],
+            session: Session::new(),
+            non_json: 0,
+        }
     }
 }
 
@@ -32,7 +36,11 @@ fn idx(side: Side) -> usize {
 impl Parse for Lines {
     fn start(&mut self, side: Side, from_start: bool, limits: &FlowLimits) {
         if let Some(f) = self.framers.get_mut(idx(side)) {
-            *f = if from_start { LineFramer::new(limits.max_line) } else { LineFramer::midstream(limits.max_line) };
+            *f = if from_start {
+                LineFramer::new(limits.max_line)
+            } else {
+                LineFramer::midstream(limits.max_line)
+            };
         }
     }
 

@@ -76,8 +76,9 @@ pub enum Step {
     Continue,
     /// The flow cannot be mining.
     Bypass,
-    /// The flow is now read by another parser (from the next byte on).
-    Become(Parser),
+    /// The flow is now read by another parser (from the next byte on). Boxed: a switch happens
+    /// at most a couple of times per flow, a `Continue` on every chunk.
+    Become(Box<Parser>),
 }
 
 /// A session as a parser sees it: its facts, how sure, and whether it is all there will be.
@@ -116,8 +117,11 @@ pub trait Parse {
     fn start(&mut self, _side: Side, _from_start: bool, _limits: &FlowLimits) {}
 }
 
-/// The parser reading a flow now.
+/// The parser reading a flow now. The line parser is much the largest, and the one nearly
+/// every inspected flow uses: kept inline (the enum lives in the flow's boxed state already), so
+/// that inspecting a flow costs no second allocation.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum Parser {
     Lines(lines::Lines),
     Tls(tls::Hello),
@@ -222,7 +226,7 @@ impl Inspector {
             Step::Continue => false,
             Step::Bypass => true,
             Step::Become(p) => {
-                self.parser = p;
+                self.parser = *p;
                 false
             }
         }
@@ -323,7 +327,8 @@ impl Application for Inspector {
 
     fn settle(&mut self, bypass: bool, cx: &flow::Ctx<'_, Shared>, counters: &mut Counters) -> bool {
         let mining = self.is_session();
-        if !mining && (self.idle_lines > cx.limits.inspect_lines || self.inspected > cx.limits.inspect_bytes) {
+        if !mining && (self.idle_lines > cx.limits.inspect_lines || self.inspected > cx.limits.inspect_bytes)
+        {
             counters.flows_budget_exhausted += 1;
             return true;
         }
@@ -409,7 +414,8 @@ impl Application for Inspector {
         counters: &mut Counters,
         emit: &mut dyn FnMut(Event),
     ) {
-        let mut insp = Inspector::with_parser(Parser::AwaitName(tls::AwaitName { client: wait.0, until: wait.1 }));
+        let mut insp =
+            Inspector::with_parser(Parser::AwaitName(tls::AwaitName { client: wait.0, until: wait.1 }));
         let before = counters.tls_name_late;
         insp.finish(reason, cx, counters, emit);
         if counters.tls_name_late == before {

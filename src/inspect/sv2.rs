@@ -31,7 +31,7 @@ impl Parse for Handshake {
                     client: Some(self.client),
                     ..SessionFacts::default()
                 };
-                Step::Become(Parser::Recognised(Recognised::new(facts)))
+                Step::Become(Box::new(Parser::Recognised(Recognised::new(facts))))
             }
         }
     }

@@ -74,13 +74,13 @@ impl Parse for Hello {
                     // answer may still be on its way to another worker.
                     cx.counters.tls_name_waits += 1;
                     let until = Ts(cx.ts.0.saturating_add(cx.limits.name_wait_us));
-                    return Step::Become(Parser::AwaitName(AwaitName { client, until }));
+                    return Step::Become(Box::new(Parser::AwaitName(AwaitName { client, until })));
                 }
                 found
             }
         };
         match found {
-            Some((host, clue)) => Step::Become(Parser::Recognised(recognised(client, host, clue))),
+            Some((host, clue)) => Step::Become(Box::new(Parser::Recognised(recognised(client, host, clue)))),
             None => Step::Bypass,
         }
     }
@@ -143,7 +143,13 @@ impl AwaitName {
 
     /// The session, if the DNS map now names its server: recognised (clue `dns`) as it would
     /// have been at its ClientHello.
-    pub fn named(&self, conn: &ConnInfo, ts: Ts, shared: &Shared, counters: &mut Counters) -> Option<Recognised> {
+    pub fn named(
+        &self,
+        conn: &ConnInfo,
+        ts: Ts,
+        shared: &Shared,
+        counters: &mut Counters,
+    ) -> Option<Recognised> {
         let domain = shared.intel.dns.lookup(conn.addr(self.client.other()).ip(), ts)?;
         counters.tls_pool += 1;
         counters.tls_name_late += 1;
