@@ -392,4 +392,59 @@ mod tests {
         assert!("bogus".parse::<HomeNet>().is_err());
         assert!("".parse::<HomeNet>().is_err());
     }
+
+    fn conn(client: &str) -> ConnInfo {
+        ConnInfo {
+            a: client.parse().unwrap(),
+            b: "198.51.100.1:3333".parse().unwrap(),
+            first_seen: Ts(1),
+            last_seen: Ts(9),
+            bytes: [10, 20],
+            fin: [false, false],
+        }
+    }
+
+    #[test]
+    fn the_gate_counts_once_alerts_once_and_only_for_the_home_network() {
+        let gate = Gate::new(HomeNet::default());
+        let facts = SessionFacts { client: Some(Side::A), login: Some("w".into()), ..Default::default() };
+        let seen = Seen { facts: &facts, confidence: Confidence::Detected, whole: false };
+        let (mut c, mut ev) = (Counters::default(), Vec::new());
+        // Internal miner: one alert however often it progresses, then its session record.
+        let (inside, mut once) = (conn("10.0.0.2:4000"), Once::default());
+        for ts in 2..5 {
+            gate.progress(&mut once, &inside, seen, Ts(ts), &mut c, &mut |e| ev.push(e));
+        }
+        gate.end(&mut once, &inside, seen, EndReason::Fin, Ts(9), &mut c, &mut |e| ev.push(e));
+        let kinds: Vec<_> = ev.iter().map(|e| (e.kind, e.ts, e.bytes_toserver, e.end_reason)).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (EventKind::Mining, Ts(2), 10, None),
+                (EventKind::MiningSession, Ts(9), 10, Some(EndReason::Fin))
+            ]
+        );
+        assert_eq!((c.sessions, c.sessions_external, c.alerts, c.session_records), (1, 0, 1, 1));
+        // External miner: counted once, never reported.
+        let (outside, mut once) = (conn("203.0.113.5:4000"), Once::default());
+        ev.clear();
+        gate.progress(&mut once, &outside, seen, Ts(2), &mut c, &mut |e| ev.push(e));
+        gate.end(&mut once, &outside, seen, EndReason::Rst, Ts(9), &mut c, &mut |e| ev.push(e));
+        assert!(ev.is_empty());
+        assert_eq!((c.sessions, c.sessions_external, c.alerts), (2, 1, 1));
+        // Not ready while it runs (no login yet): alerted at its end, once.
+        let early = SessionFacts { client: Some(Side::B), ..Default::default() };
+        let seen = Seen { facts: &early, confidence: Confidence::Detected, whole: false };
+        let mut once = Once::default();
+        let server_first = ConnInfo { a: inside.b, b: inside.a, ..inside };
+        gate.progress(&mut once, &server_first, seen, Ts(2), &mut c, &mut |e| ev.push(e));
+        assert!(ev.is_empty());
+        gate.end(&mut once, &server_first, seen, EndReason::Timeout, Ts(9), &mut c, &mut |e| ev.push(e));
+        assert_eq!(
+            ev.iter().map(|e| e.kind).collect::<Vec<_>>(),
+            vec![EventKind::Mining, EventKind::MiningSession]
+        );
+        assert_eq!(ev[0].client, inside.a, "the client is side B here");
+        assert_eq!(ev[0].bytes_toserver, 20);
+    }
 }

@@ -938,3 +938,6 @@ impl<A: Application> FlowTable<A> {
         self.mem = 0;
     }
 }
+
+#[cfg(test)]
+mod tests;
