@@ -1,9 +1,10 @@
 //! The Stratum recogniser: turns the lines of a reassembled TCP connection into mining facts.
 //!
-//! Architecture invariant: nothing here does I/O or knows about packets. The flow layer frames
-//! each direction into lines ([`framer`]), drops lines that cannot be JSON ([`probe`]), and hands
-//! candidates to a per-connection [`Session`], which parses them with serde_json into borrowed
-//! types ([`message`]) and runs the dialect state machine ([`session`]).
+//! Architecture invariant: nothing here does I/O or knows about packets. The line parser of
+//! `inspect` frames each direction into lines ([`framer`]), drops lines that cannot be JSON
+//! ([`probe`]), and hands candidates to a per-connection [`Session`], which parses them with
+//! serde_json into borrowed types ([`message`]) and runs the dialect state machine
+//! ([`session`]).
 //!
 //! Roles come from the protocol, never from ports or from who sent the first packet: the side
 //! that sends `mining.subscribe`/`login`/`submit` is the miner, the side that pushes
