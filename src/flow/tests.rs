@@ -173,3 +173,27 @@ fn starts_and_gaps_reach_the_application() {
     assert_eq!(*got, vec![(Side::A, b"*".to_vec()), (Side::A, b"late".to_vec())]);
     assert_eq!(t.counters.reasm_gaps, 1);
 }
+
+/// Architecture invariant: the connection tracker names no protocol and nothing above it, so
+/// that a protocol is added in `inspect/` alone and `flow` can be reasoned about on its own.
+/// Reads the module's own source: any path to a higher module outside a comment fails.
+#[test]
+fn flow_names_no_protocol_and_nothing_above_it() {
+    let sources = [
+        ("mod.rs", include_str!("mod.rs")),
+        ("reassembly.rs", include_str!("reassembly.rs")),
+        ("defrag.rs", include_str!("defrag.rs")),
+    ];
+    let above = [
+        "inspect", "stratum", "intel", "verdict", "config", "hosts", "output", "pipeline", "capture", "cli",
+        "sensor",
+    ];
+    for (file, src) in sources {
+        for (n, line) in src.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            for m in above {
+                assert!(!code.contains(&format!("crate::{m}")), "flow/{file}:{}: names `{m}`: {line}", n + 1);
+            }
+        }
+    }
+}
