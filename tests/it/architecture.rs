@@ -18,7 +18,10 @@ type Graph = BTreeMap<String, BTreeSet<String>>;
 const WALLS: &[(&str, &[&str], &str)] = &[
     (
         "capture",
-        &["flow", "inspect", "stratum", "intel", "verdict", "output", "pipeline", "hosts", "metrics", "config"],
+        &[
+            "flow", "inspect", "stratum", "intel", "verdict", "output", "pipeline", "hosts", "metrics",
+            "config",
+        ],
         "capture/ imports nothing above it",
     ),
     (
@@ -31,7 +34,11 @@ const WALLS: &[(&str, &[&str], &str)] = &[
         &["stratum", "intel", "inspect", "output", "hosts", "metrics", "pipeline", "config", "cli"],
         "flow/ names no protocol module: it knows connections only",
     ),
-    ("stratum", &["flow", "inspect", "output", "pipeline", "capture", "verdict"], "the recogniser knows no flow and does no output"),
+    (
+        "stratum",
+        &["inspect", "output", "pipeline", "capture", "verdict", "hosts", "metrics"],
+        "the protocol parsers know no inspector, verdict or output (a connection's `Side` is flow's)",
+    ),
     ("intel", &["flow", "inspect", "output", "pipeline", "capture", "verdict"], "intel is below the flows"),
     ("verdict", &["output", "pipeline", "capture", "metrics"], "verdict builds the Event; outputs format it"),
     ("output", &["flow", "inspect", "pipeline", "capture"], "output/ formats only what the Event holds"),
@@ -202,7 +209,8 @@ fn product_sources() -> Vec<(String, String)> {
             if p.is_dir() {
                 walk(&p, base, out);
             } else if p.extension().is_some_and(|x| x == "rs") {
-                let rel = p.strip_prefix(base).map(|r| r.to_string_lossy().replace('\\', "/")).unwrap_or_default();
+                let rel =
+                    p.strip_prefix(base).map(|r| r.to_string_lossy().replace('\\', "/")).unwrap_or_default();
                 let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
                 out.push((rel, text));
             }
