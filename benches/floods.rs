@@ -15,7 +15,8 @@ use std::time::Instant;
 use minewatch::config::HomeNet;
 use minewatch::decode::{Packet, TcpInfo, Transport};
 use minewatch::flow::reassembly::{Chunk, Reassembler, ReassemblyLimits};
-use minewatch::flow::{FlowLimits, FlowTable};
+use minewatch::flow::FlowLimits;
+use minewatch::inspect::FlowTable;
 use minewatch::time::Ts;
 
 const CASES: &[&str] = &["reasm-inorder", "reasm-reordered", "syn-flood", "ooo-flood"];

@@ -16,11 +16,12 @@ use minewatch::capture::shunt;
 use minewatch::config::HomeNet;
 use minewatch::decode::{decode, LinkType, Packet, TcpInfo, Transport};
 use minewatch::flow::reassembly::{Chunk, Reassembler, ReassemblyLimits};
-use minewatch::flow::{FlowLimits, FlowTable};
+use minewatch::flow::FlowLimits;
+use minewatch::inspect::FlowTable;
 use minewatch::stratum::framer::LineFramer;
 use minewatch::stratum::{probe, Session, Side};
-use minewatch::synth::PacketSink;
 use minewatch::time::Ts;
+use testkit::synth::PacketSink;
 
 fn frame(payload: &[u8]) -> Vec<u8> {
     let b = PacketBuilder::ethernet2([1; 6], [2; 6])
@@ -47,9 +48,8 @@ fn bench(c: &mut Criterion) {
     // Walking a capture file in memory: framing and parsing each record, per record.
     let mut file = Vec::new();
     {
-        let mut w =
-            minewatch::synth::pcap::PcapWriter::new(&mut file, minewatch::synth::pcap::LinkType::ETHERNET)
-                .expect("writer");
+        let mut w = testkit::synth::pcap::PcapWriter::new(&mut file, minewatch::decode::LinkType::Ethernet)
+            .expect("writer");
         for i in 0..1000i64 {
             w.write_packet(Ts::from_micros(1_700_000_000_000_000 + i), &tls).expect("record");
         }

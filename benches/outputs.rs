@@ -36,7 +36,9 @@ fn event() -> Event {
         bytes_toserver: 12_000,
         bytes_toclient: 90_000,
         end_reason: Some(EndReason::Fin),
+        derived: Default::default(),
     }
+    .derive()
 }
 
 fn bench(c: &mut Criterion) {

@@ -15,11 +15,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use minewatch::synth::{Link, LinkType, PcapWriter, TcpConversation};
+use minewatch::decode::LinkType;
 use minewatch::time::Ts;
+use testkit::synth::{Link, PcapWriter, TcpConversation};
 
 fn write_capture(path: &Path, conversations: u32) -> std::io::Result<u64> {
-    let mut w = PcapWriter::new(BufWriter::new(std::fs::File::create(path)?), LinkType::ETHERNET)?;
+    let mut w = PcapWriter::new(BufWriter::new(std::fs::File::create(path)?), LinkType::Ethernet)?;
     let bulk = vec![0x17u8; 1000];
     for c in 0..conversations {
         let client =

@@ -6,7 +6,7 @@
 # cargo-fuzz needs nightly-only rustc flags (-Zsanitizer); on a stable toolchain
 # RUSTC_BOOTSTRAP=1 lets rustc accept them. If the sanitizer build is impossible here, this says
 # so plainly and exits 0: the same harnesses still run over their seeds in the plain
-# `cargo test` (tests/fuzz_seeds.rs).
+# `cargo test` (tests/it/fuzz_seeds.rs).
 #
 # Environment: FUZZ_SECONDS (per target, default 15).
 set -euo pipefail
@@ -24,7 +24,7 @@ export RUSTC_BOOTSTRAP=1
 
 skip() {
     say "fuzz smoke run skipped: $*"
-    say "(the fuzz harnesses still run over their seeds in 'cargo test --test fuzz_seeds')"
+    say "(the fuzz harnesses still run over their seeds in 'cargo test --test it fuzz_seeds::')"
     exit 0
 }
 
@@ -41,7 +41,7 @@ fi
 
 section "seeds from pcaps/"
 # shellcheck disable=SC2046 # empty or --locked
-cargo run $(locked_flag) -q --example fuzz_seeds -- pcaps fuzz/corpus </dev/null
+cargo run $(locked_flag) -q -p testkit --bin mkseeds -- pcaps fuzz/corpus </dev/null
 
 section "cargo fuzz build (release, debug assertions, address sanitizer)"
 cd fuzz

@@ -57,7 +57,7 @@ ensure_libpcap() {
     fi
 }
 
-# Installs what tests/live.rs needs to run rather than skip: iproute2 (network namespaces, veth),
+# Installs what tests/it/live.rs needs to run rather than skip: iproute2 (network namespaces, veth),
 # python3 (the test's tiny pool and miner), tcpreplay (the counters test), setpriv from util-linux
 # and setcap from libcap2-bin (the privilege-drop tests start the sensor with ambient and with file
 # capabilities). Only when root, since
@@ -81,7 +81,7 @@ ensure_live_test_tools() {
         say "warning: could not install ${missing[*]}; the live-capture tests will say SKIPPED"
 }
 
-# Installs Debian's prometheus package when promtool is missing: tests/metrics.rs runs
+# Installs Debian's prometheus package when promtool is missing: tests/it/metrics.rs runs
 # `promtool check metrics` on the endpoint's page. Not fatal: without it that step says SKIPPED.
 ensure_promtool() {
     if have promtool; then
@@ -89,16 +89,16 @@ ensure_promtool() {
     fi
     say "promtool not found; installing prometheus (for the metrics exposition test)"
     if ! have apt-get; then
-        say "warning: apt-get is not available; tests/metrics.rs will skip its promtool check"
+        say "warning: apt-get is not available; tests/it/metrics.rs will skip its promtool check"
         return 0
     fi
     as_root apt-get update </dev/null || true
     as_root apt-get install -y --no-install-recommends prometheus </dev/null ||
-        say "warning: could not install prometheus; tests/metrics.rs will skip its promtool check"
+        say "warning: could not install prometheus; tests/it/metrics.rs will skip its promtool check"
 }
 
 # Installs systemd (Debian 12 ships systemd-analyze in the systemd package itself) when
-# systemd-analyze is missing: tests/deploy.rs runs `systemd-analyze verify` on the unit in deploy/.
+# systemd-analyze is missing: tests/it/deploy.rs runs `systemd-analyze verify` on the unit in deploy/.
 # Installing the package in a container does not start systemd; the test needs none running.
 # Not fatal: without it that test says it is skipped.
 ensure_systemd_analyze() {
@@ -107,12 +107,12 @@ ensure_systemd_analyze() {
     fi
     say "systemd-analyze not found; installing systemd (for the unit file test)"
     if ! have apt-get; then
-        say "warning: apt-get is not available; tests/deploy.rs will skip the systemd-analyze check"
+        say "warning: apt-get is not available; tests/it/deploy.rs will skip the systemd-analyze check"
         return 0
     fi
     as_root apt-get update </dev/null || true
     as_root apt-get install -y --no-install-recommends systemd </dev/null ||
-        say "warning: could not install systemd; tests/deploy.rs will skip the systemd-analyze check"
+        say "warning: could not install systemd; tests/it/deploy.rs will skip the systemd-analyze check"
 }
 
 # Makes sure cargo is on PATH (picking up a rustup install in the default place), or explains how
@@ -135,7 +135,7 @@ locked_flag() {
     if [ -f Cargo.lock ]; then printf '%s' --locked; fi
 }
 
-# Installs rsyslog with apt-get when rsyslogd is missing: tests/syslog.rs runs it as a receiver
+# Installs rsyslog with apt-get when rsyslogd is missing: tests/it/syslog.rs runs it as a receiver
 # on loopback. Not fatal: without it that test says it is skipped.
 ensure_rsyslog() {
     if have rsyslogd || [ -x /usr/sbin/rsyslogd ]; then
@@ -143,12 +143,12 @@ ensure_rsyslog() {
     fi
     say "rsyslogd not found; installing rsyslog (for the syslog receiver test)"
     if ! have apt-get; then
-        say "warning: apt-get is not available; tests/syslog.rs will be skipped"
+        say "warning: apt-get is not available; tests/it/syslog.rs will be skipped"
         return 0
     fi
     as_root apt-get update </dev/null || true
     as_root apt-get install -y --no-install-recommends rsyslog </dev/null ||
-        say "warning: could not install rsyslog; tests/syslog.rs will be skipped"
+        say "warning: could not install rsyslog; tests/it/syslog.rs will be skipped"
 }
 
 # Two network namespaces joined by a veth pair, for the live benchmarks: `veth_lab NS_A NS_B

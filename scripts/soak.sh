@@ -36,7 +36,8 @@ if [ "$(id -u)" -ne 0 ]; then say "needs root"; exit 1; fi
 for t in ip tcpreplay tcprewrite python3 curl; do have "$t" || { say "needs $t"; exit 1; }; done
 ensure_cargo
 
-cargo build --release --quiet --bin minewatch --bin mkbench
+cargo build --release --quiet -p minewatch --bin minewatch
+cargo build --release --quiet -p testkit --bin mkbench
 bin=target/release/minewatch
 
 id=$$
@@ -59,7 +60,7 @@ for port in 41601 41602 41603 41604; do
     tcprewrite --portmap="41600:$port,53001:$dns" -i pcaps/tls-dns-no-sni.pcap -o "$dir/tls-dns-$port.pcap"
     files+=("$dir/tls-dns-$port.pcap")
 done
-cargo run --release --quiet --bin mkbench -- --size 20M "$dir/mix.pcap" >/dev/null
+cargo run --release --quiet -p testkit --bin mkbench -- --size 20M "$dir/mix.pcap" >/dev/null
 files+=("$dir/mix.pcap")
 
 # One loop, replayed: how many mining sessions and frames it holds.

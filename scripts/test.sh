@@ -25,11 +25,11 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 
-section "cargo test --no-fail-fast --all-targets"
-cargo test ${locked[@]+"${locked[@]}"} --no-fail-fast --all-targets "$@" </dev/null 2>&1 | tee -a "$log" || status=$?
+section "cargo test --workspace --no-fail-fast --all-targets"
+cargo test ${locked[@]+"${locked[@]}"} --workspace --no-fail-fast --all-targets "$@" </dev/null 2>&1 | tee -a "$log" || status=$?
 
-section "cargo test --doc"
-cargo test ${locked[@]+"${locked[@]}"} --doc "$@" </dev/null 2>&1 | tee -a "$log" || status=$?
+section "cargo test --workspace --doc"
+cargo test ${locked[@]+"${locked[@]}"} --workspace --doc "$@" </dev/null 2>&1 | tee -a "$log" || status=$?
 
 # The total over every test binary, as the last line: one doc-test binary with nothing in it
 # must not read as "no test ran".

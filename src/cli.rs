@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::config::{HomeNet, DEFAULT_HOME_NET};
 use crate::output::{Format, OutputOptions, OutputSpec, Target};
+use crate::verdict::{HomeNet, DEFAULT_HOME_NET};
 
 /// What live capture keeps by default: all of TCP, DNS over UDP, and IP fragments.
 pub const DEFAULT_FILTER: &str = "tcp or udp port 53 or (ip[6:2] & 0x3fff != 0) or ip6[6] == 44";

@@ -8,13 +8,10 @@
 //! configuration (`--test-config`, [`crate::preflight`]) both start from it, so they cannot
 //! disagree about what the options mean.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
-
-use ipnet::IpNet;
 
 use crate::capture::live::LiveOptions;
 use crate::cli::Args;
@@ -24,67 +21,16 @@ use crate::flow::FlowLimits;
 use crate::intel::{ListFiles, SharedPools, Watchlist};
 use crate::output::{OutputOptions, OutputSpec};
 use crate::privilege::Plan;
-
-/// RFC 1918, shared address space, loopback, unique-local, link-local and IPv6 loopback: the
-/// networks a sensor should treat as "ours" when nobody says otherwise.
-pub const DEFAULT_HOME_NET: &str =
-    "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,127.0.0.0/8,fc00::/7,fe80::/10,::1/128";
-
-/// The internal networks: only sessions whose miner is inside them are reported.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HomeNet {
-    nets: Vec<IpNet>,
-}
-
-impl HomeNet {
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        // An IPv4-mapped IPv6 address is the IPv4 host it maps.
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-            v4 => v4,
-        };
-        self.nets.iter().any(|n| n.contains(&ip))
-    }
-
-    pub fn nets(&self) -> &[IpNet] {
-        &self.nets
-    }
-}
-
-impl Default for HomeNet {
-    fn default() -> Self {
-        DEFAULT_HOME_NET.parse().unwrap_or(HomeNet { nets: Vec::new() })
-    }
-}
-
-impl FromStr for HomeNet {
-    type Err = String;
-
-    /// Comma-separated CIDRs; a bare address means a single host.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let mut nets = Vec::new();
-        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let net = match part.parse::<IpNet>() {
-                Ok(n) => n.trunc(),
-                Err(_) => match part.parse::<IpAddr>() {
-                    Ok(ip) => IpNet::from(ip),
-                    Err(_) => return Err(format!("not a CIDR or address: {part:?}")),
-                },
-            };
-            nets.push(net);
-        }
-        if nets.is_empty() {
-            return Err("home-net is empty".to_string());
-        }
-        Ok(HomeNet { nets })
-    }
-}
+/// The home network lives with the gate that uses it ([`crate::verdict`]).
+pub use crate::verdict::{HomeNet, DEFAULT_HOME_NET};
 
 /// Everything a worker needs to know.
 #[derive(Clone, Debug)]
 pub struct Detection {
     pub home_net: HomeNet,
     pub flow: FlowLimits,
+    /// The Stratum and HTTP parsers' bounds.
+    pub parsers: crate::stratum::Limits,
     /// Each worker's defragmenter's bounds.
     pub defrag: DefragLimits,
     /// Addresses the shared DNS map of pool domains holds.
@@ -101,6 +47,7 @@ impl Default for Detection {
         Detection {
             home_net: HomeNet::default(),
             flow: FlowLimits::default(),
+            parsers: crate::stratum::Limits::default(),
             defrag: DefragLimits::default(),
             dns_capacity: crate::intel::dnsmap::DEFAULT_CAPACITY,
             watchlist: Arc::default(),
@@ -171,6 +118,8 @@ pub struct Config {
     pub home_net: HomeNet,
     /// Each worker's flow table: `--max-flows`, its share of `--memcap`, and the other limits.
     pub flow: FlowLimits,
+    /// The Stratum and HTTP parsers' bounds (field length, pending requests, HTTP head/body).
+    pub parsers: crate::stratum::Limits,
     pub defrag: DefragLimits,
     pub dns_capacity: usize,
     /// Every `-o`, standard output when none.
@@ -248,14 +197,14 @@ impl Config {
                 max_ooo_bytes: size(args.reassembly_max_bytes),
                 max_ooo_segments: size(args.reassembly_max_segments),
             },
-            stratum: crate::stratum::Limits {
-                max_field_len: size(args.max_field_len),
-                max_pending: size(args.max_pending),
-                http_max_pending: size(args.http_max_pending),
-                http_max_head: size(args.http_max_head),
-                http_max_body: size(args.http_max_body),
-            },
             ..FlowLimits::default()
+        };
+        let parsers = crate::stratum::Limits {
+            max_field_len: size(args.max_field_len),
+            max_pending: size(args.max_pending),
+            http_max_pending: size(args.http_max_pending),
+            http_max_head: size(args.http_max_head),
+            http_max_body: size(args.http_max_body),
         };
         Ok(Config {
             mode,
@@ -269,6 +218,7 @@ impl Config {
             },
             home_net: args.home_net.clone(),
             flow,
+            parsers,
             defrag: DefragLimits {
                 max_datagrams: size(args.defrag_max_datagrams),
                 max_bytes: size(args.defrag_max_bytes),
@@ -300,6 +250,7 @@ impl Config {
         Detection {
             home_net: self.home_net.clone(),
             flow: self.flow,
+            parsers: self.parsers,
             defrag: self.defrag,
             dns_capacity: self.dns_capacity,
             watchlist,
@@ -338,7 +289,7 @@ mod tests {
         assert_eq!(c.flow.elephant_frames, d.elephant_frames);
         assert_eq!(c.flow.reassembly.max_ooo_bytes, d.reassembly.max_ooo_bytes);
         assert_eq!(c.flow.reassembly.max_ooo_segments, d.reassembly.max_ooo_segments);
-        assert_eq!(c.flow.stratum, crate::stratum::Limits::default());
+        assert_eq!(c.parsers, crate::stratum::Limits::default());
         let dd = DefragLimits::default();
         assert_eq!(
             (c.defrag.max_datagrams, c.defrag.max_bytes, c.defrag.max_fragments, c.defrag.timeout_us),
@@ -404,7 +355,7 @@ mod tests {
         assert_eq!(c.defrag.max_fragments, 8);
         assert_eq!(c.defrag.timeout_us, 60_000_000);
         assert_eq!(
-            c.flow.stratum,
+            c.parsers,
             crate::stratum::Limits {
                 max_field_len: 32,
                 max_pending: 5,
@@ -447,30 +398,5 @@ mod tests {
         let e = Config::from_args(&args).unwrap_err();
         assert_eq!(e.option(), "metrics");
         assert!(e.to_string().starts_with("--metrics 0.0.0.0:9500: not a loopback address"), "{e}");
-    }
-
-    #[test]
-    fn default_home_net_covers_private_ranges_only() {
-        let h = HomeNet::default();
-        for ip in
-            ["10.1.2.3", "172.31.0.1", "192.168.0.1", "100.64.1.1", "127.0.0.1", "fd00::1", "fe80::1", "::1"]
-        {
-            assert!(h.contains(ip.parse().unwrap()), "{ip}");
-        }
-        for ip in ["8.8.8.8", "172.32.0.1", "198.51.100.1", "2001:db8::1"] {
-            assert!(!h.contains(ip.parse().unwrap()), "{ip}");
-        }
-        assert!(h.contains("::ffff:10.0.0.1".parse().unwrap()));
-    }
-
-    #[test]
-    fn parses_lists_and_rejects_junk() {
-        let h: HomeNet = "192.0.2.0/24, 2001:db8::/32,203.0.113.9".parse().unwrap();
-        assert!(h.contains("192.0.2.77".parse().unwrap()));
-        assert!(h.contains("203.0.113.9".parse().unwrap()));
-        assert!(!h.contains("203.0.113.10".parse().unwrap()));
-        assert!("10.0.0.0/33".parse::<HomeNet>().is_err());
-        assert!("bogus".parse::<HomeNet>().is_err());
-        assert!("".parse::<HomeNet>().is_err());
     }
 }

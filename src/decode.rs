@@ -49,6 +49,20 @@ impl LinkType {
             _ => None,
         }
     }
+
+    /// The `LINKTYPE_*` number a capture file's header writes for this link type (the inverse of
+    /// [`LinkType::from_dlt`]; raw IP is written as 101, `LINKTYPE_RAW`). The test kit's capture
+    /// writers use it, so that the link types a test writes are exactly the ones we decode.
+    pub fn dlt(self) -> u16 {
+        match self {
+            LinkType::Ethernet => 1,
+            LinkType::RawIp => 101,
+            LinkType::LinuxSll => 113,
+            LinkType::LinuxSll2 => 276,
+            LinkType::Null => 0,
+            LinkType::Loop => 108,
+        }
+    }
 }
 
 /// TCP header fields the flow layer needs.
@@ -381,6 +395,15 @@ pub fn transport(src: IpAddr, dst: IpAddr, proto: u8, segment: &[u8]) -> Result<
 mod tests {
     use super::*;
     use etherparse::PacketBuilder;
+
+    #[test]
+    fn dlt_is_the_number_from_dlt_reads_back() {
+        for link in LinkType::ALL {
+            assert_eq!(LinkType::from_dlt(i32::from(link.dlt())), Some(link), "{link:?}");
+        }
+        assert_eq!(LinkType::RawIp.dlt(), 101);
+        assert_eq!(LinkType::LinuxSll2.dlt(), 276);
+    }
 
     fn tcp_v4(payload: &[u8]) -> Vec<u8> {
         let b = PacketBuilder::ethernet2([1; 6], [2; 6])

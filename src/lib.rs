@@ -3,8 +3,9 @@
 //!
 //! Data flows one way: [`capture`] yields packets, [`decode`] turns each into a borrowed view,
 //! [`pipeline`] shards them by a symmetric flow hash onto workers, each worker owns a
-//! [`flow::FlowTable`] that reassembles TCP and feeds lines to the [`stratum`] recogniser, and
-//! [`verdict`] turns session facts into [`output`] records and the shared [`hosts`] table.
+//! [`flow::FlowTable`] that tracks connections and reassembles TCP for the [`inspect`]or of each
+//! connection, whose parsers ([`stratum`] lines, TLS, HTTP, Stratum V2) gather a session's facts,
+//! and [`verdict`] turns them into [`output`] records and the shared [`hosts`] table.
 #![forbid(unsafe_code)]
 
 pub mod capture;
@@ -12,8 +13,8 @@ pub mod cli;
 pub mod config;
 pub mod decode;
 pub mod flow;
-pub mod fuzzing;
 pub mod hosts;
+pub mod inspect;
 pub mod intel;
 pub mod metrics;
 pub mod output;
@@ -24,6 +25,5 @@ pub mod sensor;
 pub mod stats;
 pub mod stratum;
 pub mod summary;
-pub mod synth;
 pub mod time;
 pub mod verdict;

@@ -30,10 +30,9 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver};
 
-use crate::capture::live::KernelStats;
 use crate::hosts::{HostEntry, HostTable};
 use crate::output::OutputLoad;
-use crate::stats::{Counters, Load};
+use crate::stats::{Counters, KernelStats, Load};
 
 /// Hosts given their own series; more are counted in `minewatch_mining_hosts` only. This is
 /// the bound on the endpoint's cardinality.

@@ -34,6 +34,18 @@ macro_rules! counters {
     };
 }
 
+/// Counters the kernel keeps for a capture (libpcap's `pcap_stats`), summed over its life
+/// (libpcap's own are 32 bits and wrap). Kept here with the other counters, so that the
+/// outputs and the metrics endpoint that print them need not know the capture layer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KernelStats {
+    pub received: u64,
+    /// Dropped because the capture buffer was full: we did not read fast enough.
+    pub dropped: u64,
+    /// Dropped by the interface or its driver.
+    pub if_dropped: u64,
+}
+
 counters! {
     /// Frames read from the capture.
     packets,

@@ -1,8 +1,18 @@
-//! From session facts to records: when a session earns its one `mining` alert, and what the
-//! `mining` and `mining_session` records carry.
+//! From session facts to records: the whole gate. Whose sessions are reported (the home
+//! network), when a session earns its one `mining` alert, counting each session once, and what
+//! the `mining` and `mining_session` records carry. The flow table hands the inspector's facts
+//! here with what it knows of the connection ([`ConnInfo`]: endpoints, times, byte counts) and,
+//! at the end, why it ended.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
 
+use ipnet::IpNet;
+
+pub use crate::flow::EndReason;
+use crate::flow::{ConnInfo, Side};
+use crate::stats::Counters;
+use crate::stratum::agent::{self, AgentKind};
 use crate::stratum::{Confidence, SessionFacts};
 use crate::time::Ts;
 
@@ -31,28 +41,6 @@ impl EventKind {
     }
 }
 
-/// Why a session ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EndReason {
-    Fin,
-    Rst,
-    Timeout,
-    EndOfInput,
-    Evicted,
-}
-
-impl EndReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EndReason::Fin => "fin",
-            EndReason::Rst => "rst",
-            EndReason::Timeout => "timeout",
-            EndReason::EndOfInput => "end_of_input",
-            EndReason::Evicted => "evicted",
-        }
-    }
-}
-
 /// One record for the outputs: everything a formatter needs, owned, so that it can cross to the
 /// output thread. Built only on verdicts, never per packet.
 #[derive(Clone, Debug, PartialEq)]
@@ -73,6 +61,48 @@ pub struct Event {
     pub bytes_toclient: u64,
     /// Set on `mining_session` records.
     pub end_reason: Option<EndReason>,
+    /// What is worked out from `facts` and the times, once, when the record is built
+    /// ([`Derived::of`]): every format prints the same derived facts and no formatter works
+    /// them out again.
+    pub derived: Derived,
+}
+
+/// The facts of a record that are worked out rather than seen on the wire. The coin is not
+/// among them: the session decides it as the login arrives (`SessionFacts::coin`), since it
+/// also steers how shares are counted.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Derived {
+    /// The miner software from the agent string ([`agent::parse`]); `None` without an agent or
+    /// when the string names nothing.
+    pub agent: Option<AgentInfo>,
+    /// Estimated hash rate in hashes per second ([`estimated_hashrate`]) at the record's time:
+    /// on a `mining_session` record over the whole session.
+    pub hashrate: Option<f64>,
+}
+
+/// The miner software an agent string names, owned so that the record can cross threads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentInfo {
+    /// As sent (`XMRig`, `bmminer`), never empty.
+    pub name: String,
+    pub version: Option<String>,
+    /// Set when the name is known software.
+    pub kind: Option<AgentKind>,
+}
+
+impl Derived {
+    /// The derived facts of a session with `facts`, seen from `first_seen` to `last_seen`. Called
+    /// where an `Event` is built, on verdicts only, never per packet.
+    pub fn of(facts: &SessionFacts, first_seen: Ts, last_seen: Ts) -> Derived {
+        Derived {
+            agent: facts.agent.as_deref().and_then(agent::parse).map(|a| AgentInfo {
+                name: a.name.to_string(),
+                version: a.version.map(str::to_string),
+                kind: a.kind,
+            }),
+            hashrate: estimated_hashrate(facts, first_seen, last_seen),
+        }
+    }
 }
 
 /// Whether a recognised session has shown enough to raise its alert now. Earlier is better
@@ -117,6 +147,205 @@ pub fn estimated_hashrate(facts: &SessionFacts, first_seen: Ts, last_seen: Ts) -
     rate.is_finite().then_some(rate)
 }
 
+/// RFC 1918, shared address space, loopback, unique-local, link-local and IPv6 loopback: the
+/// networks a sensor should treat as "ours" when nobody says otherwise.
+pub const DEFAULT_HOME_NET: &str =
+    "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,127.0.0.0/8,fc00::/7,fe80::/10,::1/128";
+
+/// The internal networks: only sessions whose miner is inside them are reported.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HomeNet {
+    nets: Vec<IpNet>,
+}
+
+impl HomeNet {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        // An IPv4-mapped IPv6 address is the IPv4 host it maps.
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        self.nets.iter().any(|n| n.contains(&ip))
+    }
+
+    pub fn nets(&self) -> &[IpNet] {
+        &self.nets
+    }
+}
+
+impl Default for HomeNet {
+    fn default() -> Self {
+        DEFAULT_HOME_NET.parse().unwrap_or(HomeNet { nets: Vec::new() })
+    }
+}
+
+impl FromStr for HomeNet {
+    type Err = String;
+
+    /// Comma-separated CIDRs; a bare address means a single host.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut nets = Vec::new();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let net = match part.parse::<IpNet>() {
+                Ok(n) => n.trunc(),
+                Err(_) => match part.parse::<IpAddr>() {
+                    Ok(ip) => IpNet::from(ip),
+                    Err(_) => return Err(format!("not a CIDR or address: {part:?}")),
+                },
+            };
+            nets.push(net);
+        }
+        if nets.is_empty() {
+            return Err("home-net is empty".to_string());
+        }
+        Ok(HomeNet { nets })
+    }
+}
+
+/// A session as the gate sees it: its facts, how sure, and whether they are all there will be.
+#[derive(Clone, Copy, Debug)]
+pub struct Seen<'a> {
+    pub facts: &'a SessionFacts,
+    pub confidence: Confidence,
+    /// Recognised from its opening alone (tls, stratum-v2): it will show nothing more, so it is
+    /// reported at once.
+    pub whole: bool,
+}
+
+/// One session's part of the gate: alerted once, counted once.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Once {
+    alerted: bool,
+    /// Counted in `sessions` already.
+    counted: bool,
+}
+
+impl Once {
+    /// Counts a recognised session once, internal or not.
+    fn count(&mut self, internal: bool, counters: &mut Counters) {
+        if !self.counted {
+            self.counted = true;
+            counters.sessions += 1;
+            if !internal {
+                counters.sessions_external += 1;
+            }
+        }
+    }
+}
+
+/// The gate every session passes: only miners inside the home network are reported, each
+/// session counted once and alerted once, whether it earns its alert while it runs or only at
+/// its end.
+#[derive(Clone, Debug, Default)]
+pub struct Gate {
+    home: HomeNet,
+}
+
+impl Gate {
+    pub fn new(home: HomeNet) -> Gate {
+        Gate { home }
+    }
+
+    /// The miner of a recognised session, and whether it is inside the home network.
+    fn miner(&self, conn: &ConnInfo, s: &Seen<'_>) -> Option<bool> {
+        let (client, _, _) = roles(conn.a, conn.b, s.facts.client)?;
+        Some(self.home.contains(client.ip()))
+    }
+
+    /// A recognised session after a packet (or after a late name): raises its one `mining`
+    /// alert once it is ready and its miner is internal.
+    pub fn progress(
+        &self,
+        once: &mut Once,
+        conn: &ConnInfo,
+        s: Seen<'_>,
+        ts: Ts,
+        counters: &mut Counters,
+        emit: &mut dyn FnMut(Event),
+    ) {
+        if once.alerted {
+            return;
+        }
+        let Some(internal) = self.miner(conn, &s) else { return };
+        once.count(internal, counters);
+        if !(s.whole || ready_to_alert(s.facts, s.confidence)) {
+            return;
+        }
+        once.alerted = true;
+        if internal {
+            if let Some(ev) = make_event(EventKind::Mining, conn, &s, ts, None) {
+                counters.alerts += 1;
+                emit(ev);
+            }
+        }
+    }
+
+    /// A recognised session ended: its alert if it never earned one, and its
+    /// `mining_session` record.
+    #[allow(clippy::too_many_arguments)]
+    pub fn end(
+        &self,
+        once: &mut Once,
+        conn: &ConnInfo,
+        s: Seen<'_>,
+        reason: EndReason,
+        ts: Ts,
+        counters: &mut Counters,
+        emit: &mut dyn FnMut(Event),
+    ) {
+        let Some(internal) = self.miner(conn, &s) else { return };
+        once.count(internal, counters);
+        if !internal {
+            return;
+        }
+        if !once.alerted {
+            once.alerted = true;
+            if let Some(ev) = make_event(EventKind::Mining, conn, &s, ts, None) {
+                counters.alerts += 1;
+                emit(ev);
+            }
+        }
+        if let Some(ev) = make_event(EventKind::MiningSession, conn, &s, ts, Some(reason)) {
+            counters.session_records += 1;
+            emit(ev);
+        }
+    }
+}
+
+/// The client and pool endpoints of a recognised session.
+pub fn roles(a: SocketAddr, b: SocketAddr, client: Option<Side>) -> Option<(SocketAddr, SocketAddr, Side)> {
+    match client? {
+        Side::A => Some((a, b, Side::A)),
+        Side::B => Some((b, a, Side::B)),
+    }
+}
+
+/// The record of a session: `None` if its facts name no client.
+fn make_event(
+    kind: EventKind,
+    conn: &ConnInfo,
+    s: &Seen<'_>,
+    ts: Ts,
+    end_reason: Option<EndReason>,
+) -> Option<Event> {
+    let (client, pool, cside) = roles(conn.a, conn.b, s.facts.client)?;
+    Some(Event {
+        kind,
+        ts,
+        flow_id: conn.flow_id(),
+        client,
+        pool,
+        confidence: s.confidence,
+        facts: s.facts.clone(),
+        first_seen: conn.first_seen,
+        last_seen: conn.last_seen,
+        bytes_toserver: conn.bytes_from(cside),
+        bytes_toclient: conn.bytes_from(cside.other()),
+        end_reason,
+        derived: Derived::of(s.facts, conn.first_seen, conn.last_seen),
+    })
+}
+
 #[cfg(test)]
 impl Event {
     /// A record for tests: `kind` for the miner at `client` (an `ip:port`) to a documentation
@@ -135,7 +364,18 @@ impl Event {
             bytes_toserver: 0,
             bytes_toclient: 0,
             end_reason: None,
+            derived: Derived::default(),
         }
+        .derive()
+    }
+}
+
+impl Event {
+    /// The record with its [`Derived`] facts worked out again from its facts and times: for
+    /// records built field by field (tests, benchmarks, fuzzing) after their facts are set.
+    pub fn derive(mut self) -> Event {
+        self.derived = Derived::of(&self.facts, self.first_seen, self.last_seen);
+        self
     }
 }
 
@@ -164,6 +404,30 @@ mod tests {
     }
 
     #[test]
+    fn derived_once_from_the_facts() {
+        let f = SessionFacts {
+            agent: Some("xmrig-proxy/6.22.0 (Linux x86_64)".into()),
+            shares_accepted: 1,
+            accepted_hashes: 1e9,
+            first_share: Some(Ts(10_000_000)),
+            last_share: Some(Ts(20_000_000)),
+            ..Default::default()
+        };
+        let d = Derived::of(&f, Ts(0), Ts(60_000_000));
+        let a = d.agent.unwrap_or_else(|| panic!("agent not parsed"));
+        assert_eq!(
+            (a.name.as_str(), a.version.as_deref(), a.kind),
+            ("xmrig-proxy", Some("6.22.0"), Some(AgentKind::Proxy))
+        );
+        assert_eq!(d.hashrate, Some(1e8));
+        // No agent, no share: nothing derived.
+        assert_eq!(Derived::of(&SessionFacts::default(), Ts(0), Ts(60_000_000)), Derived::default());
+        // A record built field by field gets the same facts from `derive`.
+        let ev = Event::sample(EventKind::MiningSession, "10.0.0.1:1", f);
+        assert_eq!(ev.derived, Derived::of(&ev.facts, ev.first_seen, ev.last_seen));
+    }
+
+    #[test]
     fn waits_for_login_or_enough_evidence() {
         let mut f = SessionFacts::default();
         assert!(!ready_to_alert(&f, Confidence::Detected));
@@ -181,5 +445,85 @@ mod tests {
         assert!(!ready_to_alert(&g, Confidence::Confirmed));
         g.pool_msgs = 11;
         assert!(ready_to_alert(&g, Confidence::Confirmed));
+    }
+
+    #[test]
+    fn default_home_net_covers_private_ranges_only() {
+        let h = HomeNet::default();
+        for ip in
+            ["10.1.2.3", "172.31.0.1", "192.168.0.1", "100.64.1.1", "127.0.0.1", "fd00::1", "fe80::1", "::1"]
+        {
+            assert!(h.contains(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["8.8.8.8", "172.32.0.1", "198.51.100.1", "2001:db8::1"] {
+            assert!(!h.contains(ip.parse().unwrap()), "{ip}");
+        }
+        assert!(h.contains("::ffff:10.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn parses_lists_and_rejects_junk() {
+        let h: HomeNet = "192.0.2.0/24, 2001:db8::/32,203.0.113.9".parse().unwrap();
+        assert!(h.contains("192.0.2.77".parse().unwrap()));
+        assert!(h.contains("203.0.113.9".parse().unwrap()));
+        assert!(!h.contains("203.0.113.10".parse().unwrap()));
+        assert!("10.0.0.0/33".parse::<HomeNet>().is_err());
+        assert!("bogus".parse::<HomeNet>().is_err());
+        assert!("".parse::<HomeNet>().is_err());
+    }
+
+    fn conn(client: &str) -> ConnInfo {
+        ConnInfo {
+            a: client.parse().unwrap(),
+            b: "198.51.100.1:3333".parse().unwrap(),
+            first_seen: Ts(1),
+            last_seen: Ts(9),
+            bytes: [10, 20],
+            fin: [false, false],
+        }
+    }
+
+    #[test]
+    fn the_gate_counts_once_alerts_once_and_only_for_the_home_network() {
+        let gate = Gate::new(HomeNet::default());
+        let facts = SessionFacts { client: Some(Side::A), login: Some("w".into()), ..Default::default() };
+        let seen = Seen { facts: &facts, confidence: Confidence::Detected, whole: false };
+        let (mut c, mut ev) = (Counters::default(), Vec::new());
+        // Internal miner: one alert however often it progresses, then its session record.
+        let (inside, mut once) = (conn("10.0.0.2:4000"), Once::default());
+        for ts in 2..5 {
+            gate.progress(&mut once, &inside, seen, Ts(ts), &mut c, &mut |e| ev.push(e));
+        }
+        gate.end(&mut once, &inside, seen, EndReason::Fin, Ts(9), &mut c, &mut |e| ev.push(e));
+        let kinds: Vec<_> = ev.iter().map(|e| (e.kind, e.ts, e.bytes_toserver, e.end_reason)).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (EventKind::Mining, Ts(2), 10, None),
+                (EventKind::MiningSession, Ts(9), 10, Some(EndReason::Fin))
+            ]
+        );
+        assert_eq!((c.sessions, c.sessions_external, c.alerts, c.session_records), (1, 0, 1, 1));
+        // External miner: counted once, never reported.
+        let (outside, mut once) = (conn("203.0.113.5:4000"), Once::default());
+        ev.clear();
+        gate.progress(&mut once, &outside, seen, Ts(2), &mut c, &mut |e| ev.push(e));
+        gate.end(&mut once, &outside, seen, EndReason::Rst, Ts(9), &mut c, &mut |e| ev.push(e));
+        assert!(ev.is_empty());
+        assert_eq!((c.sessions, c.sessions_external, c.alerts), (2, 1, 1));
+        // Not ready while it runs (no login yet): alerted at its end, once.
+        let early = SessionFacts { client: Some(Side::B), ..Default::default() };
+        let seen = Seen { facts: &early, confidence: Confidence::Detected, whole: false };
+        let mut once = Once::default();
+        let server_first = ConnInfo { a: inside.b, b: inside.a, ..inside };
+        gate.progress(&mut once, &server_first, seen, Ts(2), &mut c, &mut |e| ev.push(e));
+        assert!(ev.is_empty());
+        gate.end(&mut once, &server_first, seen, EndReason::Timeout, Ts(9), &mut c, &mut |e| ev.push(e));
+        assert_eq!(
+            ev.iter().map(|e| e.kind).collect::<Vec<_>>(),
+            vec![EventKind::Mining, EventKind::MiningSession]
+        );
+        assert_eq!(ev[0].client, inside.a, "the client is side B here");
+        assert_eq!(ev[0].bytes_toserver, 20);
     }
 }

@@ -1,9 +1,9 @@
-//! Fuzz target `decode`: see `minewatch::fuzzing::fuzz_decode` for the input encoding and the
+//! Fuzz target `decode`: see `testkit::fuzzing::fuzz_decode` for the input encoding and the
 //! invariants checked.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    minewatch::fuzzing::fuzz_decode(data);
+    testkit::fuzzing::fuzz_decode(data);
 });

@@ -1,9 +1,9 @@
-//! Fuzz target `flow_table`: see `minewatch::fuzzing::fuzz_flow_table` for the input encoding and the
+//! Fuzz target `flow_table`: see `testkit::fuzzing::fuzz_flow_table` for the input encoding and the
 //! invariants checked.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    minewatch::fuzzing::fuzz_flow_table(data);
+    testkit::fuzzing::fuzz_flow_table(data);
 });

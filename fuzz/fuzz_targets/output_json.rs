@@ -1,9 +1,9 @@
-//! Fuzz target `output_json`: see `minewatch::fuzzing::fuzz_output_json` for the input encoding and the
+//! Fuzz target `output_json`: see `testkit::fuzzing::fuzz_output_json` for the input encoding and the
 //! invariants checked.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    minewatch::fuzzing::fuzz_output_json(data);
+    testkit::fuzzing::fuzz_output_json(data);
 });

@@ -1,9 +1,9 @@
-//! Fuzz target `reassembly`: see `minewatch::fuzzing::fuzz_reassembly` for the input encoding and the
+//! Fuzz target `reassembly`: see `testkit::fuzzing::fuzz_reassembly` for the input encoding and the
 //! invariants checked.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    minewatch::fuzzing::fuzz_reassembly(data);
+    testkit::fuzzing::fuzz_reassembly(data);
 });

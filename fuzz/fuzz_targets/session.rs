@@ -1,9 +1,9 @@
-//! Fuzz target `session`: see `minewatch::fuzzing::fuzz_session` for the input encoding and the
+//! Fuzz target `session`: see `testkit::fuzzing::fuzz_session` for the input encoding and the
 //! invariants checked.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    minewatch::fuzzing::fuzz_session(data);
+    testkit::fuzzing::fuzz_session(data);
 });

@@ -18,6 +18,7 @@ use std::net::SocketAddr;
 use super::merge::Merge;
 use super::{shunt, Frame};
 use crate::decode::LinkType;
+use crate::stats::KernelStats;
 use crate::time::Ts;
 
 /// Capture settings for one interface.
@@ -55,16 +56,6 @@ pub enum LiveError {
     /// Waiting for the captures failed.
     #[error("poll: {0}")]
     Poll(nix::Error),
-}
-
-/// Counters the kernel keeps for a capture (libpcap's `pcap_stats`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct KernelStats {
-    pub received: u64,
-    /// Dropped because the capture buffer was full: we did not read fast enough.
-    pub dropped: u64,
-    /// Dropped by the interface or its driver.
-    pub if_dropped: u64,
 }
 
 pub struct LiveSource {

@@ -1,6 +1,7 @@
 //! Packet sources: capture files (pcap and pcapng, read in chunks by [`file`], `-` for standard
 //! input) and live interfaces (libpcap, [`live`]). Both yield the same [`Frame`]s. Knows nothing
-//! of flows.
+//! of flows and imports nothing above it (only `decode`, `stats` and `time`): the shunt is
+//! handed its flows by the pipeline, and the kernel's counters are [`crate::stats::KernelStats`].
 
 pub mod bpf;
 pub mod file;

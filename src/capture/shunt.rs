@@ -38,7 +38,6 @@
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use crate::flow::{Elephant, FlowKey, FlowTable};
 use crate::stats::Counters;
 
 /// Frames a bypassed flow shows before it is shunted: one frame in this many of an elephant is
@@ -50,15 +49,25 @@ pub const SHUNT_TTL: Duration = Duration::from_secs(30);
 /// held back): at most a hundred rebuilds a second, about a hundredth of a core.
 const MIN_GAP: Duration = Duration::from_millis(10);
 
-struct Entry {
-    flow: Elephant,
+/// An elephant flow to shunt: `key` names it to whoever found it (the shunt only compares keys,
+/// to let the flow go when its end is told), `a` and `b` are its endpoints. The capture layer
+/// knows no flow table: the pipeline hands the shunt what the table found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Flow<K> {
+    pub key: K,
+    pub a: SocketAddr,
+    pub b: SocketAddr,
+}
+
+struct Entry<K> {
+    flow: Flow<K>,
     until: Instant,
 }
 
-/// One live worker's shunted flows.
-pub struct Shunt {
+/// One live worker's shunted flows, named by keys of type `K`.
+pub struct Shunt<K> {
     max: usize,
-    entries: Vec<Entry>,
+    entries: Vec<Entry<K>>,
     /// The list differs from the one in the kernel.
     changed: bool,
     /// A flow left the list: the kernel must be told at once.
@@ -66,23 +75,12 @@ pub struct Shunt {
     next: Option<Instant>,
     /// Shunting stopped (a filter could not be built or attached), or was never on.
     off: bool,
-    found: Vec<Elephant>,
-    ended: Vec<FlowKey>,
 }
 
-impl Shunt {
+impl<K: PartialEq> Shunt<K> {
     /// At most `max` flows at once; 0 turns shunting off.
-    pub fn new(max: usize) -> Shunt {
-        Shunt {
-            max,
-            entries: Vec::new(),
-            changed: false,
-            urgent: false,
-            next: None,
-            off: max == 0,
-            found: Vec::new(),
-            ended: Vec::new(),
-        }
+    pub fn new(max: usize) -> Shunt<K> {
+        Shunt { max, entries: Vec::new(), changed: false, urgent: false, next: None, off: max == 0 }
     }
 
     pub fn is_on(&self) -> bool {
@@ -94,19 +92,25 @@ impl Shunt {
         !self.off && self.changed
     }
 
-    /// Takes the table's news (elephants found and ended) and lets go of entries past their time.
-    pub fn update(&mut self, table: &mut FlowTable, now: Instant, c: &mut Counters) {
+    /// Takes the news (elephants `found`, and the keys of those whose flow has `ended`) and lets
+    /// go of entries past their time.
+    pub fn update(
+        &mut self,
+        found: impl IntoIterator<Item = Flow<K>>,
+        ended: impl IntoIterator<Item = K>,
+        now: Instant,
+        c: &mut Counters,
+    ) {
         if self.off {
             return;
         }
-        table.take_elephants(&mut self.found, &mut self.ended);
         let before = self.entries.len();
         self.entries.retain(|e| e.until > now);
         self.changed |= self.entries.len() != before;
         // Found before ended: a flow offered again and then ended between two updates (a busy
         // worker reads both in one pass) must not stay shunted after its end, where a new
         // connection on its ports would lose its data to the filter.
-        for e in self.found.drain(..) {
+        for e in found {
             if self.entries.iter().any(|x| x.flow.key == e.key) {
                 continue;
             }
@@ -118,7 +122,7 @@ impl Shunt {
             self.entries.push(Entry { flow: e, until: now + SHUNT_TTL });
             self.changed = true;
         }
-        for key in self.ended.drain(..) {
+        for key in ended {
             if let Some(i) = self.entries.iter().position(|e| e.flow.key == key) {
                 self.entries.swap_remove(i);
                 self.changed = true;
@@ -439,7 +443,7 @@ mod tests {
     use super::*;
     use crate::capture::bpf;
     use crate::cli::DEFAULT_FILTER;
-    use crate::synth::frame::{Framer, Link, TcpFlags, TcpSeg};
+    use testkit::synth::frame::{Framer, Link, TcpFlags, TcpSeg};
 
     fn addr(s: &str) -> SocketAddr {
         s.parse().unwrap()
@@ -683,75 +687,41 @@ mod tests {
 
     #[test]
     fn flows_are_shunted_up_to_the_bound_and_let_go_at_their_end_or_their_time() {
-        use crate::config::HomeNet;
-        use crate::decode::{Packet, TcpInfo, Transport};
-        use crate::flow::FlowLimits;
-        use crate::time::Ts;
-        let limits = FlowLimits { elephant_frames: 10, ..FlowLimits::default() };
-        let mut table = FlowTable::new(limits, HomeNet::default());
         let mut c = Counters::default();
-        let send = |t: &mut FlowTable, port: u16, from_pool: bool, info: TcpInfo, payload: &[u8]| {
-            let (cl, pool) = (addr(&format!("10.0.0.2:{port}")), addr("198.18.0.1:873"));
-            let (s, d) = if from_pool { (pool, cl) } else { (cl, pool) };
-            let pkt = Packet {
-                src: s.ip(),
-                dst: d.ip(),
-                src_port: s.port(),
-                dst_port: d.port(),
-                transport: Transport::Tcp(info),
-                payload,
-            };
-            t.tcp(&pkt, &info, Ts(0), &mut |_| {});
-        };
-        let data = TcpInfo { seq: 1, ack: 1, syn: false, ack_flag: true, fin: false, rst: false };
-        for port in [1000, 1001, 1002] {
-            let syn = TcpInfo { seq: 0, syn: true, ack_flag: false, ..data };
-            send(&mut table, port, false, syn, b"");
-            send(&mut table, port, false, data, b"SSH-2.0-x\r\n");
-            for _ in 0..10 {
-                send(&mut table, port, true, data, &[0; 100]);
-            }
-        }
+        let flow = |key: u16| Flow { key, a: addr(&format!("10.0.0.2:{key}")), b: addr("198.18.0.1:873") };
         let mut shunt = Shunt::new(2);
         let t0 = Instant::now();
-        shunt.update(&mut table, t0, &mut c);
+        shunt.update([flow(1000), flow(1001), flow(1002)], [], t0, &mut c);
         assert_eq!((c.flows_shunted, c.shunt_full), (2, 1));
         assert!(shunt.due(t0));
-        assert_eq!(shunt.flows().len(), 2);
+        assert_eq!(shunt.flows(), vec![(flow(1000).a, flow(1000).b), (flow(1001).a, flow(1001).b)]);
         assert!(shunt.applied(Ok(()), t0, &mut c).is_none());
         assert!(!shunt.due(t0));
-        // Its end (an RST) takes a flow out at once, however soon after the last rebuild.
-        let port = shunt.flows()[0].0.port();
-        send(&mut table, port, true, TcpInfo { rst: true, ..data }, b"");
-        shunt.update(&mut table, t0, &mut c);
+        // A flow found again while it is shunted is not counted twice.
+        shunt.update([flow(1000)], [], t0, &mut c);
+        assert_eq!((c.flows_shunted, shunt.flows().len()), (2, 2));
+        assert!(!shunt.due(t0));
+        // Its end takes a flow out at once, however soon after the last rebuild; the end of a flow
+        // that is not shunted changes nothing.
+        shunt.update([], [1002], t0, &mut c);
+        assert!(!shunt.pending());
+        shunt.update([], [1000], t0, &mut c);
         assert!(shunt.due(t0), "a flow's end must reach the kernel at once");
-        assert!(shunt.flows().iter().all(|(a, _)| a.port() != port));
+        assert_eq!(shunt.flows(), vec![(flow(1001).a, flow(1001).b)]);
         shunt.applied(Ok(()), t0, &mut c);
-        // Offered again and ended before the next update (one busy pass read both): not left
-        // shunted after its end.
-        let other = shunt.flows()[0].0.port();
-        for _ in 0..10 {
-            send(&mut table, other, true, data, &[0; 100]);
-        }
-        send(&mut table, other, true, TcpInfo { rst: true, ..data }, b"");
-        let shunted = c.flows_shunted;
-        shunt.update(&mut table, t0, &mut c);
-        assert!(shunt.flows().is_empty(), "{:?}", shunt.flows());
-        assert_eq!(c.flows_shunted, shunted);
+        // Found and ended before the next update (one busy pass read both): not left shunted
+        // after its end, where a new connection on its ports would lose its data.
+        shunt.update([flow(1005)], [1005], t0, &mut c);
+        assert_eq!(shunt.flows(), vec![(flow(1001).a, flow(1001).b)]);
         shunt.applied(Ok(()), t0, &mut c);
-        // A flow goes when its time is up.
-        send(&mut table, 1003, false, TcpInfo { seq: 0, syn: true, ack_flag: false, ..data }, b"");
-        send(&mut table, 1003, false, data, b"SSH-2.0-x\r\n");
-        for _ in 0..10 {
-            send(&mut table, 1003, true, data, &[0; 100]);
-        }
-        shunt.update(&mut table, t0, &mut c);
-        assert_eq!(shunt.flows().len(), 1);
-        shunt.update(&mut table, t0 + SHUNT_TTL, &mut c);
+        // The other one goes when its time is up.
+        shunt.update([], [], t0 + SHUNT_TTL, &mut c);
         assert!(shunt.flows().is_empty());
         assert!(shunt.pending());
-        // A failed rebuild turns shunting off for good.
+        // A failed rebuild turns shunting off for good: news is no longer taken.
         assert!(shunt.applied(Err(ShuntError::Unsupported), t0 + SHUNT_TTL + MIN_GAP, &mut c).is_some());
         assert!(!shunt.is_on() && c.shunt_failed == 1);
+        shunt.update([flow(1003)], [], t0 + SHUNT_TTL + MIN_GAP, &mut c);
+        assert!(shunt.flows().is_empty() && c.flows_shunted == 3);
     }
 }

@@ -1,49 +1,45 @@
-//! The per-worker flow table: which TCP connections exist, which are still worth inspecting,
-//! and the Stratum sessions among them.
+//! The per-worker connection tracker: which TCP connections exist, which are still worth
+//! inspecting, and how long each is kept. It knows connections only: what is read out of a
+//! connection's bytes belongs to its [`Application`] (the crate's is `inspect::Inspector`),
+//! which the table creates at a flow's first payload byte and hands, in order, each side's
+//! reassembled bytes and gaps.
 //!
 //! A flow is *new* until its first payload byte (a SYN flood of a million flows therefore costs
 //! a key and a few timestamps each, no buffers), then *inspecting*: both directions are
-//! reassembled and framed into lines for the recogniser (a recognised mining session stays
-//! here until it ends). A flow that shows it cannot be Stratum is *bypassed*: its packets cost
-//! one table lookup and nothing else, no reassembly, no buffering. Most flows are bypassed on
-//! their first payload byte, because a Stratum stream opens with `{`.
+//! reassembled and handed to the application (a recognised session stays here until it ends).
+//! A flow whose application says it cannot be what it looks for is *bypassed*: its packets cost
+//! one table lookup and nothing else, no reassembly, no buffering.
 //!
 //! Bounds, each with a counter: the number of flows (`max_flows`), the memory they hold
-//! (`memcap`: per-flow overhead plus out-of-order and partial-line buffers), the out-of-order
-//! data per direction (see [`reassembly`]), the line length, and the bytes and lines a flow may
-//! show before it must look like Stratum. When the table or the memory cap is full, a flow is
-//! evicted by sampling a few at random and taking the least valuable (bypassed, then new, then
-//! undecided; a mining session only if nothing else was drawn), oldest first: O(1), and a flood
-//! of new flows cannot push out the sessions we are tracking.
+//! (`memcap`: per-flow overhead plus out-of-order data and what the application reports it
+//! holds), the out-of-order data per direction (see [`reassembly`]), and the flows that wait for
+//! something outside them (a name, see [`Application::waiting`]). When the table or the memory
+//! cap is full, a flow is evicted by sampling a few at random and taking the least valuable
+//! (bypassed, then new, then undecided; a recognised session only if nothing else was drawn),
+//! oldest first: O(1), and a flood of new flows cannot push out the sessions we are tracking.
 //!
 //! Lost segments never stall a flow: a hole that the peer has acknowledged was lost in the
 //! capture and is given up at once; a hole that has waited longer than `hole_timeout` (a
 //! one-sided capture has no ACKs to tell us) is given up too.
 //!
-//! Architecture invariant: the table is owned by one worker thread and never locked; the
-//! pipeline's symmetric hash sends both directions of a connection to the same worker.
+//! Architecture invariants: the table is owned by one worker thread and never locked (the
+//! pipeline's symmetric hash sends both directions of a connection to the same worker); this
+//! module names no protocol and no module above it (`inspect`, `stratum`, `intel`, `verdict`):
+//! it is generic over its application, so a new protocol never touches it.
 
 pub mod defrag;
 pub mod reassembly;
 
+use std::fmt::Debug;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::mem::size_of;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 
 use indexmap::IndexMap;
 
-use crate::config::HomeNet;
 use crate::decode::{Packet, TcpInfo};
-use crate::intel::{tls, Intel};
 use crate::stats::Counters;
-use crate::stratum::framer::LineFramer;
-use crate::stratum::http::HttpSession;
-use crate::stratum::probe::{self, Opening};
-use crate::stratum::sv2::{Sv2Shape, Sv2Verdict};
-use crate::stratum::{Clue, Confidence, LineKind, Session, SessionFacts, Side, Variant};
 use crate::time::Ts;
-use crate::verdict::{self, EndReason, Event, EventKind};
 use reassembly::{Chunk, Reassembler, ReassemblyLimits};
 
 /// Bounds and timeouts of one worker's flow table.
@@ -70,16 +66,15 @@ pub struct FlowLimits {
     /// 0: never.
     pub elephant_frames: u32,
     /// How long (packet time) a TLS flow whose ClientHello names no server waits for a DNS
-    /// answer that another worker may not have read yet (see [`Mode::AwaitName`]). Live, the
+    /// answer that another worker may not have read yet (an inspector's wait, see
+    /// [`Application::waiting`]). Live, the
     /// kernel hands a worker its frames a block at a time, at most a read timeout (100 ms)
     /// late, and a busy worker can be further behind: 5 s covers that with a wide margin and
     /// costs a waiting flow's fixed state (no buffers) for that long.
     pub name_wait_us: i64,
-    /// Most TLS flows waiting for a name at once (see [`MAX_AWAITING`], the default).
+    /// Most flows waiting at once (see [`MAX_AWAITING`], the default).
     pub max_awaiting: usize,
     pub reassembly: ReassemblyLimits,
-    /// The Stratum and HTTP parsers' bounds (field length, pending requests).
-    pub stratum: crate::stratum::Limits,
 }
 
 impl Default for FlowLimits {
@@ -97,7 +92,6 @@ impl Default for FlowLimits {
             name_wait_us: 5 * 1_000_000,
             max_awaiting: MAX_AWAITING,
             reassembly: ReassemblyLimits::default(),
-            stratum: crate::stratum::Limits::default(),
         }
     }
 }
@@ -106,16 +100,51 @@ impl Default for FlowLimits {
 const SWEEP_INTERVAL_US: i64 = 5 * 1_000_000;
 /// Flows drawn at random to choose one to evict.
 const EVICTION_SAMPLE: usize = 8;
-/// Estimated fixed cost of a flow in the table (key, entry, index slot).
-const FLOW_COST: usize = size_of::<FlowKey>() + size_of::<Flow>() + 16;
 /// Estimated cost of one out-of-order run besides its bytes (B-tree node share, vector header).
 const RUN_COST: usize = 160;
-/// Estimated fixed cost of an inspected flow's state beyond the table entry.
-const INSPECT_COST: usize = size_of::<Inspect>() + 2048;
-/// Most TLS flows one table keeps waiting for a name ([`Mode::AwaitName`]); past it a flow
-/// with no name is bypassed at once and counted (`tls_name_wait_full`). Each wait is looked up
-/// again when the DNS map changes, so this also bounds that work.
-const MAX_AWAITING: usize = 4096;
+/// Most flows one table keeps waiting ([`Application::waiting`]); past it a flow that would
+/// wait is bypassed at once and counted (`tls_name_wait_full`). Each wait is looked up again
+/// when the application's news move, so this also bounds that work.
+pub(crate) const MAX_AWAITING: usize = 4096;
+
+/// One side of a connection, as the flow layer names them before a protocol tells roles apart:
+/// `A` is the side that sent the SYN, or else the sender of the first packet seen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Side {
+    A,
+    B,
+}
+
+impl Side {
+    pub fn other(self) -> Side {
+        match self {
+            Side::A => Side::B,
+            Side::B => Side::A,
+        }
+    }
+}
+
+/// Why a connection ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    Fin,
+    Rst,
+    Timeout,
+    EndOfInput,
+    Evicted,
+}
+
+impl EndReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Fin => "fin",
+            EndReason::Rst => "rst",
+            EndReason::Timeout => "timeout",
+            EndReason::EndOfInput => "end_of_input",
+            EndReason::Evicted => "evicted",
+        }
+    }
+}
 
 /// A connection's key, the same for both directions: the lower endpoint first.
 ///
@@ -147,167 +176,305 @@ impl FlowKey {
     }
 }
 
-/// A number that names a flow in every record about it, as Suricata's `flow_id` does. Kept
-/// below 2^53 so that JSON consumers that read numbers as doubles keep it exact.
-fn flow_id(key: &FlowKey, first_seen: Ts) -> u64 {
-    let mut h = ahash::RandomState::with_seeds(1, 2, 3, 4).build_hasher();
-    key.hash(&mut h);
-    first_seen.hash(&mut h);
-    h.finish() & ((1 << 53) - 1)
+/// What the table knows of a connection apart from its inspection: its endpoints, times and
+/// byte counts. `Copy`, so that records can be built while the application is borrowed; this
+/// is what the table hands its application (and through it the verdict).
+#[derive(Clone, Copy, Debug)]
+pub struct ConnInfo {
+    /// Side A's endpoint: the SYN sender, or else the sender of the first packet seen.
+    pub a: SocketAddr,
+    pub b: SocketAddr,
+    pub first_seen: Ts,
+    pub last_seen: Ts,
+    /// Payload bytes sent by A and by B.
+    pub bytes: [u64; 2],
+    pub fin: [bool; 2],
 }
 
-#[derive(Debug)]
-struct Direction {
-    reasm: Option<Reassembler>,
-    framer: LineFramer,
-    /// The stream's start (SYN) was seen, so its first byte opens its first message.
-    from_start: bool,
-    /// The first significant payload byte has been judged.
-    judged: bool,
-    /// Since when data has been held behind a hole.
-    hole_since: Option<Ts>,
-    /// The stream's first bytes (at most [`HEAD_LEN`]), kept until it is judged: `POST ` or a
-    /// TLS record header may arrive a byte at a time.
-    head: [u8; HEAD_LEN],
-    head_len: u8,
-}
-
-/// Bytes of a stream's start kept to judge it ([`probe::opening`]).
-const HEAD_LEN: usize = 8;
-
-impl Direction {
-    fn new(max_line: usize) -> Direction {
-        Direction {
-            reasm: None,
-            framer: LineFramer::new(max_line),
-            from_start: false,
-            judged: false,
-            hole_since: None,
-            head: [0; HEAD_LEN],
-            head_len: 0,
+impl ConnInfo {
+    /// The endpoint of `side`.
+    pub fn addr(&self, side: Side) -> SocketAddr {
+        match side {
+            Side::A => self.a,
+            Side::B => self.b,
         }
     }
 
-    /// Whether this direction has delivered or holds any byte.
-    fn silent(&self) -> bool {
-        self.reasm.as_ref().map_or(true, |r| r.stream_offset() == 0 && r.held_bytes() == 0)
+    /// Payload bytes sent by `side`.
+    pub fn bytes_from(&self, side: Side) -> u64 {
+        self.bytes[idx(side)]
     }
 
-    /// Bytes held (partial line and out-of-order data): whether anything waits.
-    fn buffered(&self) -> usize {
-        self.framer.buffered() + self.reasm.as_ref().map_or(0, Reassembler::held_bytes)
+    /// A number that names the flow in every record about it, as Suricata's `flow_id` does.
+    /// Kept below 2^53 so that JSON consumers that read numbers as doubles keep it exact.
+    pub fn flow_id(&self) -> u64 {
+        let key = FlowKey::new(self.a.ip(), self.a.port(), self.b.ip(), self.b.port());
+        let mut h = ahash::RandomState::with_seeds(1, 2, 3, 4).build_hasher();
+        key.hash(&mut h);
+        self.first_seen.hash(&mut h);
+        h.finish() & ((1 << 53) - 1)
     }
+}
 
-    /// What this direction's buffers may really occupy: a held run's vector can have twice its
-    /// length allocated, and each run costs a tree node and a vector header. Measured against
-    /// the process's peak RSS in `benches/floods.rs`, so that the cap holds for real memory.
+/// What an application call may look at besides its own state: the connection, the table's
+/// limits, what the table's applications share (the run's lists, the verdict's gate), and the
+/// packet time of the call.
+pub struct Ctx<'a, S> {
+    pub conn: &'a ConnInfo,
+    pub limits: &'a FlowLimits,
+    pub shared: &'a S,
+    pub ts: Ts,
+}
+
+/// A waiting flow looked up again ([`Application::recheck`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recheck {
+    /// What it waited for came: it reads no more and stays as the session it now is.
+    Resolved,
+    /// Still waiting.
+    Waiting,
+    /// The wait is over and nothing came: the table bypasses it.
+    Expired,
+}
+
+/// What the table runs on each inspected connection: everything above TCP. Modelled on
+/// Retina's `ConnTracker`, which is generic over its connection data, so that the table can
+/// be tested, benchmarked and reasoned about without a protocol, and a protocol added without
+/// touching the table.
+///
+/// The table calls, per packet of an inspected flow: [`Application::reads`] (no: only
+/// [`Application::idle`]); else [`Application::start`] when a side's stream begins,
+/// [`Application::chunk`] for each in-order chunk a reassembler hands out, then
+/// [`Application::settle`]; unless that bypasses the flow, [`Application::progress`] (where
+/// verdicts are raised). When the flow ends, after the reassemblers are flushed,
+/// [`Application::finish`].
+pub trait Application: Sized {
+    /// What every application of one table shares (read only).
+    type Shared;
+    /// The records it raises, handed to the table's caller.
+    type Event;
+    /// A compact note of a flow that waits ([`Application::still_waiting`]), kept by the table
+    /// after the flow itself has ended, instead of the application and its buffers.
+    type Wait: Copy + Debug;
+
+    /// A flow's first payload byte arrived.
+    fn new(limits: &FlowLimits, shared: &Self::Shared) -> Self;
+    /// `side`'s stream (re)starts: from its SYN (`from_start`: its first byte opens its first
+    /// message), or midstream at the first byte seen.
+    fn start(&mut self, side: Side, from_start: bool, limits: &FlowLimits);
+    /// Whether it still reads bytes; once false the table drops the flow's reassemblers and
+    /// calls only [`Application::idle`] at its packets.
+    fn reads(&self) -> bool;
+    /// A packet of a flow that reads no more. Returns whether to bypass it.
+    fn idle(&mut self, cx: &Ctx<'_, Self::Shared>, counters: &mut Counters) -> bool;
+    /// One in-order chunk of `side` (data or a gap); `other_silent`: the other side has sent
+    /// nothing yet. Returns whether the flow has shown it is of no interest.
+    fn chunk(
+        &mut self,
+        side: Side,
+        chunk: Chunk<'_>,
+        other_silent: bool,
+        cx: &Ctx<'_, Self::Shared>,
+        counters: &mut Counters,
+    ) -> bool;
+    /// After a packet's chunks (`bypass`: one of them said so): whether to bypass the flow
+    /// (a budget spent, or nothing found).
+    fn settle(&mut self, bypass: bool, cx: &Ctx<'_, Self::Shared>, counters: &mut Counters) -> bool;
+    /// After a packet that did not bypass the flow: raise what is due.
+    fn progress(
+        &mut self,
+        cx: &Ctx<'_, Self::Shared>,
+        counters: &mut Counters,
+        emit: &mut dyn FnMut(Self::Event),
+    );
+    /// The flow ended (`reason`); its reassemblers were flushed.
+    fn finish(
+        &mut self,
+        reason: EndReason,
+        cx: &Ctx<'_, Self::Shared>,
+        counters: &mut Counters,
+        emit: &mut dyn FnMut(Self::Event),
+    );
+    /// Whether it has recognised a session (evicted last).
+    fn is_session(&self) -> bool;
+    /// Bytes it holds, for the memory cap.
+    fn allocated(&self) -> usize;
+
+    /// Until when (packet time) the flow waits for something that may come from outside it (a
+    /// DNS answer another worker reads late); it is then looked up again at each
+    /// [`FlowTable::recheck_names`].
+    fn waiting(&self) -> Option<Ts>;
+    /// A waiting flow looked up again at `now` (`cx.ts` is its last packet's time).
+    fn recheck(
+        &mut self,
+        now: Ts,
+        cx: &Ctx<'_, Self::Shared>,
+        counters: &mut Counters,
+        emit: &mut dyn FnMut(Self::Event),
+    ) -> Recheck;
+    /// The flow ends at `cx.ts`: whether it is still waiting, and then what to keep of it.
+    fn still_waiting(&self, cx: &Ctx<'_, Self::Shared>) -> Option<Self::Wait>;
+    /// Whether the wait of an ended flow is over at `now`, come what may (`cx.ts`: its end).
+    fn wait_over(wait: &Self::Wait, now: Ts, cx: &Ctx<'_, Self::Shared>) -> bool;
+    /// Ends an ended flow whose wait is over (`cx.ts`: its end).
+    fn end_wait(
+        wait: Self::Wait,
+        reason: EndReason,
+        cx: &Ctx<'_, Self::Shared>,
+        counters: &mut Counters,
+        emit: &mut dyn FnMut(Self::Event),
+    );
+    /// A number that moves when waiting flows may be resolved (the DNS map's generation): one
+    /// atomic load, for a live worker to ask after every pass ([`FlowTable::names_news`]).
+    fn news(shared: &Self::Shared) -> u64;
+}
+
+/// An inspected flow: the table's reassemblers and the application reading them.
+#[derive(Debug)]
+struct Conn<A> {
+    reasm: [Option<Reassembler>; 2],
+    /// Since when data has been held behind a hole, per direction.
+    hole_since: [Option<Ts>; 2],
+    app: A,
+}
+
+/// Whether a direction has delivered or holds any byte.
+fn silent(r: &Option<Reassembler>) -> bool {
+    r.as_ref().map_or(true, |r| r.stream_offset() == 0 && r.held_bytes() == 0)
+}
+
+impl<A: Application> Conn<A> {
+    /// What the direction's out-of-order buffers may really occupy: a held run's vector can
+    /// have twice its length allocated, and each run costs a tree node and a vector header.
+    /// Measured against the process's peak RSS in `benches/floods.rs`, so that the cap holds
+    /// for real memory.
     fn allocated(&self) -> usize {
-        self.framer.capacity()
-            + self.reasm.as_ref().map_or(0, |r| 2 * r.held_bytes() + RUN_COST * r.held_segments())
+        self.app.allocated()
+            + self
+                .reasm
+                .iter()
+                .flatten()
+                .map(|r| 2 * r.held_bytes() + RUN_COST * r.held_segments())
+                .sum::<usize>()
+    }
+
+    /// Feeds one segment of an inspected flow through reassembly to the application, and gives
+    /// up holes that are acknowledged or too old. Returns whether to bypass the flow.
+    fn inspect(
+        &mut self,
+        side: Side,
+        tcp: &TcpInfo,
+        payload: &[u8],
+        cx: &Ctx<'_, A::Shared>,
+        counters: &mut Counters,
+    ) -> bool {
+        if !self.app.reads() {
+            return self.app.idle(cx, counters);
+        }
+        let limits = cx.limits;
+        if let Some(r) = self.reasm.get_mut(idx(side)) {
+            // A SYN starts the direction, unless data already flowed (a retransmitted SYN).
+            if tcp.syn && silent(r) {
+                *r = Some(Reassembler::with_isn(tcp.seq, limits.reassembly));
+                self.app.start(side, true, limits);
+            }
+            if !payload.is_empty() && r.is_none() {
+                *r = Some(Reassembler::midstream(limits.reassembly));
+                self.app.start(side, false, limits);
+            }
+        }
+        let mut bypass = false;
+        if !payload.is_empty() {
+            // Data on a SYN (TCP Fast Open) starts one past the ISN.
+            let seq = if tcp.syn { tcp.seq.wrapping_add(1) } else { tcp.seq };
+            bypass |= self.pump(side, cx, counters, |r, out| r.segment(seq, payload, out));
+        }
+        // This packet's ACK tells what the other side's holes really are.
+        let other = side.other();
+        if tcp.ack_flag
+            && self.reasm.get(idx(other)).is_some_and(|r| r.as_ref().is_some_and(|r| r.held_bytes() > 0))
+        {
+            bypass |= self.pump(other, cx, counters, |r, out| r.acked(tcp.ack, out));
+        }
+        for i in 0..2 {
+            let held = self.reasm.get(i).is_some_and(|r| r.as_ref().is_some_and(|r| r.held_bytes() > 0));
+            let Some(since) = self.hole_since.get(i).copied() else { continue };
+            match (held, since) {
+                (false, _) => self.set_hole_since(i, None),
+                (true, None) => self.set_hole_since(i, Some(cx.ts)),
+                (true, Some(since)) if cx.ts.0.saturating_sub(since.0) > limits.hole_timeout_us => {
+                    bypass |= self.pump(side_of(i), cx, counters, |r, out| r.skip_first_hole(out));
+                    let still =
+                        self.reasm.get(i).is_some_and(|r| r.as_ref().is_some_and(|r| r.held_bytes() > 0));
+                    self.set_hole_since(i, still.then_some(cx.ts));
+                }
+                (true, Some(_)) => {}
+            }
+        }
+        if !self.app.reads() {
+            self.reasm = [None, None];
+        }
+        self.app.settle(bypass, cx, counters)
+    }
+
+    fn set_hole_since(&mut self, i: usize, v: Option<Ts>) {
+        if let Some(h) = self.hole_since.get_mut(i) {
+            *h = v;
+        }
+    }
+
+    /// Runs `op` on one direction's reassembler and hands what it gives out to the application.
+    /// Returns whether the application said to bypass the flow.
+    fn pump(
+        &mut self,
+        side: Side,
+        cx: &Ctx<'_, A::Shared>,
+        counters: &mut Counters,
+        op: impl FnOnce(&mut Reassembler, &mut dyn FnMut(Chunk<'_>)),
+    ) -> bool {
+        let other_silent = self.reasm.get(idx(side.other())).map_or(true, silent);
+        let Some(Some(reasm)) = self.reasm.get_mut(idx(side)) else { return false };
+        let app = &mut self.app;
+        let mut bypass = false;
+        let before = reasm.counters;
+        op(reasm, &mut |chunk| {
+            if !bypass {
+                bypass = app.chunk(side, chunk, other_silent, cx, counters);
+            }
+        });
+        let after = reasm.counters;
+        counters.reasm_gaps += after.gaps - before.gaps;
+        counters.reasm_gap_bytes += after.gap_bytes - before.gap_bytes;
+        counters.reasm_retransmitted_bytes += after.retransmitted_bytes - before.retransmitted_bytes;
+        counters.reasm_overlap_conflicts += after.overlap_conflicts - before.overlap_conflicts;
+        counters.reasm_ooo_dropped_bytes += after.ooo_dropped_bytes - before.ooo_dropped_bytes;
+        bypass
+    }
+
+    /// Ends the flow: what reassembly still holds goes to the application, which then finishes.
+    fn finish(
+        &mut self,
+        reason: EndReason,
+        cx: &Ctx<'_, A::Shared>,
+        counters: &mut Counters,
+        emit: &mut dyn FnMut(A::Event),
+    ) {
+        if self.app.reads() {
+            for side in [Side::A, Side::B] {
+                self.pump(side, cx, counters, |r, out| r.flush(out));
+            }
+        }
+        self.app.finish(reason, cx, counters, emit);
     }
 }
 
-/// How an inspected flow's bytes are read, decided by the first bytes of the side that speaks
-/// first on a connection seen from its start. Only streams seen from their start leave
-/// `Lines`: TLS, HTTP and Stratum V2 are recognised by how a connection opens.
 #[derive(Debug)]
-enum Mode {
-    /// Newline-delimited JSON-RPC (the Stratum line dialects); every midstream flow.
-    Lines,
-    /// The client opened with a TLS handshake record: its first flight is gathered (at most
-    /// [`tls::MAX_HELLO_STREAM`] bytes, copied only when the ClientHello spans segments) until
-    /// the ClientHello is whole; then the flow is reported (pool SNI, or an address from a DNS
-    /// answer for a pool) or bypassed.
-    Tls { client: Side, hello: Vec<u8> },
-    /// The client opened with `POST `: HTTP getwork/getblocktemplate.
-    Http { client: Side, http: Box<HttpSession> },
-    /// Some other binary opening, from the side that spoke first: only the exact Stratum V2
-    /// handshake shape keeps it from being bypassed.
-    Sv2 { client: Side, shape: Sv2Shape },
-    /// The client's ClientHello named no server and its server's address is in no DNS answer
-    /// for a pool yet. Live, the answer may be read by another worker that is behind this one,
-    /// so the flow waits until `until` (packet time), holding no buffers, and is looked up
-    /// again at each of its packets and whenever the DNS map learns an address
-    /// ([`FlowTable::recheck_names`]); then it is recognised (clue `dns`) or bypassed.
-    AwaitName { client: Side, until: Ts },
-    /// Recognised from its opening alone (tls, stratum-v2): nothing more is read; the flow is
-    /// kept only for its `mining_session` record.
-    Recognised,
-}
-
-#[derive(Debug)]
-struct Inspect {
-    dirs: [Direction; 2],
-    session: Session,
-    mode: Mode,
-    /// The facts of a session recognised from its opening (tls, stratum-v2), which has no lines.
-    indirect: Option<Box<(SessionFacts, Confidence)>>,
-    /// Lines that carried nothing mining-specific.
-    idle_lines: u32,
-    /// Non-JSON lines seen.
-    non_json: u32,
-    /// Payload bytes handed to the framers.
-    inspected: u64,
-    alerted: bool,
-    /// Counted in `sessions` already.
-    counted: bool,
-}
-
-impl Inspect {
-    /// The session's confidence, whichever way it was recognised.
-    fn confidence(&self) -> Option<Confidence> {
-        match (&self.indirect, &self.mode) {
-            (Some(ind), _) => Some(ind.1),
-            (None, Mode::Http { http, .. }) => http.confidence(),
-            (None, _) => self.session.confidence(),
-        }
-    }
-
-    fn facts(&self) -> &SessionFacts {
-        match (&self.indirect, &self.mode) {
-            (Some(ind), _) => &ind.0,
-            (None, Mode::Http { http, .. }) => http.facts(),
-            (None, _) => self.session.facts(),
-        }
-    }
-
-    /// Whether the session has earned its alert: one recognised from its opening at once (it
-    /// will show nothing more), the others by [`verdict::ready_to_alert`].
-    fn ready_to_alert(&self, conf: Confidence) -> bool {
-        self.indirect.is_some() || verdict::ready_to_alert(self.facts(), conf)
-    }
-
-    /// Bytes the mode holds besides the directions' buffers.
-    fn mode_allocated(&self) -> usize {
-        match &self.mode {
-            Mode::Tls { hello, .. } => hello.capacity(),
-            Mode::Http { http, .. } => size_of::<HttpSession>() + http.buffered(),
-            _ => 0,
-        }
-    }
-
-    fn new(max_line: usize, stratum: crate::stratum::Limits) -> Inspect {
-        Inspect {
-            dirs: [Direction::new(max_line), Direction::new(max_line)],
-            session: Session::with_limits(stratum),
-            mode: Mode::Lines,
-            indirect: None,
-            idle_lines: 0,
-            non_json: 0,
-            inspected: 0,
-            alerted: false,
-            counted: false,
-        }
-    }
-}
-
-#[derive(Debug)]
-enum State {
+enum State<A> {
     /// No payload yet: nothing allocated. Holds the ISNs of SYNs seen, to start reassembly.
     New {
         isn: [Option<u32>; 2],
     },
-    Inspecting(Box<Inspect>),
+    Inspecting(Box<Conn<A>>),
     /// Frames seen since it was bypassed or last offered as an elephant, and whether it was.
     Bypassed {
         frames: u32,
@@ -315,45 +482,29 @@ enum State {
     },
 }
 
-/// What a flow knows of itself apart from its inspection state; `Copy` so that records can be
-/// built while the state is borrowed.
-#[derive(Clone, Copy, Debug)]
-struct Meta {
-    /// Side A's endpoint: the SYN sender, or else the sender of the first packet seen.
-    a: SocketAddr,
-    b: SocketAddr,
-    first_seen: Ts,
-    last_seen: Ts,
-    /// Payload bytes sent by A and by B.
-    bytes: [u64; 2],
-    fin: [bool; 2],
-}
-
 #[derive(Debug)]
-struct Flow {
-    meta: Meta,
-    state: State,
+struct Flow<A> {
+    meta: ConnInfo,
+    state: State<A>,
     /// This flow's share of the table's memory estimate.
     cost: usize,
 }
 
-impl Flow {
+impl<A: Application> Flow<A> {
     /// Eviction order: lower goes first.
     fn value(&self) -> u8 {
         match &self.state {
             State::Bypassed { .. } => 0,
             State::New { .. } => 1,
-            State::Inspecting(i) if i.confidence().is_none() => 2,
+            State::Inspecting(c) if !c.app.is_session() => 2,
             State::Inspecting(_) => 3,
         }
     }
 
     fn estimate(&self) -> usize {
-        FLOW_COST
+        FlowTable::<A>::FLOW_COST
             + match &self.state {
-                State::Inspecting(i) => {
-                    INSPECT_COST + i.mode_allocated() + i.dirs.iter().map(Direction::allocated).sum::<usize>()
-                }
+                State::Inspecting(c) => FlowTable::<A>::INSPECT_COST + c.allocated(),
                 _ => 0,
             }
     }
@@ -374,41 +525,39 @@ fn side_of(i: usize) -> Side {
     }
 }
 
-/// One worker's flows.
-pub struct FlowTable {
-    flows: IndexMap<FlowKey, Flow, ahash::RandomState>,
+/// One worker's flows, each inspected by an `A`.
+pub struct FlowTable<A: Application> {
+    flows: IndexMap<FlowKey, Flow<A>, ahash::RandomState>,
     limits: FlowLimits,
-    home: HomeNet,
+    /// What every flow's application reads (lists, the verdict's gate).
+    shared: A::Shared,
     /// Packet time of the last idle sweep.
     last_sweep: Option<Ts>,
     /// Sum of every flow's `cost`.
     mem: usize,
     /// xorshift state for eviction sampling.
     rng: u64,
-    /// Pool domains and DNS answers, for TLS flows.
-    intel: Arc<Intel>,
     /// Elephants found, and ended, since [`FlowTable::take_elephants`] was last called.
     elephants: Vec<Elephant>,
     elephants_ended: Vec<FlowKey>,
-    /// TLS flows waiting for a name (key and first-seen time, which tell a later flow on the
+    /// Flows whose application waits (key and first-seen time, which tell a later flow on the
     /// same key apart), at most [`MAX_AWAITING`]; entries of flows that ended meanwhile are
     /// dropped at the next [`FlowTable::recheck_names`].
     awaiting: Vec<(FlowKey, Ts)>,
-    /// Flows that ended (FIN, RST, eviction) while they waited for a name: a whole short
-    /// connection can pass before a lagging worker reads its answer. Kept as their endpoints
-    /// and counts only (no buffers) until their wait ends, at most [`MAX_AWAITING`].
-    ended_waiting: Vec<EndedWait>,
-    /// The DNS map's generation at the last look at the waiting flows.
-    dns_generation: u64,
+    /// Flows that ended (FIN, RST, eviction) while they waited: a whole short connection can
+    /// pass before a lagging worker reads its answer. Kept as their endpoints, counts and the
+    /// application's note only (no buffers) until their wait ends, at most [`MAX_AWAITING`].
+    ended_waiting: Vec<EndedWait<A::Wait>>,
+    /// The applications' news ([`Application::news`]) at the last look at the waiting flows.
+    news_seen: u64,
     pub counters: Counters,
 }
 
-/// A flow that ended while it waited for a name ([`Mode::AwaitName`]), kept until its wait ends.
+/// A flow that ended while it waited, kept until its wait ends.
 #[derive(Clone, Copy, Debug)]
-struct EndedWait {
-    meta: Meta,
-    client: Side,
-    until: Ts,
+struct EndedWait<W> {
+    meta: ConnInfo,
+    wait: W,
     reason: EndReason,
     /// When it ended.
     at: Ts,
@@ -429,30 +578,33 @@ pub struct Elephant {
 /// let go by the shunt's own time limit.
 const ELEPHANT_QUEUE: usize = 256;
 
-impl FlowTable {
-    pub fn new(limits: FlowLimits, home: HomeNet) -> FlowTable {
+impl<A: Application> FlowTable<A> {
+    /// Estimated fixed cost of a flow in the table (key, entry, index slot).
+    pub(crate) const FLOW_COST: usize = size_of::<FlowKey>() + size_of::<Flow<A>>() + 16;
+    /// Estimated fixed cost of an inspected flow's state beyond the table entry.
+    pub(crate) const INSPECT_COST: usize = size_of::<Conn<A>>() + 2048;
+
+    /// An empty table whose applications share `shared`.
+    pub fn with_shared(limits: FlowLimits, shared: A::Shared) -> FlowTable<A> {
         FlowTable {
             flows: IndexMap::with_hasher(ahash::RandomState::new()),
             limits,
-            home,
+            shared,
             last_sweep: None,
             mem: 0,
             rng: 0x9E37_79B9_7F4A_7C15,
-            intel: Arc::new(Intel::new(Arc::new(crate::intel::PoolDomains::builtin()))),
             elephants: Vec::new(),
             elephants_ended: Vec::new(),
             awaiting: Vec::new(),
             ended_waiting: Vec::new(),
-            dns_generation: 0,
+            news_seen: 0,
             counters: Counters::default(),
         }
     }
 
-    /// Uses `intel` (the run's pool list and shared DNS map) instead of the built-in list and
-    /// an empty map of this table's own.
-    pub fn with_intel(mut self, intel: Arc<Intel>) -> FlowTable {
-        self.intel = intel;
-        self
+    /// What the applications share, to change before the first packet.
+    pub fn shared_mut(&mut self) -> &mut A::Shared {
+        &mut self.shared
     }
 
     pub fn len(&self) -> usize {
@@ -461,6 +613,12 @@ impl FlowTable {
 
     pub fn is_empty(&self) -> bool {
         self.flows.is_empty()
+    }
+
+    /// Flows waiting now ([`Application::waiting`]), for tests of the bound.
+    #[cfg(test)]
+    pub(crate) fn awaiting_len(&self) -> usize {
+        self.awaiting.len()
     }
 
     /// Whether [`FlowTable::take_elephants`] has anything to hand over.
@@ -487,7 +645,7 @@ impl FlowTable {
     }
 
     /// Takes one decoded TCP packet.
-    pub fn tcp(&mut self, pkt: &Packet<'_>, tcp: &TcpInfo, ts: Ts, emit: &mut dyn FnMut(Event)) {
+    pub fn tcp(&mut self, pkt: &Packet<'_>, tcp: &TcpInfo, ts: Ts, emit: &mut dyn FnMut(A::Event)) {
         self.maybe_sweep(ts, emit);
         let key = FlowKey::new(pkt.src, pkt.src_port, pkt.dst, pkt.dst_port);
         let src = SocketAddr::new(pkt.src, pkt.src_port);
@@ -527,8 +685,9 @@ impl FlowTable {
                 // A bare SYN-ACK names its receiver as the connection's opener.
                 let (a, b) = if tcp.syn && tcp.ack_flag { (dst, src) } else { (src, dst) };
                 self.counters.flows += 1;
-                let meta = Meta { a, b, first_seen: ts, last_seen: ts, bytes: [0, 0], fin: [false, false] };
-                let flow = Flow { meta, state: State::New { isn: [None, None] }, cost: FLOW_COST };
+                let meta =
+                    ConnInfo { a, b, first_seen: ts, last_seen: ts, bytes: [0, 0], fin: [false, false] };
+                let flow = Flow { meta, state: State::New { isn: [None, None] }, cost: Self::FLOW_COST };
                 self.mem += flow.cost;
                 self.flows.insert_full(key, flow).0
             }
@@ -568,21 +727,25 @@ impl FlowTable {
                 }
             }
             if !pkt.payload.is_empty() {
-                let mut insp = Box::new(Inspect::new(limits.max_line, limits.stratum));
-                for (d, isn) in insp.dirs.iter_mut().zip(isn.iter()) {
-                    if let Some(isn) = isn {
-                        d.reasm = Some(Reassembler::with_isn(*isn, limits.reassembly));
-                        d.from_start = true;
+                let mut conn = Box::new(Conn {
+                    reasm: [None, None],
+                    hole_since: [None, None],
+                    app: A::new(&limits, &self.shared),
+                });
+                for (i, isn) in isn.iter().enumerate() {
+                    if let (Some(isn), Some(r)) = (isn, conn.reasm.get_mut(i)) {
+                        *r = Some(Reassembler::with_isn(*isn, limits.reassembly));
+                        conn.app.start(side_of(i), true, &limits);
                     }
                 }
-                flow.state = State::Inspecting(insp);
+                flow.state = State::Inspecting(conn);
             }
         }
-        if let State::Inspecting(insp) = &mut flow.state {
-            let ctx = Ctx { meta: &flow.meta, intel: &self.intel, limits: &limits };
-            let was_waiting = matches!(insp.mode, Mode::AwaitName { .. });
-            let mut bypass = inspect(insp, side, tcp, pkt.payload, ts, &ctx, counters);
-            if !bypass && !was_waiting && matches!(insp.mode, Mode::AwaitName { .. }) {
+        if let State::Inspecting(conn) = &mut flow.state {
+            let cx = Ctx { conn: &flow.meta, limits: &limits, shared: &self.shared, ts };
+            let was_waiting = conn.app.waiting().is_some();
+            let mut bypass = conn.inspect(side, tcp, pkt.payload, &cx, counters);
+            if !bypass && !was_waiting && conn.app.waiting().is_some() {
                 if self.awaiting.len() < self.limits.max_awaiting {
                     self.awaiting.push((key, flow.meta.first_seen));
                 } else {
@@ -594,7 +757,7 @@ impl FlowTable {
                 flow.state = State::Bypassed { frames: 0, offered: false };
                 counters.flows_bypassed += 1;
             } else {
-                check_alert(&flow.meta, insp, ts, &self.home, counters, emit);
+                conn.app.progress(&cx, counters, emit);
             }
         }
         let cost = flow.estimate();
@@ -612,56 +775,34 @@ impl FlowTable {
         }
     }
 
-    /// Removes the flow at `i`, ending its session if it has one.
-    fn remove_index(&mut self, i: usize, reason: EndReason, ts: Ts, emit: &mut dyn FnMut(Event)) {
-        if let Some((key, flow)) = self.flows.swap_remove_index(i) {
-            self.mem = self.mem.saturating_sub(flow.cost);
-            if matches!(flow.state, State::Bypassed { offered: true, .. })
-                && self.elephants_ended.len() < ELEPHANT_QUEUE
-            {
-                self.elephants_ended.push(key);
-            }
-            if let Some(wait) = self.still_waiting(&flow, reason, ts) {
-                // Its name may still come: it waits, ended, for the rest of its wait.
-                if self.ended_waiting.len() < self.limits.max_awaiting {
-                    self.ended_waiting.push(wait);
-                } else {
-                    self.counters.tls_name_wait_full += 1;
-                }
-                return;
-            }
-            finish(flow, reason, ts, &self.home, &self.intel, &self.limits, &mut self.counters, emit);
+    /// Removes the flow at `i`, finishing its application if it has one.
+    fn remove_index(&mut self, i: usize, reason: EndReason, ts: Ts, emit: &mut dyn FnMut(A::Event)) {
+        let Some((key, flow)) = self.flows.swap_remove_index(i) else { return };
+        self.mem = self.mem.saturating_sub(flow.cost);
+        if matches!(flow.state, State::Bypassed { offered: true, .. })
+            && self.elephants_ended.len() < ELEPHANT_QUEUE
+        {
+            self.elephants_ended.push(key);
         }
+        let Flow { meta, state, .. } = flow;
+        let State::Inspecting(mut conn) = state else { return };
+        let cx = Ctx { conn: &meta, limits: &self.limits, shared: &self.shared, ts };
+        if let Some(wait) = conn.app.still_waiting(&cx) {
+            // What it waits for may still come: it waits, ended, for the rest of its wait.
+            if self.ended_waiting.len() < self.limits.max_awaiting {
+                self.ended_waiting.push(EndedWait { meta, wait, reason, at: ts });
+            } else {
+                self.counters.tls_name_wait_full += 1;
+            }
+            return;
+        }
+        conn.finish(reason, &cx, &mut self.counters, emit);
     }
 
-    /// A flow ending at `ts` while it waits for a name that the DNS map does not give yet.
-    fn still_waiting(&self, flow: &Flow, reason: EndReason, ts: Ts) -> Option<EndedWait> {
-        let State::Inspecting(insp) = &flow.state else { return None };
-        let Mode::AwaitName { client, until } = insp.mode else { return None };
-        let server = match client {
-            Side::A => flow.meta.b,
-            Side::B => flow.meta.a,
-        };
-        (ts.0 <= until.0 && self.intel.dns.lookup(server.ip(), ts).is_none()).then_some(EndedWait {
-            meta: flow.meta,
-            client,
-            until,
-            reason,
-            at: ts,
-        })
-    }
-
-    /// Ends a flow that ended while it waited for a name: reported if the DNS map now names
-    /// its server (within its wait), else forgotten as the bypassed flow it then is.
-    fn end_waiting(&mut self, w: EndedWait, emit: &mut dyn FnMut(Event)) {
-        let mut insp = Box::new(Inspect::new(0, self.limits.stratum));
-        insp.mode = Mode::AwaitName { client: w.client, until: w.until };
-        let flow = Flow { meta: w.meta, state: State::Inspecting(insp), cost: 0 };
-        let before = self.counters.tls_name_late;
-        finish(flow, w.reason, w.at, &self.home, &self.intel, &self.limits, &mut self.counters, emit);
-        if self.counters.tls_name_late == before {
-            self.counters.tls_name_unanswered += 1;
-        }
+    /// Ends a flow that ended while it waited and whose wait is now over.
+    fn end_waiting(&mut self, w: EndedWait<A::Wait>, emit: &mut dyn FnMut(A::Event)) {
+        let cx = Ctx { conn: &w.meta, limits: &self.limits, shared: &self.shared, ts: w.at };
+        A::end_wait(w.wait, w.reason, &cx, &mut self.counters, emit);
     }
 
     fn next_random(&mut self) -> u64 {
@@ -675,7 +816,7 @@ impl FlowTable {
 
     /// Evicts the least valuable of a few flows drawn at random (never `keep`). Returns false
     /// when there was nothing to evict.
-    fn evict_one(&mut self, keep: Option<FlowKey>, ts: Ts, emit: &mut dyn FnMut(Event)) -> bool {
+    fn evict_one(&mut self, keep: Option<FlowKey>, ts: Ts, emit: &mut dyn FnMut(A::Event)) -> bool {
         let n = self.flows.len();
         if n == 0 {
             return false;
@@ -704,7 +845,7 @@ impl FlowTable {
     /// sweep. Measured as a distance from the last sweep, not as a deadline, so that no packet
     /// time (captures carry any 64-bit time, `i64::MAX` included) can overflow it or make every
     /// packet sweep the whole table; time going backwards just delays the next sweep.
-    fn maybe_sweep(&mut self, now: Ts, emit: &mut dyn FnMut(Event)) {
+    fn maybe_sweep(&mut self, now: Ts, emit: &mut dyn FnMut(A::Event)) {
         match self.last_sweep {
             None => self.last_sweep = Some(now),
             Some(t) if now.0.saturating_sub(t.0) >= SWEEP_INTERVAL_US => {
@@ -716,7 +857,7 @@ impl FlowTable {
     }
 
     /// Ends every flow idle for longer than its timeout.
-    pub fn expire(&mut self, now: Ts, emit: &mut dyn FnMut(Event)) {
+    pub fn expire(&mut self, now: Ts, emit: &mut dyn FnMut(A::Event)) {
         let limits = self.limits;
         let mut i = 0;
         while let Some((_, f)) = self.flows.get_index(i) {
@@ -735,25 +876,22 @@ impl FlowTable {
         }
     }
 
-    /// Whether TLS flows wait for a name and the DNS map has learnt something since they were
-    /// last looked up: one atomic load, for a live worker to ask after every pass.
+    /// Whether flows wait and the applications' news have moved since they were last looked
+    /// up: one atomic load, for a live worker to ask after every pass.
     pub fn names_news(&self) -> bool {
         (!self.awaiting.is_empty() || !self.ended_waiting.is_empty())
-            && self.intel.dns.generation() != self.dns_generation
+            && A::news(&self.shared) != self.news_seen
     }
 
-    /// Looks every TLS flow that waits for a name up again: one the DNS map now names is
-    /// recognised (and alerted, at its last packet's time); one whose wait ended by `now` is
-    /// bypassed. Called at every tick and, live, whenever [`FlowTable::names_news`].
-    pub fn recheck_names(&mut self, now: Ts, emit: &mut dyn FnMut(Event)) {
-        self.dns_generation = self.intel.dns.generation();
+    /// Looks every waiting flow up again ([`Application::recheck`]): one whose wait is resolved
+    /// stays as the session it is; one whose wait ended by `now` is bypassed. Called at every
+    /// tick and, live, whenever [`FlowTable::names_news`].
+    pub fn recheck_names(&mut self, now: Ts, emit: &mut dyn FnMut(A::Event)) {
+        self.news_seen = A::news(&self.shared);
         let mut i = 0;
         while let Some(w) = self.ended_waiting.get(i).copied() {
-            let server = match w.client {
-                Side::A => w.meta.b,
-                Side::B => w.meta.a,
-            };
-            if now.0 > w.until.0 || self.intel.dns.lookup(server.ip(), w.at).is_some() {
+            let cx = Ctx { conn: &w.meta, limits: &self.limits, shared: &self.shared, ts: w.at };
+            if A::wait_over(&w.wait, now, &cx) {
                 self.ended_waiting.swap_remove(i);
                 self.end_waiting(w, emit);
             } else {
@@ -769,20 +907,18 @@ impl FlowTable {
             if flow.meta.first_seen != first_seen {
                 return false;
             }
-            let State::Inspecting(insp) = &mut flow.state else { return false };
-            let Mode::AwaitName { client, until } = insp.mode else { return false };
-            let counters = &mut self.counters;
-            let ctx = Ctx { meta: &flow.meta, intel: &self.intel, limits: &self.limits };
-            let at = flow.meta.last_seen;
-            if named_late(insp, client, at, &ctx, counters) {
-                check_alert(&flow.meta, insp, at, &self.home, counters, emit);
+            let State::Inspecting(conn) = &mut flow.state else { return false };
+            if conn.app.waiting().is_none() {
                 return false;
             }
-            if now.0 <= until.0 {
-                return true;
+            let cx =
+                Ctx { conn: &flow.meta, limits: &self.limits, shared: &self.shared, ts: flow.meta.last_seen };
+            match conn.app.recheck(now, &cx, &mut self.counters, emit) {
+                Recheck::Resolved => return false,
+                Recheck::Waiting => return true,
+                Recheck::Expired => {}
             }
-            counters.tls_name_unanswered += 1;
-            counters.flows_bypassed += 1;
+            self.counters.flows_bypassed += 1;
             flow.state = State::Bypassed { frames: 0, offered: false };
             let cost = flow.estimate();
             self.mem = self.mem.saturating_sub(flow.cost) + cost;
@@ -792,20 +928,13 @@ impl FlowTable {
         self.awaiting = waiting;
     }
 
-    /// End of input: every open session is ended and written.
-    pub fn flush_all(&mut self, emit: &mut dyn FnMut(Event)) {
+    /// End of input: every open flow is ended (its session written).
+    pub fn flush_all(&mut self, emit: &mut dyn FnMut(A::Event)) {
         while let Some((_, flow)) = self.flows.pop() {
-            let at = flow.meta.last_seen;
-            finish(
-                flow,
-                EndReason::EndOfInput,
-                at,
-                &self.home,
-                &self.intel,
-                &self.limits,
-                &mut self.counters,
-                emit,
-            );
+            let Flow { meta, state, .. } = flow;
+            let State::Inspecting(mut conn) = state else { continue };
+            let cx = Ctx { conn: &meta, limits: &self.limits, shared: &self.shared, ts: meta.last_seen };
+            conn.finish(EndReason::EndOfInput, &cx, &mut self.counters, emit);
         }
         self.awaiting.clear();
         // A last look for the flows that ended while they waited.
@@ -813,496 +942,6 @@ impl FlowTable {
             self.end_waiting(w, emit);
         }
         self.mem = 0;
-    }
-}
-
-/// What the recognisers of a flow's opening need besides the flow's own state.
-struct Ctx<'a> {
-    meta: &'a Meta,
-    intel: &'a Intel,
-    limits: &'a FlowLimits,
-}
-
-impl Ctx<'_> {
-    fn addr(&self, side: Side) -> SocketAddr {
-        match side {
-            Side::A => self.meta.a,
-            Side::B => self.meta.b,
-        }
-    }
-}
-
-/// Runs `op` on one direction's reassembler and takes what it hands out through framing and the
-/// recogniser. Returns whether the flow has shown it cannot be Stratum.
-fn pump(
-    insp: &mut Inspect,
-    side: Side,
-    ts: Ts,
-    ctx: &Ctx<'_>,
-    counters: &mut Counters,
-    op: impl FnOnce(&mut Reassembler, &mut dyn FnMut(Chunk<'_>)),
-) -> bool {
-    let Inspect { dirs, session, mode, indirect, idle_lines, non_json, inspected, .. } = insp;
-    // Only the first speaker of a connection may switch it out of `Lines` (TLS, HTTP and
-    // Stratum V2 clients speak first; a pool never does in these protocols).
-    let other_silent = dirs.get(idx(side.other())).map_or(true, Direction::silent);
-    let Some(dir) = dirs.get_mut(idx(side)) else { return false };
-    let Direction { reasm, framer, from_start, judged, head, head_len, .. } = dir;
-    let Some(reasm) = reasm.as_mut() else { return false };
-    let mut bypass = false;
-    let overlong_before = framer.overlong;
-    let before = reasm.counters;
-    op(reasm, &mut |chunk| {
-        if bypass {
-            return;
-        }
-        match chunk {
-            Chunk::Data(data) => {
-                *inspected += data.len() as u64;
-                if !matches!(mode, Mode::Lines) {
-                    bypass = opening_data(mode, indirect, side, data, ts, ctx, counters, idle_lines);
-                    return;
-                }
-                if *from_start && !*judged {
-                    // Keep the stream's first bytes: the opening may need several segments.
-                    let prev = usize::from(*head_len);
-                    let add = data.len().min(HEAD_LEN - prev);
-                    if let (Some(dst), Some(src)) = (head.get_mut(prev..prev + add), data.get(..add)) {
-                        dst.copy_from_slice(src);
-                    }
-                    *head_len = (prev + add) as u8;
-                    let seen = head.get(..usize::from(*head_len)).unwrap_or_default();
-                    let opening = match probe::opening(seen) {
-                        // A long run of whitespace: judge on the first significant byte as before.
-                        Opening::NeedMore if seen.len() == HEAD_LEN => match probe::may_start_json(data) {
-                            Some(true) => Opening::Json,
-                            Some(false) => Opening::Other,
-                            None => Opening::NeedMore,
-                        },
-                        o => o,
-                    };
-                    let recognised = session.confidence().is_some();
-                    match opening {
-                        Opening::NeedMore => {}
-                        Opening::Json => *judged = true,
-                        _ if recognised => *judged = true,
-                        other => {
-                            *judged = true;
-                            let client = side;
-                            // Eight printable ASCII bytes open a text protocol (SSH, SMTP,
-                            // HTTP GET...), never a random Noise key: bypassed at once.
-                            let text =
-                                seen.len() == HEAD_LEN && seen.iter().all(|b| (0x20..0x7f).contains(b));
-                            *mode = match other {
-                                _ if !other_silent => {
-                                    bypass = true;
-                                    return;
-                                }
-                                Opening::Other if text => {
-                                    bypass = true;
-                                    return;
-                                }
-                                Opening::Tls => Mode::Tls { client, hello: Vec::new() },
-                                Opening::HttpPost => Mode::Http {
-                                    client,
-                                    http: Box::new(
-                                        HttpSession::with_limits(ctx.limits.stratum).with_client(client),
-                                    ),
-                                },
-                                _ => Mode::Sv2 { client, shape: Sv2Shape::new() },
-                            };
-                            // The new mode reads the stream from its first byte: the bytes kept
-                            // from earlier segments, then this one.
-                            let earlier = head.get(..prev).unwrap_or_default();
-                            bypass = (!earlier.is_empty()
-                                && opening_data(
-                                    mode, indirect, side, earlier, ts, ctx, counters, idle_lines,
-                                ))
-                                || opening_data(mode, indirect, side, data, ts, ctx, counters, idle_lines);
-                            return;
-                        }
-                    }
-                }
-                framer.push(data, |line| {
-                    if bypass || line.iter().all(|b| b.is_ascii_whitespace()) {
-                        return;
-                    }
-                    counters.lines += 1;
-                    if !probe::may_be_json(line) {
-                        *non_json += 1;
-                        // A stream seen from its start never carries non-JSON lines if it is
-                        // Stratum; one picked up midstream (or after a gap) gets one line of slack.
-                        if session.confidence().is_none() && (*from_start || *non_json > 1) {
-                            bypass = true;
-                        }
-                        return;
-                    }
-                    if session.on_line(side, line, ts) != LineKind::Mining {
-                        *idle_lines += 1;
-                    }
-                });
-            }
-            Chunk::Gap { .. } => {
-                // After a gap the next byte is not a line start: resynchronise at a newline.
-                *from_start = false;
-                framer.gap();
-                // The opening recognisers need every byte from the start.
-                match mode {
-                    Mode::Lines | Mode::Recognised => {}
-                    Mode::Http { http, .. } if http.confidence().is_some() => {}
-                    _ => bypass = true,
-                }
-            }
-        }
-    });
-    let after = reasm.counters;
-    counters.reasm_gaps += after.gaps - before.gaps;
-    counters.reasm_gap_bytes += after.gap_bytes - before.gap_bytes;
-    counters.reasm_retransmitted_bytes += after.retransmitted_bytes - before.retransmitted_bytes;
-    counters.reasm_overlap_conflicts += after.overlap_conflicts - before.overlap_conflicts;
-    counters.reasm_ooo_dropped_bytes += after.ooo_dropped_bytes - before.ooo_dropped_bytes;
-    counters.lines_overlong += framer.overlong - overlong_before;
-    bypass
-}
-
-/// In-order bytes of a flow read by an opening recogniser (TLS, HTTP, Stratum V2). Returns
-/// whether the flow has shown it cannot be mining.
-#[allow(clippy::too_many_arguments)]
-fn opening_data(
-    mode: &mut Mode,
-    indirect: &mut Option<Box<(SessionFacts, Confidence)>>,
-    side: Side,
-    data: &[u8],
-    ts: Ts,
-    ctx: &Ctx<'_>,
-    counters: &mut Counters,
-    idle_lines: &mut u32,
-) -> bool {
-    match mode {
-        Mode::Lines | Mode::Recognised | Mode::AwaitName { .. } => false,
-        Mode::Tls { client, hello } => {
-            if side != *client {
-                return false; // the server's flight tells nothing we use
-            }
-            let client = *client;
-            // Zero-copy when the whole ClientHello is in one chunk (the usual case).
-            let parsed = if hello.is_empty() {
-                tls::client_hello(data)
-            } else {
-                let room = tls::MAX_HELLO_STREAM.saturating_sub(hello.len());
-                hello.extend_from_slice(data.get(..room.min(data.len())).unwrap_or_default());
-                tls::client_hello(hello)
-            };
-            let found = match parsed {
-                Err(tls::TlsError::Incomplete) => {
-                    if hello.is_empty() {
-                        hello.extend_from_slice(data.get(..tls::MAX_HELLO_STREAM).unwrap_or(data));
-                    }
-                    if hello.len() < tls::MAX_HELLO_STREAM {
-                        return false;
-                    }
-                    counters.tls_unparsed += 1;
-                    return true;
-                }
-                Err(_) => {
-                    counters.tls_unparsed += 1;
-                    return true;
-                }
-                Ok(h) => {
-                    counters.tls_hellos += 1;
-                    let found = tls_pool(&h, ctx.addr(client.other()), ts, ctx.intel, counters);
-                    if found.is_none() && h.sni.is_none() && !h.offers_only_http() {
-                        // No name to judge by, and no answer read yet for this address: the
-                        // answer may still be on its way to another worker.
-                        counters.tls_name_waits += 1;
-                        let until = Ts(ts.0.saturating_add(ctx.limits.name_wait_us));
-                        *mode = Mode::AwaitName { client, until };
-                        return false;
-                    }
-                    found
-                }
-            };
-            let Some((host, clue)) = found else { return true };
-            let facts = SessionFacts {
-                variant: Some(Variant::Tls),
-                client: Some(client),
-                pool_host: Some(host),
-                clue: Some(clue),
-                ..SessionFacts::default()
-            };
-            *indirect = Some(Box::new((facts, Confidence::Suspected)));
-            *mode = Mode::Recognised;
-            false
-        }
-        Mode::Http { client, http } => match http.push(side == *client, data, ts) {
-            Ok(p) => {
-                counters.http_requests += u64::from(p.requests);
-                *idle_lines += p.other;
-                false
-            }
-            Err(_) => {
-                counters.http_errors += 1;
-                true
-            }
-        },
-        Mode::Sv2 { client, shape } => match shape.data(side == *client, data) {
-            Sv2Verdict::Undecided => false,
-            Sv2Verdict::NoMatch => true,
-            Sv2Verdict::Match => {
-                counters.sv2_handshakes += 1;
-                let facts = SessionFacts {
-                    variant: Some(Variant::StratumV2),
-                    client: Some(*client),
-                    ..SessionFacts::default()
-                };
-                *indirect = Some(Box::new((facts, Confidence::Suspected)));
-                *mode = Mode::Recognised;
-                false
-            }
-        },
-    }
-}
-
-/// Whether a ClientHello goes to a pool: its SNI is a pool domain, or (no SNI) the server's
-/// address came in a DNS answer for one. A non-pool SNI wins over the DNS map (shared hosting
-/// puts many names on one address); a client that offers only HTTP in ALPN is a browser on the
-/// pool's web site, not a miner.
-fn tls_pool(
-    h: &tls::ClientHello<'_>,
-    server: SocketAddr,
-    ts: Ts,
-    intel: &Intel,
-    counters: &mut Counters,
-) -> Option<(String, Clue)> {
-    let found = match h.sni {
-        Some(sni) => intel.pools.matches(sni).map(|_| (sni.to_ascii_lowercase(), Clue::Sni)),
-        None => intel.dns.lookup(server.ip(), ts).map(|d| (d.to_string(), Clue::Dns)),
-    };
-    if found.is_some() && h.offers_only_http() {
-        counters.tls_pool_web += 1;
-        return None;
-    }
-    if found.is_some() {
-        counters.tls_pool += 1;
-    }
-    found
-}
-
-/// A TLS flow waiting for a name ([`Mode::AwaitName`]): whether the DNS map now names its
-/// server (then it is recognised, clue `dns`, as it would have been at its ClientHello).
-fn named_late(insp: &mut Inspect, client: Side, ts: Ts, ctx: &Ctx<'_>, counters: &mut Counters) -> bool {
-    let Some(domain) = ctx.intel.dns.lookup(ctx.addr(client.other()).ip(), ts) else { return false };
-    counters.tls_pool += 1;
-    counters.tls_name_late += 1;
-    let facts = SessionFacts {
-        variant: Some(Variant::Tls),
-        client: Some(client),
-        pool_host: Some(domain.to_string()),
-        clue: Some(Clue::Dns),
-        ..SessionFacts::default()
-    };
-    insp.indirect = Some(Box::new((facts, Confidence::Suspected)));
-    insp.mode = Mode::Recognised;
-    true
-}
-
-/// Feeds one segment of an inspected flow through reassembly, framing and the recogniser, and
-/// gives up holes that are acknowledged or too old. Returns whether the flow has shown it cannot
-/// be Stratum.
-#[allow(clippy::too_many_arguments)]
-fn inspect(
-    insp: &mut Inspect,
-    side: Side,
-    tcp: &TcpInfo,
-    payload: &[u8],
-    ts: Ts,
-    ctx: &Ctx<'_>,
-    counters: &mut Counters,
-) -> bool {
-    let limits = ctx.limits;
-    match insp.mode {
-        // Recognised from its opening: nothing more to read, and nothing held.
-        Mode::Recognised => return false,
-        Mode::AwaitName { client, until } => {
-            if named_late(insp, client, ts, ctx, counters) || ts.0 <= until.0 {
-                return false;
-            }
-            counters.tls_name_unanswered += 1;
-            return true;
-        }
-        _ => {}
-    }
-    let mut bypass = false;
-    if let Some(dir) = insp.dirs.get_mut(idx(side)) {
-        // A SYN starts the direction, unless data already flowed (a retransmitted SYN).
-        let fresh = dir.reasm.as_ref().map_or(true, |r| r.stream_offset() == 0 && r.held_bytes() == 0);
-        if tcp.syn && fresh {
-            dir.reasm = Some(Reassembler::with_isn(tcp.seq, limits.reassembly));
-            dir.framer = LineFramer::new(limits.max_line);
-            dir.from_start = true;
-            dir.judged = false;
-        }
-        if !payload.is_empty() && dir.reasm.is_none() {
-            dir.framer = LineFramer::midstream(limits.max_line);
-            dir.reasm = Some(Reassembler::midstream(limits.reassembly));
-        }
-    }
-    if !payload.is_empty() {
-        // Data on a SYN (TCP Fast Open) starts one past the ISN.
-        let seq = if tcp.syn { tcp.seq.wrapping_add(1) } else { tcp.seq };
-        bypass |= pump(insp, side, ts, ctx, counters, |r, out| r.segment(seq, payload, out));
-    }
-    // This packet's ACK tells what the other side's holes really are.
-    let other = side.other();
-    if tcp.ack_flag && insp.dirs.get(idx(other)).is_some_and(|d| d.buffered() > 0) {
-        bypass |= pump(insp, other, ts, ctx, counters, |r, out| r.acked(tcp.ack, out));
-    }
-    for i in 0..2 {
-        let Some(dir) = insp.dirs.get_mut(i) else { continue };
-        let held = dir.reasm.as_ref().is_some_and(|r| r.held_bytes() > 0);
-        match (held, dir.hole_since) {
-            (false, _) => dir.hole_since = None,
-            (true, None) => dir.hole_since = Some(ts),
-            (true, Some(since)) if ts.0.saturating_sub(since.0) > limits.hole_timeout_us => {
-                bypass |= pump(insp, side_of(i), ts, ctx, counters, |r, out| r.skip_first_hole(out));
-                if let Some(dir) = insp.dirs.get_mut(i) {
-                    let still = dir.reasm.as_ref().is_some_and(|r| r.held_bytes() > 0);
-                    dir.hole_since = still.then_some(ts);
-                }
-            }
-            (true, Some(_)) => {}
-        }
-    }
-    if matches!(insp.mode, Mode::Recognised | Mode::AwaitName { .. }) {
-        for d in &mut insp.dirs {
-            d.reasm = None;
-            d.framer = LineFramer::new(0);
-        }
-    }
-    let mining = insp.confidence().is_some();
-    if !mining && (insp.idle_lines > limits.inspect_lines || insp.inspected > limits.inspect_bytes) {
-        counters.flows_budget_exhausted += 1;
-        return true;
-    }
-    bypass && !mining
-}
-
-/// The client and pool endpoints of a recognised session.
-fn roles(a: SocketAddr, b: SocketAddr, client: Option<Side>) -> Option<(SocketAddr, SocketAddr, Side)> {
-    match client? {
-        Side::A => Some((a, b, Side::A)),
-        Side::B => Some((b, a, Side::B)),
-    }
-}
-
-fn make_event(
-    kind: EventKind,
-    flow: &Meta,
-    insp: &Inspect,
-    key_ts: Ts,
-    confidence: Confidence,
-    end_reason: Option<EndReason>,
-) -> Option<Event> {
-    let facts = insp.facts();
-    let (client, pool, cside) = roles(flow.a, flow.b, facts.client)?;
-    let key = FlowKey::new(flow.a.ip(), flow.a.port(), flow.b.ip(), flow.b.port());
-    Some(Event {
-        kind,
-        ts: key_ts,
-        flow_id: flow_id(&key, flow.first_seen),
-        client,
-        pool,
-        confidence,
-        facts: facts.clone(),
-        first_seen: flow.first_seen,
-        last_seen: flow.last_seen,
-        bytes_toserver: flow.bytes[idx(cside)],
-        bytes_toclient: flow.bytes[idx(cside.other())],
-        end_reason,
-    })
-}
-
-/// Raises the session's one `mining` alert once it is ready and its miner is internal.
-fn check_alert(
-    meta: &Meta,
-    insp: &mut Inspect,
-    ts: Ts,
-    home: &HomeNet,
-    counters: &mut Counters,
-    emit: &mut dyn FnMut(Event),
-) {
-    if insp.alerted {
-        return;
-    }
-    let Some(conf) = insp.confidence() else { return };
-    let facts = insp.facts();
-    let Some((client, _, _)) = roles(meta.a, meta.b, facts.client) else { return };
-    let internal = home.contains(client.ip());
-    count_session(insp, internal, counters);
-    if !insp.ready_to_alert(conf) {
-        return;
-    }
-    insp.alerted = true;
-    if internal {
-        if let Some(ev) = make_event(EventKind::Mining, meta, insp, ts, conf, None) {
-            counters.alerts += 1;
-            emit(ev);
-        }
-    }
-}
-
-/// Counts a recognised session once, internal or not.
-fn count_session(insp: &mut Inspect, internal: bool, counters: &mut Counters) {
-    if !insp.counted {
-        insp.counted = true;
-        counters.sessions += 1;
-        if !internal {
-            counters.sessions_external += 1;
-        }
-    }
-}
-
-/// Ends a flow: what reassembly still holds is framed, then a mining session gets its alert
-/// (if it never earned one) and its `mining_session` record.
-#[allow(clippy::too_many_arguments)]
-fn finish(
-    mut flow: Flow,
-    reason: EndReason,
-    ts: Ts,
-    home: &HomeNet,
-    intel: &Intel,
-    limits: &FlowLimits,
-    counters: &mut Counters,
-    emit: &mut dyn FnMut(Event),
-) {
-    let State::Inspecting(insp) = &mut flow.state else { return };
-    let ctx = Ctx { meta: &flow.meta, intel, limits };
-    if let Mode::AwaitName { client, until } = insp.mode {
-        // A last look, within the wait, for an answer read since the flow's last packet.
-        if !(ts.0 <= until.0 && named_late(insp, client, ts, &ctx, counters)) {
-            return;
-        }
-    }
-    for side in [Side::A, Side::B] {
-        pump(insp, side, ts, &ctx, counters, |r, out| r.flush(out));
-    }
-    let Some(conf) = insp.confidence() else { return };
-    let meta = &flow.meta;
-    let Some((client, _, _)) = roles(meta.a, meta.b, insp.facts().client) else { return };
-    let internal = home.contains(client.ip());
-    count_session(insp, internal, counters);
-    if !internal {
-        return;
-    }
-    if !insp.alerted {
-        if let Some(ev) = make_event(EventKind::Mining, meta, insp, ts, conf, None) {
-            counters.alerts += 1;
-            emit(ev);
-        }
-    }
-    if let Some(ev) = make_event(EventKind::MiningSession, meta, insp, ts, conf, Some(reason)) {
-        counters.session_records += 1;
-        emit(ev);
     }
 }
 

@@ -33,7 +33,6 @@ pub use dnsmap::DnsMap;
 pub use lists::{ListFiles, Lists, Reloader};
 pub use pools::{PoolDomains, SharedPools};
 
-use crate::decode::{Packet, Transport};
 use crate::stats::Counters;
 use crate::time::Ts;
 
@@ -62,14 +61,13 @@ impl Intel {
         self
     }
 
-    /// Looks at a UDP packet from port 53: when it answers a question for a pool domain (or
-    /// names one in its CNAME chain), every address it gives is remembered with its TTL.
-    /// Anything else costs a port comparison.
-    pub fn udp(&self, pkt: &Packet<'_>, ts: Ts, c: &mut Counters) {
-        if !matches!(pkt.transport, Transport::Udp) || pkt.src_port != 53 {
-            return;
-        }
-        let resp = match dns::parse_response(pkt.payload) {
+    /// Reads the payload of a UDP datagram from port 53, seen at `ts`: when it answers a
+    /// question for a pool domain (or names one in its CNAME chain), every address it gives is
+    /// remembered with its TTL. The caller picks the datagrams (the pipeline's frame front, on
+    /// the source port); this takes only what it reads, so a replay can keep an answer as bytes
+    /// and read it later, in file order.
+    pub fn dns_answer(&self, payload: &[u8], ts: Ts, c: &mut Counters) {
+        let resp = match dns::parse_response(payload) {
             Ok(r) => r,
             Err(dns::DnsError::NotAnAnswer) => return,
             Err(dns::DnsError::Malformed) => {
@@ -102,5 +100,37 @@ impl Intel {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An answer to `question` (type A) with one address record for it, TTL 60.
+    fn answer(question: &str, addr: [u8; 4]) -> Vec<u8> {
+        let mut m = vec![0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0];
+        for label in question.split('.') {
+            m.push(label.len() as u8);
+            m.extend_from_slice(label.as_bytes());
+        }
+        m.extend_from_slice(&[0, 0, 1, 0, 1]);
+        m.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
+        m.extend_from_slice(&addr);
+        m
+    }
+
+    #[test]
+    fn a_dns_answer_for_a_pool_domain_names_its_addresses_and_others_do_not() {
+        let intel = Intel::new(Arc::new(PoolDomains::builtin()));
+        let mut c = Counters::default();
+        let ts = Ts::from_micros(1_000_000);
+        intel.dns_answer(&answer("xmr.2miners.com", [198, 51, 100, 7]), ts, &mut c);
+        intel.dns_answer(&answer("www.example.org", [198, 51, 100, 8]), ts, &mut c);
+        intel.dns_answer(b"\x12\x34", ts, &mut c);
+        let pool = intel.dns.lookup("198.51.100.7".parse().unwrap(), ts);
+        assert_eq!(pool.as_deref(), Some("xmr.2miners.com"));
+        assert_eq!(intel.dns.lookup("198.51.100.8".parse().unwrap(), ts), None);
+        assert_eq!((c.dns_answers, c.dns_pool_addrs, c.dns_malformed), (2, 1, 1));
     }
 }

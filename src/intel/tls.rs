@@ -211,7 +211,7 @@ mod tests {
         }
         body.extend_from_slice(&(e.len() as u16).to_be_bytes());
         body.extend_from_slice(&e);
-        crate::synth::encrypted::client_hello_record(&body)
+        testkit::synth::encrypted::client_hello_record(&body)
     }
 
     fn sni(name: &str) -> (u16, Vec<u8>) {

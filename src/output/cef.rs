@@ -14,7 +14,12 @@
 //! algo, `cs5` methods (comma-separated), `cs6` confidence, `flexString1` variant,
 //! `flexString2=true` when a wire string was truncated, `cfp1` difficulty. `mining_session`
 //! adds `cnt` (shares submitted), `cn1` jobs, `cn2` shares accepted, `cn3` shares rejected,
-//! `in`/`out` (bytes from the miner / from the pool), `start`/`end` (ms), `reason` (end reason).
+//! `cfp2` the estimated hash rate in hashes per second (the JSON contract's `hashrate`, present
+//! when it could be estimated), `in`/`out` (bytes from the miner / from the pool), `start`/`end`
+//! (ms), `reason` (end reason).
+//!
+//! Like every format, it prints the facts the `Event` holds, derived ones included
+//! (`Event::derived`), and works none out itself.
 
 use std::fmt::Write as _;
 
@@ -165,6 +170,10 @@ pub fn format_with(ev: &Event, sensor: &str, watch: Option<&str>, out: &mut Vec<
         e.num("cn2", f.shares_accepted);
         e.kv("cn3Label", "sharesRejected");
         e.num("cn3", f.shares_rejected);
+        if let Some(h) = ev.derived.hashrate {
+            e.kv("cfp2Label", "hashrate");
+            e.num("cfp2", h);
+        }
         e.num("in", ev.bytes_toserver);
         e.num("out", ev.bytes_toclient);
         e.num("start", millis(ev.first_seen));
@@ -228,6 +237,30 @@ mod tests {
         assert!(s.contains(" cnt=2 cn1Label=jobs cn1=3 "), "{s}");
         assert!(s.contains(" in=10 out=20 "), "{s}");
         assert!(s.ends_with(" reason=fin"), "{s}");
+        // No accepted share of known difficulty: no hash rate.
+        assert!(!s.contains("cfp2"), "{s}");
+    }
+
+    #[test]
+    fn session_with_shares_carries_the_hash_rate() {
+        let mut ev = event(EventKind::MiningSession, "w");
+        ev.facts.accepted_hashes = 1e9;
+        ev.facts.first_share = Some(crate::time::Ts::from_timeval(1_700_000_010, 0));
+        ev.facts.last_share = Some(crate::time::Ts::from_timeval(1_700_000_020, 0));
+        let ev = ev.derive();
+        let mut buf = Vec::new();
+        format(&ev, "s", &mut buf);
+        let s = String::from_utf8(buf).unwrap();
+        // 1e9 hashes over the 10 s between the first and the last share, as in the JSON record.
+        assert!(s.contains(" cn3=1 cfp2Label=hashrate cfp2=100000000 in=10 "), "{s}");
+        let mut json = Vec::new();
+        crate::output::json::format(&ev, "s", &mut json);
+        let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(v["stratum"]["hashrate"], 1e8);
+        // The alert names no hash rate, in CEF as in JSON.
+        let mut buf = Vec::new();
+        format(&Event { kind: EventKind::Mining, end_reason: None, ..ev }, "s", &mut buf);
+        assert!(!String::from_utf8(buf).unwrap().contains("cfp2"));
     }
 
     #[test]

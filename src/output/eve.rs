@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use super::json::{self, Stratum};
+use super::json::{self, Head, Stratum};
 use crate::stratum::Confidence;
 use crate::verdict::{EndReason, Event, EventKind};
 
@@ -17,14 +17,8 @@ pub const SID_MINING: u64 = 1_960_001;
 
 #[derive(Serialize)]
 struct Eve<'a> {
-    timestamp: String,
-    flow_id: u64,
-    event_type: &'static str,
-    src_ip: String,
-    src_port: u16,
-    dest_ip: String,
-    dest_port: u16,
-    proto: &'static str,
+    #[serde(flatten)]
+    head: Head,
     app_proto: &'static str,
     host: &'a str,
     sensor: &'a str,
@@ -118,14 +112,7 @@ pub fn format_with(ev: &Event, sensor: &str, watch: Option<&str>, out: &mut Vec<
         }
     });
     let rec = Eve {
-        timestamp: ev.ts.rfc3339(),
-        flow_id: ev.flow_id,
-        event_type: if session { "flow" } else { "alert" },
-        src_ip: ev.client.ip().to_string(),
-        src_port: ev.client.port(),
-        dest_ip: ev.pool.ip().to_string(),
-        dest_port: ev.pool.port(),
-        proto: "TCP",
+        head: Head::of(ev, if session { "flow" } else { "alert" }),
         app_proto: "stratum",
         host: sensor,
         sensor,

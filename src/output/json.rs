@@ -8,11 +8,13 @@
 
 use serde::Serialize;
 
-use crate::intel::{Watchlist, SEVERITY_DEFAULT, SEVERITY_WATCHLISTED};
+use crate::intel::{SEVERITY_DEFAULT, SEVERITY_WATCHLISTED};
 use crate::verdict::{Event, EventKind};
 
+/// The head every JSON and EVE record opens with, in Suricata's EVE order, written here only:
+/// the two formats differ after it, never in it.
 #[derive(Serialize)]
-struct Record<'a> {
+pub(crate) struct Head {
     timestamp: String,
     flow_id: u64,
     event_type: &'static str,
@@ -21,6 +23,28 @@ struct Record<'a> {
     dest_ip: String,
     dest_port: u16,
     proto: &'static str,
+}
+
+impl Head {
+    /// The head of `ev`'s record, whose type is `event_type` (the formats name them apart).
+    pub(crate) fn of(ev: &Event, event_type: &'static str) -> Head {
+        Head {
+            timestamp: ev.ts.rfc3339(),
+            flow_id: ev.flow_id,
+            event_type,
+            src_ip: ev.client.ip().to_string(),
+            src_port: ev.client.port(),
+            dest_ip: ev.pool.ip().to_string(),
+            dest_port: ev.pool.port(),
+            proto: "TCP",
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Record<'a> {
+    #[serde(flatten)]
+    head: Head,
     sensor: &'a str,
     confidence: &'static str,
     /// 2 normally, 1 when the login holds a watchlisted wallet (Suricata's scale: 1 is high).
@@ -115,16 +139,16 @@ fn finite(v: Option<f64>) -> Option<f64> {
 /// The session's facts; with `with_counters` also its jobs and shares (`mining_session`).
 pub(crate) fn stratum(ev: &Event, with_counters: bool) -> Stratum<'_> {
     let f = &ev.facts;
-    let agent = f.agent.as_deref().and_then(crate::stratum::agent::parse);
+    let agent = ev.derived.agent.as_ref();
     Stratum {
         variant: f.variant.map(|v| v.as_str()),
         login: f.login.as_deref(),
         worker: f.worker.as_deref(),
         password: f.password.as_deref(),
         agent: f.agent.as_deref(),
-        agent_name: agent.as_ref().map(|a| a.name),
-        agent_version: agent.as_ref().and_then(|a| a.version),
-        agent_kind: agent.as_ref().and_then(|a| a.kind).map(|k| k.as_str()),
+        agent_name: agent.map(|a| a.name.as_str()),
+        agent_version: agent.and_then(|a| a.version.as_deref()),
+        agent_kind: agent.and_then(|a| a.kind).map(|k| k.as_str()),
         wallet: f.wallet.as_deref(),
         wallet_checksum: f.wallet.as_ref().map(|_| f.wallet_checksum),
         coin: f.coin,
@@ -150,7 +174,7 @@ pub(crate) fn stratum(ev: &Event, with_counters: bool) -> Stratum<'_> {
             first_share: f.first_share.map(|t| t.rfc3339()),
             last_share: f.last_share.map(|t| t.rfc3339()),
             difficulty_changes: f.difficulty_changes,
-            hashrate: crate::verdict::estimated_hashrate(f, ev.first_seen, ev.last_seen),
+            hashrate: ev.derived.hashrate,
         }),
     }
 }
@@ -158,27 +182,19 @@ pub(crate) fn stratum(ev: &Event, with_counters: bool) -> Stratum<'_> {
 /// Appends one record (without the line terminator) to `out`, with no watchlist. `sensor` names
 /// this sensor.
 pub fn format(ev: &Event, sensor: &str, out: &mut Vec<u8>) {
-    format_with(ev, sensor, &Watchlist::default(), out)
+    format_with(ev, sensor, None, out)
 }
 
-/// Appends one record (without the line terminator) to `out`; a login holding an address on
-/// `watchlist` raises the record's severity and names the entry's label.
-pub fn format_with(ev: &Event, sensor: &str, watchlist: &Watchlist, out: &mut Vec<u8>) {
+/// As [`format`]; `watch` is the watchlist's verdict on the login: `Some(label)` raises the
+/// record's severity and names the label (when not empty) in `watchlist_label`.
+pub fn format_with(ev: &Event, sensor: &str, watch: Option<&str>, out: &mut Vec<u8>) {
     let session = ev.kind == EventKind::MiningSession;
-    let label = watchlist.lookup(ev.facts.login.as_deref(), ev.facts.wallet.as_deref());
     let rec = Record {
-        timestamp: ev.ts.rfc3339(),
-        flow_id: ev.flow_id,
-        event_type: ev.kind.as_str(),
-        src_ip: ev.client.ip().to_string(),
-        src_port: ev.client.port(),
-        dest_ip: ev.pool.ip().to_string(),
-        dest_port: ev.pool.port(),
-        proto: "TCP",
+        head: Head::of(ev, ev.kind.as_str()),
         sensor,
         confidence: ev.confidence.as_str(),
-        severity: if label.is_some() { SEVERITY_WATCHLISTED } else { SEVERITY_DEFAULT },
-        watchlist_label: label.filter(|l| !l.is_empty()),
+        severity: if watch.is_some() { SEVERITY_WATCHLISTED } else { SEVERITY_DEFAULT },
+        watchlist_label: watch.filter(|l| !l.is_empty()),
         stratum: stratum(ev, session),
         first_seen: session.then(|| ev.first_seen.rfc3339()),
         last_seen: session.then(|| ev.last_seen.rfc3339()),
@@ -286,9 +302,11 @@ fn escape_line_separators(out: &mut Vec<u8>, start: usize) {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::intel::Watchlist;
+    use crate::output::Format;
     use crate::stratum::{Confidence, SessionFacts, Variant};
     use crate::time::Ts;
-    use crate::verdict::EndReason;
+    use crate::verdict::{Derived, EndReason};
 
     pub(crate) fn event(kind: EventKind, login: &str) -> Event {
         Event {
@@ -313,7 +331,9 @@ pub(crate) mod tests {
             bytes_toserver: 10,
             bytes_toclient: 20,
             end_reason: (kind == EventKind::MiningSession).then_some(EndReason::Fin),
+            derived: Derived::default(),
         }
+        .derive()
     }
 
     fn parse(ev: &Event) -> serde_json::Value {
@@ -370,9 +390,10 @@ pub(crate) mod tests {
         ev.facts.first_share = Some(Ts::from_timeval(1_700_000_010, 0));
         ev.facts.last_share = Some(Ts::from_timeval(1_700_000_020, 0));
         ev.facts.extensions = vec!["nicehash"];
+        let ev = ev.derive();
         let wl: Watchlist = "48edfHu7\tIR-117 botnet\n".parse().unwrap();
         let mut buf = Vec::new();
-        format_with(&ev, "s", &wl, &mut buf);
+        Format::Json.format_with(&ev, "s", &wl, &mut buf);
         let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
         assert_eq!(v["severity"], 1);
         assert_eq!(v["watchlist_label"], "IR-117 botnet");
@@ -389,7 +410,7 @@ pub(crate) mod tests {
         // A watchlist entry without a label raises severity and adds no label.
         let wl: Watchlist = "48edfHu7\n".parse().unwrap();
         buf.clear();
-        format_with(&ev, "s", &wl, &mut buf);
+        Format::Json.format_with(&ev, "s", &wl, &mut buf);
         let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
         assert_eq!(v["severity"], 1);
         assert!(v.get("watchlist_label").is_none());

@@ -24,9 +24,8 @@ use std::str::FromStr;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::capture::live::KernelStats;
 use crate::intel::Watchlist;
-use crate::stats::Counters;
+use crate::stats::{Counters, KernelStats};
 use crate::time::Ts;
 use crate::verdict::{Event, EventKind};
 
@@ -78,12 +77,24 @@ impl Format {
     /// [`format`](Self::format), where a login holding an address on `watchlist` raises the
     /// record's severity and carries the entry's label.
     pub fn format_with(self, ev: &Event, sensor: &str, watchlist: &Watchlist, out: &mut Vec<u8>) {
-        let watch = || watchlist.lookup(ev.facts.login.as_deref(), ev.facts.wallet.as_deref());
+        self.format_watched(
+            ev,
+            sensor,
+            watchlist.lookup(ev.facts.login.as_deref(), ev.facts.wallet.as_deref()),
+            out,
+        )
+    }
+
+    /// [`format`](Self::format), with the watchlist's verdict on the login already looked up:
+    /// `Some(label)` raises the record's severity and carries the label. The formatters take
+    /// the verdict rather than the list so that a record is looked up once, however many
+    /// formats it is written in.
+    fn format_watched(self, ev: &Event, sensor: &str, watch: Option<&str>, out: &mut Vec<u8>) {
         match self {
-            Format::Json => json::format_with(ev, sensor, watchlist, out),
-            Format::Cef => cef::format_with(ev, sensor, watch(), out),
-            Format::Ecs => ecs::format_with(ev, sensor, watch(), out),
-            Format::Eve => eve::format_with(ev, sensor, watch(), out),
+            Format::Json => json::format_with(ev, sensor, watch, out),
+            Format::Cef => cef::format_with(ev, sensor, watch, out),
+            Format::Ecs => ecs::format_with(ev, sensor, watch, out),
+            Format::Eve => eve::format_with(ev, sensor, watch, out),
         }
     }
 
@@ -499,7 +510,8 @@ impl Outputs {
             EventKind::MiningSession => syslog::Severity::Notice,
         };
         let wl = self.watchlist.clone();
-        let r = self.emit(|f, b| f.format_with(ev, &sensor, &wl, b), severity, ev.ts, ev.kind.as_str());
+        let watch = wl.lookup(ev.facts.login.as_deref(), ev.facts.wallet.as_deref());
+        let r = self.emit(|f, b| f.format_watched(ev, &sensor, watch, b), severity, ev.ts, ev.kind.as_str());
         self.sensor = sensor;
         r
     }

@@ -1,9 +1,10 @@
 //! The Stratum recogniser: turns the lines of a reassembled TCP connection into mining facts.
 //!
-//! Architecture invariant: nothing here does I/O or knows about packets. The flow layer frames
-//! each direction into lines ([`framer`]), drops lines that cannot be JSON ([`probe`]), and hands
-//! candidates to a per-connection [`Session`], which parses them with serde_json into borrowed
-//! types ([`message`]) and runs the dialect state machine ([`session`]).
+//! Architecture invariant: nothing here does I/O or knows about packets. The line parser of
+//! `inspect` frames each direction into lines ([`framer`]), drops lines that cannot be JSON
+//! ([`probe`]), and hands candidates to a per-connection [`Session`], which parses them with
+//! serde_json into borrowed types ([`message`]) and runs the dialect state machine
+//! ([`session`]).
 //!
 //! Roles come from the protocol, never from ports or from who sent the first packet: the side
 //! that sends `mining.subscribe`/`login`/`submit` is the miner, the side that pushes
@@ -21,22 +22,9 @@ pub use session::{LineKind, Session};
 
 use serde::Serialize;
 
-/// One side of a connection, as the flow layer names them before the protocol tells roles apart:
-/// `A` is the side that sent the SYN, or else the sender of the first packet seen.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Side {
-    A,
-    B,
-}
-
-impl Side {
-    pub fn other(self) -> Side {
-        match self {
-            Side::A => Side::B,
-            Side::B => Side::A,
-        }
-    }
-}
+/// One side of a connection (`A`: the SYN sender, or else the first packet's): the flow
+/// layer's, used here to tell roles apart.
+pub use crate::flow::Side;
 
 /// The dialect of a mining session: the alert's `stratum.variant`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]

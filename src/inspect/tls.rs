@@ -1,0 +1,176 @@
+//! A flow whose client opened with a TLS handshake record: its first flight is gathered (at
+//! most [`tls::MAX_HELLO_STREAM`] bytes, copied only when the ClientHello spans segments) until
+//! the ClientHello is whole; then the flow is recognised (pool SNI, or an address from a DNS
+//! answer for a pool), waits for a name ([`AwaitName`]), or is bypassed.
+
+use std::net::SocketAddr;
+
+use crate::flow::{ConnInfo, Side};
+use crate::intel::{tls, Intel};
+use crate::stats::Counters;
+use crate::stratum::{Clue, SessionFacts, Variant};
+use crate::time::Ts;
+
+use super::{Cx, Parse, Parser, Recognised, SessionView, Shared, Step};
+
+#[derive(Debug)]
+pub struct Hello {
+    client: Side,
+    hello: Vec<u8>,
+}
+
+impl Hello {
+    pub fn new(client: Side) -> Hello {
+        Hello { client, hello: Vec::new() }
+    }
+}
+
+/// The facts of a TLS session to a pool.
+fn recognised(client: Side, host: String, clue: Clue) -> Recognised {
+    Recognised::new(SessionFacts {
+        variant: Some(Variant::Tls),
+        client: Some(client),
+        pool_host: Some(host),
+        clue: Some(clue),
+        ..SessionFacts::default()
+    })
+}
+
+impl Parse for Hello {
+    fn data(&mut self, side: Side, data: &[u8], _: bool, cx: &mut Cx<'_>) -> Step {
+        if side != self.client {
+            return Step::Continue; // the server's flight tells nothing we use
+        }
+        let client = self.client;
+        let hello = &mut self.hello;
+        // Zero-copy when the whole ClientHello is in one chunk (the usual case).
+        let parsed = if hello.is_empty() {
+            tls::client_hello(data)
+        } else {
+            let room = tls::MAX_HELLO_STREAM.saturating_sub(hello.len());
+            hello.extend_from_slice(data.get(..room.min(data.len())).unwrap_or_default());
+            tls::client_hello(hello)
+        };
+        let found = match parsed {
+            Err(tls::TlsError::Incomplete) => {
+                if hello.is_empty() {
+                    hello.extend_from_slice(data.get(..tls::MAX_HELLO_STREAM).unwrap_or(data));
+                }
+                if hello.len() < tls::MAX_HELLO_STREAM {
+                    return Step::Continue;
+                }
+                cx.counters.tls_unparsed += 1;
+                return Step::Bypass;
+            }
+            Err(_) => {
+                cx.counters.tls_unparsed += 1;
+                return Step::Bypass;
+            }
+            Ok(h) => {
+                cx.counters.tls_hellos += 1;
+                let found = tls_pool(&h, cx.conn.addr(client.other()), cx.ts, &cx.shared.intel, cx.counters);
+                if found.is_none() && h.sni.is_none() && !h.offers_only_http() {
+                    // No name to judge by, and no answer read yet for this address: the
+                    // answer may still be on its way to another worker.
+                    cx.counters.tls_name_waits += 1;
+                    let until = Ts(cx.ts.0.saturating_add(cx.limits.name_wait_us));
+                    return Step::Become(Box::new(Parser::AwaitName(AwaitName { client, until })));
+                }
+                found
+            }
+        };
+        match found {
+            Some((host, clue)) => Step::Become(Box::new(Parser::Recognised(recognised(client, host, clue)))),
+            None => Step::Bypass,
+        }
+    }
+
+    fn gap(&mut self, _: Side) -> Step {
+        // The hello needs every byte from the start.
+        Step::Bypass
+    }
+
+    fn session(&self) -> Option<SessionView<'_>> {
+        None
+    }
+
+    fn allocated(&self) -> usize {
+        self.hello.capacity()
+    }
+}
+
+/// Whether a ClientHello goes to a pool: its SNI is a pool domain, or (no SNI) the server's
+/// address came in a DNS answer for one. A non-pool SNI wins over the DNS map (shared hosting
+/// puts many names on one address); a client that offers only HTTP in ALPN is a browser on the
+/// pool's web site, not a miner.
+fn tls_pool(
+    h: &tls::ClientHello<'_>,
+    server: SocketAddr,
+    ts: Ts,
+    intel: &Intel,
+    counters: &mut Counters,
+) -> Option<(String, Clue)> {
+    let found = match h.sni {
+        Some(sni) => intel.pools.matches(sni).map(|_| (sni.to_ascii_lowercase(), Clue::Sni)),
+        None => intel.dns.lookup(server.ip(), ts).map(|d| (d.to_string(), Clue::Dns)),
+    };
+    if found.is_some() && h.offers_only_http() {
+        counters.tls_pool_web += 1;
+        return None;
+    }
+    if found.is_some() {
+        counters.tls_pool += 1;
+    }
+    found
+}
+
+/// The client's ClientHello named no server and its server's address is in no DNS answer for
+/// a pool yet. Live, the answer may be read by another worker that is behind this one, so the
+/// flow waits until `until` (packet time), holding no buffers, and is looked up again at each
+/// of its packets and whenever the DNS map learns an address
+/// ([`crate::flow::FlowTable::recheck_names`]); then it is recognised (clue `dns`) or bypassed.
+#[derive(Clone, Copy, Debug)]
+pub struct AwaitName {
+    pub client: Side,
+    pub until: Ts,
+}
+
+impl AwaitName {
+    /// Whether the DNS map now names the server (at packet time `ts`).
+    pub fn answered(&self, conn: &ConnInfo, ts: Ts, shared: &Shared) -> bool {
+        shared.intel.dns.lookup(conn.addr(self.client.other()).ip(), ts).is_some()
+    }
+
+    /// The session, if the DNS map now names its server: recognised (clue `dns`) as it would
+    /// have been at its ClientHello.
+    pub fn named(
+        &self,
+        conn: &ConnInfo,
+        ts: Ts,
+        shared: &Shared,
+        counters: &mut Counters,
+    ) -> Option<Recognised> {
+        let domain = shared.intel.dns.lookup(conn.addr(self.client.other()).ip(), ts)?;
+        counters.tls_pool += 1;
+        counters.tls_name_late += 1;
+        Some(recognised(self.client, domain.to_string(), Clue::Dns))
+    }
+}
+
+impl Parse for AwaitName {
+    fn data(&mut self, _: Side, _: &[u8], _: bool, _: &mut Cx<'_>) -> Step {
+        Step::Continue
+    }
+
+    fn gap(&mut self, _: Side) -> Step {
+        Step::Bypass
+    }
+
+    fn session(&self) -> Option<SessionView<'_>> {
+        None
+    }
+
+    fn reads(&self) -> bool {
+        false
+    }
+}

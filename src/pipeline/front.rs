@@ -1,0 +1,211 @@
+//! The frame front: what every frame goes through first, however it was read. It is decoded
+//! once, counted by what it is, a DNS answer is read, and a TCP packet or an IP fragment is
+//! routed on. The three readers (a worker reading its own frames, the replay's walk, the live
+//! reader that hands frames to the workers) share this and differ only in their [`Route`]:
+//! written once, the three cannot drift apart in what they count or read.
+
+use std::net::IpAddr;
+
+use crate::capture::Frame;
+use crate::decode::{self, LinkType, Packet, Skip, TcpInfo, Transport};
+use crate::stats::Counters;
+use crate::time::Ts;
+
+/// Where the front sends what it found in a frame.
+pub(super) trait Route {
+    /// Where the frame is counted.
+    fn counters(&mut self) -> &mut Counters;
+    /// A TCP packet, decoded.
+    fn tcp(&mut self, pkt: &Packet<'_>, tcp: TcpInfo, ts: Ts);
+    /// An IP fragment between `src` and `dst`; the whole frame is its defragmenter's.
+    fn fragment(&mut self, link: LinkType, src: IpAddr, dst: IpAddr, frame: &Frame<'_>);
+    /// The payload of a UDP datagram from port 53: a DNS answer, maybe (see
+    /// [`crate::intel::Intel::dns_answer`]). UDP goes no further than this.
+    fn dns_answer(&mut self, payload: &[u8], ts: Ts);
+}
+
+/// Decodes `frame`, counts it, and hands `to` what it holds: a TCP packet, an IP fragment, or
+/// a DNS answer. Anything else (other UDP, a frame that is not TCP or UDP over IP) is counted
+/// and goes no further.
+pub(super) fn front(link: LinkType, frame: &Frame<'_>, to: &mut impl Route) {
+    let class = classify(link, frame.data);
+    count(&class, frame, to.counters());
+    match class {
+        Class::Packet(pkt) => match pkt.transport {
+            Transport::Tcp(tcp) => to.tcp(&pkt, tcp, frame.ts),
+            Transport::Udp if pkt.src_port == 53 => to.dns_answer(pkt.payload, frame.ts),
+            Transport::Udp => {}
+        },
+        Class::Fragment(src, dst) => to.fragment(link, src, dst, frame),
+        Class::Skip(_) => {}
+    }
+}
+
+/// What a frame is.
+enum Class<'a> {
+    Packet(Packet<'a>),
+    /// An IP fragment between these addresses: the worker puts its datagram back together.
+    Fragment(IpAddr, IpAddr),
+    /// Counted and dropped (`Skip::Fragment`: a fragment whose addresses do not parse).
+    Skip(Skip),
+}
+
+/// Decodes a frame; anything that is not TCP or UDP over IP (or a fragment of it) is skipped.
+fn classify<'a>(link: LinkType, data: &'a [u8]) -> Class<'a> {
+    match decode::decode(link, data) {
+        Ok(p) => Class::Packet(p),
+        Err(Skip::Fragment) => match decode::fragment(link, data) {
+            Some(f) => Class::Fragment(f.src, f.dst),
+            None => Class::Skip(Skip::Fragment),
+        },
+        Err(skip) => Class::Skip(skip),
+    }
+}
+
+/// Counts a frame by what it is. A TCP packet is counted (`tcp_packets`) by the worker that
+/// takes it, as is a datagram its defragmenter puts back together; a UDP datagram is counted
+/// here, where it stops.
+fn count(class: &Class<'_>, frame: &Frame<'_>, c: &mut Counters) {
+    c.packets += 1;
+    c.bytes += frame.data.len() as u64;
+    match class {
+        Class::Packet(Packet { transport: Transport::Udp, .. }) => c.udp_packets += 1,
+        Class::Packet(_) => {}
+        Class::Fragment(..) => c.fragments += 1,
+        Class::Skip(Skip::Truncated) => c.truncated += 1,
+        Class::Skip(Skip::Malformed) => c.malformed += 1,
+        Class::Skip(Skip::NotTcpUdp) => c.not_tcp_udp += 1,
+        Class::Skip(Skip::Fragment) => {
+            c.fragments += 1;
+            c.malformed += 1;
+        }
+    }
+}
+
+/// The same for both directions: the sum of the two addresses (folded to 64 bits) is symmetric,
+/// and a multiplicative hash spreads it. Runs once per frame on the replay's walk, where
+/// hashing both `IpAddr`s with a general hasher cost about a twentieth of a 2-worker replay.
+pub(super) fn shard(src: IpAddr, dst: IpAddr, n: usize) -> usize {
+    if n <= 1 {
+        return 0;
+    }
+    fn fold(a: IpAddr) -> u64 {
+        match a {
+            IpAddr::V4(v4) => u64::from(u32::from(v4)),
+            IpAddr::V6(v6) => {
+                let x = u128::from(v6);
+                (x as u64) ^ ((x >> 64) as u64).rotate_left(17)
+            }
+        }
+    }
+    let h = fold(src).wrapping_add(fold(dst)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    // The high bits are the well-mixed ones: map them onto 0..n without a division.
+    (((h >> 32) * n as u64) >> 32) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etherparse::PacketBuilder;
+
+    /// Remembers what the front routed where.
+    #[derive(Default)]
+    struct Seen {
+        c: Counters,
+        tcp: Vec<(u16, Vec<u8>)>,
+        fragments: Vec<(IpAddr, IpAddr, usize)>,
+        answers: Vec<Vec<u8>>,
+    }
+
+    impl Route for Seen {
+        fn counters(&mut self) -> &mut Counters {
+            &mut self.c
+        }
+        fn tcp(&mut self, pkt: &Packet<'_>, _: TcpInfo, _: Ts) {
+            self.tcp.push((pkt.dst_port, pkt.payload.to_vec()));
+        }
+        fn fragment(&mut self, _: LinkType, src: IpAddr, dst: IpAddr, frame: &Frame<'_>) {
+            self.fragments.push((src, dst, frame.data.len()));
+        }
+        fn dns_answer(&mut self, payload: &[u8], _: Ts) {
+            self.answers.push(payload.to_vec());
+        }
+    }
+
+    fn udp(src_port: u16, dst_port: u16, payload: &[u8]) -> Vec<u8> {
+        let b = PacketBuilder::ethernet2([1; 6], [2; 6]).ipv4([10, 0, 0, 53], [10, 0, 0, 1], 64);
+        let b = b.udp(src_port, dst_port);
+        let mut out = Vec::new();
+        b.write(&mut out, payload).unwrap();
+        out
+    }
+
+    fn tcp(payload: &[u8]) -> Vec<u8> {
+        let b = PacketBuilder::ethernet2([1; 6], [2; 6]).ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64);
+        let b = b.tcp(40000, 3333, 1, 1000);
+        let mut out = Vec::new();
+        b.write(&mut out, payload).unwrap();
+        out
+    }
+
+    fn feed(seen: &mut Seen, data: &[u8]) {
+        let frame = Frame { ts: Ts(1), data, wire_len: data.len() as u32 };
+        front(LinkType::Ethernet, &frame, seen);
+    }
+
+    #[test]
+    fn a_dns_answer_is_read_other_udp_stops_and_tcp_goes_on() {
+        let mut seen = Seen::default();
+        feed(&mut seen, &udp(53, 5353, b"answer"));
+        feed(&mut seen, &udp(5353, 53, b"question"));
+        feed(&mut seen, &udp(123, 123, b"ntp"));
+        feed(&mut seen, &tcp(b"{\"id\":1}\n"));
+        feed(&mut seen, &[0u8; 10]);
+        // The first fragment of a DNS answer (more fragments follow): the whole frame goes to the
+        // defragmenter, not to DNS.
+        let mut first = udp(53, 5353, b"answer");
+        first[20] = 0x20;
+        feed(&mut seen, &first);
+        assert_eq!(seen.answers, vec![b"answer".to_vec()], "only a datagram from port 53 is an answer");
+        assert_eq!(seen.tcp, vec![(3333, b"{\"id\":1}\n".to_vec())]);
+        let (src, dst) = ("10.0.0.53".parse().unwrap(), "10.0.0.1".parse().unwrap());
+        assert_eq!(seen.fragments, vec![(src, dst, first.len())]);
+        assert_eq!((seen.c.packets, seen.c.udp_packets, seen.c.truncated, seen.c.fragments), (6, 3, 1, 1));
+        // The worker counts the TCP packet it takes, not the front.
+        assert_eq!(seen.c.tcp_packets, 0);
+    }
+
+    #[test]
+    fn shard_is_symmetric_and_in_range() {
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "198.51.100.9".parse().unwrap();
+        for n in 1..8 {
+            assert_eq!(shard(a, b, n), shard(b, a, n));
+            assert!(shard(a, b, n) < n);
+        }
+    }
+
+    #[test]
+    fn shard_spreads_address_pairs_evenly() {
+        // Internal hosts talking to servers, v4 and v6: every worker gets its share within 15%.
+        for n in 2..=8 {
+            let mut load = vec![0u32; n];
+            for i in 0..20_000u32 {
+                let (a, b): (IpAddr, IpAddr) = if i % 4 == 0 {
+                    let c = std::net::Ipv6Addr::new(0xfd00, 0x10, 0, 0, 0, 0, 0, (i % 997) as u16);
+                    let s = std::net::Ipv6Addr::new(0x2001, 0xdb8, 0x443, 0, 0, 0, 0, (i / 7) as u16);
+                    (c.into(), s.into())
+                } else {
+                    let c = std::net::Ipv4Addr::from(0x0a00_0000 + (i % 1000));
+                    let s = std::net::Ipv4Addr::from(0xc612_0000 + (i * 7919) % 65_536);
+                    (c.into(), s.into())
+                };
+                load[shard(a, b, n)] += 1;
+            }
+            let fair = 20_000.0 / n as f64;
+            for (w, &l) in load.iter().enumerate() {
+                assert!((f64::from(l) - fair).abs() < fair * 0.15, "{n} workers: worker {w} got {l}");
+            }
+        }
+    }
+}

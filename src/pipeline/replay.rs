@@ -1,0 +1,258 @@
+//! The replay walk: every worker replays a capture file shared block by block (see
+//! [`crate::capture::shared`]). The worker that reads a block walks it at once through the
+//! frame front, sorting each TCP packet or fragment by owner ([`Sorted`]); the walk takes effect
+//! (counts, DNS answers) when the block is confirmed in file order; then every worker processes
+//! its own items. The only worker walks and processes each frame at once.
+
+use std::net::IpAddr;
+use std::thread;
+
+use super::front::{front, shard, Route};
+use super::worker::{span, Item, Worker};
+use super::Progress;
+use crate::capture::file::{Guess, Resume, Stitcher};
+use crate::capture::shared::{Block, BlockWorker, SharedInput};
+use crate::capture::Frame;
+use crate::decode::{LinkType, Packet, TcpInfo};
+use crate::stats::Counters;
+use crate::time::Ts;
+
+/// What a walk makes of some frames of a block: each worker's items, in order. An item's bytes
+/// are in the block, or past its end in `bridge`. Nothing in it has taken effect yet: a walk
+/// begun on a guess may be thrown away (see [`crate::capture::file::Guess`]).
+#[derive(Default)]
+pub(super) struct Sorted {
+    owned: Vec<Vec<Item>>,
+    /// Frames that straddled the previous block's end, put back together.
+    bridge: Vec<u8>,
+    /// The first and the latest packet time: every worker's clock, frames or not.
+    first_ts: Option<Ts>,
+    last_ts: Ts,
+    /// The frames' counts, added to the counters of the worker that walks the block for sure.
+    counters: Counters,
+    /// Payloads of UDP datagrams from port 53, read into the shared DNS map (in file order) when
+    /// the block is walked for sure.
+    answers: Vec<Answer>,
+}
+
+/// The payload of a UDP datagram from port 53, at `off` like an [`Item`]'s.
+struct Answer {
+    ts: Ts,
+    off: u32,
+    len: u32,
+}
+
+impl Sorted {
+    /// For `n` workers, about `frames` of them each.
+    fn new(n: usize, frames: usize) -> Sorted {
+        // (Not `vec![...; n]`: a cloned `Vec` does not keep the capacity.)
+        let owned = (0..n).map(|_| Vec::with_capacity(frames)).collect();
+        Sorted { owned, ..Sorted::default() }
+    }
+
+    /// Walks a frame of `block` through the front: counted, a DNS answer kept, a TCP packet or a
+    /// fragment handed to its owner as an [`Item`]. Frames in `block` stay there; others (put
+    /// back together from two blocks) are copied into the bridge.
+    fn frame(&mut self, link: LinkType, frame: &Frame<'_>, block: &[u8]) {
+        self.first_ts.get_or_insert(frame.ts);
+        self.last_ts = self.last_ts.max(frame.ts);
+        front(link, frame, &mut Walk { sorted: self, block });
+    }
+
+    /// The bytes at `off` (in `block`, or in the bridge past its end).
+    fn bytes<'a>(&'a self, block: &'a [u8], off: u32, len: u32) -> &'a [u8] {
+        match (off as usize).checked_sub(block.len()) {
+            Some(b) => span(&self.bridge, b as u32, len),
+            None => span(block, off, len),
+        }
+    }
+
+    /// The walk is confirmed: its counts and DNS answers take effect, on worker `w`.
+    fn settle(&self, w: &mut Worker, block: &[u8]) {
+        w.own.add(&self.counters);
+        for a in &self.answers {
+            Route::dns_answer(w, self.bytes(block, a.off, a.len), a.ts);
+        }
+    }
+
+    /// Worker `me` processes its items.
+    fn process(&self, w: &mut Worker, me: usize, block: &[u8]) {
+        if let Some(t) = self.first_ts {
+            w.clock(t);
+        }
+        for item in self.owned.get(me).map(Vec::as_slice).unwrap_or_default() {
+            w.clock(item.ts());
+            let (off, len) = item.bytes();
+            w.item(item, self.bytes(block, off, len));
+        }
+        w.clock(self.last_ts);
+    }
+}
+
+/// A walk over one block: where the front's findings are sorted.
+struct Walk<'s, 'b> {
+    sorted: &'s mut Sorted,
+    block: &'b [u8],
+}
+
+impl Walk<'_, '_> {
+    /// Where `bytes` are: their offset in the block, or past its end once copied into the
+    /// bridge (a frame put back together from two blocks).
+    fn place(&mut self, bytes: &[u8]) -> u32 {
+        let (base, block_len) = (self.block.as_ptr() as usize, self.block.len());
+        let in_block =
+            (bytes.as_ptr() as usize).checked_sub(base).filter(|off| off + bytes.len() <= block_len);
+        match in_block {
+            Some(off) => off as u32,
+            None => {
+                let bridge = &mut self.sorted.bridge;
+                bridge.extend_from_slice(bytes);
+                (block_len + bridge.len() - bytes.len()) as u32
+            }
+        }
+    }
+
+    fn give(&mut self, owner: usize, item: Item) {
+        if let Some(list) = self.sorted.owned.get_mut(owner) {
+            list.push(item);
+        }
+    }
+}
+
+impl Route for Walk<'_, '_> {
+    fn counters(&mut self) -> &mut Counters {
+        &mut self.sorted.counters
+    }
+
+    fn tcp(&mut self, pkt: &Packet<'_>, tcp: TcpInfo, ts: Ts) {
+        let off = self.place(pkt.payload);
+        let owner = shard(pkt.src, pkt.dst, self.sorted.owned.len());
+        self.give(owner, Item::tcp(pkt, tcp, ts, off));
+    }
+
+    fn fragment(&mut self, link: LinkType, src: IpAddr, dst: IpAddr, frame: &Frame<'_>) {
+        let off = self.place(frame.data);
+        let len = frame.data.len() as u32;
+        let owner = shard(src, dst, self.sorted.owned.len());
+        self.give(owner, Item::Fragment { ts: frame.ts, link, off, len });
+    }
+
+    fn dns_answer(&mut self, payload: &[u8], ts: Ts) {
+        let (off, len) = (self.place(payload), payload.len() as u32);
+        self.sorted.answers.push(Answer { ts, off, len });
+    }
+}
+
+/// A block walked for sure: the frames walked in order (the record cut by the previous block's
+/// end; the whole block if its guess was wrong), then those of its guess, if it was right.
+#[derive(Default)]
+pub(super) struct Product {
+    lead: Sorted,
+    body: Option<Sorted>,
+}
+
+/// A worker's part in a shared replay: shard `me` of `n`.
+struct Replayer<'a> {
+    w: &'a mut Worker,
+    me: usize,
+    n: usize,
+}
+
+impl BlockWorker<Product, (Guess, Sorted)> for Replayer<'_> {
+    /// Sorts the frames of a block this worker has just read, beginning on a guess. The only
+    /// worker guesses nothing: it walks and processes each block at once, in order.
+    fn guess(&mut self, block: &Block, from: &Resume) -> Option<(Guess, Sorted)> {
+        if self.n <= 1 {
+            return None;
+        }
+        let data = &block.data;
+        let mut out = Sorted::new(self.n, data.len() / 512 / self.n + 16);
+        let guess = from.guess(data, &mut |link, frame| out.frame(link, frame, data))?;
+        Some((guess, out))
+    }
+
+    /// Walks a block in file order, so that every count and DNS answer (see intel::dnsmap)
+    /// takes effect before any worker processes its frames; with a right guess only the record
+    /// cut by the previous block's end is left to walk.
+    fn commit(
+        &mut self,
+        block: &Block,
+        stitcher: &mut Stitcher,
+        guess: Option<(Guess, Sorted)>,
+    ) -> (Product, Result<(), crate::capture::FileError>) {
+        let Replayer { w, n, .. } = self;
+        if *n <= 1 {
+            // The only worker: no hand-over.
+            let result = stitcher.feed(&block.data, block.eof, &mut |link, frame| {
+                w.clock(frame.ts);
+                w.frame(link, frame);
+            });
+            return (Product::default(), result);
+        }
+        let (guess, body) = guess.unzip();
+        let data = &block.data;
+        let mut lead = Sorted::new(*n, 0);
+        let (taken, result) =
+            stitcher.feed_guessed(data, block.eof, guess, &mut |link, frame| lead.frame(link, frame, data));
+        let body = body.filter(|_| taken);
+        lead.settle(w, data);
+        if let Some(b) = &body {
+            b.settle(w, data);
+        }
+        (Product { lead, body }, result)
+    }
+
+    fn process(&mut self, block: &Block, p: &Product) {
+        for part in std::iter::once(&p.lead).chain(&p.body) {
+            part.process(self.w, self.me, &block.data);
+        }
+    }
+}
+
+/// The input shared by the replaying workers, with what their walks make of its blocks.
+pub(super) type Shared = SharedInput<Product, (Guess, Sorted)>;
+
+/// Every worker replays `input`, the first one on this thread, and ends every session at its
+/// end. Returns the workers that panicked.
+pub(super) fn replay_input(
+    workers: &mut [Worker],
+    input: &Shared,
+    progress: Option<&dyn Progress>,
+) -> Vec<usize> {
+    let n = workers.len();
+    let Some((first, rest)) = workers.split_first_mut() else { return Vec::new() };
+    thread::scope(|s| {
+        let handles: Vec<_> = rest
+            .iter_mut()
+            .enumerate()
+            .map(|(i, w)| {
+                s.spawn(move || {
+                    input.run(i + 1, &mut Replayer { w, me: i + 1, n }, &mut |_| {});
+                    w.flush();
+                })
+            })
+            .collect();
+        let mut reported = 0;
+        let mut advance = |input: &Shared| {
+            if let Some(p) = progress {
+                let read = input.bytes_read();
+                p.advance(read.saturating_sub(reported));
+                reported = read;
+            }
+        };
+        let own = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            input.run(0, &mut Replayer { w: first, me: 0, n }, &mut advance);
+            first.flush();
+        }));
+        let mut failed = Vec::new();
+        if own.is_err() {
+            failed.push(0);
+        }
+        for (i, h) in handles.into_iter().enumerate() {
+            if h.join().is_err() {
+                failed.push(i + 1);
+            }
+        }
+        failed
+    })
+}

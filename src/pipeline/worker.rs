@@ -1,0 +1,239 @@
+//! A worker: one flow table and its defragmenter, owned by one thread, fed by a replay's walk
+//! or a live capture. It counts what it does, ends idle flows on its ticks, and sends alerts and
+//! now and then its counters to the collector.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use crossbeam_channel::Sender;
+
+use super::front::{front, Route};
+use super::Record;
+use crate::capture::Frame;
+use crate::config::Detection;
+use crate::decode::{self, LinkType, Packet, TcpInfo, Transport};
+use crate::flow::defrag::Defragmenter;
+use crate::hosts::HostTable;
+use crate::inspect::FlowTable;
+use crate::intel::Intel;
+use crate::stats::{Counters, KernelStats, Load};
+use crate::time::{now, Ts};
+use crate::verdict::Event;
+
+/// How often (in packet time) a replaying worker ends idle flows and reports its counters.
+const REPLAY_TICK_US: i64 = 5_000_000;
+
+/// One worker's state: its flow table, and where its records go.
+pub(super) struct Worker {
+    pub(super) id: usize,
+    pub(super) table: FlowTable,
+    defrag: Defragmenter,
+    /// Where DNS answers go (the worker reads its own frames: the only replay worker, a live
+    /// worker on the kernel's share).
+    intel: Arc<Intel>,
+    hosts: Arc<HostTable>,
+    records: Sender<Record>,
+    pub(super) own: Counters,
+    /// Replay: the packet time of the next tick, and the latest packet time seen.
+    next_tick: Option<Ts>,
+    last_ts: Ts,
+}
+
+impl Worker {
+    pub(super) fn new(
+        id: usize,
+        cfg: &Detection,
+        intel: &Arc<Intel>,
+        hosts: Arc<HostTable>,
+        records: Sender<Record>,
+    ) -> Worker {
+        Worker {
+            id,
+            table: FlowTable::new(cfg.flow, cfg.home_net.clone())
+                .with_intel(intel.clone())
+                .with_parser_limits(cfg.parsers),
+            defrag: Defragmenter::new(cfg.defrag),
+            intel: intel.clone(),
+            hosts,
+            records,
+            own: Counters::default(),
+            next_tick: None,
+            last_ts: Ts::default(),
+        }
+    }
+
+    /// The latest packet time seen (replay).
+    pub(super) fn last_ts(&self) -> Ts {
+        self.last_ts
+    }
+
+    /// Replay: packet time has reached `ts`; every [`REPLAY_TICK_US`] of it, idle flows end and
+    /// the counters go to the collector.
+    pub(super) fn clock(&mut self, ts: Ts) {
+        self.last_ts = self.last_ts.max(ts);
+        match self.next_tick {
+            Some(t) if ts < t => {}
+            Some(_) => {
+                self.tick(ts);
+                self.next_tick = Some(Ts(ts.0.saturating_add(REPLAY_TICK_US)));
+            }
+            None => self.next_tick = Some(Ts(ts.0.saturating_add(REPLAY_TICK_US))),
+        }
+    }
+
+    /// A frame read in order by the worker that owns it: the only replay worker, or a live
+    /// worker reading its own captures.
+    pub(super) fn frame(&mut self, link: LinkType, frame: &Frame<'_>) {
+        front(link, frame, self);
+    }
+
+    /// A TCP packet, decoded, to the flow table.
+    fn tcp_packet(&mut self, pkt: &Packet<'_>, tcp: &TcpInfo, ts: Ts) {
+        let Worker { table, hosts, records, own, .. } = self;
+        own.tcp_packets += 1;
+        table.tcp(pkt, tcp, ts, &mut |ev| deliver(hosts, records, own, ev));
+    }
+
+    /// One item handed over, with its bytes.
+    pub(super) fn item(&mut self, item: &Item, bytes: &[u8]) {
+        match *item {
+            Item::Tcp { ts, src, dst, src_port, dst_port, tcp, .. } => {
+                let transport = Transport::Tcp(tcp);
+                let pkt = Packet { src, dst, src_port, dst_port, transport, payload: bytes };
+                self.tcp_packet(&pkt, &tcp, ts);
+            }
+            Item::Fragment { ts, link, .. } => self.fragment(link, bytes, ts),
+        }
+    }
+
+    /// An IP fragment: held until its datagram is whole, which then goes on as a packet (a UDP
+    /// datagram put back together is counted and goes no further: DNS answers are read at the
+    /// front, from whole frames).
+    fn fragment(&mut self, link: LinkType, frame: &[u8], ts: Ts) {
+        let Some(f) = decode::fragment(link, frame) else { return };
+        let Some(dg) = self.defrag.add(&f, ts, &mut self.own) else { return };
+        match decode::transport(dg.src, dg.dst, dg.proto, &dg.payload) {
+            Ok(pkt) => match pkt.transport {
+                Transport::Tcp(tcp) => self.tcp_packet(&pkt, &tcp, ts),
+                Transport::Udp => self.own.udp_packets += 1,
+            },
+            Err(_) => self.own.malformed += 1,
+        }
+    }
+
+    pub(super) fn tick(&mut self, now: Ts) {
+        self.defrag.expire(now, &mut self.own);
+        let Worker { table, hosts, records, own, .. } = self;
+        table.recheck_names(now, &mut |ev| deliver(hosts, records, own, ev));
+        table.expire(now, &mut |ev| deliver(hosts, records, own, ev));
+        self.report();
+    }
+
+    /// TLS flows waiting for a name are looked up again when the DNS map has learnt something
+    /// (live: another worker may read the answer after this one read the ClientHello).
+    /// Not in replay, where the map is written in file order and a flow's own packets and the
+    /// ticks of packet time look it up again, deterministically.
+    pub(super) fn recheck_names(&mut self) {
+        if self.table.names_news() {
+            let Worker { table, hosts, records, own, .. } = self;
+            table.recheck_names(now(), &mut |ev| deliver(hosts, records, own, ev));
+        }
+    }
+
+    pub(super) fn flush(&mut self) {
+        let Worker { table, hosts, records, own, .. } = self;
+        table.flush_all(&mut |ev| deliver(hosts, records, own, ev));
+    }
+
+    fn counters(&self) -> Counters {
+        let mut c = self.table.counters;
+        c.add(&self.own);
+        c
+    }
+
+    pub(super) fn report(&self) {
+        self.report_with(Vec::new());
+    }
+
+    /// Sends the counters, and those of the worker's own captures (live, one per interface).
+    pub(super) fn report_with(&self, kernel: Vec<(String, KernelStats)>) {
+        let load = Load {
+            flows: self.table.len() as u64,
+            flow_memory: self.table.memory() as u64,
+            flow_memcap: self.table.memcap() as u64,
+            worker_queue: 0,
+        };
+        let _ = self.records.send(Record::Counters {
+            reporter: self.id,
+            counters: self.counters(),
+            kernel,
+            load,
+        });
+    }
+}
+
+/// A worker reading its own frames takes TCP and fragments itself, and reads DNS answers into
+/// the shared map at once.
+impl Route for Worker {
+    fn counters(&mut self) -> &mut Counters {
+        &mut self.own
+    }
+
+    fn tcp(&mut self, pkt: &Packet<'_>, tcp: TcpInfo, ts: Ts) {
+        self.tcp_packet(pkt, &tcp, ts);
+    }
+
+    fn fragment(&mut self, link: LinkType, _: IpAddr, _: IpAddr, frame: &Frame<'_>) {
+        Worker::fragment(self, link, frame.data, frame.ts);
+    }
+
+    fn dns_answer(&mut self, payload: &[u8], ts: Ts) {
+        self.intel.dns_answer(payload, ts, &mut self.own);
+    }
+}
+
+fn deliver(hosts: &HostTable, records: &Sender<Record>, own: &mut Counters, ev: Event) {
+    if !hosts.record(&ev) {
+        own.hosts_table_full += 1;
+    }
+    if records.send(Record::Event(ev)).is_err() {
+        own.events_dropped += 1;
+    }
+}
+
+/// What a worker is handed for one frame, by a live reader or by a replay's walk.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Item {
+    /// A TCP packet already decoded: its fields, and its payload at `data[off..off + len]`. The
+    /// worker does not decode it again (nor touch the frame's headers: on a bypassed flow it
+    /// never touches the frame at all).
+    Tcp { ts: Ts, src: IpAddr, dst: IpAddr, src_port: u16, dst_port: u16, tcp: TcpInfo, off: u32, len: u32 },
+    /// An IP fragment, whole frame at `data[off..off + len]`, for the worker's defragmenter.
+    Fragment { ts: Ts, link: LinkType, off: u32, len: u32 },
+}
+
+impl Item {
+    pub(super) fn ts(&self) -> Ts {
+        match *self {
+            Item::Tcp { ts, .. } | Item::Fragment { ts, .. } => ts,
+        }
+    }
+
+    pub(super) fn bytes(&self) -> (u32, u32) {
+        match *self {
+            Item::Tcp { off, len, .. } | Item::Fragment { off, len, .. } => (off, len),
+        }
+    }
+
+    /// The item for a TCP packet whose payload is at `off`.
+    pub(super) fn tcp(pkt: &Packet<'_>, tcp: TcpInfo, ts: Ts, off: u32) -> Item {
+        let (src, dst, src_port, dst_port) = (pkt.src, pkt.dst, pkt.src_port, pkt.dst_port);
+        Item::Tcp { ts, src, dst, src_port, dst_port, tcp, off, len: pkt.payload.len() as u32 }
+    }
+}
+
+/// The `len` bytes at `off` in `data` (none if they are not all there).
+pub(super) fn span(data: &[u8], off: u32, len: u32) -> &[u8] {
+    let off = off as usize;
+    data.get(off..off.saturating_add(len as usize)).unwrap_or_default()
+}

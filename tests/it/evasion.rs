@@ -1,0 +1,127 @@
+//! Stream-evasion and resource-bound cases through the whole binary: what the alert says is
+//! checked by the TRUTH replay; here we check how the sensor got there (counters, end reasons)
+//! and that floods stay inside their bounds.
+
+use crate::util;
+
+use std::io::BufWriter;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use minewatch::time::Ts;
+use serde_json::Value;
+use testkit::synth::{Framer, Link, PacketSink, PcapWriter, TcpFlags, TcpSeg};
+
+fn pcap(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps").join(name).to_string_lossy().into_owned()
+}
+
+/// Runs the binary and returns (records, the final stats object).
+fn replay(args: &[&str]) -> (Vec<Value>, Value) {
+    let mut all = vec!["--stats-interval", "0"];
+    all.extend_from_slice(args);
+    let out = util::run(&all, None);
+    assert_eq!(out.code(), Some(0), "{}", out.describe());
+    let records: Vec<Value> = out.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let stats = records
+        .iter()
+        .rev()
+        .find(|r| r["event_type"] == "stats")
+        .map(|r| r["stats"].clone())
+        .unwrap_or_else(|| panic!("no stats record\n{}", out.describe()));
+    (records, stats)
+}
+
+fn sessions(records: &[Value]) -> Vec<&Value> {
+    records.iter().filter(|r| r["event_type"] == "mining_session").collect()
+}
+
+#[test]
+fn conflicting_overlap_keeps_the_first_bytes_and_is_counted() {
+    let (records, stats) = replay(&["-q", "-r", &pcap("evasion-overlap-conflict.pcap")]);
+    assert!(stats["reasm_overlap_conflicts"].as_u64().unwrap() >= 1, "{stats}");
+    let s = sessions(&records);
+    assert_eq!(s.len(), 1);
+    assert!(s[0]["stratum"]["login"].as_str().unwrap().ends_with(".first"));
+}
+
+#[test]
+fn an_acknowledged_lost_segment_is_a_counted_gap() {
+    let (records, stats) = replay(&["-q", "-r", &pcap("evasion-lost-segment-acked.pcap")]);
+    assert_eq!(stats["reasm_gaps"], 1, "{stats}");
+    assert_eq!(stats["reasm_gap_bytes"], 25, "{stats}");
+    assert_eq!(sessions(&records)[0]["confidence"], "confirmed");
+}
+
+#[test]
+fn a_lost_segment_in_a_one_sided_capture_does_not_stall_the_flow() {
+    let (records, stats) = replay(&["-q", "-r", &pcap("evasion-lost-segment-one-sided.pcap")]);
+    assert_eq!(stats["reasm_gaps"], 1, "{stats}");
+    let s = sessions(&records);
+    assert_eq!(s.len(), 1);
+    // Every submit behind the hole was read.
+    assert_eq!(s[0]["stratum"]["shares_submitted"], 4);
+}
+
+#[test]
+fn fragmented_datagrams_are_put_back_together() {
+    for (file, workers) in [
+        ("evasion-ipv4-fragments.pcap", "1"),
+        ("evasion-ipv6-fragments.pcap", "1"),
+        ("evasion-ipv4-fragments.pcap", "2"),
+    ] {
+        let (records, stats) = replay(&["-q", "--workers", workers, "-r", &pcap(file)]);
+        assert_eq!(stats["frag_reassembled"], 3, "{file}: {stats}");
+        assert_eq!(stats["frag_dropped"], 0, "{file}: {stats}");
+        let s = sessions(&records);
+        assert_eq!(s.len(), 1, "{file}");
+        assert_eq!(s[0]["stratum"]["shares_submitted"], 2, "{file}");
+    }
+}
+
+#[test]
+fn keep_alives_and_window_probes_do_not_corrupt_the_stream() {
+    let (records, stats) = replay(&["-q", "-r", &pcap("evasion-keepalive-zero-window.pcap")]);
+    assert_eq!(stats["reasm_gaps"], 0, "{stats}");
+    assert_eq!(stats["reasm_overlap_conflicts"], 0, "{stats}");
+    assert_eq!(sessions(&records)[0]["stratum"]["shares_submitted"], 3);
+}
+
+#[test]
+fn an_idle_session_ends_by_timeout_with_any_number_of_workers() {
+    for workers in ["1", "2"] {
+        let (records, _) = replay(&["-q", "--workers", workers, "-r", &pcap("evasion-idle-timeout.pcap")]);
+        let s = sessions(&records);
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0]["end_reason"], "timeout", "workers {workers}");
+    }
+}
+
+/// Writes `n` SYNs from distinct internal hosts to one pool, then one mining session.
+fn syn_flood(path: &Path, n: u32) {
+    let f = std::fs::File::create(path).unwrap();
+    let mut w = PcapWriter::new(BufWriter::new(f), Link::Ethernet.link_type()).unwrap();
+    let mut fr = Framer::new(Link::Ethernet);
+    let dst: SocketAddr = "198.51.100.200:3333".parse().unwrap();
+    for i in 0..n {
+        let src: SocketAddr =
+            format!("10.{}.{}.{}:{}", (i >> 16) & 255, (i >> 8) & 255, i & 255, 1024 + (i % 60_000))
+                .parse()
+                .unwrap();
+        let seg = TcpSeg { seq: i, ack: 0, flags: TcpFlags::SYN, window: 1024, mss_option: None };
+        let frame = fr.tcp(src, dst, &seg, b"").unwrap();
+        w.write_packet(Ts(1_700_000_000_000_000 + i64::from(i)), frame).unwrap();
+    }
+    w.into_inner().unwrap();
+}
+
+#[test]
+fn a_syn_flood_stays_inside_the_flow_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("flood.pcap");
+    syn_flood(&file, 100_000);
+    let (_, stats) = replay(&["-q", "--workers", "1", "--max-flows", "5000", "-r", file.to_str().unwrap()]);
+    assert_eq!(stats["flows"], 100_000, "{stats}");
+    assert_eq!(stats["flows_evicted"], 95_000, "{stats}");
+    assert_eq!(stats["sessions_evicted"], 0, "{stats}");
+}

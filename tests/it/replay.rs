@@ -1,0 +1,216 @@
+//! Data-driven replay tests: every capture named in a `TRUTH.tsv` is replayed through the binary
+//! and its alerts are compared with the table, row by row.
+//!
+//! Truth tables:
+//! - `../shared/corpus/<folder>/TRUTH.tsv` (real captures; override the corpus location with
+//!   `MINEWATCH_CORPUS`). Skipped, with a `SKIPPED:` line, when the corpus is not there.
+//! - `pcaps/TRUTH.tsv`, the project's own captures. Required.
+//!
+//! Every test collects all problems first, prints a per-file report (expected vs got), and fails
+//! once at the end with the full list.
+
+use crate::util;
+
+use std::path::{Path, PathBuf};
+
+use crate::util::{Expect, TruthRow, TruthSet};
+
+/// Replays one capture with `-q -r FILE` and returns the problems found, with a report.
+fn replay_one(set: &TruthSet, file: &str) -> Vec<String> {
+    let rows = set.rows_for(file);
+    let label = format!("{}/{file}", set.label());
+    let path = set.dir.join(file);
+    if !path.is_file() {
+        return vec![format!(
+            "{label}: named in {} (line {}) but not found at {}",
+            set.path.display(),
+            rows[0].line,
+            path.display()
+        )];
+    }
+    let out = util::run(&["-q".as_ref(), "-r".as_ref(), path.as_os_str()], None);
+    let (records, mut problems) = util::parse_records(&out.stdout);
+    if out.code() != Some(0) {
+        problems.push(format!(
+            "exit status {:?} (expected 0: the file is readable); stderr:\n{}",
+            out.code(),
+            out.stderr
+        ));
+    }
+    problems.extend(util::check_against_truth(&rows, &records));
+    report(&label, &rows, &records, problems)
+}
+
+/// Prints the report for one unit and turns its problems into labelled lines.
+fn report(label: &str, rows: &[&TruthRow], records: &[util::Record], problems: Vec<String>) -> Vec<String> {
+    if problems.is_empty() {
+        println!("ok   {label}: {} truth row(s) matched", rows.len());
+        return Vec::new();
+    }
+    eprintln!("{}", util::render_report(label, rows, records, &problems));
+    problems.into_iter().map(|p| format!("{label}: {p}")).collect()
+}
+
+fn replay_set(set: &TruthSet) -> Vec<String> {
+    if set.rows.is_empty() {
+        return vec![format!("{}: no rows", set.path.display())];
+    }
+    set.files().iter().flat_map(|f| replay_one(set, f)).collect()
+}
+
+fn fail_if_any(what: &str, problems: &[String]) {
+    assert!(problems.is_empty(), "{what}: {} problem(s):\n  - {}", problems.len(), problems.join("\n  - "));
+}
+
+/// The corpus truth tables, or `None` (after printing why) when the corpus is absent.
+fn corpus_sets() -> Option<Vec<Result<TruthSet, String>>> {
+    let dir = util::corpus_dir();
+    match util::corpus_truth_files() {
+        Err(e) => {
+            println!("SKIPPED: shared corpus not found at {}: {e}", dir.display());
+            None
+        }
+        Ok(files) => {
+            assert!(!files.is_empty(), "the corpus at {} has no <folder>/TRUTH.tsv", dir.display());
+            Some(files.iter().map(|p| TruthSet::load(p)).collect())
+        }
+    }
+}
+
+fn own_truth_path() -> PathBuf {
+    util::pcaps_dir().join("TRUTH.tsv")
+}
+
+#[test]
+fn corpus_replay_matches_truth() {
+    let Some(sets) = corpus_sets() else { return };
+    let mut problems = Vec::new();
+    for set in sets {
+        match set {
+            Ok(set) => problems.extend(replay_set(&set)),
+            Err(e) => problems.push(e),
+        }
+    }
+    fail_if_any("shared corpus replay", &problems);
+}
+
+#[test]
+fn own_pcaps_replay_matches_truth() {
+    let path = own_truth_path();
+    assert!(
+        path.is_file(),
+        "{} is missing: the project's own captures must come with their truth table",
+        path.display()
+    );
+    let set = TruthSet::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    fail_if_any("pcaps/ replay", &replay_set(&set));
+}
+
+/// The folders whose files are replayed together: every corpus folder, and pcaps/ when present.
+fn all_sets() -> Vec<TruthSet> {
+    let mut sets = Vec::new();
+    if let Some(corpus) = corpus_sets() {
+        sets.extend(corpus.into_iter().map(|s| s.unwrap_or_else(|e| panic!("{e}"))));
+    }
+    if own_truth_path().is_file() {
+        sets.push(TruthSet::load(&own_truth_path()).unwrap_or_else(|e| panic!("{e}")));
+    }
+    sets
+}
+
+/// `-r A -r B ...` for every capture of the set that exists (missing ones are the single-file
+/// tests' business).
+fn read_args(set: &TruthSet) -> Vec<String> {
+    set.files()
+        .iter()
+        .map(|f| set.dir.join(f))
+        .filter(|p| p.is_file())
+        .flat_map(|p| ["-r".to_string(), p.display().to_string()])
+        .collect()
+}
+
+#[test]
+fn multi_file_replay_matches_truth() {
+    let sets = all_sets();
+    if sets.is_empty() {
+        println!("SKIPPED: no truth tables (neither the shared corpus nor pcaps/TRUTH.tsv)");
+        return;
+    }
+    let mut problems = Vec::new();
+    for set in &sets {
+        let mut args = vec!["-q".to_string()];
+        args.extend(read_args(set));
+        let out = util::run(&args, None);
+        let (records, mut found) = util::parse_records(&out.stdout);
+        if out.code() != Some(0) {
+            found.push(format!("exit status {:?} (expected 0); stderr:\n{}", out.code(), out.stderr));
+        }
+        // Alerts of a multi-file run do not say which file they came from, so file-wide
+        // negatives (`*`) are enforced by the false-alarm check instead.
+        let rows: Vec<&TruthRow> = set.rows.iter().filter(|r| !r.is_file_wide_negative()).collect();
+        found.extend(util::check_against_truth(&rows, &records));
+        let label = format!("{} (all {} files in one run)", set.label(), set.files().len());
+        problems.extend(report(&label, &rows, &records, found));
+    }
+    fail_if_any("multi-file replay", &problems);
+}
+
+#[test]
+fn two_workers_give_the_same_alerts_as_one() {
+    let sets = all_sets();
+    if sets.is_empty() {
+        println!("SKIPPED: no truth tables (neither the shared corpus nor pcaps/TRUTH.tsv)");
+        return;
+    }
+    let mut problems = Vec::new();
+    for set in &sets {
+        let mut run = |workers: &str| {
+            let mut args = vec!["-q".to_string(), "--workers".to_string(), workers.to_string()];
+            args.extend(read_args(set));
+            let out = util::run(&args, None);
+            if out.code() != Some(0) {
+                problems.push(format!(
+                    "{}: --workers {workers}: exit status {:?}; stderr:\n{}",
+                    set.label(),
+                    out.code(),
+                    out.stderr
+                ));
+            }
+            util::sorted_mining_lines(&util::parse_records(&out.stdout).0)
+        };
+        let one = run("1");
+        let two = run("2");
+        let expected = set.rows.iter().filter(|r| r.expect == Expect::Mining).count();
+        if expected > 0 && one.is_empty() {
+            problems.push(format!(
+                "{}: --workers 1 raised no mining alert, but the truth has {expected} mining row(s)",
+                set.label()
+            ));
+        }
+        if one != two {
+            let only = |a: &[String], b: &[String]| -> Vec<String> {
+                a.iter().filter(|l| !b.contains(l)).map(|l| format!("      {l}")).collect()
+            };
+            problems.push(format!(
+                "{}: alerts differ between --workers 1 ({} alerts) and --workers 2 ({} alerts)\n    only with 1 worker:\n{}\n    only with 2 workers:\n{}",
+                set.label(),
+                one.len(),
+                two.len(),
+                only(&one, &two).join("\n"),
+                only(&two, &one).join("\n")
+            ));
+        }
+    }
+    fail_if_any("--workers 2 vs --workers 1", &problems);
+}
+
+/// The harness must find the corpus where the brief says it lives, relative to the manifest.
+#[test]
+fn corpus_location_is_relative_to_the_manifest() {
+    if std::env::var_os("MINEWATCH_CORPUS").is_some() {
+        return;
+    }
+    let dir = util::corpus_dir();
+    assert!(dir.ends_with(Path::new("../shared/corpus")), "{}", dir.display());
+    assert!(dir.starts_with(env!("CARGO_MANIFEST_DIR")));
+}
