@@ -78,6 +78,30 @@ pub struct Derived {
     /// Estimated hash rate in hashes per second ([`estimated_hashrate`]) at the record's time:
     /// on a `mining_session` record over the whole session.
     pub hashrate: Option<f64>,
+    /// Where the session goes, seen from the home network's perimeter: set where the gate
+    /// builds the record (it alone knows the home network), `None` on records built elsewhere.
+    pub direction: Option<Direction>,
+}
+
+/// The direction of a reported session from the perimeter's point of view. The miner is always
+/// inside the home network (the gate reports no other), so only the pool decides: ECS
+/// `network.direction` and the other formats' words for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// The pool is inside the home network too (an internal proxy or pool).
+    Internal,
+    /// The pool is outside.
+    Outbound,
+}
+
+impl Direction {
+    /// As ECS spells it (`network.direction`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Internal => "internal",
+            Direction::Outbound => "outbound",
+        }
+    }
 }
 
 /// The miner software an agent string names, owned so that the record can cross threads.
@@ -101,6 +125,7 @@ impl Derived {
                 kind: a.kind,
             }),
             hashrate: estimated_hashrate(facts, first_seen, last_seen),
+            direction: None,
         }
     }
 }
@@ -273,7 +298,7 @@ impl Gate {
         }
         once.alerted = true;
         if internal {
-            if let Some(ev) = make_event(EventKind::Mining, conn, &s, ts, None) {
+            if let Some(ev) = make_event(EventKind::Mining, conn, &s, ts, None, &self.home) {
                 counters.alerts += 1;
                 emit(ev);
             }
@@ -300,12 +325,12 @@ impl Gate {
         }
         if !once.alerted {
             once.alerted = true;
-            if let Some(ev) = make_event(EventKind::Mining, conn, &s, ts, None) {
+            if let Some(ev) = make_event(EventKind::Mining, conn, &s, ts, None, &self.home) {
                 counters.alerts += 1;
                 emit(ev);
             }
         }
-        if let Some(ev) = make_event(EventKind::MiningSession, conn, &s, ts, Some(reason)) {
+        if let Some(ev) = make_event(EventKind::MiningSession, conn, &s, ts, Some(reason), &self.home) {
             counters.session_records += 1;
             emit(ev);
         }
@@ -327,8 +352,10 @@ fn make_event(
     s: &Seen<'_>,
     ts: Ts,
     end_reason: Option<EndReason>,
+    home: &HomeNet,
 ) -> Option<Event> {
     let (client, pool, cside) = roles(conn.a, conn.b, s.facts.client)?;
+    let direction = if home.contains(pool.ip()) { Direction::Internal } else { Direction::Outbound };
     Some(Event {
         kind,
         ts,
@@ -342,7 +369,10 @@ fn make_event(
         bytes_toserver: conn.bytes_from(cside),
         bytes_toclient: conn.bytes_from(cside.other()),
         end_reason,
-        derived: Derived::of(s.facts, conn.first_seen, conn.last_seen),
+        derived: Derived {
+            direction: Some(direction),
+            ..Derived::of(s.facts, conn.first_seen, conn.last_seen)
+        },
     })
 }
 
@@ -374,7 +404,8 @@ impl Event {
     /// The record with its [`Derived`] facts worked out again from its facts and times: for
     /// records built field by field (tests, benchmarks, fuzzing) after their facts are set.
     pub fn derive(mut self) -> Event {
-        self.derived = Derived::of(&self.facts, self.first_seen, self.last_seen);
+        let direction = self.derived.direction;
+        self.derived = Derived { direction, ..Derived::of(&self.facts, self.first_seen, self.last_seen) };
         self
     }
 }
