@@ -557,4 +557,19 @@ mod tests {
         assert_eq!(ev[0].client, inside.a, "the client is side B here");
         assert_eq!(ev[0].bytes_toserver, 20);
     }
+
+    #[test]
+    fn the_direction_is_the_pools_side_of_the_perimeter() {
+        let gate = Gate::new("10.0.0.0/8,198.51.100.0/24".parse().unwrap());
+        let facts = SessionFacts { client: Some(Side::A), login: Some("w".into()), ..Default::default() };
+        let seen = Seen { facts: &facts, confidence: Confidence::Detected, whole: true };
+        let (mut c, mut ev) = (Counters::default(), Vec::new());
+        gate.progress(&mut Once::default(), &conn("10.0.0.2:4000"), seen, Ts(2), &mut c, &mut |e| ev.push(e));
+        let outside = ConnInfo { b: "192.0.2.1:3333".parse().unwrap(), ..conn("10.0.0.2:4000") };
+        gate.progress(&mut Once::default(), &outside, seen, Ts(2), &mut c, &mut |e| ev.push(e));
+        let dirs: Vec<_> = ev.iter().map(|e| e.derived.direction).collect();
+        assert_eq!(dirs, vec![Some(Direction::Internal), Some(Direction::Outbound)]);
+        // Worked out again (`derive`), the record keeps it.
+        assert_eq!(ev.remove(1).derive().derived.direction, Some(Direction::Outbound));
+    }
 }

@@ -379,5 +379,36 @@ mod tests {
         assert_eq!(v["event"]["reason"], "fin");
         assert_eq!(v["source"]["bytes"], 10);
         assert_eq!(v["minewatch"]["stratum"]["shares_submitted"], 2);
+        assert_eq!(v["event"]["duration"], 100_000_000_000_i64);
+        assert_eq!(v["related"]["ip"], serde_json::json!(["10.0.0.5", "2001:db8::1"]));
+        assert_eq!(v["related"]["user"], serde_json::json!(["w"]));
+    }
+
+    #[test]
+    fn direction_pool_name_and_watchlist_hit() {
+        let mut ev = event(EventKind::Mining, "4Awallet.rig");
+        ev.facts.wallet = Some("4Awallet".into());
+        ev.facts.pool_host = Some("pool.example".into());
+        ev.facts.clue = Some(crate::stratum::Clue::Dns);
+        ev.derived.direction = Some(crate::verdict::Direction::Outbound);
+        let mut buf = Vec::new();
+        format_with(&ev, "s", Some("case-7"), &mut buf);
+        let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+        assert_eq!(v["network"]["direction"], "outbound");
+        assert_eq!(v["destination"]["domain"], "pool.example");
+        assert_eq!(v["related"]["hosts"], serde_json::json!(["pool.example"]));
+        // Named by a DNS answer, not by the ClientHello: no TLS server name.
+        assert!(v.get("tls").is_none(), "{v}");
+        let e = &v["threat"]["enrichments"][0];
+        assert_eq!(e["matched"]["atomic"], "4Awallet");
+        assert_eq!(e["matched"]["field"], "minewatch.stratum.wallet");
+        assert_eq!(e["matched"]["type"], "indicator_match_rule");
+        assert_eq!(e["indicator"]["description"], "case-7");
+        ev.facts.clue = Some(crate::stratum::Clue::Sni);
+        let mut buf = Vec::new();
+        format(&ev, "s", &mut buf);
+        let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+        assert_eq!(v["tls"]["client"]["server_name"], "pool.example");
+        assert!(v.get("threat").is_none(), "{v}");
     }
 }

@@ -630,6 +630,43 @@ mod tests {
         }
     }
 
+    /// A writer whose every write fails with `kind`.
+    struct Failing(io::ErrorKind);
+    impl Write for Failing {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::Error::from(self.0))
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Err(io::Error::from(self.0))
+        }
+    }
+
+    #[test]
+    fn a_reader_that_went_away_is_no_error_and_ends_the_outputs() {
+        let ev = json::tests::event(EventKind::Mining, "w");
+        let mut o = Outputs::from_writer(Box::new(Failing(io::ErrorKind::BrokenPipe)));
+        assert!(!o.readers_gone());
+        assert!(o.write(&ev).is_ok());
+        assert!(o.flush().is_ok());
+        assert!(o.readers_gone());
+        // Any other failure is an error, and the run goes on (the output is not "gone").
+        let mut o = Outputs::from_writer(Box::new(Failing(io::ErrorKind::StorageFull)));
+        assert!(o.write(&ev).is_err());
+        assert!(!o.readers_gone());
+        // One output still read: not over.
+        let dir = tempfile::tempdir().unwrap();
+        let specs = [
+            OutputSpec { format: None, target: Target::File(dir.path().join("a.json")) },
+            OutputSpec { format: None, target: Target::File(dir.path().join("b.json")) },
+        ];
+        let mut o = Outputs::build(&specs, &OutputOptions::default()).unwrap();
+        if let Some(Transport::Writer { out, .. }) = o.outs.get_mut(0).map(|o| &mut o.transport) {
+            *out = Box::new(Failing(io::ErrorKind::BrokenPipe));
+        }
+        assert!(o.write(&ev).is_ok());
+        assert!(!o.readers_gone());
+    }
+
     #[test]
     fn reopen_follows_log_rotation_and_every_record_is_one_line() {
         let dir = tempfile::tempdir().unwrap();
