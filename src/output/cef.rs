@@ -9,7 +9,8 @@
 //! A formatted record is therefore always one line.
 //!
 //! Field map (every record): `rt` (packet time, ms since the epoch), `dvchost` (sensor),
-//! `externalId` (flow_id), `src`/`spt` (miner), `dst`/`dpt` (pool), `proto`, `app=stratum`,
+//! `externalId` (flow_id), `minewatchCommunityId` (the Community ID, a custom dictionary
+//! extension, see [`COMMUNITY_ID_KEY`]), `src`/`spt` (miner), `dst`/`dpt` (pool), `proto`, `app=stratum`,
 //! `act=alert`, `cat=mining`, `suser` (login), `cs1` worker, `cs2` agent, `cs3` password, `cs4`
 //! algo, `cs5` methods (comma-separated), `cs6` confidence, `flexString1` variant,
 //! `flexString2=true` when a wire string was truncated, `cfp1` difficulty. `mining_session`
@@ -27,6 +28,13 @@ use crate::stratum::Confidence;
 use crate::verdict::{Event, EventKind};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The extension key of the flow's Community ID. The CEF standard's custom strings (`cs1`-`cs6`)
+/// and flex strings (`flexString1`/`2`) are all in use, and the standard has no other free
+/// string key; its answer for a field of one's own is a custom dictionary extension, a key
+/// named `VendornameProductnameExplanatoryKeyName`: minewatch's vendor and product are both
+/// `minewatch`, so `minewatchCommunityId` (SIEMs keep such keys as additional data, by name).
+pub const COMMUNITY_ID_KEY: &str = "minewatchCommunityId";
 
 /// Whether CEF cannot carry `c` in a value (it has no escape for it) and it must be replaced.
 fn unrepresentable(c: char) -> bool {
@@ -134,6 +142,9 @@ pub fn format_with(ev: &Event, sensor: &str, watch: Option<&str>, out: &mut Vec<
     e.num("rt", millis(ev.ts));
     e.kv("dvchost", sensor);
     e.num("externalId", ev.flow_id);
+    if let Some(id) = ev.derived.community_id.as_deref() {
+        e.kv(COMMUNITY_ID_KEY, id);
+    }
     e.num("src", ev.client.ip());
     e.num("spt", ev.client.port());
     e.num("dst", ev.pool.ip());
@@ -212,7 +223,19 @@ pub fn format_stats(rec: &super::StatsRecord, sensor: &str, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::json::tests::event;
+    use crate::output::json::tests::{event, event4, EVENT4_COMMUNITY_ID};
+
+    #[test]
+    fn community_id_in_its_custom_key() {
+        for kind in [EventKind::Mining, EventKind::MiningSession] {
+            let mut buf = Vec::new();
+            format(&event4(kind, "w"), "s", &mut buf);
+            let s = String::from_utf8(buf).unwrap();
+            // `=` escaped, as in every extension value.
+            let id = EVENT4_COMMUNITY_ID.replace('=', "\\=");
+            assert!(s.contains(&format!(" minewatchCommunityId={id} ")), "{s}");
+        }
+    }
 
     #[test]
     fn header_and_standard_keys() {

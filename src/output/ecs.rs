@@ -2,7 +2,7 @@
 //! Elastic Agent without an ingest pipeline of our own.
 //!
 //! Standard ECS fields carry what ECS has names for (`@timestamp`, `event.*`, `source.*`,
-//! `destination.*`, `network.*`, `observer.*`, `user_agent.original`); the Stratum facts go in
+//! `destination.*`, `network.*` with `network.community_id`, `observer.*`, `user_agent.original`); the Stratum facts go in
 //! the `minewatch` group with the same names as the JSON contract's `stratum` object. Escaping is
 //! the JSON format's: serde_json plus U+2028/U+2029.
 
@@ -27,7 +27,7 @@ struct Doc<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     destination: Option<Endpoint>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    network: Option<Network>,
+    network: Option<Network<'a>>,
     observer: Observer<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     user_agent: Option<UserAgent<'a>>,
@@ -73,9 +73,12 @@ struct Endpoint {
 }
 
 #[derive(Serialize)]
-struct Network {
+struct Network<'a> {
     transport: &'static str,
     protocol: &'static str,
+    /// The flow's Community ID v1, as Zeek, Suricata and Elastic Agent write it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    community_id: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -170,7 +173,11 @@ pub fn format_with(ev: &Event, sensor: &str, watch: Option<&str>, out: &mut Vec<
             port: ev.pool.port(),
             bytes: session.then_some(ev.bytes_toclient),
         }),
-        network: Some(Network { transport: "tcp", protocol: "stratum" }),
+        network: Some(Network {
+            transport: "tcp",
+            protocol: "stratum",
+            community_id: ev.derived.community_id.as_deref(),
+        }),
         observer: observer(sensor),
         user_agent: ev.facts.agent.as_deref().map(|original| UserAgent { original }),
         minewatch: Minewatch {
@@ -226,7 +233,15 @@ pub fn format_stats(rec: &super::StatsRecord, sensor: &str, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::json::tests::event;
+    use crate::output::json::tests::{event, event4, EVENT4_COMMUNITY_ID};
+
+    #[test]
+    fn network_community_id() {
+        let mut buf = Vec::new();
+        format(&event4(EventKind::Mining, "4Awallet"), "edge-1", &mut buf);
+        let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+        assert_eq!(v["network"]["community_id"], EVENT4_COMMUNITY_ID);
+    }
 
     #[test]
     fn ecs_field_names() {
