@@ -23,6 +23,7 @@ use serde::Serialize;
 
 use super::json;
 use crate::intel::{SEVERITY_DEFAULT, SEVERITY_WATCHLISTED};
+use crate::stratum::Variant;
 use crate::time::Ts;
 use crate::verdict::{EndReason, Event, EventKind};
 
@@ -217,7 +218,8 @@ pub fn format_with(ev: &Event, sensor: &str, watch: Option<&str>, out: &mut Vec<
         dest_port: ev.pool.port(),
         proto: "TCP",
         community_id: ev.derived.community_id.as_deref(),
-        app_proto: "stratum",
+        // A Stratum session seen only as its TLS hello is, on the wire, TLS.
+        app_proto: if ev.facts.variant == Some(Variant::Tls) { "tls" } else { "stratum" },
         host: sensor,
         alert,
         flow,

@@ -19,5 +19,6 @@ mod outputs;
 mod pcaps_fresh;
 mod reader;
 mod replay;
+mod schemas;
 mod syslog;
 mod util;
