@@ -88,3 +88,74 @@ fn eve_schema_rejects_what_minewatch_used_to_write() {
     let own = serde_json::json!({"timestamp": "2024-05-01T12:00:00.036300+0000", "event_type": "alert", "stratum": {}});
     assert!(!validator.is_valid(&own));
 }
+
+fn alert_schema() -> Value {
+    let text = std::fs::read_to_string(repo_root().join("docs/alert-schema.json")).expect("docs/alert-schema.json");
+    serde_json::from_str(&text).expect("docs/alert-schema.json is JSON")
+}
+
+#[test]
+fn every_json_record_keeps_the_contract() {
+    let seen = validate_all(&alert_schema(), "json");
+    for ty in ["mining", "mining_session", "stats"] {
+        assert!(seen.get(ty).copied().unwrap_or(0) > 0, "no {ty} record in pcaps/: {seen:?}");
+    }
+}
+
+#[test]
+fn the_contract_refuses_what_it_does_not_document() {
+    // The check above is only as strict as the schema: a key it does not name, a record without
+    // its severity and an unknown record type must fail.
+    let validator = jsonschema::validator_for(&alert_schema()).expect("schema compiles");
+    let pcap = pcaps_dir().join("sv1-cpuminer.pcap");
+    let good = lines(&pcap, "json").into_iter().next().expect("a mining record");
+    assert!(validator.is_valid(&good), "{good}");
+    let mut extra = good.clone();
+    extra["surprise"] = Value::from(1);
+    assert!(!validator.is_valid(&extra));
+    let mut extra = good.clone();
+    extra["stratum"]["surprise"] = Value::from(1);
+    assert!(!validator.is_valid(&extra));
+    let mut no_severity = good.clone();
+    no_severity.as_object_mut().expect("object").remove("severity");
+    assert!(!validator.is_valid(&no_severity));
+    let mut other = good;
+    other["event_type"] = Value::from("other");
+    assert!(!validator.is_valid(&other));
+}
+
+/// Every one-line JSON record shown in `doc` (lines that open with `{"timestamp"` or
+/// `{"@timestamp"`).
+fn examples(doc: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(repo_root().join(doc)).expect("doc");
+    text.lines()
+        .filter(|l| l.starts_with("{\"timestamp\""))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{doc}: example is not JSON: {e}: {l}")))
+        .collect()
+}
+
+#[test]
+fn the_documented_examples_validate() {
+    let contract = jsonschema::validator_for(&alert_schema()).expect("schema compiles");
+    let eve = eve_schema().map(|s| jsonschema::validator_for(&s).expect("schema compiles"));
+    let mut checked = 0;
+    for doc in ["README.md", "docs/alert-schema.md", "docs/eve.md"] {
+        for v in examples(doc) {
+            // EVE records name the sensor in `host`; the JSON contract's in `sensor`.
+            if v.get("host").is_some() {
+                match &eve {
+                    Some(eve) => {
+                        let errors: Vec<String> = eve.iter_errors(&v).map(|e| e.to_string()).collect();
+                        assert!(errors.is_empty(), "{doc}: EVE example fails Suricata's schema: {errors:?}\n{v}");
+                    }
+                    None => eprintln!("SKIPPED: {doc}: EVE example (Suricata's schema is absent)"),
+                }
+            } else {
+                let errors: Vec<String> = contract.iter_errors(&v).map(|e| e.to_string()).collect();
+                assert!(errors.is_empty(), "{doc}: example fails docs/alert-schema.json: {errors:?}\n{v}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 4, "the examples were not found ({checked})");
+}
