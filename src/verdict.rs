@@ -405,8 +405,7 @@ impl Event {
     /// The record with its [`Derived`] facts worked out again from its facts and times: for
     /// records built field by field (tests, benchmarks, fuzzing) after their facts are set.
     pub fn derive(mut self) -> Event {
-        self.derived =
-            Derived::of(&self.facts, self.client, self.pool, self.first_seen, self.last_seen);
+        self.derived = Derived::of(&self.facts, self.client, self.pool, self.first_seen, self.last_seen);
         self
     }
 }

@@ -182,9 +182,7 @@ pub fn format_with(ev: &Event, sensor: &str, watch: Option<&str>, out: &mut Vec<
             bytes_toclient: ev.bytes_toclient,
             start: eve_time(ev.first_seen),
             end: Some(eve_time(ev.last_seen)),
-            age: Some(
-                ev.last_seen.as_micros().saturating_sub(ev.first_seen.as_micros()).max(0) / 1_000_000,
-            ),
+            age: Some(ev.last_seen.as_micros().saturating_sub(ev.first_seen.as_micros()).max(0) / 1_000_000),
             state: Some(match reason {
                 EndReason::Fin | EndReason::Rst => "closed",
                 _ => "established",

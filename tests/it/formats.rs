@@ -156,8 +156,11 @@ fn check_eve_metadata(md: &Value, w: &Wire) {
     assert_eq!(one("agent"), w.agent);
     assert_eq!(one("password"), w.password);
     assert_eq!(one("algo"), w.algo);
-    let methods: Vec<String> =
-        md.get("methods").and_then(Value::as_array).map(|a| a.iter().filter_map(opt).collect()).unwrap_or_default();
+    let methods: Vec<String> = md
+        .get("methods")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(opt).collect())
+        .unwrap_or_default();
     assert_eq!(methods, w.methods);
     assert_eq!(one("truncated").as_deref() == Some("true"), w.truncated);
     let agent = w.agent.as_deref().and_then(minewatch::stratum::agent::parse);

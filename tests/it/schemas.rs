@@ -50,7 +50,8 @@ fn validate_all(schema: &Value, format: &str) -> std::collections::BTreeMap<Stri
     let mut seen = std::collections::BTreeMap::new();
     for pcap in all_pcaps() {
         for v in lines(&pcap, format) {
-            let errors: Vec<String> = validator.iter_errors(&v).map(|e| format!("{} at {}", e, e.instance_path)).collect();
+            let errors: Vec<String> =
+                validator.iter_errors(&v).map(|e| format!("{} at {}", e, e.instance_path)).collect();
             assert!(errors.is_empty(), "{}: {format} line fails its schema: {errors:?}\n{v}", pcap.display());
             let ty = v["event_type"].as_str().unwrap_or_default().to_string();
             *seen.entry(ty).or_insert(0) += 1;
@@ -90,7 +91,8 @@ fn eve_schema_rejects_what_minewatch_used_to_write() {
 }
 
 fn alert_schema() -> Value {
-    let text = std::fs::read_to_string(repo_root().join("docs/alert-schema.json")).expect("docs/alert-schema.json");
+    let text =
+        std::fs::read_to_string(repo_root().join("docs/alert-schema.json")).expect("docs/alert-schema.json");
     serde_json::from_str(&text).expect("docs/alert-schema.json is JSON")
 }
 
@@ -146,7 +148,10 @@ fn the_documented_examples_validate() {
                 match &eve {
                     Some(eve) => {
                         let errors: Vec<String> = eve.iter_errors(&v).map(|e| e.to_string()).collect();
-                        assert!(errors.is_empty(), "{doc}: EVE example fails Suricata's schema: {errors:?}\n{v}");
+                        assert!(
+                            errors.is_empty(),
+                            "{doc}: EVE example fails Suricata's schema: {errors:?}\n{v}"
+                        );
                     }
                     None => eprintln!("SKIPPED: {doc}: EVE example (Suricata's schema is absent)"),
                 }
