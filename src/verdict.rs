@@ -82,6 +82,30 @@ pub struct Derived {
     /// SHA-1 over the ordered endpoints), the key SOC tools (Zeek, Suricata, Elastic, Arkime)
     /// pivot on between sensors; `None` only if the two endpoints are of different families.
     pub community_id: Option<String>,
+    /// Where the session goes, seen from the home network's perimeter: set where the gate
+    /// builds the record (it alone knows the home network), `None` on records built elsewhere.
+    pub direction: Option<Direction>,
+}
+
+/// The direction of a reported session from the perimeter's point of view. The miner is always
+/// inside the home network (the gate reports no other), so only the pool decides: ECS
+/// `network.direction` and the other formats' words for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// The pool is inside the home network too (an internal proxy or pool).
+    Internal,
+    /// The pool is outside.
+    Outbound,
+}
+
+impl Direction {
+    /// As ECS spells it (`network.direction`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Internal => "internal",
+            Direction::Outbound => "outbound",
+        }
+    }
 }
 
 /// The miner software an agent string names, owned so that the record can cross threads.
@@ -113,6 +137,7 @@ impl Derived {
             }),
             hashrate: estimated_hashrate(facts, first_seen, last_seen),
             community_id: community_id(client, pool),
+            direction: None,
         }
     }
 }
@@ -304,7 +329,7 @@ impl Gate {
         }
         once.alerted = true;
         if internal {
-            if let Some(ev) = make_event(EventKind::Mining, conn, &s, ts, None) {
+            if let Some(ev) = make_event(EventKind::Mining, conn, &s, ts, None, &self.home) {
                 counters.alerts += 1;
                 emit(ev);
             }
@@ -331,12 +356,12 @@ impl Gate {
         }
         if !once.alerted {
             once.alerted = true;
-            if let Some(ev) = make_event(EventKind::Mining, conn, &s, ts, None) {
+            if let Some(ev) = make_event(EventKind::Mining, conn, &s, ts, None, &self.home) {
                 counters.alerts += 1;
                 emit(ev);
             }
         }
-        if let Some(ev) = make_event(EventKind::MiningSession, conn, &s, ts, Some(reason)) {
+        if let Some(ev) = make_event(EventKind::MiningSession, conn, &s, ts, Some(reason), &self.home) {
             counters.session_records += 1;
             emit(ev);
         }
@@ -358,8 +383,10 @@ fn make_event(
     s: &Seen<'_>,
     ts: Ts,
     end_reason: Option<EndReason>,
+    home: &HomeNet,
 ) -> Option<Event> {
     let (client, pool, cside) = roles(conn.a, conn.b, s.facts.client)?;
+    let direction = if home.contains(pool.ip()) { Direction::Internal } else { Direction::Outbound };
     Some(Event {
         kind,
         ts,
@@ -373,7 +400,10 @@ fn make_event(
         bytes_toserver: conn.bytes_from(cside),
         bytes_toclient: conn.bytes_from(cside.other()),
         end_reason,
-        derived: Derived::of(s.facts, client, pool, conn.first_seen, conn.last_seen),
+        derived: Derived {
+            direction: Some(direction),
+            ..Derived::of(s.facts, client, pool, conn.first_seen, conn.last_seen)
+        },
     })
 }
 
@@ -405,7 +435,11 @@ impl Event {
     /// The record with its [`Derived`] facts worked out again from its facts and times: for
     /// records built field by field (tests, benchmarks, fuzzing) after their facts are set.
     pub fn derive(mut self) -> Event {
-        self.derived = Derived::of(&self.facts, self.client, self.pool, self.first_seen, self.last_seen);
+        let direction = self.derived.direction;
+        self.derived = Derived {
+            direction,
+            ..Derived::of(&self.facts, self.client, self.pool, self.first_seen, self.last_seen)
+        };
         self
     }
 }
@@ -582,5 +616,20 @@ mod tests {
         );
         assert_eq!(ev[0].client, inside.a, "the client is side B here");
         assert_eq!(ev[0].bytes_toserver, 20);
+    }
+
+    #[test]
+    fn the_direction_is_the_pools_side_of_the_perimeter() {
+        let gate = Gate::new("10.0.0.0/8,198.51.100.0/24".parse().unwrap());
+        let facts = SessionFacts { client: Some(Side::A), login: Some("w".into()), ..Default::default() };
+        let seen = Seen { facts: &facts, confidence: Confidence::Detected, whole: true };
+        let (mut c, mut ev) = (Counters::default(), Vec::new());
+        gate.progress(&mut Once::default(), &conn("10.0.0.2:4000"), seen, Ts(2), &mut c, &mut |e| ev.push(e));
+        let outside = ConnInfo { b: "192.0.2.1:3333".parse().unwrap(), ..conn("10.0.0.2:4000") };
+        gate.progress(&mut Once::default(), &outside, seen, Ts(2), &mut c, &mut |e| ev.push(e));
+        let dirs: Vec<_> = ev.iter().map(|e| e.derived.direction).collect();
+        assert_eq!(dirs, vec![Some(Direction::Internal), Some(Direction::Outbound)]);
+        // Worked out again (`derive`), the record keeps it.
+        assert_eq!(ev.remove(1).derive().derived.direction, Some(Direction::Outbound));
     }
 }

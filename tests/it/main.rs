@@ -20,5 +20,6 @@ mod pcaps_fresh;
 mod reader;
 mod replay;
 mod schemas;
+mod siem;
 mod syslog;
 mod util;
