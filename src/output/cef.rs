@@ -17,8 +17,8 @@
 //! `reset`, `timed out`, `capture ended`, `evicted`), `cat=mining`, `suser` (login),
 //! `requestClientApplication` (agent), `cs1` worker, `cs2` wallet, `cs3` password, `cs4` algo,
 //! `cs5` methods (comma-separated), `cs6` confidence, `flexString1` coin, `flexNumber2=1` when a
-//! wire string was truncated, `cfp1` difficulty. `flexString2` is kept free for the Community
-//! ID. `mining_session` adds `flexNumber1` shares submitted, `cn1` jobs, `cn2` shares accepted,
+//! wire string was truncated, `cfp1` difficulty, `flexString2` (label `communityId`) the flow's
+//! Community ID. `mining_session` adds `flexNumber1` shares submitted, `cn1` jobs, `cn2` shares accepted,
 //! `cn3` shares rejected, `cfp2` the estimated hash rate in hashes per second (the JSON
 //! contract's `hashrate`, present when it could be estimated), `in`/`out` (bytes from the miner /
 //! from the pool), `start`/`end` (ms), `reason` (end reason). `cnt` (baseEventCount: how many
@@ -36,6 +36,11 @@ use crate::stratum::Confidence;
 use crate::verdict::{EndReason, Event, EventKind};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The flow's Community ID goes in `flexString2`, labelled `communityId`: the standard's custom
+/// strings `cs1`-`cs6` are taken, and a flex string is the standard's other labelled string key
+/// (a vendor-named custom dictionary key would land only in a SIEM's "additional data").
+const COMMUNITY_ID_LABEL: &str = "communityId";
 
 /// Whether CEF cannot carry `c` in a value (it has no escape for it) and it must be replaced.
 fn unrepresentable(c: char) -> bool {
@@ -200,6 +205,7 @@ pub fn format_with(ev: &Event, sensor: &str, watch: Option<&str>, out: &mut Vec<
     e.labelled("cs5", "stratumMethods", Some(&f.methods.join(",")));
     e.labelled("cs6", "confidence", Some(ev.confidence.as_str()));
     e.labelled("flexString1", "coin", f.coin);
+    e.labelled("flexString2", COMMUNITY_ID_LABEL, ev.derived.community_id.as_deref());
     e.labelled_num("flexNumber2", "truncated", f.truncated.then_some(1));
     if let Some(d) = f.difficulty.filter(|d| d.is_finite()) {
         e.kv("cfp1Label", "difficulty");
@@ -255,7 +261,19 @@ pub fn format_stats(rec: &super::StatsRecord, sensor: &str, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::json::tests::event;
+    use crate::output::json::tests::{event, event4, EVENT4_COMMUNITY_ID};
+
+    #[test]
+    fn community_id_in_its_custom_key() {
+        for kind in [EventKind::Mining, EventKind::MiningSession] {
+            let mut buf = Vec::new();
+            format(&event4(kind, "w"), "s", &mut buf);
+            let s = String::from_utf8(buf).unwrap();
+            // `=` escaped, as in every extension value.
+            let id = EVENT4_COMMUNITY_ID.replace('=', "\\=");
+            assert!(s.contains(&format!(" flexString2Label=communityId flexString2={id}")), "{s}");
+        }
+    }
 
     #[test]
     fn header_and_standard_keys() {

@@ -2,7 +2,7 @@
 //! Elastic Agent without an ingest pipeline of our own.
 //!
 //! Standard ECS fields carry what ECS has names for (`@timestamp`, `event.*`, `source.*`,
-//! `destination.*`, `network.*`, `observer.*`, `user_agent.original`, `related.*`, `tls.client.
+//! `destination.*`, `network.*` with `network.community_id`, `observer.*`, `user_agent.original`, `related.*`, `tls.client.
 //! server_name`, `threat.enrichments`); the Stratum facts go in the one custom group `minewatch`
 //! with the same names as the JSON contract's `stratum` object. Every other key is an ECS field
 //! of its ECS type, and `event.kind/category/type` take only ECS's allowed values: a test holds
@@ -35,7 +35,7 @@ struct Doc<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     destination: Option<Endpoint<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    network: Option<Network>,
+    network: Option<Network<'a>>,
     observer: Observer<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     user_agent: Option<UserAgent<'a>>,
@@ -154,9 +154,12 @@ impl Endpoint<'_> {
 }
 
 #[derive(Serialize)]
-struct Network {
+struct Network<'a> {
     transport: &'static str,
     protocol: &'static str,
+    /// The flow's Community ID v1, as Zeek, Suricata and Elastic Agent write it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    community_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     direction: Option<&'static str>,
 }
@@ -268,6 +271,7 @@ pub fn format_with(ev: &Event, sensor: &str, watch: Option<&str>, out: &mut Vec<
             transport: "tcp",
             protocol,
             direction: ev.derived.direction.map(|d| d.as_str()),
+            community_id: ev.derived.community_id.as_deref(),
         }),
         observer: observer(sensor),
         user_agent: f.agent.as_deref().map(|original| UserAgent { original }),
@@ -354,7 +358,15 @@ pub fn format_stats(rec: &super::StatsRecord, sensor: &str, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::json::tests::event;
+    use crate::output::json::tests::{event, event4, EVENT4_COMMUNITY_ID};
+
+    #[test]
+    fn network_community_id() {
+        let mut buf = Vec::new();
+        format(&event4(EventKind::Mining, "4Awallet"), "edge-1", &mut buf);
+        let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+        assert_eq!(v["network"]["community_id"], EVENT4_COMMUNITY_ID);
+    }
 
     #[test]
     fn ecs_field_names() {

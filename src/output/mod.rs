@@ -706,8 +706,8 @@ mod tests {
         assert_eq!((v["severity"].as_u64(), v["watchlist_label"].as_str()), (Some(1), Some("IR-117")));
         let v: serde_json::Value = serde_json::from_str(&out(Format::Eve)).unwrap();
         assert_eq!(
-            (v["alert"]["severity"].as_u64(), v["watchlist_label"].as_str()),
-            (Some(1), Some("IR-117"))
+            (v["alert"]["severity"].as_u64(), &v["alert"]["metadata"]["watchlist_label"]),
+            (Some(1), &serde_json::json!(["IR-117"]))
         );
         let v: serde_json::Value = serde_json::from_str(&out(Format::Ecs)).unwrap();
         assert_eq!(v["event"]["severity"], 99);

@@ -142,6 +142,31 @@ fn check_stratum(st: &Value, w: &Wire) {
     assert_eq!(st.get("hashrate").and_then(Value::as_f64), w.session.then_some(1e8));
 }
 
+/// The Stratum facts of an EVE alert: `alert.metadata`, each fact a list of strings, intact.
+fn check_eve_metadata(md: &Value, w: &Wire) {
+    let one = |k: &str| -> Option<String> {
+        md.get(k).map(|v| {
+            let list = v.as_array().expect("metadata values are lists");
+            assert_eq!(list.len(), 1, "{k}: {v}");
+            opt(&list[0]).expect("a string")
+        })
+    };
+    assert_eq!(one("login"), w.login);
+    assert_eq!(one("worker"), w.worker);
+    assert_eq!(one("agent"), w.agent);
+    assert_eq!(one("password"), w.password);
+    assert_eq!(one("algo"), w.algo);
+    let methods: Vec<String> = md
+        .get("methods")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(opt).collect())
+        .unwrap_or_default();
+    assert_eq!(methods, w.methods);
+    assert_eq!(one("truncated").as_deref() == Some("true"), w.truncated);
+    let agent = w.agent.as_deref().and_then(minewatch::stratum::agent::parse);
+    assert_eq!(one("agent_name"), agent.as_ref().map(|a| a.name.to_string()));
+}
+
 // ---- a CEF parser, from the specification ------------------------------------------------------
 
 /// Splits a CEF line into its 7 header fields (unescaped) and its extension pairs (unescaped).
@@ -380,7 +405,9 @@ proptest! {
                     let v = one_json(&buf);
                     assert_eq!(v["event_type"], if w.session { "flow" } else { "alert" });
                     assert_eq!(opt(&v["host"]), Some(w.sensor.clone()));
-                    check_stratum(&v["stratum"], &w);
+                    if !w.session {
+                        check_eve_metadata(&v["alert"]["metadata"], &w);
+                    }
                 }
                 Format::Cef => check_cef(&buf, &w),
             }
@@ -410,6 +437,12 @@ proptest! {
                 assert!(msg.contains("output_queue_dropped:7"));
             } else {
                 let v = one_json(&buf);
+                if format == Format::Eve {
+                    // Suricata's names, Suricata's nesting.
+                    assert_eq!(v["stats"]["decoder"]["pkts"], n);
+                    assert_eq!(opt(&v["host"]), Some(sensor.clone()));
+                    continue;
+                }
                 let stats = if format == Format::Ecs { &v["minewatch"]["stats"] } else { &v["stats"] };
                 assert_eq!(stats["packets"], n);
                 assert_eq!(stats["output_queue_dropped"], 7);
