@@ -78,6 +78,34 @@ pub struct Derived {
     /// Estimated hash rate in hashes per second ([`estimated_hashrate`]) at the record's time:
     /// on a `mining_session` record over the whole session.
     pub hashrate: Option<f64>,
+    /// The flow's Community ID v1 (Corelight's specification, seed 0: `1:` and the base64 of a
+    /// SHA-1 over the ordered endpoints), the key SOC tools (Zeek, Suricata, Elastic, Arkime)
+    /// pivot on between sensors; `None` only if the two endpoints are of different families.
+    pub community_id: Option<String>,
+    /// Where the session goes, seen from the home network's perimeter: set where the gate
+    /// builds the record (it alone knows the home network), `None` on records built elsewhere.
+    pub direction: Option<Direction>,
+}
+
+/// The direction of a reported session from the perimeter's point of view. The miner is always
+/// inside the home network (the gate reports no other), so only the pool decides: ECS
+/// `network.direction` and the other formats' words for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// The pool is inside the home network too (an internal proxy or pool).
+    Internal,
+    /// The pool is outside.
+    Outbound,
+}
+
+impl Direction {
+    /// As ECS spells it (`network.direction`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Internal => "internal",
+            Direction::Outbound => "outbound",
+        }
+    }
 }
 
 /// The miner software an agent string names, owned so that the record can cross threads.
@@ -91,9 +119,16 @@ pub struct AgentInfo {
 }
 
 impl Derived {
-    /// The derived facts of a session with `facts`, seen from `first_seen` to `last_seen`. Called
-    /// where an `Event` is built, on verdicts only, never per packet.
-    pub fn of(facts: &SessionFacts, first_seen: Ts, last_seen: Ts) -> Derived {
+    /// The derived facts of a session with `facts` between `client` and `pool`, seen from
+    /// `first_seen` to `last_seen`. Called where an `Event` is built, on verdicts only, never per
+    /// packet.
+    pub fn of(
+        facts: &SessionFacts,
+        client: SocketAddr,
+        pool: SocketAddr,
+        first_seen: Ts,
+        last_seen: Ts,
+    ) -> Derived {
         Derived {
             agent: facts.agent.as_deref().and_then(agent::parse).map(|a| AgentInfo {
                 name: a.name.to_string(),
@@ -101,8 +136,29 @@ impl Derived {
                 kind: a.kind,
             }),
             hashrate: estimated_hashrate(facts, first_seen, last_seen),
+            community_id: community_id(client, pool),
+            direction: None,
         }
     }
+}
+
+/// IANA protocol number of TCP, the only transport a record names.
+const IPPROTO_TCP: u8 = 6;
+
+/// The Community ID v1 of the TCP connection between `a` and `b` (seed 0, base64), the same
+/// whichever side is given first. Computed by the `community-id` crate, which the unit test
+/// holds to the specification's published test vectors.
+pub fn community_id(a: SocketAddr, b: SocketAddr) -> Option<String> {
+    ::community_id::calculate_community_id(
+        0,
+        a.ip(),
+        b.ip(),
+        Some(a.port()),
+        Some(b.port()),
+        IPPROTO_TCP,
+        false,
+    )
+    .ok()
 }
 
 /// Whether a recognised session has shown enough to raise its alert now. Earlier is better
@@ -273,7 +329,7 @@ impl Gate {
         }
         once.alerted = true;
         if internal {
-            if let Some(ev) = make_event(EventKind::Mining, conn, &s, ts, None) {
+            if let Some(ev) = make_event(EventKind::Mining, conn, &s, ts, None, &self.home) {
                 counters.alerts += 1;
                 emit(ev);
             }
@@ -300,12 +356,12 @@ impl Gate {
         }
         if !once.alerted {
             once.alerted = true;
-            if let Some(ev) = make_event(EventKind::Mining, conn, &s, ts, None) {
+            if let Some(ev) = make_event(EventKind::Mining, conn, &s, ts, None, &self.home) {
                 counters.alerts += 1;
                 emit(ev);
             }
         }
-        if let Some(ev) = make_event(EventKind::MiningSession, conn, &s, ts, Some(reason)) {
+        if let Some(ev) = make_event(EventKind::MiningSession, conn, &s, ts, Some(reason), &self.home) {
             counters.session_records += 1;
             emit(ev);
         }
@@ -327,8 +383,10 @@ fn make_event(
     s: &Seen<'_>,
     ts: Ts,
     end_reason: Option<EndReason>,
+    home: &HomeNet,
 ) -> Option<Event> {
     let (client, pool, cside) = roles(conn.a, conn.b, s.facts.client)?;
+    let direction = if home.contains(pool.ip()) { Direction::Internal } else { Direction::Outbound };
     Some(Event {
         kind,
         ts,
@@ -342,7 +400,10 @@ fn make_event(
         bytes_toserver: conn.bytes_from(cside),
         bytes_toclient: conn.bytes_from(cside.other()),
         end_reason,
-        derived: Derived::of(s.facts, conn.first_seen, conn.last_seen),
+        derived: Derived {
+            direction: Some(direction),
+            ..Derived::of(s.facts, client, pool, conn.first_seen, conn.last_seen)
+        },
     })
 }
 
@@ -374,7 +435,11 @@ impl Event {
     /// The record with its [`Derived`] facts worked out again from its facts and times: for
     /// records built field by field (tests, benchmarks, fuzzing) after their facts are set.
     pub fn derive(mut self) -> Event {
-        self.derived = Derived::of(&self.facts, self.first_seen, self.last_seen);
+        let direction = self.derived.direction;
+        self.derived = Derived {
+            direction,
+            ..Derived::of(&self.facts, self.client, self.pool, self.first_seen, self.last_seen)
+        };
         self
     }
 }
@@ -403,6 +468,29 @@ mod tests {
         assert_eq!(estimated_hashrate(&f, Ts(0), Ts(60_000_000)), None);
     }
 
+    /// The specification's published test vectors (`baseline/baseline_deflt.json` of
+    /// corelight/community-id-spec, TCP entries, seed 0) and its README's example, each both ways.
+    #[test]
+    fn community_id_matches_the_specification_vectors() {
+        let vectors = [
+            ("128.232.110.120:34855", "66.35.250.204:80", "1:LQU9qZlK+B5F3KDmev6m5PMibrg="),
+            (
+                "[2001:470:e5bf:dead:4957:2174:e82c:4887]:63943",
+                "[2607:f8b0:400c:c03::1a]:25",
+                "1:/qFaeAR+gFe1KYjMzVDsMv+wgU4=",
+            ),
+            ("1.2.3.4:1122", "5.6.7.8:3344", "1:wCb3OG7yAFWelaUydu0D+125CLM="),
+        ];
+        for (a, b, want) in vectors {
+            let (a, b): (SocketAddr, SocketAddr) = (a.parse().unwrap(), b.parse().unwrap());
+            assert_eq!(community_id(a, b).as_deref(), Some(want), "{a} -> {b}");
+            assert_eq!(community_id(b, a).as_deref(), Some(want), "{b} -> {a}");
+        }
+        // Endpoints of two families name no flow.
+        let v6: SocketAddr = "[2001:db8::1]:3333".parse().unwrap();
+        assert_eq!(community_id("10.0.0.1:1".parse().unwrap(), v6), None);
+    }
+
     #[test]
     fn derived_once_from_the_facts() {
         let f = SessionFacts {
@@ -413,7 +501,8 @@ mod tests {
             last_share: Some(Ts(20_000_000)),
             ..Default::default()
         };
-        let d = Derived::of(&f, Ts(0), Ts(60_000_000));
+        let (c, p) = (SocketAddr::from(([10, 0, 0, 1], 1)), SocketAddr::from(([10, 0, 0, 2], 2)));
+        let d = Derived::of(&f, c, p, Ts(0), Ts(60_000_000));
         let a = d.agent.unwrap_or_else(|| panic!("agent not parsed"));
         assert_eq!(
             (a.name.as_str(), a.version.as_deref(), a.kind),
@@ -421,10 +510,12 @@ mod tests {
         );
         assert_eq!(d.hashrate, Some(1e8));
         // No agent, no share: nothing derived.
-        assert_eq!(Derived::of(&SessionFacts::default(), Ts(0), Ts(60_000_000)), Derived::default());
+        let d = Derived::of(&SessionFacts::default(), c, p, Ts(0), Ts(60_000_000));
+        assert_eq!((d.agent, d.hashrate), (None, None));
+        assert_eq!(d.community_id, community_id(c, p));
         // A record built field by field gets the same facts from `derive`.
         let ev = Event::sample(EventKind::MiningSession, "10.0.0.1:1", f);
-        assert_eq!(ev.derived, Derived::of(&ev.facts, ev.first_seen, ev.last_seen));
+        assert_eq!(ev.derived, Derived::of(&ev.facts, ev.client, ev.pool, ev.first_seen, ev.last_seen));
     }
 
     #[test]
@@ -525,5 +616,20 @@ mod tests {
         );
         assert_eq!(ev[0].client, inside.a, "the client is side B here");
         assert_eq!(ev[0].bytes_toserver, 20);
+    }
+
+    #[test]
+    fn the_direction_is_the_pools_side_of_the_perimeter() {
+        let gate = Gate::new("10.0.0.0/8,198.51.100.0/24".parse().unwrap());
+        let facts = SessionFacts { client: Some(Side::A), login: Some("w".into()), ..Default::default() };
+        let seen = Seen { facts: &facts, confidence: Confidence::Detected, whole: true };
+        let (mut c, mut ev) = (Counters::default(), Vec::new());
+        gate.progress(&mut Once::default(), &conn("10.0.0.2:4000"), seen, Ts(2), &mut c, &mut |e| ev.push(e));
+        let outside = ConnInfo { b: "192.0.2.1:3333".parse().unwrap(), ..conn("10.0.0.2:4000") };
+        gate.progress(&mut Once::default(), &outside, seen, Ts(2), &mut c, &mut |e| ev.push(e));
+        let dirs: Vec<_> = ev.iter().map(|e| e.derived.direction).collect();
+        assert_eq!(dirs, vec![Some(Direction::Internal), Some(Direction::Outbound)]);
+        // Worked out again (`derive`), the record keeps it.
+        assert_eq!(ev.remove(1).derive().derived.direction, Some(Direction::Outbound));
     }
 }

@@ -9,14 +9,23 @@
 //! A formatted record is therefore always one line.
 //!
 //! Field map (every record): `rt` (packet time, ms since the epoch), `dvchost` (sensor),
-//! `externalId` (flow_id), `src`/`spt` (miner), `dst`/`dpt` (pool), `proto`, `app=stratum`,
-//! `act=alert`, `cat=mining`, `suser` (login), `cs1` worker, `cs2` agent, `cs3` password, `cs4`
-//! algo, `cs5` methods (comma-separated), `cs6` confidence, `flexString1` variant,
-//! `flexString2=true` when a wire string was truncated, `cfp1` difficulty. `mining_session`
-//! adds `cnt` (shares submitted), `cn1` jobs, `cn2` shares accepted, `cn3` shares rejected,
-//! `cfp2` the estimated hash rate in hashes per second (the JSON contract's `hashrate`, present
-//! when it could be estimated), `in`/`out` (bytes from the miner / from the pool), `start`/`end`
-//! (ms), `reason` (end reason).
+//! `externalId` (flow_id), the miner in `src` (IPv4) or `c6a2` (IPv6, labelled `Source IPv6
+//! Address` as the specification's dictionary does) with `spt`, the pool in `dst` or `c6a3`
+//! (`Destination IPv6 Address`) with `dpt` and its name in `dhost` (SNI, DNS answer or HTTP
+//! `Host`, when known), `proto`, `app` (the Stratum variant, `tls` for a pool reached over TLS),
+//! `act` (`alert` on an alert; on a `mining_session` record how the session ended: `closed`,
+//! `reset`, `timed out`, `capture ended`, `evicted`), `cat=mining`, `suser` (login),
+//! `requestClientApplication` (agent), `cs1` worker, `cs2` wallet, `cs3` password, `cs4` algo,
+//! `cs5` methods (comma-separated), `cs6` confidence, `flexString1` coin, `flexNumber2=1` when a
+//! wire string was truncated, `cfp1` difficulty, `flexString2` (label `communityId`) the flow's
+//! Community ID. `mining_session` adds `flexNumber1` shares submitted, `cn1` jobs, `cn2` shares accepted,
+//! `cn3` shares rejected, `cfp2` the estimated hash rate in hashes per second (the JSON
+//! contract's `hashrate`, present when it could be estimated), `in`/`out` (bytes from the miner /
+//! from the pool), `start`/`end` (ms), `reason` (end reason). `cnt` (baseEventCount: how many
+//! times the same event was seen) is not written: every record is one event.
+//!
+//! A key whose value is unknown or empty is left out, never written as `key=`; every custom key
+//! (`csN`, `cnN`, `cfpN`, `flexStringN`, `flexNumberN`, `c6aN`) comes with its `…Label`.
 //!
 //! Like every format, it prints the facts the `Event` holds, derived ones included
 //! (`Event::derived`), and works none out itself.
@@ -24,9 +33,14 @@
 use std::fmt::Write as _;
 
 use crate::stratum::Confidence;
-use crate::verdict::{Event, EventKind};
+use crate::verdict::{EndReason, Event, EventKind};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The flow's Community ID goes in `flexString2`, labelled `communityId`: the standard's custom
+/// strings `cs1`-`cs6` are taken, and a flex string is the standard's other labelled string key
+/// (a vendor-named custom dictionary key would land only in a SIEM's "additional data").
+const COMMUNITY_ID_LABEL: &str = "communityId";
 
 /// Whether CEF cannot carry `c` in a value (it has no escape for it) and it must be replaced.
 fn unrepresentable(c: char) -> bool {
@@ -65,13 +79,35 @@ struct Ext {
 }
 
 impl Ext {
+    /// A key and its value; nothing at all when the value is empty (an empty value tells a
+    /// reader nothing and some parsers take the next key as its value).
     fn kv(&mut self, key: &str, v: &str) {
+        if v.is_empty() {
+            return;
+        }
         if !self.s.is_empty() {
             self.s.push(' ');
         }
         self.s.push_str(key);
         self.s.push('=');
         value(&mut self.s, v);
+    }
+
+    /// A custom number with its label, only when present.
+    fn labelled_num(&mut self, key: &str, label: &str, v: Option<impl std::fmt::Display>) {
+        if let Some(v) = v {
+            self.kv(&format!("{key}Label"), label);
+            self.num(key, v);
+        }
+    }
+
+    /// An address: IPv4 in its dictionary key (`src`, `dst`), which CEF:0 defines as IPv4 only;
+    /// IPv6 in the dictionary's IPv6 custom address with its label.
+    fn addr(&mut self, v4_key: &str, v6_key: &str, v6_label: &str, ip: std::net::IpAddr) {
+        match ip.to_canonical() {
+            std::net::IpAddr::V4(v4) => self.num(v4_key, v4),
+            v6 => self.labelled(v6_key, v6_label, Some(&v6.to_string())),
+        }
     }
 
     fn num(&mut self, key: &str, v: impl std::fmt::Display) {
@@ -83,7 +119,7 @@ impl Ext {
 
     /// A custom string with its label (`cs1Label=... cs1=...`), only when present.
     fn labelled(&mut self, key: &str, label: &str, v: Option<&str>) {
-        if let Some(v) = v {
+        if let Some(v) = v.filter(|v| !v.is_empty()) {
             self.kv(&format!("{key}Label"), label);
             self.kv(key, v);
         }
@@ -134,43 +170,56 @@ pub fn format_with(ev: &Event, sensor: &str, watch: Option<&str>, out: &mut Vec<
     e.num("rt", millis(ev.ts));
     e.kv("dvchost", sensor);
     e.num("externalId", ev.flow_id);
-    e.num("src", ev.client.ip());
+    e.addr("src", "c6a2", "Source IPv6 Address", ev.client.ip());
     e.num("spt", ev.client.port());
-    e.num("dst", ev.pool.ip());
+    e.addr("dst", "c6a3", "Destination IPv6 Address", ev.pool.ip());
     e.num("dpt", ev.pool.port());
+    if let Some(host) = f.pool_host.as_deref() {
+        e.kv("dhost", host);
+    }
     e.kv("proto", "TCP");
-    e.kv("app", "stratum");
-    e.kv("act", "alert");
+    e.kv("app", variant);
+    let act = match ev.end_reason {
+        None => "alert",
+        Some(EndReason::Fin) => "closed",
+        Some(EndReason::Rst) => "reset",
+        Some(EndReason::Timeout) => "timed out",
+        Some(EndReason::EndOfInput) => "capture ended",
+        Some(EndReason::Evicted) => "evicted",
+    };
+    e.kv("act", act);
     e.kv("cat", "mining");
     if let Some(login) = f.login.as_deref() {
         e.kv("suser", login);
+    }
+    if let Some(agent) = f.agent.as_deref() {
+        e.kv("requestClientApplication", agent);
     }
     if let Some(label) = watch {
         e.kv("msg", &format!("watchlisted wallet{}{label}", if label.is_empty() { "" } else { ": " }));
     }
     e.labelled("cs1", "stratumWorker", f.worker.as_deref());
-    e.labelled("cs2", "stratumAgent", f.agent.as_deref());
+    e.labelled("cs2", "wallet", f.wallet.as_deref());
     e.labelled("cs3", "stratumPassword", f.password.as_deref());
     e.labelled("cs4", "stratumAlgo", f.algo.as_deref());
     e.labelled("cs5", "stratumMethods", Some(&f.methods.join(",")));
     e.labelled("cs6", "confidence", Some(ev.confidence.as_str()));
-    e.labelled("flexString1", "stratumVariant", Some(variant));
-    if f.truncated {
-        e.labelled("flexString2", "truncated", Some("true"));
-    }
+    e.labelled("flexString1", "coin", f.coin);
+    e.labelled("flexString2", COMMUNITY_ID_LABEL, ev.derived.community_id.as_deref());
+    e.labelled_num("flexNumber2", "truncated", f.truncated.then_some(1));
     if let Some(d) = f.difficulty.filter(|d| d.is_finite()) {
         e.kv("cfp1Label", "difficulty");
         e.num("cfp1", d);
     }
     if ev.kind == EventKind::MiningSession {
-        e.num("cnt", f.shares_submitted);
+        e.labelled_num("flexNumber1", "sharesSubmitted", Some(f.shares_submitted));
         e.kv("cn1Label", "jobs");
         e.num("cn1", f.jobs);
         e.kv("cn2Label", "sharesAccepted");
         e.num("cn2", f.shares_accepted);
         e.kv("cn3Label", "sharesRejected");
         e.num("cn3", f.shares_rejected);
-        if let Some(h) = ev.derived.hashrate {
+        if let Some(h) = ev.derived.hashrate.filter(|h| h.is_finite()) {
             e.kv("cfp2Label", "hashrate");
             e.num("cfp2", h);
         }
@@ -212,7 +261,19 @@ pub fn format_stats(rec: &super::StatsRecord, sensor: &str, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::json::tests::event;
+    use crate::output::json::tests::{event, event4, EVENT4_COMMUNITY_ID};
+
+    #[test]
+    fn community_id_in_its_custom_key() {
+        for kind in [EventKind::Mining, EventKind::MiningSession] {
+            let mut buf = Vec::new();
+            format(&event4(kind, "w"), "s", &mut buf);
+            let s = String::from_utf8(buf).unwrap();
+            // `=` escaped, as in every extension value.
+            let id = EVENT4_COMMUNITY_ID.replace('=', "\\=");
+            assert!(s.contains(&format!(" flexString2Label=communityId flexString2={id}")), "{s}");
+        }
+    }
 
     #[test]
     fn header_and_standard_keys() {
@@ -222,7 +283,12 @@ mod tests {
         assert!(s.starts_with("CEF:0|minewatch|minewatch|"), "{s}");
         assert!(s.contains("|mining|Cryptocurrency mining (cryptonote)|8|rt=1700000000000 "), "{s}");
         assert!(s.contains(" dvchost=sensor|1 "), "{s}");
-        assert!(s.contains(" src=10.0.0.5 spt=40000 dst=2001:db8::1 dpt=3333 proto=TCP "), "{s}");
+        assert!(
+            s.contains(" src=10.0.0.5 spt=40000 c6a3Label=Destination IPv6 Address c6a3=2001:db8::1 dpt=3333 proto=TCP "),
+            "{s}"
+        );
+        assert!(!s.contains(" dst="), "{s}");
+        assert!(s.contains(" act=alert "), "{s}");
         assert!(s.contains(" suser=4Awallet "), "{s}");
         assert!(s.contains(" cs5Label=stratumMethods cs5=login,job "), "{s}");
         assert!(!s.contains("cnt="));
@@ -234,7 +300,9 @@ mod tests {
         format(&event(EventKind::MiningSession, "w"), "s", &mut buf);
         let s = String::from_utf8(buf).unwrap();
         assert!(s.contains("|mining_session|Mining session ended (cryptonote)|3|"), "{s}");
-        assert!(s.contains(" cnt=2 cn1Label=jobs cn1=3 "), "{s}");
+        assert!(s.contains(" flexNumber1Label=sharesSubmitted flexNumber1=2 cn1Label=jobs cn1=3 "), "{s}");
+        assert!(!s.contains("cnt="), "{s}");
+        assert!(s.contains(" act=closed "), "{s}");
         assert!(s.contains(" in=10 out=20 "), "{s}");
         assert!(s.ends_with(" reason=fin"), "{s}");
         // No accepted share of known difficulty: no hash rate.
@@ -261,6 +329,26 @@ mod tests {
         let mut buf = Vec::new();
         format(&Event { kind: EventKind::Mining, end_reason: None, ..ev }, "s", &mut buf);
         assert!(!String::from_utf8(buf).unwrap().contains("cfp2"));
+    }
+
+    #[test]
+    fn no_empty_keys_and_the_pool_name_in_dhost() {
+        let mut ev = event(EventKind::Mining, "w");
+        ev.facts.methods.clear();
+        ev.facts.pool_host = Some("pool.example".into());
+        ev.facts.wallet = Some("4Awallet".into());
+        ev.facts.coin = Some("XMR");
+        ev.client = "[2001:db8::5]:1".parse().unwrap();
+        ev.pool = "192.0.2.1:443".parse().unwrap();
+        let mut buf = Vec::new();
+        format(&ev, "s", &mut buf);
+        let s = String::from_utf8(buf).unwrap();
+        assert!(!s.contains("cs5"), "{s}");
+        assert!(!s.contains("= ") && !s.ends_with('='), "{s}");
+        assert!(s.contains(" c6a2Label=Source IPv6 Address c6a2=2001:db8::5 spt=1 dst=192.0.2.1 "), "{s}");
+        assert!(s.contains(" dhost=pool.example "), "{s}");
+        assert!(s.contains(" cs2Label=wallet cs2=4Awallet "), "{s}");
+        assert!(s.contains(" flexString1Label=coin flexString1=XMR"), "{s}");
     }
 
     #[test]

@@ -23,6 +23,10 @@ pub(crate) struct Head {
     dest_ip: String,
     dest_port: u16,
     proto: &'static str,
+    /// The flow's Community ID v1 (`Derived::community_id`), the key to pivot on between
+    /// sensors; absent only when the endpoints are of two families, which names no flow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    community_id: Option<String>,
 }
 
 impl Head {
@@ -37,6 +41,7 @@ impl Head {
             dest_ip: ev.pool.ip().to_string(),
             dest_port: ev.pool.port(),
             proto: "TCP",
+            community_id: ev.derived.community_id.clone(),
         }
     }
 }
@@ -336,11 +341,31 @@ pub(crate) mod tests {
         .derive()
     }
 
+    /// As [`event`] with an IPv4 pool, so that the endpoints name a flow with a Community ID:
+    /// 10.0.0.5:40000 to 198.51.100.1:3333, whose ID is [`EVENT4_COMMUNITY_ID`].
+    pub(crate) fn event4(kind: EventKind, login: &str) -> Event {
+        Event { pool: "198.51.100.1:3333".parse().unwrap(), ..event(kind, login) }.derive()
+    }
+
+    /// The Community ID of [`event4`]'s flow, worked out apart from the crate (the specification's
+    /// SHA-1 over seed, ordered addresses, protocol, pad, ordered ports), as a second check.
+    pub(crate) const EVENT4_COMMUNITY_ID: &str = "1:DOpsjSv3SQrpJHlf2B3okYRDutA=";
+
     fn parse(ev: &Event) -> serde_json::Value {
         let mut buf = Vec::new();
         format(ev, "sensor-1", &mut buf);
         assert!(!buf.contains(&b'\n'));
         serde_json::from_slice(&buf).unwrap()
+    }
+
+    #[test]
+    fn every_record_names_its_community_id() {
+        for kind in [EventKind::Mining, EventKind::MiningSession] {
+            let v = parse(&event4(kind, "w"));
+            assert_eq!(v["community_id"], EVENT4_COMMUNITY_ID);
+            // Endpoints of two families name no flow: no key rather than an empty one.
+            assert!(parse(&event(kind, "w")).get("community_id").is_none());
+        }
     }
 
     #[test]

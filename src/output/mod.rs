@@ -294,6 +294,23 @@ struct Output {
     transport: Transport,
     /// A file that failed stays silent until it is reopened (SIGHUP).
     failed: bool,
+    /// The reader of this standard output or pipe went away (`EPIPE`: `minewatch … | head`).
+    /// Not an error, as for `grep` or `rg`: the output falls silent without a word, and once
+    /// every output is gone the run stops ([`Outputs::readers_gone`]).
+    gone: bool,
+}
+
+impl Output {
+    /// Marks a failed write or flush: silent from now on; `first` keeps the first real error.
+    /// A reader that went away is no error.
+    fn failed_with(&mut self, e: io::Error, first: &mut io::Result<()>) {
+        self.failed = true;
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            self.gone = true;
+        } else if first.is_ok() {
+            *first = Err(io::Error::new(e.kind(), format!("{}: {e}", self.label)));
+        }
+    }
 }
 
 fn open_append(path: &Path) -> io::Result<Box<dyn Write + Send>> {
@@ -371,7 +388,7 @@ impl Outputs {
                     Transport::Tcp(TcpOut::prepare(addr, &t).map_err(err)?)
                 }
             };
-            outs.push(Output { format, label, transport, failed: false });
+            outs.push(Output { format, label, transport, failed: false, gone: false });
         }
         Ok(Outputs {
             outs,
@@ -397,6 +414,7 @@ impl Outputs {
                 label: format!("{}:writer", format.as_str()),
                 transport: Transport::Writer { out: w, path: None },
                 failed: false,
+                gone: false,
             }],
             sensor: sensor.to_string(),
             syslog: syslog::Header::new(sensor),
@@ -430,6 +448,7 @@ impl Outputs {
                     Ok(w) => {
                         *out = w;
                         o.failed = false;
+                        o.gone = false;
                     }
                     Err(e) => {
                         o.failed = true;
@@ -469,10 +488,7 @@ impl Outputs {
                     }
                     let r = out.write_all(buf).and_then(|()| out.write_all(b"\n"));
                     if let Err(e) = r {
-                        o.failed = true;
-                        if first.is_ok() {
-                            first = Err(io::Error::new(e.kind(), format!("{}: {e}", o.label)));
-                        }
+                        o.failed_with(e, &mut first);
                     }
                 }
                 Transport::Udp(u) => {
@@ -532,14 +548,18 @@ impl Outputs {
                     continue;
                 }
                 if let Err(e) = out.flush() {
-                    o.failed = true;
-                    if first.is_ok() {
-                        first = Err(io::Error::new(e.kind(), format!("{}: {e}", o.label)));
-                    }
+                    o.failed_with(e, &mut first);
                 }
             }
         }
         first
+    }
+
+    /// Whether every output's reader went away (`EPIPE`), so that nothing the run finds can be
+    /// written anywhere: the collector then stops the run, as `grep` stops when `head` has had
+    /// enough. Network outputs never go away (they reconnect or spool).
+    pub fn readers_gone(&self) -> bool {
+        !self.outs.is_empty() && self.outs.iter().all(|o| o.gone)
     }
 
     /// The output-side counters: suppression, and every network output's delivery counters.
@@ -634,6 +654,43 @@ mod tests {
         }
     }
 
+    /// A writer whose every write fails with `kind`.
+    struct Failing(io::ErrorKind);
+    impl Write for Failing {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::Error::from(self.0))
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Err(io::Error::from(self.0))
+        }
+    }
+
+    #[test]
+    fn a_reader_that_went_away_is_no_error_and_ends_the_outputs() {
+        let ev = json::tests::event(EventKind::Mining, "w");
+        let mut o = Outputs::from_writer(Box::new(Failing(io::ErrorKind::BrokenPipe)));
+        assert!(!o.readers_gone());
+        assert!(o.write(&ev).is_ok());
+        assert!(o.flush().is_ok());
+        assert!(o.readers_gone());
+        // Any other failure is an error, and the run goes on (the output is not "gone").
+        let mut o = Outputs::from_writer(Box::new(Failing(io::ErrorKind::StorageFull)));
+        assert!(o.write(&ev).is_err());
+        assert!(!o.readers_gone());
+        // One output still read: not over.
+        let dir = tempfile::tempdir().unwrap();
+        let specs = [
+            OutputSpec { format: None, target: Target::File(dir.path().join("a.json")) },
+            OutputSpec { format: None, target: Target::File(dir.path().join("b.json")) },
+        ];
+        let mut o = Outputs::build(&specs, &OutputOptions::default()).unwrap();
+        if let Some(Transport::Writer { out, .. }) = o.outs.get_mut(0).map(|o| &mut o.transport) {
+            *out = Box::new(Failing(io::ErrorKind::BrokenPipe));
+        }
+        assert!(o.write(&ev).is_ok());
+        assert!(!o.readers_gone());
+    }
+
     #[test]
     fn reopen_follows_log_rotation_and_every_record_is_one_line() {
         let dir = tempfile::tempdir().unwrap();
@@ -673,8 +730,8 @@ mod tests {
         assert_eq!((v["severity"].as_u64(), v["watchlist_label"].as_str()), (Some(1), Some("IR-117")));
         let v: serde_json::Value = serde_json::from_str(&out(Format::Eve)).unwrap();
         assert_eq!(
-            (v["alert"]["severity"].as_u64(), v["watchlist_label"].as_str()),
-            (Some(1), Some("IR-117"))
+            (v["alert"]["severity"].as_u64(), &v["alert"]["metadata"]["watchlist_label"]),
+            (Some(1), &serde_json::json!(["IR-117"]))
         );
         let v: serde_json::Value = serde_json::from_str(&out(Format::Ecs)).unwrap();
         assert_eq!(v["event"]["severity"], 99);

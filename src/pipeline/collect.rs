@@ -95,8 +95,10 @@ const COLLECT_WAIT_RELOADING: Duration = Duration::from_millis(20);
 /// SIGHUP and has the lists read again (on the reloader's own thread, so records keep flowing
 /// meanwhile; the new lists are put in force here, between two records, so none is lost or
 /// written twice), and publishes the sums for `--metrics` whenever counters arrive (about once
-/// a second per reporter on a live capture; never per packet). Returns the summed counters, the
-/// kernel stats and the sink's first error.
+/// a second per reporter on a live capture; never per packet). When every output's reader has
+/// gone (`minewatch … | head`), it sets `stop`, so that the run ends as if interrupted, quietly
+/// and with success. Returns the summed counters, the kernel stats and the sink's first error.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn collect(
     mut sink: Sink,
     rx: Receiver<Record>,
@@ -104,6 +106,7 @@ pub(super) fn collect(
     reopen: Arc<AtomicBool>,
     mut reloader: Option<Reloader>,
     published: Option<Arc<Published>>,
+    stop: Arc<AtomicBool>,
 ) -> Collected {
     // What the collector itself counts (failed reloads).
     let mut own = Counters::default();
@@ -195,6 +198,9 @@ pub(super) fn collect(
         }
         if rx.is_empty() {
             write(&mut sink, |s| s.flush(), &mut err);
+        }
+        if sink.readers_gone() && !stop.load(Ordering::Relaxed) {
+            stop.store(true, Ordering::Relaxed);
         }
     }
     write(&mut sink, |s| s.flush(), &mut err);

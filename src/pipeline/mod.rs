@@ -140,7 +140,8 @@ pub fn run_files(
     let reopen = opts.reopen.clone();
     let published = opts.published.clone();
     let reloader = opts.reload.clone().map(|f| Reloader::new(f, opts.cfg.pools.clone()));
-    let collector = thread::spawn(move || collect(sink, rec_rx, None, reopen, reloader, published));
+    let stop = opts.stop.clone();
+    let collector = thread::spawn(move || collect(sink, rec_rx, None, reopen, reloader, published, stop));
     let n = opts.workers.max(1);
     let intel = Arc::new(Intel::shared(opts.cfg.pools.clone()).with_dns_capacity(opts.cfg.dns_capacity));
     let mut workers: Vec<Worker> =
@@ -201,7 +202,8 @@ pub fn run_live(
     let interval = opts.stats_interval.filter(|i| !i.is_zero());
     let published = opts.published.clone();
     let reloader = opts.reload.clone().map(|f| Reloader::new(f, opts.cfg.pools.clone()));
-    let collector = thread::spawn(move || collect(sink, rec_rx, interval, reopen, reloader, published));
+    let stop = opts.stop.clone();
+    let collector = thread::spawn(move || collect(sink, rec_rx, interval, reopen, reloader, published, stop));
     let n = opts.workers.max(1);
     let intel = Arc::new(Intel::shared(opts.cfg.pools.clone()).with_dns_capacity(opts.cfg.dns_capacity));
     let mut input_errors = Vec::new();

@@ -142,6 +142,31 @@ fn check_stratum(st: &Value, w: &Wire) {
     assert_eq!(st.get("hashrate").and_then(Value::as_f64), w.session.then_some(1e8));
 }
 
+/// The Stratum facts of an EVE alert: `alert.metadata`, each fact a list of strings, intact.
+fn check_eve_metadata(md: &Value, w: &Wire) {
+    let one = |k: &str| -> Option<String> {
+        md.get(k).map(|v| {
+            let list = v.as_array().expect("metadata values are lists");
+            assert_eq!(list.len(), 1, "{k}: {v}");
+            opt(&list[0]).expect("a string")
+        })
+    };
+    assert_eq!(one("login"), w.login);
+    assert_eq!(one("worker"), w.worker);
+    assert_eq!(one("agent"), w.agent);
+    assert_eq!(one("password"), w.password);
+    assert_eq!(one("algo"), w.algo);
+    let methods: Vec<String> = md
+        .get("methods")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(opt).collect())
+        .unwrap_or_default();
+    assert_eq!(methods, w.methods);
+    assert_eq!(one("truncated").as_deref() == Some("true"), w.truncated);
+    let agent = w.agent.as_deref().and_then(minewatch::stratum::agent::parse);
+    assert_eq!(one("agent_name"), agent.as_ref().map(|a| a.name.to_string()));
+}
+
 // ---- a CEF parser, from the specification ------------------------------------------------------
 
 /// Splits a CEF line into its 7 header fields (unescaped) and its extension pairs (unescaped).
@@ -235,49 +260,57 @@ fn check_cef(buf: &[u8], w: &Wire) {
         assert!(map.insert(k.clone(), v.clone()).is_none(), "key {k} twice in {line}");
     }
     let mut want: BTreeMap<String, String> = BTreeMap::new();
+    // An empty value is left out, never written as `key=`.
     let mut put = |k: &str, v: &str| {
-        want.insert(k.to_string(), v.to_string());
+        if !v.is_empty() {
+            want.insert(k.to_string(), v.to_string());
+        }
     };
     put("rt", "1700000000123");
     put("dvchost", &cef_value(&w.sensor));
     put("externalId", "99");
     put("src", "10.1.2.3");
     put("spt", "40001");
-    put("dst", "2001:db8::7");
+    // CEF:0's `dst` is IPv4 only: an IPv6 pool goes in `c6a3`, labelled.
+    put("c6a3Label", "Destination IPv6 Address");
+    put("c6a3", "2001:db8::7");
     put("dpt", "3333");
     put("proto", "TCP");
-    put("app", "stratum");
-    put("act", "alert");
+    put("app", "stratum-v1");
+    put("act", if w.session { "reset" } else { "alert" });
     put("cat", "mining");
     if let Some(l) = &w.login {
         put("suser", &cef_value(l));
     }
+    if let Some(a) = &w.agent {
+        put("requestClientApplication", &cef_value(a));
+    }
     for (key, label, v) in [
         ("cs1", "stratumWorker", &w.worker),
-        ("cs2", "stratumAgent", &w.agent),
         ("cs3", "stratumPassword", &w.password),
         ("cs4", "stratumAlgo", &w.algo),
     ] {
-        if let Some(v) = v {
+        if let Some(v) = v.as_ref().filter(|v| !v.is_empty()) {
             put(&format!("{key}Label"), label);
             put(key, &cef_value(v));
         }
     }
-    put("cs5Label", "stratumMethods");
-    put("cs5", &cef_value(&w.methods.join(",")));
+    if !w.methods.join(",").is_empty() {
+        put("cs5Label", "stratumMethods");
+        put("cs5", &cef_value(&w.methods.join(",")));
+    }
     put("cs6Label", "confidence");
     put("cs6", "detected");
-    put("flexString1Label", "stratumVariant");
-    put("flexString1", "stratum-v1");
     if w.truncated {
-        put("flexString2Label", "truncated");
-        put("flexString2", "true");
+        put("flexNumber2Label", "truncated");
+        put("flexNumber2", "1");
     }
     put("cfp1Label", "difficulty");
     put("cfp1", "0.5");
     if w.session {
         for (k, v) in [
-            ("cnt", "3"),
+            ("flexNumber1Label", "sharesSubmitted"),
+            ("flexNumber1", "3"),
             ("cn1Label", "jobs"),
             ("cn1", "4"),
             ("cn2Label", "sharesAccepted"),
@@ -372,7 +405,9 @@ proptest! {
                     let v = one_json(&buf);
                     assert_eq!(v["event_type"], if w.session { "flow" } else { "alert" });
                     assert_eq!(opt(&v["host"]), Some(w.sensor.clone()));
-                    check_stratum(&v["stratum"], &w);
+                    if !w.session {
+                        check_eve_metadata(&v["alert"]["metadata"], &w);
+                    }
                 }
                 Format::Cef => check_cef(&buf, &w),
             }
@@ -394,11 +429,20 @@ proptest! {
             if format == Format::Cef {
                 let (_, pairs) = parse_cef(std::str::from_utf8(&buf).unwrap());
                 let keys: Vec<&str> = pairs.iter().map(|p| p.0.as_str()).collect();
-                assert_eq!(keys, ["rt", "dvchost", "msg"]);
-                assert!(pairs[2].1.contains(&format!("packets:{n} ")));
-                assert!(pairs[2].1.contains("output_queue_dropped:7"));
+                // An empty sensor name is left out rather than written as `dvchost=`.
+                let want: &[&str] = if sensor.is_empty() { &["rt", "msg"] } else { &["rt", "dvchost", "msg"] };
+                assert_eq!(keys, want);
+                let msg = &pairs[keys.len() - 1].1;
+                assert!(msg.contains(&format!("packets:{n} ")));
+                assert!(msg.contains("output_queue_dropped:7"));
             } else {
                 let v = one_json(&buf);
+                if format == Format::Eve {
+                    // Suricata's names, Suricata's nesting.
+                    assert_eq!(v["stats"]["decoder"]["pkts"], n);
+                    assert_eq!(opt(&v["host"]), Some(sensor.clone()));
+                    continue;
+                }
                 let stats = if format == Format::Ecs { &v["minewatch"]["stats"] } else { &v["stats"] };
                 assert_eq!(stats["packets"], n);
                 assert_eq!(stats["output_queue_dropped"], 7);

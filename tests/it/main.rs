@@ -19,5 +19,7 @@ mod outputs;
 mod pcaps_fresh;
 mod reader;
 mod replay;
+mod schemas;
+mod siem;
 mod syslog;
 mod util;
