@@ -81,39 +81,31 @@ ensure_live_test_tools() {
         say "warning: could not install ${missing[*]}; the live-capture tests will say SKIPPED"
 }
 
-# Installs Debian's prometheus package when promtool is missing: tests/it/metrics.rs runs
-# `promtool check metrics` on the endpoint's page. Not fatal: without it that step says SKIPPED.
-ensure_promtool() {
-    if have promtool; then
+# `ensure_test_tool COMMAND PACKAGE TEST`: installs Debian's PACKAGE with apt-get when COMMAND
+# is on neither PATH nor /usr/sbin, /usr/bin, for the test TEST that runs it. Not fatal: without
+# it, that test says SKIPPED.
+ensure_test_tool() {
+    local cmd=$1 pkg=$2 test=$3
+    if have "$cmd" || [ -x "/usr/sbin/$cmd" ] || [ -x "/usr/bin/$cmd" ]; then
         return 0
     fi
-    say "promtool not found; installing prometheus (for the metrics exposition test)"
+    say "$cmd not found; installing $pkg (for $test)"
     if ! have apt-get; then
-        say "warning: apt-get is not available; tests/it/metrics.rs will skip its promtool check"
+        say "warning: apt-get is not available; $test will say SKIPPED"
         return 0
     fi
     as_root apt-get update </dev/null || true
-    as_root apt-get install -y --no-install-recommends prometheus </dev/null ||
-        say "warning: could not install prometheus; tests/it/metrics.rs will skip its promtool check"
+    as_root apt-get install -y --no-install-recommends "$pkg" </dev/null ||
+        say "warning: could not install $pkg; $test will say SKIPPED"
 }
 
-# Installs systemd (Debian 12 ships systemd-analyze in the systemd package itself) when
-# systemd-analyze is missing: tests/it/deploy.rs runs `systemd-analyze verify` on the unit in deploy/.
-# Installing the package in a container does not start systemd; the test needs none running.
-# Not fatal: without it that test says it is skipped.
-ensure_systemd_analyze() {
-    if have systemd-analyze || [ -x /usr/bin/systemd-analyze ]; then
-        return 0
-    fi
-    say "systemd-analyze not found; installing systemd (for the unit file test)"
-    if ! have apt-get; then
-        say "warning: apt-get is not available; tests/it/deploy.rs will skip the systemd-analyze check"
-        return 0
-    fi
-    as_root apt-get update </dev/null || true
-    as_root apt-get install -y --no-install-recommends systemd </dev/null ||
-        say "warning: could not install systemd; tests/it/deploy.rs will skip the systemd-analyze check"
-}
+# promtool (Debian's prometheus package): tests/it/metrics.rs checks the endpoint's page with it.
+ensure_promtool() { ensure_test_tool promtool prometheus tests/it/metrics.rs; }
+
+# systemd-analyze (Debian 12 ships it in the systemd package itself; installing it in a
+# container starts no systemd, and the test needs none running): tests/it/deploy.rs verifies the
+# unit in deploy/ with it.
+ensure_systemd_analyze() { ensure_test_tool systemd-analyze systemd tests/it/deploy.rs; }
 
 # Makes sure cargo is on PATH (picking up a rustup install in the default place), or explains how
 # to get it.
@@ -135,21 +127,8 @@ locked_flag() {
     if [ -f Cargo.lock ]; then printf '%s' --locked; fi
 }
 
-# Installs rsyslog with apt-get when rsyslogd is missing: tests/it/syslog.rs runs it as a receiver
-# on loopback. Not fatal: without it that test says it is skipped.
-ensure_rsyslog() {
-    if have rsyslogd || [ -x /usr/sbin/rsyslogd ]; then
-        return 0
-    fi
-    say "rsyslogd not found; installing rsyslog (for the syslog receiver test)"
-    if ! have apt-get; then
-        say "warning: apt-get is not available; tests/it/syslog.rs will be skipped"
-        return 0
-    fi
-    as_root apt-get update </dev/null || true
-    as_root apt-get install -y --no-install-recommends rsyslog </dev/null ||
-        say "warning: could not install rsyslog; tests/it/syslog.rs will be skipped"
-}
+# rsyslogd (Debian's rsyslog): tests/it/syslog.rs runs it as a receiver on loopback.
+ensure_rsyslog() { ensure_test_tool rsyslogd rsyslog tests/it/syslog.rs; }
 
 # Two network namespaces joined by a veth pair, for the live benchmarks: `veth_lab NS_A NS_B
 # VETH_A VETH_B DIR` creates them (IPv6 off, so that no router solicitation mixes into the
