@@ -37,6 +37,7 @@ fn event() -> Event {
         bytes_toclient: 90_000,
         end_reason: Some(EndReason::Fin),
         derived: Default::default(),
+        pcap_filename: None,
     }
     .derive()
 }

@@ -6,6 +6,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
+use std::sync::Arc;
 
 use ipnet::IpNet;
 
@@ -65,6 +66,10 @@ pub struct Event {
     /// ([`Derived::of`]): every format prints the same derived facts and no formatter works
     /// them out again.
     pub derived: Derived,
+    /// On replay, the capture file the record came from, as it was named on the command line
+    /// (every session ends with the file it was read from): set by the pipeline, which alone
+    /// knows it, when the record leaves the worker.
+    pub pcap_filename: Option<Arc<str>>,
 }
 
 /// The facts of a record that are worked out rather than seen on the wire. The coin is not
@@ -404,6 +409,7 @@ fn make_event(
             direction: Some(direction),
             ..Derived::of(s.facts, client, pool, conn.first_seen, conn.last_seen)
         },
+        pcap_filename: None,
     })
 }
 
@@ -426,6 +432,7 @@ impl Event {
             bytes_toclient: 0,
             end_reason: None,
             derived: Derived::default(),
+            pcap_filename: None,
         }
         .derive()
     }

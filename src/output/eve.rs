@@ -57,6 +57,9 @@ struct Eve<'a> {
     proto: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     community_id: Option<&'a str>,
+    /// On replay, the capture file the record came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pcap_filename: Option<&'a str>,
     app_proto: &'static str,
     host: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -216,6 +219,7 @@ pub fn format_with(ev: &Event, sensor: &str, watch: Option<&str>, out: &mut Vec<
         dest_port: ev.pool.port(),
         proto: "TCP",
         community_id: ev.derived.community_id.as_deref(),
+        pcap_filename: ev.pcap_filename.as_deref(),
         // A Stratum session seen only as its TLS hello is, on the wire, TLS.
         app_proto: if ev.facts.variant == Some(Variant::Tls) { "tls" } else { "stratum" },
         host: sensor,

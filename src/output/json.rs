@@ -27,6 +27,9 @@ pub(crate) struct Head {
     /// sensors; absent only when the endpoints are of two families, which names no flow.
     #[serde(skip_serializing_if = "Option::is_none")]
     community_id: Option<String>,
+    /// On replay, the capture file the record came from (Suricata's `pcap_filename`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pcap_filename: Option<String>,
 }
 
 impl Head {
@@ -42,6 +45,7 @@ impl Head {
             dest_port: ev.pool.port(),
             proto: "TCP",
             community_id: ev.derived.community_id.clone(),
+            pcap_filename: ev.pcap_filename.as_deref().map(str::to_string),
         }
     }
 }
@@ -337,6 +341,7 @@ pub(crate) mod tests {
             bytes_toclient: 20,
             end_reason: (kind == EventKind::MiningSession).then_some(EndReason::Fin),
             derived: Derived::default(),
+            pcap_filename: None,
         }
         .derive()
     }

@@ -158,6 +158,10 @@ pub fn run_files(
                 continue;
             }
         };
+        let name: Arc<str> = Arc::from(path.as_str());
+        for w in &mut workers {
+            w.file = Some(name.clone());
+        }
         let failed = replay::replay_input(&mut workers, &input, progress);
         if let Some(reason) = input.error() {
             input_errors.push((path.clone(), reason.to_string()));

@@ -34,6 +34,8 @@ pub(super) struct Worker {
     hosts: Arc<HostTable>,
     records: Sender<Record>,
     pub(super) own: Counters,
+    /// Replay: the capture file being read, named on every record that leaves this worker.
+    pub(super) file: Option<Arc<str>>,
     /// Replay: the packet time of the next tick, and the latest packet time seen.
     next_tick: Option<Ts>,
     last_ts: Ts,
@@ -57,6 +59,7 @@ impl Worker {
             hosts,
             records,
             own: Counters::default(),
+            file: None,
             next_tick: None,
             last_ts: Ts::default(),
         }
@@ -89,9 +92,9 @@ impl Worker {
 
     /// A TCP packet, decoded, to the flow table.
     fn tcp_packet(&mut self, pkt: &Packet<'_>, tcp: &TcpInfo, ts: Ts) {
-        let Worker { table, hosts, records, own, .. } = self;
+        let Worker { table, hosts, records, own, file, .. } = self;
         own.tcp_packets += 1;
-        table.tcp(pkt, tcp, ts, &mut |ev| deliver(hosts, records, own, ev));
+        table.tcp(pkt, tcp, ts, &mut |ev| deliver(hosts, records, own, file, ev));
     }
 
     /// One item handed over, with its bytes.
@@ -123,9 +126,9 @@ impl Worker {
 
     pub(super) fn tick(&mut self, now: Ts) {
         self.defrag.expire(now, &mut self.own);
-        let Worker { table, hosts, records, own, .. } = self;
-        table.recheck_names(now, &mut |ev| deliver(hosts, records, own, ev));
-        table.expire(now, &mut |ev| deliver(hosts, records, own, ev));
+        let Worker { table, hosts, records, own, file, .. } = self;
+        table.recheck_names(now, &mut |ev| deliver(hosts, records, own, file, ev));
+        table.expire(now, &mut |ev| deliver(hosts, records, own, file, ev));
         self.report();
     }
 
@@ -135,14 +138,14 @@ impl Worker {
     /// ticks of packet time look it up again, deterministically.
     pub(super) fn recheck_names(&mut self) {
         if self.table.names_news() {
-            let Worker { table, hosts, records, own, .. } = self;
-            table.recheck_names(now(), &mut |ev| deliver(hosts, records, own, ev));
+            let Worker { table, hosts, records, own, file, .. } = self;
+            table.recheck_names(now(), &mut |ev| deliver(hosts, records, own, file, ev));
         }
     }
 
     pub(super) fn flush(&mut self) {
-        let Worker { table, hosts, records, own, .. } = self;
-        table.flush_all(&mut |ev| deliver(hosts, records, own, ev));
+        let Worker { table, hosts, records, own, file, .. } = self;
+        table.flush_all(&mut |ev| deliver(hosts, records, own, file, ev));
     }
 
     fn counters(&self) -> Counters {
@@ -192,7 +195,14 @@ impl Route for Worker {
     }
 }
 
-fn deliver(hosts: &HostTable, records: &Sender<Record>, own: &mut Counters, ev: Event) {
+fn deliver(
+    hosts: &HostTable,
+    records: &Sender<Record>,
+    own: &mut Counters,
+    file: &Option<Arc<str>>,
+    mut ev: Event,
+) {
+    ev.pcap_filename.clone_from(file);
     if !hosts.record(&ev) {
         own.hosts_table_full += 1;
     }

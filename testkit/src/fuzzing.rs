@@ -503,6 +503,7 @@ pub fn fuzz_output_json(data: &[u8]) {
             bytes_toclient: n(3),
             end_reason: end,
             derived: Default::default(),
+            pcap_filename: None,
         }
         .derive();
         check_event(&ev);

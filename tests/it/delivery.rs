@@ -36,6 +36,7 @@ fn event(n: u64) -> Event {
         bytes_toclient: 0,
         end_reason: None,
         derived: Default::default(),
+        pcap_filename: None,
     }
     .derive()
 }

@@ -238,6 +238,7 @@ fn a_million_hosts_fill_the_host_table_and_are_refused() {
             bytes_toclient: 0,
             end_reason: None,
             derived: Default::default(),
+            pcap_filename: None,
         };
         if !hosts.record(&ev) {
             refused += 1;

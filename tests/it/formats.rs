@@ -100,6 +100,7 @@ fn event(w: &Wire) -> Event {
         bytes_toclient: 20,
         end_reason: w.session.then_some(EndReason::Rst),
         derived: Default::default(),
+        pcap_filename: None,
     }
     .derive()
 }

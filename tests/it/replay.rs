@@ -214,3 +214,32 @@ fn corpus_location_is_relative_to_the_manifest() {
     assert!(dir.ends_with(Path::new("../shared/corpus")), "{}", dir.display());
     assert!(dir.starts_with(env!("CARGO_MANIFEST_DIR")));
 }
+
+/// Every record of a replay names the capture file its session was read from (JSON and EVE
+/// `pcap_filename`), with several files after one another; a live record names none.
+#[test]
+fn every_record_names_the_capture_it_came_from() {
+    let files = ["sv1-cpuminer.pcap", "cryptonote-xmrig.pcap", "tls-pool-sni.pcap"];
+    let paths: Vec<String> =
+        files.iter().map(|f| util::pcaps_dir().join(f).to_string_lossy().into_owned()).collect();
+    for format in ["json", "eve"] {
+        let mut args = vec!["-q".to_string(), "--format".to_string(), format.to_string()];
+        for p in &paths {
+            args.push("-r".to_string());
+            args.push(p.clone());
+        }
+        let out = util::run(&args, None);
+        assert_eq!(out.code(), Some(0), "{}", out.stderr);
+        let mut seen = std::collections::BTreeSet::new();
+        for line in out.stdout.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).expect("JSON");
+            let file = v["pcap_filename"].as_str().unwrap_or_else(|| panic!("no pcap_filename: {line}"));
+            assert!(paths.iter().any(|p| p == file), "{file} is not an input: {line}");
+            // The session's own file: its client address is only in that capture.
+            let single = util::run(&["-q", "--format", format, "-r", file], None);
+            assert!(single.stdout.contains(&format!("\"flow_id\":{}", v["flow_id"])), "{file}: {line}");
+            seen.insert(file.to_string());
+        }
+        assert_eq!(seen.len(), files.len(), "{format}: {seen:?}");
+    }
+}
