@@ -47,19 +47,9 @@ fn eve_time(ts: Ts) -> String {
 
 #[derive(Serialize)]
 struct Eve<'a> {
-    timestamp: String,
-    flow_id: u64,
-    event_type: &'static str,
-    src_ip: String,
-    src_port: u16,
-    dest_ip: String,
-    dest_port: u16,
-    proto: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    community_id: Option<&'a str>,
-    /// On replay, the capture file the record came from.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pcap_filename: Option<&'a str>,
+    /// The head every JSON and EVE record shares (`json::Head`), with Suricata's time format.
+    #[serde(flatten)]
+    head: json::Head,
     app_proto: &'static str,
     host: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -210,16 +200,7 @@ pub fn format_with(ev: &Event, sensor: &str, watch: Option<&str>, out: &mut Vec<
         }
     };
     let rec = Eve {
-        timestamp: eve_time(ev.ts),
-        flow_id: ev.flow_id,
-        event_type: if session { "flow" } else { "alert" },
-        src_ip: ev.client.ip().to_string(),
-        src_port: ev.client.port(),
-        dest_ip: ev.pool.ip().to_string(),
-        dest_port: ev.pool.port(),
-        proto: "TCP",
-        community_id: ev.derived.community_id.as_deref(),
-        pcap_filename: ev.pcap_filename.as_deref(),
+        head: json::Head::of(ev, if session { "flow" } else { "alert" }).with_time(eve_time(ev.ts)),
         // A Stratum session seen only as its TLS hello is, on the wire, TLS.
         app_proto: if ev.facts.variant == Some(Variant::Tls) { "tls" } else { "stratum" },
         host: sensor,

@@ -12,7 +12,8 @@ use crate::intel::{SEVERITY_DEFAULT, SEVERITY_WATCHLISTED};
 use crate::verdict::{Event, EventKind};
 
 /// The head every JSON and EVE record opens with, in Suricata's EVE order, written here only:
-/// the two formats differ after it, never in it.
+/// the two formats differ after it, never in it (EVE writes the time with Suricata's numeric
+/// offset, [`Head::with_time`]).
 #[derive(Serialize)]
 pub(crate) struct Head {
     timestamp: String,
@@ -47,6 +48,11 @@ impl Head {
             community_id: ev.derived.community_id.clone(),
             pcap_filename: ev.pcap_filename.as_deref().map(str::to_string),
         }
+    }
+
+    /// The same head with the time written as `timestamp`.
+    pub(crate) fn with_time(self, timestamp: String) -> Head {
+        Head { timestamp, ..self }
     }
 }
 
