@@ -335,7 +335,7 @@ impl Args {
     /// The outputs asked for; standard output when none.
     pub fn outputs(&self) -> Vec<OutputSpec> {
         if self.output.is_empty() {
-            vec![OutputSpec { format: None, target: Target::Stdout }]
+            vec![OutputSpec { format: None, target: Target::Stdout, types: Default::default() }]
         } else {
             self.output.clone()
         }
@@ -387,7 +387,7 @@ mod tests {
     #[test]
     fn defaults_and_errors() {
         let a = Args::try_parse_from(["minewatch", "-r", "a.pcap"]).unwrap();
-        assert_eq!(a.outputs(), vec![OutputSpec { format: None, target: Target::Stdout }]);
+        assert_eq!(a.outputs(), vec![OutputSpec { format: None, target: Target::Stdout, types: Default::default() }]);
         assert_eq!(a.format, Format::Json);
         assert_eq!(a.output_options().suppress, None);
         assert_eq!(a.home_net, HomeNet::default());

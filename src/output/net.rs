@@ -134,12 +134,22 @@ pub struct TcpOptions {
     pub drain: Duration,
 }
 
+/// What became of one record handed to a [`Conn`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    Delivered,
+    /// The connection is lost: the record is kept and sent again after a reconnect.
+    Lost,
+    /// The receiver answered with an error (a Redis key of the wrong type): sending it again
+    /// would fail again, so it is counted (`output_send_errors`) and dropped.
+    Refused,
+}
+
 /// One connection of a stream output, as the sender thread sees it.
 pub trait Conn: Send {
     /// Whether the receiver still has the connection open (checked before each burst).
     fn alive(&mut self) -> bool;
-    /// Delivers one record; `false` means the connection is lost (the record is kept).
-    fn send(&mut self, msg: &[u8]) -> bool;
+    fn send(&mut self, msg: &[u8]) -> Delivery;
     /// Ends the connection at exit.
     fn close(&mut self) {}
 }
@@ -173,10 +183,13 @@ impl Conn for SyslogConn {
         alive(&self.stream)
     }
 
-    fn send(&mut self, msg: &[u8]) -> bool {
+    fn send(&mut self, msg: &[u8]) -> Delivery {
         self.frame.clear();
         syslog::octet_counted(msg, &mut self.frame);
-        self.stream.write_all(&self.frame).is_ok()
+        match self.stream.write_all(&self.frame) {
+            Ok(()) => Delivery::Delivered,
+            Err(_) => Delivery::Lost,
+        }
     }
 
     fn close(&mut self) {
@@ -394,9 +407,15 @@ impl SenderThread {
         }
     }
 
-    fn write(&mut self, msg: &[u8]) -> bool {
-        let Some(conn) = self.conn.as_mut() else { return false };
-        conn.send(msg)
+    fn write(&mut self, msg: &[u8]) -> Delivery {
+        let Some(conn) = self.conn.as_mut() else { return Delivery::Lost };
+        let d = conn.send(msg);
+        match d {
+            Delivery::Delivered => inc(&self.c.delivered),
+            Delivery::Refused => inc(&self.c.send_errors),
+            Delivery::Lost => {}
+        }
+        d
     }
 
     /// Sends the spool, then the memory queue, until done or the connection fails.
@@ -410,14 +429,13 @@ impl SenderThread {
         let mut sent = 0usize;
         while let Some(spool) = self.spool.as_mut() {
             let Ok(Some(rec)) = spool.front() else { break };
-            if !self.write(&rec) {
+            if self.write(&rec) == Delivery::Lost {
                 self.disconnect();
                 break;
             }
             let Some(spool) = self.spool.as_mut() else { break };
             let _ = spool.pop();
             inc(&self.c.spool_replayed);
-            inc(&self.c.delivered);
             sent += 1;
             if sent % COMMIT_EVERY == 0 {
                 let _ = spool.commit();
@@ -432,12 +450,11 @@ impl SenderThread {
             return;
         }
         while let Some(msg) = self.pending.pop_front() {
-            if !self.write(&msg) {
+            if self.write(&msg) == Delivery::Lost {
                 self.pending.push_front(msg);
                 self.disconnect();
                 return;
             }
-            inc(&self.c.delivered);
             inc(&self.c.finished);
         }
     }
