@@ -71,7 +71,7 @@ impl Server {
         if let Some(mut c) = self.child.take() {
             let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
             let started = Instant::now();
-            while started.elapsed() < LIMIT && !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+            while started.elapsed() < LIMIT {
                 if let Ok(Some(_)) = c.try_wait() {
                     return;
                 }
