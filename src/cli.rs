@@ -387,7 +387,10 @@ mod tests {
     #[test]
     fn defaults_and_errors() {
         let a = Args::try_parse_from(["minewatch", "-r", "a.pcap"]).unwrap();
-        assert_eq!(a.outputs(), vec![OutputSpec { format: None, target: Target::Stdout, types: Default::default() }]);
+        assert_eq!(
+            a.outputs(),
+            vec![OutputSpec { format: None, target: Target::Stdout, types: Default::default() }]
+        );
         assert_eq!(a.format, Format::Json);
         assert_eq!(a.output_options().suppress, None);
         assert_eq!(a.home_net, HomeNet::default());

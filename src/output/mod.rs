@@ -230,7 +230,8 @@ impl FromStr for RecordTypes {
 
 impl std::fmt::Display for RecordTypes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names: Vec<&str> = RecordType::ALL.into_iter().filter(|t| self.takes(*t)).map(RecordType::as_str).collect();
+        let names: Vec<&str> =
+            RecordType::ALL.into_iter().filter(|t| self.takes(*t)).map(RecordType::as_str).collect();
         f.write_str(&names.join(","))
     }
 }
@@ -420,7 +421,10 @@ enum Transport {
     Udp(UdpOut),
     /// A stream output through a sender thread: syslog over TCP (`syslog: true`, each record
     /// gets a syslog header) or Redis (the record alone).
-    Tcp { out: TcpOut, syslog: bool },
+    Tcp {
+        out: TcpOut,
+        syslog: bool,
+    },
 }
 
 struct Output {
@@ -518,18 +522,25 @@ impl Outputs {
                 Target::SyslogUdp(a) => Transport::Udp(UdpOut::open(resolve(a).map_err(err)?).map_err(err)?),
                 Target::SyslogTcp(a) => {
                     let addr = resolve(a).map_err(err)?;
-                    let name = OutputSpec { format: Some(format), target: spec.target.clone(), types: spec.types }.label();
+                    let name =
+                        OutputSpec { format: Some(format), target: spec.target.clone(), types: spec.types }
+                            .label();
                     let spool = opts.spool.as_ref().map(|d| (net::spool_dir(d, &name), opts.spool_max_bytes));
                     let t = TcpOptions { queue: opts.queue, spool, drain: opts.drain };
                     Transport::Tcp { out: TcpOut::prepare(addr, &t).map_err(err)?, syslog: true }
                 }
                 Target::Redis(r) => {
                     let addr = resolve(&r.addr).map_err(err)?;
-                    let name = OutputSpec { format: Some(format), target: spec.target.clone(), types: spec.types }.label();
+                    let name =
+                        OutputSpec { format: Some(format), target: spec.target.clone(), types: spec.types }
+                            .label();
                     let spool = opts.spool.as_ref().map(|d| (net::spool_dir(d, &name), opts.spool_max_bytes));
                     let t = TcpOptions { queue: opts.queue, spool, drain: opts.drain };
                     let link = Box::new(RedisLink::new(addr, r.clone()));
-                    Transport::Tcp { out: TcpOut::prepare_link(link, "minewatch-redis", &t).map_err(err)?, syslog: false }
+                    Transport::Tcp {
+                        out: TcpOut::prepare_link(link, "minewatch-redis", &t).map_err(err)?,
+                        syslog: false,
+                    }
                 }
             };
             outs.push(Output { format, types: spec.types, label, transport, failed: false, gone: false });
@@ -689,7 +700,12 @@ impl Outputs {
     /// Writes one `stats` record to every output.
     pub fn write_stats(&mut self, rec: &StatsRecord) -> io::Result<()> {
         let sensor = std::mem::take(&mut self.sensor);
-        let r = self.emit(|f, b| f.format_stats(rec, &sensor, b), syslog::Severity::Info, rec.ts, RecordType::Stats);
+        let r = self.emit(
+            |f, b| f.format_stats(rec, &sensor, b),
+            syslog::Severity::Info,
+            rec.ts,
+            RecordType::Stats,
+        );
         self.sensor = sensor;
         r
     }
@@ -751,7 +767,8 @@ impl Outputs {
     pub fn settle(&self) {
         let deadline = Instant::now() + self.drain;
         loop {
-            let busy = self.outs.iter().any(|o| matches!(&o.transport, Transport::Tcp { out: t, .. } if t.busy()));
+            let busy =
+                self.outs.iter().any(|o| matches!(&o.transport, Transport::Tcp { out: t, .. } if t.busy()));
             if !busy || Instant::now() >= deadline {
                 return;
             }
@@ -778,7 +795,10 @@ mod tests {
     #[test]
     fn output_syntax() {
         let p = |s: &str| s.parse::<OutputSpec>();
-        assert_eq!(p("-").unwrap(), OutputSpec { format: None, target: Target::Stdout, types: RecordTypes::ALL });
+        assert_eq!(
+            p("-").unwrap(),
+            OutputSpec { format: None, target: Target::Stdout, types: RecordTypes::ALL }
+        );
         assert_eq!(p("x.json").unwrap().target, Target::File("x.json".into()));
         assert_eq!(p("/var/log/mw.json").unwrap().target, Target::File("/var/log/mw.json".into()));
         let s = p("cef:syslog+tcp://127.0.0.1:6514").unwrap();
@@ -794,6 +814,36 @@ mod tests {
         assert!(p("json:").is_err());
         assert_eq!(s.label(), "cef:syslog+tcp://127.0.0.1:6514");
         assert_eq!(p("x.json").unwrap().label(), "x.json");
+    }
+
+    #[test]
+    fn redis_and_types_syntax() {
+        let p = |s: &str| s.parse::<OutputSpec>();
+        let r = p("eve:redis://127.0.0.1:6379/suricata?mode=stream&types=mining").unwrap();
+        assert_eq!(r.format, Some(Format::Eve));
+        let Target::Redis(t) = &r.target else { panic!("{r:?}") };
+        assert_eq!((t.addr.as_str(), t.key.as_str(), t.mode), ("127.0.0.1:6379", "suricata", Mode::Stream));
+        assert_eq!(t.maxlen, redis::STREAM_MAXLEN);
+        assert!(r.types.takes(RecordType::Mining) && !r.types.takes(RecordType::Stats));
+        assert_eq!(r.label(), "eve:redis://127.0.0.1:6379/suricata?mode=stream&types=mining");
+        let Target::Redis(t) = p("redis://h:1/k").unwrap().target else { panic!() };
+        assert_eq!(t.mode, Mode::List, "list by default, as Suricata");
+        let Target::Redis(t) = p("redis://h:1/k?mode=stream&maxlen=0").unwrap().target else { panic!() };
+        assert_eq!(t.maxlen, 0);
+        let f = p("json:/var/log/a.json?types=mining,mining_session").unwrap();
+        assert_eq!(f.target, Target::File("/var/log/a.json".into()));
+        assert_eq!(f.label(), "json:/var/log/a.json?types=mining,mining_session");
+        let s = p("syslog+tcp://h:1?types=stats").unwrap();
+        assert_eq!(s.target, Target::SyslogTcp("h:1".into()));
+        assert_eq!(s.types.to_string(), "stats");
+        // A `?` in a file name that is no option stays in the name.
+        assert_eq!(p("odd?name.json").unwrap().target, Target::File("odd?name.json".into()));
+        assert_eq!(p("x.json").unwrap().types, RecordTypes::ALL);
+        assert_eq!(p("a?types=mining,nope"), Err(SpecError::UnknownType("nope".into())));
+        assert!(p("redis://h:1/").is_err());
+        assert!(p("redis://h/k").is_err());
+        assert!(p("redis://h:1/k?mode=x").is_err());
+        assert!(p("redis://h:1/k?maxlen=-1").is_err());
     }
 
     #[derive(Clone, Default)]
@@ -834,8 +884,16 @@ mod tests {
         // One output still read: not over.
         let dir = tempfile::tempdir().unwrap();
         let specs = [
-            OutputSpec { format: None, target: Target::File(dir.path().join("a.json")) },
-            OutputSpec { format: None, target: Target::File(dir.path().join("b.json")) },
+            OutputSpec {
+                format: None,
+                target: Target::File(dir.path().join("a.json")),
+                types: RecordTypes::ALL,
+            },
+            OutputSpec {
+                format: None,
+                target: Target::File(dir.path().join("b.json")),
+                types: RecordTypes::ALL,
+            },
         ];
         let mut o = Outputs::build(&specs, &OutputOptions::default()).unwrap();
         if let Some(Transport::Writer { out, .. }) = o.outs.get_mut(0).map(|o| &mut o.transport) {
@@ -850,8 +908,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.log");
         let specs = [
-            OutputSpec { format: Some(Format::Cef), target: Target::File(path.clone()) },
-            OutputSpec { format: None, target: Target::File(dir.path().join("b.json")) },
+            OutputSpec {
+                format: Some(Format::Cef),
+                target: Target::File(path.clone()),
+                types: RecordTypes::ALL,
+            },
+            OutputSpec {
+                format: None,
+                target: Target::File(dir.path().join("b.json")),
+                types: RecordTypes::ALL,
+            },
         ];
         let opts = OutputOptions { sensor: "s".into(), ..OutputOptions::default() };
         let mut o = Outputs::build(&specs, &opts).unwrap();

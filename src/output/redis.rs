@@ -96,7 +96,8 @@ struct RedisConn {
 
 impl Link for RedisLink {
     fn connect(&mut self) -> io::Result<Box<dyn Conn>> {
-        let client = redis::Client::open((self.addr.ip().to_string(), self.addr.port())).map_err(io::Error::other)?;
+        let client =
+            redis::Client::open((self.addr.ip().to_string(), self.addr.port())).map_err(io::Error::other)?;
         let conn = client.get_connection_with_timeout(IO_TIMEOUT).map_err(io::Error::other)?;
         conn.set_write_timeout(Some(IO_TIMEOUT)).map_err(io::Error::other)?;
         conn.set_read_timeout(Some(IO_TIMEOUT)).map_err(io::Error::other)?;
@@ -119,9 +120,15 @@ impl Conn for RedisConn {
             Mode::List => c.arg("RPUSH").arg(&t.key).arg(msg),
             Mode::Lpush => c.arg("LPUSH").arg(&t.key).arg(msg),
             Mode::Channel => c.arg("PUBLISH").arg(&t.key).arg(msg),
-            Mode::Stream if t.maxlen > 0 => {
-                c.arg("XADD").arg(&t.key).arg("MAXLEN").arg("~").arg(t.maxlen).arg("*").arg(STREAM_FIELD).arg(msg)
-            }
+            Mode::Stream if t.maxlen > 0 => c
+                .arg("XADD")
+                .arg(&t.key)
+                .arg("MAXLEN")
+                .arg("~")
+                .arg(t.maxlen)
+                .arg("*")
+                .arg(STREAM_FIELD)
+                .arg(msg),
             Mode::Stream => c.arg("XADD").arg(&t.key).arg("*").arg(STREAM_FIELD).arg(msg),
         };
         match self.cmd.query::<redis::Value>(&mut self.conn) {
@@ -131,7 +138,9 @@ impl Conn for RedisConn {
             Err(e)
                 if matches!(
                     e.kind(),
-                    redis::ErrorKind::ResponseError | redis::ErrorKind::ExtensionError | redis::ErrorKind::TypeError
+                    redis::ErrorKind::ResponseError
+                        | redis::ErrorKind::ExtensionError
+                        | redis::ErrorKind::TypeError
                 ) =>
             {
                 Delivery::Refused

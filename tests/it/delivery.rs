@@ -41,12 +41,11 @@ fn event(n: u64) -> Event {
 }
 
 fn outputs(port: u16, spool: Option<&Path>, queue: usize, drain: Duration) -> Outputs {
-    let spec =
-        OutputSpec {
-            format: Some(Format::Json),
-            target: Target::SyslogTcp(format!("127.0.0.1:{port}")),
-            types: Default::default(),
-        };
+    let spec = OutputSpec {
+        format: Some(Format::Json),
+        target: Target::SyslogTcp(format!("127.0.0.1:{port}")),
+        types: Default::default(),
+    };
     let opts = OutputOptions {
         sensor: "test-sensor".into(),
         spool: spool.map(Path::to_path_buf),

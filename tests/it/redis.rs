@@ -121,7 +121,9 @@ impl Drop for Server {
 /// none to start.
 fn server(tmp: &Path) -> Option<Server> {
     let Some(bin) = redis_server() else {
-        eprintln!("SKIPPED: redis-server is not installed (scripts/lib.sh installs the redis-server package)");
+        eprintln!(
+            "SKIPPED: redis-server is not installed (scripts/lib.sh installs the redis-server package)"
+        );
         return None;
     };
     let mut s = Server { bin, dir: tmp.to_path_buf(), port: free_port(), child: None };
@@ -174,8 +176,11 @@ fn every_record_arrives_once_in_a_list_and_in_a_stream() {
     // LPUSH: newest first; `types=mining` keeps the session and stats records out.
     let mut lpushed = srv.list("mw-suricata");
     lpushed.reverse();
-    let mining: Vec<String> =
-        want.iter().filter(|l| serde_json::from_str::<Value>(l).unwrap()["event_type"] == "mining").cloned().collect();
+    let mining: Vec<String> = want
+        .iter()
+        .filter(|l| serde_json::from_str::<Value>(l).unwrap()["event_type"] == "mining")
+        .cloned()
+        .collect();
     assert_eq!(mining.len(), SESSIONS);
     assert_eq!(lpushed, mining);
     let stats: Value = serde_json::from_str(want.last().unwrap()).unwrap();
