@@ -228,9 +228,11 @@ pub struct Args {
 
     // ---- Outputs: formats, transports, delivery (docs/alert-schema.md, README "Into a SIEM") ----
     /// Where records go, repeatable: `[FORMAT:]TARGET`. TARGET is `-` (standard output, the
-    /// default), a file (appended; reopened on SIGHUP), `syslog+udp://HOST:PORT` or
-    /// `syslog+tcp://HOST:PORT` (RFC 5424; TCP octet-counted, reconnecting, queued). FORMAT is
-    /// json, cef, ecs or eve; without it `--format` applies.
+    /// default), a file (appended; reopened on SIGHUP), `syslog+udp://HOST:PORT`,
+    /// `syslog+tcp://HOST:PORT` (RFC 5424; TCP octet-counted, reconnecting, queued) or
+    /// `redis://HOST:PORT/KEY?mode=list|lpush|channel|stream` (reconnecting, queued). FORMAT is
+    /// json, cef, ecs or eve; without it `--format` applies. `?types=mining,mining_session,stats`
+    /// after TARGET limits the output to those record types.
     #[arg(short = 'o', long = "output", value_name = "[FORMAT:]TARGET")]
     pub output: Vec<OutputSpec>,
 
