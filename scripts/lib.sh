@@ -130,6 +130,10 @@ locked_flag() {
 # rsyslogd (Debian's rsyslog): tests/it/syslog.rs runs it as a receiver on loopback.
 ensure_rsyslog() { ensure_test_tool rsyslogd rsyslog tests/it/syslog.rs; }
 
+# redis-server (Debian's redis-server): tests/it/redis.rs starts one on loopback as the Redis
+# output's receiver.
+ensure_redis() { ensure_test_tool redis-server redis-server tests/it/redis.rs; }
+
 # Two network namespaces joined by a veth pair, for the live benchmarks: `veth_lab NS_A NS_B
 # VETH_A VETH_B DIR` creates them (IPv6 off, so that no router solicitation mixes into the
 # counts; jumbo MTU, so that no captured frame is too long to replay) and removes them, and the

@@ -228,9 +228,11 @@ pub struct Args {
 
     // ---- Outputs: formats, transports, delivery (docs/alert-schema.md, README "Into a SIEM") ----
     /// Where records go, repeatable: `[FORMAT:]TARGET`. TARGET is `-` (standard output, the
-    /// default), a file (appended; reopened on SIGHUP), `syslog+udp://HOST:PORT` or
-    /// `syslog+tcp://HOST:PORT` (RFC 5424; TCP octet-counted, reconnecting, queued). FORMAT is
-    /// json, cef, ecs or eve; without it `--format` applies.
+    /// default), a file (appended; reopened on SIGHUP), `syslog+udp://HOST:PORT`,
+    /// `syslog+tcp://HOST:PORT` (RFC 5424; TCP octet-counted, reconnecting, queued) or
+    /// `redis://HOST:PORT/KEY?mode=list|lpush|channel|stream` (reconnecting, queued). FORMAT is
+    /// json, cef, ecs or eve; without it `--format` applies. `?types=mining,mining_session,stats`
+    /// after TARGET limits the output to those record types.
     #[arg(short = 'o', long = "output", value_name = "[FORMAT:]TARGET")]
     pub output: Vec<OutputSpec>,
 
@@ -335,7 +337,7 @@ impl Args {
     /// The outputs asked for; standard output when none.
     pub fn outputs(&self) -> Vec<OutputSpec> {
         if self.output.is_empty() {
-            vec![OutputSpec { format: None, target: Target::Stdout }]
+            vec![OutputSpec { format: None, target: Target::Stdout, types: Default::default() }]
         } else {
             self.output.clone()
         }
@@ -387,7 +389,10 @@ mod tests {
     #[test]
     fn defaults_and_errors() {
         let a = Args::try_parse_from(["minewatch", "-r", "a.pcap"]).unwrap();
-        assert_eq!(a.outputs(), vec![OutputSpec { format: None, target: Target::Stdout }]);
+        assert_eq!(
+            a.outputs(),
+            vec![OutputSpec { format: None, target: Target::Stdout, types: Default::default() }]
+        );
         assert_eq!(a.format, Format::Json);
         assert_eq!(a.output_options().suppress, None);
         assert_eq!(a.home_net, HomeNet::default());

@@ -79,13 +79,19 @@ pub fn check(cfg: &Config) -> Result<String, Vec<String>> {
                 tcp_outputs = true;
                 ("syslog over TCP", check_address(a))
             }
+            Target::Redis(r) => {
+                tcp_outputs = true;
+                ("redis", check_address(&r.addr))
+            }
         };
         if let Err(e) = check {
             problems.push(format!("output {}: {e}", spec.label()));
         }
         let label = if i == 0 { "outputs:" } else { "" };
         // The target without the format prefix: the format is said after it for every output.
-        let target = crate::output::OutputSpec { format: None, target: spec.target.clone() }.label();
+        let target =
+            crate::output::OutputSpec { format: None, target: spec.target.clone(), types: spec.types }
+                .label();
         line(label, &format!("{target} ({kind}, {})", format.as_str()));
     }
     match (&options.spool, tcp_outputs) {
@@ -96,7 +102,9 @@ pub fn check(cfg: &Config) -> Result<String, Vec<String>> {
             let mib = options.spool_max_bytes >> 20;
             line("spool:", &format!("{} (at most {mib} MiB per output)", dir.display()));
         }
-        (Some(dir), false) => line("spool:", &format!("{} (unused: no syslog+tcp output)", dir.display())),
+        (Some(dir), false) => {
+            line("spool:", &format!("{} (unused: no syslog+tcp or redis output)", dir.display()))
+        }
         (None, _) => {}
     }
     if let Some(window) = options.suppress {

@@ -12,6 +12,7 @@ pub mod ecs;
 pub mod eve;
 pub mod json;
 pub mod net;
+pub mod redis;
 pub mod spool;
 pub mod suppress;
 pub mod syslog;
@@ -30,6 +31,7 @@ use crate::time::Ts;
 use crate::verdict::{Event, EventKind};
 
 use net::{TcpOptions, TcpOut, UdpOut};
+use redis::{Mode, RedisLink, RedisTarget};
 use suppress::{Decision, Suppressor};
 
 /// A `stats` record: every counter, summed over the threads, and the kernel's capture drops.
@@ -114,8 +116,16 @@ impl Format {
 pub enum SpecError {
     #[error("unknown format {0:?} (json, cef, ecs, eve)")]
     UnknownFormat(String),
-    #[error("unknown output scheme in {0:?} (syslog+udp://, syslog+tcp://)")]
+    #[error("unknown output scheme in {0:?} (syslog+udp://, syslog+tcp://, redis://)")]
     UnknownScheme(String),
+    #[error("unknown record type {0:?} (mining, mining_session, stats)")]
+    UnknownType(String),
+    #[error("unknown output option {0:?} (types=; redis:// also mode=, maxlen=)")]
+    UnknownOption(String),
+    #[error("unknown redis mode {0:?} (list, lpush, channel, stream)")]
+    UnknownMode(String),
+    #[error("expected redis://HOST:PORT/KEY, got {0:?}")]
+    NotRedis(String),
     #[error("empty output path")]
     EmptyPath,
     #[error("expected HOST:PORT, got {0:?}")]
@@ -154,16 +164,90 @@ pub enum Target {
     SyslogUdp(String),
     /// `syslog+tcp://HOST:PORT`
     SyslogTcp(String),
+    /// `redis://HOST:PORT/KEY?mode=...`
+    Redis(RedisTarget),
 }
 
-/// One `-o` argument: `[FORMAT:]TARGET`, where TARGET is `-` (standard output), a file path,
-/// `syslog+udp://HOST:PORT` or `syslog+tcp://HOST:PORT`. Without `FORMAT:` the `--format`
+/// A kind of record: `mining`, `mining_session` (alerts) or `stats`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RecordType {
+    Mining,
+    MiningSession,
+    Stats,
+}
+
+impl RecordType {
+    pub const ALL: [RecordType; 3] = [RecordType::Mining, RecordType::MiningSession, RecordType::Stats];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordType::Mining => "mining",
+            RecordType::MiningSession => "mining_session",
+            RecordType::Stats => "stats",
+        }
+    }
+
+    fn bit(self) -> u8 {
+        1 << self as u8
+    }
+}
+
+/// The record types an output takes (`?types=mining,mining_session`), so that `stats` stay
+/// out of an alerts index. Every type by default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RecordTypes(u8);
+
+impl RecordTypes {
+    pub const ALL: RecordTypes = RecordTypes(0b111);
+
+    pub fn takes(self, t: RecordType) -> bool {
+        self.0 & t.bit() != 0
+    }
+}
+
+impl Default for RecordTypes {
+    fn default() -> Self {
+        RecordTypes::ALL
+    }
+}
+
+impl FromStr for RecordTypes {
+    type Err = SpecError;
+
+    /// A comma-separated list of type names; at least one.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut bits = 0;
+        for name in s.split(',') {
+            let t = RecordType::ALL
+                .into_iter()
+                .find(|t| t.as_str() == name)
+                .ok_or_else(|| SpecError::UnknownType(name.to_string()))?;
+            bits |= t.bit();
+        }
+        Ok(RecordTypes(bits))
+    }
+}
+
+impl std::fmt::Display for RecordTypes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> =
+            RecordType::ALL.into_iter().filter(|t| self.takes(*t)).map(RecordType::as_str).collect();
+        f.write_str(&names.join(","))
+    }
+}
+
+/// One `-o` argument: `[FORMAT:]TARGET[?types=T,...]`, where TARGET is `-` (standard output), a
+/// file path, `syslog+udp://HOST:PORT`, `syslog+tcp://HOST:PORT` or
+/// `redis://HOST:PORT/KEY[?mode=list|lpush|channel|stream]`. Without `FORMAT:` the `--format`
 /// default applies, so `-o PATH` and `-o -` mean what they always did. A file whose name starts
-/// with a format name and a colon is written as `./json:name`.
+/// with a format name and a colon is written as `./json:name`. A `?` in a file name is kept unless
+/// what follows it is `types=...`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OutputSpec {
     pub format: Option<Format>,
     pub target: Target,
+    /// The record types this output takes.
+    pub types: RecordTypes,
 }
 
 impl OutputSpec {
@@ -174,6 +258,13 @@ impl OutputSpec {
             Target::File(p) => p.display().to_string(),
             Target::SyslogUdp(a) => format!("syslog+udp://{a}"),
             Target::SyslogTcp(a) => format!("syslog+tcp://{a}"),
+            Target::Redis(r) => r.label(),
+        };
+        let t = if self.types == RecordTypes::ALL {
+            t
+        } else {
+            let sep = if t.contains('?') { '&' } else { '?' };
+            format!("{t}{sep}types={}", self.types)
         };
         match self.format {
             Some(f) => format!("{}:{t}", f.as_str()),
@@ -190,12 +281,55 @@ impl FromStr for OutputSpec {
             Some((f, rest)) if Format::ALL.iter().any(|x| x.as_str() == f) => (Some(f.parse()?), rest),
             _ => (None, s),
         };
+        // A URL's query is always options; a path's only when every key is a known option, so
+        // that a file name with a `?` in it still means that file.
+        let is_url = rest.contains("://");
+        let (rest, query) = match rest.rsplit_once('?') {
+            Some((base, q))
+                if is_url || q.split('&').all(|kv| kv.split_once('=').is_some_and(|(k, _)| k == "types")) =>
+            {
+                (base, Some(q))
+            }
+            _ => (rest, None),
+        };
+        let mut types = RecordTypes::ALL;
+        let mut mode = None;
+        let mut maxlen = None;
+        for kv in query.into_iter().flat_map(|q| q.split('&')) {
+            match kv.split_once('=') {
+                Some(("types", v)) => types = v.parse()?,
+                Some(("mode", v)) if rest.starts_with("redis://") => {
+                    mode = Some(
+                        Mode::ALL
+                            .into_iter()
+                            .find(|m| m.as_str() == v)
+                            .ok_or_else(|| SpecError::UnknownMode(v.to_string()))?,
+                    )
+                }
+                Some(("maxlen", v)) if rest.starts_with("redis://") => {
+                    maxlen = Some(v.parse::<u64>().map_err(|_| SpecError::UnknownOption(kv.to_string()))?)
+                }
+                _ => return Err(SpecError::UnknownOption(kv.to_string())),
+            }
+        }
         let target = if rest == "-" {
             Target::Stdout
         } else if let Some(addr) = rest.strip_prefix("syslog+udp://") {
             Target::SyslogUdp(host_port(addr)?)
         } else if let Some(addr) = rest.strip_prefix("syslog+tcp://") {
             Target::SyslogTcp(host_port(addr)?)
+        } else if let Some(url) = rest.strip_prefix("redis://") {
+            let bad = || SpecError::NotRedis(rest.to_string());
+            let (addr, key) = url.split_once('/').ok_or_else(bad)?;
+            if key.is_empty() {
+                return Err(bad());
+            }
+            Target::Redis(RedisTarget {
+                addr: host_port(addr)?,
+                key: key.to_string(),
+                mode: mode.unwrap_or(Mode::List),
+                maxlen: maxlen.unwrap_or(redis::STREAM_MAXLEN),
+            })
         } else if rest.contains("://") {
             return Err(SpecError::UnknownScheme(rest.to_string()));
         } else if rest.is_empty() {
@@ -203,7 +337,7 @@ impl FromStr for OutputSpec {
         } else {
             Target::File(PathBuf::from(rest))
         };
-        Ok(OutputSpec { format, target })
+        Ok(OutputSpec { format, target, types })
     }
 }
 
@@ -285,11 +419,17 @@ enum Transport {
         path: Option<PathBuf>,
     },
     Udp(UdpOut),
-    Tcp(TcpOut),
+    /// A stream output through a sender thread: syslog over TCP (`syslog: true`, each record
+    /// gets a syslog header) or Redis (the record alone).
+    Tcp {
+        out: TcpOut,
+        syslog: bool,
+    },
 }
 
 struct Output {
     format: Format,
+    types: RecordTypes,
     label: String,
     transport: Transport,
     /// A file that failed stays silent until it is reopened (SIGHUP).
@@ -357,7 +497,7 @@ impl Outputs {
     /// that the threads are started after the privilege drop, holding no capability.
     pub fn start(&mut self) -> Result<(), OutputError> {
         for o in &mut self.outs {
-            if let Transport::Tcp(t) = &mut o.transport {
+            if let Transport::Tcp { out: t, .. } = &mut o.transport {
                 t.start().map_err(|source| OutputError::Start { label: o.label.clone(), source })?;
             }
         }
@@ -382,13 +522,28 @@ impl Outputs {
                 Target::SyslogUdp(a) => Transport::Udp(UdpOut::open(resolve(a).map_err(err)?).map_err(err)?),
                 Target::SyslogTcp(a) => {
                     let addr = resolve(a).map_err(err)?;
-                    let name = OutputSpec { format: Some(format), target: spec.target.clone() }.label();
+                    let name =
+                        OutputSpec { format: Some(format), target: spec.target.clone(), types: spec.types }
+                            .label();
                     let spool = opts.spool.as_ref().map(|d| (net::spool_dir(d, &name), opts.spool_max_bytes));
                     let t = TcpOptions { queue: opts.queue, spool, drain: opts.drain };
-                    Transport::Tcp(TcpOut::prepare(addr, &t).map_err(err)?)
+                    Transport::Tcp { out: TcpOut::prepare(addr, &t).map_err(err)?, syslog: true }
+                }
+                Target::Redis(r) => {
+                    let addr = resolve(&r.addr).map_err(err)?;
+                    let name =
+                        OutputSpec { format: Some(format), target: spec.target.clone(), types: spec.types }
+                            .label();
+                    let spool = opts.spool.as_ref().map(|d| (net::spool_dir(d, &name), opts.spool_max_bytes));
+                    let t = TcpOptions { queue: opts.queue, spool, drain: opts.drain };
+                    let link = Box::new(RedisLink::new(addr, r.clone()));
+                    Transport::Tcp {
+                        out: TcpOut::prepare_link(link, "minewatch-redis", &t).map_err(err)?,
+                        syslog: false,
+                    }
                 }
             };
-            outs.push(Output { format, label, transport, failed: false, gone: false });
+            outs.push(Output { format, types: spec.types, label, transport, failed: false, gone: false });
         }
         Ok(Outputs {
             outs,
@@ -411,6 +566,7 @@ impl Outputs {
         Outputs {
             outs: vec![Output {
                 format,
+                types: RecordTypes::ALL,
                 label: format!("{}:writer", format.as_str()),
                 transport: Transport::Writer { out: w, path: None },
                 failed: false,
@@ -469,14 +625,18 @@ impl Outputs {
         fill: impl Fn(Format, &mut Vec<u8>),
         severity: syslog::Severity,
         ts: Ts,
-        msgid: &str,
+        kind: RecordType,
     ) -> io::Result<()> {
+        let msgid = kind.as_str();
         for b in &mut self.bufs {
             b.clear();
         }
         let mut first = Ok(());
         let mut msg = Vec::new();
         for o in &mut self.outs {
+            if !o.types.takes(kind) {
+                continue;
+            }
             let Some(buf) = self.bufs.get_mut(o.format.index()) else { continue };
             if buf.is_empty() {
                 fill(o.format, buf);
@@ -496,11 +656,12 @@ impl Outputs {
                     self.syslog.message(severity, ts, msgid, buf, &mut msg);
                     u.send(&msg);
                 }
-                Transport::Tcp(t) => {
+                Transport::Tcp { out, syslog: true } => {
                     let mut m = Vec::with_capacity(buf.len() + 96);
                     self.syslog.message(severity, ts, msgid, buf, &mut m);
-                    t.send(m);
+                    out.send(m);
                 }
+                Transport::Tcp { out, syslog: false } => out.send(buf.clone()),
             }
         }
         first
@@ -527,7 +688,11 @@ impl Outputs {
         };
         let wl = self.watchlist.clone();
         let watch = wl.lookup(ev.facts.login.as_deref(), ev.facts.wallet.as_deref());
-        let r = self.emit(|f, b| f.format_watched(ev, &sensor, watch, b), severity, ev.ts, ev.kind.as_str());
+        let kind = match ev.kind {
+            EventKind::Mining => RecordType::Mining,
+            EventKind::MiningSession => RecordType::MiningSession,
+        };
+        let r = self.emit(|f, b| f.format_watched(ev, &sensor, watch, b), severity, ev.ts, kind);
         self.sensor = sensor;
         r
     }
@@ -535,7 +700,12 @@ impl Outputs {
     /// Writes one `stats` record to every output.
     pub fn write_stats(&mut self, rec: &StatsRecord) -> io::Result<()> {
         let sensor = std::mem::take(&mut self.sensor);
-        let r = self.emit(|f, b| f.format_stats(rec, &sensor, b), syslog::Severity::Info, rec.ts, "stats");
+        let r = self.emit(
+            |f, b| f.format_stats(rec, &sensor, b),
+            syslog::Severity::Info,
+            rec.ts,
+            RecordType::Stats,
+        );
         self.sensor = sensor;
         r
     }
@@ -568,7 +738,7 @@ impl Outputs {
         for o in &self.outs {
             match &o.transport {
                 Transport::Udp(u) => u.counters.add_to(&mut c),
-                Transport::Tcp(t) => t.counters.add_to(&mut c),
+                Transport::Tcp { out: t, .. } => t.counters.add_to(&mut c),
                 Transport::Writer { .. } => {}
             }
         }
@@ -581,7 +751,7 @@ impl Outputs {
         self.outs
             .iter()
             .filter_map(|o| match &o.transport {
-                Transport::Tcp(t) => Some(OutputLoad {
+                Transport::Tcp { out: t, .. } => Some(OutputLoad {
                     label: o.label.clone(),
                     queued: t.counters.queued(),
                     spool_bytes: t.spooled.then(|| t.counters.spool_bytes.load(Ordering::Relaxed)),
@@ -597,7 +767,8 @@ impl Outputs {
     pub fn settle(&self) {
         let deadline = Instant::now() + self.drain;
         loop {
-            let busy = self.outs.iter().any(|o| matches!(&o.transport, Transport::Tcp(t) if t.busy()));
+            let busy =
+                self.outs.iter().any(|o| matches!(&o.transport, Transport::Tcp { out: t, .. } if t.busy()));
             if !busy || Instant::now() >= deadline {
                 return;
             }
@@ -610,7 +781,7 @@ impl Outputs {
     pub fn close(&mut self) {
         let _ = self.flush();
         for o in &mut self.outs {
-            if let Transport::Tcp(t) = &mut o.transport {
+            if let Transport::Tcp { out: t, .. } = &mut o.transport {
                 t.close();
             }
         }
@@ -624,7 +795,10 @@ mod tests {
     #[test]
     fn output_syntax() {
         let p = |s: &str| s.parse::<OutputSpec>();
-        assert_eq!(p("-").unwrap(), OutputSpec { format: None, target: Target::Stdout });
+        assert_eq!(
+            p("-").unwrap(),
+            OutputSpec { format: None, target: Target::Stdout, types: RecordTypes::ALL }
+        );
         assert_eq!(p("x.json").unwrap().target, Target::File("x.json".into()));
         assert_eq!(p("/var/log/mw.json").unwrap().target, Target::File("/var/log/mw.json".into()));
         let s = p("cef:syslog+tcp://127.0.0.1:6514").unwrap();
@@ -640,6 +814,36 @@ mod tests {
         assert!(p("json:").is_err());
         assert_eq!(s.label(), "cef:syslog+tcp://127.0.0.1:6514");
         assert_eq!(p("x.json").unwrap().label(), "x.json");
+    }
+
+    #[test]
+    fn redis_and_types_syntax() {
+        let p = |s: &str| s.parse::<OutputSpec>();
+        let r = p("eve:redis://127.0.0.1:6379/suricata?mode=stream&types=mining").unwrap();
+        assert_eq!(r.format, Some(Format::Eve));
+        let Target::Redis(t) = &r.target else { panic!("{r:?}") };
+        assert_eq!((t.addr.as_str(), t.key.as_str(), t.mode), ("127.0.0.1:6379", "suricata", Mode::Stream));
+        assert_eq!(t.maxlen, redis::STREAM_MAXLEN);
+        assert!(r.types.takes(RecordType::Mining) && !r.types.takes(RecordType::Stats));
+        assert_eq!(r.label(), "eve:redis://127.0.0.1:6379/suricata?mode=stream&types=mining");
+        let Target::Redis(t) = p("redis://h:1/k").unwrap().target else { panic!() };
+        assert_eq!(t.mode, Mode::List, "list by default, as Suricata");
+        let Target::Redis(t) = p("redis://h:1/k?mode=stream&maxlen=0").unwrap().target else { panic!() };
+        assert_eq!(t.maxlen, 0);
+        let f = p("json:/var/log/a.json?types=mining,mining_session").unwrap();
+        assert_eq!(f.target, Target::File("/var/log/a.json".into()));
+        assert_eq!(f.label(), "json:/var/log/a.json?types=mining,mining_session");
+        let s = p("syslog+tcp://h:1?types=stats").unwrap();
+        assert_eq!(s.target, Target::SyslogTcp("h:1".into()));
+        assert_eq!(s.types.to_string(), "stats");
+        // A `?` in a file name that is no option stays in the name.
+        assert_eq!(p("odd?name.json").unwrap().target, Target::File("odd?name.json".into()));
+        assert_eq!(p("x.json").unwrap().types, RecordTypes::ALL);
+        assert_eq!(p("a?types=mining,nope"), Err(SpecError::UnknownType("nope".into())));
+        assert!(p("redis://h:1/").is_err());
+        assert!(p("redis://h/k").is_err());
+        assert!(p("redis://h:1/k?mode=x").is_err());
+        assert!(p("redis://h:1/k?maxlen=-1").is_err());
     }
 
     #[derive(Clone, Default)]
@@ -680,8 +884,16 @@ mod tests {
         // One output still read: not over.
         let dir = tempfile::tempdir().unwrap();
         let specs = [
-            OutputSpec { format: None, target: Target::File(dir.path().join("a.json")) },
-            OutputSpec { format: None, target: Target::File(dir.path().join("b.json")) },
+            OutputSpec {
+                format: None,
+                target: Target::File(dir.path().join("a.json")),
+                types: RecordTypes::ALL,
+            },
+            OutputSpec {
+                format: None,
+                target: Target::File(dir.path().join("b.json")),
+                types: RecordTypes::ALL,
+            },
         ];
         let mut o = Outputs::build(&specs, &OutputOptions::default()).unwrap();
         if let Some(Transport::Writer { out, .. }) = o.outs.get_mut(0).map(|o| &mut o.transport) {
@@ -696,8 +908,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.log");
         let specs = [
-            OutputSpec { format: Some(Format::Cef), target: Target::File(path.clone()) },
-            OutputSpec { format: None, target: Target::File(dir.path().join("b.json")) },
+            OutputSpec {
+                format: Some(Format::Cef),
+                target: Target::File(path.clone()),
+                types: RecordTypes::ALL,
+            },
+            OutputSpec {
+                format: None,
+                target: Target::File(dir.path().join("b.json")),
+                types: RecordTypes::ALL,
+            },
         ];
         let opts = OutputOptions { sensor: "s".into(), ..OutputOptions::default() };
         let mut o = Outputs::build(&specs, &opts).unwrap();

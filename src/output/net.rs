@@ -1,4 +1,5 @@
-//! Network outputs: syslog over UDP and over TCP.
+//! Network outputs: syslog over UDP and over TCP, and the sender thread that every stream
+//! output (syslog over TCP, Redis) shares: the stream-specific part is a [`Link`].
 //!
 //! UDP is fire-and-forget by nature: one datagram per record, sent without blocking; a send that
 //! fails (no listener, full socket buffer) is counted (`output_send_errors`), never retried.
@@ -133,7 +134,70 @@ pub struct TcpOptions {
     pub drain: Duration,
 }
 
-/// Syslog over TCP, octet-counted, through a sender thread.
+/// What became of one record handed to a [`Conn`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    Delivered,
+    /// The connection is lost: the record is kept and sent again after a reconnect.
+    Lost,
+    /// The receiver answered with an error (a Redis key of the wrong type): sending it again
+    /// would fail again, so it is counted (`output_send_errors`) and dropped.
+    Refused,
+}
+
+/// One connection of a stream output, as the sender thread sees it.
+pub trait Conn: Send {
+    /// Whether the receiver still has the connection open (checked before each burst).
+    fn alive(&mut self) -> bool;
+    fn send(&mut self, msg: &[u8]) -> Delivery;
+    /// Ends the connection at exit.
+    fn close(&mut self) {}
+}
+
+/// How a stream output reaches its receiver: the one part that differs between syslog over TCP
+/// and Redis; the queue, spool, backoff, counters and drain around it are the sender thread's.
+pub trait Link: Send {
+    fn connect(&mut self) -> io::Result<Box<dyn Conn>>;
+}
+
+/// Syslog over TCP, octet-counted (RFC 6587).
+struct SyslogTcp {
+    addr: SocketAddr,
+}
+
+struct SyslogConn {
+    stream: TcpStream,
+    frame: Vec<u8>,
+}
+
+impl Link for SyslogTcp {
+    fn connect(&mut self) -> io::Result<Box<dyn Conn>> {
+        let stream = TcpStream::connect_timeout(&self.addr, IO_TIMEOUT)?;
+        let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
+        Ok(Box::new(SyslogConn { stream, frame: Vec::new() }))
+    }
+}
+
+impl Conn for SyslogConn {
+    fn alive(&mut self) -> bool {
+        alive(&self.stream)
+    }
+
+    fn send(&mut self, msg: &[u8]) -> Delivery {
+        self.frame.clear();
+        syslog::octet_counted(msg, &mut self.frame);
+        match self.stream.write_all(&self.frame) {
+            Ok(()) => Delivery::Delivered,
+            Err(_) => Delivery::Lost,
+        }
+    }
+
+    fn close(&mut self) {
+        let _ = self.stream.shutdown(std::net::Shutdown::Write);
+    }
+}
+
+/// A stream output (syslog over TCP, Redis) through a sender thread.
 pub struct TcpOut {
     tx: Option<Sender<Vec<u8>>>,
     handle: Option<thread::JoinHandle<()>>,
@@ -144,6 +208,8 @@ pub struct TcpOut {
     pub counters: Arc<NetCounters>,
     /// Whether it has a spool (then `counters.spool_bytes` means something).
     pub spooled: bool,
+    /// The sender thread's name.
+    thread: &'static str,
 }
 
 impl TcpOut {
@@ -158,7 +224,7 @@ impl TcpOut {
     /// in the channel.
     pub fn start(&mut self) -> io::Result<()> {
         if let Some(s) = self.waiting.take() {
-            let handle = thread::Builder::new().name("minewatch-syslog-tcp".into()).spawn(move || s.run())?;
+            let handle = thread::Builder::new().name(self.thread.into()).spawn(move || s.run())?;
             self.handle = Some(handle);
         }
         Ok(())
@@ -167,6 +233,11 @@ impl TcpOut {
     /// Opens the output without starting its thread ([`TcpOut::start`]). The spool is opened
     /// here, so a bad directory fails at start.
     pub fn prepare(addr: SocketAddr, opts: &TcpOptions) -> io::Result<TcpOut> {
+        TcpOut::prepare_link(Box::new(SyslogTcp { addr }), "minewatch-syslog-tcp", opts)
+    }
+
+    /// [`TcpOut::prepare`] for any [`Link`]; `thread` names the sender thread.
+    pub fn prepare_link(link: Box<dyn Link>, thread: &'static str, opts: &TcpOptions) -> io::Result<TcpOut> {
         let spool = match &opts.spool {
             Some((dir, max)) => Some(Spool::open(dir, *max)?),
             None => None,
@@ -177,7 +248,7 @@ impl TcpOut {
         let spooled = spool.is_some();
         let (tx, rx) = bounded(CHANNEL);
         let s = SenderThread {
-            addr,
+            link,
             rx,
             spool,
             pending: VecDeque::new(),
@@ -187,9 +258,8 @@ impl TcpOut {
             next_attempt: Instant::now(),
             c: counters.clone(),
             drain: opts.drain,
-            frame: Vec::new(),
         };
-        Ok(TcpOut { tx: Some(tx), handle: None, waiting: Some(Box::new(s)), counters, spooled })
+        Ok(TcpOut { tx: Some(tx), handle: None, waiting: Some(Box::new(s)), counters, spooled, thread })
     }
 
     /// Hands one message to the sender; never blocks.
@@ -230,19 +300,18 @@ impl Drop for TcpOut {
 }
 
 struct SenderThread {
-    addr: SocketAddr,
+    link: Box<dyn Link>,
     rx: Receiver<Vec<u8>>,
     spool: Option<Spool>,
     /// In-memory queue. Invariant: when the spool holds records this is empty, so the spool's
     /// records are always the oldest and order is kept.
     pending: VecDeque<Vec<u8>>,
     queue: usize,
-    conn: Option<TcpStream>,
+    conn: Option<Box<dyn Conn>>,
     backoff: Duration,
     next_attempt: Instant,
     c: Arc<NetCounters>,
     drain: Duration,
-    frame: Vec<u8>,
 }
 
 /// Whether the receiver still has the connection open. Syslog receivers send nothing, so a
@@ -321,11 +390,10 @@ impl SenderThread {
     }
 
     fn connect(&mut self) {
-        let r = TcpStream::connect_timeout(&self.addr, IO_TIMEOUT);
+        let r = self.link.connect();
         self.c.tried.store(true, Ordering::Relaxed);
         match r {
             Ok(s) => {
-                let _ = s.set_write_timeout(Some(IO_TIMEOUT));
                 self.conn = Some(s);
                 self.c.connected.store(true, Ordering::Relaxed);
                 self.backoff = BACKOFF_MIN;
@@ -339,17 +407,21 @@ impl SenderThread {
         }
     }
 
-    fn write(&mut self, msg: &[u8]) -> bool {
-        let Some(conn) = self.conn.as_mut() else { return false };
-        self.frame.clear();
-        syslog::octet_counted(msg, &mut self.frame);
-        conn.write_all(&self.frame).is_ok()
+    fn write(&mut self, msg: &[u8]) -> Delivery {
+        let Some(conn) = self.conn.as_mut() else { return Delivery::Lost };
+        let d = conn.send(msg);
+        match d {
+            Delivery::Delivered => inc(&self.c.delivered),
+            Delivery::Refused => inc(&self.c.send_errors),
+            Delivery::Lost => {}
+        }
+        d
     }
 
     /// Sends the spool, then the memory queue, until done or the connection fails.
     fn send_all(&mut self) {
-        if let Some(conn) = &self.conn {
-            if !alive(conn) {
+        if let Some(conn) = self.conn.as_mut() {
+            if !conn.alive() {
                 self.disconnect();
                 return;
             }
@@ -357,14 +429,13 @@ impl SenderThread {
         let mut sent = 0usize;
         while let Some(spool) = self.spool.as_mut() {
             let Ok(Some(rec)) = spool.front() else { break };
-            if !self.write(&rec) {
+            if self.write(&rec) == Delivery::Lost {
                 self.disconnect();
                 break;
             }
             let Some(spool) = self.spool.as_mut() else { break };
             let _ = spool.pop();
             inc(&self.c.spool_replayed);
-            inc(&self.c.delivered);
             sent += 1;
             if sent % COMMIT_EVERY == 0 {
                 let _ = spool.commit();
@@ -379,12 +450,11 @@ impl SenderThread {
             return;
         }
         while let Some(msg) = self.pending.pop_front() {
-            if !self.write(&msg) {
+            if self.write(&msg) == Delivery::Lost {
                 self.pending.push_front(msg);
                 self.disconnect();
                 return;
             }
-            inc(&self.c.delivered);
             inc(&self.c.finished);
         }
     }
@@ -460,8 +530,8 @@ impl SenderThread {
             let _ = spool.close_writer();
             let _ = spool.commit();
         }
-        if let Some(conn) = self.conn.take() {
-            let _ = conn.shutdown(std::net::Shutdown::Write);
+        if let Some(mut conn) = self.conn.take() {
+            conn.close();
         }
         self.publish();
     }

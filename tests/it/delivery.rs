@@ -42,8 +42,11 @@ fn event(n: u64) -> Event {
 }
 
 fn outputs(port: u16, spool: Option<&Path>, queue: usize, drain: Duration) -> Outputs {
-    let spec =
-        OutputSpec { format: Some(Format::Json), target: Target::SyslogTcp(format!("127.0.0.1:{port}")) };
+    let spec = OutputSpec {
+        format: Some(Format::Json),
+        target: Target::SyslogTcp(format!("127.0.0.1:{port}")),
+        types: Default::default(),
+    };
     let opts = OutputOptions {
         sensor: "test-sensor".into(),
         spool: spool.map(Path::to_path_buf),
@@ -193,7 +196,11 @@ fn spool_survives_a_restart_and_is_sent_first() {
 #[test]
 fn spool_is_bounded() {
     let dir = tempfile::tempdir().unwrap();
-    let spec = OutputSpec { format: None, target: Target::SyslogTcp(format!("127.0.0.1:{}", closed_port())) };
+    let spec = OutputSpec {
+        format: None,
+        target: Target::SyslogTcp(format!("127.0.0.1:{}", closed_port())),
+        types: Default::default(),
+    };
     let opts = OutputOptions {
         spool: Some(dir.path().to_path_buf()),
         spool_max_bytes: 2000,

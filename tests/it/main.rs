@@ -18,6 +18,7 @@ mod metrics;
 mod outputs;
 mod pcaps_fresh;
 mod reader;
+mod redis;
 mod replay;
 mod schemas;
 mod siem;

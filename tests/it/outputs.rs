@@ -158,3 +158,58 @@ fn bad_outputs_are_usage_errors() {
     let out = util::run(&["-r", "x.pcap", "--suppress", "often"], None);
     assert_eq!(out.code(), Some(2));
 }
+
+/// `?types=` on an output: the alerts file takes the alerts, the stats file the `stats` record
+/// only, and an output without it every type.
+#[test]
+fn each_output_takes_the_record_types_it_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("c.pcap");
+    same_pair_capture(&pcap, 3);
+    let alerts = dir.path().join("alerts.json");
+    let stats = dir.path().join("stats.json");
+    let all = dir.path().join("all.json");
+    let out = util::run(
+        &[
+            "-q".as_ref(),
+            "--stats-interval".as_ref(),
+            "0".as_ref(),
+            "-r".as_ref(),
+            pcap.as_os_str(),
+            "-o".as_ref(),
+            format!("json:{}?types=mining,mining_session", alerts.display()).as_ref(),
+            "-o".as_ref(),
+            format!("{}?types=stats", stats.display()).as_ref(),
+            "-o".as_ref(),
+            format!("ecs:{}", all.display()).as_ref(),
+        ],
+        None,
+    );
+    assert_eq!(out.code(), Some(0), "{}", out.describe());
+    let a = json_lines(&std::fs::read_to_string(&alerts).unwrap());
+    assert_eq!(a.len(), 6, "3 alerts and 3 session records, no stats");
+    assert_eq!(of_type(&a, "mining").len(), 3);
+    assert_eq!(of_type(&a, "mining_session").len(), 3);
+    let s = json_lines(&std::fs::read_to_string(&stats).unwrap());
+    assert_eq!(s.len(), 1);
+    assert_eq!(s[0]["event_type"], "stats");
+    assert_eq!(json_lines(&std::fs::read_to_string(&all).unwrap()).len(), 7);
+}
+
+/// An unknown record type, mode or option is a one-line usage error naming what is allowed.
+#[test]
+fn bad_types_and_redis_options_are_usage_errors() {
+    for (bad, needle) in [
+        ("json:a.json?types=mining,alerts", "unknown record type \"alerts\" (mining, mining_session, stats)"),
+        ("syslog+tcp://h:1?types=", "unknown record type \"\""),
+        ("redis://127.0.0.1:6379/k?mode=queue", "unknown redis mode \"queue\""),
+        ("redis://127.0.0.1:6379/k?db=2", "unknown output option \"db=2\""),
+        ("redis://127.0.0.1:6379", "expected redis://HOST:PORT/KEY"),
+        ("syslog+udp://h:1?mode=list", "unknown output option \"mode=list\""),
+    ] {
+        let out = util::run(&["-r", "x.pcap", "-o", bad], None);
+        assert_eq!(out.code(), Some(2), "{bad}: {}", out.describe());
+        let lines = out.stderr_lines();
+        assert!(lines.iter().any(|l| l.contains(needle)), "{bad}: {}", out.describe());
+    }
+}

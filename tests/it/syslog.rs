@@ -26,7 +26,7 @@ use testkit::synth::{msg, Link, PcapWriter, TcpConversation};
 /// Safety net against a hang, not a performance assertion.
 const LIMIT: Duration = Duration::from_secs(120);
 const SESSIONS: usize = 60;
-const SENSOR: &str = "siem-test|sensor=1 \\";
+pub(crate) const SENSOR: &str = "siem-test|sensor=1 \\";
 
 fn rsyslogd() -> Option<PathBuf> {
     ["/usr/sbin/rsyslogd", "/sbin/rsyslogd", "/usr/local/sbin/rsyslogd"]
@@ -35,13 +35,13 @@ fn rsyslogd() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// The login of session `i` as it goes inside the JSON string on the wire (with JSON escapes),
 /// and as it is after unescaping.
-fn login(i: usize) -> (String, String) {
+pub(crate) fn login(i: usize) -> (String, String) {
     let wire = format!("bc1q{i:04}|rig=x\\\\y \\\"q\\\" \\u00e9\\u2028\\n\\t|=\\\\ CEF:0|a|b");
     let plain = format!("bc1q{i:04}|rig=x\\y \"q\" \u{e9}\u{2028}\n\t|=\\ CEF:0|a|b");
     (wire, plain)
@@ -49,7 +49,7 @@ fn login(i: usize) -> (String, String) {
 
 /// A pcap of `range` mining sessions, each a complete cpuminer-like conversation ending in FIN;
 /// `header` says whether to write the pcap file header.
-fn capture(range: std::ops::Range<usize>, header: bool) -> Vec<u8> {
+pub(crate) fn capture(range: std::ops::Range<usize>, header: bool) -> Vec<u8> {
     let mut w = PcapWriter::new(Vec::new(), Link::Ethernet.link_type()).unwrap();
     let pool: SocketAddr = "198.51.100.20:3333".parse().unwrap();
     for i in range {
@@ -152,7 +152,7 @@ impl Drop for Rsyslog {
 }
 
 /// The JSON records in a file of one message per line (rsyslog's `%msg%` or minewatch's file).
-fn records(path: &Path) -> Vec<String> {
+pub(crate) fn records(path: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     text.lines().map(|l| l.trim_start().to_string()).filter(|l| l.starts_with('{')).collect()
 }
@@ -202,7 +202,7 @@ fn without_probes(r: Vec<String>) -> Vec<String> {
     r.into_iter().filter(|l| !l.starts_with("{\"probe\"")).collect()
 }
 
-fn multiset(r: &[String]) -> BTreeMap<&str, usize> {
+pub(crate) fn multiset(r: &[String]) -> BTreeMap<&str, usize> {
     let mut m = BTreeMap::new();
     for l in r {
         *m.entry(l.as_str()).or_insert(0) += 1;
@@ -210,15 +210,15 @@ fn multiset(r: &[String]) -> BTreeMap<&str, usize> {
     m
 }
 
-/// The ground truth: minewatch's own JSON file, checked against the capture's sessions.
-fn check_truth(file: &[String]) {
+/// The ground truth: minewatch's own JSON file, checked against the capture's `sessions`.
+pub(crate) fn check_truth(file: &[String], sessions: usize) {
     let recs: Vec<Value> = file.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
     let mining: Vec<&Value> = recs.iter().filter(|v| v["event_type"] == "mining").collect();
-    let sessions = recs.iter().filter(|v| v["event_type"] == "mining_session").count();
-    assert_eq!(mining.len(), SESSIONS);
-    assert_eq!(sessions, SESSIONS);
+    let session_records = recs.iter().filter(|v| v["event_type"] == "mining_session").count();
+    assert_eq!(mining.len(), sessions);
+    assert_eq!(session_records, sessions);
     assert!(recs.iter().all(|v| v["sensor"] == SENSOR));
-    for i in 0..SESSIONS {
+    for i in 0..sessions {
         let (_, plain) = login(i);
         assert!(
             mining.iter().any(|v| v["stratum"]["login"] == plain.as_str()),
@@ -330,7 +330,7 @@ fn rsyslog_receives_every_record_exactly_once_over_udp_and_tcp_across_a_restart(
     let _ = std::io::Read::read_to_string(&mut mw.stderr.take().unwrap(), &mut err);
     assert!(status.success(), "minewatch failed: {err}");
     let want = records(&truth_tcp);
-    check_truth(&want);
+    check_truth(&want, SESSIONS);
     let got = wait_for(&dir.join("tcp.log"), want.len(), "TCP after the restart").unwrap();
     // A moment more, so that a duplicate would have arrived too.
     std::thread::sleep(Duration::from_millis(300));
