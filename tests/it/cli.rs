@@ -248,7 +248,7 @@ fn stdin_gives_the_same_alerts_as_the_file() {
     let missed = missing_alerts(&rows, &file_records);
     assert!(missed.is_empty(), "no alert for:\n  {}\n{}", missed.join("\n  "), from_file.describe());
     let sorted = |out: &RunOutput| {
-        let mut lines: Vec<String> = out.stdout.lines().map(str::to_string).collect();
+        let mut lines: Vec<String> = out.stdout.lines().map(util::without_file).collect();
         lines.sort();
         lines
     };

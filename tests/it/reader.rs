@@ -139,7 +139,7 @@ fn multi_block_capture(dir: &Path) -> PathBuf {
 
 fn sorted_records(out: &str) -> Vec<String> {
     let mut v: Vec<String> =
-        out.lines().filter(|l| l.contains("\"event_type\":\"mining")).map(String::from).collect();
+        out.lines().filter(|l| l.contains("\"event_type\":\"mining")).map(util::without_file).collect();
     v.sort();
     v
 }

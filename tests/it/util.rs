@@ -807,9 +807,22 @@ pub fn render_report(label: &str, rows: &[&TruthRow], records: &[Record], proble
 
 /// The raw lines of the `mining` alerts, sorted.
 pub fn sorted_mining_lines(records: &[Record]) -> Vec<String> {
-    let mut v: Vec<String> = records.iter().filter(|r| r.is_mining()).map(|r| r.line.clone()).collect();
+    let mut v: Vec<String> =
+        records.iter().filter(|r| r.is_mining()).map(|r| without_file(&r.line)).collect();
     v.sort();
     v
+}
+
+/// A record line without its `pcap_filename`: what two replays of the same traffic under two
+/// names (a file and standard input, a truncated copy and a clean one) must agree on.
+pub fn without_file(line: &str) -> String {
+    const KEY: &str = "\"pcap_filename\":\"";
+    let Some(i) = line.find(KEY) else { return line.to_string() };
+    let rest = &line[i + KEY.len()..];
+    match rest.find("\",") {
+        Some(j) => format!("{}{}", &line[..i], &rest[j + 2..]),
+        None => line.to_string(),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
