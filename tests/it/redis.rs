@@ -8,7 +8,7 @@
 //! The test needs `redis-server` (`scripts/lib.sh` installs the `redis-server` package); without
 //! it, or when it cannot start, the test says so and passes as skipped.
 
-use crate::syslog::{capture, check_truth, free_port, multiset, records, SENSOR};
+use crate::syslog::{capture, check_truth, free_port, multiset, records, wait_success, SENSOR};
 use crate::util;
 
 use std::io::Write;
@@ -287,17 +287,7 @@ fn every_record_arrives_exactly_once_across_a_server_restart() {
     std::thread::sleep(Duration::from_millis(500));
     srv.start().unwrap();
     drop(stdin);
-    let started = Instant::now();
-    let status = loop {
-        if let Some(s) = mw.try_wait().unwrap() {
-            break s;
-        }
-        assert!(started.elapsed() < LIMIT, "minewatch did not finish");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut err = String::new();
-    let _ = std::io::Read::read_to_string(&mut mw.stderr.take().unwrap(), &mut err);
-    assert!(status.success(), "minewatch failed: {err}");
+    wait_success(&mut mw);
     let want = records(&truth);
     check_truth(&want, SESSIONS);
     let got = srv.list("mw-alerts");

@@ -318,17 +318,7 @@ fn rsyslog_receives_every_record_exactly_once_over_udp_and_tcp_across_a_restart(
     std::thread::sleep(Duration::from_millis(500));
     rs.start().unwrap();
     drop(stdin);
-    let started = Instant::now();
-    let status = loop {
-        if let Some(s) = mw.try_wait().unwrap() {
-            break s;
-        }
-        assert!(started.elapsed() < LIMIT, "minewatch did not finish");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut err = String::new();
-    let _ = std::io::Read::read_to_string(&mut mw.stderr.take().unwrap(), &mut err);
-    assert!(status.success(), "minewatch failed: {err}");
+    wait_success(&mut mw);
     let want = records(&truth_tcp);
     check_truth(&want, SESSIONS);
     let got = wait_for(&dir.join("tcp.log"), want.len(), "TCP after the restart").unwrap();
@@ -342,4 +332,19 @@ fn rsyslog_receives_every_record_exactly_once_over_udp_and_tcp_across_a_restart(
     assert!(stats["stats"]["output_connect_failures"].as_u64().unwrap() >= 1, "{stats}");
     assert_eq!(stats["stats"]["output_queue_dropped"], 0);
     rs.stop();
+}
+
+/// Waits for minewatch to exit (at most `LIMIT`) and asserts it succeeded, with its stderr.
+pub(crate) fn wait_success(mw: &mut std::process::Child) {
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = mw.try_wait().unwrap() {
+            break s;
+        }
+        assert!(started.elapsed() < LIMIT, "minewatch did not finish");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    let _ = std::io::Read::read_to_string(&mut mw.stderr.take().unwrap(), &mut err);
+    assert!(status.success(), "minewatch failed: {err}");
 }
