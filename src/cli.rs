@@ -306,6 +306,40 @@ pub struct Args {
     /// Read again on SIGHUP (with the pool lists; all or nothing).
     #[arg(long = "watchlist", value_name = "FILE")]
     pub watchlist: Vec<std::path::PathBuf>,
+
+    // ---- The report and the intelligence exports (README "From captures to a report") ----
+    /// Write a self-contained HTML page at the end of the run (live: also on SIGHUP): summary,
+    /// each mining host's sessions over time, hash rate, pools, wallets, miner software and
+    /// what was not inspected or lost. Opens from a file with no network.
+    #[arg(long = "report", value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
+
+    /// The same content as --report, as JSON (docs/report.md).
+    #[arg(long = "report-json", value_name = "FILE")]
+    pub report_json: Option<PathBuf>,
+
+    /// Write a STIX 2.1 bundle of what the run observed (pools as indicators sighted by this
+    /// sensor, wallets, miner software) at the end of the run (live: also on SIGHUP).
+    #[arg(long = "export-stix", value_name = "FILE")]
+    pub export_stix: Option<PathBuf>,
+
+    /// Write the same as a MISP event (JSON, MISP core format).
+    #[arg(long = "export-misp", value_name = "FILE")]
+    pub export_misp: Option<PathBuf>,
+
+    /// Traffic Light Protocol level marked on the STIX bundle and tagged on the MISP event.
+    #[arg(long = "export-tlp", value_name = "LEVEL", value_enum, default_value = "amber")]
+    pub export_tlp: crate::report::Tlp,
+
+    /// Most mining hosts the report draws a timeline for; records of further hosts are counted.
+    #[arg(long = "report-max-hosts", value_name = "N", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub report_max_hosts: u32,
+
+    /// Most sessions drawn per host in the report; further ones are counted.
+    #[arg(long = "report-max-sessions", value_name = "N", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub report_max_sessions: u32,
 }
 
 /// A humantime duration (`30s`, `10m`) that is not zero: a zero timeout or wait would end
@@ -340,6 +374,23 @@ impl Args {
             vec![OutputSpec { format: None, target: Target::Stdout, types: Default::default() }]
         } else {
             self.output.clone()
+        }
+    }
+
+    /// The report files and their bounds.
+    pub fn report_plan(&self) -> crate::report::Plan {
+        crate::report::Plan {
+            html: self.report.clone(),
+            json: self.report_json.clone(),
+            stix: self.export_stix.clone(),
+            misp: self.export_misp.clone(),
+            tlp: self.export_tlp,
+            sensor: self.sensor_name.clone().unwrap_or_else(crate::output::default_sensor_name),
+            limits: crate::report::Limits {
+                hosts: usize::try_from(self.report_max_hosts).unwrap_or(usize::MAX),
+                sessions_per_host: usize::try_from(self.report_max_sessions).unwrap_or(usize::MAX),
+                ..Default::default()
+            },
         }
     }
 

@@ -136,6 +136,8 @@ pub struct Config {
     pub config_file: Option<PathBuf>,
     /// Mining hosts kept for the summary.
     pub max_hosts: usize,
+    /// The report and export files, written at the end of the run.
+    pub report: crate::report::Plan,
 }
 
 /// Microseconds of `d`, saturating (the flow table counts packet time in `i64` µs).
@@ -237,6 +239,7 @@ impl Config {
             quiet: args.quiet,
             config_file: args.config.clone(),
             max_hosts: MAX_HOSTS,
+            report: args.report_plan(),
         })
     }
 

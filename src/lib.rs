@@ -5,7 +5,8 @@
 //! [`pipeline`] shards them by a symmetric flow hash onto workers, each worker owns a
 //! [`flow::FlowTable`] that tracks connections and reassembles TCP for the [`inspect`]or of each
 //! connection, whose parsers ([`stratum`] lines, TLS, HTTP, Stratum V2) gather a session's facts,
-//! and [`verdict`] turns them into [`output`] records and the shared [`hosts`] table.
+//! and [`verdict`] turns them into [`output`] records and the shared [`hosts`] table; [`report`]
+//! gathers what the records showed into a page, a JSON document and intelligence exports.
 #![forbid(unsafe_code)]
 
 pub mod capture;
@@ -21,6 +22,7 @@ pub mod output;
 pub mod pipeline;
 pub mod preflight;
 pub mod privilege;
+pub mod report;
 pub mod sensor;
 pub mod stats;
 pub mod stratum;

@@ -180,6 +180,7 @@ fn run(cfg: &Config) -> anyhow::Result<ExitCode> {
         reload: Some(cfg.lists.clone()),
         published: cfg.metrics.map(|_| Published::new()),
         shunt: cfg.shunt,
+        report: Some(cfg.report.clone()),
     };
     // Opened now, while the process may still write where its new user could not; the TCP
     // senders' threads start after the privilege drop.

@@ -188,6 +188,39 @@ counters! {
     reload_failed,
 }
 
+/// The counters that say what the sensor did not inspect or lost (frames skipped, streams with
+/// holes, tables and queues that overflowed, records not delivered): the summary on exit and the
+/// report (`--report`) list those above zero, so they are named here once.
+pub const NOT_INSPECTED: &[&str] = &[
+    "truncated",
+    "malformed",
+    "reasm_overlap_conflicts",
+    "frag_overlap_conflicts",
+    "unsupported_link",
+    "flows_evicted",
+    "flows_evicted_memcap",
+    "sessions_evicted",
+    "frag_dropped",
+    "lines_overlong",
+    "reasm_gaps",
+    "reasm_ooo_dropped_bytes",
+    "dispatch_dropped",
+    "flows_shunted",
+    "shunt_full",
+    "shunt_failed",
+    "dns_map_full",
+    "tls_unparsed",
+    "tls_name_wait_full",
+    "http_errors",
+    "events_dropped",
+    "hosts_table_full",
+    "suppress_table_full",
+    "output_queue_dropped",
+    "output_spool_dropped",
+    "output_send_errors",
+    "output_oversize",
+];
+
 /// What a reporter holds at the moment it reports: gauges, replaced (not added) by each report
 /// and summed over the reporters by the collector for the metrics endpoint.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use crate::hosts::HostEntry;
-use crate::stats::Counters;
+use crate::stats::{Counters, NOT_INSPECTED};
 
 /// Cuts a wire string for a table cell and removes anything that would move the cursor.
 fn cell(s: &str, max: usize) -> String {
@@ -57,31 +57,7 @@ pub fn render(hosts: &[HostEntry], c: &Counters) -> String {
     let skipped: Vec<String> = c
         .fields()
         .into_iter()
-        .filter(|(name, v)| {
-            *v > 0
-                && matches!(
-                    *name,
-                    "truncated"
-                        | "malformed"
-                        | "reasm_overlap_conflicts"
-                        | "frag_overlap_conflicts"
-                        | "unsupported_link"
-                        | "flows_evicted"
-                        | "flows_evicted_memcap"
-                        | "sessions_evicted"
-                        | "frag_dropped"
-                        | "lines_overlong"
-                        | "reasm_gaps"
-                        | "reasm_ooo_dropped_bytes"
-                        | "events_dropped"
-                        | "hosts_table_full"
-                        | "suppress_table_full"
-                        | "output_queue_dropped"
-                        | "output_spool_dropped"
-                        | "output_send_errors"
-                        | "output_oversize"
-                )
-        })
+        .filter(|(name, v)| *v > 0 && NOT_INSPECTED.contains(name))
         .map(|(n, v)| format!("{n} {v}"))
         .collect();
     if !skipped.is_empty() {

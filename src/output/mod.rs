@@ -587,6 +587,12 @@ impl Outputs {
         self.watchlist = watchlist;
     }
 
+    /// The watchlist's label for `ev`'s wallet (`Some("")` for an entry without one), as the
+    /// records written for it carry: for the report, which shows what the outputs showed.
+    pub fn watch_label(&self, ev: &Event) -> Option<String> {
+        self.watchlist.lookup(ev.facts.login.as_deref(), ev.facts.wallet.as_deref()).map(str::to_string)
+    }
+
     /// Records whose login holds an address on `watchlist` get a raised severity and its label.
     pub fn with_watchlist(mut self, watchlist: std::sync::Arc<Watchlist>) -> Outputs {
         self.watchlist = watchlist;

@@ -9,11 +9,43 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::Record;
+use crate::hosts::HostTable;
 use crate::intel::Reloader;
 use crate::metrics::{Published, Snapshot};
 use crate::output::{Sink, StatsRecord};
+use crate::report::{Builder, Plan};
 use crate::stats::{Counters, KernelStats, Load};
-use crate::time::now;
+use crate::time::{now, Ts};
+
+/// The report files to write (`--report`, `--report-json`, `--export-stix`, `--export-misp`):
+/// the collector feeds every record it writes to a [`Builder`] and renders the files at the end
+/// of the run, and on a live capture also at each SIGHUP (after the outputs are reopened), so
+/// that a long capture can be looked at while it runs. A rewrite costs a copy of the host table
+/// and the rendering, done in this thread between two records; at most once per SIGHUP.
+pub(super) struct ReportJob {
+    pub(super) plan: Plan,
+    pub(super) hosts: Arc<HostTable>,
+    pub(super) live: bool,
+}
+
+/// The builder of a report with the time it was started, for a live capture's span.
+struct Reporting {
+    job: ReportJob,
+    builder: Builder,
+    started: Ts,
+}
+
+impl Reporting {
+    /// Renders the report as it stands into every file asked for.
+    fn write(&mut self, counters: &Counters, kernel: &[(String, KernelStats)]) -> Result<(), String> {
+        if self.job.live {
+            // A live capture spans from the start to now.
+            self.builder.capture_span(self.started, now());
+        }
+        let report = self.builder.build(&self.job.plan.sensor, &self.job.hosts.snapshot(), counters, kernel);
+        self.job.plan.write(&report)
+    }
+}
 
 /// What the collector hands back: summed counters, kernel stats, the sink's first error.
 pub(super) type Collected = (Counters, Vec<(String, KernelStats)>, Option<String>);
@@ -107,7 +139,9 @@ pub(super) fn collect(
     mut reloader: Option<Reloader>,
     published: Option<Arc<Published>>,
     stop: Arc<AtomicBool>,
+    report: Option<ReportJob>,
 ) -> Collected {
+    let mut report = report.map(|job| Reporting { builder: Builder::new(job.plan.limits), job, started: now() });
     // What the collector itself counts (failed reloads).
     let mut own = Counters::default();
     let mut latest: Vec<Option<Counters>> = Vec::new();
@@ -132,6 +166,11 @@ pub(super) fn collect(
             if let Some(r) = reloader.as_mut() {
                 r.request();
             }
+            if let Some(rep) = report.as_mut().filter(|r| r.job.live) {
+                if let Err(e) = rep.write(&sum(&latest, &sink, &own), &kernel) {
+                    err.get_or_insert(e);
+                }
+            }
         }
         if let Some(outcome) = reloader.as_mut().and_then(Reloader::poll) {
             match outcome {
@@ -151,7 +190,17 @@ pub(super) fn collect(
             }
         }
         match msg {
-            Ok(Record::Event(ev)) => write(&mut sink, |s| s.write(&ev), &mut err),
+            Ok(Record::Event(ev)) => {
+                if let Some(rep) = report.as_mut() {
+                    rep.builder.record(&ev, sink.watch_label(&ev).as_deref());
+                }
+                write(&mut sink, |s| s.write(&ev), &mut err)
+            }
+            Ok(Record::Span(first, last)) => {
+                if let Some(rep) = report.as_mut() {
+                    rep.builder.capture_span(first, last);
+                }
+            }
             Ok(Record::Counters { reporter, counters, kernel: k, load }) => {
                 if latest.len() <= reporter {
                     latest.resize(reporter + 1, None);
@@ -209,7 +258,13 @@ pub(super) fn collect(
     if let Some(p) = &published {
         p.publish(snapshot(&latest, &loads, &kernel, &sink, &own, 0));
     }
-    (sum(&latest, &sink, &own), kernel, err)
+    let total = sum(&latest, &sink, &own);
+    if let Some(rep) = report.as_mut() {
+        if let Err(e) = rep.write(&total, &kernel) {
+            err.get_or_insert(e);
+        }
+    }
+    (total, kernel, err)
 }
 
 #[cfg(test)]

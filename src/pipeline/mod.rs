@@ -59,7 +59,7 @@ use crate::stats::{Counters, KernelStats, Load};
 use crate::time::{now, Ts};
 use crate::verdict::Event;
 
-use collect::{collect, Collected};
+use collect::{collect, Collected, ReportJob};
 use worker::Worker;
 
 /// Records waiting for the collector. Alerts are rare, so this only fills when the sink stalls.
@@ -85,6 +85,9 @@ pub struct RunOptions {
     /// Live: most elephant flows each worker has the kernel drop (see
     /// [`crate::capture::shunt`]); 0: none.
     pub shunt: usize,
+    /// The report files to write at the end (and, live, on SIGHUP): `--report`,
+    /// `--report-json`, `--export-stix`, `--export-misp`; `None` or an empty plan for none.
+    pub report: Option<crate::report::Plan>,
 }
 
 /// How a run went: counters summed over every thread, and each input that failed.
@@ -114,6 +117,8 @@ enum Record {
     },
     /// Write a `stats` record now, stamped `ts`.
     StatsNow(Ts),
+    /// Replay: the first and last packet time of the inputs, for the report.
+    Span(Ts, Ts),
 }
 
 /// Progress reporting hook: called with bytes of input consumed.
@@ -141,7 +146,9 @@ pub fn run_files(
     let published = opts.published.clone();
     let reloader = opts.reload.clone().map(|f| Reloader::new(f, opts.cfg.pools.clone()));
     let stop = opts.stop.clone();
-    let collector = thread::spawn(move || collect(sink, rec_rx, None, reopen, reloader, published, stop));
+    let report = report_job(opts, &hosts, false);
+    let collector =
+        thread::spawn(move || collect(sink, rec_rx, None, reopen, reloader, published, stop, report));
     let n = opts.workers.max(1);
     let intel = Arc::new(Intel::shared(opts.cfg.pools.clone()).with_dns_capacity(opts.cfg.dns_capacity));
     let mut workers: Vec<Worker> =
@@ -173,11 +180,19 @@ pub fn run_files(
         }
     }
     let mut last_ts = Ts::default();
+    let mut first_ts: Option<Ts> = None;
     for w in &workers {
         w.report();
         last_ts = last_ts.max(w.last_ts());
+        first_ts = match (first_ts, w.first_ts()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
     }
     drop(workers);
+    if let Some(first) = first_ts {
+        let _ = rec_tx.send(Record::Span(first, last_ts));
+    }
     if opts.stats_interval.is_some() {
         let _ = rec_tx.send(Record::StatsNow(last_ts));
     }
@@ -207,7 +222,9 @@ pub fn run_live(
     let published = opts.published.clone();
     let reloader = opts.reload.clone().map(|f| Reloader::new(f, opts.cfg.pools.clone()));
     let stop = opts.stop.clone();
-    let collector = thread::spawn(move || collect(sink, rec_rx, interval, reopen, reloader, published, stop));
+    let report = report_job(opts, &hosts, true);
+    let collector =
+        thread::spawn(move || collect(sink, rec_rx, interval, reopen, reloader, published, stop, report));
     let n = opts.workers.max(1);
     let intel = Arc::new(Intel::shared(opts.cfg.pools.clone()).with_dns_capacity(opts.cfg.dns_capacity));
     let mut input_errors = Vec::new();
@@ -221,6 +238,12 @@ pub fn run_live(
     }
     drop(rec_tx);
     finish(collector, input_errors)
+}
+
+/// What the collector needs to write the report files, when any is asked for.
+fn report_job(opts: &RunOptions, hosts: &Arc<HostTable>, live: bool) -> Option<ReportJob> {
+    let plan = opts.report.clone().filter(crate::report::Plan::any)?;
+    Some(ReportJob { plan, hosts: hosts.clone(), live })
 }
 
 /// Stops a live capture if the thread holding it panics: a worker that stopped would leave its

@@ -38,6 +38,7 @@ pub(super) struct Worker {
     pub(super) file: Option<Arc<str>>,
     /// Replay: the packet time of the next tick, and the latest packet time seen.
     next_tick: Option<Ts>,
+    first_ts: Option<Ts>,
     last_ts: Ts,
 }
 
@@ -61,6 +62,7 @@ impl Worker {
             own: Counters::default(),
             file: None,
             next_tick: None,
+            first_ts: None,
             last_ts: Ts::default(),
         }
     }
@@ -70,10 +72,16 @@ impl Worker {
         self.last_ts
     }
 
+    /// The earliest packet time seen (replay), for the report's span.
+    pub(super) fn first_ts(&self) -> Option<Ts> {
+        self.first_ts
+    }
+
     /// Replay: packet time has reached `ts`; every [`REPLAY_TICK_US`] of it, idle flows end and
     /// the counters go to the collector.
     pub(super) fn clock(&mut self, ts: Ts) {
         self.last_ts = self.last_ts.max(ts);
+        self.first_ts = Some(self.first_ts.map_or(ts, |f| f.min(ts)));
         match self.next_tick {
             Some(t) if ts < t => {}
             Some(_) => {
