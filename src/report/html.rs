@@ -127,10 +127,18 @@ fn plot(s: &mut String, values: &[f64], w: f64, h: f64, id: &str, axes: bool, t0
         let v = if v.is_finite() { v } else { 0.0 };
         pad_t + ph - if peak > 0.0 { v / peak * ph } else { 0.0 }
     };
+    // A step line with a corner only where the value changes: a host that mined at one rate
+    // all along is two points, not a hundred and twenty, which keeps a page of many hosts small.
     let mut pts = String::new();
-    for (i, v) in values.iter().enumerate() {
-        let (x0, x1) = (pad_l + i as f64 / n * pw, pad_l + (i as f64 + 1.0) / n * pw);
-        let _ = write!(pts, "{x0:.1},{y:.1} {x1:.1},{y:.1} ", y = y(*v));
+    let mut i = 0;
+    while i < values.len() {
+        let mut j = i + 1;
+        while j < values.len() && values[j] == values[i] {
+            j += 1;
+        }
+        let (x0, x1) = (pad_l + i as f64 / n * pw, pad_l + j as f64 / n * pw);
+        let _ = write!(pts, "{x0:.1},{y:.1} {x1:.1},{y:.1} ", y = y(values[i]));
+        i = j;
     }
     let _ = write!(
         s,
@@ -171,7 +179,7 @@ fn timeline(s: &mut String, h: &HostReport, t0: Ts, t1: Ts) {
 
 fn bar(s: &mut String, b: &SessionBar, t0: Ts, span: f64) {
     let x = ((b.start.0 - t0.0).max(0) as f64 / span * TIMELINE_W).min(TIMELINE_W - 1.0);
-    let w = ((b.end.0 - b.start.0).max(0) as f64 / span * TIMELINE_W).clamp(1.5, TIMELINE_W - x);
+    let w = ((b.end.0 - b.start.0).max(0) as f64 / span * TIMELINE_W).max(1.5).min((TIMELINE_W - x).max(1.0));
     let _ = write!(
         s,
         "<rect class=\"session {c}{open}\" x=\"{x:.1}\" y=\"2\" width=\"{w:.1}\" height=\"{hh}\">\
@@ -245,7 +253,14 @@ fn hosts(s: &mut String, r: &Report, t0: Ts, t1: Ts) {
         match h.hashrate_peak {
             Some(p) if p > 0.0 => {
                 plot(s, &h.hashrate, SPARK_W, ROW_H + 4.0, &format!("hashrate-{}", esc(&ip.replace(':', "-"))), false, t0, t1);
-                let _ = write!(s, "<span class=\"muted\">peak {}</span>", rate(p));
+                let top = h.timeline.iter().filter_map(|b| b.hashrate).fold(0.0f64, f64::max);
+                let _ = write!(
+                    s,
+                    "<span class=\"muted\" title=\"highest mean over one point of the plot; \
+                     the fastest session's own rate\">{} · session {}</span>",
+                    rate(p),
+                    rate(top)
+                );
             }
             _ => s.push_str("<span class=\"muted\">–</span>"),
         }
