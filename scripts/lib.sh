@@ -134,6 +134,33 @@ ensure_rsyslog() { ensure_test_tool rsyslogd rsyslog tests/it/syslog.rs; }
 # output's receiver.
 ensure_redis() { ensure_test_tool redis-server redis-server tests/it/redis.rs; }
 
+# chromium (Debian's chromium): tests/it/report.rs loads the report page in it, headless, and
+# searches the DOM it renders.
+ensure_chromium() { ensure_test_tool chromium chromium tests/it/report.rs; }
+
+# The Python libraries tests/it/report.rs checks the exports with, from PyPI at pinned versions:
+# stix2 (parses the STIX 2.1 bundle), stix2-patterns (validates each indicator pattern) and pymisp
+# (loads the MISP event). Installed into a virtual environment in target/pytools, since Debian's
+# Python refuses pip installs into the system (PEP 668); python3-venv makes it. Not fatal: without
+# them, those checks say SKIPPED.
+REPORT_PY_PACKAGES=(stix2==3.0.1 stix2-patterns==2.0.0 pymisp==2.5.34.4)
+ensure_report_python() {
+    local venv=target/pytools
+    if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import stix2, stix2patterns, pymisp' 2>/dev/null; then
+        return 0
+    fi
+    ensure_test_tool python3 python3 tests/it/report.rs
+    if have python3 && ! python3 -c 'import ensurepip, venv' 2>/dev/null && have apt-get; then
+        say "installing python3-venv (for tests/it/report.rs)"
+        as_root apt-get install -y --no-install-recommends python3-venv </dev/null ||
+            { as_root apt-get update </dev/null && as_root apt-get install -y --no-install-recommends python3-venv </dev/null; } ||
+            say "warning: could not install python3-venv"
+    fi
+    say "installing ${REPORT_PY_PACKAGES[*]} into $venv (for tests/it/report.rs)"
+    { python3 -m venv "$venv" && "$venv/bin/pip" install --quiet --disable-pip-version-check "${REPORT_PY_PACKAGES[@]}"; } </dev/null >&2 ||
+        say "warning: could not install the report test's Python libraries; those checks will say SKIPPED"
+}
+
 # Two network namespaces joined by a veth pair, for the live benchmarks: `veth_lab NS_A NS_B
 # VETH_A VETH_B DIR` creates them (IPv6 off, so that no router solicitation mixes into the
 # counts; jumbo MTU, so that no captured frame is too long to replay) and removes them, and the

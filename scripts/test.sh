@@ -14,6 +14,8 @@ ensure_redis
 ensure_promtool
 ensure_systemd_analyze
 ensure_live_test_tools
+ensure_chromium
+ensure_report_python
 ensure_cargo
 
 locked=()
