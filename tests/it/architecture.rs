@@ -42,6 +42,11 @@ const WALLS: &[(&str, &[&str], &str)] = &[
     ("intel", &["flow", "inspect", "output", "pipeline", "capture", "verdict"], "intel is below the flows"),
     ("verdict", &["output", "pipeline", "capture", "metrics"], "verdict builds the Event; outputs format it"),
     ("output", &["flow", "inspect", "pipeline", "capture"], "output/ formats only what the Event holds"),
+    (
+        "report",
+        &["flow", "inspect", "pipeline", "capture", "output", "metrics"],
+        "report/ renders what the records and the host table hold",
+    ),
     ("stats", &["flow", "inspect", "pipeline", "capture", "output", "metrics"], "stats is the bottom"),
     ("time", &["flow", "inspect", "pipeline", "capture", "output", "stats"], "time is the bottom"),
 ];
@@ -148,9 +153,9 @@ fn violations(graph: &Graph, codes: &[(String, String)]) -> Vec<String> {
         }
     }
     for (path, code) in codes {
-        if path.starts_with("output") {
+        if path.starts_with("output") || path.starts_with("report") {
             for d in DERIVATIONS.iter().filter(|d| code.contains(**d)) {
-                bad.push(format!("{path} calls {d}: output/ formats only what the Event holds"));
+                bad.push(format!("{path} calls {d}: output/ and report/ format only what the Event holds"));
             }
         }
         if code.contains("testkit") {
