@@ -141,7 +141,8 @@ pub(super) fn collect(
     stop: Arc<AtomicBool>,
     report: Option<ReportJob>,
 ) -> Collected {
-    let mut report = report.map(|job| Reporting { builder: Builder::new(job.plan.limits), job, started: now() });
+    let mut report =
+        report.map(|job| Reporting { builder: Builder::new(job.plan.limits), job, started: now() });
     // What the collector itself counts (failed reloads).
     let mut own = Counters::default();
     let mut latest: Vec<Option<Counters>> = Vec::new();

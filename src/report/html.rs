@@ -63,13 +63,13 @@ pub fn render(r: &Report) -> String {
         (Some(a), Some(b)) => format!("{} — {}", a.rfc3339(), b.rfc3339()),
         _ => "no packets".to_string(),
     };
-    let _ = write!(
+    let _ = writeln!(
         s,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\
          <meta name=\"viewport\" content=\"width=device-width\">\
          <title>minewatch report: {sensor}</title><style>{STYLE}</style></head><body>\n\
-         <h1>minewatch report</h1>\n<p>Sensor <b id=\"sensor\">{sensor}</b>; capture time {span}.</p>\n",
+         <h1>minewatch report</h1>\n<p>Sensor <b id=\"sensor\">{sensor}</b>; capture time {span}.</p>",
         sensor = esc(&r.sensor),
     );
     summary(&mut s, r);
@@ -98,7 +98,10 @@ fn summary(s: &mut String, r: &Report) {
         ("of which outside the home network (not reported)", m.sessions_external.to_string()),
         ("mining hosts", m.mining_hosts.to_string()),
         ("alerts", m.alerts.to_string()),
-        ("pools, wallets, miner software", format!("{}, {}, {}", r.pools.len(), r.wallets.len(), r.software.len())),
+        (
+            "pools, wallets, miner software",
+            format!("{}, {}, {}", r.pools.len(), r.wallets.len(), r.software.len()),
+        ),
     ];
     for (k, v) in rows {
         let _ = write!(s, "<tr><th>{k}</th><td class=\"n\">{v}</td></tr>");
@@ -160,7 +163,7 @@ fn plot(s: &mut String, values: &[f64], w: f64, h: f64, id: &str, axes: bool, t0
             ty = h - 3.0,
         );
     }
-    let _ = write!(s, "<polyline class=\"line\" points=\"{}\"/></svg>\n", pts.trim_end());
+    let _ = writeln!(s, "<polyline class=\"line\" points=\"{}\"/></svg>", pts.trim_end());
 }
 
 /// A host's sessions as bars over the capture's time.
@@ -210,13 +213,13 @@ fn list(items: &[String], max_chars: usize) -> String {
 }
 
 fn hosts(s: &mut String, r: &Report, t0: Ts, t1: Ts) {
-    let _ = write!(
+    let _ = writeln!(
         s,
         "<h2 id=\"hosts\">Mining hosts ({})</h2>\n<p class=\"muted\">Each bar is a session over the \
          capture time ({} to {}); red confirmed, orange detected, yellow suspected, pale still running. \
          Hover a bar for its pool and times.</p>\n<table id=\"host-table\"><tr><th>host</th><th>confidence</th>\
          <th>sessions</th><th>shares ok/sub</th><th>pools</th><th>logins / wallets</th><th>software</th>\
-         <th>sessions over time</th><th>hash rate</th></tr>\n",
+         <th>sessions over time</th><th>hash rate</th></tr>",
         r.hosts.len(),
         t0.rfc3339(),
         t1.rfc3339()
@@ -247,12 +250,22 @@ fn hosts(s: &mut String, r: &Report, t0: Ts, t1: Ts) {
         );
         timeline(s, h, t0, t1);
         if h.sessions_not_drawn > 0 {
-            let _ = write!(s, "<span class=\"muted\">{} more sessions not drawn</span>", h.sessions_not_drawn);
+            let _ =
+                write!(s, "<span class=\"muted\">{} more sessions not drawn</span>", h.sessions_not_drawn);
         }
         s.push_str("</td><td>");
         match h.hashrate_peak {
             Some(p) if p > 0.0 => {
-                plot(s, &h.hashrate, SPARK_W, ROW_H + 4.0, &format!("hashrate-{}", esc(&ip.replace(':', "-"))), false, t0, t1);
+                plot(
+                    s,
+                    &h.hashrate,
+                    SPARK_W,
+                    ROW_H + 4.0,
+                    &format!("hashrate-{}", esc(&ip.replace(':', "-"))),
+                    false,
+                    t0,
+                    t1,
+                );
                 let top = h.timeline.iter().filter_map(|b| b.hashrate).fold(0.0f64, f64::max);
                 let _ = write!(
                     s,
@@ -268,28 +281,28 @@ fn hosts(s: &mut String, r: &Report, t0: Ts, t1: Ts) {
     }
     s.push_str("</table>\n");
     if r.hosts_table_full > 0 || r.left_out.host_records > 0 {
-        let _ = write!(
+        let _ = writeln!(
             s,
-            "<p class=\"muted\">Left out: {} records of hosts past the host table's bound, {} past the report's.</p>\n",
+            "<p class=\"muted\">Left out: {} records of hosts past the host table's bound, {} past the report's.</p>",
             r.hosts_table_full, r.left_out.host_records
         );
     }
 }
 
 fn pools(s: &mut String, r: &Report) {
-    let _ = write!(
+    let _ = writeln!(
         s,
         "<h2 id=\"pools\">Pools ({})</h2>\n<table id=\"pool-table\"><tr><th>address</th><th>names</th>\
-         <th>clue</th><th>sessions</th><th>hosts</th><th>first seen</th><th>last seen</th></tr>\n",
+         <th>clue</th><th>sessions</th><th>hosts</th><th>first seen</th><th>last seen</th></tr>",
         r.pools.len()
     );
     for p in &r.pools {
         let clues: Vec<String> = p.clues.iter().map(|c| c.to_string()).collect();
         let clue = if clues.is_empty() { super::CLUE_PROTOCOL.to_string() } else { clues.join(", ") };
-        let _ = write!(
+        let _ = writeln!(
             s,
             "<tr class=\"pool\"><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td>{}</td><td class=\"n\">{}</td>\
-             <td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>\n",
+             <td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
             esc(&std::net::SocketAddr::new(p.address, p.port).to_string()),
             list(&p.names, 120),
             esc(&clue),
@@ -303,16 +316,16 @@ fn pools(s: &mut String, r: &Report) {
 }
 
 fn wallets(s: &mut String, r: &Report) {
-    let _ = write!(
+    let _ = writeln!(
         s,
         "<h2 id=\"wallets\">Wallets ({})</h2>\n<table id=\"wallet-table\"><tr><th>wallet</th><th>coin</th>\
-         <th>watchlist</th><th>sessions</th><th>first seen</th><th>last seen</th></tr>\n",
+         <th>watchlist</th><th>sessions</th><th>first seen</th><th>last seen</th></tr>",
         r.wallets.len()
     );
     for w in &r.wallets {
-        let _ = write!(
+        let _ = writeln!(
             s,
-            "<tr class=\"wallet\"><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>\n",
+            "<tr class=\"wallet\"><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
             esc(&w.wallet),
             w.coin.unwrap_or("–"),
             w.watchlist_label.as_deref().map_or_else(|| "–".to_string(), |l| format!("<b>{}</b>", esc(if l.is_empty() { "listed" } else { l }))),
@@ -325,16 +338,16 @@ fn wallets(s: &mut String, r: &Report) {
 }
 
 fn software(s: &mut String, r: &Report) {
-    let _ = write!(
+    let _ = writeln!(
         s,
         "<h2 id=\"software\">Miner software ({})</h2>\n<table id=\"software-table\"><tr><th>name</th>\
-         <th>version</th><th>kind</th><th>sessions</th></tr>\n",
+         <th>version</th><th>kind</th><th>sessions</th></tr>",
         r.software.len()
     );
     for a in &r.software {
-        let _ = write!(
+        let _ = writeln!(
             s,
-            "<tr class=\"software\"><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td></tr>\n",
+            "<tr class=\"software\"><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td></tr>",
             esc(&a.name),
             esc(a.version.as_deref().unwrap_or("–")),
             a.kind.unwrap_or("–"),
@@ -352,9 +365,9 @@ fn lost(s: &mut String, r: &Report) {
     if !r.not_inspected.is_empty() {
         s.push_str("<table id=\"lost-table\"><tr><th>counter</th><th>value</th><th>meaning</th></tr>\n");
         for c in &r.not_inspected {
-            let _ = write!(
+            let _ = writeln!(
                 s,
-                "<tr><td class=\"mono\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>\n",
+                "<tr><td class=\"mono\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
                 c.name,
                 c.value,
                 esc(c.help)
@@ -365,9 +378,9 @@ fn lost(s: &mut String, r: &Report) {
     if !r.kernel.is_empty() {
         s.push_str("<table id=\"kernel-table\"><tr><th>interface</th><th>received</th><th>dropped by kernel</th><th>dropped by interface</th></tr>\n");
         for k in &r.kernel {
-            let _ = write!(
+            let _ = writeln!(
                 s,
-                "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>\n",
+                "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
                 esc(&k.interface),
                 k.received,
                 k.dropped,
@@ -378,10 +391,10 @@ fn lost(s: &mut String, r: &Report) {
     }
     let l = &r.left_out;
     if l.sessions + l.pool_records + l.wallet_records + l.software_records + l.host_records > 0 {
-        let _ = write!(
+        let _ = writeln!(
             s,
             "<p id=\"left-out\">Left out of this report by its bounds: {} host records, {} sessions, \
-             {} pool records, {} wallet records, {} software records.</p>\n",
+             {} pool records, {} wallet records, {} software records.</p>",
             l.host_records, l.sessions, l.pool_records, l.wallet_records, l.software_records
         );
     }

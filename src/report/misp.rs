@@ -51,22 +51,23 @@ pub fn event(r: &Report, tlp: Tlp) -> Value {
     let last = r.summary.last_seen.unwrap_or_default();
     let event_uuid = uuid(&format!("event:{}:{}:{}", r.sensor, first.0, last.0));
     let mut attrs: Vec<Value> = Vec::new();
-    let mut attr = |kind: &str, category: &str, value: &str, to_ids: bool, comment: String, span: Option<(Ts, Ts)>| {
-        let mut a = json!({
-            "uuid": uuid(&format!("{event_uuid}:{kind}:{value}")),
-            "type": kind,
-            "category": category,
-            "value": value,
-            "to_ids": to_ids,
-            "distribution": "5",
-            "comment": comment,
-        });
-        if let Some((f, l)) = span {
-            a["first_seen"] = json!(t(f));
-            a["last_seen"] = json!(t(l.max(f)));
-        }
-        attrs.push(a);
-    };
+    let mut attr =
+        |kind: &str, category: &str, value: &str, to_ids: bool, comment: String, span: Option<(Ts, Ts)>| {
+            let mut a = json!({
+                "uuid": uuid(&format!("{event_uuid}:{kind}:{value}")),
+                "type": kind,
+                "category": category,
+                "value": value,
+                "to_ids": to_ids,
+                "distribution": "5",
+                "comment": comment,
+            });
+            if let Some((f, l)) = span {
+                a["first_seen"] = json!(t(f));
+                a["last_seen"] = json!(t(l.max(f)));
+            }
+            attrs.push(a);
+        };
     let mut names_done: Vec<&str> = Vec::new();
     for p in &r.pools {
         attr(

@@ -343,12 +343,10 @@ impl Builder {
                 }
                 None if full => self.left_out.software_records += n,
                 None => {
-                    self.software
-                        .insert(key, SoftwareTrack {
-                            kind: a.kind.map(|k| k.as_str()),
-                            pools: vec![ev.pool],
-                            sessions: n,
-                        });
+                    self.software.insert(
+                        key,
+                        SoftwareTrack { kind: a.kind.map(|k| k.as_str()), pools: vec![ev.pool], sessions: n },
+                    );
                 }
             }
         }
@@ -425,9 +423,10 @@ impl Builder {
                 logins: e.logins.clone(),
                 wallets: track.map(|t| t.wallets.clone()).unwrap_or_default(),
                 agent: e.agent.clone(),
-                hashrate_peak: hashrate.iter().copied().fold(None, |m: Option<f64>, v| {
-                    Some(m.map_or(v, |m| m.max(v)))
-                }),
+                hashrate_peak: hashrate
+                    .iter()
+                    .copied()
+                    .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v)))),
                 sessions_not_drawn: track.map_or(0, |t| t.sessions_not_drawn),
                 timeline,
                 hashrate,
@@ -447,7 +446,7 @@ impl Builder {
                 last_seen: p.last_seen,
             })
             .collect();
-        pools.sort_by(|a, b| (a.address, a.port).cmp(&(b.address, b.port)));
+        pools.sort_by_key(|p| (p.address, p.port));
         let mut wallets: Vec<WalletReport> = self
             .wallets
             .iter()
@@ -498,11 +497,7 @@ impl Builder {
                 alerts_by_confidence: self.by_confidence.clone(),
                 alerts_by_clue: self.by_clue.clone(),
             },
-            hashrate: Hashrate {
-                start: first,
-                bucket_seconds: width as f64 / 1e6,
-                total,
-            },
+            hashrate: Hashrate { start: first, bucket_seconds: width as f64 / 1e6, total },
             hosts: host_reports,
             pools,
             wallets,

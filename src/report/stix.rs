@@ -154,11 +154,7 @@ pub fn bundle(r: &Report, tlp: Tlp) -> Value {
     for p in &r.pools {
         add(address_pattern(p.address), format!("mining pool {}", p.address), p);
         for n in &p.names {
-            add(
-                format!("[domain-name:value = '{}']", pattern_string(n)),
-                format!("mining pool {n}"),
-                p,
-            );
+            add(format!("[domain-name:value = '{}']", pattern_string(n)), format!("mining pool {n}"), p);
         }
     }
     // Each pool's address indicator, for the relationships below.
@@ -228,7 +224,15 @@ pub fn bundle(r: &Report, tlp: Tlp) -> Value {
             o["version"] = json!(v);
         }
         objects.push(o);
-        relate(&mut objects, &sid, &a.pools, &pool_ind, &stamp, &marking_id, "miner software seen mining to this pool");
+        relate(
+            &mut objects,
+            &sid,
+            &a.pools,
+            &pool_ind,
+            &stamp,
+            &marking_id,
+            "miner software seen mining to this pool",
+        );
     }
     let ids: Vec<&str> = objects.iter().filter_map(|o| o["id"].as_str()).collect();
     let bundle_id = id("bundle", &ids.join(","));

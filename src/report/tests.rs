@@ -66,14 +66,17 @@ fn an_alert_opens_a_bar_and_the_session_end_closes_it() {
 
 #[test]
 fn every_collection_is_bounded_and_counts_what_it_left_out() {
-    let limits = Limits { hosts: 2, sessions_per_host: 3, pools: 1, wallets: 1, software: 1, ..Limits::default() };
+    let limits =
+        Limits { hosts: 2, sessions_per_host: 3, pools: 1, wallets: 1, software: 1, ..Limits::default() };
     let mut events = Vec::new();
     for host in 0..4 {
         for flow in 0..5u64 {
             let mut e = ev(EventKind::Mining, &format!("10.0.0.{host}:5000"), flow, "w", 0, 1_000_000);
             e.pool = SocketAddr::from(([198, 51, 100, flow as u8], 3333));
             e.facts.wallet = Some(format!("wallet{flow}"));
-            e.derived.agent.as_mut().map(|a| a.version = Some(flow.to_string()));
+            if let Some(a) = e.derived.agent.as_mut() {
+                a.version = Some(flow.to_string());
+            }
             let mut end = e.clone();
             end.kind = EventKind::MiningSession;
             events.push(e);

@@ -218,7 +218,10 @@ fn a_thousand_mining_hosts_all_render_and_a_hostile_worker_name_stays_text() {
     assert_eq!(dom.matches("<svg class=\"timeline\"").count(), 1000);
     // Chromium serialises the text back escaped: it was text, never an element.
     assert!(!dom.contains("<script"), "the worker name became an element");
-    assert!(dom.contains("&lt;script&gt;alert(\"x\")&lt;/script&gt;"), "the worker name is not shown as text");
+    assert!(
+        dom.contains("&lt;script&gt;alert(\"x\")&lt;/script&gt;"),
+        "the worker name is not shown as text"
+    );
 }
 
 /// Validates the bundle with `stix2` (every object, custom ones allowed) and each indicator
@@ -320,7 +323,11 @@ fn the_exports_hold_every_pool_and_wallet_and_pass_stix2_and_pymisp() {
         .arg(dir.path().join("misp.json"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "the libraries refused the exports:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "the libraries refused the exports:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let seen: Value = serde_json::from_slice(&out.stdout).expect("the checker's JSON");
     let set_of = |k: &str| -> BTreeSet<String> {
         seen[k].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect()
@@ -362,7 +369,8 @@ fn the_exports_hold_every_pool_and_wallet_and_pass_stix2_and_pymisp() {
     let records = replay_with_reports(&negatives, neg.path(), &[]);
     assert!(records.is_empty(), "a negative capture raised a record");
     let b = read_json(&neg.path().join("bundle.json"));
-    let types: Vec<&str> = b["objects"].as_array().unwrap().iter().map(|o| o["type"].as_str().unwrap()).collect();
+    let types: Vec<&str> =
+        b["objects"].as_array().unwrap().iter().map(|o| o["type"].as_str().unwrap()).collect();
     assert_eq!(types, ["marking-definition", "identity"], "the negatives exported something");
     let m = read_json(&neg.path().join("misp.json"));
     assert_eq!(m["Event"]["Attribute"].as_array().map(Vec::len), Some(0));
