@@ -180,7 +180,11 @@ fn run(cfg: &Config) -> anyhow::Result<ExitCode> {
         reload: Some(cfg.lists.clone()),
         published: cfg.metrics.map(|_| Published::new()),
         shunt: cfg.shunt,
-        report: Some(cfg.report.clone()),
+        // Opened now, with the outputs: see `report::Plan::open`.
+        report: match cfg.report.clone() {
+            plan if plan.any() => Some(Arc::new(plan.open().map_err(|e| anyhow!("report: {e}"))?)),
+            _ => None,
+        },
     };
     // Opened now, while the process may still write where its new user could not; the TCP
     // senders' threads start after the privilege drop.

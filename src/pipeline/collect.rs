@@ -13,17 +13,18 @@ use crate::hosts::HostTable;
 use crate::intel::Reloader;
 use crate::metrics::{Published, Snapshot};
 use crate::output::{Sink, StatsRecord};
-use crate::report::{Builder, Plan};
+use crate::report::{Builder, Files};
 use crate::stats::{Counters, KernelStats, Load};
 use crate::time::{now, Ts};
 
-/// The report files to write (`--report`, `--report-json`, `--export-stix`, `--export-misp`):
+/// The report files to write (`--report`, `--report-json`, `--export-stix`, `--export-misp`),
+/// opened by `main` with the outputs:
 /// the collector feeds every record it writes to a [`Builder`] and renders the files at the end
 /// of the run, and on a live capture also at each SIGHUP (after the outputs are reopened), so
 /// that a long capture can be looked at while it runs. A rewrite costs a copy of the host table
 /// and the rendering, done in this thread between two records; at most once per SIGHUP.
 pub(super) struct ReportJob {
-    pub(super) plan: Plan,
+    pub(super) files: Arc<Files>,
     pub(super) hosts: Arc<HostTable>,
     pub(super) live: bool,
 }
@@ -42,8 +43,9 @@ impl Reporting {
             // A live capture spans from the start to now.
             self.builder.capture_span(self.started, now());
         }
-        let report = self.builder.build(&self.job.plan.sensor, &self.job.hosts.snapshot(), counters, kernel);
-        self.job.plan.write(&report)
+        let plan = self.job.files.plan();
+        let report = self.builder.build(&plan.sensor, &self.job.hosts.snapshot(), counters, kernel);
+        self.job.files.write(&report)
     }
 }
 
@@ -142,7 +144,7 @@ pub(super) fn collect(
     report: Option<ReportJob>,
 ) -> Collected {
     let mut report =
-        report.map(|job| Reporting { builder: Builder::new(job.plan.limits), job, started: now() });
+        report.map(|job| Reporting { builder: Builder::new(job.files.plan().limits), job, started: now() });
     // What the collector itself counts (failed reloads).
     let mut own = Counters::default();
     let mut latest: Vec<Option<Counters>> = Vec::new();

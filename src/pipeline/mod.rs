@@ -85,9 +85,9 @@ pub struct RunOptions {
     /// Live: most elephant flows each worker has the kernel drop (see
     /// [`crate::capture::shunt`]); 0: none.
     pub shunt: usize,
-    /// The report files to write at the end (and, live, on SIGHUP): `--report`,
-    /// `--report-json`, `--export-stix`, `--export-misp`; `None` or an empty plan for none.
-    pub report: Option<crate::report::Plan>,
+    /// The report files to write at the end (and, live, on SIGHUP), opened: `--report`,
+    /// `--report-json`, `--export-stix`, `--export-misp`; `None` for none.
+    pub report: Option<Arc<crate::report::Files>>,
 }
 
 /// How a run went: counters summed over every thread, and each input that failed.
@@ -242,8 +242,8 @@ pub fn run_live(
 
 /// What the collector needs to write the report files, when any is asked for.
 fn report_job(opts: &RunOptions, hosts: &Arc<HostTable>, live: bool) -> Option<ReportJob> {
-    let plan = opts.report.clone().filter(crate::report::Plan::any)?;
-    Some(ReportJob { plan, hosts: hosts.clone(), live })
+    let files = opts.report.clone()?;
+    Some(ReportJob { files, hosts: hosts.clone(), live })
 }
 
 /// Stops a live capture if the thread holding it panics: a worker that stopped would leave its

@@ -16,9 +16,10 @@ pub mod misp;
 pub mod stix;
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
+use std::fs::File;
+use std::io::{Seek, SeekFrom, Write};
 use std::net::{IpAddr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Serialize, Serializer};
 
@@ -107,25 +108,64 @@ impl Plan {
         self.html.is_some() || self.json.is_some() || self.stix.is_some() || self.misp.is_some()
     }
 
-    /// Renders `report` into every file asked for. Each file is written whole to a temporary
-    /// name beside it and renamed, so a reader (or a SIGHUP rewrite) never sees half a page.
+    /// Opens (creates, empties) every file asked for, now: at the start of the run, while the
+    /// process may still write where its unprivileged user could not (a live capture drops
+    /// privileges before reading), and so that a path that cannot be written stops the run
+    /// before a day of captures is read rather than after. `Err`: one line naming the file.
+    pub fn open(self) -> Result<Files, String> {
+        let open = |p: &Option<PathBuf>| -> Result<Option<(PathBuf, File)>, String> {
+            match p {
+                None => Ok(None),
+                Some(p) => {
+                    File::create(p).map(|f| Some((p.clone(), f))).map_err(|e| format!("{}: {e}", p.display()))
+                }
+            }
+        };
+        Ok(Files {
+            html: open(&self.html)?,
+            json: open(&self.json)?,
+            stix: open(&self.stix)?,
+            misp: open(&self.misp)?,
+            plan: self,
+        })
+    }
+}
+
+/// The report files of a run, open.
+#[derive(Debug)]
+pub struct Files {
+    plan: Plan,
+    html: Option<(PathBuf, File)>,
+    json: Option<(PathBuf, File)>,
+    stix: Option<(PathBuf, File)>,
+    misp: Option<(PathBuf, File)>,
+}
+
+impl Files {
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// Renders `report` into every file, each rewritten from its start (a live capture
+    /// rewrites them at each SIGHUP). Returns the first failure, one line naming the file.
     pub fn write(&self, report: &Report) -> Result<(), String> {
         let mut first: Option<String> = None;
-        let mut one = |path: &Option<PathBuf>, render: &dyn Fn() -> Vec<u8>| {
-            if let Some(p) = path {
-                if let Err(e) = write_whole(p, &render()) {
+        let mut one = |file: &Option<(PathBuf, File)>, render: &dyn Fn() -> Vec<u8>| {
+            if let Some((p, f)) = file {
+                if let Err(e) = rewrite(f, &render()) {
                     first.get_or_insert(format!("{}: {e}", p.display()));
                 }
             }
         };
+        let tlp = self.plan.tlp;
         one(&self.html, &|| html::render(report).into_bytes());
         one(&self.json, &|| {
             let mut v = serde_json::to_vec_pretty(report).unwrap_or_default();
             v.push(b'\n');
             v
         });
-        one(&self.stix, &|| stix::render(report, self.tlp));
-        one(&self.misp, &|| misp::render(report, self.tlp));
+        one(&self.stix, &|| stix::render(report, tlp));
+        one(&self.misp, &|| misp::render(report, tlp));
         match first {
             Some(e) => Err(e),
             None => Ok(()),
@@ -133,15 +173,12 @@ impl Plan {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory and a rename.
-fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
-    let mut f = std::fs::File::create(&tmp)?;
+/// Replaces the content of the open file `f` with `bytes`.
+fn rewrite(mut f: &File, bytes: &[u8]) -> std::io::Result<()> {
+    f.set_len(0)?;
+    f.seek(SeekFrom::Start(0))?;
     f.write_all(bytes)?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, path)
+    f.flush()
 }
 
 /// One session as the timeline draws it.

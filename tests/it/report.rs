@@ -375,3 +375,21 @@ fn the_exports_hold_every_pool_and_wallet_and_pass_stix2_and_pymisp() {
     let m = read_json(&neg.path().join("misp.json"));
     assert_eq!(m["Event"]["Attribute"].as_array().map(Vec::len), Some(0));
 }
+
+/// A report file that cannot be written stops the run before it reads anything, with one line
+/// naming it, rather than after a day of captures.
+#[test]
+fn a_report_path_that_cannot_be_written_stops_the_run_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("no/such/dir/report.html");
+    let pcap = util::pcaps_dir().join("sv1-cpuminer.pcap");
+    let out = util::run(
+        &["-q".as_ref(), "-r".as_ref(), pcap.as_os_str(), "--report".as_ref(), bad.as_os_str()],
+        None,
+    );
+    assert_eq!(out.code(), Some(1), "{}", out.stderr);
+    assert!(out.stdout.is_empty(), "records were written: {}", out.stdout);
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", out.stderr);
+    assert!(lines[0].starts_with("minewatch: report: ") && lines[0].contains("report.html"), "{}", lines[0]);
+}
