@@ -1322,3 +1322,60 @@ fn no_seccomp_leaves_the_system_call_filter_out_and_still_drops_every_capability
     let code = wait_exit(&mut lab.children[mw]);
     assert_eq!(code, Some(0), "{}", err.rest().join("\n"));
 }
+
+/// Live capture writes the report and the exports at SIGHUP, while it runs, and again at exit;
+/// the files were opened before the privilege drop, so the unprivileged sensor can write them
+/// in a directory only root may write to.
+#[test]
+fn a_live_capture_writes_the_report_and_the_exports_at_sighup_and_at_exit() {
+    let Some(mut lab) = lab_or_skip("live report", &["ip", "python3"]) else { return };
+    let path = |name: &str| lab.dir.path().join(name).display().to_string();
+    let (html, json, stix, misp) =
+        (path("live.html"), path("live.json"), path("live.stix.json"), path("live.misp.json"));
+    let (mw, mut out, mut err) = start_minewatch(
+        &mut lab,
+        &[
+            "-f",
+            "tcp",
+            "--report",
+            &html,
+            "--report-json",
+            &json,
+            "--export-stix",
+            &stix,
+            "--export-misp",
+            &misp,
+        ],
+    );
+    mine_once(&mut lab);
+    out.wait_for("\"event_type\":\"mining_session\"").expect("no mining_session record");
+    run("kill", &["-HUP", &lab.children[mw].id().to_string()]).expect("kill -HUP");
+    let read = |p: &str| -> Option<Value> { serde_json::from_slice(&std::fs::read(p).ok()?).ok() };
+    let deadline = Instant::now() + STEP_LIMIT;
+    let during = loop {
+        match read(&json) {
+            Some(v) if v["hosts"].as_array().is_some_and(|h| !h.is_empty()) => break v,
+            _ if Instant::now() > deadline => panic!("no report after SIGHUP: {}", err.rest().join("\n")),
+            _ => std::thread::sleep(Duration::from_millis(100)),
+        }
+    };
+    assert_eq!(during["hosts"][0]["ip"], MINER_IP, "{during}");
+    sigterm(&lab.children[mw]);
+    let code = wait_exit(&mut lab.children[mw]);
+    let stderr = err.rest().join("\n");
+    assert_eq!(code, Some(0), "{stderr}");
+    let end = read(&json).expect("the JSON report at exit");
+    assert_eq!(end["hosts"].as_array().map(Vec::len), Some(1), "{end}");
+    let host = &end["hosts"][0];
+    assert_eq!(host["ip"], MINER_IP);
+    assert_eq!(host["timeline"][0]["open"], false, "{end}");
+    assert_eq!(end["pools"][0]["address"], POOL_IP);
+    assert!(end["summary"]["packets"].as_u64().unwrap_or(0) >= 10, "{end}");
+    let page = std::fs::read_to_string(&html).expect("the page");
+    assert!(page.contains(&format!("id=\"host-{MINER_IP}\"")), "{page}");
+    let bundle = std::fs::read_to_string(&stix).expect("the bundle");
+    assert!(bundle.contains(&format!("[ipv4-addr:value = '{POOL_IP}']")), "{bundle}");
+    let event = read(&misp).expect("the MISP event");
+    let attrs = event["Event"]["Attribute"].as_array().cloned().unwrap_or_default();
+    assert!(attrs.iter().any(|a| a["type"] == "ip-dst" && a["value"] == POOL_IP), "{event}");
+}
