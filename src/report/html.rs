@@ -51,6 +51,11 @@ svg{display:block}.confirmed{fill:#c0392b}.detected{fill:#e67e22}.suspected{fill
 .open{fill-opacity:.45}.line{fill:none;stroke:#2c3e50;stroke-width:1.5}\
 .axis{stroke:#999;stroke-width:1}.lbl{font-size:11px;fill:#555}";
 
+/// Hosts drawn with their timeline and hash-rate plot; the others (by fewest sessions, then
+/// lowest confidence) keep their row, without the plots, so that a page of a great many hosts
+/// still opens in a few seconds. 1,000 hosts with their plots are about 2 MB.
+pub const DRAWN_HOSTS: usize = 2_000;
+
 /// Width of a host's timeline and of its hash-rate plot, in pixels.
 const TIMELINE_W: f64 = 360.0;
 const SPARK_W: f64 = 140.0;
@@ -174,26 +179,60 @@ fn timeline(s: &mut String, h: &HostReport, t0: Ts, t1: Ts) {
         "<svg class=\"timeline\" width=\"{TIMELINE_W}\" height=\"{ROW_H}\" viewBox=\"0 0 {TIMELINE_W} {ROW_H}\" role=\"img\">\
          <rect x=\"0\" y=\"0\" width=\"{TIMELINE_W}\" height=\"{ROW_H}\" fill=\"#f6f6f6\"/>"
     );
-    for b in &h.timeline {
-        bar(s, b, t0, span);
+    // Sessions whose bars would touch on the page (same confidence, still running or not) are
+    // drawn as one, so that a host with thousands of short sessions is a few hundred rectangles
+    // at most, whatever `--report-max-sessions` allows.
+    let mut bars: Vec<&SessionBar> = h.timeline.iter().collect();
+    bars.sort_by_key(|b| b.start);
+    let px = |t: Ts| (t.0 - t0.0).max(0) as f64 / span * TIMELINE_W;
+    let mut i = 0;
+    while i < bars.len() {
+        let first = bars[i];
+        let mut end = first.end;
+        let mut j = i + 1;
+        while j < bars.len()
+            && bars[j].confidence == first.confidence
+            && bars[j].open == first.open
+            && px(bars[j].start) <= px(end).max(px(first.start) + 1.5) + 1.0
+        {
+            end = end.max(bars[j].end);
+            j += 1;
+        }
+        if j == i + 1 {
+            bar(s, first, t0, span);
+        } else {
+            let merged = SessionBar { end, hashrate: None, ..first.clone() };
+            bar_titled(s, &merged, t0, span, &format!("{} sessions, {}", j - i, first.confidence));
+        }
+        i = j;
     }
     s.push_str("</svg>");
 }
 
 fn bar(s: &mut String, b: &SessionBar, t0: Ts, span: f64) {
+    let title = format!(
+        "{}, {}{}",
+        b.pool,
+        b.confidence,
+        b.hashrate.map(|r| format!(", {}", rate(r))).unwrap_or_default()
+    );
+    bar_titled(s, b, t0, span, &title)
+}
+
+/// A bar with its tooltip: `what`, then the times.
+fn bar_titled(s: &mut String, b: &SessionBar, t0: Ts, span: f64, what: &str) {
     let x = ((b.start.0 - t0.0).max(0) as f64 / span * TIMELINE_W).min(TIMELINE_W - 1.0);
     let w = ((b.end.0 - b.start.0).max(0) as f64 / span * TIMELINE_W).max(1.5).min((TIMELINE_W - x).max(1.0));
     let _ = write!(
         s,
         "<rect class=\"session {c}{open}\" x=\"{x:.1}\" y=\"2\" width=\"{w:.1}\" height=\"{hh}\">\
-         <title>{pool}, {c}, {a} to {e}{r}</title></rect>",
+         <title>{what}, {a} to {e}</title></rect>",
         c = b.confidence,
         open = if b.open { " open" } else { "" },
         hh = ROW_H - 4.0,
-        pool = b.pool,
+        what = esc(what),
         a = b.start.rfc3339(),
         e = if b.open { "still running".to_string() } else { b.end.rfc3339() },
-        r = b.hashrate.map(|r| format!(", {}", rate(r))).unwrap_or_default(),
     );
 }
 
@@ -224,6 +263,21 @@ fn hosts(s: &mut String, r: &Report, t0: Ts, t1: Ts) {
         t0.rfc3339(),
         t1.rfc3339()
     );
+    let drawn: std::collections::HashSet<std::net::IpAddr> = if r.hosts.len() > DRAWN_HOSTS {
+        let mut rank: Vec<&HostReport> = r.hosts.iter().collect();
+        rank.sort_by_key(|h| (std::cmp::Reverse(h.sessions), std::cmp::Reverse(h.confidence_rank()), h.ip));
+        rank.iter().take(DRAWN_HOSTS).map(|h| h.ip).collect()
+    } else {
+        r.hosts.iter().map(|h| h.ip).collect()
+    };
+    if r.hosts.len() > DRAWN_HOSTS {
+        let _ = writeln!(
+            s,
+            "<p id=\"not-drawn\" class=\"muted\">The {DRAWN_HOSTS} hosts with the most sessions are drawn; the \
+             other {} have their row without plots (the JSON report has every timeline).</p>",
+            r.hosts.len() - DRAWN_HOSTS
+        );
+    }
     for h in &r.hosts {
         let ip = h.ip.to_string();
         let pools: Vec<String> = h.pools.iter().map(|p| p.to_string()).collect();
@@ -248,6 +302,10 @@ fn hosts(s: &mut String, r: &Report, t0: Ts, t1: Ts) {
             who = list(&who, 120),
             agent = list(h.agent.as_slice(), 80),
         );
+        if !drawn.contains(&h.ip) {
+            s.push_str("<span class=\"muted\">not drawn</span></td><td></td></tr>\n");
+            continue;
+        }
         timeline(s, h, t0, t1);
         if h.sessions_not_drawn > 0 {
             let _ =

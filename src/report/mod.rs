@@ -469,6 +469,13 @@ impl Builder {
                 hashrate,
             });
         }
+        // Hosts per pool, counted once over the hosts' (bounded) pool lists.
+        let mut hosts_of: HashMap<SocketAddr, u64> = HashMap::new();
+        for h in &host_reports {
+            for p in &h.pools {
+                *hosts_of.entry(*p).or_default() += 1;
+            }
+        }
         let mut pools: Vec<PoolReport> = self
             .pools
             .iter()
@@ -478,7 +485,7 @@ impl Builder {
                 names: p.names.clone(),
                 clues: p.clues.clone(),
                 sessions: p.sessions,
-                hosts: host_reports.iter().filter(|h| h.pools.contains(a)).count() as u64,
+                hosts: hosts_of.get(a).copied().unwrap_or(0),
                 first_seen: p.first_seen,
                 last_seen: p.last_seen,
             })
@@ -552,6 +559,13 @@ impl Builder {
             left_out: LeftOut { ..self.left_out },
             hosts_table_full: c.hosts_table_full,
         }
+    }
+}
+
+impl HostReport {
+    /// The host's confidence as a rank (confirmed highest), for ordering.
+    pub fn confidence_rank(&self) -> usize {
+        CONFIDENCES.iter().rev().position(|c| c.as_str() == self.confidence).unwrap_or(0)
     }
 }
 

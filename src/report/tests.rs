@@ -139,3 +139,38 @@ fn stix_ids_depend_on_the_facts_only_and_patterns_are_escaped() {
 }
 
 use uuid::Uuid;
+
+#[test]
+fn touching_bars_are_drawn_as_one_and_a_huge_page_draws_its_busiest_hosts_only() {
+    let limits = Limits { sessions_per_host: 5_000, ..Limits::default() };
+    let events: Vec<Event> = (0..3_000u64)
+        .map(|i| {
+            let s = i as i64 * 1_000_000;
+            ev(EventKind::MiningSession, "10.0.0.1:5000", i, "w", s, s + 900_000)
+        })
+        .collect();
+    let r = build(&events, limits);
+    assert_eq!(r.hosts[0].timeline.len(), 3_000);
+    let page = html::render(&r);
+    let rects = page.matches("<rect class=\"session").count();
+    assert!((1..=200).contains(&rects), "{rects} bars for 3,000 sessions side by side");
+    assert!(page.contains("3000 sessions, detected"), "the merged bar does not say how many");
+
+    let many: Vec<Event> = (0..html::DRAWN_HOSTS + 5)
+        .map(|i| {
+            let client = format!("10.{}.{}.{}:5000", i / 65536, (i / 256) % 256, i % 256);
+            ev(EventKind::MiningSession, &client, i as u64, "w", 0, 1_000_000)
+        })
+        .collect();
+    let mut b = Builder::new(Limits::default());
+    let table = HostTable::new(100_000);
+    for e in &many {
+        table.record(e);
+        b.record(e, None);
+    }
+    let r = b.build("s", &table.snapshot(), &Counters::default(), &[]);
+    let page = html::render(&r);
+    assert_eq!(page.matches("<tr class=\"host\"").count(), html::DRAWN_HOSTS + 5, "every host keeps its row");
+    assert_eq!(page.matches("<svg class=\"timeline\"").count(), html::DRAWN_HOSTS);
+    assert!(page.contains("id=\"not-drawn\""));
+}
