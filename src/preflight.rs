@@ -110,6 +110,32 @@ pub fn check(cfg: &Config) -> Result<String, Vec<String>> {
     if let Some(window) = options.suppress {
         line("suppress:", &humantime::format_duration(window).to_string());
     }
+    let plan = &cfg.report;
+    let reports = [
+        ("--report", &plan.html, "page"),
+        ("--report-json", &plan.json, "report JSON"),
+        ("--export-stix", &plan.stix, "STIX 2.1 bundle"),
+        ("--export-misp", &plan.misp, "MISP event"),
+    ];
+    let mut first_report = true;
+    for (option, path, what) in reports {
+        let Some(path) = path else { continue };
+        if let Err(e) = check_output_file(path) {
+            problems.push(format!("{option} {}: {e}", path.display()));
+        }
+        let label = if std::mem::take(&mut first_report) { "report:" } else { "" };
+        line(
+            label,
+            &format!(
+                "{} ({what}, at the end{})",
+                path.display(),
+                if cfg.is_live() { " and on SIGHUP" } else { "" }
+            ),
+        );
+    }
+    if !first_report && (plan.stix.is_some() || plan.misp.is_some()) {
+        line("", &format!("exports marked {}", plan.tlp.misp_tag()));
+    }
 
     let mut pools = PoolDomains::builtin();
     line("pools:", &format!("{} shipped domains", pools.len()));

@@ -393,3 +393,29 @@ fn a_report_path_that_cannot_be_written_stops_the_run_at_once() {
     assert_eq!(lines.len(), 1, "{}", out.stderr);
     assert!(lines[0].starts_with("minewatch: report: ") && lines[0].contains("report.html"), "{}", lines[0]);
 }
+
+/// `--test-config` names the report files and refuses one that could not be written.
+#[test]
+fn the_configuration_check_names_the_report_files_and_refuses_an_unwritable_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = util::pcaps_dir().join("sv1-cpuminer.pcap");
+    let page = dir.path().join("r.html");
+    let bad = dir.path().join("missing/b.json");
+    let ok = util::run(
+        &["-T".as_ref(), "-r".as_ref(), pcap.as_os_str(), "--report".as_ref(), page.as_os_str()],
+        None,
+    );
+    assert_eq!(ok.code(), Some(0), "{}", ok.stderr);
+    assert!(ok.stdout.contains("report:") && ok.stdout.contains("r.html (page"), "{}", ok.stdout);
+    assert!(!page.exists(), "the check created the report file");
+    let refused = util::run(
+        &["-T".as_ref(), "-r".as_ref(), pcap.as_os_str(), "--export-stix".as_ref(), bad.as_os_str()],
+        None,
+    );
+    assert_eq!(refused.code(), Some(2), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("--export-stix ") && refused.stderr.contains("missing"),
+        "{}",
+        refused.stderr
+    );
+}
