@@ -78,7 +78,7 @@ pub fn event(r: &Report, tlp: Tlp) -> Value {
             format!("mining pool, port {}, {} sessions from {} hosts", p.port, p.sessions, p.hosts),
             Some((p.first_seen, p.last_seen)),
         );
-        for n in &p.names {
+        for n in p.names.iter().filter(|n| super::stix::is_hostname(n)) {
             if names_done.contains(&n.as_str()) {
                 continue;
             }

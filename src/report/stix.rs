@@ -39,9 +39,26 @@ pub fn id(kind: &str, fact: &str) -> String {
 }
 
 /// A string inside a STIX pattern's single quotes: `'` and `\` are escaped (STIX patterning
-/// 2.1, section 9.4); nothing else is special. Pool names come from the wire.
+/// 2.1, section 9.4); nothing else is special. Pool names come from the wire: only host names
+/// ([`is_hostname`]) reach a pattern, which need no escape, but the pattern is safe regardless.
 pub fn pattern_string(s: &str) -> String {
     s.replace('\\', "\\\\").replace('\'', "\\'")
+}
+
+/// Whether a pool name from the wire is a host name a `domain-name` object or a MISP `domain`
+/// can hold (letters, digits, `-` and `_` in labels of 1 to 63, 253 in all, a dot between
+/// them). A TLS server name or an HTTP `Host` can be any string: one that is not a host name
+/// stays in the page and the JSON, but is no indicator for another team's sensors.
+pub fn is_hostname(s: &str) -> bool {
+    let s = s.strip_suffix('.').unwrap_or(s);
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|l| {
+            (1..=63).contains(&l.len())
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        })
 }
 
 /// The indicator pattern of a pool's address.
@@ -153,7 +170,7 @@ pub fn bundle(r: &Report, tlp: Tlp) -> Value {
     };
     for p in &r.pools {
         add(address_pattern(p.address), format!("mining pool {}", p.address), p);
-        for n in &p.names {
+        for n in p.names.iter().filter(|n| is_hostname(n)) {
             add(format!("[domain-name:value = '{}']", pattern_string(n)), format!("mining pool {n}"), p);
         }
     }

@@ -115,15 +115,32 @@ fn the_page_escapes_every_wire_string_and_needs_nothing_from_outside() {
 }
 
 #[test]
+fn a_pool_name_that_is_no_host_name_is_no_indicator() {
+    assert!(stix::is_hostname("pool.supportxmr.com") && stix::is_hostname("_srv.x-y.example."));
+    for bad in ["", "a..b", "-a.b", "a b", "a'b.example", "évil.example", "x<script>"] {
+        assert!(!stix::is_hostname(bad), "{bad:?}");
+    }
+    let mut e = ev(EventKind::Mining, "10.0.0.1:5000", 1, "w", 0, 1_000_000);
+    e.facts.pool_host = Some("evil'] OR [ipv4-addr:value = '0.0.0.0".into());
+    let r = build(&[e], Limits::default());
+    let b = stix::bundle(&r, Tlp::Amber).to_string();
+    assert!(!b.contains("domain-name"), "{b}");
+    assert!(!misp::event(&r, Tlp::Amber).to_string().contains("\"domain\""));
+    assert!(html::render(&r).contains("evil&#39;] OR"), "the name left the page too");
+}
+
+#[test]
 fn stix_ids_depend_on_the_facts_only_and_patterns_are_escaped() {
     let mut e = ev(EventKind::Mining, "10.0.0.1:5000", 1, "w", 0, 1_000_000);
-    e.facts.pool_host = Some("a'b\\c.example".into());
+    e.facts.pool_host = Some("pool-1.example".into());
     let r = build(std::slice::from_ref(&e), Limits::default());
     let a = stix::bundle(&r, Tlp::Amber);
     let b = stix::bundle(&build(&[e], Limits::default()), Tlp::Amber);
     assert_eq!(a, b, "two exports of the same records differ");
     let text = a.to_string();
-    assert!(text.contains(r#"[domain-name:value = 'a\\'b\\\\c.example']"#), "{text}");
+    assert!(text.contains("[domain-name:value = 'pool-1.example']"), "{text}");
+    // Host names need no escape; the pattern writer escapes anyway (STIX patterning 9.4).
+    assert_eq!(stix::pattern_string("a'b\\c"), "a\\'b\\\\c");
     assert!(text.contains("[ipv4-addr:value = '198.51.100.1']"));
     assert!(text.contains("x-minewatch-wallet--"));
     assert!(text.contains("\"software--"));
