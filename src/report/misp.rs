@@ -78,8 +78,8 @@ pub fn event(r: &Report, tlp: Tlp) -> Value {
             format!("mining pool, port {}, {} sessions from {} hosts", p.port, p.sessions, p.hosts),
             Some((p.first_seen, p.last_seen)),
         );
-        for n in p.names.iter().filter(|n| super::stix::is_hostname(n)) {
-            if names_done.contains(&n.as_str()) {
+        for n in p.names.iter().filter_map(|n| super::stix::host_name(n)) {
+            if names_done.contains(&n) {
                 continue;
             }
             names_done.push(n);

@@ -61,6 +61,26 @@ pub fn is_hostname(s: &str) -> bool {
         })
 }
 
+/// The host name in a pool name from the wire, for an indicator: an HTTP `Host` carries a
+/// port (`pool.example.net:8332`), which is dropped; an address (`203.0.113.37:8545`) is no
+/// name (the pool's address has its own indicator); and anything that is not a host name
+/// ([`is_hostname`]) is none.
+pub fn host_name(name: &str) -> Option<&str> {
+    let host = match name.rsplit_once(':') {
+        Some((h, port))
+            if !h.contains(':') && !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            h
+        }
+        _ => name,
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if bare.parse::<IpAddr>().is_ok() || name.parse::<IpAddr>().is_ok() {
+        return None;
+    }
+    is_hostname(host).then_some(host)
+}
+
 /// The indicator pattern of a pool's address.
 fn address_pattern(ip: IpAddr) -> String {
     let kind = if ip.is_ipv4() { "ipv4-addr" } else { "ipv6-addr" };
@@ -170,7 +190,7 @@ pub fn bundle(r: &Report, tlp: Tlp) -> Value {
     };
     for p in &r.pools {
         add(address_pattern(p.address), format!("mining pool {}", p.address), p);
-        for n in p.names.iter().filter(|n| is_hostname(n)) {
+        for n in p.names.iter().filter_map(|n| host_name(n)) {
             add(format!("[domain-name:value = '{}']", pattern_string(n)), format!("mining pool {n}"), p);
         }
     }

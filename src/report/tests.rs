@@ -120,6 +120,11 @@ fn a_pool_name_that_is_no_host_name_is_no_indicator() {
     for bad in ["", "a..b", "-a.b", "a b", "a'b.example", "évil.example", "x<script>"] {
         assert!(!stix::is_hostname(bad), "{bad:?}");
     }
+    assert_eq!(stix::host_name("pool.example.net:8332"), Some("pool.example.net"));
+    assert_eq!(stix::host_name("pool.example.net"), Some("pool.example.net"));
+    assert_eq!(stix::host_name("203.0.113.37:8545"), None);
+    assert_eq!(stix::host_name("[2001:db8::1]:3333"), None);
+    assert_eq!(stix::host_name("2001:db8::1"), None);
     let mut e = ev(EventKind::Mining, "10.0.0.1:5000", 1, "w", 0, 1_000_000);
     e.facts.pool_host = Some("evil'] OR [ipv4-addr:value = '0.0.0.0".into());
     let r = build(&[e], Limits::default());
