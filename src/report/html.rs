@@ -46,7 +46,7 @@ const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ccc}\
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:2px 6px;\
 text-align:left;vertical-align:top}th{background:#f3f3f3}td.n{text-align:right}\
-.mono{font-family:ui-monospace,monospace;word-break:break-all}.muted{color:#777}\
+.mono{font-family:ui-monospace,monospace}.wrap{word-break:break-all}.nw{white-space:nowrap}.muted{color:#777}\
 svg{display:block}.confirmed{fill:#c0392b}.detected{fill:#e67e22}.suspected{fill:#f1c40f}\
 .open{fill-opacity:.45}.line{fill:none;stroke:#2c3e50;stroke-width:1.5}\
 .axis{stroke:#999;stroke-width:1}.lbl{font-size:11px;fill:#555}";
@@ -289,8 +289,8 @@ fn hosts(s: &mut String, r: &Report, t0: Ts, t1: Ts) {
         }
         let _ = write!(
             s,
-            "<tr class=\"host\" id=\"host-{id}\"><td class=\"mono ip\">{ip}</td><td>{c}</td><td class=\"n\">{n}</td>\
-             <td class=\"n\">{ok}/{sub}</td><td class=\"mono\">{pools}</td><td class=\"mono\">{who}</td>\
+            "<tr class=\"host\" id=\"host-{id}\"><td class=\"mono nw ip\">{ip}</td><td>{c}</td><td class=\"n\">{n}</td>\
+             <td class=\"n\">{ok}/{sub}</td><td class=\"mono nw\">{pools}</td><td class=\"mono wrap\">{who}</td>\
              <td>{agent}</td><td>",
             id = esc(&ip.replace(':', "-")),
             ip = esc(&ip),
@@ -360,7 +360,7 @@ fn pools(s: &mut String, r: &Report) {
         let _ = writeln!(
             s,
             "<tr class=\"pool\"><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td>{}</td><td class=\"n\">{}</td>\
-             <td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
+             <td class=\"n\">{}</td><td class=\"nw\">{}</td><td class=\"nw\">{}</td></tr>",
             esc(&std::net::SocketAddr::new(p.address, p.port).to_string()),
             list(&p.names, 120),
             esc(&clue),
@@ -383,7 +383,7 @@ fn wallets(s: &mut String, r: &Report) {
     for w in &r.wallets {
         let _ = writeln!(
             s,
-            "<tr class=\"wallet\"><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr class=\"wallet\"><td class=\"mono wrap\">{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"nw\">{}</td><td class=\"nw\">{}</td></tr>",
             esc(&w.wallet),
             w.coin.unwrap_or("–"),
             w.watchlist_label.as_deref().map_or_else(|| "–".to_string(), |l| format!("<b>{}</b>", esc(if l.is_empty() { "listed" } else { l }))),
