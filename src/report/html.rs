@@ -173,7 +173,7 @@ fn plot(s: &mut String, values: &[f64], w: f64, h: f64, id: &str, axes: bool, t0
 
 /// A host's sessions as bars over the capture's time.
 fn timeline(s: &mut String, h: &HostReport, t0: Ts, t1: Ts) {
-    let span = (t1.0 - t0.0).max(1) as f64;
+    let span = t1.0.saturating_sub(t0.0).max(1) as f64;
     let _ = write!(
         s,
         "<svg class=\"timeline\" width=\"{TIMELINE_W}\" height=\"{ROW_H}\" viewBox=\"0 0 {TIMELINE_W} {ROW_H}\" role=\"img\">\
@@ -184,7 +184,7 @@ fn timeline(s: &mut String, h: &HostReport, t0: Ts, t1: Ts) {
     // at most, whatever `--report-max-sessions` allows.
     let mut bars: Vec<&SessionBar> = h.timeline.iter().collect();
     bars.sort_by_key(|b| b.start);
-    let px = |t: Ts| (t.0 - t0.0).max(0) as f64 / span * TIMELINE_W;
+    let px = |t: Ts| t.0.saturating_sub(t0.0).max(0) as f64 / span * TIMELINE_W;
     let mut i = 0;
     while i < bars.len() {
         let first = bars[i];
@@ -221,8 +221,10 @@ fn bar(s: &mut String, b: &SessionBar, t0: Ts, span: f64) {
 
 /// A bar with its tooltip: `what`, then the times.
 fn bar_titled(s: &mut String, b: &SessionBar, t0: Ts, span: f64, what: &str) {
-    let x = ((b.start.0 - t0.0).max(0) as f64 / span * TIMELINE_W).min(TIMELINE_W - 1.0);
-    let w = ((b.end.0 - b.start.0).max(0) as f64 / span * TIMELINE_W).max(1.5).min((TIMELINE_W - x).max(1.0));
+    let x = (b.start.0.saturating_sub(t0.0).max(0) as f64 / span * TIMELINE_W).min(TIMELINE_W - 1.0);
+    let w = (b.end.0.saturating_sub(b.start.0).max(0) as f64 / span * TIMELINE_W)
+        .max(1.5)
+        .min((TIMELINE_W - x).max(1.0));
     let _ = write!(
         s,
         "<rect class=\"session {c}{open}\" x=\"{x:.1}\" y=\"2\" width=\"{w:.1}\" height=\"{hh}\">\

@@ -439,7 +439,7 @@ impl Builder {
     ) -> Report {
         let (first, last) = self.span.unwrap_or_default();
         let buckets = self.limits.buckets.max(1);
-        let width = ((last.0 - first.0) / buckets as i64).max(1);
+        let width = (last.0.saturating_sub(first.0) / buckets as i64).max(1);
         let mut total = vec![0.0f64; buckets];
         let mut host_reports = Vec::with_capacity(hosts.len());
         for e in hosts {
@@ -575,15 +575,15 @@ fn spread(sessions: &[SessionBar], start: Ts, width: i64, buckets: usize) -> Vec
     let mut out = vec![0.0f64; buckets];
     for s in sessions {
         let Some(rate) = s.hashrate else { continue };
-        let (a, b) = (s.start.0 - start.0, s.end.0 - start.0);
+        let (a, b) = (s.start.0.saturating_sub(start.0), s.end.0.saturating_sub(start.0));
         if b <= a {
             continue;
         }
         let first = usize::try_from(a / width).unwrap_or(0).min(buckets - 1);
         let last = usize::try_from(b / width).unwrap_or(0).min(buckets - 1);
         for (i, slot) in out.iter_mut().enumerate().take(last + 1).skip(first) {
-            let lo = (i as i64 * width).max(a);
-            let hi = ((i as i64 + 1) * width).min(b);
+            let lo = (i as i64).saturating_mul(width).max(a);
+            let hi = (i as i64 + 1).saturating_mul(width).min(b);
             if hi > lo {
                 *slot += rate * (hi - lo) as f64 / width as f64;
             }

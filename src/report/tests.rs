@@ -14,7 +14,7 @@ fn ev(kind: EventKind, client: &str, flow: u64, login: &str, start: i64, end: i6
             agent: Some("XMRig/6.21.0".into()),
             pool_host: Some("pool.example.net".into()),
             shares_accepted: 10,
-            accepted_hashes: 1e9 * (end - start) as f64 / 1e6,
+            accepted_hashes: 1e9 * end.saturating_sub(start) as f64 / 1e6,
             ..Default::default()
         },
     );
@@ -195,4 +195,19 @@ fn touching_bars_are_drawn_as_one_and_a_huge_page_draws_its_busiest_hosts_only()
     assert_eq!(page.matches("<tr class=\"host\"").count(), html::DRAWN_HOSTS + 5, "every host keeps its row");
     assert_eq!(page.matches("<svg class=\"timeline\"").count(), html::DRAWN_HOSTS);
     assert!(page.contains("id=\"not-drawn\""));
+}
+
+#[test]
+fn absurd_times_neither_panic_nor_overflow() {
+    let events = [
+        ev(EventKind::MiningSession, "10.0.0.1:5000", 1, "w", 0, i64::MAX),
+        ev(EventKind::MiningSession, "10.0.0.2:5000", 2, "w", i64::MIN + 1, 5),
+        ev(EventKind::MiningSession, "10.0.0.3:5000", 3, "w", 9, 3),
+    ];
+    let r = build(&events, Limits::default());
+    assert_eq!(r.hosts.len(), 3);
+    let page = html::render(&r);
+    assert!(!page.contains("NaN") && !page.contains("inf"), "a plot got a non-number");
+    let _ = stix::render(&r, Tlp::Red);
+    let _ = misp::render(&r, Tlp::Clear);
 }
