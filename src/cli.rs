@@ -331,6 +331,11 @@ pub struct Args {
     #[arg(long = "export-tlp", value_name = "LEVEL", value_enum, default_value = "amber")]
     pub export_tlp: crate::report::Tlp,
 
+    /// Live capture: also rewrite the report and export files every DURATION (e.g. `10m`), as
+    /// at SIGHUP. Off by default: at exit and at SIGHUP only.
+    #[arg(long = "report-interval", value_name = "DURATION", value_parser = nonzero_duration)]
+    pub report_interval: Option<Duration>,
+
     /// Most mining hosts the report draws a timeline for; records of further hosts are counted.
     #[arg(long = "report-max-hosts", value_name = "N", default_value_t = 10_000,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
@@ -391,6 +396,7 @@ impl Args {
                 sessions_per_host: usize::try_from(self.report_max_sessions).unwrap_or(usize::MAX),
                 ..Default::default()
             },
+            interval: self.report_interval,
         }
     }
 

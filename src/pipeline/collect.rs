@@ -145,6 +145,9 @@ pub(super) fn collect(
 ) -> Collected {
     let mut report =
         report.map(|job| Reporting { builder: Builder::new(job.files.plan().limits), job, started: now() });
+    // Live: the next rewrite of the report files, with `--report-interval`.
+    let report_every = report.as_ref().filter(|r| r.job.live).and_then(|r| r.job.files.plan().interval);
+    let mut next_report = report_every.map(|i| Instant::now() + i);
     // What the collector itself counts (failed reloads).
     let mut own = Counters::default();
     let mut latest: Vec<Option<Counters>> = Vec::new();
@@ -239,6 +242,14 @@ pub(super) fn collect(
         if let Some(p) = published.as_deref().filter(|_| Instant::now() >= next_publish) {
             next_publish = Instant::now() + PUBLISH_EVERY;
             p.publish(snapshot(&latest, &loads, &kernel, &sink, &own, rx.len()));
+        }
+        if let (Some(at), Some(i), Some(rep)) = (next_report, report_every, report.as_mut()) {
+            if Instant::now() >= at {
+                next_report = Some(Instant::now() + i);
+                if let Err(e) = rep.write(&sum(&latest, &sink, &own), &kernel) {
+                    err.get_or_insert(e);
+                }
+            }
         }
         if let (Some(at), Some(i)) = (next_stats, interval) {
             if Instant::now() >= at {

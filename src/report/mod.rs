@@ -100,6 +100,9 @@ pub struct Plan {
     /// The sensor's name (`--sensor-name`), the STIX identity and the MISP event's author.
     pub sensor: String,
     pub limits: Limits,
+    /// Live capture: also rewrite the files this often (`--report-interval`); `None`: only at
+    /// SIGHUP and at exit.
+    pub interval: Option<std::time::Duration>,
 }
 
 impl Plan {

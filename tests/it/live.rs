@@ -1345,6 +1345,9 @@ fn a_live_capture_writes_the_report_and_the_exports_at_sighup_and_at_exit() {
             &stix,
             "--export-misp",
             &misp,
+            // Not due during the test: the rewrite checked below is the SIGHUP's.
+            "--report-interval",
+            "1h",
         ],
     );
     mine_once(&mut lab);
@@ -1378,4 +1381,26 @@ fn a_live_capture_writes_the_report_and_the_exports_at_sighup_and_at_exit() {
     let event = read(&misp).expect("the MISP event");
     let attrs = event["Event"]["Attribute"].as_array().cloned().unwrap_or_default();
     assert!(attrs.iter().any(|a| a["type"] == "ip-dst" && a["value"] == POOL_IP), "{event}");
+}
+
+/// With `--report-interval`, a live capture rewrites the report on its own, with no SIGHUP.
+#[test]
+fn a_live_capture_rewrites_the_report_every_report_interval() {
+    let Some(mut lab) = lab_or_skip("live report interval", &["ip", "python3"]) else { return };
+    let json = lab.dir.path().join("every.json").display().to_string();
+    let (mw, mut out, mut err) =
+        start_minewatch(&mut lab, &["-f", "tcp", "--report-json", &json, "--report-interval", "1s"]);
+    mine_once(&mut lab);
+    out.wait_for("\"event_type\":\"mining\"").expect("no mining alert");
+    let deadline = Instant::now() + STEP_LIMIT;
+    loop {
+        let v: Option<Value> = std::fs::read(&json).ok().and_then(|b| serde_json::from_slice(&b).ok());
+        if v.as_ref().is_some_and(|v| v["hosts"][0]["ip"] == MINER_IP) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the report was not rewritten: {}", err.rest().join("\n"));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    sigterm(&lab.children[mw]);
+    assert_eq!(wait_exit(&mut lab.children[mw]), Some(0), "{}", err.rest().join("\n"));
 }
