@@ -143,7 +143,7 @@ ensure_chromium() { ensure_test_tool chromium chromium tests/it/report.rs; }
 # (loads the MISP event). Installed into a virtual environment in target/pytools, since Debian's
 # Python refuses pip installs into the system (PEP 668); python3-venv makes it. Not fatal: without
 # them, those checks say SKIPPED.
-REPORT_PY_PACKAGES=(stix2==3.0.1 stix2-patterns==2.0.0 pymisp==2.5.34.4)
+REPORT_PY_PACKAGES=(stix2==3.0.2 stix2-patterns==2.1.2 pymisp==2.5.34.4)
 ensure_report_python() {
     local venv=target/pytools
     if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import stix2, stix2patterns, pymisp' 2>/dev/null; then
