@@ -79,6 +79,13 @@ pub fn check(cfg: &Config) -> Result<String, Vec<String>> {
                 tcp_outputs = true;
                 ("syslog over TCP", check_address(a))
             }
+            Target::SyslogTls(t) => {
+                tcp_outputs = true;
+                // The CA, certificate and key files load as they will at start.
+                let check = check_address(&t.addr)
+                    .and_then(|()| crate::output::tls::client_config(t).map(|_| ()).map_err(CheckError::from));
+                ("syslog over TLS", check)
+            }
             Target::Redis(r) => {
                 tcp_outputs = true;
                 ("redis", check_address(&r.addr))
@@ -103,7 +110,7 @@ pub fn check(cfg: &Config) -> Result<String, Vec<String>> {
             line("spool:", &format!("{} (at most {mib} MiB per output)", dir.display()));
         }
         (Some(dir), false) => {
-            line("spool:", &format!("{} (unused: no syslog+tcp or redis output)", dir.display()))
+            line("spool:", &format!("{} (unused: no syslog+tcp, syslog+tls or redis output)", dir.display()))
         }
         (None, _) => {}
     }
@@ -169,6 +176,9 @@ enum CheckError {
     NotWritable(nix::Error),
     #[error("{0}")]
     Filter(#[from] pcap::Error),
+    /// A TLS output's CA, certificate or key file, or its server name.
+    #[error("{0}")]
+    Tls(#[from] crate::output::tls::TlsError),
     #[error("name resolves to no address")]
     NoAddress,
 }

@@ -16,6 +16,7 @@ pub mod redis;
 pub mod spool;
 pub mod suppress;
 pub mod syslog;
+pub mod tls;
 
 use std::fs::OpenOptions;
 use std::io::{self, BufWriter, Write};
@@ -32,6 +33,7 @@ use crate::verdict::{Event, EventKind};
 
 use net::{TcpOptions, TcpOut, UdpOut};
 use redis::{Mode, RedisLink, RedisTarget};
+use tls::{TlsLink, TlsTarget};
 use suppress::{Decision, Suppressor};
 
 /// A `stats` record: every counter, summed over the threads, and the kernel's capture drops.
@@ -116,16 +118,18 @@ impl Format {
 pub enum SpecError {
     #[error("unknown format {0:?} (json, cef, ecs, eve)")]
     UnknownFormat(String),
-    #[error("unknown output scheme in {0:?} (syslog+udp://, syslog+tcp://, redis://)")]
+    #[error("unknown output scheme in {0:?} (syslog+udp://, syslog+tcp://, syslog+tls://, redis://)")]
     UnknownScheme(String),
     #[error("unknown record type {0:?} (mining, mining_session, stats)")]
     UnknownType(String),
-    #[error("unknown output option {0:?} (types=; redis:// also mode=, maxlen=)")]
+    #[error("unknown output option {0:?} (types=; redis:// also mode=, maxlen=; syslog+tls:// also ca=, cert=, key=, name=)")]
     UnknownOption(String),
     #[error("unknown redis mode {0:?} (list, lpush, channel, stream)")]
     UnknownMode(String),
     #[error("expected redis://HOST:PORT/KEY, got {0:?}")]
     NotRedis(String),
+    #[error("syslog+tls://: cert= and key= go together")]
+    HalfKeyPair,
     #[error("empty output path")]
     EmptyPath,
     #[error("expected HOST:PORT, got {0:?}")]
@@ -164,6 +168,8 @@ pub enum Target {
     SyslogUdp(String),
     /// `syslog+tcp://HOST:PORT`
     SyslogTcp(String),
+    /// `syslog+tls://HOST:PORT?ca=...` (RFC 5425)
+    SyslogTls(TlsTarget),
     /// `redis://HOST:PORT/KEY?mode=...`
     Redis(RedisTarget),
 }
@@ -237,7 +243,8 @@ impl std::fmt::Display for RecordTypes {
 }
 
 /// One `-o` argument: `[FORMAT:]TARGET[?types=T,...]`, where TARGET is `-` (standard output), a
-/// file path, `syslog+udp://HOST:PORT`, `syslog+tcp://HOST:PORT` or
+/// file path, `syslog+udp://HOST:PORT`, `syslog+tcp://HOST:PORT`,
+/// `syslog+tls://HOST:PORT[?ca=FILE][&cert=FILE&key=FILE][&name=NAME]` (RFC 5425) or
 /// `redis://HOST:PORT/KEY[?mode=list|lpush|channel|stream]`. Without `FORMAT:` the `--format`
 /// default applies, so `-o PATH` and `-o -` mean what they always did. A file whose name starts
 /// with a format name and a colon is written as `./json:name`. A `?` in a file name is kept unless
@@ -258,6 +265,7 @@ impl OutputSpec {
             Target::File(p) => p.display().to_string(),
             Target::SyslogUdp(a) => format!("syslog+udp://{a}"),
             Target::SyslogTcp(a) => format!("syslog+tcp://{a}"),
+            Target::SyslogTls(t) => t.label(),
             Target::Redis(r) => r.label(),
         };
         let t = if self.types == RecordTypes::ALL {
@@ -295,6 +303,8 @@ impl FromStr for OutputSpec {
         let mut types = RecordTypes::ALL;
         let mut mode = None;
         let mut maxlen = None;
+        let tls = rest.starts_with("syslog+tls://");
+        let (mut ca, mut cert, mut key, mut name) = (None, None, None, None);
         for kv in query.into_iter().flat_map(|q| q.split('&')) {
             match kv.split_once('=') {
                 Some(("types", v)) => types = v.parse()?,
@@ -309,6 +319,10 @@ impl FromStr for OutputSpec {
                 Some(("maxlen", v)) if rest.starts_with("redis://") => {
                     maxlen = Some(v.parse::<u64>().map_err(|_| SpecError::UnknownOption(kv.to_string()))?)
                 }
+                Some(("ca", v)) if tls && !v.is_empty() => ca = Some(PathBuf::from(v)),
+                Some(("cert", v)) if tls && !v.is_empty() => cert = Some(PathBuf::from(v)),
+                Some(("key", v)) if tls && !v.is_empty() => key = Some(PathBuf::from(v)),
+                Some(("name", v)) if tls && !v.is_empty() => name = Some(v.to_string()),
                 _ => return Err(SpecError::UnknownOption(kv.to_string())),
             }
         }
@@ -318,6 +332,11 @@ impl FromStr for OutputSpec {
             Target::SyslogUdp(host_port(addr)?)
         } else if let Some(addr) = rest.strip_prefix("syslog+tcp://") {
             Target::SyslogTcp(host_port(addr)?)
+        } else if let Some(addr) = rest.strip_prefix("syslog+tls://") {
+            if cert.is_some() != key.is_some() {
+                return Err(SpecError::HalfKeyPair);
+            }
+            Target::SyslogTls(TlsTarget { addr: host_port(addr)?, ca, cert, key, name })
         } else if let Some(url) = rest.strip_prefix("redis://") {
             let bad = || SpecError::NotRedis(rest.to_string());
             let (addr, key) = url.split_once('/').ok_or_else(bad)?;
@@ -528,6 +547,20 @@ impl Outputs {
                     let spool = opts.spool.as_ref().map(|d| (net::spool_dir(d, &name), opts.spool_max_bytes));
                     let t = TcpOptions { queue: opts.queue, spool, drain: opts.drain };
                     Transport::Tcp { out: TcpOut::prepare(addr, &t).map_err(err)?, syslog: true }
+                }
+                Target::SyslogTls(tt) => {
+                    let addr = resolve(&tt.addr).map_err(err)?;
+                    // The spool is named by the receiver's address alone: another CA file or
+                    // name for the same receiver keeps its records.
+                    let plain = Target::SyslogTls(TlsTarget { addr: tt.addr.clone(), ca: None, cert: None, key: None, name: None });
+                    let name = OutputSpec { format: Some(format), target: plain, types: spec.types }.label();
+                    let spool = opts.spool.as_ref().map(|d| (net::spool_dir(d, &name), opts.spool_max_bytes));
+                    let t = TcpOptions { queue: opts.queue, spool, drain: opts.drain };
+                    let link = TlsLink::new(addr, tt, label.clone()).map_err(|e| err(io::Error::other(e)))?;
+                    Transport::Tcp {
+                        out: TcpOut::prepare_link(Box::new(link), "minewatch-syslog-tls", &t).map_err(err)?,
+                        syslog: true,
+                    }
                 }
                 Target::Redis(r) => {
                     let addr = resolve(&r.addr).map_err(err)?;
