@@ -130,6 +130,23 @@ locked_flag() {
 # rsyslogd (Debian's rsyslog): tests/it/syslog.rs runs it as a receiver on loopback.
 ensure_rsyslog() { ensure_test_tool rsyslogd rsyslog tests/it/syslog.rs; }
 
+# rsyslog's GnuTLS network stream driver (Debian's rsyslog-gnutls): tests/it/syslog_tls.rs runs
+# rsyslog as a syslog-over-TLS receiver. rsyslogd is there already, so the check is the driver.
+ensure_rsyslog_tls() {
+    local d
+    for d in /usr/lib/*/rsyslog /usr/lib/rsyslog; do
+        if [ -f "$d/lmnsd_gtls.so" ]; then return 0; fi
+    done
+    say "rsyslog's TLS driver not found; installing rsyslog-gnutls (for tests/it/syslog_tls.rs)"
+    if ! have apt-get; then
+        say "warning: apt-get is not available; tests/it/syslog_tls.rs will say SKIPPED"
+        return 0
+    fi
+    as_root apt-get update </dev/null || true
+    as_root apt-get install -y --no-install-recommends rsyslog-gnutls </dev/null ||
+        say "warning: could not install rsyslog-gnutls; tests/it/syslog_tls.rs will say SKIPPED"
+}
+
 # redis-server (Debian's redis-server): tests/it/redis.rs starts one on loopback as the Redis
 # output's receiver.
 ensure_redis() { ensure_test_tool redis-server redis-server tests/it/redis.rs; }

@@ -19,7 +19,7 @@ Examples:
   minewatch -r a.pcapng -r b.pcap -o alerts.json
   tcpdump -w - -i eth1 | minewatch -r -     read a capture from standard input
   minewatch -r x.pcap --home-net 10.20.0.0/16,2001:db8:1::/48
-  minewatch -i eth1 -o json:/var/log/mw.json -o cef:syslog+tcp://127.0.0.1:6514 --spool /var/lib/minewatch/spool
+  minewatch -i eth1 -o json:/var/log/mw.json -o cef:syslog+tcp://127.0.0.1:514 --spool /var/lib/minewatch/spool
 
 Alerts are JSON lines (docs/alert-schema.md) unless --format or -o FORMAT: says otherwise; the summary of mining hosts goes to stderr.
 Exit status: 0 when every input was read, 1 when an input was missing or corrupt (the others
@@ -229,7 +229,9 @@ pub struct Args {
     // ---- Outputs: formats, transports, delivery (docs/alert-schema.md, README "Into a SIEM") ----
     /// Where records go, repeatable: `[FORMAT:]TARGET`. TARGET is `-` (standard output, the
     /// default), a file (appended; reopened on SIGHUP), `syslog+udp://HOST:PORT`,
-    /// `syslog+tcp://HOST:PORT` (RFC 5424; TCP octet-counted, reconnecting, queued) or
+    /// `syslog+tcp://HOST:PORT` (RFC 5424; TCP octet-counted, reconnecting, queued),
+    /// `syslog+tls://HOST:PORT?ca=FILE&cert=FILE&key=FILE&name=NAME` (the same over TLS, RFC
+    /// 5425; every option optional) or
     /// `redis://HOST:PORT/KEY?mode=list|lpush|channel|stream` (reconnecting, queued). FORMAT is
     /// json, cef, ecs or eve; without it `--format` applies. `?types=mining,mining_session,stats`
     /// after TARGET limits the output to those record types.
@@ -421,7 +423,7 @@ mod tests {
             "-o",
             "json:/tmp/x.json",
             "-o",
-            "cef:syslog+tcp://127.0.0.1:6514",
+            "cef:syslog+tcp://127.0.0.1:514",
             "-o",
             "-",
             "--format",
@@ -438,7 +440,7 @@ mod tests {
         .unwrap();
         let outs = a.outputs();
         assert_eq!(outs.len(), 3);
-        assert_eq!(outs[1].label(), "cef:syslog+tcp://127.0.0.1:6514");
+        assert_eq!(outs[1].label(), "cef:syslog+tcp://127.0.0.1:514");
         assert_eq!(outs[2].label(), "-");
         let o = a.output_options();
         assert_eq!(o.sensor, "edge-7");

@@ -82,8 +82,9 @@ pub fn check(cfg: &Config) -> Result<String, Vec<String>> {
             Target::SyslogTls(t) => {
                 tcp_outputs = true;
                 // The CA, certificate and key files load as they will at start.
-                let check = check_address(&t.addr)
-                    .and_then(|()| crate::output::tls::client_config(t).map(|_| ()).map_err(CheckError::from));
+                let check = check_address(&t.addr).and_then(|()| {
+                    crate::output::tls::client_config(t).map(|_| ()).map_err(CheckError::from)
+                });
                 ("syslog over TLS", check)
             }
             Target::Redis(r) => {

@@ -385,6 +385,19 @@ mod tests {
         assert!(c.interface.is_empty());
     }
 
+    #[test]
+    fn a_tls_output_and_its_files_come_from_the_file() {
+        let spec = "cef:syslog+tls://siem.example:6514?ca=/etc/minewatch/ca.pem&name=siem";
+        let f = config(&format!("interface = \"eth1\"\noutput = [\"-\", \"{spec}\"]\n"));
+        let a = load_with(&f, &[]).unwrap();
+        assert_eq!(a.outputs()[1], spec.parse::<crate::output::OutputSpec>().unwrap());
+        key_error(
+            &config("interface = \"eth1\"\noutput = \"syslog+tls://h:6514?cert=/c.pem\"\n"),
+            "output",
+            "cert= and key= go together",
+        );
+    }
+
     /// Asserts one line `FILE: key `KEY`: ...` containing `needle`.
     fn key_error(f: &tempfile::NamedTempFile, key: &str, needle: &str) {
         let m = usage(load_with(f, &[]));

@@ -33,8 +33,8 @@ use crate::verdict::{Event, EventKind};
 
 use net::{TcpOptions, TcpOut, UdpOut};
 use redis::{Mode, RedisLink, RedisTarget};
-use tls::{TlsLink, TlsTarget};
 use suppress::{Decision, Suppressor};
+use tls::{TlsLink, TlsTarget};
 
 /// A `stats` record: every counter, summed over the threads, and the kernel's capture drops.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -552,7 +552,13 @@ impl Outputs {
                     let addr = resolve(&tt.addr).map_err(err)?;
                     // The spool is named by the receiver's address alone: another CA file or
                     // name for the same receiver keeps its records.
-                    let plain = Target::SyslogTls(TlsTarget { addr: tt.addr.clone(), ca: None, cert: None, key: None, name: None });
+                    let plain = Target::SyslogTls(TlsTarget {
+                        addr: tt.addr.clone(),
+                        ca: None,
+                        cert: None,
+                        key: None,
+                        name: None,
+                    });
                     let name = OutputSpec { format: Some(format), target: plain, types: spec.types }.label();
                     let spool = opts.spool.as_ref().map(|d| (net::spool_dir(d, &name), opts.spool_max_bytes));
                     let t = TcpOptions { queue: opts.queue, spool, drain: opts.drain };
@@ -847,6 +853,34 @@ mod tests {
         assert!(p("json:").is_err());
         assert_eq!(s.label(), "cef:syslog+tcp://127.0.0.1:6514");
         assert_eq!(p("x.json").unwrap().label(), "x.json");
+    }
+
+    #[test]
+    fn syslog_tls_syntax() {
+        let p = |s: &str| s.parse::<OutputSpec>();
+        let s = p(
+            "cef:syslog+tls://logs.example:6514?ca=/etc/ca.pem&cert=/c.pem&key=/k.pem&name=siem&types=mining",
+        )
+        .unwrap();
+        let Target::SyslogTls(t) = &s.target else { panic!("{s:?}") };
+        assert_eq!(t.addr, "logs.example:6514");
+        assert_eq!(t.ca.as_deref(), Some(Path::new("/etc/ca.pem")));
+        assert_eq!(t.cert.as_deref(), Some(Path::new("/c.pem")));
+        assert_eq!(t.key.as_deref(), Some(Path::new("/k.pem")));
+        assert_eq!(t.name.as_deref(), Some("siem"));
+        assert_eq!(s.types, "mining".parse().unwrap());
+        assert_eq!(
+            s.label(),
+            "cef:syslog+tls://logs.example:6514?ca=/etc/ca.pem&cert=/c.pem&key=/k.pem&name=siem&types=mining"
+        );
+        let Target::SyslogTls(t) = p("syslog+tls://[::1]:6514").unwrap().target else { panic!() };
+        assert_eq!((t.ca, t.cert, t.key, t.name), (None, None, None, None));
+        assert_eq!(p("syslog+tls://h:1?cert=/c.pem"), Err(SpecError::HalfKeyPair));
+        assert_eq!(p("syslog+tls://h:1?key=/k.pem"), Err(SpecError::HalfKeyPair));
+        assert!(matches!(p("syslog+tls://h:1?ca="), Err(SpecError::UnknownOption(_))));
+        assert!(matches!(p("syslog+tcp://h:1?ca=/x"), Err(SpecError::UnknownOption(_))));
+        assert!(matches!(p("syslog+tls://h:1?mode=list"), Err(SpecError::UnknownOption(_))));
+        assert!(p("syslog+tls://nohost").is_err());
     }
 
     #[test]

@@ -186,7 +186,8 @@ impl Link for TlsLink {
         let mut sock = TcpStream::connect_timeout(&self.addr, IO_TIMEOUT)?;
         sock.set_write_timeout(Some(IO_TIMEOUT))?;
         sock.set_read_timeout(Some(IO_TIMEOUT))?;
-        let mut tls = ClientConnection::new(self.config.clone(), self.name.clone()).map_err(io::Error::other)?;
+        let mut tls =
+            ClientConnection::new(self.config.clone(), self.name.clone()).map_err(io::Error::other)?;
         while tls.is_handshaking() {
             if let Err(e) = tls.complete_io(&mut sock) {
                 // An error of rustls (the certificate, the protocol) is said once; a reset or a
