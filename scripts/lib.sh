@@ -147,6 +147,10 @@ ensure_rsyslog_tls() {
         say "warning: could not install rsyslog-gnutls; tests/it/syslog_tls.rs will say SKIPPED"
 }
 
+# tcpdump (Debian's tcpdump): tests/it/packets.rs holds minewatch's packet counts per direction
+# to tcpdump's count of the same capture.
+ensure_tcpdump() { ensure_test_tool tcpdump tcpdump tests/it/packets.rs; }
+
 # redis-server (Debian's redis-server): tests/it/redis.rs starts one on loopback as the Redis
 # output's receiver.
 ensure_redis() { ensure_test_tool redis-server redis-server tests/it/redis.rs; }

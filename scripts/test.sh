@@ -11,6 +11,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ensure_libpcap
 ensure_rsyslog
 ensure_rsyslog_tls
+ensure_tcpdump
 ensure_redis
 ensure_promtool
 ensure_systemd_analyze

@@ -137,17 +137,22 @@ struct Endpoint<'a> {
     port: u16,
     #[serde(skip_serializing_if = "Option::is_none")]
     bytes: Option<u64>,
+    /// Packets this end sent (ECS `source.packets`, `destination.packets`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    packets: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     domain: Option<&'a str>,
 }
 
 impl Endpoint<'_> {
-    fn of(addr: std::net::SocketAddr, bytes: Option<u64>, domain: Option<&str>) -> Endpoint<'_> {
+    /// `counts`: the bytes and packets this end sent, when the record carries them.
+    fn of(addr: std::net::SocketAddr, counts: Option<(u64, u64)>, domain: Option<&str>) -> Endpoint<'_> {
         Endpoint {
             address: addr.ip().to_string(),
             ip: addr.ip().to_string(),
             port: addr.port(),
-            bytes,
+            bytes: counts.map(|c| c.0),
+            packets: counts.map(|c| c.1),
             domain,
         }
     }
@@ -265,8 +270,12 @@ pub fn format_with(ev: &Event, sensor: &str, watch: Option<&str>, out: &mut Vec<
             name: format!("Cryptocurrency mining ({variant})"),
             category: "Crypto Currency Mining Activity Detected",
         }),
-        source: Some(Endpoint::of(ev.client, session.then_some(ev.bytes_toserver), None)),
-        destination: Some(Endpoint::of(ev.pool, session.then_some(ev.bytes_toclient), pool_host)),
+        source: Some(Endpoint::of(ev.client, session.then_some((ev.bytes_toserver, ev.pkts_toserver)), None)),
+        destination: Some(Endpoint::of(
+            ev.pool,
+            session.then_some((ev.bytes_toclient, ev.pkts_toclient)),
+            pool_host,
+        )),
         network: Some(Network {
             transport: "tcp",
             protocol,
@@ -390,6 +399,8 @@ mod tests {
         assert_eq!(v["event"]["kind"], "event");
         assert_eq!(v["event"]["reason"], "fin");
         assert_eq!(v["source"]["bytes"], 10);
+        assert_eq!(v["source"]["packets"], 3);
+        assert_eq!(v["destination"]["packets"], 4);
         assert_eq!(v["minewatch"]["stratum"]["shares_submitted"], 2);
         assert_eq!(v["event"]["duration"], 100_000_000_000_i64);
         assert_eq!(v["related"]["ip"], serde_json::json!(["10.0.0.5", "2001:db8::1"]));

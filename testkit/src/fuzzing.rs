@@ -501,6 +501,8 @@ pub fn fuzz_output_json(data: &[u8]) {
             last_seen: ts,
             bytes_toserver: n(2),
             bytes_toclient: n(3),
+            pkts_toserver: n(4),
+            pkts_toclient: n(5),
             end_reason: end,
             derived: Default::default(),
             pcap_filename: None,
