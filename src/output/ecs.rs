@@ -45,7 +45,21 @@ struct Doc<'a> {
     tls: Option<Tls<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     threat: Option<Threat<'a>>,
+    /// On replay, the capture file the record came from, in `log.file.path` (the file "this
+    /// event came from"; JSON and EVE `pcap_filename`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log: Option<Log<'a>>,
     minewatch: Minewatch<'a>,
+}
+
+#[derive(Serialize)]
+struct Log<'a> {
+    file: LogFile<'a>,
+}
+
+#[derive(Serialize)]
+struct LogFile<'a> {
+    path: &'a str,
 }
 
 /// `related.*`: the values an analyst searches across every field at once.
@@ -301,6 +315,7 @@ pub fn format_with(ev: &Event, sensor: &str, watch: Option<&str>, out: &mut Vec<
                 matched: Matched { atomic, field, type_: "indicator_match_rule" },
             }],
         }),
+        log: ev.pcap_filename.as_deref().map(|path| Log { file: LogFile { path } }),
         minewatch: Minewatch {
             sensor,
             flow_id: Some(ev.flow_id),
@@ -351,6 +366,7 @@ pub fn format_stats(rec: &super::StatsRecord, sensor: &str, out: &mut Vec<u8>) {
         related: None,
         tls: None,
         threat: None,
+        log: None,
         minewatch: Minewatch {
             sensor,
             flow_id: None,
@@ -368,6 +384,19 @@ pub fn format_stats(rec: &super::StatsRecord, sensor: &str, out: &mut Vec<u8>) {
 mod tests {
     use super::*;
     use crate::output::json::tests::{event, event4, EVENT4_COMMUNITY_ID};
+
+    #[test]
+    fn the_capture_file_is_log_file_path() {
+        let mut ev = event4(EventKind::MiningSession, "w");
+        let doc = |ev: &Event| {
+            let mut buf = Vec::new();
+            format(ev, "edge-1", &mut buf);
+            serde_json::from_slice::<serde_json::Value>(&buf).unwrap()
+        };
+        assert!(doc(&ev).get("log").is_none(), "live capture: no file");
+        ev.pcap_filename = Some("captures/day 1.pcap".into());
+        assert_eq!(doc(&ev)["log"], serde_json::json!({"file": {"path": "captures/day 1.pcap"}}));
+    }
 
     #[test]
     fn network_community_id() {
