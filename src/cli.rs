@@ -232,7 +232,8 @@ pub struct Args {
     /// `syslog+tcp://HOST:PORT` (RFC 5424; TCP octet-counted, reconnecting, queued),
     /// `syslog+tls://HOST:PORT?ca=FILE&cert=FILE&key=FILE&name=NAME` (the same over TLS, RFC
     /// 5425; every option optional) or
-    /// `redis://HOST:PORT/KEY?mode=list|lpush|channel|stream` (reconnecting, queued). FORMAT is
+    /// `redis://[USER:PASSWORD@]HOST:PORT/KEY?mode=list|lpush|channel|stream&db=N` (reconnecting,
+    /// queued). FORMAT is
     /// json, cef, ecs or eve; without it `--format` applies. `?types=mining,mining_session,stats`
     /// after TARGET limits the output to those record types.
     #[arg(short = 'o', long = "output", value_name = "[FORMAT:]TARGET")]

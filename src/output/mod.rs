@@ -122,11 +122,11 @@ pub enum SpecError {
     UnknownScheme(String),
     #[error("unknown record type {0:?} (mining, mining_session, stats)")]
     UnknownType(String),
-    #[error("unknown output option {0:?} (types=; redis:// also mode=, maxlen=; syslog+tls:// also ca=, cert=, key=, name=)")]
+    #[error("unknown output option {0:?} (types=; redis:// also mode=, maxlen=, db=; syslog+tls:// also ca=, cert=, key=, name=)")]
     UnknownOption(String),
     #[error("unknown redis mode {0:?} (list, lpush, channel, stream)")]
     UnknownMode(String),
-    #[error("expected redis://HOST:PORT/KEY, got {0:?}")]
+    #[error("expected redis://[USER:PASSWORD@]HOST:PORT/KEY (user and password percent-encoded), got {0:?}")]
     NotRedis(String),
     #[error("syslog+tls://: cert= and key= go together")]
     HalfKeyPair,
@@ -245,7 +245,7 @@ impl std::fmt::Display for RecordTypes {
 /// One `-o` argument: `[FORMAT:]TARGET[?types=T,...]`, where TARGET is `-` (standard output), a
 /// file path, `syslog+udp://HOST:PORT`, `syslog+tcp://HOST:PORT`,
 /// `syslog+tls://HOST:PORT[?ca=FILE][&cert=FILE&key=FILE][&name=NAME]` (RFC 5425) or
-/// `redis://HOST:PORT/KEY[?mode=list|lpush|channel|stream]`. Without `FORMAT:` the `--format`
+/// `redis://[USER:PASSWORD@]HOST:PORT/KEY[?mode=list|lpush|channel|stream][&db=N]`. Without `FORMAT:` the `--format`
 /// default applies, so `-o PATH` and `-o -` mean what they always did. A file whose name starts
 /// with a format name and a colon is written as `./json:name`. A `?` in a file name is kept unless
 /// what follows it is `types=...`.
@@ -303,6 +303,7 @@ impl FromStr for OutputSpec {
         let mut types = RecordTypes::ALL;
         let mut mode = None;
         let mut maxlen = None;
+        let mut db = 0;
         let tls = rest.starts_with("syslog+tls://");
         let (mut ca, mut cert, mut key, mut name) = (None, None, None, None);
         for kv in query.into_iter().flat_map(|q| q.split('&')) {
@@ -318,6 +319,9 @@ impl FromStr for OutputSpec {
                 }
                 Some(("maxlen", v)) if rest.starts_with("redis://") => {
                     maxlen = Some(v.parse::<u64>().map_err(|_| SpecError::UnknownOption(kv.to_string()))?)
+                }
+                Some(("db", v)) if rest.starts_with("redis://") => {
+                    db = v.parse::<u32>().map_err(|_| SpecError::UnknownOption(kv.to_string()))?
                 }
                 Some(("ca", v)) if tls && !v.is_empty() => ca = Some(PathBuf::from(v)),
                 Some(("cert", v)) if tls && !v.is_empty() => cert = Some(PathBuf::from(v)),
@@ -338,16 +342,41 @@ impl FromStr for OutputSpec {
             }
             Target::SyslogTls(TlsTarget { addr: host_port(addr)?, ca, cert, key, name })
         } else if let Some(url) = rest.strip_prefix("redis://") {
-            let bad = || SpecError::NotRedis(rest.to_string());
-            let (addr, key) = url.split_once('/').ok_or_else(bad)?;
+            // A label, never the URL, goes into the message: it may hold a password.
+            let bad = || {
+                let shown = match url.split_once('@') {
+                    Some((_, after)) => format!("redis://***@{after}"),
+                    None => rest.to_string(),
+                };
+                SpecError::NotRedis(shown)
+            };
+            let (authority, key) = url.split_once('/').ok_or_else(bad)?;
             if key.is_empty() {
                 return Err(bad());
             }
+            // `USER:PASSWORD@` or `:PASSWORD@`, percent-encoded as in any URL.
+            let (userinfo, addr) = match authority.rsplit_once('@') {
+                Some((u, a)) => (Some(u), a),
+                None => (None, authority),
+            };
+            let decode =
+                |s: &str| percent_encoding::percent_decode_str(s).decode_utf8().map(|c| c.into_owned());
+            let (user, password) = match userinfo.map(|u| u.split_once(':')) {
+                None => (None, None),
+                Some(Some((u, p))) if !p.is_empty() => {
+                    let user = decode(u).map_err(|_| bad())?;
+                    (Some(user).filter(|u| !u.is_empty()), Some(decode(p).map_err(|_| bad())?))
+                }
+                Some(_) => return Err(bad()),
+            };
             Target::Redis(RedisTarget {
                 addr: host_port(addr)?,
                 key: key.to_string(),
                 mode: mode.unwrap_or(Mode::List),
                 maxlen: maxlen.unwrap_or(redis::STREAM_MAXLEN),
+                user,
+                password,
+                db,
             })
         } else if rest.contains("://") {
             return Err(SpecError::UnknownScheme(rest.to_string()));
@@ -911,6 +940,27 @@ mod tests {
         assert!(p("redis://h/k").is_err());
         assert!(p("redis://h:1/k?mode=x").is_err());
         assert!(p("redis://h:1/k?maxlen=-1").is_err());
+        assert!(p("redis://h:1/k?db=x").is_err());
+    }
+
+    #[test]
+    fn redis_auth_and_db_syntax() {
+        let p = |s: &str| s.parse::<OutputSpec>();
+        let r = p("eve:redis://sensor:p%40ss%2Fw%3Ard@127.0.0.1:6379/alerts?db=3&types=mining").unwrap();
+        let Target::Redis(t) = &r.target else { panic!("{r:?}") };
+        assert_eq!((t.user.as_deref(), t.password.as_deref()), (Some("sensor"), Some("p@ss/w:rd")));
+        assert_eq!((t.addr.as_str(), t.key.as_str(), t.db), ("127.0.0.1:6379", "alerts", 3));
+        // The password shows nowhere: label (messages, metrics, spool names) and Debug.
+        assert_eq!(r.label(), "eve:redis://sensor:***@127.0.0.1:6379/alerts?mode=list&db=3&types=mining");
+        assert!(!format!("{r:?}").contains("p@ss"), "{r:?}");
+        let Target::Redis(t) = p("redis://:s3cret@h:1/k").unwrap().target else { panic!() };
+        assert_eq!((t.user, t.password.as_deref(), t.db), (None, Some("s3cret"), 0));
+        assert_eq!(p("redis://:s3cret@h:1/k").unwrap().label(), "redis://:***@h:1/k?mode=list");
+        // A user without a password, or an empty one, is refused, and the message hides it.
+        for bad in ["redis://sensor@h:1/k", "redis://sensor:@h:1/k", "redis://u:%ff@h:1/k"] {
+            let e = p(bad).unwrap_err().to_string();
+            assert!(e.contains("USER:PASSWORD@") && !e.contains("sensor") && !e.contains("%ff"), "{e}");
+        }
     }
 
     #[derive(Clone, Default)]
