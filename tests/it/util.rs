@@ -655,7 +655,7 @@ pub fn contract_violations(v: &Value) -> Vec<String> {
         out.push(format!("`stratum.methods` must be an array: {}", st["methods"]));
     }
     if session {
-        for field in ["bytes_toserver", "bytes_toclient"] {
+        for field in ["bytes_toserver", "bytes_toclient", "pkts_toserver", "pkts_toclient"] {
             if !v[field].is_u64() {
                 out.push(format!("`{field}` must be a count: {}", v[field]));
             }
@@ -1030,6 +1030,8 @@ c.pcapng\tmining\tcryptonote\t2001:0db8::0001\t5555\t2001:db8::2\t443\t\tno logi
             v["last_seen"] = "2024-05-01T12:05:00.000000Z".into();
             v["bytes_toserver"] = 10.into();
             v["bytes_toclient"] = 20.into();
+            v["pkts_toserver"] = 3.into();
+            v["pkts_toclient"] = 4.into();
             v["stratum"]["jobs"] = 2.into();
             v["stratum"]["shares_submitted"] = 3.into();
             v["stratum"]["shares_accepted"] = 3.into();
