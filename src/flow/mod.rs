@@ -177,8 +177,8 @@ impl FlowKey {
 }
 
 /// What the table knows of a connection apart from its inspection: its endpoints, times and
-/// byte and packet counts. `Copy`, so that records can be built while the application is borrowed; this
-/// is what the table hands its application (and through it the verdict).
+/// byte and packet counts. `Copy`, so that records can be built while the application is
+/// borrowed; this is what the table hands its application (and through it the verdict).
 #[derive(Clone, Copy, Debug)]
 pub struct ConnInfo {
     /// Side A's endpoint: the SYN sender, or else the sender of the first packet seen.

@@ -29,6 +29,8 @@ use super::syslog;
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
 /// The CA bundle used when `ca=` is not given: Debian's (and Ubuntu's) system bundle.
 pub const SYSTEM_CA: &str = "/etc/ssl/certs/ca-certificates.crt";
+/// Reads of what the receiver sent, at most, in one check that it is still there.
+const POLL_READS: usize = 64;
 /// The largest PEM file read (a system CA bundle is a few hundred KiB).
 const MAX_PEM: u64 = 16 << 20;
 
@@ -222,9 +224,11 @@ impl TlsConn {
         Ok(())
     }
 
+    /// Reads what the receiver sent, without blocking: `false` once it closed. A receiver that
+    /// keeps sending is read at most [`POLL_READS`] times per check, so it cannot hold the sender.
     fn poll_open(&mut self) -> io::Result<bool> {
         let mut plain = [0u8; 256];
-        loop {
+        for _ in 0..POLL_READS {
             match self.tls.read_tls(&mut self.sock) {
                 Ok(0) => return Ok(false),
                 Ok(_) => {
@@ -244,6 +248,7 @@ impl TlsConn {
                 Err(e) => return Err(e),
             }
         }
+        Ok(true)
     }
 }
 
