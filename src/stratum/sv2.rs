@@ -726,6 +726,153 @@ mod tests {
         v
     }
 
+    // ---- plain frames -------------------------------------------------------------------
+
+    fn frame(ext: u16, t: u8, payload: &[u8]) -> Vec<u8> {
+        let n = payload.len() as u32;
+        let mut f = ext.to_le_bytes().to_vec();
+        f.push(t);
+        f.extend_from_slice(&n.to_le_bytes()[..3]);
+        f.extend_from_slice(payload);
+        f
+    }
+
+    fn str0(s: &str) -> Vec<u8> {
+        let mut v = vec![s.len() as u8];
+        v.extend_from_slice(s.as_bytes());
+        v
+    }
+
+    fn setup() -> Vec<u8> {
+        let mut p = vec![0u8, 2, 0, 2, 0, 1, 0, 0, 0];
+        p.extend(str0("pool.example.net"));
+        p.extend(34255u16.to_le_bytes());
+        for s in ["Bitmain", "Antminer S19", "fw-1.2", "dev-7"] {
+            p.extend(str0(s));
+        }
+        frame(0, msg::SETUP_CONNECTION, &p)
+    }
+
+    /// A target of 2^224 (little-endian): 2^32 hashes per share, difficulty 1.
+    fn target_2_224() -> [u8; 32] {
+        let mut t = [0u8; 32];
+        t[28] = 1;
+        t
+    }
+
+    fn session_frames() -> Vec<(bool, Vec<u8>)> {
+        let mut open = 7u32.to_le_bytes().to_vec();
+        open.extend(str0("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4.rig1"));
+        open.extend(1.0e12f32.to_le_bytes());
+        open.extend([0xffu8; 32]);
+        let mut ok = 7u32.to_le_bytes().to_vec();
+        ok.extend(1u32.to_le_bytes());
+        ok.extend(target_2_224());
+        ok.extend([0u8, 0, 0, 0, 0]);
+        let job: Vec<u8> = [1u32, 9].iter().flat_map(|v| v.to_le_bytes()).chain([0u8]).chain([0u8; 36]).collect();
+        let share: Vec<u8> = [1u32, 0, 9, 5, 6, 7].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let share_ok: Vec<u8> =
+            [1u32, 0, 1].iter().flat_map(|v| v.to_le_bytes()).chain(1u64.to_le_bytes()).collect();
+        let mut share_err: Vec<u8> = [1u32, 1].iter().flat_map(|v| v.to_le_bytes()).collect();
+        share_err.extend(str0("stale-share"));
+        vec![
+            (true, setup()),
+            (false, frame(0, msg::SETUP_CONNECTION_SUCCESS, &[2, 0, 0, 0, 0, 0])),
+            (true, frame(0, msg::OPEN_STANDARD_MINING_CHANNEL, &open)),
+            (false, frame(0, msg::OPEN_STANDARD_MINING_CHANNEL_SUCCESS, &ok)),
+            (false, frame(CHANNEL_BIT, msg::NEW_MINING_JOB, &job)),
+            (true, frame(CHANNEL_BIT, msg::SUBMIT_SHARES_STANDARD, &share)),
+            (false, frame(CHANNEL_BIT, msg::SUBMIT_SHARES_SUCCESS, &share_ok)),
+            (true, frame(CHANNEL_BIT, msg::SUBMIT_SHARES_STANDARD, &share)),
+            (false, frame(CHANNEL_BIT, msg::SUBMIT_SHARES_ERROR, &share_err)),
+            // Another extension's message, and a long job: counted, skipped.
+            (false, frame(0x0002, 0x05, &[1, 2, 3])),
+            (false, frame(CHANNEL_BIT, msg::NEW_EXTENDED_MINING_JOB, &[0u8; 5000])),
+        ]
+    }
+
+    fn plain_run(steps: &[(bool, Vec<u8>)], chunk: usize) -> (Plain, PlainVerdict) {
+        let mut p = Plain::new(Side::A, Limits::default());
+        let mut v = PlainVerdict::Continue;
+        for (i, (from_init, bytes)) in steps.iter().enumerate() {
+            let side = if *from_init { Side::A } else { Side::B };
+            for c in bytes.chunks(chunk) {
+                v = p.data(side, c, Ts(i as i64 * 1_000_000));
+            }
+        }
+        (p, v)
+    }
+
+    #[test]
+    fn plain_session_gives_the_v1_facts_in_any_segmentation() {
+        let steps = session_frames();
+        let whole: Vec<u8> = steps.iter().flat_map(|(_, b)| b.clone()).collect();
+        assert!(is_setup_connection(&whole));
+        for chunk in [1, 2, 5, 7, 64, 10_000] {
+            let (p, v) = plain_run(&steps, chunk);
+            assert_eq!(v, PlainVerdict::Continue, "chunk {chunk}");
+            let f = p.facts();
+            assert_eq!(f.variant, Some(Variant::StratumV2));
+            assert_eq!(f.client, Some(Side::A));
+            assert_eq!(f.login.as_deref(), Some("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4.rig1"));
+            assert_eq!(f.wallet.as_deref(), Some("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"));
+            assert_eq!(f.worker.as_deref(), Some("dev-7"), "device_id first");
+            assert_eq!(f.agent.as_deref(), Some("Bitmain/Antminer S19/fw-1.2"));
+            assert_eq!(f.pool_host.as_deref(), Some("pool.example.net"));
+            assert_eq!(f.reported_hashrate, Some(f64::from(1.0e12f32)));
+            assert_eq!(f.difficulty, Some(1.0));
+            assert_eq!((f.jobs, f.shares_submitted, f.shares_accepted, f.shares_rejected), (2, 2, 1, 1));
+            assert_eq!(f.accepted_hashes, 4_294_967_296.0);
+            assert_eq!(f.first_share, Some(Ts(5_000_000)));
+            assert_eq!(f.last_share, Some(Ts(7_000_000)));
+            assert!(f.methods.iter().any(|m| m == "SubmitShares.Error"));
+            assert_eq!(p.confidence(), Some(Confidence::Confirmed));
+            assert_eq!(p.malformed(), 0);
+            assert!(p.allocated() <= 2 * MAX_BODY, "{}", p.allocated());
+        }
+    }
+
+    #[test]
+    fn not_plain_sv2_and_hostile_frames() {
+        // A first message other than SetupConnection, or an answer other than its Success/Error.
+        let (_, v) = plain_run(&[(true, frame(0, msg::OPEN_STANDARD_MINING_CHANNEL, &[0; 40]))], 3);
+        assert_eq!(v, PlainVerdict::NotSv2);
+        let (_, v) = plain_run(&[(true, setup()), (false, frame(0, 0x15, &[0; 45]))], 3);
+        assert_eq!(v, PlainVerdict::NotSv2);
+        // A SetupConnection whose strings run past its frame.
+        let mut bad = setup();
+        bad[6 + 9] = 200;
+        let (p, v) = plain_run(&[(true, bad)], 4);
+        assert_eq!((v, p.malformed()), (PlainVerdict::NotSv2, 1));
+        // Header lengths a SetupConnection cannot have.
+        assert!(!is_setup_connection(&[0, 0, 0, 3, 0, 0]));
+        assert!(!is_setup_connection(&[0, 0, 0, 0xff, 0xff, 0xff]));
+        assert!(!is_setup_connection(&[0, 0x80, 0, 40, 0, 0]));
+        // A frame announcing 16 MiB keeps at most MAX_BODY of it, and the session goes on.
+        let mut steps = session_frames();
+        steps.truncate(5);
+        let mut huge = vec![0x00, 0x80, msg::NEW_EXTENDED_MINING_JOB, 0xff, 0xff, 0xff];
+        huge.extend(vec![7u8; 100_000]);
+        steps.push((false, huge));
+        let (p, v) = plain_run(&steps, 1000);
+        assert_eq!(v, PlainVerdict::Continue);
+        assert!(p.allocated() <= 2 * MAX_BODY, "{}", p.allocated());
+        assert_eq!(p.facts().jobs, 1, "the unfinished frame is not counted yet");
+    }
+
+    #[test]
+    fn targets_and_counts_are_clamped() {
+        assert_eq!(target_hashes(&target_2_224()), Some(4_294_967_296.0));
+        assert_eq!(target_hashes(&[0; 32]), None);
+        // A pool that reports a running total is never believed past the shares submitted.
+        let mut steps = session_frames();
+        steps.truncate(6);
+        let total: Vec<u8> = [1u32, 0, 50].iter().flat_map(|v| v.to_le_bytes()).chain(1u64.to_le_bytes()).collect();
+        steps.push((false, frame(CHANNEL_BIT, msg::SUBMIT_SHARES_SUCCESS, &total)));
+        let (p, _) = plain_run(&steps, 9);
+        assert_eq!(p.facts().shares_accepted, 1);
+    }
+
     #[test]
     fn exact_shapes_match_in_any_segmentation() {
         let key = random(64, 3);

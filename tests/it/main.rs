@@ -21,6 +21,7 @@ mod reader;
 mod redis;
 mod replay;
 mod schemas;
+mod sv2;
 mod siem;
 mod syslog;
 mod util;
