@@ -397,7 +397,9 @@ fn cryptonote(c: &mut Conn, r: &mut Report, login: &str) -> io::Result<bool> {
 fn ethproxy(c: &mut Conn, r: &mut Report, login: &str) -> io::Result<bool> {
     c.send_json(&json!({"id": 1, "jsonrpc": "2.0", "method": "eth_submitLogin", "params": [login, "x"], "worker": "probe"}))?;
     let a = answer(c, r, 1)?;
-    if a.get("result").and_then(Value::as_bool) != Some(true) && a.get("error").map_or(true, Value::is_null) {
+    // Only a `true` result says eth-proxy: any JSON-RPC server answers an unknown method with
+    // an error.
+    if a.get("result").and_then(Value::as_bool) != Some(true) {
         return Ok(false);
     }
     r.dialect = Some("ethproxy");

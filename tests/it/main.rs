@@ -16,6 +16,7 @@ mod hostile;
 mod live;
 mod metrics;
 mod outputs;
+mod probe;
 mod pcaps_fresh;
 mod reader;
 mod redis;
