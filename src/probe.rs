@@ -109,7 +109,11 @@ fn timed_out() -> io::Error {
 impl Conn {
     /// Sets the socket's timeouts to what is left; an error once nothing is.
     fn arm(&self) -> io::Result<()> {
-        let left = self.deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()).ok_or_else(timed_out)?;
+        let left = self
+            .deadline
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+            .ok_or_else(timed_out)?;
         self.stream.tcp().set_read_timeout(Some(left))?;
         self.stream.tcp().set_write_timeout(Some(left))
     }
@@ -136,7 +140,9 @@ impl Conn {
         let want = chunk.len().min(MAX_READ - self.read);
         let n = match self.stream.read(&mut chunk[..want]) {
             Ok(n) => n,
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => return Err(timed_out()),
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                return Err(timed_out())
+            }
             Err(e) => return Err(e),
         };
         if n == 0 {
@@ -178,7 +184,10 @@ impl Conn {
         let line = self.line()?;
         serde_json::from_slice(&line).map_err(|_| {
             let shown: String = String::from_utf8_lossy(&line).chars().take(60).collect();
-            io::Error::new(io::ErrorKind::InvalidData, format!("answered something that is not JSON: {shown:?}"))
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("answered something that is not JSON: {shown:?}"),
+            )
         })
     }
 }
@@ -229,7 +238,10 @@ fn tls_config(args: &ProbeArgs) -> Result<Arc<rustls::ClientConfig>, String> {
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS: {e}"))?;
     let config = if args.insecure {
-        builder.dangerous().with_custom_certificate_verifier(Arc::new(AnyCertificate(provider))).with_no_client_auth()
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+            .with_no_client_auth()
     } else {
         use rustls::pki_types::pem::PemObject;
         let path = args.ca.clone().unwrap_or_else(|| "/etc/ssl/certs/ca-certificates.crt".into());
@@ -252,8 +264,14 @@ fn host_of(target: &str) -> &str {
 }
 
 /// Connects to `addr` within the deadline, with TLS when asked.
-fn connect(args: &ProbeArgs, addr: SocketAddr, tls: Option<&Arc<rustls::ClientConfig>>, deadline: Instant) -> io::Result<Conn> {
-    let left = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()).ok_or_else(timed_out)?;
+fn connect(
+    args: &ProbeArgs,
+    addr: SocketAddr,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+    deadline: Instant,
+) -> io::Result<Conn> {
+    let left =
+        deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()).ok_or_else(timed_out)?;
     let tcp = TcpStream::connect_timeout(&addr, left)?;
     tcp.set_nodelay(true)?;
     let stream = match tls {
@@ -269,7 +287,10 @@ fn connect(args: &ProbeArgs, addr: SocketAddr, tls: Option<&Arc<rustls::ClientCo
     if let Stream::Tls(s) = &mut c.stream {
         // The handshake now, so that a TLS failure is told apart from the dialect's.
         while s.conn.is_handshaking() {
-            let left = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()).ok_or_else(timed_out)?;
+            let left = deadline
+                .checked_duration_since(Instant::now())
+                .filter(|d| !d.is_zero())
+                .ok_or_else(timed_out)?;
             s.sock.set_read_timeout(Some(left))?;
             s.sock.set_write_timeout(Some(left))?;
             s.conn.complete_io(&mut s.sock).map_err(|e| io::Error::new(e.kind(), format!("TLS: {e}")))?;
@@ -306,7 +327,9 @@ fn note_push(r: &mut Report, m: &Value) {
             r.share_target = params.get("target").and_then(str_of).or(r.share_target.take());
             r.extranonce = params.get("extranonce").and_then(str_of).or(r.extranonce.take());
         }
-        "client.show_message" | "mining.set_version" => r.software = r.software.take().or(params.get(0).and_then(str_of)),
+        "client.show_message" | "mining.set_version" => {
+            r.software = r.software.take().or(params.get(0).and_then(str_of))
+        }
         _ => {}
     }
     if method == "job" {
@@ -355,7 +378,11 @@ fn stratum1(c: &mut Conn, r: &mut Report, login: &str) -> io::Result<bool> {
     let Some(result) = a.get("result").filter(|v| v.is_array()) else { return Ok(false) };
     // [subscriptions, extranonce1, extranonce2_size]; EthereumStratum/1.0.0 (NiceHash) names
     // itself in the subscription and has no extranonce2 size.
-    let nicehash = result.get(0).and_then(|s| s.get(2)).and_then(Value::as_str).is_some_and(|p| p.starts_with("EthereumStratum"));
+    let nicehash = result
+        .get(0)
+        .and_then(|s| s.get(2))
+        .and_then(Value::as_str)
+        .is_some_and(|p| p.starts_with("EthereumStratum"));
     r.dialect = Some(if nicehash { "ethstratum" } else { "stratum1" });
     r.extranonce = result.get(1).and_then(str_of);
     r.extranonce2_size = result.get(2).and_then(Value::as_u64);
@@ -375,7 +402,11 @@ fn cryptonote(c: &mut Conn, r: &mut Report, login: &str) -> io::Result<bool> {
     let error = a.get("error").filter(|e| !e.is_null());
     if result.get("job").is_none() && result.get("id").is_none() {
         // A cryptonote pool refuses a dummy wallet with an error object naming the login.
-        let said = error.and_then(|e| e.get("message")).and_then(Value::as_str).unwrap_or_default().to_ascii_lowercase();
+        let said = error
+            .and_then(|e| e.get("message"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         if said.contains("login") || said.contains("wallet") || said.contains("address") {
             r.dialect = Some("cryptonote");
             r.reason = Some(format!("the pool refused the dummy login: {said}"));
@@ -490,7 +521,8 @@ fn stratum_v2(c: &mut Conn, r: &mut Report, login: &str, addr: SocketAddr) -> io
     for _ in 0..MAX_LINES {
         let Ok((h, body)) = sv2_read(c) else { break };
         match sv2::message(h, &body) {
-            Some(sv2::Message::OpenChannelSuccess { target, .. }) | Some(sv2::Message::SetTarget { maximum_target: target, .. }) => {
+            Some(sv2::Message::OpenChannelSuccess { target, .. })
+            | Some(sv2::Message::SetTarget { maximum_target: target, .. }) => {
                 r.difficulty = sv2::target_hashes(target).map(|h| h / 4_294_967_296.0);
                 r.share_target = Some(target.iter().rev().map(|b| format!("{b:02x}")).collect());
                 r.algorithm = Some("sha256d".into());
@@ -513,7 +545,8 @@ fn stratum_v2(c: &mut Conn, r: &mut Report, login: &str, addr: SocketAddr) -> io
 pub fn probe(args: &ProbeArgs) -> Report {
     let start = Instant::now();
     let deadline = start + args.timeout;
-    let mut r = Report { target: args.target.clone(), tls: args.tls, insecure: args.insecure, ..Report::default() };
+    let mut r =
+        Report { target: args.target.clone(), tls: args.tls, insecure: args.insecure, ..Report::default() };
     let addr = match args.target.to_socket_addrs().map(|mut a| a.next()) {
         Ok(Some(a)) => a,
         Ok(None) => {
@@ -598,7 +631,14 @@ pub fn render(r: &Report) -> String {
     );
     let mut line = |k: &str, v: String| s.push_str(&format!("  {k:<12}{v}\n"));
     if r.tls {
-        line("tls", if r.insecure { "yes, certificate NOT checked (--insecure)".into() } else { "yes, certificate checked".into() });
+        line(
+            "tls",
+            if r.insecure {
+                "yes, certificate NOT checked (--insecure)".into()
+            } else {
+                "yes, certificate checked".into()
+            },
+        );
     }
     if r.pool {
         line("dialect", r.dialect.unwrap_or("-").into());
@@ -648,7 +688,10 @@ mod tests {
         note_push(&mut r, &json!({"id": null, "method": "mining.notify", "params": []}));
         assert_eq!((r.difficulty, r.job), (Some(16.0), true));
         let mut r = Report::default();
-        note_push(&mut r, &json!({"jsonrpc": "2.0", "method": "job", "params": {"blob": "00", "target": "dd240601", "algo": "rx/0"}}));
+        note_push(
+            &mut r,
+            &json!({"jsonrpc": "2.0", "method": "job", "params": {"blob": "00", "target": "dd240601", "algo": "rx/0"}}),
+        );
         assert_eq!(r.algorithm.as_deref(), Some("rx/0"));
         assert!(r.difficulty.is_some_and(|d| d > 0.0) && r.job);
     }

@@ -81,7 +81,10 @@ impl Parse for Handshake {
                     encrypted: Some(encrypted),
                     ..SessionFacts::default()
                 };
-                Step::Become(Box::new(Parser::Sv2Noise(Noise { client: self.client, facts: Box::new(facts) })))
+                Step::Become(Box::new(Parser::Sv2Noise(Noise {
+                    client: self.client,
+                    facts: Box::new(facts),
+                })))
             }
         }
     }

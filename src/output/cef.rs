@@ -197,7 +197,8 @@ pub fn format_with(ev: &Event, sensor: &str, watch: Option<&str>, out: &mut Vec<
     }
     // `msg`: the watchlist's word and the encrypted session's evidence, the free text an
     // analyst reads (the custom keys are all taken).
-    let watch_msg = watch.map(|label| format!("watchlisted wallet{}{label}", if label.is_empty() { "" } else { ": " }));
+    let watch_msg =
+        watch.map(|label| format!("watchlisted wallet{}{label}", if label.is_empty() { "" } else { ": " }));
     let evidence = f.encrypted.as_ref().map(|x| format!("encrypted: {x}"));
     let msg = [watch_msg, evidence].into_iter().flatten().collect::<Vec<_>>().join("; ");
     if !msg.is_empty() {

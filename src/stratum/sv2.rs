@@ -114,7 +114,6 @@ impl Sv2Shape {
     }
 }
 
-
 /// Length of a plain frame header: extension type (2), message type (1), payload length (3).
 pub const HEADER_LEN: usize = 6;
 /// Most bytes of one payload kept when a frame is split across segments: the longest message
@@ -200,20 +199,67 @@ pub enum Message<'a> {
         firmware: &'a [u8],
         device_id: &'a [u8],
     },
-    SetupConnectionSuccess { used_version: u16, flags: u32 },
-    SetupConnectionError { flags: u32, error_code: &'a [u8] },
-    Reconnect { new_host: &'a [u8], new_port: u16 },
-    OpenChannel { extended: bool, request_id: u32, user_identity: &'a [u8], nominal_hash_rate: f32 },
-    OpenChannelSuccess { extended: bool, request_id: u32, channel_id: u32, target: &'a [u8; 32] },
-    OpenChannelError { request_id: u32, error_code: &'a [u8] },
-    NewJob { extended: bool, channel_id: u32, job_id: u32 },
-    SetNewPrevHash { channel_id: u32, job_id: u32 },
-    SetTarget { channel_id: u32, maximum_target: &'a [u8; 32] },
-    SubmitShares { extended: bool, channel_id: u32, sequence_number: u32, job_id: u32 },
-    SubmitSharesSuccess { channel_id: u32, new_submits_accepted_count: u32, new_shares_sum: u64 },
-    SubmitSharesError { channel_id: u32, sequence_number: u32, error_code: &'a [u8] },
+    SetupConnectionSuccess {
+        used_version: u16,
+        flags: u32,
+    },
+    SetupConnectionError {
+        flags: u32,
+        error_code: &'a [u8],
+    },
+    Reconnect {
+        new_host: &'a [u8],
+        new_port: u16,
+    },
+    OpenChannel {
+        extended: bool,
+        request_id: u32,
+        user_identity: &'a [u8],
+        nominal_hash_rate: f32,
+    },
+    OpenChannelSuccess {
+        extended: bool,
+        request_id: u32,
+        channel_id: u32,
+        target: &'a [u8; 32],
+    },
+    OpenChannelError {
+        request_id: u32,
+        error_code: &'a [u8],
+    },
+    NewJob {
+        extended: bool,
+        channel_id: u32,
+        job_id: u32,
+    },
+    SetNewPrevHash {
+        channel_id: u32,
+        job_id: u32,
+    },
+    SetTarget {
+        channel_id: u32,
+        maximum_target: &'a [u8; 32],
+    },
+    SubmitShares {
+        extended: bool,
+        channel_id: u32,
+        sequence_number: u32,
+        job_id: u32,
+    },
+    SubmitSharesSuccess {
+        channel_id: u32,
+        new_submits_accepted_count: u32,
+        new_shares_sum: u64,
+    },
+    SubmitSharesError {
+        channel_id: u32,
+        sequence_number: u32,
+        error_code: &'a [u8],
+    },
     /// Another message type, or another extension's: counted, not read.
-    Other { msg_type: u8 },
+    Other {
+        msg_type: u8,
+    },
 }
 
 impl Message<'_> {
@@ -303,8 +349,12 @@ pub fn message(h: Header, body: &[u8]) -> Option<Message<'_>> {
                 device_id: c.str0_255()?,
             }
         }
-        SETUP_CONNECTION_SUCCESS => Message::SetupConnectionSuccess { used_version: c.u16()?, flags: c.u32()? },
-        SETUP_CONNECTION_ERROR => Message::SetupConnectionError { flags: c.u32()?, error_code: c.str0_255()? },
+        SETUP_CONNECTION_SUCCESS => {
+            Message::SetupConnectionSuccess { used_version: c.u16()?, flags: c.u32()? }
+        }
+        SETUP_CONNECTION_ERROR => {
+            Message::SetupConnectionError { flags: c.u32()?, error_code: c.str0_255()? }
+        }
         RECONNECT => Message::Reconnect { new_host: c.str0_255()?, new_port: c.u16()? },
         OPEN_STANDARD_MINING_CHANNEL | OPEN_EXTENDED_MINING_CHANNEL => Message::OpenChannel {
             extended: h.msg_type == OPEN_EXTENDED_MINING_CHANNEL,
@@ -312,13 +362,17 @@ pub fn message(h: Header, body: &[u8]) -> Option<Message<'_>> {
             user_identity: c.str0_255()?,
             nominal_hash_rate: c.f32()?,
         },
-        OPEN_STANDARD_MINING_CHANNEL_SUCCESS | OPEN_EXTENDED_MINING_CHANNEL_SUCCESS => Message::OpenChannelSuccess {
-            extended: h.msg_type == OPEN_EXTENDED_MINING_CHANNEL_SUCCESS,
-            request_id: c.u32()?,
-            channel_id: c.u32()?,
-            target: c.array()?,
-        },
-        OPEN_MINING_CHANNEL_ERROR => Message::OpenChannelError { request_id: c.u32()?, error_code: c.str0_255()? },
+        OPEN_STANDARD_MINING_CHANNEL_SUCCESS | OPEN_EXTENDED_MINING_CHANNEL_SUCCESS => {
+            Message::OpenChannelSuccess {
+                extended: h.msg_type == OPEN_EXTENDED_MINING_CHANNEL_SUCCESS,
+                request_id: c.u32()?,
+                channel_id: c.u32()?,
+                target: c.array()?,
+            }
+        }
+        OPEN_MINING_CHANNEL_ERROR => {
+            Message::OpenChannelError { request_id: c.u32()?, error_code: c.str0_255()? }
+        }
         NEW_MINING_JOB | NEW_EXTENDED_MINING_JOB => Message::NewJob {
             extended: h.msg_type == NEW_EXTENDED_MINING_JOB,
             channel_id: c.u32()?,
@@ -578,7 +632,9 @@ impl PlainState {
         if first {
             let ok = match (from_initiator, &m) {
                 (true, Message::SetupConnection { .. }) => true,
-                (false, Message::SetupConnectionSuccess { .. } | Message::SetupConnectionError { .. }) => true,
+                (false, Message::SetupConnectionSuccess { .. } | Message::SetupConnectionError { .. }) => {
+                    true
+                }
                 _ => false,
             };
             if !ok {
@@ -601,7 +657,9 @@ impl PlainState {
 
     fn client(&mut self, m: Message<'_>, ts: Ts) {
         match m {
-            Message::SetupConnection { endpoint_host, vendor, hardware_version, firmware, device_id, .. } => {
+            Message::SetupConnection {
+                endpoint_host, vendor, hardware_version, firmware, device_id, ..
+            } => {
                 self.facts.client = Some(self.initiator);
                 self.facts.handshake_seen = true;
                 // agent = vendor/hardware/firmware, the empty ones left out.
@@ -613,7 +671,8 @@ impl PlainState {
                     self.facts.worker = self.cap(device_id);
                 }
                 // The host the device was told to connect to, when it is a name.
-                let named = std::str::from_utf8(endpoint_host).is_ok_and(|h| h.parse::<std::net::IpAddr>().is_err());
+                let named =
+                    std::str::from_utf8(endpoint_host).is_ok_and(|h| h.parse::<std::net::IpAddr>().is_err());
                 if self.facts.pool_host.is_none() && named {
                     self.facts.pool_host = self.cap(endpoint_host);
                 }
@@ -658,7 +717,8 @@ impl PlainState {
 
     fn pool(&mut self, m: Message<'_>) {
         match m {
-            Message::SetupConnectionError { error_code, .. } | Message::OpenChannelError { error_code, .. } => {
+            Message::SetupConnectionError { error_code, .. }
+            | Message::OpenChannelError { error_code, .. } => {
                 self.facts.pool_message = self.cap(error_code);
             }
             Message::Reconnect { new_host, new_port } => {
@@ -769,7 +829,8 @@ mod tests {
         ok.extend(1u32.to_le_bytes());
         ok.extend(target_2_224());
         ok.extend([0u8, 0, 0, 0, 0]);
-        let job: Vec<u8> = [1u32, 9].iter().flat_map(|v| v.to_le_bytes()).chain([0u8]).chain([0u8; 36]).collect();
+        let job: Vec<u8> =
+            [1u32, 9].iter().flat_map(|v| v.to_le_bytes()).chain([0u8]).chain([0u8; 36]).collect();
         let share: Vec<u8> = [1u32, 0, 9, 5, 6, 7].iter().flat_map(|v| v.to_le_bytes()).collect();
         let share_ok: Vec<u8> =
             [1u32, 0, 1].iter().flat_map(|v| v.to_le_bytes()).chain(1u64.to_le_bytes()).collect();
@@ -867,7 +928,8 @@ mod tests {
         // A pool that reports a running total is never believed past the shares submitted.
         let mut steps = session_frames();
         steps.truncate(6);
-        let total: Vec<u8> = [1u32, 0, 50].iter().flat_map(|v| v.to_le_bytes()).chain(1u64.to_le_bytes()).collect();
+        let total: Vec<u8> =
+            [1u32, 0, 50].iter().flat_map(|v| v.to_le_bytes()).chain(1u64.to_le_bytes()).collect();
         steps.push((false, frame(CHANNEL_BIT, msg::SUBMIT_SHARES_SUCCESS, &total)));
         let (p, _) = plain_run(&steps, 9);
         assert_eq!(p.facts().shares_accepted, 1);

@@ -30,8 +30,8 @@ use codec_sv2::{
 };
 use common_messages_sv2::{Protocol, SetupConnection, SetupConnectionSuccess};
 use mining_sv2::{
-    NewMiningJob, OpenStandardMiningChannel, OpenStandardMiningChannelSuccess, SetNewPrevHash, SubmitSharesStandard,
-    SubmitSharesSuccess,
+    NewMiningJob, OpenStandardMiningChannel, OpenStandardMiningChannelSuccess, SetNewPrevHash,
+    SubmitSharesStandard, SubmitSharesSuccess,
 };
 use noise_sv2::{Initiator, Responder, ELLSWIFT_ENCODING_SIZE, INITIATOR_EXPECTED_HANDSHAKE_MESSAGE_SIZE};
 
@@ -109,7 +109,12 @@ impl Conn {
     }
 
     /// Sends one message as a frame (a channel message with the extension type's top bit).
-    pub fn send<T: Serialize + GetSize>(&mut self, msg: T, msg_type: u8, channel_msg: bool) -> io::Result<()> {
+    pub fn send<T: Serialize + GetSize>(
+        &mut self,
+        msg: T,
+        msg_type: u8,
+        channel_msg: bool,
+    ) -> io::Result<()> {
         let frame = MessageFrame::from_message(msg, msg_type, 0, channel_msg).map_err(bad)?;
         let bytes = match &mut self.crypt {
             Some((enc, state, _, _)) => Vec::from(enc.encode_transport(frame, state).map_err(bad)?),
@@ -185,7 +190,11 @@ pub fn serve(stream: TcpStream, encrypted: bool, log: Option<Log>) -> io::Result
     }
     let mut p = conn.expect(MSG_SETUP_CONNECTION)?;
     let version = binary_sv2::from_bytes::<SetupConnection<'_>>(&mut p).map_err(bad)?.max_version;
-    conn.send(SetupConnectionSuccess { used_version: version, flags: 0 }, MSG_SETUP_CONNECTION_SUCCESS, false)?;
+    conn.send(
+        SetupConnectionSuccess { used_version: version, flags: 0 },
+        MSG_SETUP_CONNECTION_SUCCESS,
+        false,
+    )?;
     let mut p = conn.expect(MSG_OPEN_STANDARD)?;
     let request_id = binary_sv2::from_bytes::<OpenStandardMiningChannel<'_>>(&mut p).map_err(bad)?.request_id;
     let target = share_target();
@@ -200,7 +209,13 @@ pub fn serve(stream: TcpStream, encrypted: bool, log: Option<Log>) -> io::Result
     conn.send(ok, MSG_OPEN_STANDARD_SUCCESS, false)?;
     new_job(&mut conn, 1)?;
     let prev = [7u8; 32];
-    let p = SetNewPrevHash { channel_id: 1, job_id: 1, prev_hash: U256::from(&prev), min_ntime: 1_700_000_000, nbits: 0x1d00ffff };
+    let p = SetNewPrevHash {
+        channel_id: 1,
+        job_id: 1,
+        prev_hash: U256::from(&prev),
+        min_ntime: 1_700_000_000,
+        nbits: 0x1d00ffff,
+    };
     conn.send(p, MSG_SET_NEW_PREV_HASH, true)?;
     let mut shares = 0u32;
     let mut job = 1u32;
@@ -233,7 +248,14 @@ pub struct MinerReport {
 }
 
 /// Mines on `stream`: `shares` shares, `interval` apart.
-pub fn mine(stream: TcpStream, encrypted: bool, shares: u32, interval: Duration, user: &str, log: Option<Log>) -> io::Result<MinerReport> {
+pub fn mine(
+    stream: TcpStream,
+    encrypted: bool,
+    shares: u32,
+    interval: Duration,
+    user: &str,
+    log: Option<Log>,
+) -> io::Result<MinerReport> {
     let mut conn = Conn::new(stream, true, log);
     if encrypted {
         conn.initiate()?;
@@ -279,7 +301,14 @@ pub fn mine(stream: TcpStream, encrypted: bool, shares: u32, interval: Duration,
     binary_sv2::from_bytes::<SetNewPrevHash<'_>>(&mut p).map_err(bad)?;
     for seq in 0..shares {
         std::thread::sleep(interval);
-        let share = SubmitSharesStandard { channel_id: 1, sequence_number: seq, job_id: job, nonce: seq.wrapping_mul(2_654_435_761), ntime: 1_700_000_000 + seq, version: 0x2000_0000 };
+        let share = SubmitSharesStandard {
+            channel_id: 1,
+            sequence_number: seq,
+            job_id: job,
+            nonce: seq.wrapping_mul(2_654_435_761),
+            ntime: 1_700_000_000 + seq,
+            version: 0x2000_0000,
+        };
         conn.send(share, MSG_SUBMIT_STANDARD, true)?;
         loop {
             let (t, mut payload) = conn.recv()?;
@@ -316,10 +345,13 @@ fn main() {
 }
 
 fn run(args: &[String]) -> io::Result<()> {
-    let (role, addr) = match args {
-        [role, addr, ..] => (role.as_str(), addr.as_str()),
-        _ => return Err(bad("usage: sv2pair pool|miner ADDR:PORT [--plain] [--shares N] [--interval-ms MS] [--user ID]")),
-    };
+    let (role, addr) =
+        match args {
+            [role, addr, ..] => (role.as_str(), addr.as_str()),
+            _ => return Err(bad(
+                "usage: sv2pair pool|miner ADDR:PORT [--plain] [--shares N] [--interval-ms MS] [--user ID]",
+            )),
+        };
     let mut encrypted = true;
     let (mut shares, mut interval_ms, mut user) = (4u32, 500u64, USER.to_string());
     let mut rest = args.iter().skip(2);

@@ -31,7 +31,9 @@ use sv2pair::Log;
 const SHARES: u32 = 6;
 
 /// Runs the pair once; returns the miner's and pool's addresses, the log and the miner's report.
-fn run_pair(encrypted: bool) -> (SocketAddr, SocketAddr, Vec<(bool, Instant, Vec<u8>)>, sv2pair::MinerReport) {
+fn run_pair(
+    encrypted: bool,
+) -> (SocketAddr, SocketAddr, Vec<(bool, Instant, Vec<u8>)>, sv2pair::MinerReport) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let pool = listener.local_addr().expect("addr");
     let log: Log = Arc::new(Mutex::new(Vec::new()));
@@ -42,8 +44,9 @@ fn run_pair(encrypted: bool) -> (SocketAddr, SocketAddr, Vec<(bool, Instant, Vec
     });
     let stream = TcpStream::connect(pool).expect("connect");
     let miner = stream.local_addr().expect("addr");
-    let report = sv2pair::mine(stream, encrypted, SHARES, Duration::from_millis(20), sv2pair::USER, Some(log.clone()))
-        .expect("the miner's session");
+    let report =
+        sv2pair::mine(stream, encrypted, SHARES, Duration::from_millis(20), sv2pair::USER, Some(log.clone()))
+            .expect("the miner's session");
     server.join().expect("pool thread").expect("the pool's session");
     let log = std::mem::take(&mut *log.lock().expect("log"));
     (miner, pool, log, report)
@@ -138,7 +141,9 @@ fn a_real_noise_session_is_suspected_with_its_handshake_and_pushes_as_evidence()
     let e = end.facts.encrypted.expect("the evidence");
     assert_eq!(e.handshake, [64, 234]);
     // Every message after the handshake is one push (the writer sends each in one segment).
-    let sent = |miner_side: bool| log.iter().skip(2).filter(|m| m.0 == miner_side).map(|m| m.2.len()).collect::<Vec<_>>();
+    let sent = |miner_side: bool| {
+        log.iter().skip(2).filter(|m| m.0 == miner_side).map(|m| m.2.len()).collect::<Vec<_>>()
+    };
     let (up, down) = (sent(true), sent(false));
     assert_eq!(e.toserver.count, up.len() as u64, "{e:?}");
     assert_eq!(e.toclient.count, down.len() as u64, "{e:?}");
@@ -173,7 +178,14 @@ fn a_real_plain_session_gives_login_agent_jobs_and_shares() {
     let d = f.difficulty.expect("difficulty");
     assert!((d - 1.0 / 256.0).abs() < 1e-9, "{d}");
     assert!((f.accepted_hashes - 6.0 * 16_777_216.0).abs() < 1.0, "{}", f.accepted_hashes);
-    for m in ["SetupConnection", "OpenStandardMiningChannel.Success", "NewMiningJob", "SetNewPrevHash", "SubmitSharesStandard", "SubmitShares.Success"] {
+    for m in [
+        "SetupConnection",
+        "OpenStandardMiningChannel.Success",
+        "NewMiningJob",
+        "SetNewPrevHash",
+        "SubmitSharesStandard",
+        "SubmitShares.Success",
+    ] {
         assert!(f.methods.iter().any(|x| x == m), "{m}: {:?}", f.methods);
     }
 }
@@ -182,7 +194,10 @@ fn a_real_plain_session_gives_login_agent_jobs_and_shares() {
 #[test]
 fn the_plain_parser_reads_what_the_crates_encode() {
     use common_messages_sv2::SetupConnection;
-    use mining_sv2::{NewMiningJob, OpenStandardMiningChannel, OpenStandardMiningChannelSuccess, SubmitSharesStandard, SubmitSharesSuccess};
+    use mining_sv2::{
+        NewMiningJob, OpenStandardMiningChannel, OpenStandardMiningChannelSuccess, SubmitSharesStandard,
+        SubmitSharesSuccess,
+    };
     let (_, _, log, _) = run_pair(false);
     let mut seen = std::collections::BTreeSet::new();
     for (_, _, bytes) in &log {
@@ -194,7 +209,15 @@ fn the_plain_parser_reads_what_the_crates_encode() {
         let mut p = body.to_vec();
         seen.insert(h.msg_type);
         match m {
-            mw::Message::SetupConnection { protocol, endpoint_port, vendor, hardware_version, firmware, device_id, .. } => {
+            mw::Message::SetupConnection {
+                protocol,
+                endpoint_port,
+                vendor,
+                hardware_version,
+                firmware,
+                device_id,
+                ..
+            } => {
                 let c: SetupConnection<'_> = binary_sv2::from_bytes(&mut p).expect("crate decodes");
                 assert_eq!(protocol, c.protocol as u8);
                 assert_eq!(endpoint_port, c.endpoint_port);
@@ -210,7 +233,8 @@ fn the_plain_parser_reads_what_the_crates_encode() {
                 assert_eq!(nominal_hash_rate, c.nominal_hash_rate);
             }
             mw::Message::OpenChannelSuccess { extended: false, request_id, channel_id, target } => {
-                let c: OpenStandardMiningChannelSuccess<'_> = binary_sv2::from_bytes(&mut p).expect("crate decodes");
+                let c: OpenStandardMiningChannelSuccess<'_> =
+                    binary_sv2::from_bytes(&mut p).expect("crate decodes");
                 assert_eq!((request_id, channel_id), (c.request_id, c.channel_id));
                 assert_eq!(target, c.target.as_array());
                 // 2^232 - 1 is 2^232 as a float: 2^24 hashes a share.
@@ -223,7 +247,10 @@ fn the_plain_parser_reads_what_the_crates_encode() {
             }
             mw::Message::SubmitShares { extended: false, channel_id, sequence_number, job_id } => {
                 let c: SubmitSharesStandard = binary_sv2::from_bytes(&mut p).expect("crate decodes");
-                assert_eq!((channel_id, sequence_number, job_id), (c.channel_id, c.sequence_number, c.job_id));
+                assert_eq!(
+                    (channel_id, sequence_number, job_id),
+                    (c.channel_id, c.sequence_number, c.job_id)
+                );
             }
             mw::Message::SubmitSharesSuccess { channel_id, new_submits_accepted_count, new_shares_sum } => {
                 let c: SubmitSharesSuccess = binary_sv2::from_bytes(&mut p).expect("crate decodes");

@@ -1340,7 +1340,8 @@ fn live_stratum_v2_of_the_reference_crates_encrypted_and_plain_with_two_workers(
     };
     let Some(mut lab) = lab_or_skip(TEST, &["ip"]) else { return };
     let bin = sv2pair.to_str().unwrap_or_default().to_string();
-    let (mw, mut out, mut err) = start_minewatch(&mut lab, &["-f", "tcp", "--workers", "2", "--stats-interval", "0"]);
+    let (mw, mut out, mut err) =
+        start_minewatch(&mut lab, &["-f", "tcp", "--workers", "2", "--stats-interval", "0"]);
     let shares = 4u32;
     // The encrypted pool on SV2's port, the plain one beside it.
     let runs = [(34254u16, false), (34255u16, true)];
@@ -1359,13 +1360,24 @@ fn live_stratum_v2_of_the_reference_crates_encrypted_and_plain_with_two_workers(
     for (port, plain) in runs {
         let addr = format!("{POOL_IP}:{port}");
         let n = shares.to_string();
-        let mut args = vec![bin.as_str(), "miner", addr.as_str(), "--shares", &n, "--interval-ms", "100", "--user", LOGIN];
+        let mut args = vec![
+            bin.as_str(),
+            "miner",
+            addr.as_str(),
+            "--shares",
+            &n,
+            "--interval-ms",
+            "100",
+            "--user",
+            LOGIN,
+        ];
         if plain {
             args.push("--plain");
         }
         let miner = lab.exec(&lab.ns_miner, &args).output().expect("run the SV2 miner");
         assert!(
-            miner.status.success() && String::from_utf8_lossy(&miner.stdout).contains(&format!("accepted {shares}")),
+            miner.status.success()
+                && String::from_utf8_lossy(&miner.stdout).contains(&format!("accepted {shares}")),
             "the SV2 miner failed: {}{}",
             String::from_utf8_lossy(&miner.stdout),
             String::from_utf8_lossy(&miner.stderr)

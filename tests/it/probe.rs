@@ -186,7 +186,8 @@ fn probe_names_each_dialect_plain_and_over_tls() {
                 continue;
             }
             let server = python(dir.path(), kind, if over_tls { tls.as_ref() } else { None });
-            let flags: &[&str] = if over_tls { &["--tls", "--insecure", "--timeout", "20s"] } else { &["--timeout", "20s"] };
+            let flags: &[&str] =
+                if over_tls { &["--tls", "--insecure", "--timeout", "20s"] } else { &["--timeout", "20s"] };
             let (r, code, _) = probe(server.port, flags);
             assert_eq!(code, Some(0), "{kind} tls={over_tls}: {r}");
             assert_eq!(r["pool"], true, "{kind}: {r}");
@@ -233,7 +234,8 @@ fn probe_names_each_dialect_plain_and_over_tls() {
 
 #[test]
 fn probe_speaks_plain_sv2_to_the_reference_pool() {
-    let Some(sv2pair) = Path::new(bin()).parent().map(|d| d.join("examples/sv2pair")).filter(|p| p.is_file()) else {
+    let Some(sv2pair) = Path::new(bin()).parent().map(|d| d.join("examples/sv2pair")).filter(|p| p.is_file())
+    else {
         eprintln!("SKIPPED: probe sv2: testkit's sv2pair example is not built (cargo build -p testkit --example sv2pair)");
         return;
     };
@@ -261,7 +263,10 @@ fn probe_says_not_a_pool_to_http_silence_and_an_endless_line() {
     let http = python(dir.path(), "http", None);
     let (r, code, _) = probe(http.port, &["--timeout", "10s"]);
     assert_eq!((code, &r["pool"]), (Some(1), &Value::Bool(false)), "{r}");
-    assert!(r["reason"].as_str().is_some_and(|w| w.contains("not JSON") && w.contains("HTTP/1.1 400")), "{r}");
+    assert!(
+        r["reason"].as_str().is_some_and(|w| w.contains("not JSON") && w.contains("HTTP/1.1 400")),
+        "{r}"
+    );
 
     // A silent server: the whole probe ends at its time limit, every dialect tried.
     let silent = python(dir.path(), "silent", None);
@@ -282,7 +287,10 @@ fn probe_is_a_subcommand_beside_the_flat_options() {
     // The sensor's options are refused with it, and it needs no -r or -i.
     let out = Command::new(bin()).args(["probe", "127.0.0.1:1", "-r", "x.pcap"]).output().expect("run");
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = Command::new(bin()).args(["probe", "--timeout", "1s", "127.0.0.1:1", "--json"]).output().expect("run");
+    let out = Command::new(bin())
+        .args(["probe", "--timeout", "1s", "127.0.0.1:1", "--json"])
+        .output()
+        .expect("run");
     assert_eq!(out.status.code(), Some(1));
     let r: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert!(r["reason"].as_str().is_some_and(|w| w.contains("cannot connect")), "{r}");

@@ -23,7 +23,13 @@ fn sv2_rows(dir: &Path) -> Option<Vec<std::collections::BTreeMap<String, String>
     let mut lines = text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#'));
     let header: Vec<String> = lines.next()?.split('\t').map(|s| s.trim().to_string()).collect();
     let rows = lines
-        .map(|l| header.iter().cloned().zip(l.split('\t').map(str::to_string)).collect::<std::collections::BTreeMap<_, _>>())
+        .map(|l| {
+            header
+                .iter()
+                .cloned()
+                .zip(l.split('\t').map(str::to_string))
+                .collect::<std::collections::BTreeMap<_, _>>()
+        })
         .filter(|r| r.get("variant").map(String::as_str) == Some("stratum-v2"))
         .collect();
     Some(rows)
@@ -100,7 +106,11 @@ fn real_sv2_captures_give_what_their_truth_says() {
                 assert!(e["toserver"]["count"].as_u64() >= Some(9), "{file}: {s}");
                 assert!(e["toclient"]["count"].as_u64() >= Some(14), "{file}: {s}");
                 let bytes = e["toserver"]["bytes"].as_u64().unwrap_or(0) + 64;
-                assert_eq!(Some(bytes), s["bytes_toserver"].as_u64(), "{file}: every byte after the key: {s}");
+                assert_eq!(
+                    Some(bytes),
+                    s["bytes_toserver"].as_u64(),
+                    "{file}: every byte after the key: {s}"
+                );
                 assert!(e["toserver"]["min"].as_u64() <= e["toserver"]["max"].as_u64(), "{file}: {s}");
             }
             "mining" => {
