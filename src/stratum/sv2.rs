@@ -630,13 +630,11 @@ impl PlainState {
         };
         // The first message each way is fixed: SetupConnection, then its answer.
         if first {
-            let ok = match (from_initiator, &m) {
-                (true, Message::SetupConnection { .. }) => true,
-                (false, Message::SetupConnectionSuccess { .. } | Message::SetupConnectionError { .. }) => {
-                    true
-                }
-                _ => false,
-            };
+            let ok = matches!(
+                (from_initiator, &m),
+                (true, Message::SetupConnection { .. })
+                    | (false, Message::SetupConnectionSuccess { .. } | Message::SetupConnectionError { .. })
+            );
             if !ok {
                 self.not_sv2 = true;
                 return false;

@@ -53,8 +53,10 @@ pub const USER: &str = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4.sri01";
 /// The channel's nominal hash rate, H/s.
 pub const NOMINAL_HASH_RATE: f32 = 1.0e12;
 
-/// Every message either side wrote, in the order written: (from the miner, when, bytes).
-pub type Log = Arc<Mutex<Vec<(bool, Instant, Vec<u8>)>>>;
+/// One message as written: (from the miner, when, bytes).
+pub type Written = (bool, Instant, Vec<u8>);
+/// Every message either side wrote, in the order written.
+pub type Log = Arc<Mutex<Vec<Written>>>;
 
 fn bad(what: impl std::fmt::Debug) -> io::Error {
     io::Error::other(format!("{what:?}"))
@@ -116,9 +118,9 @@ impl Conn {
         channel_msg: bool,
     ) -> io::Result<()> {
         let frame = MessageFrame::from_message(msg, msg_type, 0, channel_msg).map_err(bad)?;
-        let bytes = match &mut self.crypt {
-            Some((enc, state, _, _)) => Vec::from(enc.encode_transport(frame, state).map_err(bad)?),
-            None => Vec::from(self.plain.0.encode(frame).map_err(bad)?),
+        let bytes: Vec<u8> = match &mut self.crypt {
+            Some((enc, state, _, _)) => enc.encode_transport(frame, state).map_err(bad)?,
+            None => self.plain.0.encode(frame).map_err(bad)?,
         };
         self.put(&bytes)
     }

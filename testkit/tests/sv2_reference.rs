@@ -15,7 +15,7 @@ mod sv2pair;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use minewatch::decode::{self, LinkType, Transport};
 use minewatch::flow::FlowLimits;
@@ -26,14 +26,12 @@ use minewatch::time::Ts;
 use minewatch::verdict::{Event, EventKind, HomeNet};
 use testkit::synth::{Link, PacketSink, PcapWriter, TcpConversation};
 
-use sv2pair::Log;
+use sv2pair::{Log, Written};
 
 const SHARES: u32 = 6;
 
 /// Runs the pair once; returns the miner's and pool's addresses, the log and the miner's report.
-fn run_pair(
-    encrypted: bool,
-) -> (SocketAddr, SocketAddr, Vec<(bool, Instant, Vec<u8>)>, sv2pair::MinerReport) {
+fn run_pair(encrypted: bool) -> (SocketAddr, SocketAddr, Vec<Written>, sv2pair::MinerReport) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let pool = listener.local_addr().expect("addr");
     let log: Log = Arc::new(Mutex::new(Vec::new()));
@@ -69,7 +67,7 @@ impl PacketSink for Sink {
 
 /// The session as a capture: SYN, each logged message as it was written (at its time since the
 /// first), FIN from the miner.
-fn capture(miner: SocketAddr, pool: SocketAddr, log: &[(bool, Instant, Vec<u8>)]) -> Sink {
+fn capture(miner: SocketAddr, pool: SocketAddr, log: &[Written]) -> Sink {
     let mut sink = Sink { frames: Vec::new() };
     // 2024-06-01T00:00:00Z, so the capture is the same whatever day the test runs.
     let start = Ts(1_717_200_000_000_000);
