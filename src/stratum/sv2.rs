@@ -465,6 +465,10 @@ impl Framing {
                 }
                 continue;
             }
+            if self.buf.is_empty() {
+                // All this frame will keep, at once: the buffer never grows past the bound.
+                self.buf.reserve_exact((h.len as usize).min(MAX_BODY));
+            }
             let room = MAX_BODY.saturating_sub(self.buf.len()).min(n);
             self.buf.extend_from_slice(now.get(..room).unwrap_or_default());
             if done {
@@ -931,6 +935,30 @@ mod tests {
         steps.push((false, frame(CHANNEL_BIT, msg::SUBMIT_SHARES_SUCCESS, &total)));
         let (p, _) = plain_run(&steps, 9);
         assert_eq!(p.facts().shares_accepted, 1);
+    }
+
+    proptest::proptest! {
+        /// After a valid opening, any bytes either way, cut anywhere: no panic, and the buffers
+        /// and the method list stay within their bounds.
+        #[test]
+        fn arbitrary_frames_never_panic_nor_grow(
+            a in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..3000),
+            b in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..3000),
+            cut in 1usize..97,
+        ) {
+            let mut p = Plain::new(Side::A, Limits::default());
+            for (i, (from, bytes)) in session_frames().into_iter().take(4).enumerate() {
+                let side = if from { Side::A } else { Side::B };
+                p.data(side, &bytes, Ts(i as i64));
+            }
+            for (x, y) in a.chunks(cut).zip(b.chunks(cut + 3)) {
+                p.data(Side::A, x, Ts(9));
+                p.data(Side::B, y, Ts(9));
+                proptest::prop_assert!(p.allocated() <= 2 * MAX_BODY);
+            }
+            let f = p.facts();
+            proptest::prop_assert!(f.methods.len() <= MAX_METHODS);
+        }
     }
 
     #[test]
