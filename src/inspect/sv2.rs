@@ -78,7 +78,7 @@ impl Parse for Handshake {
                 let facts = SessionFacts {
                     variant: Some(Variant::StratumV2),
                     client: Some(self.client),
-                    encrypted: Some(encrypted),
+                    encrypted: Some(Box::new(encrypted)),
                     ..SessionFacts::default()
                 };
                 Step::Become(Box::new(Parser::Sv2Noise(Noise {

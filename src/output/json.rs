@@ -183,7 +183,7 @@ pub(crate) fn stratum(ev: &Event, with_counters: bool) -> Stratum<'_> {
         reported_hashrate: finite(f.reported_hashrate),
         reconnect_to: f.reconnect_to.as_deref(),
         pool_message: f.pool_message.as_deref(),
-        encrypted: f.encrypted.as_ref(),
+        encrypted: f.encrypted.as_deref(),
         truncated: f.truncated,
         counters: with_counters.then(|| SessionCounters {
             jobs: f.jobs,

@@ -192,8 +192,9 @@ pub struct SessionFacts {
     /// What identified a session that shows no Stratum lines (TLS): see [`Clue`].
     pub clue: Option<Clue>,
     /// What can be seen of an encrypted session (Stratum V2 after its Noise handshake): the
-    /// evidence an analyst judges a `suspected` alert by.
-    pub encrypted: Option<Encrypted>,
+    /// evidence an analyst judges a `suspected` alert by. Boxed: every session's facts carry
+    /// the field, few sessions fill it.
+    pub encrypted: Option<Box<Encrypted>>,
 }
 
 /// The visible shape of an encrypted session: its handshake's sizes and the data it carried

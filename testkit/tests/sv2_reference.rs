@@ -136,7 +136,7 @@ fn a_real_noise_session_is_suspected_with_its_handshake_and_pushes_as_evidence()
     assert_eq!(alert.confidence, Confidence::Suspected);
     assert_eq!(alert.facts.variant, Some(Variant::StratumV2));
     assert_eq!(alert.facts.login, None, "nothing inside is visible");
-    let e = end.facts.encrypted.expect("the evidence");
+    let e = *end.facts.encrypted.clone().expect("the evidence");
     assert_eq!(e.handshake, [64, 234]);
     // Every message after the handshake is one push (the writer sends each in one segment).
     let sent = |miner_side: bool| {
