@@ -99,6 +99,10 @@ ensure_test_tool() {
         say "warning: could not install $pkg; $test will say SKIPPED"
 }
 
+# openssl (the command): tests/it/probe.rs makes the TLS pool's certificate with it (python3,
+# which the probe tests also need, comes with the live-capture tools).
+ensure_openssl() { ensure_test_tool openssl openssl tests/it/probe.rs; }
+
 # promtool (Debian's prometheus package): tests/it/metrics.rs checks the endpoint's page with it.
 ensure_promtool() { ensure_test_tool promtool prometheus tests/it/metrics.rs; }
 

@@ -16,6 +16,7 @@ ensure_redis
 ensure_promtool
 ensure_systemd_analyze
 ensure_live_test_tools
+ensure_openssl
 ensure_cargo
 
 locked=()

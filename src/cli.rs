@@ -33,7 +33,13 @@ are still processed), 2 for a usage error.";
     after_help = EXAMPLES
 )]
 #[command(group(clap::ArgGroup::new("input").required(true).args(["read", "interface"])))]
+// `minewatch probe ...` needs no input and takes none of the sensor's options.
+#[command(subcommand_negates_reqs = true, args_conflicts_with_subcommands = true)]
 pub struct Args {
+    /// A command other than watching traffic (none: the sensor, with -r or -i).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Read packets from a pcap or pcapng file (`-` for standard input); repeatable.
     #[arg(short = 'r', long = "read", value_name = "FILE", conflicts_with = "interface")]
     pub read: Vec<String>,
@@ -309,6 +315,67 @@ pub struct Args {
     /// Read again on SIGHUP (with the pool lists; all or nothing).
     #[arg(long = "watchlist", value_name = "FILE")]
     pub watchlist: Vec<std::path::PathBuf>,
+}
+
+/// The subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Ask an endpoint whether it is a mining pool: connect, speak just enough of each Stratum
+    /// dialect (subscribe and authorize, XMRig login, eth_submitLogin, mining.hello, an SV2
+    /// SetupConnection) with a dummy login, and print what it answered: dialect, algorithm,
+    /// difficulty or target, extranonce, pool software, whether it sent a job. An analyst's
+    /// confirmation, run by hand only; needs no privileges. Exit status 0 when the endpoint is
+    /// a pool, 1 when it is not (or cannot be reached), 2 for a usage error.
+    Probe(ProbeArgs),
+}
+
+/// Which dialect `probe` speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProbeDialect {
+    /// Each below in turn, on a fresh connection each, until one is answered.
+    Auto,
+    /// Stratum V1: mining.subscribe then mining.authorize.
+    Stratum1,
+    /// CryptoNote (XMRig, Monero pools): login.
+    Cryptonote,
+    /// eth-proxy: eth_submitLogin then eth_getWork.
+    Ethproxy,
+    /// EthereumStratum/2.0.0: mining.hello.
+    Ethstratum,
+    /// Stratum V2 in plain framing: SetupConnection, then OpenStandardMiningChannel.
+    Sv2,
+}
+
+/// `minewatch probe HOST:PORT`.
+#[derive(Debug, clap::Args)]
+pub struct ProbeArgs {
+    /// The endpoint: `HOST:PORT` (a name, an IPv4 address, or `[IPv6]:PORT`).
+    #[arg(value_name = "HOST:PORT")]
+    pub target: String,
+    /// Speak TLS (stratum+ssl): the server's certificate is checked against `--ca` or the
+    /// system's bundle, unless `--insecure`.
+    #[arg(long)]
+    pub tls: bool,
+    /// With --tls: accept any certificate (pools often use self-signed ones); said in the
+    /// output.
+    #[arg(long, requires = "tls")]
+    pub insecure: bool,
+    /// With --tls: the PEM file of the certificate authorities to trust [default: the system's
+    /// bundle, /etc/ssl/certs/ca-certificates.crt].
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    pub ca: Option<std::path::PathBuf>,
+    /// Time limit on the whole probe, every dialect tried included.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+    /// The dialect to speak.
+    #[arg(long, value_enum, default_value_t = ProbeDialect::Auto)]
+    pub dialect: ProbeDialect,
+    /// The login sent (a dummy: the probe never mines).
+    #[arg(long, value_name = "LOGIN", default_value = "minewatch-probe")]
+    pub login: String,
+    /// One JSON line instead of the text report.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// A humantime duration (`30s`, `10m`) that is not zero: a zero timeout or wait would end

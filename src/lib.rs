@@ -21,6 +21,7 @@ pub mod output;
 pub mod pipeline;
 pub mod preflight;
 pub mod privilege;
+pub mod probe;
 pub mod sensor;
 pub mod stats;
 pub mod stratum;

@@ -197,8 +197,14 @@ pub fn format_with(ev: &Event, sensor: &str, watch: Option<&str>, out: &mut Vec<
     if let Some(agent) = f.agent.as_deref() {
         e.kv("requestClientApplication", agent);
     }
-    if let Some(label) = watch {
-        e.kv("msg", &format!("watchlisted wallet{}{label}", if label.is_empty() { "" } else { ": " }));
+    // `msg`: the watchlist's word and the encrypted session's evidence, the free text an
+    // analyst reads (the custom keys are all taken).
+    let watch_msg =
+        watch.map(|label| format!("watchlisted wallet{}{label}", if label.is_empty() { "" } else { ": " }));
+    let evidence = f.encrypted.as_ref().map(|x| format!("encrypted: {x}"));
+    let msg = [watch_msg, evidence].into_iter().flatten().collect::<Vec<_>>().join("; ");
+    if !msg.is_empty() {
+        e.kv("msg", &msg);
     }
     e.labelled("cs1", "stratumWorker", f.worker.as_deref());
     e.labelled("cs2", "wallet", f.wallet.as_deref());

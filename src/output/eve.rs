@@ -101,6 +101,17 @@ fn metadata(ev: &Event, watch: Option<&str>) -> BTreeMap<&'static str, Vec<Strin
         let list = match v {
             serde_json::Value::Null => continue,
             serde_json::Value::String(s) => vec![s],
+            // An object (the encrypted session's evidence): one `key=value` string per field,
+            // nested objects by dotted key (`toserver.count=9`).
+            serde_json::Value::Object(o) => o
+                .into_iter()
+                .flat_map(|(k, v)| match v {
+                    serde_json::Value::Object(inner) => {
+                        inner.into_iter().map(|(k2, v2)| format!("{k}.{k2}={v2}")).collect::<Vec<_>>()
+                    }
+                    other => vec![format!("{k}={other}")],
+                })
+                .collect(),
             serde_json::Value::Array(a) => a
                 .into_iter()
                 .map(|x| match x {
@@ -147,6 +158,7 @@ const METADATA_KEYS: &[&str] = &[
     "reported_hashrate",
     "reconnect_to",
     "pool_message",
+    "encrypted",
     "truncated",
 ];
 

@@ -130,6 +130,9 @@ pub(crate) struct Stratum<'a> {
     reconnect_to: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pool_message: Option<&'a str>,
+    /// The visible shape of an encrypted session (`suspected` Stratum V2): the evidence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    encrypted: Option<&'a crate::stratum::Encrypted>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     truncated: bool,
     #[serde(flatten)]
@@ -184,6 +187,7 @@ pub(crate) fn stratum(ev: &Event, with_counters: bool) -> Stratum<'_> {
         reported_hashrate: finite(f.reported_hashrate),
         reconnect_to: f.reconnect_to.as_deref(),
         pool_message: f.pool_message.as_deref(),
+        encrypted: f.encrypted.as_deref(),
         truncated: f.truncated,
         counters: with_counters.then(|| SessionCounters {
             jobs: f.jobs,
