@@ -107,6 +107,25 @@ ensure_promtool() { ensure_test_tool promtool prometheus tests/it/metrics.rs; }
 # unit in deploy/ with it.
 ensure_systemd_analyze() { ensure_test_tool systemd-analyze systemd tests/it/deploy.rs; }
 
+# The Debian package and tests/it/package.rs, which builds it and checks it: cargo-deb (pinned,
+# built from crates.io: a few minutes once), dpkg-shlibdeps (dpkg-dev, for the package's
+# `Depends: $auto`), logrotate (checks /etc/logrotate.d/minewatch) and groff (renders the man
+# page). Without cargo-deb the package test says SKIPPED.
+CARGO_DEB_VERSION=3.8.0
+ensure_cargo_deb() {
+    if cargo deb --version >/dev/null 2>&1; then
+        return 0
+    fi
+    say "cargo-deb not found; installing cargo-deb $CARGO_DEB_VERSION (for scripts/package.sh)"
+    cargo install cargo-deb --version "$CARGO_DEB_VERSION" --locked </dev/null >&2
+}
+ensure_package_tools() {
+    ensure_cargo_deb || say "warning: could not install cargo-deb; tests/it/package.rs will say SKIPPED"
+    ensure_test_tool dpkg-shlibdeps dpkg-dev tests/it/package.rs
+    ensure_test_tool logrotate logrotate tests/it/package.rs
+    ensure_test_tool groff groff-base tests/it/package.rs
+}
+
 # Makes sure cargo is on PATH (picking up a rustup install in the default place), or explains how
 # to get it.
 ensure_cargo() {

@@ -15,6 +15,7 @@ ensure_promtool
 ensure_systemd_analyze
 ensure_live_test_tools
 ensure_cargo
+ensure_package_tools
 
 locked=()
 if [ -n "$(locked_flag)" ]; then
