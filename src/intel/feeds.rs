@@ -123,7 +123,16 @@ pub fn detect(text: &str, hint: Option<Hint>) -> Format {
         }
         return match serde_json::from_str::<Top>(t) {
             Ok(Top { kind: Some(k) }) if k == "bundle" => Format::Stix,
-            _ => Format::MispJson,
+            Ok(_) => Format::MispJson,
+            // Not JSON: the error should name what it was meant to be. A bundle says so early.
+            Err(_) => {
+                let head = t.as_bytes().get(..4096).unwrap_or(t.as_bytes());
+                if memchr::memmem::find(head, b"\"bundle\"").is_some() {
+                    Format::Stix
+                } else {
+                    Format::MispJson
+                }
+            }
         };
     }
     let first = t.lines().next().unwrap_or("");
@@ -443,6 +452,7 @@ mod tests {
         assert_eq!(detect(" [{\"Event\": {}}]", None), Format::MispJson);
         assert_eq!(detect("{\"Event\": {\"info\": \"x\"}}", None), Format::MispJson);
         assert_eq!(detect("\u{feff}{\"type\": \"bundle\", \"objects\": []}", None), Format::Stix);
+        assert_eq!(detect("{\"type\": \"bundle\", \"objects\": [", None), Format::Stix, "cut short");
         assert_eq!(detect("uuid,event_id,category,type,value,comment\n", None), Format::MispCsv);
         assert_eq!(detect("x,y\n", Some(Hint::Misp)), Format::MispCsv);
         assert_eq!(detect("{}", Some(Hint::Stix)), Format::Stix);

@@ -196,6 +196,8 @@ fn misp_and_stix_files_feed_the_watchlist_and_the_pool_list() {
 
     // The MISP files given as watchlists and the STIX bundle as a pool list: each feeds both.
     let args: Vec<String> = [
+        "--home-net",
+        "10.0.0.0/8,2001:db8:8::/48",
         "--watchlist",
         &fixture("misp-event.json"),
         "--watchlist",
