@@ -25,7 +25,8 @@ fn describe(role: Role, l: &Loaded) -> String {
         (Format::Plain | Format::JsonList, Role::Watchlist) => format!("{} addresses", l.wallets),
         _ => {
             let mut parts = vec![l.format.name().to_string()];
-            let counts = [(l.domains, "pool domains"), (l.nets, "pool addresses/ranges"), (l.wallets, "wallets")];
+            let counts =
+                [(l.domains, "pool domains"), (l.nets, "pool addresses/ranges"), (l.wallets, "wallets")];
             parts.extend(counts.iter().filter(|(n, _)| *n > 0).map(|(n, what)| format!("{n} {what}")));
             if l.skipped > 0 {
                 parts.push(format!("{} entries of other kinds skipped", l.skipped));

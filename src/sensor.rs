@@ -334,7 +334,8 @@ fn breakable_defaults(cmd: clap::Command) -> clap::Command {
     let long: Vec<(clap::Id, String)> = cmd
         .get_arguments()
         .filter_map(|a| {
-            let d: Vec<String> = a.get_default_values().iter().map(|v| v.to_string_lossy().into_owned()).collect();
+            let d: Vec<String> =
+                a.get_default_values().iter().map(|v| v.to_string_lossy().into_owned()).collect();
             let d = d.join(",");
             (d.len() > 40 && !d.contains(' ')).then(|| (a.get_id().clone(), d))
         })

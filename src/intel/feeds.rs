@@ -472,10 +472,7 @@ mod tests {
             v("[ipv4-addr:value ISSUBSET '203.0.113.0/24' OR ipv6-addr:value='2001:db8::1'] OR [file:name = 'x']"),
             Some(vec![(Kind::Pool, "203.0.113.0/24".into()), (Kind::Pool, "2001:db8::1".into())])
         );
-        assert_eq!(
-            v("[x-crypto-wallet:address = 'it\\'s']"),
-            Some(vec![(Kind::Wallet, "it's".into())])
-        );
+        assert_eq!(v("[x-crypto-wallet:address = 'it\\'s']"), Some(vec![(Kind::Wallet, "it's".into())]));
         assert_eq!(v("[cryptocurrency-wallet:value = 'bc1q']"), Some(vec![(Kind::Wallet, "bc1q".into())]));
         assert_eq!(v("[domain-name:value = 'a.example' AND network-traffic:dst_port = 3333]"), None);
         assert_eq!(v("[domain-name:value = 'a.example'] FOLLOWEDBY [domain-name:value = 'b.example']"), None);

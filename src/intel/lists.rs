@@ -149,7 +149,10 @@ pub fn load_file(role: Role, given: &Path, lists: &mut Lists) -> Result<Loaded, 
     let mut skipped = 0;
     match (format, role) {
         (Format::Plain, Role::Pools) => {
-            lists.pools.add_list(&text).map_err(|source| ListError::PoolLine { path: given.to_owned(), source })?;
+            lists
+                .pools
+                .add_list(&text)
+                .map_err(|source| ListError::PoolLine { path: given.to_owned(), source })?;
         }
         (Format::Plain, Role::Watchlist) => {
             watch = Watchlist::parse_labelled(&text, &label)

@@ -62,7 +62,7 @@ impl PrefixTable {
         }
         if !self.lens.contains(&key) {
             self.lens.push(key);
-            self.lens.sort_unstable_by(|a, b| b.1.cmp(&a.1));
+            self.lens.sort_unstable_by_key(|k| std::cmp::Reverse(k.1));
         }
         self.len += 1;
         true

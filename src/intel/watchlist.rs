@@ -93,7 +93,10 @@ fn is_separator(c: char) -> bool {
 /// The label a file gives its unlabelled entries when it has no `# label:` line: its name
 /// without directories and extension.
 pub fn file_label(path: &Path) -> String {
-    path.file_stem().or_else(|| path.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    path.file_stem()
+        .or_else(|| path.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// A label as kept: at most [`MAX_LABEL`] bytes, cut on a character boundary.
@@ -158,9 +161,7 @@ impl Watchlist {
             return Err(format!("an address must have 1 to {MAX_LINE} bytes"));
         }
         if addr.contains(is_separator) {
-            return Err(format!(
-                "{addr:?} is not a bare address (it holds a separator such as '.' or '+')"
-            ));
+            return Err(format!("{addr:?} is not a bare address (it holds a separator such as '.' or '+')"));
         }
         let key = normalise(addr);
         if self.entries.len() >= MAX_ENTRIES && !self.entries.contains_key(key.as_ref()) {

@@ -107,7 +107,11 @@ fn ofac_dir() -> PathBuf {
 /// The first line of an OFAC list that satisfies `keep`.
 fn listed(file: &str, keep: impl Fn(&str) -> bool) -> String {
     let text = std::fs::read_to_string(ofac_dir().join(file)).unwrap();
-    text.lines().map(str::trim).find(|l| keep(l)).unwrap_or_else(|| panic!("no usable address in {file}")).into()
+    text.lines()
+        .map(str::trim)
+        .find(|l| keep(l))
+        .unwrap_or_else(|| panic!("no usable address in {file}"))
+        .into()
 }
 
 #[test]
@@ -144,12 +148,23 @@ fn ofac_lists_load_as_they_are_and_flag_a_listed_wallet() {
     let shown = out.stdout.matches("sanctioned_addresses_").count();
     assert_eq!(shown, files.len(), "{}", out.stdout);
 
-    args.extend(["-o".into(), format!("eve:{}", t.path().join("eve.json").display()), "-o".into(), "-".into()]);
+    args.extend([
+        "-o".into(),
+        format!("eve:{}", t.path().join("eve.json").display()),
+        "-o".into(),
+        "-".into(),
+    ]);
     let recs = mining(&pcap, &args);
     let x = of(&recs, "10.9.0.1:40001");
-    assert_eq!((x["severity"].as_u64(), x["watchlist_label"].as_str()), (Some(1), Some("sanctioned_addresses_XMR")));
+    assert_eq!(
+        (x["severity"].as_u64(), x["watchlist_label"].as_str()),
+        (Some(1), Some("sanctioned_addresses_XMR"))
+    );
     let b = of(&recs, "10.9.0.2:40002");
-    assert_eq!((b["severity"].as_u64(), b["watchlist_label"].as_str()), (Some(1), Some("sanctioned_addresses_XBT")));
+    assert_eq!(
+        (b["severity"].as_u64(), b["watchlist_label"].as_str()),
+        (Some(1), Some("sanctioned_addresses_XBT"))
+    );
     let n = of(&recs, "10.9.0.3:40003");
     assert_eq!((n["severity"].as_u64(), n.get("watchlist_label")), (Some(2), None));
 
@@ -233,7 +248,10 @@ fn misp_and_stix_files_feed_the_watchlist_and_the_pool_list() {
     assert_eq!(label("10.8.0.3:41003"), (Some(1), Some("Operator wallet (case 2024-31)".into())));
     let clue = |c: &str| {
         let r = of(&recs, c);
-        (r["stratum"]["clue"].as_str().map(str::to_string), r["stratum"]["pool_host"].as_str().map(str::to_string))
+        (
+            r["stratum"]["clue"].as_str().map(str::to_string),
+            r["stratum"]["pool_host"].as_str().map(str::to_string),
+        )
     };
     assert_eq!(clue("10.8.0.4:41004"), (Some("sni".into()), Some("eu.misp-pool.example".into())));
     assert_eq!(clue("10.8.0.5:41005"), (Some("pool-list".into()), None));
@@ -255,15 +273,24 @@ fn bad_intelligence_files_are_one_line_naming_the_file() {
     std::fs::write(&pcap, writer().into_inner().unwrap()).unwrap();
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("broken.json", b"{\"type\": \"bundle\", \"objects\": [".to_vec(), "not valid STIX bundle"),
-        ("attrs.json", br#"{"Attribute": [{"type": "domain", "value": "not a domain"}]}"#.to_vec(), "MISP JSON entry \"not a domain\""),
-        ("feed.csv", b"uuid,event_id,category,type,value\n\"u\",1,\"x\",\"xmr\",\"a.b\"\n".to_vec(), "is not a bare address"),
+        (
+            "attrs.json",
+            br#"{"Attribute": [{"type": "domain", "value": "not a domain"}]}"#.to_vec(),
+            "MISP JSON entry \"not a domain\"",
+        ),
+        (
+            "feed.csv",
+            b"uuid,event_id,category,type,value\n\"u\",1,\"x\",\"xmr\",\"a.b\"\n".to_vec(),
+            "is not a bare address",
+        ),
         ("list.json", b"[\"198.51.100.0/33\"]".to_vec(), "JSON list entry"),
         ("binary.txt", vec![0xff, 0xfe, 0x00], "not UTF-8 text"),
     ];
     for (name, body, expect) in cases {
         let path = t.path().join(name);
         std::fs::write(&path, body).unwrap();
-        let out = util::run(&["--pool-list".as_ref(), path.as_os_str(), "-r".as_ref(), pcap.as_os_str()], None);
+        let out =
+            util::run(&["--pool-list".as_ref(), path.as_os_str(), "-r".as_ref(), pcap.as_os_str()], None);
         assert_eq!(out.code(), Some(2), "{}", out.describe());
         let lines = out.stderr_lines();
         assert_eq!(lines.len(), 1, "{}", out.describe());

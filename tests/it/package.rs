@@ -164,15 +164,21 @@ fn check_unit(unit: &Path, bin: &Path) {
     let text = std::fs::read_to_string(unit).unwrap();
     assert!(text.contains("\nExecStart=/usr/bin/minewatch --config /etc/minewatch/minewatch.toml"), "{text}");
     let settings: Vec<&str> = text.lines().filter(|l| !l.trim_start().starts_with('#')).collect();
-    assert!(!settings.iter().any(|l| l.contains("/usr/local/")), "the packaged unit names /usr/local:\n{text}");
+    assert!(
+        !settings.iter().any(|l| l.contains("/usr/local/")),
+        "the packaged unit names /usr/local:\n{text}"
+    );
     let Some(analyze) = tool("systemd-analyze") else {
         println!("SKIPPED (unit): systemd-analyze not found (Debian package systemd)");
         return;
     };
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("minewatch.service");
-    std::fs::write(&copy, text.replacen("ExecStart=/usr/bin/minewatch", &format!("ExecStart={}", bin.display()), 1))
-        .unwrap();
+    std::fs::write(
+        &copy,
+        text.replacen("ExecStart=/usr/bin/minewatch", &format!("ExecStart={}", bin.display()), 1),
+    )
+    .unwrap();
     // The man page Documentation= names is in the extracted tree, not in MANPATH: --man=no.
     let out = Command::new(analyze).args(["verify", "--man=no"]).arg(&copy).output().unwrap();
     let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -232,7 +238,10 @@ fn check_man_page(page: &Path) {
     std::fs::write(&plain, &roff).unwrap();
     let out = Command::new(groff).args(["-man", "-Tutf8", "-ww", "-z"]).arg(&plain).output().unwrap();
     let warnings = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success() && warnings.trim().is_empty(), "groff warns about the man page:\n{warnings}");
+    assert!(
+        out.status.success() && warnings.trim().is_empty(),
+        "groff warns about the man page:\n{warnings}"
+    );
     // Positive control: groff does report a broken request.
     std::fs::write(&plain, [roff.as_slice(), b"\n.nosuchrequest\n.TP x y\n"].concat()).unwrap();
     let out = Command::new("groff").args(["-man", "-Tutf8", "-ww", "-z"]).arg(&plain).output().unwrap();
@@ -272,6 +281,10 @@ fn check_logrotate(conf: &Path, root: &Path) {
     assert!(debug.contains("alerts.json"), "{debug}");
     assert!(alerts.is_file(), "logrotate -d changed something");
     run(&["-f"]);
-    assert!(logs.join("alerts.json.1").is_file(), "not rotated: {:?}", std::fs::read_dir(&logs).unwrap().count());
+    assert!(
+        logs.join("alerts.json.1").is_file(),
+        "not rotated: {:?}",
+        std::fs::read_dir(&logs).unwrap().count()
+    );
     assert!(!alerts.exists(), "nocreate: minewatch makes the new file when it reopens");
 }

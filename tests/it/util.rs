@@ -646,12 +646,20 @@ pub fn contract_violations(v: &Value) -> Vec<String> {
         out.push(format!("`stratum.pool_host` must be a string when present: {}", st["pool_host"]));
     }
     if !(st["clue"].is_null() || st["clue"] == "sni" || st["clue"] == "dns" || st["clue"] == "pool-list") {
-        out.push(format!("`stratum.clue` must be \"sni\", \"dns\" or \"pool-list\" when present: {}", st["clue"]));
+        out.push(format!(
+            "`stratum.clue` must be \"sni\", \"dns\" or \"pool-list\" when present: {}",
+            st["clue"]
+        ));
     }
     // A TLS session found by its server's address on a pool list has a pool host only when
     // the ClientHello named a server.
-    if st["variant"] == "tls" && (st["clue"].is_null() || (st["pool_host"].is_null() && st["clue"] != "pool-list")) {
-        out.push("a `tls` record must name its `stratum.clue` and (but for clue pool-list) `stratum.pool_host`".to_string());
+    if st["variant"] == "tls"
+        && (st["clue"].is_null() || (st["pool_host"].is_null() && st["clue"] != "pool-list"))
+    {
+        out.push(
+            "a `tls` record must name its `stratum.clue` and (but for clue pool-list) `stratum.pool_host`"
+                .to_string(),
+        );
     }
     if !st["methods"].is_array() {
         out.push(format!("`stratum.methods` must be an array: {}", st["methods"]));
