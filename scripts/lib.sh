@@ -126,6 +126,23 @@ ensure_package_tools() {
     ensure_test_tool groff groff-base tests/it/package.rs
 }
 
+# The stix2 Python library (PyPI, pinned): tests/it/intel.rs has it write a STIX 2.1 bundle,
+# as a real producer would, for minewatch to read. Not fatal: without it that test says SKIPPED.
+STIX2_VERSION=3.0.2
+ensure_python_stix2() {
+    have python3 || return 0
+    if python3 -c 'import stix2' >/dev/null 2>&1; then
+        return 0
+    fi
+    say "installing stix2 $STIX2_VERSION from PyPI (for tests/it/intel.rs)"
+    if ! python3 -m pip --version >/dev/null 2>&1; then
+        ensure_test_tool pip3 python3-pip tests/it/intel.rs
+    fi
+    python3 -m pip install --quiet "stix2==$STIX2_VERSION" </dev/null >&2 ||
+        python3 -m pip install --quiet --break-system-packages "stix2==$STIX2_VERSION" </dev/null >&2 ||
+        say "warning: could not install stix2; the STIX producer test in tests/it/intel.rs will say SKIPPED"
+}
+
 # Makes sure cargo is on PATH (picking up a rustup install in the default place), or explains how
 # to get it.
 ensure_cargo() {

@@ -368,6 +368,47 @@ mod tests {
         assert_eq!(*shared.load(), *before);
     }
 
+    /// A STIX bundle of one indicator with `pattern`.
+    fn bundle(pattern: &str) -> String {
+        serde_json::json!({"type": "bundle", "id": "bundle--1", "objects": [
+            {"type": "indicator", "name": "case 7", "pattern": pattern, "pattern_type": "stix"}
+        ]})
+        .to_string()
+    }
+
+    #[test]
+    fn intelligence_files_reload_like_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let stix = dir.path().join("feed.json");
+        let misp = dir.path().join("wallets.csv");
+        std::fs::write(&stix, bundle("[ipv4-addr:value ISSUBSET '203.0.113.0/24']")).unwrap();
+        std::fs::write(&misp, format!("type,value\nxmr,{OLD_WALLET}\n")).unwrap();
+        let files = ListFiles { pool_lists: vec![stix.clone()], watchlists: vec![misp.clone()] };
+        let lists = files.load().unwrap();
+        assert_eq!(lists.watchlist.lookup(Some(OLD_WALLET), None), Some("wallets"));
+        let shared = Arc::new(SharedPools::new(Arc::new(lists.pools)));
+        let mut r = Reloader::new(files, shared.clone());
+        assert!(shared.matches_addr("203.0.113.9".parse().unwrap()).is_some());
+
+        std::fs::write(
+            &stix,
+            bundle("[ipv6-addr:value = '2001:db8::7' OR domain-name:value = 'new.example']"),
+        )
+        .unwrap();
+        std::fs::write(&misp, format!("type,value\nbtc,{NEW_WALLET}\n")).unwrap();
+        let done = r.reload_now().unwrap();
+        assert_eq!(shared.matches_addr("203.0.113.9".parse().unwrap()), None);
+        assert!(shared.matches_addr("2001:db8::7".parse().unwrap()).is_some());
+        assert!(shared.matches("x.new.example").is_some());
+        assert_eq!(done.watchlist.lookup(Some(NEW_WALLET), None), Some("wallets"));
+
+        // A bundle cut short: refused in one line naming it, the lists in force untouched.
+        std::fs::write(&stix, "{\"type\": \"bundle\", \"objects\": [").unwrap();
+        let e = r.reload_now().unwrap_err().to_string();
+        assert!(e.starts_with(&stix.display().to_string()) && e.contains("STIX"), "{e}");
+        assert!(shared.matches_addr("2001:db8::7".parse().unwrap()).is_some());
+    }
+
     #[test]
     fn a_requested_reload_reads_off_the_callers_thread_and_reports_once() {
         let f = files();

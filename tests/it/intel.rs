@@ -303,3 +303,56 @@ fn bad_intelligence_files_are_one_line_naming_the_file() {
     assert_eq!(out.code(), Some(2), "{}", out.describe());
     assert!(out.stderr.contains("larger than 64 MiB"), "{}", out.describe());
 }
+
+/// The bundle a real producer writes: the `stix2` Python library (PyPI; `scripts/test.sh`
+/// installs it) makes the indicators, minewatch reads them.
+const STIX2_PRODUCER: &str = r#"
+import sys
+import stix2
+
+wallet, out = sys.argv[1], sys.argv[2]
+cert = stix2.Identity(name="Regional CERT", identity_class="organization")
+objects = [
+    cert,
+    stix2.Indicator(name="Pool front", pattern="[domain-name:value = 'py-pool.example']",
+                    pattern_type="stix", created_by_ref=cert, indicator_types=["malicious-activity"]),
+    stix2.Indicator(name="Pool range", pattern="[ipv4-addr:value ISSUBSET '198.18.0.0/15']",
+                    pattern_type="stix", created_by_ref=cert),
+    stix2.Indicator(name="Operator wallet", pattern=f"[x-cryptocurrency-wallet:address = '{wallet}']",
+                    pattern_type="stix", created_by_ref=cert),
+]
+with open(out, "w") as f:
+    f.write(stix2.Bundle(objects=objects).serialize(pretty=True))
+"#;
+
+#[test]
+fn a_bundle_written_by_the_stix2_library_is_read() {
+    let has_stix2 = std::process::Command::new("python3")
+        .args(["-c", "import stix2"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_stix2 {
+        println!("SKIPPED: the stix2 Python library is not installed (scripts/test.sh installs it)");
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let bundle = t.path().join("from-stix2.json");
+    let out = std::process::Command::new("python3")
+        .args(["-c", STIX2_PRODUCER, CSV_XMR])
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let mut w = writer();
+    xmr(&mut w, "10.7.0.1:42001", "198.51.100.90:3333", 0, &format!("{CSV_XMR}.rig"));
+    tls(&mut w, "10.7.0.2:42002", "198.51.100.91:443", 10, Some("eu.py-pool.example"));
+    tls(&mut w, "10.7.0.3:42003", "198.19.4.5:443", 20, None);
+    let pcap = save(w, t.path());
+    // Given as a watchlist: its pools still go to the pool list.
+    let recs = mining(&pcap, &["--watchlist".into(), bundle.display().to_string()]);
+    let x = of(&recs, "10.7.0.1:42001");
+    assert_eq!((x["severity"].as_u64(), x["watchlist_label"].as_str()), (Some(1), Some("Operator wallet")));
+    assert_eq!(of(&recs, "10.7.0.2:42002")["stratum"]["clue"], "sni");
+    assert_eq!(of(&recs, "10.7.0.3:42003")["stratum"]["clue"], "pool-list");
+}
