@@ -37,6 +37,8 @@ pub struct PoolDomains {
 
 /// Most addresses and ranges the pool lists may hold together.
 pub const MAX_NETS: usize = 1_000_000;
+/// Most domains the pool lists may hold together (the shipped ones included).
+pub const MAX_DOMAINS: usize = 1_000_000;
 
 /// A set of IP networks, answering "which listed network holds this address?" with one hash
 /// probe per prefix length in use (at most 33 for IPv4, 129 for IPv6, usually a handful), never
@@ -144,7 +146,11 @@ impl PoolDomains {
         if let Some(net) = parse_net(entry) {
             return self.add_net(net);
         }
-        Ok(self.domains.insert(normalise(entry)?))
+        let d = normalise(entry)?;
+        if self.domains.len() >= MAX_DOMAINS && !self.domains.contains(&d) {
+            return Err("more than 1000000 pool domains");
+        }
+        Ok(self.domains.insert(d))
     }
 
     /// Adds a pool address or range.
