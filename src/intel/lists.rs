@@ -192,7 +192,7 @@ pub fn load_file(role: Role, given: &Path, lists: &mut Lists) -> Result<Loaded, 
 /// What a reload put in force.
 #[derive(Clone, Debug)]
 pub struct Reloaded {
-    /// Pool domains now in force (the shipped ones included).
+    /// Pool domains, addresses and ranges now in force (the shipped domains included).
     pub pools: usize,
     /// The new watchlist, for the thread that owns the outputs to put in force at once.
     pub watchlist: Arc<Watchlist>,
