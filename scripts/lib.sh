@@ -111,6 +111,42 @@ ensure_promtool() { ensure_test_tool promtool prometheus tests/it/metrics.rs; }
 # unit in deploy/ with it.
 ensure_systemd_analyze() { ensure_test_tool systemd-analyze systemd tests/it/deploy.rs; }
 
+# The Debian package and tests/it/package.rs, which builds it and checks it: cargo-deb (pinned,
+# built from crates.io: a few minutes once), dpkg-shlibdeps (dpkg-dev, for the package's
+# `Depends: $auto`), logrotate (checks /etc/logrotate.d/minewatch) and groff (renders the man
+# page). Without cargo-deb the package test says SKIPPED.
+CARGO_DEB_VERSION=3.8.0
+ensure_cargo_deb() {
+    if cargo deb --version >/dev/null 2>&1; then
+        return 0
+    fi
+    say "cargo-deb not found; installing cargo-deb $CARGO_DEB_VERSION (for scripts/package.sh)"
+    cargo install cargo-deb --version "$CARGO_DEB_VERSION" --locked </dev/null >&2
+}
+ensure_package_tools() {
+    ensure_cargo_deb || say "warning: could not install cargo-deb; tests/it/package.rs will say SKIPPED"
+    ensure_test_tool dpkg-shlibdeps dpkg-dev tests/it/package.rs
+    ensure_test_tool logrotate logrotate tests/it/package.rs
+    ensure_test_tool groff groff-base tests/it/package.rs
+}
+
+# The stix2 Python library (PyPI, pinned): tests/it/intel.rs has it write a STIX 2.1 bundle,
+# as a real producer would, for minewatch to read. Not fatal: without it that test says SKIPPED.
+STIX2_VERSION=3.0.2
+ensure_python_stix2() {
+    have python3 || return 0
+    if python3 -c 'import stix2' >/dev/null 2>&1; then
+        return 0
+    fi
+    say "installing stix2 $STIX2_VERSION from PyPI (for tests/it/intel.rs)"
+    if ! python3 -m pip --version >/dev/null 2>&1; then
+        ensure_test_tool pip3 python3-pip tests/it/intel.rs
+    fi
+    python3 -m pip install --quiet "stix2==$STIX2_VERSION" </dev/null >&2 ||
+        python3 -m pip install --quiet --break-system-packages "stix2==$STIX2_VERSION" </dev/null >&2 ||
+        say "warning: could not install stix2; the STIX producer test in tests/it/intel.rs will say SKIPPED"
+}
+
 # Makes sure cargo is on PATH (picking up a rustup install in the default place), or explains how
 # to get it.
 ensure_cargo() {

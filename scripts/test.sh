@@ -18,6 +18,8 @@ ensure_systemd_analyze
 ensure_live_test_tools
 ensure_openssl
 ensure_cargo
+ensure_package_tools
+ensure_python_stix2
 
 locked=()
 if [ -n "$(locked_flag)" ]; then

@@ -222,9 +222,12 @@ pub struct Args {
           value_parser = clap::value_parser!(u32).range(1..=16_777_216))]
     pub dns_map_capacity: u32,
 
-    /// A file of extra mining-pool domains, one per line (`#` comments; `pool.example.net`
-    /// also matches its subdomains), added to the shipped list; repeatable. Used for TLS server
-    /// names and DNS answers. Read again on SIGHUP (with the watchlist; all or nothing).
+    /// A file of extra mining pools, one per line (`#` comments): domains (`pool.example.net`
+    /// also matches its subdomains), addresses and CIDR ranges, added to the shipped list;
+    /// repeatable. Also a JSON array of them, a MISP export (CSV or JSON) or a STIX 2.1 bundle
+    /// (told by the content, or `misp:FILE`, `stix:FILE`), whose wallets go to the watchlist.
+    /// Used for TLS server names and addresses and DNS answers. Read again on SIGHUP (with the
+    /// watchlist; all or nothing).
     #[arg(long = "pool-list", value_name = "FILE")]
     pub pool_list: Vec<std::path::PathBuf>,
 
@@ -310,7 +313,10 @@ pub struct Args {
     pub generate_man: bool,
 
     /// Wallet watchlist: one address per line, an optional label after whitespace, `#`
-    /// comments. A session whose login holds a listed address gets severity 1 and the label.
+    /// comments; unlabelled entries carry the file's `# label:` line, else its name. Also a
+    /// JSON array of addresses, a MISP export or a STIX 2.1 bundle (as for --pool-list; their
+    /// domains and addresses go to the pool list). A session whose login holds a listed address
+    /// gets severity 1 and the label.
     /// Repeatable: the lists are merged (an address in two of them keeps the later label).
     /// Read again on SIGHUP (with the pool lists; all or nothing).
     #[arg(long = "watchlist", value_name = "FILE")]

@@ -251,6 +251,10 @@ pub enum Clue {
     Sni,
     /// The server's address was given out in a DNS answer for a known pool domain.
     Dns,
+    /// The server's address is on a pool list (an address or range of `--pool-list`, or of a
+    /// MISP or STIX feed).
+    #[serde(rename = "pool-list")]
+    PoolList,
 }
 
 impl Clue {
@@ -258,6 +262,7 @@ impl Clue {
         match self {
             Clue::Sni => "sni",
             Clue::Dns => "dns",
+            Clue::PoolList => "pool-list",
         }
     }
 }

@@ -645,11 +645,21 @@ pub fn contract_violations(v: &Value) -> Vec<String> {
     if !(st["pool_host"].is_null() || st["pool_host"].is_string()) {
         out.push(format!("`stratum.pool_host` must be a string when present: {}", st["pool_host"]));
     }
-    if !(st["clue"].is_null() || st["clue"] == "sni" || st["clue"] == "dns") {
-        out.push(format!("`stratum.clue` must be \"sni\" or \"dns\" when present: {}", st["clue"]));
+    if !(st["clue"].is_null() || st["clue"] == "sni" || st["clue"] == "dns" || st["clue"] == "pool-list") {
+        out.push(format!(
+            "`stratum.clue` must be \"sni\", \"dns\" or \"pool-list\" when present: {}",
+            st["clue"]
+        ));
     }
-    if st["variant"] == "tls" && (st["clue"].is_null() || st["pool_host"].is_null()) {
-        out.push("a `tls` record must name its `stratum.clue` and `stratum.pool_host`".to_string());
+    // A TLS session found by its server's address on a pool list has a pool host only when
+    // the ClientHello named a server.
+    if st["variant"] == "tls"
+        && (st["clue"].is_null() || (st["pool_host"].is_null() && st["clue"] != "pool-list"))
+    {
+        out.push(
+            "a `tls` record must name its `stratum.clue` and (but for clue pool-list) `stratum.pool_host`"
+                .to_string(),
+        );
     }
     if !st["methods"].is_array() {
         out.push(format!("`stratum.methods` must be an array: {}", st["methods"]));
