@@ -35,6 +35,8 @@ fn event() -> Event {
         last_seen: Ts::from_timeval(1_700_003_600, 0),
         bytes_toserver: 12_000,
         bytes_toclient: 90_000,
+        pkts_toserver: 120,
+        pkts_toclient: 180,
         end_reason: Some(EndReason::Fin),
         derived: Default::default(),
         pcap_filename: None,

@@ -99,6 +99,10 @@ ensure_test_tool() {
         say "warning: could not install $pkg; $test will say SKIPPED"
 }
 
+# openssl (the command): tests/it/probe.rs makes the TLS pool's certificate with it (python3,
+# which the probe tests also need, comes with the live-capture tools).
+ensure_openssl() { ensure_test_tool openssl openssl tests/it/probe.rs; }
+
 # promtool (Debian's prometheus package): tests/it/metrics.rs checks the endpoint's page with it.
 ensure_promtool() { ensure_test_tool promtool prometheus tests/it/metrics.rs; }
 
@@ -106,6 +110,42 @@ ensure_promtool() { ensure_test_tool promtool prometheus tests/it/metrics.rs; }
 # container starts no systemd, and the test needs none running): tests/it/deploy.rs verifies the
 # unit in deploy/ with it.
 ensure_systemd_analyze() { ensure_test_tool systemd-analyze systemd tests/it/deploy.rs; }
+
+# The Debian package and tests/it/package.rs, which builds it and checks it: cargo-deb (pinned,
+# built from crates.io: a few minutes once), dpkg-shlibdeps (dpkg-dev, for the package's
+# `Depends: $auto`), logrotate (checks /etc/logrotate.d/minewatch) and groff (renders the man
+# page). Without cargo-deb the package test says SKIPPED.
+CARGO_DEB_VERSION=3.8.0
+ensure_cargo_deb() {
+    if cargo deb --version >/dev/null 2>&1; then
+        return 0
+    fi
+    say "cargo-deb not found; installing cargo-deb $CARGO_DEB_VERSION (for scripts/package.sh)"
+    cargo install cargo-deb --version "$CARGO_DEB_VERSION" --locked </dev/null >&2
+}
+ensure_package_tools() {
+    ensure_cargo_deb || say "warning: could not install cargo-deb; tests/it/package.rs will say SKIPPED"
+    ensure_test_tool dpkg-shlibdeps dpkg-dev tests/it/package.rs
+    ensure_test_tool logrotate logrotate tests/it/package.rs
+    ensure_test_tool groff groff-base tests/it/package.rs
+}
+
+# The stix2 Python library (PyPI, pinned): tests/it/intel.rs has it write a STIX 2.1 bundle,
+# as a real producer would, for minewatch to read. Not fatal: without it that test says SKIPPED.
+STIX2_VERSION=3.0.2
+ensure_python_stix2() {
+    have python3 || return 0
+    if python3 -c 'import stix2' >/dev/null 2>&1; then
+        return 0
+    fi
+    say "installing stix2 $STIX2_VERSION from PyPI (for tests/it/intel.rs)"
+    if ! python3 -m pip --version >/dev/null 2>&1; then
+        ensure_test_tool pip3 python3-pip tests/it/intel.rs
+    fi
+    python3 -m pip install --quiet "stix2==$STIX2_VERSION" </dev/null >&2 ||
+        python3 -m pip install --quiet --break-system-packages "stix2==$STIX2_VERSION" </dev/null >&2 ||
+        say "warning: could not install stix2; the STIX producer test in tests/it/intel.rs will say SKIPPED"
+}
 
 # Makes sure cargo is on PATH (picking up a rustup install in the default place), or explains how
 # to get it.
@@ -129,6 +169,27 @@ locked_flag() {
 
 # rsyslogd (Debian's rsyslog): tests/it/syslog.rs runs it as a receiver on loopback.
 ensure_rsyslog() { ensure_test_tool rsyslogd rsyslog tests/it/syslog.rs; }
+
+# rsyslog's GnuTLS network stream driver (Debian's rsyslog-gnutls): tests/it/syslog_tls.rs runs
+# rsyslog as a syslog-over-TLS receiver. rsyslogd is there already, so the check is the driver.
+ensure_rsyslog_tls() {
+    local d
+    for d in /usr/lib/*/rsyslog /usr/lib/rsyslog; do
+        if [ -f "$d/lmnsd_gtls.so" ]; then return 0; fi
+    done
+    say "rsyslog's TLS driver not found; installing rsyslog-gnutls (for tests/it/syslog_tls.rs)"
+    if ! have apt-get; then
+        say "warning: apt-get is not available; tests/it/syslog_tls.rs will say SKIPPED"
+        return 0
+    fi
+    as_root apt-get update </dev/null || true
+    as_root apt-get install -y --no-install-recommends rsyslog-gnutls </dev/null ||
+        say "warning: could not install rsyslog-gnutls; tests/it/syslog_tls.rs will say SKIPPED"
+}
+
+# tcpdump (Debian's tcpdump): tests/it/packets.rs holds minewatch's packet counts per direction
+# to tcpdump's count of the same capture.
+ensure_tcpdump() { ensure_test_tool tcpdump tcpdump tests/it/packets.rs; }
 
 # redis-server (Debian's redis-server): tests/it/redis.rs starts one on loopback as the Redis
 # output's receiver.

@@ -10,13 +10,18 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 ensure_libpcap
 ensure_rsyslog
+ensure_rsyslog_tls
+ensure_tcpdump
 ensure_redis
 ensure_promtool
 ensure_systemd_analyze
 ensure_live_test_tools
+ensure_openssl
 ensure_chromium
 ensure_report_python
 ensure_cargo
+ensure_package_tools
+ensure_python_stix2
 
 locked=()
 if [ -n "$(locked_flag)" ]; then

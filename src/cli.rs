@@ -19,7 +19,7 @@ Examples:
   minewatch -r a.pcapng -r b.pcap -o alerts.json
   tcpdump -w - -i eth1 | minewatch -r -     read a capture from standard input
   minewatch -r x.pcap --home-net 10.20.0.0/16,2001:db8:1::/48
-  minewatch -i eth1 -o json:/var/log/mw.json -o cef:syslog+tcp://127.0.0.1:6514 --spool /var/lib/minewatch/spool
+  minewatch -i eth1 -o json:/var/log/mw.json -o cef:syslog+tcp://127.0.0.1:514 --spool /var/lib/minewatch/spool
 
 Alerts are JSON lines (docs/alert-schema.md) unless --format or -o FORMAT: says otherwise; the summary of mining hosts goes to stderr.
 Exit status: 0 when every input was read, 1 when an input was missing or corrupt (the others
@@ -33,7 +33,13 @@ are still processed), 2 for a usage error.";
     after_help = EXAMPLES
 )]
 #[command(group(clap::ArgGroup::new("input").required(true).args(["read", "interface"])))]
+// `minewatch probe ...` needs no input and takes none of the sensor's options.
+#[command(subcommand_negates_reqs = true, args_conflicts_with_subcommands = true)]
 pub struct Args {
+    /// A command other than watching traffic (none: the sensor, with -r or -i).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Read packets from a pcap or pcapng file (`-` for standard input); repeatable.
     #[arg(short = 'r', long = "read", value_name = "FILE", conflicts_with = "interface")]
     pub read: Vec<String>,
@@ -216,9 +222,12 @@ pub struct Args {
           value_parser = clap::value_parser!(u32).range(1..=16_777_216))]
     pub dns_map_capacity: u32,
 
-    /// A file of extra mining-pool domains, one per line (`#` comments; `pool.example.net`
-    /// also matches its subdomains), added to the shipped list; repeatable. Used for TLS server
-    /// names and DNS answers. Read again on SIGHUP (with the watchlist; all or nothing).
+    /// A file of extra mining pools, one per line (`#` comments): domains (`pool.example.net`
+    /// also matches its subdomains), addresses and CIDR ranges, added to the shipped list;
+    /// repeatable. Also a JSON array of them, a MISP export (CSV or JSON) or a STIX 2.1 bundle
+    /// (told by the content, or `misp:FILE`, `stix:FILE`), whose wallets go to the watchlist.
+    /// Used for TLS server names and addresses and DNS answers. Read again on SIGHUP (with the
+    /// watchlist; all or nothing).
     #[arg(long = "pool-list", value_name = "FILE")]
     pub pool_list: Vec<std::path::PathBuf>,
 
@@ -229,8 +238,11 @@ pub struct Args {
     // ---- Outputs: formats, transports, delivery (docs/alert-schema.md, README "Into a SIEM") ----
     /// Where records go, repeatable: `[FORMAT:]TARGET`. TARGET is `-` (standard output, the
     /// default), a file (appended; reopened on SIGHUP), `syslog+udp://HOST:PORT`,
-    /// `syslog+tcp://HOST:PORT` (RFC 5424; TCP octet-counted, reconnecting, queued) or
-    /// `redis://HOST:PORT/KEY?mode=list|lpush|channel|stream` (reconnecting, queued). FORMAT is
+    /// `syslog+tcp://HOST:PORT` (RFC 5424; TCP octet-counted, reconnecting, queued),
+    /// `syslog+tls://HOST:PORT?ca=FILE&cert=FILE&key=FILE&name=NAME` (the same over TLS, RFC
+    /// 5425; every option optional) or
+    /// `redis://[USER:PASSWORD@]HOST:PORT/KEY?mode=list|lpush|channel|stream&db=N` (reconnecting,
+    /// queued). FORMAT is
     /// json, cef, ecs or eve; without it `--format` applies. `?types=mining,mining_session,stats`
     /// after TARGET limits the output to those record types.
     #[arg(short = 'o', long = "output", value_name = "[FORMAT:]TARGET")]
@@ -301,7 +313,10 @@ pub struct Args {
     pub generate_man: bool,
 
     /// Wallet watchlist: one address per line, an optional label after whitespace, `#`
-    /// comments. A session whose login holds a listed address gets severity 1 and the label.
+    /// comments; unlabelled entries carry the file's `# label:` line, else its name. Also a
+    /// JSON array of addresses, a MISP export or a STIX 2.1 bundle (as for --pool-list; their
+    /// domains and addresses go to the pool list). A session whose login holds a listed address
+    /// gets severity 1 and the label.
     /// Repeatable: the lists are merged (an address in two of them keeps the later label).
     /// Read again on SIGHUP (with the pool lists; all or nothing).
     #[arg(long = "watchlist", value_name = "FILE")]
@@ -345,6 +360,67 @@ pub struct Args {
     #[arg(long = "report-max-sessions", value_name = "N", default_value_t = 64,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub report_max_sessions: u32,
+}
+
+/// The subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Ask an endpoint whether it is a mining pool: connect, speak just enough of each Stratum
+    /// dialect (subscribe and authorize, XMRig login, eth_submitLogin, mining.hello, an SV2
+    /// SetupConnection) with a dummy login, and print what it answered: dialect, algorithm,
+    /// difficulty or target, extranonce, pool software, whether it sent a job. An analyst's
+    /// confirmation, run by hand only; needs no privileges. Exit status 0 when the endpoint is
+    /// a pool, 1 when it is not (or cannot be reached), 2 for a usage error.
+    Probe(ProbeArgs),
+}
+
+/// Which dialect `probe` speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProbeDialect {
+    /// Each below in turn, on a fresh connection each, until one is answered.
+    Auto,
+    /// Stratum V1: mining.subscribe then mining.authorize.
+    Stratum1,
+    /// CryptoNote (XMRig, Monero pools): login.
+    Cryptonote,
+    /// eth-proxy: eth_submitLogin then eth_getWork.
+    Ethproxy,
+    /// EthereumStratum/2.0.0: mining.hello.
+    Ethstratum,
+    /// Stratum V2 in plain framing: SetupConnection, then OpenStandardMiningChannel.
+    Sv2,
+}
+
+/// `minewatch probe HOST:PORT`.
+#[derive(Debug, clap::Args)]
+pub struct ProbeArgs {
+    /// The endpoint: `HOST:PORT` (a name, an IPv4 address, or `[IPv6]:PORT`).
+    #[arg(value_name = "HOST:PORT")]
+    pub target: String,
+    /// Speak TLS (stratum+ssl): the server's certificate is checked against `--ca` or the
+    /// system's bundle, unless `--insecure`.
+    #[arg(long)]
+    pub tls: bool,
+    /// With --tls: accept any certificate (pools often use self-signed ones); said in the
+    /// output.
+    #[arg(long, requires = "tls")]
+    pub insecure: bool,
+    /// With --tls: the PEM file of the certificate authorities to trust [default: the system's
+    /// bundle, /etc/ssl/certs/ca-certificates.crt].
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    pub ca: Option<std::path::PathBuf>,
+    /// Time limit on the whole probe, every dialect tried included.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+    /// The dialect to speak.
+    #[arg(long, value_enum, default_value_t = ProbeDialect::Auto)]
+    pub dialect: ProbeDialect,
+    /// The login sent (a dummy: the probe never mines).
+    #[arg(long, value_name = "LOGIN", default_value = "minewatch-probe")]
+    pub login: String,
+    /// One JSON line instead of the text report.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// A humantime duration (`30s`, `10m`) that is not zero: a zero timeout or wait would end
@@ -478,7 +554,7 @@ mod tests {
             "-o",
             "json:/tmp/x.json",
             "-o",
-            "cef:syslog+tcp://127.0.0.1:6514",
+            "cef:syslog+tcp://127.0.0.1:514",
             "-o",
             "-",
             "--format",
@@ -495,7 +571,7 @@ mod tests {
         .unwrap();
         let outs = a.outputs();
         assert_eq!(outs.len(), 3);
-        assert_eq!(outs[1].label(), "cef:syslog+tcp://127.0.0.1:6514");
+        assert_eq!(outs[1].label(), "cef:syslog+tcp://127.0.0.1:514");
         assert_eq!(outs[2].label(), "-");
         let o = a.output_options();
         assert_eq!(o.sensor, "edge-7");

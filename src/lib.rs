@@ -22,6 +22,7 @@ pub mod output;
 pub mod pipeline;
 pub mod preflight;
 pub mod privilege;
+pub mod probe;
 pub mod report;
 pub mod sensor;
 pub mod stats;

@@ -127,6 +127,16 @@ fn main() -> ExitCode {
     if let Some(code) = generate(&args) {
         return code;
     }
+    if let Some(minewatch::cli::Command::Probe(p)) = &args.command {
+        return match minewatch::probe::run(p) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::from(1),
+            Err(e) => {
+                eprintln!("minewatch: probe: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
     let cfg = match Config::from_args(&args) {
         Ok(c) => c,
         Err(e) => return usage(&e.to_string()),

@@ -2,8 +2,7 @@
 //! without capturing, so that a configuration can be tried before a service is restarted on it,
 //! by a person without the capture privileges.
 //!
-//! The lists are loaded by the same functions a run and a reload use ([`load_pool_list`],
-//! [`load_watchlist`]), so a file the check passes is a file the run reads. What cannot be
+//! The lists are loaded by the same function a run and a reload use ([`load_file`]), so a file the check passes is a file the run reads. What cannot be
 //! known without doing it is left alone: the metrics address is not bound (the sensor being
 //! replaced may hold it), no capture is opened, and a writable directory is judged by
 //! `access(2)` for the user running the check, who may not be the service's user.
@@ -13,9 +12,29 @@ use std::net::ToSocketAddrs;
 use std::path::{Path, PathBuf};
 
 use crate::config::{Config, RunMode};
-use crate::intel::lists::{load_pool_list, load_watchlist};
-use crate::intel::{PoolDomains, Watchlist};
+use crate::intel::lists::{load_file, Loaded, Role};
+use crate::intel::Lists;
 use crate::output::Target;
+
+/// What one list file gave, in words: `12 more` for a plain pool list (as before), `3
+/// addresses` for a plain watchlist, every count for the other formats.
+fn describe(role: Role, l: &Loaded) -> String {
+    use crate::intel::feeds::Format;
+    match (l.format, role) {
+        (Format::Plain, Role::Pools) if l.nets == 0 => format!("{} more", l.domains),
+        (Format::Plain | Format::JsonList, Role::Watchlist) => format!("{} addresses", l.wallets),
+        _ => {
+            let mut parts = vec![l.format.name().to_string()];
+            let counts =
+                [(l.domains, "pool domains"), (l.nets, "pool addresses/ranges"), (l.wallets, "wallets")];
+            parts.extend(counts.iter().filter(|(n, _)| *n > 0).map(|(n, what)| format!("{n} {what}")));
+            if l.skipped > 0 {
+                parts.push(format!("{} entries of other kinds skipped", l.skipped));
+            }
+            parts.join(", ")
+        }
+    }
+}
 
 /// Checks the configuration `cfg` (the same [`Config`] a run is given, so the check and the run
 /// read the options alike). `Ok`: what the run would do, several lines for a person. `Err`: one
@@ -79,6 +98,14 @@ pub fn check(cfg: &Config) -> Result<String, Vec<String>> {
                 tcp_outputs = true;
                 ("syslog over TCP", check_address(a))
             }
+            Target::SyslogTls(t) => {
+                tcp_outputs = true;
+                // The CA, certificate and key files load as they will at start.
+                let check = check_address(&t.addr).and_then(|()| {
+                    crate::output::tls::client_config(t).map(|_| ()).map_err(CheckError::from)
+                });
+                ("syslog over TLS", check)
+            }
             Target::Redis(r) => {
                 tcp_outputs = true;
                 ("redis", check_address(&r.addr))
@@ -103,7 +130,7 @@ pub fn check(cfg: &Config) -> Result<String, Vec<String>> {
             line("spool:", &format!("{} (at most {mib} MiB per output)", dir.display()));
         }
         (Some(dir), false) => {
-            line("spool:", &format!("{} (unused: no syslog+tcp or redis output)", dir.display()))
+            line("spool:", &format!("{} (unused: no syslog+tcp, syslog+tls or redis output)", dir.display()))
         }
         (None, _) => {}
     }
@@ -137,25 +164,19 @@ pub fn check(cfg: &Config) -> Result<String, Vec<String>> {
         line("", &format!("exports marked {}", plan.tlp.misp_tag()));
     }
 
-    let mut pools = PoolDomains::builtin();
-    line("pools:", &format!("{} shipped domains", pools.len()));
-    for path in &cfg.lists.pool_lists {
-        match load_pool_list(path, &mut pools) {
-            Ok(n) => line("", &format!("{}: {n} more", path.display())),
-            Err(e) => problems.push(e.to_string()),
-        }
-    }
-    let mut watched = Watchlist::default();
-    for (i, path) in cfg.lists.watchlists.iter().enumerate() {
-        match load_watchlist(path) {
-            Ok(w) => {
-                line(
-                    if i == 0 { "watchlist:" } else { "" },
-                    &format!("{}: {} addresses", path.display(), w.len()),
-                );
-                if let Err(e) = watched.merge(w) {
-                    problems.push(format!("{}: {e}", path.display()));
-                }
+    let mut lists = Lists { pools: crate::intel::PoolDomains::builtin(), ..Lists::default() };
+    line("pools:", &format!("{} shipped domains", lists.pools.domains()));
+    let files = cfg.lists.pool_lists.iter().map(|p| (Role::Pools, p));
+    let mut first_watchlist = true;
+    for (role, path) in files.chain(cfg.lists.watchlists.iter().map(|p| (Role::Watchlist, p))) {
+        match load_file(role, path, &mut lists) {
+            Ok(loaded) => {
+                let label = match role {
+                    Role::Pools => "",
+                    Role::Watchlist if std::mem::take(&mut first_watchlist) => "watchlist:",
+                    Role::Watchlist => "",
+                };
+                line(label, &format!("{}: {}", path.display(), describe(role, &loaded)));
             }
             Err(e) => problems.push(e.to_string()),
         }
@@ -195,6 +216,9 @@ enum CheckError {
     NotWritable(nix::Error),
     #[error("{0}")]
     Filter(#[from] pcap::Error),
+    /// A TLS output's CA, certificate or key file, or its server name.
+    #[error("{0}")]
+    Tls(#[from] crate::output::tls::TlsError),
     #[error("name resolves to no address")]
     NoAddress,
 }

@@ -322,8 +322,40 @@ fn read_bounded(path: &Path) -> std::io::Result<String> {
 /// The man page, in roff, generated from the clap definition.
 pub fn man_page() -> std::io::Result<Vec<u8>> {
     let mut out = Vec::new();
-    clap_mangen::Man::new(Args::command()).render(&mut out)?;
+    clap_mangen::Man::new(breakable_defaults(Args::command())).render(&mut out)?;
     Ok(out)
+}
+
+/// A long default without a space (`--home-net`'s list of ranges) is one word to troff, wider
+/// than a man page's line, and troff warns that it "can't break line": the man page shows such
+/// a default at the end of the option's text instead, a space after each comma. The value
+/// itself still comes from the one definition.
+fn breakable_defaults(cmd: clap::Command) -> clap::Command {
+    let long: Vec<(clap::Id, String)> = cmd
+        .get_arguments()
+        .filter_map(|a| {
+            let d: Vec<String> =
+                a.get_default_values().iter().map(|v| v.to_string_lossy().into_owned()).collect();
+            let d = d.join(",");
+            (d.len() > 40 && !d.contains(' ')).then(|| (a.get_id().clone(), d))
+        })
+        .collect();
+    long.into_iter().fold(cmd, |cmd, (id, default)| {
+        cmd.mut_arg(id, |a| {
+            let shown = format!(" [default: {}]", default.replace(',', ", "));
+            let help = a.get_help().map(|h| format!("{h}{shown}"));
+            let long_help = a.get_long_help().map(|h| format!("{h}{shown}"));
+            let a = a.hide_default_value(true);
+            let a = match help {
+                Some(h) => a.help(h),
+                None => a,
+            };
+            match long_help {
+                Some(h) => a.long_help(h),
+                None => a,
+            }
+        })
+    })
 }
 
 /// A completion script for `shell`, generated from the clap definition.
@@ -383,6 +415,19 @@ mod tests {
         let c = load_with(&f, &["-r", "x.pcap"]).unwrap();
         assert_eq!(c.read, vec!["x.pcap"]);
         assert!(c.interface.is_empty());
+    }
+
+    #[test]
+    fn a_tls_output_and_its_files_come_from_the_file() {
+        let spec = "cef:syslog+tls://siem.example:6514?ca=/etc/minewatch/ca.pem&name=siem";
+        let f = config(&format!("interface = \"eth1\"\noutput = [\"-\", \"{spec}\"]\n"));
+        let a = load_with(&f, &[]).unwrap();
+        assert_eq!(a.outputs()[1], spec.parse::<crate::output::OutputSpec>().unwrap());
+        key_error(
+            &config("interface = \"eth1\"\noutput = \"syslog+tls://h:6514?cert=/c.pem\"\n"),
+            "output",
+            "cert= and key= go together",
+        );
     }
 
     /// Asserts one line `FILE: key `KEY`: ...` containing `needle`.

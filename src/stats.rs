@@ -162,6 +162,10 @@ counters! {
     http_errors,
     /// Connections whose opening matched the Stratum V2 Noise handshake shape.
     sv2_handshakes,
+    /// Connections that opened with a plain (unencrypted) Stratum V2 SetupConnection frame.
+    sv2_plain,
+    /// Plain Stratum V2 messages whose fields did not fit their frame (skipped).
+    sv2_malformed,
     /// `mining` alerts held back by `--suppress` (same miner and pool within the window).
     alerts_suppressed,
     /// `mining` alerts passed unsuppressed because the suppression table was full.

@@ -60,6 +60,9 @@ pub struct Event {
     pub last_seen: Ts,
     pub bytes_toserver: u64,
     pub bytes_toclient: u64,
+    /// TCP packets from the miner and from the pool (EVE's `pkts_toserver`/`pkts_toclient`).
+    pub pkts_toserver: u64,
+    pub pkts_toclient: u64,
     /// Set on `mining_session` records.
     pub end_reason: Option<EndReason>,
     /// What is worked out from `facts` and the times, once, when the record is built
@@ -404,6 +407,8 @@ fn make_event(
         last_seen: conn.last_seen,
         bytes_toserver: conn.bytes_from(cside),
         bytes_toclient: conn.bytes_from(cside.other()),
+        pkts_toserver: conn.pkts_from(cside),
+        pkts_toclient: conn.pkts_from(cside.other()),
         end_reason,
         derived: Derived {
             direction: Some(direction),
@@ -430,6 +435,8 @@ impl Event {
             last_seen: Ts(9),
             bytes_toserver: 0,
             bytes_toclient: 0,
+            pkts_toserver: 0,
+            pkts_toclient: 0,
             end_reason: None,
             derived: Derived::default(),
             pcap_filename: None,
@@ -577,6 +584,7 @@ mod tests {
             first_seen: Ts(1),
             last_seen: Ts(9),
             bytes: [10, 20],
+            pkts: [3, 4],
             fin: [false, false],
         }
     }
@@ -623,6 +631,7 @@ mod tests {
         );
         assert_eq!(ev[0].client, inside.a, "the client is side B here");
         assert_eq!(ev[0].bytes_toserver, 20);
+        assert_eq!((ev[0].pkts_toserver, ev[0].pkts_toclient), (4, 3), "packets follow the roles too");
     }
 
     #[test]

@@ -177,8 +177,8 @@ impl FlowKey {
 }
 
 /// What the table knows of a connection apart from its inspection: its endpoints, times and
-/// byte counts. `Copy`, so that records can be built while the application is borrowed; this
-/// is what the table hands its application (and through it the verdict).
+/// byte and packet counts. `Copy`, so that records can be built while the application is
+/// borrowed; this is what the table hands its application (and through it the verdict).
 #[derive(Clone, Copy, Debug)]
 pub struct ConnInfo {
     /// Side A's endpoint: the SYN sender, or else the sender of the first packet seen.
@@ -188,6 +188,9 @@ pub struct ConnInfo {
     pub last_seen: Ts,
     /// Payload bytes sent by A and by B.
     pub bytes: [u64; 2],
+    /// TCP packets sent by A and by B (every packet the table saw of the connection, from the
+    /// one that created its entry, with or without payload), as Suricata's `pkts_toserver`.
+    pub pkts: [u64; 2],
     pub fin: [bool; 2],
 }
 
@@ -203,6 +206,11 @@ impl ConnInfo {
     /// Payload bytes sent by `side`.
     pub fn bytes_from(&self, side: Side) -> u64 {
         self.bytes[idx(side)]
+    }
+
+    /// TCP packets sent by `side`.
+    pub fn pkts_from(&self, side: Side) -> u64 {
+        self.pkts[idx(side)]
     }
 
     /// A number that names the flow in every record about it, as Suricata's `flow_id` does.
@@ -685,8 +693,15 @@ impl<A: Application> FlowTable<A> {
                 // A bare SYN-ACK names its receiver as the connection's opener.
                 let (a, b) = if tcp.syn && tcp.ack_flag { (dst, src) } else { (src, dst) };
                 self.counters.flows += 1;
-                let meta =
-                    ConnInfo { a, b, first_seen: ts, last_seen: ts, bytes: [0, 0], fin: [false, false] };
+                let meta = ConnInfo {
+                    a,
+                    b,
+                    first_seen: ts,
+                    last_seen: ts,
+                    bytes: [0, 0],
+                    pkts: [0, 0],
+                    fin: [false, false],
+                };
                 let flow = Flow { meta, state: State::New { isn: [None, None] }, cost: Self::FLOW_COST };
                 self.mem += flow.cost;
                 self.flows.insert_full(key, flow).0
@@ -697,6 +712,7 @@ impl<A: Application> FlowTable<A> {
         let side = if src == m.a { Side::A } else { Side::B };
         m.last_seen = m.last_seen.max(ts);
         m.bytes[idx(side)] += pkt.payload.len() as u64;
+        m.pkts[idx(side)] += 1;
 
         let mut end = None;
         if tcp.rst {

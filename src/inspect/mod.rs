@@ -10,7 +10,8 @@
 //! - [`tls`]: the client's TLS hello, judged by its SNI or a DNS answer, and the wait for a
 //!   name that another worker may read late;
 //! - [`http`]: getwork/getblocktemplate over HTTP/1.x, for a flow that opens with `POST `;
-//! - [`sv2`]: the Stratum V2 handshake shape, for any other binary opening;
+//! - [`sv2`]: Stratum V2, for any other binary opening: plain frames read to facts, or the
+//!   Noise handshake shape and then the encrypted pushes counted as evidence;
 //! - [`Recognised`]: a session recognised from its opening alone, which reads nothing more.
 //!
 //! A session's facts live in one place, the current parser ([`Parse::session`]); the verdict's
@@ -138,6 +139,8 @@ pub enum Parser {
     AwaitName(tls::AwaitName),
     Http(http::Http),
     Sv2(sv2::Handshake),
+    Sv2Noise(sv2::Noise),
+    Sv2Plain(sv2::Plain),
     Recognised(Recognised),
 }
 
@@ -149,6 +152,8 @@ impl Parser {
             Parser::AwaitName(p) => p,
             Parser::Http(p) => p,
             Parser::Sv2(p) => p,
+            Parser::Sv2Noise(p) => p,
+            Parser::Sv2Plain(p) => p,
             Parser::Recognised(p) => p,
         }
     }
@@ -160,6 +165,8 @@ impl Parser {
             Parser::AwaitName(p) => p,
             Parser::Http(p) => p,
             Parser::Sv2(p) => p,
+            Parser::Sv2Noise(p) => p,
+            Parser::Sv2Plain(p) => p,
             Parser::Recognised(p) => p,
         }
     }
@@ -170,11 +177,17 @@ impl Parser {
 #[derive(Debug)]
 pub struct Recognised {
     facts: Box<SessionFacts>,
+    confidence: Confidence,
 }
 
 impl Recognised {
     pub fn new(facts: SessionFacts) -> Recognised {
-        Recognised { facts: Box::new(facts) }
+        Recognised::with_confidence(facts, Confidence::Suspected)
+    }
+
+    /// A session read so far and no further (a plain SV2 stream after a gap).
+    pub fn with_confidence(facts: SessionFacts, confidence: Confidence) -> Recognised {
+        Recognised { facts: Box::new(facts), confidence }
     }
 }
 
@@ -186,7 +199,7 @@ impl Parse for Recognised {
         Step::Continue
     }
     fn session(&self) -> Option<SessionView<'_>> {
-        Some(SessionView { facts: &self.facts, confidence: Confidence::Suspected, whole: true })
+        Some(SessionView { facts: &self.facts, confidence: self.confidence, whole: true })
     }
     fn reads(&self) -> bool {
         false

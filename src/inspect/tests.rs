@@ -448,6 +448,75 @@ fn stratum_v2_shape_is_reported_and_other_shapes_bypassed() {
     assert_eq!(h.table.counters.flows_bypassed, 1);
 }
 
+/// A plain SV2 frame.
+fn sv2_frame(ext: u16, t: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = ext.to_le_bytes().to_vec();
+    f.push(t);
+    f.extend_from_slice(&(payload.len() as u32).to_le_bytes()[..3]);
+    f.extend_from_slice(payload);
+    f
+}
+
+fn sv2_str(out: &mut Vec<u8>, s: &str) {
+    out.push(s.len() as u8);
+    out.extend_from_slice(s.as_bytes());
+}
+
+#[test]
+fn plain_stratum_v2_is_read_until_a_gap_and_kept_after_it() {
+    let mut h = Harness::new(FlowLimits::default());
+    let c = (CLIENT, 41020);
+    let p = (POOL, 34255);
+    let mut setup = vec![0u8, 2, 0, 2, 0, 0, 0, 0, 0];
+    sv2_str(&mut setup, "");
+    setup.extend_from_slice(&34255u16.to_le_bytes());
+    for s in ["Bitmain", "S19", "fw1", "dev1"] {
+        sv2_str(&mut setup, s);
+    }
+    let setup = sv2_frame(0, 0x00, &setup);
+    let ok = sv2_frame(0, 0x01, &[2, 0, 0, 0, 0, 0]);
+    let mut open = 1u32.to_le_bytes().to_vec();
+    sv2_str(&mut open, "wallet.w1");
+    open.extend_from_slice(&1.0e9f32.to_le_bytes());
+    open.extend_from_slice(&[0xff; 32]);
+    let open = sv2_frame(0, 0x10, &open);
+    let share: Vec<u8> = [1u32, 0, 1, 2, 3, 4].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let share = sv2_frame(0x8000, 0x1a, &share);
+    h.send(c, p, tcp(100, 0, true, false), b"", 0);
+    h.send(p, c, TcpInfo { ack_flag: true, ..tcp(500, 101, true, false) }, b"", 1);
+    // SetupConnection cut across two segments, then its answer, the channel and a share.
+    let (a, b) = setup.split_at(4);
+    h.send(c, p, tcp(101, 501, false, false), a, 2);
+    let mut seq = 101 + a.len() as u32;
+    h.send(c, p, tcp(seq, 501, false, false), b, 3);
+    seq += b.len() as u32;
+    h.send(p, c, tcp(501, seq, false, false), &ok, 4);
+    let pseq = 501 + ok.len() as u32;
+    h.send(c, p, tcp(seq, pseq, false, false), &open, 5);
+    seq += open.len() as u32;
+    h.send(c, p, tcp(seq, pseq, false, false), &share, 6);
+    seq += share.len() as u32;
+    // A lost segment the pool acknowledges: a gap. The share after it is not read (frames
+    // cannot be found again), but the session keeps what it learnt.
+    let lost = share.len() as u32;
+    h.send(p, c, tcp(pseq, seq + lost, false, false), b"", 7);
+    h.send(c, p, tcp(seq + lost, pseq, false, false), &share, 8);
+    h.flush();
+    assert_eq!(h.table.counters.sv2_plain, 1);
+    assert_eq!(h.table.counters.reasm_gaps, 1, "the lost segment became a gap");
+    assert_eq!(h.table.counters.flows_bypassed, 0, "the session is kept after it");
+    let alerts = h.alerts();
+    assert_eq!(alerts.len(), 1);
+    let f = &alerts[0].facts;
+    assert_eq!(f.variant, Some(Variant::StratumV2));
+    assert_eq!(f.login.as_deref(), Some("wallet.w1"));
+    assert_eq!(f.agent.as_deref(), Some("Bitmain/S19/fw1"));
+    let end: Vec<_> = h.events.iter().filter(|e| e.kind == EventKind::MiningSession).collect();
+    assert_eq!(end.len(), 1);
+    assert_eq!(end[0].facts.shares_submitted, 1, "the share after the gap is not read");
+    assert_eq!(end[0].facts.reported_hashrate, Some(1.0e9));
+}
+
 #[test]
 fn fin_from_both_sides_ends_the_session() {
     let mut h = Harness::new(FlowLimits::default());

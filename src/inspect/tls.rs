@@ -26,11 +26,11 @@ impl Hello {
 }
 
 /// The facts of a TLS session to a pool.
-fn recognised(client: Side, host: String, clue: Clue) -> Recognised {
+fn recognised(client: Side, host: Option<String>, clue: Clue) -> Recognised {
     Recognised::new(SessionFacts {
         variant: Some(Variant::Tls),
         client: Some(client),
-        pool_host: Some(host),
+        pool_host: host,
         clue: Some(clue),
         ..SessionFacts::default()
     })
@@ -99,20 +99,27 @@ impl Parse for Hello {
     }
 }
 
-/// Whether a ClientHello goes to a pool: its SNI is a pool domain, or (no SNI) the server's
-/// address came in a DNS answer for one. A non-pool SNI wins over the DNS map (shared hosting
-/// puts many names on one address); a client that offers only HTTP in ALPN is a browser on the
-/// pool's web site, not a miner.
+/// Whether a ClientHello goes to a pool: its SNI is a pool domain, or the server's address is
+/// on a pool list (an analyst's explicit word on that address, so it holds whatever name the
+/// hello gives), or (no SNI) the server's address came in a DNS answer for one. A non-pool SNI
+/// wins over the DNS map (shared hosting puts many names on one address); a client that offers
+/// only HTTP in ALPN is a browser on the pool's web site, not a miner. A session found by its
+/// address alone names the hello's server name, if any, as its pool host.
 fn tls_pool(
     h: &tls::ClientHello<'_>,
     server: SocketAddr,
     ts: Ts,
     intel: &Intel,
     counters: &mut Counters,
-) -> Option<(String, Clue)> {
-    let found = match h.sni {
-        Some(sni) => intel.pools.matches(sni).map(|_| (sni.to_ascii_lowercase(), Clue::Sni)),
-        None => intel.dns.lookup(server.ip(), ts).map(|d| (d.to_string(), Clue::Dns)),
+) -> Option<(Option<String>, Clue)> {
+    let sni_pool = h.sni.filter(|sni| intel.pools.matches(sni).is_some());
+    let found = match (sni_pool, h.sni) {
+        (Some(sni), _) => Some((Some(sni.to_ascii_lowercase()), Clue::Sni)),
+        _ if intel.pools.matches_addr(server.ip()).is_some() => {
+            Some((h.sni.map(str::to_ascii_lowercase), Clue::PoolList))
+        }
+        (None, Some(_)) => None,
+        (None, None) => intel.dns.lookup(server.ip(), ts).map(|d| (Some(d.to_string()), Clue::Dns)),
     };
     if found.is_some() && h.offers_only_http() {
         counters.tls_pool_web += 1;
@@ -153,7 +160,7 @@ impl AwaitName {
         let domain = shared.intel.dns.lookup(conn.addr(self.client.other()).ip(), ts)?;
         counters.tls_pool += 1;
         counters.tls_name_late += 1;
-        Some(recognised(self.client, domain.to_string(), Clue::Dns))
+        Some(recognised(self.client, Some(domain.to_string()), Clue::Dns))
     }
 }
 

@@ -1,6 +1,13 @@
-//! The lists read from files: the pool domains (the shipped list plus every `--pool-list`) and
-//! the wallet watchlist (`--watchlist`). They are read once at start, and again on SIGHUP, from
-//! the same paths (a `--config` file is not read again: the paths it named at start stay).
+//! The lists read from files: the pool list (the shipped domains plus every `--pool-list`) and
+//! the wallet watchlist (every `--watchlist`). They are read once at start, and again on SIGHUP,
+//! from the same paths (a `--config` file is not read again: the paths it named at start stay).
+//!
+//! A file is a plain list (one entry per line), a JSON array of entries, or an intelligence
+//! file (MISP CSV or JSON, STIX 2.1 bundle; see [`super::feeds`]), told apart by its content or
+//! a `misp:`/`stix:` before its path. A plain or JSON list feeds the list of the option that
+//! named it; an intelligence file feeds both, whichever option named it: its wallets go to the
+//! watchlist, its domains, addresses and ranges to the pool list. No file over
+//! [`feeds::MAX_FILE_BYTES`] is read.
 //!
 //! A reload is all or nothing: every file is read and checked first, and only if all of them
 //! load are the new lists put in force, together; one bad file (unreadable, or a bad line)
@@ -11,22 +18,34 @@
 //! the workers send their records to, keeps writing while a large watchlist is read, and the
 //! workers never wait for either (they load the pool list through [`SharedPools`]).
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
+use super::feeds::{self, FeedError, Format};
 use super::pools::{BadLine, PoolDomains, SharedPools};
-use super::watchlist::{Watchlist, WatchlistError};
+use super::watchlist::{file_label, Watchlist, WatchlistError};
 
 /// Why the lists could not be put in force; each message is one line naming the file.
 #[derive(Debug, thiserror::Error)]
 pub enum ListError {
     #[error("{}: {source}", path.display())]
     Read { path: PathBuf, source: std::io::Error },
+    #[error("{}: larger than {} MiB", path.display(), feeds::MAX_FILE_BYTES >> 20)]
+    TooLarge { path: PathBuf },
+    #[error("{}: not UTF-8 text", path.display())]
+    NotText { path: PathBuf },
     #[error("{}: {source}", path.display())]
     PoolLine { path: PathBuf, source: BadLine },
     #[error("{}: {source}", path.display())]
     Watchlist { path: PathBuf, source: WatchlistError },
+    /// An intelligence file (or a JSON list) that cannot be read as its format.
+    #[error("{}: {source}", path.display())]
+    Feed { path: PathBuf, source: FeedError },
+    /// An entry of an intelligence file (or a JSON list) that its list refuses.
+    #[error("{}: {format} entry {value:?}: {reason}", path.display())]
+    Entry { path: PathBuf, format: &'static str, value: String, reason: String },
     /// The watchlists together are over their bound.
     #[error("{}: {source}", path.display())]
     Merge { path: PathBuf, source: super::watchlist::TooMany },
@@ -52,41 +71,128 @@ pub struct Lists {
     pub watchlist: Watchlist,
 }
 
+/// Which option named a file: where a plain or JSON list goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// `--pool-list`
+    Pools,
+    /// `--watchlist`
+    Watchlist,
+}
+
+/// What one file added, for `--test-config` to show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Loaded {
+    pub format: Format,
+    /// Pool domains new to the list.
+    pub domains: usize,
+    /// Pool addresses and ranges new to the list.
+    pub nets: usize,
+    /// Watchlist addresses in the file.
+    pub wallets: usize,
+    /// Entries of kinds not read (intelligence files only).
+    pub skipped: usize,
+}
+
 impl ListFiles {
     /// Reads every file. The first one that fails is the error, in one line:
     /// `PATH: line N: problem`, or `PATH: why it cannot be read`.
     pub fn load(&self) -> Result<Lists, ListError> {
-        let mut pools = PoolDomains::builtin();
+        let mut lists = Lists { pools: PoolDomains::builtin(), watchlist: Watchlist::default() };
         for path in &self.pool_lists {
-            load_pool_list(path, &mut pools)?;
+            load_file(Role::Pools, path, &mut lists)?;
         }
-        let mut watchlist = Watchlist::default();
         for path in &self.watchlists {
-            watchlist
-                .merge(load_watchlist(path)?)
-                .map_err(|source| ListError::Merge { path: path.clone(), source })?;
+            load_file(Role::Watchlist, path, &mut lists)?;
         }
-        Ok(Lists { pools, watchlist })
+        Ok(lists)
     }
 }
 
-/// Adds one `--pool-list` file to `pools`; returns how many domains it added. The error is
-/// `PATH: reason` (with the line of the first bad domain).
-pub fn load_pool_list(path: &Path, pools: &mut PoolDomains) -> Result<usize, ListError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|source| ListError::Read { path: path.to_owned(), source })?;
-    pools.add_list(&text).map_err(|source| ListError::PoolLine { path: path.to_owned(), source })
+/// The file's text: at most [`feeds::MAX_FILE_BYTES`], UTF-8.
+fn read_bounded(path: &Path) -> Result<String, ListError> {
+    let read = |source| ListError::Read { path: path.to_owned(), source };
+    let file = std::fs::File::open(path).map_err(read)?;
+    if file.metadata().map_err(read)?.len() > feeds::MAX_FILE_BYTES {
+        return Err(ListError::TooLarge { path: path.to_owned() });
+    }
+    let mut bytes = Vec::new();
+    file.take(feeds::MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(read)?;
+    if bytes.len() as u64 > feeds::MAX_FILE_BYTES {
+        return Err(ListError::TooLarge { path: path.to_owned() });
+    }
+    String::from_utf8(bytes).map_err(|_| ListError::NotText { path: path.to_owned() })
 }
 
-/// One `--watchlist` file. The error is `PATH: reason` (with the line when one is at fault).
-pub fn load_watchlist(path: &Path) -> Result<Watchlist, ListError> {
-    Watchlist::load(path).map_err(|source| ListError::Watchlist { path: path.to_owned(), source })
+/// Reads one file, as `role`'s option named it (a `misp:` or `stix:` before the path names its
+/// format), into `lists`. The error is `PATH: reason` (with the line or entry at fault).
+pub fn load_file(role: Role, given: &Path, lists: &mut Lists) -> Result<Loaded, ListError> {
+    let (hint, path) = match given.to_str() {
+        Some(s) => {
+            let (hint, p) = feeds::split_hint(s);
+            (hint, Path::new(p))
+        }
+        None => (None, given),
+    };
+    let text = read_bounded(path)?;
+    let format = feeds::detect(&text, hint);
+    let label = file_label(path);
+    let (domains, nets) = (lists.pools.domains(), lists.pools.nets());
+    let feed_err = |source| ListError::Feed { path: given.to_owned(), source };
+    let entry_err = |value: &str, reason: String| ListError::Entry {
+        path: given.to_owned(),
+        format: format.name(),
+        value: value.chars().take(80).collect(),
+        reason,
+    };
+    let mut watch = Watchlist::default();
+    let mut skipped = 0;
+    match (format, role) {
+        (Format::Plain, Role::Pools) => {
+            lists
+                .pools
+                .add_list(&text)
+                .map_err(|source| ListError::PoolLine { path: given.to_owned(), source })?;
+        }
+        (Format::Plain, Role::Watchlist) => {
+            watch = Watchlist::parse_labelled(&text, &label)
+                .map_err(|source| ListError::Watchlist { path: given.to_owned(), source })?;
+        }
+        (Format::JsonList, _) => {
+            for v in feeds::json_list(&text).map_err(feed_err)? {
+                let v = v.trim();
+                match role {
+                    Role::Pools => lists.pools.add_entry(v).map(drop).map_err(|r| entry_err(v, r.into()))?,
+                    Role::Watchlist => watch.insert(v, &label).map_err(|r| entry_err(v, r))?,
+                }
+            }
+        }
+        (Format::MispCsv | Format::MispJson | Format::Stix, _) => {
+            let feed = feeds::parse(format, &text).map_err(feed_err)?;
+            skipped = feed.skipped;
+            for v in &feed.pools {
+                lists.pools.add_entry(v).map_err(|r| entry_err(v, r.into()))?;
+            }
+            for (v, l) in &feed.wallets {
+                watch.insert(v, l.as_deref().unwrap_or(&label)).map_err(|r| entry_err(v, r))?;
+            }
+        }
+    }
+    let wallets = watch.len();
+    lists.watchlist.merge(watch).map_err(|source| ListError::Merge { path: given.to_owned(), source })?;
+    Ok(Loaded {
+        format,
+        domains: lists.pools.domains() - domains,
+        nets: lists.pools.nets() - nets,
+        wallets,
+        skipped,
+    })
 }
 
 /// What a reload put in force.
 #[derive(Clone, Debug)]
 pub struct Reloaded {
-    /// Pool domains now in force (the shipped ones included).
+    /// Pool domains, addresses and ranges now in force (the shipped domains included).
     pub pools: usize,
     /// The new watchlist, for the thread that owns the outputs to put in force at once.
     pub watchlist: Arc<Watchlist>,
@@ -260,6 +366,47 @@ mod tests {
         assert!(e.starts_with(&f.pools_a.display().to_string()), "{e}");
         assert!(matches!(r.reload_now(), Err(ListError::Read { .. })));
         assert_eq!(*shared.load(), *before);
+    }
+
+    /// A STIX bundle of one indicator with `pattern`.
+    fn bundle(pattern: &str) -> String {
+        serde_json::json!({"type": "bundle", "id": "bundle--1", "objects": [
+            {"type": "indicator", "name": "case 7", "pattern": pattern, "pattern_type": "stix"}
+        ]})
+        .to_string()
+    }
+
+    #[test]
+    fn intelligence_files_reload_like_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let stix = dir.path().join("feed.json");
+        let misp = dir.path().join("wallets.csv");
+        std::fs::write(&stix, bundle("[ipv4-addr:value ISSUBSET '203.0.113.0/24']")).unwrap();
+        std::fs::write(&misp, format!("type,value\nxmr,{OLD_WALLET}\n")).unwrap();
+        let files = ListFiles { pool_lists: vec![stix.clone()], watchlists: vec![misp.clone()] };
+        let lists = files.load().unwrap();
+        assert_eq!(lists.watchlist.lookup(Some(OLD_WALLET), None), Some("wallets"));
+        let shared = Arc::new(SharedPools::new(Arc::new(lists.pools)));
+        let mut r = Reloader::new(files, shared.clone());
+        assert!(shared.matches_addr("203.0.113.9".parse().unwrap()).is_some());
+
+        std::fs::write(
+            &stix,
+            bundle("[ipv6-addr:value = '2001:db8::7' OR domain-name:value = 'new.example']"),
+        )
+        .unwrap();
+        std::fs::write(&misp, format!("type,value\nbtc,{NEW_WALLET}\n")).unwrap();
+        let done = r.reload_now().unwrap();
+        assert_eq!(shared.matches_addr("203.0.113.9".parse().unwrap()), None);
+        assert!(shared.matches_addr("2001:db8::7".parse().unwrap()).is_some());
+        assert!(shared.matches("x.new.example").is_some());
+        assert_eq!(done.watchlist.lookup(Some(NEW_WALLET), None), Some("wallets"));
+
+        // A bundle cut short: refused in one line naming it, the lists in force untouched.
+        std::fs::write(&stix, "{\"type\": \"bundle\", \"objects\": [").unwrap();
+        let e = r.reload_now().unwrap_err().to_string();
+        assert!(e.starts_with(&stix.display().to_string()) && e.contains("STIX"), "{e}");
+        assert!(shared.matches_addr("2001:db8::7".parse().unwrap()).is_some());
     }
 
     #[test]

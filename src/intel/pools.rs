@@ -6,11 +6,18 @@
 //! name's suffixes, one hash lookup per label (at most [`MAX_LABELS`]), so its cost does not
 //! grow with the size of the list. It runs once per TLS ClientHello and once per DNS answer,
 //! never per packet.
+//!
+//! A user's list (and a MISP or STIX feed, see [`super::feeds`]) may also name pool addresses
+//! and ranges (`198.51.100.7`, `203.0.113.0/24`, `2001:db8::/32`): a TLS flow to such an address
+//! is a pool session (clue `pool-list`) even when it names no pool. They are kept in a
+//! [`PrefixTable`], looked up in a few hash probes whatever the number of ranges.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use ipnet::IpNet;
 
 /// The default list, one domain per line, `#` comments.
 pub const DEFAULT_LIST: &str = include_str!("../../data/pool-domains.txt");
@@ -24,6 +31,66 @@ pub const MAX_LABELS: usize = 32;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PoolDomains {
     domains: HashSet<String, ahash::RandomState>,
+    /// Pool addresses and ranges (none in the shipped list: addresses change hands).
+    nets: PrefixTable,
+}
+
+/// Most addresses and ranges the pool lists may hold together.
+pub const MAX_NETS: usize = 1_000_000;
+/// Most domains the pool lists may hold together (the shipped ones included).
+pub const MAX_DOMAINS: usize = 1_000_000;
+
+/// A set of IP networks, answering "which listed network holds this address?" with one hash
+/// probe per prefix length in use (at most 33 for IPv4, 129 for IPv6, usually a handful), never
+/// a scan over the ranges. Our own rather than a crate's trie: it is `ipnet` (already used) and
+/// a map per prefix length, twenty lines, and lookups are rare (once per TLS ClientHello).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PrefixTable {
+    /// Prefix length -> the networks of that length, by their (masked) network address.
+    by_len: HashMap<(bool, u8), HashSet<IpAddr, ahash::RandomState>, ahash::RandomState>,
+    /// The prefix lengths in use, longest first, for a longest-prefix match.
+    lens: Vec<(bool, u8)>,
+    len: usize,
+}
+
+impl PrefixTable {
+    /// Adds `net` (its host bits cleared); false when it was already there.
+    pub fn insert(&mut self, net: IpNet) -> bool {
+        let net = net.trunc();
+        let key = (net.addr().is_ipv6(), net.prefix_len());
+        let set = self.by_len.entry(key).or_default();
+        if !set.insert(net.network()) {
+            return false;
+        }
+        if !self.lens.contains(&key) {
+            self.lens.push(key);
+            self.lens.sort_unstable_by_key(|k| std::cmp::Reverse(k.1));
+        }
+        self.len += 1;
+        true
+    }
+
+    /// The longest listed network holding `addr` (an IPv4-mapped IPv6 address is looked up as
+    /// the IPv4 address it carries).
+    pub fn lookup(&self, addr: IpAddr) -> Option<IpNet> {
+        let addr = match addr {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, IpAddr::V4),
+            v4 => v4,
+        };
+        let v6 = addr.is_ipv6();
+        self.lens.iter().filter(|(is6, _)| *is6 == v6).find_map(|&(is6, len)| {
+            let net = IpNet::new(addr, len).ok()?.trunc();
+            self.by_len.get(&(is6, len))?.contains(&net.network()).then_some(net)
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
 }
 
 /// Why a list line was refused.
@@ -50,8 +117,9 @@ impl PoolDomains {
         p
     }
 
-    /// Adds every domain of a list (one per line, `#` comments, blank lines ignored, an
-    /// optional leading `*.`). Returns the first bad line, after adding all good ones.
+    /// Adds every entry of a list (one per line, `#` comments, blank lines ignored): a domain
+    /// (an optional leading `*.`), an IP address or a CIDR range. Returns the first bad line,
+    /// after adding all good ones.
     pub fn add_list(&mut self, text: &str) -> Result<usize, BadLine> {
         let mut added = 0;
         let mut first_bad = None;
@@ -60,10 +128,8 @@ impl PoolDomains {
             if line.is_empty() {
                 continue;
             }
-            match normalise(line) {
-                Ok(d) => {
-                    added += usize::from(self.domains.insert(d));
-                }
+            match self.add_entry(line) {
+                Ok(new) => added += usize::from(new),
                 Err(reason) => {
                     first_bad.get_or_insert(BadLine { line: i + 1, reason });
                 }
@@ -75,12 +141,51 @@ impl PoolDomains {
         }
     }
 
+    /// Adds one entry: a domain, an address or a range (`ADDR/LEN`). `Ok(false)`: already there.
+    pub fn add_entry(&mut self, entry: &str) -> Result<bool, &'static str> {
+        if let Some(net) = parse_net(entry) {
+            return self.add_net(net);
+        }
+        let d = normalise(entry)?;
+        if self.domains.len() >= MAX_DOMAINS && !self.domains.contains(&d) {
+            return Err("more than 1000000 pool domains");
+        }
+        Ok(self.domains.insert(d))
+    }
+
+    /// Adds a pool address or range.
+    pub fn add_net(&mut self, net: IpNet) -> Result<bool, &'static str> {
+        if self.nets.len() >= MAX_NETS {
+            return Err("more than 1000000 pool addresses and ranges");
+        }
+        Ok(self.nets.insert(net))
+    }
+
+    /// Domains and networks together.
     pub fn len(&self) -> usize {
+        self.domains.len() + self.nets.len()
+    }
+
+    /// Domains alone.
+    pub fn domains(&self) -> usize {
         self.domains.len()
     }
 
+    /// Addresses and ranges alone.
+    pub fn nets(&self) -> usize {
+        self.nets.len()
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.domains.is_empty()
+        self.domains.is_empty() && self.nets.is_empty()
+    }
+
+    /// The listed address or range that holds `addr`, if any.
+    pub fn matches_addr(&self, addr: IpAddr) -> Option<IpNet> {
+        if self.nets.is_empty() {
+            return None;
+        }
+        self.nets.lookup(addr)
     }
 
     /// The list entry `name` falls under, if any. `name` may be in any case and may end with a
@@ -141,6 +246,11 @@ impl SharedPools {
         self.current.load().matches(name).map(str::to_owned)
     }
 
+    /// [`PoolDomains::matches_addr`] on the list in force.
+    pub fn matches_addr(&self, addr: IpAddr) -> Option<IpNet> {
+        self.current.load().matches_addr(addr)
+    }
+
     pub fn len(&self) -> usize {
         self.current.load().len()
     }
@@ -159,6 +269,14 @@ impl Default for SharedPools {
 
 fn is_host_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_'
+}
+
+/// An address (a network of one) or a CIDR range, as a list writes it.
+pub fn parse_net(entry: &str) -> Option<IpNet> {
+    if let Ok(addr) = entry.parse::<IpAddr>() {
+        return Some(IpNet::from(addr));
+    }
+    entry.parse::<IpNet>().ok()
 }
 
 /// One list entry as stored: lower case, no `*.`, no trailing dot, at least two labels.
@@ -219,5 +337,27 @@ mod tests {
         assert_eq!(p.matches("eu.pool.example.net"), Some("pool.example.net"));
         assert_eq!(p.matches("other.example.org"), Some("other.example.org"));
         assert_eq!(p.matches("example.net"), None);
+    }
+
+    #[test]
+    fn addresses_and_ranges_match_by_longest_prefix() {
+        let mut p = PoolDomains::default();
+        let n = p
+            .add_list("198.51.100.7\n203.0.113.0/24 # a pool's range\n203.0.113.128/25\n2001:db8::/32\n10.1.2.3/8\n")
+            .unwrap();
+        assert_eq!((n, p.nets(), p.domains()), (5, 5, 0));
+        let m = |a: &str| p.matches_addr(a.parse().unwrap()).map(|n| n.to_string());
+        assert_eq!(m("198.51.100.7").as_deref(), Some("198.51.100.7/32"));
+        assert_eq!(m("198.51.100.8"), None);
+        assert_eq!(m("203.0.113.9").as_deref(), Some("203.0.113.0/24"));
+        assert_eq!(m("203.0.113.200").as_deref(), Some("203.0.113.128/25"));
+        assert_eq!(m("2001:db8:1::5").as_deref(), Some("2001:db8::/32"));
+        assert_eq!(m("2001:db9::5"), None);
+        assert_eq!(m("::ffff:203.0.113.1").as_deref(), Some("203.0.113.0/24"));
+        // Host bits in a range are cleared, as a router would.
+        assert_eq!(m("10.200.0.1").as_deref(), Some("10.0.0.0/8"));
+        assert_eq!(p.add_list("198.51.100.7\n"), Ok(0), "a repeat adds nothing");
+        assert_eq!(p.add_list("203.0.113.0/33\n").map_err(|b| b.line), Err(1));
+        assert_eq!(PoolDomains::builtin().matches_addr("203.0.113.9".parse().unwrap()), None);
     }
 }

@@ -3,13 +3,19 @@
 //! entry's `watchlist_label` in its records.
 //!
 //! File format: one address per line, an optional label after the first run of whitespace
-//! (space or tab), `#` starts a comment line, blank lines are ignored. Example:
+//! (space or tab), `#` starts a comment line, blank lines are ignored. An entry without a label
+//! of its own carries the file's: the first `# label: TEXT` line, else the file's name without
+//! its extension (so the OFAC lists, one bare address per line, load as they are, each address
+//! labelled `sanctioned_addresses_XMR` and so on). Example:
 //!
 //! ```text
-//! # incident 2024-117
+//! # label: incident 2024-117
 //! 48edfHu7V9Z84YzzMa6f...   xmrig botnet (IR-117)
-//! 0x5a0b54d5dc17e0aadc383d2db43b0a0d3e029c4c known ethminer drop
+//! 0x5a0b54d5dc17e0aadc383d2db43b0a0d3e029c4c
 //! ```
+//!
+//! A JSON array of address strings, and MISP and STIX 2.1 files, are read by
+//! [`super::lists`] (see [`super::feeds`]) into the same table through [`Watchlist::insert`].
 //!
 //! Matching: the login is cut at the separators pools use between wallet, worker and options
 //! (`.`, `/`, `+`, `:`, `,`, `;`, `@`, whitespace) and each piece is looked up in a hash set, so
@@ -84,12 +90,85 @@ fn is_separator(c: char) -> bool {
     matches!(c, '.' | '/' | '+' | ':' | ',' | ';' | '@') || c.is_whitespace()
 }
 
+/// The label a file gives its unlabelled entries when it has no `# label:` line: its name
+/// without directories and extension.
+pub fn file_label(path: &Path) -> String {
+    path.file_stem()
+        .or_else(|| path.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// A label as kept: at most [`MAX_LABEL`] bytes, cut on a character boundary.
+fn capped(label: &str) -> String {
+    let mut end = label.len().min(MAX_LABEL);
+    while !label.is_char_boundary(end) {
+        end -= 1;
+    }
+    label.get(..end).unwrap_or_default().to_string()
+}
+
 impl Watchlist {
+    /// Reads a plain watchlist file; unlabelled entries carry its `# label:` or its name.
     pub fn load(path: &Path) -> Result<Watchlist, WatchlistError> {
         let text = std::fs::read(path).map_err(|e| WatchlistError { line: 0, reason: e.to_string() })?;
         let text = String::from_utf8(text)
             .map_err(|_| WatchlistError { line: 0, reason: "not UTF-8 text".into() })?;
-        text.parse()
+        Watchlist::parse_labelled(&text, &file_label(path))
+    }
+
+    /// A plain list's text: an entry without a label of its own gets the first `# label:`
+    /// line's text, else `default_label` (empty: no label).
+    pub fn parse_labelled(text: &str, default_label: &str) -> Result<Watchlist, WatchlistError> {
+        let file_label = text
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix('#'))
+            .find_map(|c| {
+                let c = c.trim_start();
+                let (key, rest) = c.split_at_checked(6)?;
+                key.eq_ignore_ascii_case("label:").then(|| rest.trim())
+            })
+            .filter(|l| !l.is_empty())
+            .unwrap_or(default_label);
+        let mut w = Watchlist::default();
+        for (i, raw) in text.lines().enumerate() {
+            let line_no = i + 1;
+            if raw.len() > MAX_LINE {
+                return Err(WatchlistError {
+                    line: line_no,
+                    reason: format!("longer than {MAX_LINE} bytes"),
+                });
+            }
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (addr, label) = match line.find(char::is_whitespace) {
+                Some(i) => (line.get(..i).unwrap_or(line), line.get(i..).unwrap_or("").trim()),
+                None => (line, ""),
+            };
+            let label = if label.is_empty() { file_label } else { label };
+            w.insert(addr, label).map_err(|reason| WatchlistError { line: line_no, reason })?;
+        }
+        Ok(w)
+    }
+
+    /// Adds one address with its label (cut to [`MAX_LABEL`] bytes); a repeated address takes
+    /// the later label. Refused: an address holding a login separator, an empty or overlong
+    /// one, or one past [`MAX_ENTRIES`].
+    pub fn insert(&mut self, addr: &str, label: &str) -> Result<(), String> {
+        if addr.is_empty() || addr.len() > MAX_LINE {
+            return Err(format!("an address must have 1 to {MAX_LINE} bytes"));
+        }
+        if addr.contains(is_separator) {
+            return Err(format!("{addr:?} is not a bare address (it holds a separator such as '.' or '+')"));
+        }
+        let key = normalise(addr);
+        if self.entries.len() >= MAX_ENTRIES && !self.entries.contains_key(key.as_ref()) {
+            return Err(format!("more than {MAX_ENTRIES} entries"));
+        }
+        self.entries.insert(key.into_owned(), capped(label));
+        Ok(())
     }
 
     pub fn len(&self) -> usize {
@@ -126,52 +205,12 @@ impl Watchlist {
     }
 }
 
+/// A plain list without a default label (entries carry their own, or a `# label:` line's).
 impl std::str::FromStr for Watchlist {
     type Err = WatchlistError;
 
     fn from_str(text: &str) -> Result<Watchlist, WatchlistError> {
-        let mut w = Watchlist::default();
-        for (i, raw) in text.lines().enumerate() {
-            let line_no = i + 1;
-            if raw.len() > MAX_LINE {
-                return Err(WatchlistError {
-                    line: line_no,
-                    reason: format!("longer than {MAX_LINE} bytes"),
-                });
-            }
-            let line = raw.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let (addr, label) = match line.find(char::is_whitespace) {
-                Some(i) => (line.get(..i).unwrap_or(line), line.get(i..).unwrap_or("").trim()),
-                None => (line, ""),
-            };
-            if addr.contains(is_separator) {
-                return Err(WatchlistError {
-                    line: line_no,
-                    reason: format!(
-                        "{addr:?} is not a bare address (it holds a separator such as '.' or '+')"
-                    ),
-                });
-            }
-            if w.entries.len() >= MAX_ENTRIES {
-                return Err(WatchlistError {
-                    line: line_no,
-                    reason: format!("more than {MAX_ENTRIES} entries"),
-                });
-            }
-            let mut label = label.to_string();
-            if label.len() > MAX_LABEL {
-                let mut end = MAX_LABEL;
-                while !label.is_char_boundary(end) {
-                    end -= 1;
-                }
-                label.truncate(end);
-            }
-            w.entries.insert(normalise(addr).into_owned(), label);
-        }
-        Ok(w)
+        Watchlist::parse_labelled(text, "")
     }
 }
 
@@ -242,5 +281,19 @@ mod tests {
         assert_eq!(e.line, 2);
         let w: Watchlist = format!("addr {}\n", "\u{e9}".repeat(MAX_LABEL)).parse().unwrap();
         assert!(w.lookup(Some("addr"), None).is_some_and(|l| l.len() <= MAX_LABEL));
+    }
+
+    #[test]
+    fn unlabelled_entries_carry_the_files_label_or_name() {
+        let text = format!("# sanctions\n#  Label:  OFAC SDN (XMR)\n{XMR}\n0xabc own label\n");
+        let w = Watchlist::parse_labelled(&text, "ignored").unwrap();
+        assert_eq!(w.lookup(Some(XMR), None), Some("OFAC SDN (XMR)"));
+        assert_eq!(w.lookup(Some("0xabc"), None), Some("own label"));
+        let w = Watchlist::parse_labelled(&format!("{XMR}\n"), "sanctioned_addresses_XMR").unwrap();
+        assert_eq!(w.lookup(Some(XMR), None), Some("sanctioned_addresses_XMR"));
+        assert_eq!(file_label(Path::new("/lists/sanctioned_addresses_XMR.txt")), "sanctioned_addresses_XMR");
+        assert_eq!(file_label(Path::new("wallets")), "wallets");
+        // A file named only by its label line still has no label without one.
+        assert_eq!(format!("{XMR}\n").parse::<Watchlist>().unwrap().lookup(Some(XMR), None), Some(""));
     }
 }

@@ -18,7 +18,9 @@
 //! `requestClientApplication` (agent), `cs1` worker, `cs2` wallet, `cs3` password, `cs4` algo,
 //! `cs5` methods (comma-separated), `cs6` confidence, `flexString1` coin, `flexNumber2=1` when a
 //! wire string was truncated, `cfp1` difficulty, `flexString2` (label `communityId`) the flow's
-//! Community ID. `mining_session` adds `flexNumber1` shares submitted, `cn1` jobs, `cn2` shares accepted,
+//! Community ID; on replay, the capture file the record came from (JSON and EVE `pcap_filename`)
+//! in `filePath` (the path as given after `-r`) and `fname` (its file name alone), the
+//! specification's file keys. `mining_session` adds `flexNumber1` shares submitted, `cn1` jobs, `cn2` shares accepted,
 //! `cn3` shares rejected, `cfp2` the estimated hash rate in hashes per second (the JSON
 //! contract's `hashrate`, present when it could be estimated), `in`/`out` (bytes from the miner /
 //! from the pool), `start`/`end` (ms), `reason` (end reason). `cnt` (baseEventCount: how many
@@ -195,8 +197,14 @@ pub fn format_with(ev: &Event, sensor: &str, watch: Option<&str>, out: &mut Vec<
     if let Some(agent) = f.agent.as_deref() {
         e.kv("requestClientApplication", agent);
     }
-    if let Some(label) = watch {
-        e.kv("msg", &format!("watchlisted wallet{}{label}", if label.is_empty() { "" } else { ": " }));
+    // `msg`: the watchlist's word and the encrypted session's evidence, the free text an
+    // analyst reads (the custom keys are all taken).
+    let watch_msg =
+        watch.map(|label| format!("watchlisted wallet{}{label}", if label.is_empty() { "" } else { ": " }));
+    let evidence = f.encrypted.as_ref().map(|x| format!("encrypted: {x}"));
+    let msg = [watch_msg, evidence].into_iter().flatten().collect::<Vec<_>>().join("; ");
+    if !msg.is_empty() {
+        e.kv("msg", &msg);
     }
     e.labelled("cs1", "stratumWorker", f.worker.as_deref());
     e.labelled("cs2", "wallet", f.wallet.as_deref());
@@ -207,6 +215,13 @@ pub fn format_with(ev: &Event, sensor: &str, watch: Option<&str>, out: &mut Vec<
     e.labelled("flexString1", "coin", f.coin);
     e.labelled("flexString2", COMMUNITY_ID_LABEL, ev.derived.community_id.as_deref());
     e.labelled_num("flexNumber2", "truncated", f.truncated.then_some(1));
+    if let Some(path) = ev.pcap_filename.as_deref().filter(|p| !p.is_empty()) {
+        e.kv("filePath", path);
+        let name = std::path::Path::new(path).file_name().map(|n| n.to_string_lossy());
+        if let Some(name) = name.filter(|n| !n.is_empty()) {
+            e.kv("fname", &name);
+        }
+    }
     if let Some(d) = f.difficulty.filter(|d| d.is_finite()) {
         e.kv("cfp1Label", "difficulty");
         e.num("cfp1", d);
@@ -262,6 +277,22 @@ pub fn format_stats(rec: &super::StatsRecord, sensor: &str, out: &mut Vec<u8>) {
 mod tests {
     use super::*;
     use crate::output::json::tests::{event, event4, EVENT4_COMMUNITY_ID};
+
+    #[test]
+    fn the_capture_file_is_file_path_and_fname() {
+        let mut ev = event4(EventKind::Mining, "w");
+        let cef = |ev: &Event| {
+            let mut buf = Vec::new();
+            format(ev, "s", &mut buf);
+            String::from_utf8(buf).unwrap()
+        };
+        assert!(!cef(&ev).contains("filePath") && !cef(&ev).contains("fname"));
+        ev.pcap_filename = Some("/data/a=b/day 1.pcap".into());
+        let s = cef(&ev);
+        assert!(s.contains(" filePath=/data/a\\=b/day 1.pcap fname=day 1.pcap"), "{s}");
+        ev.pcap_filename = Some("-".into());
+        assert!(cef(&ev).contains(" filePath=- fname=-"), "{}", cef(&ev));
+    }
 
     #[test]
     fn community_id_in_its_custom_key() {

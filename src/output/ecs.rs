@@ -45,7 +45,21 @@ struct Doc<'a> {
     tls: Option<Tls<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     threat: Option<Threat<'a>>,
+    /// On replay, the capture file the record came from, in `log.file.path` (the file "this
+    /// event came from"; JSON and EVE `pcap_filename`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log: Option<Log<'a>>,
     minewatch: Minewatch<'a>,
+}
+
+#[derive(Serialize)]
+struct Log<'a> {
+    file: LogFile<'a>,
+}
+
+#[derive(Serialize)]
+struct LogFile<'a> {
+    path: &'a str,
 }
 
 /// `related.*`: the values an analyst searches across every field at once.
@@ -137,17 +151,22 @@ struct Endpoint<'a> {
     port: u16,
     #[serde(skip_serializing_if = "Option::is_none")]
     bytes: Option<u64>,
+    /// Packets this end sent (ECS `source.packets`, `destination.packets`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    packets: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     domain: Option<&'a str>,
 }
 
 impl Endpoint<'_> {
-    fn of(addr: std::net::SocketAddr, bytes: Option<u64>, domain: Option<&str>) -> Endpoint<'_> {
+    /// `counts`: the bytes and packets this end sent, when the record carries them.
+    fn of(addr: std::net::SocketAddr, counts: Option<(u64, u64)>, domain: Option<&str>) -> Endpoint<'_> {
         Endpoint {
             address: addr.ip().to_string(),
             ip: addr.ip().to_string(),
             port: addr.port(),
-            bytes,
+            bytes: counts.map(|c| c.0),
+            packets: counts.map(|c| c.1),
             domain,
         }
     }
@@ -265,8 +284,12 @@ pub fn format_with(ev: &Event, sensor: &str, watch: Option<&str>, out: &mut Vec<
             name: format!("Cryptocurrency mining ({variant})"),
             category: "Crypto Currency Mining Activity Detected",
         }),
-        source: Some(Endpoint::of(ev.client, session.then_some(ev.bytes_toserver), None)),
-        destination: Some(Endpoint::of(ev.pool, session.then_some(ev.bytes_toclient), pool_host)),
+        source: Some(Endpoint::of(ev.client, session.then_some((ev.bytes_toserver, ev.pkts_toserver)), None)),
+        destination: Some(Endpoint::of(
+            ev.pool,
+            session.then_some((ev.bytes_toclient, ev.pkts_toclient)),
+            pool_host,
+        )),
         network: Some(Network {
             transport: "tcp",
             protocol,
@@ -292,6 +315,7 @@ pub fn format_with(ev: &Event, sensor: &str, watch: Option<&str>, out: &mut Vec<
                 matched: Matched { atomic, field, type_: "indicator_match_rule" },
             }],
         }),
+        log: ev.pcap_filename.as_deref().map(|path| Log { file: LogFile { path } }),
         minewatch: Minewatch {
             sensor,
             flow_id: Some(ev.flow_id),
@@ -342,6 +366,7 @@ pub fn format_stats(rec: &super::StatsRecord, sensor: &str, out: &mut Vec<u8>) {
         related: None,
         tls: None,
         threat: None,
+        log: None,
         minewatch: Minewatch {
             sensor,
             flow_id: None,
@@ -359,6 +384,19 @@ pub fn format_stats(rec: &super::StatsRecord, sensor: &str, out: &mut Vec<u8>) {
 mod tests {
     use super::*;
     use crate::output::json::tests::{event, event4, EVENT4_COMMUNITY_ID};
+
+    #[test]
+    fn the_capture_file_is_log_file_path() {
+        let mut ev = event4(EventKind::MiningSession, "w");
+        let doc = |ev: &Event| {
+            let mut buf = Vec::new();
+            format(ev, "edge-1", &mut buf);
+            serde_json::from_slice::<serde_json::Value>(&buf).unwrap()
+        };
+        assert!(doc(&ev).get("log").is_none(), "live capture: no file");
+        ev.pcap_filename = Some("captures/day 1.pcap".into());
+        assert_eq!(doc(&ev)["log"], serde_json::json!({"file": {"path": "captures/day 1.pcap"}}));
+    }
 
     #[test]
     fn network_community_id() {
@@ -390,6 +428,8 @@ mod tests {
         assert_eq!(v["event"]["kind"], "event");
         assert_eq!(v["event"]["reason"], "fin");
         assert_eq!(v["source"]["bytes"], 10);
+        assert_eq!(v["source"]["packets"], 3);
+        assert_eq!(v["destination"]["packets"], 4);
         assert_eq!(v["minewatch"]["stratum"]["shares_submitted"], 2);
         assert_eq!(v["event"]["duration"], 100_000_000_000_i64);
         assert_eq!(v["related"]["ip"], serde_json::json!(["10.0.0.5", "2001:db8::1"]));

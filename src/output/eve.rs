@@ -9,7 +9,7 @@
 //!   severity of the JSON contract) and the Stratum facts in `alert.metadata`, as lists of
 //!   strings, the shape Suricata gives a rule's metadata;
 //! - a `mining_session` record is `event_type: "flow"` with a `flow` object in Suricata's names
-//!   (`bytes_toserver`, `start`, `end`, `age`, `state`, `reason`, `alerted`);
+//!   (`pkts_toserver`, `bytes_toserver`, `start`, `end`, `age`, `state`, `reason`, `alerted`);
 //! - a `stats` record is `event_type: "stats"` with minewatch's counters under Suricata's nested
 //!   names (`stats.capture.kernel_packets`, `stats.decoder.pkts`, ...), those that mean the same.
 //!
@@ -72,6 +72,8 @@ struct Alert {
 
 #[derive(Serialize)]
 struct Flow {
+    pkts_toserver: u64,
+    pkts_toclient: u64,
     bytes_toserver: u64,
     bytes_toclient: u64,
     start: String,
@@ -99,6 +101,17 @@ fn metadata(ev: &Event, watch: Option<&str>) -> BTreeMap<&'static str, Vec<Strin
         let list = match v {
             serde_json::Value::Null => continue,
             serde_json::Value::String(s) => vec![s],
+            // An object (the encrypted session's evidence): one `key=value` string per field,
+            // nested objects by dotted key (`toserver.count=9`).
+            serde_json::Value::Object(o) => o
+                .into_iter()
+                .flat_map(|(k, v)| match v {
+                    serde_json::Value::Object(inner) => {
+                        inner.into_iter().map(|(k2, v2)| format!("{k}.{k2}={v2}")).collect::<Vec<_>>()
+                    }
+                    other => vec![format!("{k}={other}")],
+                })
+                .collect(),
             serde_json::Value::Array(a) => a
                 .into_iter()
                 .map(|x| match x {
@@ -145,6 +158,7 @@ const METADATA_KEYS: &[&str] = &[
     "reported_hashrate",
     "reconnect_to",
     "pool_message",
+    "encrypted",
     "truncated",
 ];
 
@@ -171,6 +185,8 @@ pub fn format_with(ev: &Event, sensor: &str, watch: Option<&str>, out: &mut Vec<
     let flow = if session {
         let reason = ev.end_reason.unwrap_or(EndReason::EndOfInput);
         Flow {
+            pkts_toserver: ev.pkts_toserver,
+            pkts_toclient: ev.pkts_toclient,
             bytes_toserver: ev.bytes_toserver,
             bytes_toclient: ev.bytes_toclient,
             start: eve_time(ev.first_seen),
@@ -189,6 +205,8 @@ pub fn format_with(ev: &Event, sensor: &str, watch: Option<&str>, out: &mut Vec<
         }
     } else {
         Flow {
+            pkts_toserver: ev.pkts_toserver,
+            pkts_toclient: ev.pkts_toclient,
             bytes_toserver: ev.bytes_toserver,
             bytes_toclient: ev.bytes_toclient,
             start: eve_time(ev.first_seen),
@@ -338,6 +356,7 @@ mod tests {
         assert_eq!(v["src_ip"], "10.0.0.5");
         assert_eq!(v["dest_port"], 3333);
         assert_eq!(v["flow"]["bytes_toserver"], 10);
+        assert_eq!(v["flow"]["pkts_toserver"], 3);
         assert!(v.get("stratum").is_none() && v.get("sensor").is_none() && v.get("confidence").is_none());
         let v = parse(&event(EventKind::Mining, "4Awallet"), Some("botnet"));
         assert_eq!(v["alert"]["severity"], SEVERITY_WATCHLISTED);
@@ -350,6 +369,10 @@ mod tests {
         assert_eq!(v["event_type"], "flow");
         assert_eq!(v["flow"]["bytes_toserver"], 10);
         assert_eq!(v["flow"]["bytes_toclient"], 20);
+        assert_eq!(
+            (v["flow"]["pkts_toserver"].as_u64(), v["flow"]["pkts_toclient"].as_u64()),
+            (Some(3), Some(4))
+        );
         assert_eq!(v["flow"]["state"], "closed");
         assert_eq!(v["flow"]["reason"], "timeout");
         assert_eq!(v["flow"]["age"], 100);

@@ -76,6 +76,10 @@ struct Record<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     bytes_toclient: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pkts_toserver: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pkts_toclient: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     end_reason: Option<&'static str>,
 }
 
@@ -126,6 +130,9 @@ pub(crate) struct Stratum<'a> {
     reconnect_to: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pool_message: Option<&'a str>,
+    /// The visible shape of an encrypted session (`suspected` Stratum V2): the evidence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    encrypted: Option<&'a crate::stratum::Encrypted>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     truncated: bool,
     #[serde(flatten)]
@@ -180,6 +187,7 @@ pub(crate) fn stratum(ev: &Event, with_counters: bool) -> Stratum<'_> {
         reported_hashrate: finite(f.reported_hashrate),
         reconnect_to: f.reconnect_to.as_deref(),
         pool_message: f.pool_message.as_deref(),
+        encrypted: f.encrypted.as_deref(),
         truncated: f.truncated,
         counters: with_counters.then(|| SessionCounters {
             jobs: f.jobs,
@@ -215,6 +223,8 @@ pub fn format_with(ev: &Event, sensor: &str, watch: Option<&str>, out: &mut Vec<
         last_seen: session.then(|| ev.last_seen.rfc3339()),
         bytes_toserver: session.then_some(ev.bytes_toserver),
         bytes_toclient: session.then_some(ev.bytes_toclient),
+        pkts_toserver: session.then_some(ev.pkts_toserver),
+        pkts_toclient: session.then_some(ev.pkts_toclient),
         end_reason: ev.end_reason.map(|r| r.as_str()),
     };
     write_json(&rec, out);
@@ -345,6 +355,8 @@ pub(crate) mod tests {
             last_seen: Ts::from_timeval(1_700_000_100, 0),
             bytes_toserver: 10,
             bytes_toclient: 20,
+            pkts_toserver: 3,
+            pkts_toclient: 4,
             end_reason: (kind == EventKind::MiningSession).then_some(EndReason::Fin),
             derived: Derived::default(),
             pcap_filename: None,
@@ -410,6 +422,8 @@ pub(crate) mod tests {
         assert_eq!(v["last_seen"], "2023-11-14T22:15:00.000000Z");
         assert_eq!(v["bytes_toserver"], 10);
         assert_eq!(v["bytes_toclient"], 20);
+        assert_eq!(v["pkts_toserver"], 3);
+        assert_eq!(v["pkts_toclient"], 4);
         assert_eq!(v["end_reason"], "fin");
         assert_eq!(v["severity"], 2);
         assert!(v.get("watchlist_label").is_none());

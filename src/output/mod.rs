@@ -16,6 +16,7 @@ pub mod redis;
 pub mod spool;
 pub mod suppress;
 pub mod syslog;
+pub mod tls;
 
 use std::fs::OpenOptions;
 use std::io::{self, BufWriter, Write};
@@ -33,6 +34,7 @@ use crate::verdict::{Event, EventKind};
 use net::{TcpOptions, TcpOut, UdpOut};
 use redis::{Mode, RedisLink, RedisTarget};
 use suppress::{Decision, Suppressor};
+use tls::{TlsLink, TlsTarget};
 
 /// A `stats` record: every counter, summed over the threads, and the kernel's capture drops.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -116,16 +118,18 @@ impl Format {
 pub enum SpecError {
     #[error("unknown format {0:?} (json, cef, ecs, eve)")]
     UnknownFormat(String),
-    #[error("unknown output scheme in {0:?} (syslog+udp://, syslog+tcp://, redis://)")]
+    #[error("unknown output scheme in {0:?} (syslog+udp://, syslog+tcp://, syslog+tls://, redis://)")]
     UnknownScheme(String),
     #[error("unknown record type {0:?} (mining, mining_session, stats)")]
     UnknownType(String),
-    #[error("unknown output option {0:?} (types=; redis:// also mode=, maxlen=)")]
+    #[error("unknown output option {0:?} (types=; redis:// also mode=, maxlen=, db=; syslog+tls:// also ca=, cert=, key=, name=)")]
     UnknownOption(String),
     #[error("unknown redis mode {0:?} (list, lpush, channel, stream)")]
     UnknownMode(String),
-    #[error("expected redis://HOST:PORT/KEY, got {0:?}")]
+    #[error("expected redis://[USER:PASSWORD@]HOST:PORT/KEY (user and password percent-encoded), got {0:?}")]
     NotRedis(String),
+    #[error("syslog+tls://: cert= and key= go together")]
+    HalfKeyPair,
     #[error("empty output path")]
     EmptyPath,
     #[error("expected HOST:PORT, got {0:?}")]
@@ -164,6 +168,8 @@ pub enum Target {
     SyslogUdp(String),
     /// `syslog+tcp://HOST:PORT`
     SyslogTcp(String),
+    /// `syslog+tls://HOST:PORT?ca=...` (RFC 5425)
+    SyslogTls(TlsTarget),
     /// `redis://HOST:PORT/KEY?mode=...`
     Redis(RedisTarget),
 }
@@ -237,8 +243,9 @@ impl std::fmt::Display for RecordTypes {
 }
 
 /// One `-o` argument: `[FORMAT:]TARGET[?types=T,...]`, where TARGET is `-` (standard output), a
-/// file path, `syslog+udp://HOST:PORT`, `syslog+tcp://HOST:PORT` or
-/// `redis://HOST:PORT/KEY[?mode=list|lpush|channel|stream]`. Without `FORMAT:` the `--format`
+/// file path, `syslog+udp://HOST:PORT`, `syslog+tcp://HOST:PORT`,
+/// `syslog+tls://HOST:PORT[?ca=FILE][&cert=FILE&key=FILE][&name=NAME]` (RFC 5425) or
+/// `redis://[USER:PASSWORD@]HOST:PORT/KEY[?mode=list|lpush|channel|stream][&db=N]`. Without `FORMAT:` the `--format`
 /// default applies, so `-o PATH` and `-o -` mean what they always did. A file whose name starts
 /// with a format name and a colon is written as `./json:name`. A `?` in a file name is kept unless
 /// what follows it is `types=...`.
@@ -258,6 +265,7 @@ impl OutputSpec {
             Target::File(p) => p.display().to_string(),
             Target::SyslogUdp(a) => format!("syslog+udp://{a}"),
             Target::SyslogTcp(a) => format!("syslog+tcp://{a}"),
+            Target::SyslogTls(t) => t.label(),
             Target::Redis(r) => r.label(),
         };
         let t = if self.types == RecordTypes::ALL {
@@ -295,6 +303,9 @@ impl FromStr for OutputSpec {
         let mut types = RecordTypes::ALL;
         let mut mode = None;
         let mut maxlen = None;
+        let mut db = 0;
+        let tls = rest.starts_with("syslog+tls://");
+        let (mut ca, mut cert, mut key, mut name) = (None, None, None, None);
         for kv in query.into_iter().flat_map(|q| q.split('&')) {
             match kv.split_once('=') {
                 Some(("types", v)) => types = v.parse()?,
@@ -309,6 +320,13 @@ impl FromStr for OutputSpec {
                 Some(("maxlen", v)) if rest.starts_with("redis://") => {
                     maxlen = Some(v.parse::<u64>().map_err(|_| SpecError::UnknownOption(kv.to_string()))?)
                 }
+                Some(("db", v)) if rest.starts_with("redis://") => {
+                    db = v.parse::<u32>().map_err(|_| SpecError::UnknownOption(kv.to_string()))?
+                }
+                Some(("ca", v)) if tls && !v.is_empty() => ca = Some(PathBuf::from(v)),
+                Some(("cert", v)) if tls && !v.is_empty() => cert = Some(PathBuf::from(v)),
+                Some(("key", v)) if tls && !v.is_empty() => key = Some(PathBuf::from(v)),
+                Some(("name", v)) if tls && !v.is_empty() => name = Some(v.to_string()),
                 _ => return Err(SpecError::UnknownOption(kv.to_string())),
             }
         }
@@ -318,17 +336,47 @@ impl FromStr for OutputSpec {
             Target::SyslogUdp(host_port(addr)?)
         } else if let Some(addr) = rest.strip_prefix("syslog+tcp://") {
             Target::SyslogTcp(host_port(addr)?)
+        } else if let Some(addr) = rest.strip_prefix("syslog+tls://") {
+            if cert.is_some() != key.is_some() {
+                return Err(SpecError::HalfKeyPair);
+            }
+            Target::SyslogTls(TlsTarget { addr: host_port(addr)?, ca, cert, key, name })
         } else if let Some(url) = rest.strip_prefix("redis://") {
-            let bad = || SpecError::NotRedis(rest.to_string());
-            let (addr, key) = url.split_once('/').ok_or_else(bad)?;
+            // A label, never the URL, goes into the message: it may hold a password.
+            let bad = || {
+                let shown = match url.split_once('@') {
+                    Some((_, after)) => format!("redis://***@{after}"),
+                    None => rest.to_string(),
+                };
+                SpecError::NotRedis(shown)
+            };
+            let (authority, key) = url.split_once('/').ok_or_else(bad)?;
             if key.is_empty() {
                 return Err(bad());
             }
+            // `USER:PASSWORD@` or `:PASSWORD@`, percent-encoded as in any URL.
+            let (userinfo, addr) = match authority.rsplit_once('@') {
+                Some((u, a)) => (Some(u), a),
+                None => (None, authority),
+            };
+            let decode =
+                |s: &str| percent_encoding::percent_decode_str(s).decode_utf8().map(|c| c.into_owned());
+            let (user, password) = match userinfo.map(|u| u.split_once(':')) {
+                None => (None, None),
+                Some(Some((u, p))) if !p.is_empty() => {
+                    let user = decode(u).map_err(|_| bad())?;
+                    (Some(user).filter(|u| !u.is_empty()), Some(decode(p).map_err(|_| bad())?))
+                }
+                Some(_) => return Err(bad()),
+            };
             Target::Redis(RedisTarget {
                 addr: host_port(addr)?,
                 key: key.to_string(),
                 mode: mode.unwrap_or(Mode::List),
                 maxlen: maxlen.unwrap_or(redis::STREAM_MAXLEN),
+                user,
+                password,
+                db,
             })
         } else if rest.contains("://") {
             return Err(SpecError::UnknownScheme(rest.to_string()));
@@ -528,6 +576,26 @@ impl Outputs {
                     let spool = opts.spool.as_ref().map(|d| (net::spool_dir(d, &name), opts.spool_max_bytes));
                     let t = TcpOptions { queue: opts.queue, spool, drain: opts.drain };
                     Transport::Tcp { out: TcpOut::prepare(addr, &t).map_err(err)?, syslog: true }
+                }
+                Target::SyslogTls(tt) => {
+                    let addr = resolve(&tt.addr).map_err(err)?;
+                    // The spool is named by the receiver's address alone: another CA file or
+                    // name for the same receiver keeps its records.
+                    let plain = Target::SyslogTls(TlsTarget {
+                        addr: tt.addr.clone(),
+                        ca: None,
+                        cert: None,
+                        key: None,
+                        name: None,
+                    });
+                    let name = OutputSpec { format: Some(format), target: plain, types: spec.types }.label();
+                    let spool = opts.spool.as_ref().map(|d| (net::spool_dir(d, &name), opts.spool_max_bytes));
+                    let t = TcpOptions { queue: opts.queue, spool, drain: opts.drain };
+                    let link = TlsLink::new(addr, tt, label.clone()).map_err(|e| err(io::Error::other(e)))?;
+                    Transport::Tcp {
+                        out: TcpOut::prepare_link(Box::new(link), "minewatch-syslog-tls", &t).map_err(err)?,
+                        syslog: true,
+                    }
                 }
                 Target::Redis(r) => {
                     let addr = resolve(&r.addr).map_err(err)?;
@@ -823,6 +891,34 @@ mod tests {
     }
 
     #[test]
+    fn syslog_tls_syntax() {
+        let p = |s: &str| s.parse::<OutputSpec>();
+        let s = p(
+            "cef:syslog+tls://logs.example:6514?ca=/etc/ca.pem&cert=/c.pem&key=/k.pem&name=siem&types=mining",
+        )
+        .unwrap();
+        let Target::SyslogTls(t) = &s.target else { panic!("{s:?}") };
+        assert_eq!(t.addr, "logs.example:6514");
+        assert_eq!(t.ca.as_deref(), Some(Path::new("/etc/ca.pem")));
+        assert_eq!(t.cert.as_deref(), Some(Path::new("/c.pem")));
+        assert_eq!(t.key.as_deref(), Some(Path::new("/k.pem")));
+        assert_eq!(t.name.as_deref(), Some("siem"));
+        assert_eq!(s.types, "mining".parse().unwrap());
+        assert_eq!(
+            s.label(),
+            "cef:syslog+tls://logs.example:6514?ca=/etc/ca.pem&cert=/c.pem&key=/k.pem&name=siem&types=mining"
+        );
+        let Target::SyslogTls(t) = p("syslog+tls://[::1]:6514").unwrap().target else { panic!() };
+        assert_eq!((t.ca, t.cert, t.key, t.name), (None, None, None, None));
+        assert_eq!(p("syslog+tls://h:1?cert=/c.pem"), Err(SpecError::HalfKeyPair));
+        assert_eq!(p("syslog+tls://h:1?key=/k.pem"), Err(SpecError::HalfKeyPair));
+        assert!(matches!(p("syslog+tls://h:1?ca="), Err(SpecError::UnknownOption(_))));
+        assert!(matches!(p("syslog+tcp://h:1?ca=/x"), Err(SpecError::UnknownOption(_))));
+        assert!(matches!(p("syslog+tls://h:1?mode=list"), Err(SpecError::UnknownOption(_))));
+        assert!(p("syslog+tls://nohost").is_err());
+    }
+
+    #[test]
     fn redis_and_types_syntax() {
         let p = |s: &str| s.parse::<OutputSpec>();
         let r = p("eve:redis://127.0.0.1:6379/suricata?mode=stream&types=mining").unwrap();
@@ -850,6 +946,27 @@ mod tests {
         assert!(p("redis://h/k").is_err());
         assert!(p("redis://h:1/k?mode=x").is_err());
         assert!(p("redis://h:1/k?maxlen=-1").is_err());
+        assert!(p("redis://h:1/k?db=x").is_err());
+    }
+
+    #[test]
+    fn redis_auth_and_db_syntax() {
+        let p = |s: &str| s.parse::<OutputSpec>();
+        let r = p("eve:redis://sensor:p%40ss%2Fw%3Ard@127.0.0.1:6379/alerts?db=3&types=mining").unwrap();
+        let Target::Redis(t) = &r.target else { panic!("{r:?}") };
+        assert_eq!((t.user.as_deref(), t.password.as_deref()), (Some("sensor"), Some("p@ss/w:rd")));
+        assert_eq!((t.addr.as_str(), t.key.as_str(), t.db), ("127.0.0.1:6379", "alerts", 3));
+        // The password shows nowhere: label (messages, metrics, spool names) and Debug.
+        assert_eq!(r.label(), "eve:redis://sensor:***@127.0.0.1:6379/alerts?mode=list&db=3&types=mining");
+        assert!(!format!("{r:?}").contains("p@ss"), "{r:?}");
+        let Target::Redis(t) = p("redis://:s3cret@h:1/k").unwrap().target else { panic!() };
+        assert_eq!((t.user, t.password.as_deref(), t.db), (None, Some("s3cret"), 0));
+        assert_eq!(p("redis://:s3cret@h:1/k").unwrap().label(), "redis://:***@h:1/k?mode=list");
+        // A user without a password, or an empty one, is refused, and the message hides it.
+        for bad in ["redis://sensor@h:1/k", "redis://sensor:@h:1/k", "redis://u:%ff@h:1/k"] {
+            let e = p(bad).unwrap_err().to_string();
+            assert!(e.contains("USER:PASSWORD@") && !e.contains("sensor") && !e.contains("%ff"), "{e}");
+        }
     }
 
     #[derive(Clone, Default)]

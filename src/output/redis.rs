@@ -1,7 +1,8 @@
 //! The Redis output, as Suricata has one: each record (the formatted line, no syslog header) is
 //! appended to a list (`RPUSH`, or `LPUSH` as Suricata's `list` mode), published on a channel
 //! (`PUBLISH`) or added to a stream (`XADD`), so that Logstash, Vector or a consumer of one's own
-//! takes alerts from a fleet of sensors.
+//! takes alerts from a fleet of sensors. `USER:PASSWORD@` in the URL logs in (`AUTH`) and `db=`
+//! selects a database (`SELECT`) on every connection.
 //!
 //! It is a [`Link`] of the stream outputs' sender thread ([`super::net`]): the same bounded queue,
 //! spool, reconnect with backoff, counters and drain as syslog over TCP. Unlike syslog, every
@@ -54,8 +55,8 @@ impl Mode {
     }
 }
 
-/// Where a Redis output sends: `redis://HOST:PORT/KEY?mode=...[&maxlen=N]`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// Where a Redis output sends: `redis://[USER:PASSWORD@]HOST:PORT/KEY?mode=...[&maxlen=N][&db=N]`.
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct RedisTarget {
     /// `HOST:PORT`, checked but not resolved.
     pub addr: String,
@@ -63,14 +64,36 @@ pub struct RedisTarget {
     pub mode: Mode,
     /// Stream mode: the approximate length `XADD` trims the stream to; 0 for no trimming.
     pub maxlen: u64,
+    /// `AUTH [USER] PASSWORD` on every connection: an ACL user (Redis 6 and later), or the
+    /// default user's `requirepass` when there is no user. Percent-decoded from the URL.
+    pub user: Option<String>,
+    pub password: Option<String>,
+    /// The database `SELECT`ed on every connection (0 by default, as Redis's own).
+    pub db: u32,
+}
+
+/// The password never shows: not in a label, a spool directory name, a metric or a `{:?}`.
+impl std::fmt::Debug for RedisTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.label())
+    }
 }
 
 impl RedisTarget {
-    /// The target as the user wrote it (without `types=`), for labels and spool names.
+    /// The target as the user wrote it (without `types=`), for labels and spool names; a
+    /// password is written `***`.
     pub fn label(&self) -> String {
-        let mut s = format!("redis://{}/{}?mode={}", self.addr, self.key, self.mode.as_str());
+        let auth = match (&self.user, &self.password) {
+            (Some(u), _) => format!("{u}:***@"),
+            (None, Some(_)) => ":***@".to_string(),
+            (None, None) => String::new(),
+        };
+        let mut s = format!("redis://{auth}{}/{}?mode={}", self.addr, self.key, self.mode.as_str());
         if self.mode == Mode::Stream && self.maxlen != STREAM_MAXLEN {
             s.push_str(&format!("&maxlen={}", self.maxlen));
+        }
+        if self.db != 0 {
+            s.push_str(&format!("&db={}", self.db));
         }
         s
     }
@@ -80,11 +103,14 @@ impl RedisTarget {
 pub struct RedisLink {
     addr: SocketAddr,
     target: RedisTarget,
+    /// The server's refusal said last on standard error (a wrong password, a database that
+    /// does not exist), so that a server that keeps refusing is one line, not one per attempt.
+    said: Option<String>,
 }
 
 impl RedisLink {
     pub fn new(addr: SocketAddr, target: RedisTarget) -> RedisLink {
-        RedisLink { addr, target }
+        RedisLink { addr, target, said: None }
     }
 }
 
@@ -96,9 +122,36 @@ struct RedisConn {
 
 impl Link for RedisLink {
     fn connect(&mut self) -> io::Result<Box<dyn Conn>> {
-        let client =
-            redis::Client::open((self.addr.ip().to_string(), self.addr.port())).map_err(io::Error::other)?;
-        let conn = client.get_connection_with_timeout(IO_TIMEOUT).map_err(io::Error::other)?;
+        let t = &self.target;
+        let info = redis::ConnectionInfo {
+            addr: redis::ConnectionAddr::Tcp(self.addr.ip().to_string(), self.addr.port()),
+            redis: redis::RedisConnectionInfo {
+                db: i64::from(t.db),
+                username: t.user.clone(),
+                password: t.password.clone(),
+                ..Default::default()
+            },
+        };
+        let client = redis::Client::open(info).map_err(io::Error::other)?;
+        // The crate sends AUTH and SELECT as it connects.
+        let conn = match client.get_connection_with_timeout(IO_TIMEOUT) {
+            Ok(c) => {
+                self.said = None;
+                c
+            }
+            Err(e) => {
+                // The server's answer (a wrong password, no such database) is said once; an
+                // unreachable server is only counted, as for every stream output.
+                if !e.is_io_error() && !e.is_timeout() && !e.is_connection_refusal() {
+                    let what = format!("Redis at {} refused the connection: {e}", self.addr);
+                    if self.said.as_deref() != Some(what.as_str()) {
+                        eprintln!("minewatch: {}: {what}; records are kept (queue or spool)", t.label());
+                        self.said = Some(what);
+                    }
+                }
+                return Err(io::Error::other(e));
+            }
+        };
         conn.set_write_timeout(Some(IO_TIMEOUT)).map_err(io::Error::other)?;
         conn.set_read_timeout(Some(IO_TIMEOUT)).map_err(io::Error::other)?;
         Ok(Box::new(RedisConn { conn, cmd: redis::Cmd::new(), target: self.target.clone() }))

@@ -191,6 +191,56 @@ pub struct SessionFacts {
     pub pool_host: Option<String>,
     /// What identified a session that shows no Stratum lines (TLS): see [`Clue`].
     pub clue: Option<Clue>,
+    /// What can be seen of an encrypted session (Stratum V2 after its Noise handshake): the
+    /// evidence an analyst judges a `suspected` alert by. Boxed: every session's facts carry
+    /// the field, few sessions fill it.
+    pub encrypted: Option<Box<Encrypted>>,
+}
+
+/// The visible shape of an encrypted session: its handshake's sizes and the data it carried
+/// each way since, as counts and size ranges (a few numbers, whatever the session's length).
+/// The frames themselves cannot be told apart (SV2 encrypts its frame headers too), so a push
+/// is a piece of in-order data as the reassembler handed it, which is a TCP segment unless
+/// segments were reordered or overlapped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Encrypted {
+    /// Bytes of the initiator's and the responder's handshake messages (64 and 234 for SV2).
+    pub handshake: [u32; 2],
+    /// From the miner (the initiator) and from the pool.
+    pub toserver: Pushes,
+    pub toclient: Pushes,
+}
+
+/// Data pushes one way: how many, their bytes, the smallest and the largest.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Pushes {
+    pub count: u64,
+    pub bytes: u64,
+    pub min: u32,
+    pub max: u32,
+}
+
+impl std::fmt::Display for Encrypted {
+    /// One line for the formats that carry text only (CEF's `msg`): `handshake 64/234 bytes;
+    /// to server 9 pushes, 718 bytes, 62-120; to client ...`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let [i, r] = self.handshake;
+        write!(f, "handshake {i}/{r} bytes")?;
+        for (way, p) in [("to server", &self.toserver), ("to client", &self.toclient)] {
+            write!(f, "; {way} {} pushes, {} bytes, {}-{}", p.count, p.bytes, p.min, p.max)?;
+        }
+        Ok(())
+    }
+}
+
+impl Pushes {
+    pub fn add(&mut self, len: usize) {
+        let n = u32::try_from(len).unwrap_or(u32::MAX);
+        self.min = if self.count == 0 { n } else { self.min.min(n) };
+        self.max = self.max.max(n);
+        self.count = self.count.saturating_add(1);
+        self.bytes = self.bytes.saturating_add(len as u64);
+    }
 }
 
 /// The indirect evidence behind a `tls` session: the alert's `stratum.clue`.
@@ -201,6 +251,10 @@ pub enum Clue {
     Sni,
     /// The server's address was given out in a DNS answer for a known pool domain.
     Dns,
+    /// The server's address is on a pool list (an address or range of `--pool-list`, or of a
+    /// MISP or STIX feed).
+    #[serde(rename = "pool-list")]
+    PoolList,
 }
 
 impl Clue {
@@ -208,6 +262,7 @@ impl Clue {
         match self {
             Clue::Sni => "sni",
             Clue::Dns => "dns",
+            Clue::PoolList => "pool-list",
         }
     }
 }

@@ -255,7 +255,7 @@ fn cap(s: &str, truncated: &mut Capper<'_>) -> String {
 
 /// The longest prefix of `s` within `max` bytes that ends on a char boundary, and whether
 /// anything was cut.
-fn capped(s: &str, max: usize) -> (&str, bool) {
+pub(crate) fn capped(s: &str, max: usize) -> (&str, bool) {
     if s.len() <= max {
         return (s, false);
     }

@@ -31,8 +31,8 @@ use minewatch::verdict::{EndReason, Event, EventKind};
 pub const LINKS: [LinkType; 6] = LinkType::ALL;
 
 /// The targets, by the names `fuzz/fuzz_targets/*.rs` and the seed directories use.
-pub const TARGETS: [&str; 6] =
-    ["decode", "reassembly", "session", "flow_table", "capture_file", "output_json"];
+pub const TARGETS: [&str; 7] =
+    ["decode", "reassembly", "session", "flow_table", "capture_file", "output_json", "intel_lists"];
 
 /// Runs `data` through the target named `name`; false if there is no such target.
 pub fn run(name: &str, data: &[u8]) -> bool {
@@ -43,6 +43,7 @@ pub fn run(name: &str, data: &[u8]) -> bool {
         "flow_table" => fuzz_flow_table(data),
         "capture_file" => fuzz_capture_file(data),
         "output_json" => fuzz_output_json(data),
+        "intel_lists" => fuzz_intel_lists(data),
         _ => return false,
     }
     true
@@ -501,6 +502,8 @@ pub fn fuzz_output_json(data: &[u8]) {
             last_seen: ts,
             bytes_toserver: n(2),
             bytes_toclient: n(3),
+            pkts_toserver: n(4),
+            pkts_toclient: n(5),
             end_reason: end,
             derived: Default::default(),
             pcap_filename: None,
@@ -601,5 +604,69 @@ pub fn seeds(dir: &Path) -> Vec<(&'static str, Vec<u8>)> {
     let mut esc = "a\"b\\c\n\r\t\u{2028}\u{2029}\u{0}\u{7f}\u{fffd}\u{1F600}".as_bytes().to_vec();
     esc.extend_from_slice(b"\xff</script>\xff\xc3\x28\xed\xa0\x80");
     out.push(("output_json", esc));
+    // List and intelligence files: the MISP and STIX fixtures of tests/intel/ (next to pcaps/),
+    // a plain list with labels, ranges and a bad line.
+    let intel = dir.parent().map(|p| p.join("tests/intel"));
+    let mut fixtures: Vec<_> = intel
+        .and_then(|d| std::fs::read_dir(d).ok())
+        .map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    fixtures.sort();
+    for path in fixtures {
+        if let Ok(bytes) = std::fs::read(&path) {
+            out.push(("intel_lists", bytes));
+        }
+    }
+    out.push(("intel_lists", b"# label: case 7\n48edfHu7V9Z84YzzMa6f own label\n203.0.113.0/24\n2001:db8::/32\npool.example.net\nbad.one+x\n".to_vec()));
+    out.push((
+        "intel_lists",
+        b"[\"49HqitRzdnhYjgTEAhgGpCfsjdTeMbUTU6cyR4JV1R7k2Eej9rGT8JpFiYDa\", \"198.51.100.7\"]".to_vec(),
+    ));
     out
+}
+
+/// The bytes are a list file (as text, invalid UTF-8 replaced): read as every format (plain
+/// watchlist and pool list, JSON list, MISP, STIX) as the loaders do, then looked up. Checks:
+/// no panic, a feed within its entry bound, every label kept within its bound.
+pub fn fuzz_intel_lists(data: &[u8]) {
+    use minewatch::intel::feeds::{self, Format, Hint};
+    use minewatch::intel::watchlist::MAX_LABEL;
+    use minewatch::intel::{PoolDomains, Watchlist};
+
+    let text = String::from_utf8_lossy(data);
+    let mut pools = PoolDomains::default();
+    let _ = pools.add_list(&text);
+    let mut watch = Watchlist::parse_labelled(&text, "seed").unwrap_or_default();
+    if let Ok(list) = feeds::json_list(&text) {
+        for v in &list {
+            let _ = pools.add_entry(v);
+            let _ = watch.insert(v, "seed");
+        }
+    }
+    for hint in [None, Some(Hint::Misp), Some(Hint::Stix)] {
+        let format = feeds::detect(&text, hint);
+        let Ok(feed) = feeds::parse(format, &text) else { continue };
+        assert!(feed.wallets.len() + feed.pools.len() <= feeds::MAX_ENTRIES);
+        if matches!(format, Format::Plain | Format::JsonList) {
+            assert_eq!(feed, feeds::Feed::default(), "a plain format gives no feed");
+        }
+        for p in &feed.pools {
+            let _ = pools.add_entry(p);
+        }
+        for (w, label) in &feed.wallets {
+            if watch.insert(w, label.as_deref().unwrap_or("seed")).is_ok() {
+                let got = watch.lookup(Some(w), None);
+                assert!(got.is_some_and(|l| l.len() <= MAX_LABEL), "{w:?} inserted but {got:?}");
+            }
+        }
+    }
+    for addr in ["203.0.113.9", "2001:db8::1", "::ffff:10.0.0.1", "0.0.0.0"] {
+        if let Ok(a) = addr.parse() {
+            let _ = pools.matches_addr(a);
+        }
+    }
+    for name in text.split_whitespace().take(64) {
+        let _ = pools.matches(name);
+        let _ = watch.lookup(Some(name), None);
+    }
 }

@@ -34,6 +34,8 @@ fn event(n: u64) -> Event {
         last_seen: Ts(0),
         bytes_toserver: 0,
         bytes_toclient: 0,
+        pkts_toserver: 0,
+        pkts_toclient: 0,
         end_reason: None,
         derived: Default::default(),
         pcap_filename: None,

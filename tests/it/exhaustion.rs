@@ -236,6 +236,8 @@ fn a_million_hosts_fill_the_host_table_and_are_refused() {
             last_seen: Ts(0),
             bytes_toserver: 0,
             bytes_toclient: 0,
+            pkts_toserver: 0,
+            pkts_toclient: 0,
             end_reason: None,
             derived: Default::default(),
             pcap_filename: None,

@@ -98,6 +98,8 @@ fn event(w: &Wire) -> Event {
         last_seen: Ts::from_timeval(1_700_000_060, 0),
         bytes_toserver: 10,
         bytes_toclient: 20,
+        pkts_toserver: 3,
+        pkts_toclient: 4,
         end_reason: w.session.then_some(EndReason::Rst),
         derived: Default::default(),
         pcap_filename: None,

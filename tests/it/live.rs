@@ -1323,6 +1323,99 @@ fn no_seccomp_leaves_the_system_call_filter_out_and_still_drops_every_capability
     assert_eq!(code, Some(0), "{}", err.rest().join("\n"));
 }
 
+/// The Stratum V2 reference crates' pool and miner: testkit's `sv2pair` example, beside the
+/// binary under test (`cargo test --workspace --all-targets`, as scripts/test.sh runs, builds
+/// it; `cargo build -p testkit --example sv2pair` alone does too).
+fn sv2pair_bin() -> Option<PathBuf> {
+    let p = Path::new(util::bin()).parent()?.join("examples/sv2pair");
+    p.is_file().then_some(p)
+}
+
+#[test]
+fn live_stratum_v2_of_the_reference_crates_encrypted_and_plain_with_two_workers() {
+    const TEST: &str = "live stratum v2";
+    let Some(sv2pair) = sv2pair_bin() else {
+        skipped(TEST, "testkit's sv2pair example is not built (cargo build -p testkit --example sv2pair)");
+        return;
+    };
+    let Some(mut lab) = lab_or_skip(TEST, &["ip"]) else { return };
+    let bin = sv2pair.to_str().unwrap_or_default().to_string();
+    let (mw, mut out, mut err) =
+        start_minewatch(&mut lab, &["-f", "tcp", "--workers", "2", "--stats-interval", "0"]);
+    let shares = 4u32;
+    // The encrypted pool on SV2's port, the plain one beside it.
+    let runs = [(34254u16, false), (34255u16, true)];
+    for (port, plain) in runs {
+        let addr = format!("{POOL_IP}:{port}");
+        let mut args = vec![bin.as_str(), "pool", addr.as_str()];
+        if plain {
+            args.push("--plain");
+        }
+        let mut cmd = lab.exec(&lab.ns_pool, &args);
+        cmd.stdout(Stdio::piped());
+        let pool = lab.spawn(cmd);
+        let mut pool_out = Lines::new(lab.children[pool].stdout.take().expect("pool stdout"));
+        pool_out.wait_for("listening").expect("the SV2 pool did not start");
+    }
+    for (port, plain) in runs {
+        let addr = format!("{POOL_IP}:{port}");
+        let n = shares.to_string();
+        let mut args = vec![
+            bin.as_str(),
+            "miner",
+            addr.as_str(),
+            "--shares",
+            &n,
+            "--interval-ms",
+            "100",
+            "--user",
+            LOGIN,
+        ];
+        if plain {
+            args.push("--plain");
+        }
+        let miner = lab.exec(&lab.ns_miner, &args).output().expect("run the SV2 miner");
+        assert!(
+            miner.status.success()
+                && String::from_utf8_lossy(&miner.stdout).contains(&format!("accepted {shares}")),
+            "the SV2 miner failed: {}{}",
+            String::from_utf8_lossy(&miner.stdout),
+            String::from_utf8_lossy(&miner.stderr)
+        );
+    }
+    out.wait_for("\"login\":\"bc1qlivetestwallet").expect("no alert for the plain session");
+    sigterm(&lab.children[mw]);
+    let code = wait_exit(&mut lab.children[mw]);
+    let stderr = err.rest().join("\n");
+    assert_eq!(code, Some(0), "minewatch exit status\n{stderr}");
+    let lines = out.rest();
+    let recs = records(&lines);
+    let of = |t: &str, port: u16| -> Vec<&Value> {
+        recs.iter().filter(|r| r["event_type"] == t && r["dest_port"] == port).collect()
+    };
+    for (port, plain) in runs {
+        let (a, s) = (of("mining", port), of("mining_session", port));
+        assert_eq!((a.len(), s.len()), (1, 1), "port {port}: {lines:#?}");
+        let (a, s) = (a[0], s[0]);
+        assert_eq!((a["src_ip"].as_str(), a["dest_ip"].as_str()), (Some(MINER_IP), Some(POOL_IP)), "{a}");
+        assert_eq!(a["stratum"]["variant"], "stratum-v2", "{a}");
+        if plain {
+            assert_eq!(a["stratum"]["login"], LOGIN, "{a}");
+            assert_eq!(a["stratum"]["agent"], "SRI/sv2pair-cpu/codec_sv2-7.0.0", "{a}");
+            assert_eq!(s["confidence"], "confirmed", "{s}");
+            assert_eq!(s["stratum"]["shares_submitted"], shares, "{s}");
+            assert_eq!(s["stratum"]["shares_accepted"], shares, "{s}");
+        } else {
+            assert_eq!(a["confidence"], "suspected", "{a}");
+            assert!(a["stratum"]["login"].is_null(), "{a}");
+            let e = &s["stratum"]["encrypted"];
+            assert_eq!(e["handshake"], serde_json::json!([64, 234]), "{s}");
+            // SetupConnection, OpenStandardMiningChannel and the shares, at least.
+            assert!(e["toserver"]["count"].as_u64() >= Some(2 + u64::from(shares)), "{s}");
+        }
+    }
+}
+
 /// Live capture writes the report and the exports at SIGHUP, while it runs, and again at exit;
 /// the files were opened before the privilege drop, so the unprivileged sensor can write them
 /// in a directory only root may write to.

@@ -203,8 +203,10 @@ fn bad_types_and_redis_options_are_usage_errors() {
         ("json:a.json?types=mining,alerts", "unknown record type \"alerts\" (mining, mining_session, stats)"),
         ("syslog+tcp://h:1?types=", "unknown record type \"\""),
         ("redis://127.0.0.1:6379/k?mode=queue", "unknown redis mode \"queue\""),
-        ("redis://127.0.0.1:6379/k?db=2", "unknown output option \"db=2\""),
-        ("redis://127.0.0.1:6379", "expected redis://HOST:PORT/KEY"),
+        ("redis://127.0.0.1:6379/k?db=x", "unknown output option \"db=x\""),
+        ("redis://127.0.0.1:6379", "expected redis://[USER:PASSWORD@]HOST:PORT/KEY"),
+        ("syslog+tls://h:6514?cert=/c.pem", "cert= and key= go together"),
+        ("syslog+tls://h:6514?mode=list", "unknown output option \"mode=list\""),
         ("syslog+udp://h:1?mode=list", "unknown output option \"mode=list\""),
     ] {
         let out = util::run(&["-r", "x.pcap", "-o", bad], None);

@@ -34,6 +34,10 @@ struct Server {
     dir: PathBuf,
     port: u16,
     child: Option<Child>,
+    /// More arguments for redis-server (`--requirepass`, `--user`).
+    args: Vec<String>,
+    /// The user and password the test itself logs in with, when the server wants one.
+    login: Option<(String, String)>,
 }
 
 impl Server {
@@ -46,6 +50,7 @@ impl Server {
             .args(["--appendonly", "yes", "--appendfsync", "always", "--daemonize", "no"])
             .arg("--dir")
             .arg(&self.dir)
+            .args(&self.args)
             .stdin(Stdio::null())
             .stdout(log.try_clone().map_err(|e| e.to_string())?)
             .stderr(log)
@@ -83,7 +88,21 @@ impl Server {
     }
 
     fn conn(&self) -> redis::RedisResult<redis::Connection> {
-        redis::Client::open(("127.0.0.1", self.port))?.get_connection_with_timeout(Duration::from_secs(5))
+        self.conn_db(0)
+    }
+
+    /// A connection to database `db`, logged in when the server wants it.
+    fn conn_db(&self, db: i64) -> redis::RedisResult<redis::Connection> {
+        let info = redis::ConnectionInfo {
+            addr: redis::ConnectionAddr::Tcp("127.0.0.1".into(), self.port),
+            redis: redis::RedisConnectionInfo {
+                db,
+                username: self.login.as_ref().map(|l| l.0.clone()),
+                password: self.login.as_ref().map(|l| l.1.clone()),
+                ..Default::default()
+            },
+        };
+        redis::Client::open(info)?.get_connection_with_timeout(Duration::from_secs(5))
     }
 
     fn log(&self) -> String {
@@ -120,13 +139,25 @@ impl Drop for Server {
 /// A started server in a temporary directory, or `None` (the test is skipped) when there is
 /// none to start.
 fn server(tmp: &Path) -> Option<Server> {
+    server_with(tmp, &[], None)
+}
+
+/// [`server`] with more arguments for redis-server, and the login the test uses.
+fn server_with(tmp: &Path, args: &[&str], login: Option<(&str, &str)>) -> Option<Server> {
     let Some(bin) = redis_server() else {
         eprintln!(
             "SKIPPED: redis-server is not installed (scripts/lib.sh installs the redis-server package)"
         );
         return None;
     };
-    let mut s = Server { bin, dir: tmp.to_path_buf(), port: free_port(), child: None };
+    let mut s = Server {
+        bin,
+        dir: tmp.to_path_buf(),
+        port: free_port(),
+        child: None,
+        args: args.iter().map(|a| a.to_string()).collect(),
+        login: login.map(|(u, p)| (u.to_string(), p.to_string())),
+    };
     if let Err(e) = s.start() {
         eprintln!("SKIPPED: redis-server cannot be started here: {e}");
         return None;
@@ -298,4 +329,55 @@ fn every_record_arrives_exactly_once_across_a_server_restart() {
     assert!(stats["stats"]["output_connect_failures"].as_u64().unwrap() >= 1, "{stats}");
     assert_eq!(stats["stats"]["output_queue_dropped"], 0);
     srv.stop();
+}
+
+/// AUTH and SELECT: a server that requires a password (`--requirepass`) and has an ACL user
+/// whose password holds URL-special characters. An ACL user (percent-encoded in the URL) writing
+/// to database 3, and the default user with the password alone, each get every record once; the
+/// key is in database 3 and not in 0. A wrong password is one line on standard error, and no
+/// record reaches the server.
+#[test]
+fn auth_with_a_user_or_a_password_and_a_database() {
+    let tmp = tempfile::tempdir().unwrap();
+    let acl = "sensor on >p@ss/w:rd ~mw-* +@all";
+    let Some(srv) =
+        server_with(tmp.path(), &["--requirepass", "s3cret", "--user", acl], Some(("default", "s3cret")))
+    else {
+        return;
+    };
+    let pcap = tmp.path().join("many.pcap");
+    std::fs::write(&pcap, capture(0..10, true)).unwrap();
+    let truth = tmp.path().join("truth.json");
+    let p = srv.port;
+    let out = replay(
+        &pcap,
+        &[
+            format!("json:{}", truth.display()),
+            format!("json:redis://sensor:p%40ss%2Fw%3Ard@127.0.0.1:{p}/mw-acl?db=3"),
+            format!("json:redis://:s3cret@127.0.0.1:{p}/mw-legacy"),
+        ],
+    );
+    assert_eq!(out.code(), Some(0), "{}", out.describe());
+    assert!(out.stderr.is_empty(), "{}", out.describe());
+    let want = records(&truth);
+    check_truth(&want, 10);
+    let in_db = |db: i64, key: &str| -> Vec<String> {
+        redis::cmd("LRANGE").arg(key).arg(0).arg(-1).query(&mut srv.conn_db(db).unwrap()).unwrap()
+    };
+    assert_eq!(in_db(3, "mw-acl"), want, "the ACL user's records, in database 3");
+    assert!(in_db(0, "mw-acl").is_empty(), "database 0 has no mw-acl");
+    assert_eq!(in_db(0, "mw-legacy"), want, "the default user's records");
+
+    // A wrong password: one line, and nothing written.
+    let wrong = format!("json:redis://sensor:wrong@127.0.0.1:{p}/mw-wrong");
+    let out = util::run(
+        &["-q", "--workers", "1", "--drain-timeout", "2s", "-r", &pcap.display().to_string(), "-o", &wrong],
+        None,
+    );
+    assert_eq!(out.code(), Some(0), "{}", out.describe());
+    let lines = out.stderr_lines();
+    assert_eq!(lines.len(), 1, "{}", out.describe());
+    assert!(lines[0].contains("redis://sensor:***@") && lines[0].contains("refused"), "{}", lines[0]);
+    assert!(!out.stderr.contains("wrong"), "the password shows: {}", out.stderr);
+    assert!(in_db(0, "mw-wrong").is_empty());
 }

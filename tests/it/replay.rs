@@ -243,3 +243,48 @@ fn every_record_names_the_capture_it_came_from() {
         assert_eq!(seen.len(), files.len(), "{format}: {seen:?}");
     }
 }
+
+/// ECS and CEF name the capture file too: ECS `log.file.path`, CEF `filePath` (as given) and
+/// `fname` (its file name), each record the file its session came from (its flow id is in that
+/// file's own replay), with several files after one another.
+#[test]
+fn ecs_and_cef_name_the_capture_too() {
+    let files = ["sv1-cpuminer.pcap", "cryptonote-xmrig.pcap"];
+    let paths: Vec<String> =
+        files.iter().map(|f| util::pcaps_dir().join(f).to_string_lossy().into_owned()).collect();
+    let run = |format: &str, inputs: &[String]| {
+        let mut args = vec!["-q".to_string(), "--format".to_string(), format.to_string()];
+        for p in inputs {
+            args.extend(["-r".to_string(), p.clone()]);
+        }
+        let out = util::run(&args, None);
+        assert_eq!(out.code(), Some(0), "{}", out.describe());
+        out.stdout
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for line in run("ecs", &paths).lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("JSON");
+        let file = v["log"]["file"]["path"].as_str().unwrap_or_else(|| panic!("no log.file.path: {line}"));
+        assert!(paths.iter().any(|p| p == file), "{file} is not an input: {line}");
+        let own = run("ecs", &[file.to_string()]);
+        assert!(own.contains(&format!("\"flow_id\":{}", v["minewatch"]["flow_id"])), "{file}: {line}");
+        seen.insert(file.to_string());
+    }
+    assert_eq!(seen.len(), files.len(), "ecs: {seen:?}");
+    seen.clear();
+    for line in run("cef", &paths).lines() {
+        let key = |k: &str| {
+            let i = line.find(&format!(" {k}=")).unwrap_or_else(|| panic!("no {k}: {line}"));
+            let rest = &line[i + k.len() + 2..];
+            // The value runs to the next key (` word=`); these paths hold no space or `=`.
+            rest.split(' ').next().unwrap_or("").to_string()
+        };
+        let (path, name) = (key("filePath"), key("fname"));
+        assert!(paths.contains(&path), "{path} is not an input: {line}");
+        assert!(path.ends_with(&format!("/{name}")) && files.contains(&name.as_str()), "{line}");
+        let own = run("cef", std::slice::from_ref(&path));
+        assert!(own.contains(&format!(" externalId={} ", key("externalId"))), "{path}: {line}");
+        seen.insert(path);
+    }
+    assert_eq!(seen.len(), files.len(), "cef: {seen:?}");
+}

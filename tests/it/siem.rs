@@ -303,6 +303,8 @@ const DICTIONARY: &[&str] = &[
     "dvchost",
     "end",
     "externalId",
+    "filePath",
+    "fname",
     "in",
     "msg",
     "out",

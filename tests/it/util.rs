@@ -645,17 +645,27 @@ pub fn contract_violations(v: &Value) -> Vec<String> {
     if !(st["pool_host"].is_null() || st["pool_host"].is_string()) {
         out.push(format!("`stratum.pool_host` must be a string when present: {}", st["pool_host"]));
     }
-    if !(st["clue"].is_null() || st["clue"] == "sni" || st["clue"] == "dns") {
-        out.push(format!("`stratum.clue` must be \"sni\" or \"dns\" when present: {}", st["clue"]));
+    if !(st["clue"].is_null() || st["clue"] == "sni" || st["clue"] == "dns" || st["clue"] == "pool-list") {
+        out.push(format!(
+            "`stratum.clue` must be \"sni\", \"dns\" or \"pool-list\" when present: {}",
+            st["clue"]
+        ));
     }
-    if st["variant"] == "tls" && (st["clue"].is_null() || st["pool_host"].is_null()) {
-        out.push("a `tls` record must name its `stratum.clue` and `stratum.pool_host`".to_string());
+    // A TLS session found by its server's address on a pool list has a pool host only when
+    // the ClientHello named a server.
+    if st["variant"] == "tls"
+        && (st["clue"].is_null() || (st["pool_host"].is_null() && st["clue"] != "pool-list"))
+    {
+        out.push(
+            "a `tls` record must name its `stratum.clue` and (but for clue pool-list) `stratum.pool_host`"
+                .to_string(),
+        );
     }
     if !st["methods"].is_array() {
         out.push(format!("`stratum.methods` must be an array: {}", st["methods"]));
     }
     if session {
-        for field in ["bytes_toserver", "bytes_toclient"] {
+        for field in ["bytes_toserver", "bytes_toclient", "pkts_toserver", "pkts_toclient"] {
             if !v[field].is_u64() {
                 out.push(format!("`{field}` must be a count: {}", v[field]));
             }
@@ -1030,6 +1040,8 @@ c.pcapng\tmining\tcryptonote\t2001:0db8::0001\t5555\t2001:db8::2\t443\t\tno logi
             v["last_seen"] = "2024-05-01T12:05:00.000000Z".into();
             v["bytes_toserver"] = 10.into();
             v["bytes_toclient"] = 20.into();
+            v["pkts_toserver"] = 3.into();
+            v["pkts_toclient"] = 4.into();
             v["stratum"]["jobs"] = 2.into();
             v["stratum"]["shares_submitted"] = 3.into();
             v["stratum"]["shares_accepted"] = 3.into();

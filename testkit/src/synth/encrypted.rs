@@ -22,7 +22,7 @@ use minewatch::time::Ts;
 
 /// A TLS 1.3-style ClientHello record: SNI and ALPN only when given (XMRig sends neither).
 /// The one ClientHello builder of the synthetic captures.
-pub(super) fn hello(rng: &mut Rng, sni: Option<&str>, alpn: &[&str]) -> Vec<u8> {
+pub fn hello(rng: &mut Rng, sni: Option<&str>, alpn: &[&str]) -> Vec<u8> {
     let mut body = hello_start(rng);
     let suites: [u16; 5] = [0x1302, 0x1303, 0x1301, 0xc02c, 0xc030];
     body.extend_from_slice(&((suites.len() * 2) as u16).to_be_bytes());

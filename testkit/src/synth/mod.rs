@@ -29,6 +29,7 @@ pub mod frame;
 pub mod msg;
 pub mod pcap;
 pub mod scenarios;
+mod sv2;
 pub mod tcp;
 
 pub use frame::{Framer, Ipv6Ext, Link, TcpFlags, TcpSeg};

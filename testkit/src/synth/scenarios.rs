@@ -1063,6 +1063,8 @@ pub fn all() -> &'static [Scenario] {
         code("neg-http-get-pool-api.pcap", super::encrypted::neg_http_get_pool_api),
         code("sv2-handshake.pcap", super::encrypted::sv2_handshake),
         code("neg-binary-3336.pcap", super::encrypted::neg_binary_3336),
+        code("sv2-sri-noise.pcap", super::sv2::sri_noise),
+        code("sv2-sri-plain.pcap", super::sv2::sri_plain),
     ];
     ALL
 }
