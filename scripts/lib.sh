@@ -130,23 +130,6 @@ ensure_package_tools() {
     ensure_test_tool groff groff-base tests/it/package.rs
 }
 
-# The stix2 Python library (PyPI, pinned): tests/it/intel.rs has it write a STIX 2.1 bundle,
-# as a real producer would, for minewatch to read. Not fatal: without it that test says SKIPPED.
-STIX2_VERSION=3.0.2
-ensure_python_stix2() {
-    have python3 || return 0
-    if python3 -c 'import stix2' >/dev/null 2>&1; then
-        return 0
-    fi
-    say "installing stix2 $STIX2_VERSION from PyPI (for tests/it/intel.rs)"
-    if ! python3 -m pip --version >/dev/null 2>&1; then
-        ensure_test_tool pip3 python3-pip tests/it/intel.rs
-    fi
-    python3 -m pip install --quiet "stix2==$STIX2_VERSION" </dev/null >&2 ||
-        python3 -m pip install --quiet --break-system-packages "stix2==$STIX2_VERSION" </dev/null >&2 ||
-        say "warning: could not install stix2; the STIX producer test in tests/it/intel.rs will say SKIPPED"
-}
-
 # Makes sure cargo is on PATH (picking up a rustup install in the default place), or explains how
 # to get it.
 ensure_cargo() {
@@ -199,9 +182,9 @@ ensure_redis() { ensure_test_tool redis-server redis-server tests/it/redis.rs; }
 # searches the DOM it renders.
 ensure_chromium() { ensure_test_tool chromium chromium tests/it/report.rs; }
 
-# The Python libraries tests/it/report.rs checks the exports with, from PyPI at pinned versions:
-# stix2 (parses the STIX 2.1 bundle), stix2-patterns (validates each indicator pattern) and pymisp
-# (loads the MISP event). Installed into a virtual environment in target/pytools, since Debian's
+# The Python libraries the tests use, from PyPI at pinned versions: stix2 (tests/it/report.rs
+# parses the STIX 2.1 bundle with it, tests/it/intel.rs has it write one as a real producer would),
+# stix2-patterns (validates each indicator pattern) and pymisp (loads the MISP event). Installed into a virtual environment in target/pytools, since Debian's
 # Python refuses pip installs into the system (PEP 668); python3-venv makes it. Not fatal: without
 # them, those checks say SKIPPED.
 REPORT_PY_PACKAGES=(stix2==3.0.2 stix2-patterns==2.1.2 pymisp==2.5.34.4)

@@ -21,7 +21,6 @@ ensure_chromium
 ensure_report_python
 ensure_cargo
 ensure_package_tools
-ensure_python_stix2
 
 locked=()
 if [ -n "$(locked_flag)" ]; then

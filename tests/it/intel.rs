@@ -327,21 +327,14 @@ with open(out, "w") as f:
 
 #[test]
 fn a_bundle_written_by_the_stix2_library_is_read() {
-    let has_stix2 = std::process::Command::new("python3")
-        .args(["-c", "import stix2"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !has_stix2 {
+    let Some(py) = util::pytools(&["stix2"]) else {
         println!("SKIPPED: the stix2 Python library is not installed (scripts/test.sh installs it)");
         return;
-    }
+    };
     let t = tempfile::tempdir().unwrap();
     let bundle = t.path().join("from-stix2.json");
-    let out = std::process::Command::new("python3")
-        .args(["-c", STIX2_PRODUCER, CSV_XMR])
-        .arg(&bundle)
-        .output()
-        .unwrap();
+    let out =
+        std::process::Command::new(&py).args(["-c", STIX2_PRODUCER, CSV_XMR]).arg(&bundle).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
     let mut w = writer();

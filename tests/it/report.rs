@@ -55,21 +55,6 @@ fn dump_dom(chromium: &Path, page: &Path, scratch: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// The Python with `stix2`, `stix2-patterns` and `pymisp`: `$MINEWATCH_PYTOOLS/bin/python`, or
-/// the virtual environment scripts/test.sh makes in `target/pytools`.
-fn pytools() -> Option<PathBuf> {
-    let base = match std::env::var_os("MINEWATCH_PYTOOLS") {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => util::repo_root().join("target/pytools"),
-    };
-    let py = base.join("bin/python");
-    let ok = Command::new(&py)
-        .args(["-c", "import stix2, stix2patterns, pymisp"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    ok.then_some(py)
-}
-
 /// The project's captures with their truth: every file named in pcaps/TRUTH.tsv.
 fn truth() -> TruthSet {
     TruthSet::load(&util::pcaps_dir().join("TRUTH.tsv")).expect("pcaps/TRUTH.tsv")
@@ -314,7 +299,7 @@ fn the_exports_hold_every_pool_and_wallet_and_pass_stix2_and_pymisp() {
         assert!(text.contains(&format!("\"address\":{}", serde_json::to_string(w).unwrap())), "wallet {w}");
     }
 
-    let Some(py) = pytools() else {
+    let Some(py) = util::pytools(&["stix2", "stix2patterns", "pymisp"]) else {
         eprintln!(
             "SKIPPED (the library checks): no Python with stix2, stix2-patterns and pymisp \
              (scripts/test.sh makes one in target/pytools)"
