@@ -18,7 +18,8 @@
 //! `requestClientApplication` (agent), `cs1` worker, `cs2` wallet, `cs3` password, `cs4` algo,
 //! `cs5` methods (comma-separated), `cs6` confidence, `flexString1` coin, `flexNumber2=1` when a
 //! wire string was truncated, `cfp1` difficulty, `flexString2` (label `communityId`) the flow's
-//! Community ID. `mining_session` adds `flexNumber1` shares submitted, `cn1` jobs, `cn2` shares accepted,
+//! Community ID, `msg` the watchlist's label (`watchlisted wallet: LABEL`) and the tunnel the
+//! session was found in (`tunnel socks5 to HOST:PORT`), `; `-joined. `mining_session` adds `flexNumber1` shares submitted, `cn1` jobs, `cn2` shares accepted,
 //! `cn3` shares rejected, `cfp2` the estimated hash rate in hashes per second (the JSON
 //! contract's `hashrate`, present when it could be estimated), `in`/`out` (bytes from the miner /
 //! from the pool), `start`/`end` (ms), `reason` (end reason). `cnt` (baseEventCount: how many
@@ -195,8 +196,17 @@ pub fn format_with(ev: &Event, sensor: &str, watch: Option<&str>, out: &mut Vec<
     if let Some(agent) = f.agent.as_deref() {
         e.kv("requestClientApplication", agent);
     }
-    if let Some(label) = watch {
-        e.kv("msg", &format!("watchlisted wallet{}{label}", if label.is_empty() { "" } else { ": " }));
+    // The standard's labelled custom strings are all taken: the tunnel goes in the message,
+    // beside the watchlist's word.
+    let watch =
+        watch.map(|label| format!("watchlisted wallet{}{label}", if label.is_empty() { "" } else { ": " }));
+    let tunnel = f.tunnel.as_ref().map(|t| match t.target.as_deref() {
+        Some(target) => format!("tunnel {} to {target}", t.kind.as_str()),
+        None => format!("tunnel {}", t.kind.as_str()),
+    });
+    let msg = [watch, tunnel].into_iter().flatten().collect::<Vec<_>>().join("; ");
+    if !msg.is_empty() {
+        e.kv("msg", &msg);
     }
     e.labelled("cs1", "stratumWorker", f.worker.as_deref());
     e.labelled("cs2", "wallet", f.wallet.as_deref());

@@ -191,6 +191,42 @@ pub struct SessionFacts {
     pub pool_host: Option<String>,
     /// What identified a session that shows no Stratum lines (TLS): see [`Clue`].
     pub clue: Option<Clue>,
+    /// The tunnel the session was found in (SOCKS, HTTP CONNECT, WebSocket, PROXY protocol):
+    /// set by the inspector that unwrapped it, never by the dialect parsers.
+    pub tunnel: Option<Tunnel>,
+}
+
+/// The tunnel a session was found in, and where the tunnel said it goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tunnel {
+    pub kind: TunnelKind,
+    /// `host:port` as the tunnel's handshake stated it (`[v6]:port` for an IPv6 address; the
+    /// WebSocket request's `Host`; the PROXY header's destination), capped.
+    pub target: Option<String>,
+}
+
+/// The kinds of tunnel unwrapped: the alert's `stratum.tunnel`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TunnelKind {
+    Socks4,
+    Socks4a,
+    Socks5,
+    HttpConnect,
+    WebSocket,
+    ProxyProtocol,
+}
+
+impl TunnelKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TunnelKind::Socks4 => "socks4",
+            TunnelKind::Socks4a => "socks4a",
+            TunnelKind::Socks5 => "socks5",
+            TunnelKind::HttpConnect => "http-connect",
+            TunnelKind::WebSocket => "websocket",
+            TunnelKind::ProxyProtocol => "proxy-protocol",
+        }
+    }
 }
 
 /// The indirect evidence behind a `tls` session: the alert's `stratum.clue`.
@@ -201,6 +237,8 @@ pub enum Clue {
     Sni,
     /// The server's address was given out in a DNS answer for a known pool domain.
     Dns,
+    /// A tunnel's handshake (SOCKS, HTTP CONNECT) named a known pool domain as its target.
+    Tunnel,
 }
 
 impl Clue {
@@ -208,6 +246,7 @@ impl Clue {
         match self {
             Clue::Sni => "sni",
             Clue::Dns => "dns",
+            Clue::Tunnel => "tunnel",
         }
     }
 }
