@@ -23,4 +23,5 @@ mod replay;
 mod schemas;
 mod siem;
 mod syslog;
+mod tunnels;
 mod util;
