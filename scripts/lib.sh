@@ -99,6 +99,10 @@ ensure_test_tool() {
         say "warning: could not install $pkg; $test will say SKIPPED"
 }
 
+# microsocks (a real SOCKS5 proxy): tests/it/live.rs runs a miner through it, with its
+# username/password, while minewatch captures.
+ensure_microsocks() { ensure_test_tool microsocks microsocks tests/it/live.rs; }
+
 # promtool (Debian's prometheus package): tests/it/metrics.rs checks the endpoint's page with it.
 ensure_promtool() { ensure_test_tool promtool prometheus tests/it/metrics.rs; }
 

@@ -3,8 +3,12 @@
 # pcaps/tunnel-*.pcap (see pcaps/README.md): microsocks (SOCKS5, and with username/password),
 # dante (SOCKS4, SOCKS5), tinyproxy (HTTP CONNECT), python `websockets` (a WebSocket client and
 # a relaying server) and haproxy (PROXY protocol v1 and v2 to the pool). The miner and pool are
-# scripts/tunnel-lab.py (XMRig's cryptonote dialect). Needs root for tcpdump; installs nothing:
-# scripts/lib.sh's ensure_tunnel_tools does.
+# scripts/tunnel-lab.py (XMRig's cryptonote dialect). Needs root (tcpdump) and, installed by
+# hand (it is run by a developer, never by CI: the captures are kept in testkit/real/):
+#   apt-get install microsocks dante-server tinyproxy haproxy tcpdump
+#   pip install websockets==14.1
+# Then copy the files into testkit/real/, update their ports in testkit's scenarios (`Kept`)
+# and run `cargo run -p testkit --bin mkpcaps -- pcaps`.
 #   scripts/mkpcaps-tunnels.sh [OUTDIR]   (default pcaps/)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -14,6 +14,7 @@ ensure_redis
 ensure_promtool
 ensure_systemd_analyze
 ensure_live_test_tools
+ensure_microsocks
 ensure_cargo
 
 locked=()

@@ -50,6 +50,7 @@ def read_proxy_header(f):
 def pool(host, port, proxy_protocol):
     srv = socket.create_server((host, int(port)), reuse_port=False)
     srv.settimeout(120)
+    print("ready", flush=True)
     while True:
         try:
             conn, _ = srv.accept()
@@ -151,6 +152,7 @@ def miner(via, phost, pport, thost, tport, user, password, shares, pause):
             raise RuntimeError("pool error %r" % reply)
         time.sleep(pause)
     s.close()
+    print("done", flush=True)
 
 
 async def ws_miner(host, port, shares, pause):
