@@ -95,5 +95,6 @@ capture tunnel-socks5-dante.pcap 1081 $lab miner socks5 127.0.0.1 1081 127.0.0.1
 capture tunnel-socks4-dante.pcap 1081 $lab miner socks4 127.0.0.1 1081 127.0.0.1 3333
 capture tunnel-http-connect-tinyproxy.pcap 8888 $lab miner connect 127.0.0.1 8888 localhost 3333
 capture tunnel-websocket-python.pcap 8765 $lab miner websocket 127.0.0.1 8765 - 0
+capture tunnel-websocket-webminer.pcap 8765 $lab miner webminer 127.0.0.1 8765 - 0
 capture tunnel-proxy-v1-haproxy.pcap 3334 $lab miner direct 127.0.0.1 3401 - 0
 capture tunnel-proxy-v2-haproxy.pcap 3334 $lab miner direct 127.0.0.1 3402 - 0

@@ -7,7 +7,8 @@ here, as their specifications say (the SOCKS and CONNECT client side).
 
   tunnel-lab.py pool HOST PORT [--proxy-protocol]
   tunnel-lab.py miner VIA PROXY_HOST PROXY_PORT TARGET_HOST TARGET_PORT [--user U --password P] [--shares N]
-      VIA: direct, socks5, socks4, socks4a, connect, websocket (PROXY_* is then the relay)
+      VIA: direct, socks5, socks4, socks4a, connect, websocket, webminer (the last two: PROXY_*
+      is the relay; webminer speaks the browser miners' dialect, {"type":"auth"|"submit"})
   tunnel-lab.py ws-relay HOST PORT POOL_HOST POOL_PORT
 """
 import asyncio
@@ -132,9 +133,19 @@ def miner_messages(shares):
                "params": {"id": "1", "job_id": "job1", "nonce": "%08x" % (i + 1), "result": "ab" * 32}}
 
 
+SITE_KEY = "QmVsb3ZlZFNpdGVLZXkwMDAwMDAwMDAwMDAwMDA"
+
+
+def webminer_messages(shares):
+    """What Coinhive's browser client (and CoinIMP's, and the self-hosted clones') sends."""
+    yield {"type": "auth", "params": {"site_key": SITE_KEY, "type": "anonymous", "user": None, "goal": 0}}
+    for i in range(shares):
+        yield {"type": "submit", "params": {"version": 7, "job_id": "job1", "nonce": "%08x" % (i + 1), "result": "ab" * 32}}
+
+
 def miner(via, phost, pport, thost, tport, user, password, shares, pause):
-    if via == "websocket":
-        return asyncio.run(ws_miner(phost, int(pport), shares, pause))
+    if via in ("websocket", "webminer"):
+        return asyncio.run(ws_miner(phost, int(pport), shares, pause, via == "webminer"))
     s = socket.create_connection((phost, int(pport)), timeout=30)
     tport = int(tport)
     if via == "socks5":
@@ -155,15 +166,19 @@ def miner(via, phost, pport, thost, tport, user, password, shares, pause):
     print("done", flush=True)
 
 
-async def ws_miner(host, port, shares, pause):
+async def ws_miner(host, port, shares, pause, webminer):
     import websockets
-    async with websockets.connect("ws://%s:%d/stratum" % (host, port), compression=None) as ws:
-        for msg in miner_messages(shares):
+    path = "/proxy" if webminer else "/stratum"
+    async with websockets.connect("ws://%s:%d%s" % (host, port, path), compression=None) as ws:
+        for msg in (webminer_messages if webminer else miner_messages)(shares):
             await ws.send(json.dumps(msg))
             reply = json.loads(await ws.recv())
-            if reply.get("error"):
+            if reply.get("error") or reply.get("type") == "error":
                 raise RuntimeError("pool error %r" % reply)
+            if reply.get("type") == "authed":
+                await ws.recv()  # the job that follows
             await asyncio.sleep(pause)
+    print("done", flush=True)
 
 
 async def ws_relay(host, port, phost, pport):
@@ -173,14 +188,35 @@ async def ws_relay(host, port, phost, pport):
 
     async def handle(ws):
         r, w = await asyncio.open_connection(phost, pport)
+        n = 0
         async for msg in ws:
-            w.write(msg.encode() if isinstance(msg, str) else msg)
-            w.write(b"\n")
+            m = json.loads(msg)
+            web = "type" in m
+            if web:
+                # The browser dialect, translated as the web-miner front ends do.
+                n += 1
+                if m["type"] == "auth":
+                    m = {"id": n, "jsonrpc": "2.0", "method": "login",
+                         "params": {"login": LOGIN, "pass": m["params"]["site_key"], "agent": "webminer-relay"}}
+                else:
+                    m = {"id": n, "jsonrpc": "2.0", "method": "submit", "params": dict(m["params"], id="1")}
+            w.write(json.dumps(m).encode() + b"\n")
             await w.drain()
             line = await r.readline()
             if not line:
                 break
-            await ws.send(line.decode().rstrip("\n"))
+            if not web:
+                await ws.send(line.decode().rstrip("\n"))
+                continue
+            reply = json.loads(line)
+            result = reply.get("result") or {}
+            if "job" in result:
+                await ws.send(json.dumps({"type": "authed", "params": {"token": "", "hashes": 0}}))
+                await ws.send(json.dumps({"type": "job", "params": result["job"]}))
+            elif result.get("status") == "OK":
+                await ws.send(json.dumps({"type": "hash_accepted", "params": {"hashes": n - 1}}))
+            else:
+                await ws.send(json.dumps({"type": "error", "params": {"error": str(reply.get("error"))}}))
         w.close()
 
     async with websockets.serve(handle, host, port, compression=None):

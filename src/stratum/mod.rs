@@ -43,6 +43,11 @@ pub enum Variant {
     StratumV2,
     #[serde(rename = "tls")]
     Tls,
+    /// The browser miners' dialect (Coinhive, CoinIMP, the webminer pool front ends): JSON
+    /// messages named by `type` (`auth`, `job`, `submit`, `hash_accepted`), inside WebSocket
+    /// frames.
+    #[serde(rename = "webminer")]
+    WebMiner,
 }
 
 impl Variant {
@@ -55,6 +60,7 @@ impl Variant {
             Variant::Getwork => "getwork",
             Variant::StratumV2 => "stratum-v2",
             Variant::Tls => "tls",
+            Variant::WebMiner => "webminer",
         }
     }
 }

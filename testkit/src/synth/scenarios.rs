@@ -1092,6 +1092,7 @@ pub fn all() -> &'static [Scenario] {
         kept("tunnel-socks4-dante.pcap", &TUNNEL_SOCKS4_DANTE),
         kept("tunnel-http-connect-tinyproxy.pcap", &TUNNEL_HTTP_CONNECT_TINYPROXY),
         kept("tunnel-websocket-python.pcap", &TUNNEL_WEBSOCKET_PYTHON),
+        kept("tunnel-websocket-webminer.pcap", &TUNNEL_WEBSOCKET_WEBMINER),
         kept("tunnel-proxy-v1-haproxy.pcap", &TUNNEL_PROXY_V1_HAPROXY),
         kept("tunnel-proxy-v2-haproxy.pcap", &TUNNEL_PROXY_V2_HAPROXY),
         kept("tls-hello-split-openssl.pcap", &TLS_HELLO_SPLIT_OPENSSL),
@@ -1163,6 +1164,16 @@ pub const TUNNEL_WEBSOCKET_PYTHON: Kept = Kept {
     tunnel: Some(("websocket", "127.0.0.1:8765")),
     note: "real python websockets 14.1 client and server (relaying to the pool): upgrade, 101, masked text frames of cryptonote JSON",
     ..TUNNEL_KEPT
+};
+
+pub const TUNNEL_WEBSOCKET_WEBMINER: Kept = Kept {
+    bytes: include_bytes!("../../real/tunnel-websocket-webminer.pcap"),
+    variant: Variant::WebMiner,
+    client: "127.0.0.1:46926",
+    server: "127.0.0.1:8765",
+    login: "QmVsb3ZlZFNpdGVLZXkwMDAwMDAwMDAwMDAwMDA",
+    tunnel: Some(("websocket", "127.0.0.1:8765")),
+    note: "real python websockets 14.1: the browser miners' dialect (Coinhive's auth with a site key, authed, job, submit, hash_accepted) in masked frames, relayed to a cryptonote pool as the web-miner front ends do",
 };
 
 pub const TUNNEL_PROXY_V1_HAPROXY: Kept = Kept {
