@@ -189,6 +189,20 @@ fn be(b: &[u8]) -> u64 {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn never_panics_and_stays_within_its_bound(data in proptest::collection::vec(any::<u8>(), 0..2000), cut in 1usize..64, client in any::<bool>()) {
+            let mut fr = Frames::new(client, 100);
+            for c in data.chunks(cut) {
+                let mut too_long = false;
+                fr.push(c, &mut |m| too_long |= m.len() > 100);
+                prop_assert!(!too_long);
+                prop_assert!(fr.msg.len() <= 100);
+            }
+        }
+    }
 
     /// A frame: `opcode`, final or not, masked with `mask` when given.
     pub fn frame(opcode: u8, fin: bool, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {

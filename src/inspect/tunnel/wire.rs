@@ -351,6 +351,23 @@ pub fn proxy_header(buf: &[u8]) -> Hs<Request> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn never_panics_and_never_takes_more_than_it_was_given(data in proptest::collection::vec(any::<u8>(), 0..700)) {
+            for h in [socks_request(&data), http_connect(&data, 512), websocket_upgrade(&data, 512), proxy_header(&data)] {
+                if let Hs::Done(n, _) = h {
+                    prop_assert!(n <= data.len());
+                }
+            }
+            for h in [socks_reply(&data, true), socks_reply(&data, false), http_reply(&data, 512, true), http_reply(&data, 512, false)] {
+                if let Hs::Done(n, ()) = h {
+                    prop_assert!(n <= data.len());
+                }
+            }
+        }
+    }
 
     fn done<T>(h: Hs<T>) -> (usize, T) {
         match h {
