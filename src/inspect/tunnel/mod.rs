@@ -312,6 +312,6 @@ impl Parse for Tunnel {
     }
 
     fn reads(&self) -> bool {
-        self.inner.as_ref().is_none_or(|i| i.parser.get().reads())
+        self.inner.as_ref().map_or(true, |i| i.parser.get().reads())
     }
 }
