@@ -205,7 +205,7 @@ pub fn socks_reply(buf: &[u8], v5: bool) -> Hs<()> {
 /// The end of an HTTP head (`\r\n\r\n`): `Ok(len)`, `Err(true)` when `buf` is longer than `max`
 /// without one, `Err(false)` to wait.
 fn head_len(buf: &[u8], max: usize) -> Result<usize, bool> {
-    match buf.windows(4).position(|w| w == b"\r\n\r\n") {
+    match memchr::memmem::find(buf, b"\r\n\r\n") {
         Some(n) if n + 4 <= max => Ok(n + 4),
         Some(_) => Err(true),
         None => Err(buf.len() > max),
