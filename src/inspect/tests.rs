@@ -923,3 +923,21 @@ fn refused_tunnels_and_plain_web_requests_are_bypassed() {
     assert_eq!((h.table.counters.tunnel_failed, h.table.counters.flows_bypassed), (1, 1));
     assert!(h.table.memory() <= 2 * FLOW_COST);
 }
+
+#[test]
+fn a_noise_key_that_opens_like_a_socks5_greeting_is_still_read_as_stratum_v2() {
+    // 64 random-looking bytes whose first two read as "SOCKS5, 3 methods": the methods are no
+    // SOCKS methods, so the tunnel parser hands the bytes to the Stratum V2 shape check.
+    let mut key = vec![5u8, 3, 0x20, 0x41, 0x7f];
+    key.extend((0..59u8).map(|i| i.wrapping_mul(37).wrapping_add(11)));
+    let mut h = Harness::new(FlowLimits::default());
+    let mut cv = Conv::open(&mut h, 42012, 3336);
+    cv.client(&mut h, &key[..2]);
+    cv.client(&mut h, &key[2..]);
+    cv.pool(&mut h, &[0x5a; 234]);
+    cv.client(&mut h, &[0x33; 114]);
+    let alerts = h.alerts();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].facts.variant, Some(Variant::StratumV2));
+    assert_eq!((h.table.counters.sv2_handshakes, h.table.counters.tunnels, h.table.counters.tunnel_failed), (1, 0, 0));
+}
