@@ -939,5 +939,141 @@ fn a_noise_key_that_opens_like_a_socks5_greeting_is_still_read_as_stratum_v2() {
     let alerts = h.alerts();
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0].facts.variant, Some(Variant::StratumV2));
-    assert_eq!((h.table.counters.sv2_handshakes, h.table.counters.tunnels, h.table.counters.tunnel_failed), (1, 0, 0));
+    assert_eq!(
+        (h.table.counters.sv2_handshakes, h.table.counters.tunnels, h.table.counters.tunnel_failed),
+        (1, 0, 0)
+    );
+}
+
+/// One message of a dialect: who sends it and its bytes (a line with its newline, or a whole
+/// message of another protocol).
+type Say = (bool, Vec<u8>);
+
+/// Each dialect's opening, the variant and login a correct sensor reports, and whether it is
+/// line-based (and so may ride in WebSocket messages).
+fn dialects() -> Vec<(&'static str, Vec<Say>, Variant, Option<&'static str>, bool)> {
+    let l = |m: &[u8]| line(m);
+    let getwork = {
+        let body = "{\"method\":\"getwork\",\"params\":[],\"id\":1}";
+        format!(
+            "POST / HTTP/1.1\r\nHost: pool.example.net\r\nAuthorization: Basic dXNlcjE6eA==\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    vec![
+        ("stratum-v1", vec![(true, SUBSCRIBE.to_vec()), (true, AUTHORIZE.to_vec()), (false, NOTIFY.to_vec())], Variant::StratumV1, Some("wallet.rig"), true),
+        ("cryptonote", vec![(true, l(XMRIG_LOGIN)), (false, l(XMRIG_JOB))], Variant::CryptoNote, Some("48edfHu7V9Z84YzzMa6fUueoELZ9ZRXq9VetWzYGzKt52XU5xvqgzYnDK9URnRoJMk1j8nLwEVsaSWJ4fhdUyZijBGUicoD"), true),
+        (
+            "eth-proxy",
+            vec![
+                (true, l(br#"{"id":1,"method":"eth_submitLogin","params":["0x5a0b54d5dc17e0aadc383d2db43b0a0d3e029c4c.rig2"],"worker":"rig2"}"#)),
+                (false, l(br#"{"id":1,"jsonrpc":"2.0","result":true}"#)),
+            ],
+            Variant::EthProxy,
+            Some("0x5a0b54d5dc17e0aadc383d2db43b0a0d3e029c4c.rig2"),
+            true,
+        ),
+        (
+            "ethereum-stratum",
+            vec![
+                (true, l(br#"{"id":1,"method":"mining.subscribe","params":["ethminer/0.19.0","EthereumStratum/1.0.0"]}"#)),
+                (true, l(br#"{"id":2,"method":"mining.authorize","params":["0x5a0b54d5dc17e0aadc383d2db43b0a0d3e029c4c.rig3","x"]}"#)),
+                (false, l(br#"{"id":2,"result":true,"error":null}"#)),
+            ],
+            Variant::EthereumStratum,
+            Some("0x5a0b54d5dc17e0aadc383d2db43b0a0d3e029c4c.rig3"),
+            true,
+        ),
+        ("getwork", vec![(true, getwork.into_bytes())], Variant::Getwork, Some("user1"), false),
+        ("tls", vec![(true, client_hello(Some("eu.nanopool.org"), None))], Variant::Tls, None, false),
+        (
+            "webminer",
+            vec![
+                (true, br#"{"type":"auth","params":{"site_key":"k3y","type":"anonymous","user":null}}"#.to_vec()),
+                (false, br#"{"type":"authed","params":{"token":"","hashes":0}}"#.to_vec()),
+            ],
+            Variant::WebMiner,
+            Some("k3y"),
+            true,
+        ),
+    ]
+}
+
+/// Each tunnel: the client's and the server's handshake.
+fn tunnels() -> Vec<(&'static str, Vec<u8>, Vec<u8>)> {
+    let mut socks4a = vec![4u8, 1, 0x0d, 0x05, 0, 0, 0, 1, b'u', 0];
+    socks4a.extend_from_slice(b"pool.example\0");
+    let mut v2 = b"\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x0c".to_vec();
+    v2.extend_from_slice(&[192, 0, 2, 10, 127, 0, 0, 1, 0xc7, 0x38, 0x0d, 0x05]);
+    vec![
+        (
+            "socks5",
+            vec![5, 1, 0, 5, 1, 0, 1, 192, 0, 2, 9, 0x0d, 0x05],
+            vec![5, 0, 5, 0, 0, 1, 0, 0, 0, 0, 0, 0],
+        ),
+        ("socks4", vec![4, 1, 0x0d, 0x05, 192, 0, 2, 9, b'u', 0], vec![0, 0x5a, 0, 0, 0, 0, 0, 0]),
+        ("socks4a", socks4a, vec![0, 0x5a, 0, 0, 0, 0, 0, 0]),
+        (
+            "http-connect",
+            b"CONNECT pool.example:3333 HTTP/1.1\r\n\r\n".to_vec(),
+            b"HTTP/1.1 200 OK\r\n\r\n".to_vec(),
+        ),
+        (
+            "websocket",
+            b"GET / HTTP/1.1\r\nHost: pool.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+                .to_vec(),
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n".to_vec(),
+        ),
+        ("proxy-protocol", b"PROXY TCP4 192.0.2.10 127.0.0.1 51000 3333\r\n".to_vec(), Vec::new()),
+        ("proxy-protocol", v2, Vec::new()),
+    ]
+}
+
+#[test]
+fn every_dialect_through_every_tunnel_kind_with_its_facts() {
+    use crate::inspect::tunnel::websocket::tests::frame;
+    let mut port = 43000;
+    let mut checked = 0;
+    for (tunnel, chs, shs) in tunnels() {
+        for (dialect, says, variant, login, lines) in dialects() {
+            let ws = tunnel == "websocket";
+            // Line dialects ride WebSocket messages; the web-miner dialect rides nothing else.
+            if (ws && !lines) || (!ws && dialect == "webminer") {
+                continue;
+            }
+            port += 1;
+            let mut h = Harness::new(FlowLimits::default());
+            let mut cv = Conv::open(&mut h, port, 1080);
+            cv.client(&mut h, &chs);
+            if !shs.is_empty() {
+                cv.pool(&mut h, &shs);
+            }
+            for (client, bytes) in &says {
+                let bytes = if ws {
+                    let msg = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+                    frame(1, true, msg, client.then_some([3, 1, 4, 1]))
+                } else {
+                    bytes.clone()
+                };
+                if *client {
+                    cv.client(&mut h, &bytes);
+                } else {
+                    cv.pool(&mut h, &bytes);
+                }
+            }
+            h.flush();
+            let ctx = format!("{dialect} through {tunnel}: {:?}", h.events);
+            let alerts = h.alerts();
+            assert_eq!(alerts.len(), 1, "{ctx}");
+            let a = alerts[0];
+            assert_eq!(a.client.port(), port, "{ctx}");
+            assert_eq!(a.facts.variant, Some(variant), "{ctx}");
+            assert_eq!(a.facts.login.as_deref(), login, "{ctx}");
+            assert_eq!(a.facts.tunnel.as_ref().map(|t| t.kind.as_str()), Some(tunnel), "{ctx}");
+            checked += 1;
+        }
+    }
+    // 7 tunnel handshakes × 6 dialects, less TLS and getwork in WebSocket frames, plus the
+    // web-miner dialect in WebSocket frames.
+    assert_eq!(checked, 7 * 6 - 2 + 1);
 }
