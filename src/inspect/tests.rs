@@ -949,9 +949,11 @@ fn a_noise_key_that_opens_like_a_socks5_greeting_is_still_read_as_stratum_v2() {
 /// message of another protocol).
 type Say = (bool, Vec<u8>);
 
-/// Each dialect's opening, the variant and login a correct sensor reports, and whether it is
-/// line-based (and so may ride in WebSocket messages).
-fn dialects() -> Vec<(&'static str, Vec<Say>, Variant, Option<&'static str>, bool)> {
+/// A dialect's name, its opening, the variant and login a correct sensor reports, and whether
+/// it is line-based (and so may ride in WebSocket messages).
+type Dialect = (&'static str, Vec<Say>, Variant, Option<&'static str>, bool);
+
+fn dialects() -> Vec<Dialect> {
     let l = |m: &[u8]| line(m);
     let getwork = {
         let body = "{\"method\":\"getwork\",\"params\":[],\"id\":1}";
