@@ -2,7 +2,9 @@
 # Captures of a Stratum miner reaching its pool through real proxies, on loopback, for
 # pcaps/tunnel-*.pcap (see pcaps/README.md): microsocks (SOCKS5, and with username/password),
 # dante (SOCKS4, SOCKS5), tinyproxy (HTTP CONNECT), python `websockets` (a WebSocket client and
-# a relaying server) and haproxy (PROXY protocol v1 and v2 to the pool). The miner and pool are
+# a relaying server), haproxy (PROXY protocol v1 and v2 to the pool) and openssl's s_client
+# through tinyproxy (TLS inside CONNECT); also openssl's ClientHello in two records
+# (tls-hello-split-openssl.pcap: see pcaps/README.md for its command). The miner and pool are
 # scripts/tunnel-lab.py (XMRig's cryptonote dialect). Needs root (tcpdump) and, installed by
 # hand (it is run by a developer, never by CI: the captures are kept in testkit/real/):
 #   apt-get install microsocks dante-server tinyproxy haproxy tcpdump
@@ -65,6 +67,7 @@ Listen 127.0.0.1
 Timeout 60
 Allow 127.0.0.1
 ConnectPort 3333
+ConnectPort 4433
 LogLevel Error
 CONF
 start tinyproxy -d -c "$tmp/tinyproxy.conf"
@@ -96,5 +99,12 @@ capture tunnel-socks4-dante.pcap 1081 $lab miner socks4 127.0.0.1 1081 127.0.0.1
 capture tunnel-http-connect-tinyproxy.pcap 8888 $lab miner connect 127.0.0.1 8888 localhost 3333
 capture tunnel-websocket-python.pcap 8765 $lab miner websocket 127.0.0.1 8765 - 0
 capture tunnel-websocket-webminer.pcap 8765 $lab miner webminer 127.0.0.1 8765 - 0
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/key.pem" -out "$tmp/cert.pem" -days 2 -subj /CN=pool 2>/dev/null
+tls_through_connect() {
+    openssl s_server -accept 127.0.0.1:4433 -cert "$tmp/cert.pem" -key "$tmp/key.pem" -naccept 1 -quiet >/dev/null 2>&1 &
+    sleep 1
+    echo Q | timeout 5 openssl s_client -proxy 127.0.0.1:8888 -connect localhost:4433 -servername pool.supportxmr.com -quiet >/dev/null 2>&1 || true
+}
+capture tunnel-http-connect-tls-openssl.pcap 8888 tls_through_connect
 capture tunnel-proxy-v1-haproxy.pcap 3334 $lab miner direct 127.0.0.1 3401 - 0
 capture tunnel-proxy-v2-haproxy.pcap 3334 $lab miner direct 127.0.0.1 3402 - 0

@@ -30,7 +30,7 @@ fn mining(path: &str) -> Vec<Value> {
 #[test]
 fn real_proxies_every_kind_named_with_its_target_login_and_roles() {
     let kept = testkit::synth::scenarios::kept_tunnels();
-    assert!(kept.len() >= 8);
+    assert!(kept.len() >= 10);
     let mut kinds = std::collections::BTreeSet::new();
     for (file, k) in kept {
         let path = util::pcaps_dir().join(file);
@@ -68,7 +68,13 @@ fn real_proxies_every_kind_named_with_its_target_login_and_roles() {
                 }
                 None => assert!(s.get("tunnel").is_none(), "{ctx}"),
             }
-            if r["event_type"] == "mining_session" && k.tunnel.is_some() {
+            if k.variant.as_str() == "tls" {
+                assert_eq!(
+                    (s["pool_host"].as_str(), s["clue"].as_str()),
+                    (Some("pool.supportxmr.com"), Some("sni")),
+                    "{ctx}"
+                );
+            } else if r["event_type"] == "mining_session" && k.tunnel.is_some() {
                 // The pool's answers were read too: a job, every share accepted.
                 assert_eq!(r["confidence"].as_str(), Some("confirmed"), "{ctx}");
                 assert_eq!(s["jobs"].as_u64(), Some(1), "{ctx}");

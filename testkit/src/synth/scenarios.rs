@@ -1096,6 +1096,7 @@ pub fn all() -> &'static [Scenario] {
         kept("tunnel-proxy-v1-haproxy.pcap", &TUNNEL_PROXY_V1_HAPROXY),
         kept("tunnel-proxy-v2-haproxy.pcap", &TUNNEL_PROXY_V2_HAPROXY),
         kept("tls-hello-split-openssl.pcap", &TLS_HELLO_SPLIT_OPENSSL),
+        kept("tunnel-http-connect-tls-openssl.pcap", &TUNNEL_HTTP_CONNECT_TLS_OPENSSL),
     ];
     ALL
 }
@@ -1203,6 +1204,16 @@ pub const TLS_HELLO_SPLIT_OPENSSL: Kept = Kept {
     login: "",
     tunnel: None,
     note: "real openssl s_client 3.0 -max_send_frag 512 with a long ALPN list: a 1,006-byte ClientHello (SNI pool.supportxmr.com) in two TLS records; clue sni",
+};
+
+pub const TUNNEL_HTTP_CONNECT_TLS_OPENSSL: Kept = Kept {
+    bytes: include_bytes!("../../real/tunnel-http-connect-tls-openssl.pcap"),
+    variant: Variant::Tls,
+    client: "127.0.0.1:40682",
+    server: "127.0.0.1:8889",
+    login: "",
+    tunnel: Some(("http-connect", "localhost:4433")),
+    note: "real openssl s_client 3.0 -proxy through tinyproxy 1.11.1: CONNECT localhost:4433, then TLS with SNI pool.supportxmr.com inside; tls, clue sni",
 };
 
 /// Every kept capture with the tunnel it must be reported in: for the tunnel tests.
