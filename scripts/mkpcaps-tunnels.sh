@@ -34,12 +34,14 @@ capture() {
     shift 2
     tcpdump -i lo -U -s 0 -w "$out/$name" "tcp port $port" >"$tmp/tcpdump.$name" 2>&1 &
     local td=$!
-    sleep 1
+    # Start only once tcpdump listens (a loaded machine takes its time), and stop it only
+    # after the last packets are written.
+    for _ in $(seq 200); do grep -q "listening on" "$tmp/tcpdump.$name" && break; sleep 0.1; done
     "$@"
-    sleep 0.5
+    sleep 1
     kill "$td"
     wait "$td" 2>/dev/null || true
-    echo "$out/$name"
+    echo "$out/$name: $(tail -1 "$tmp/tcpdump.$name")"
 }
 
 start $lab pool 127.0.0.1 3333
@@ -101,9 +103,9 @@ capture tunnel-websocket-python.pcap 8765 $lab miner websocket 127.0.0.1 8765 - 
 capture tunnel-websocket-webminer.pcap 8765 $lab miner webminer 127.0.0.1 8765 - 0
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/key.pem" -out "$tmp/cert.pem" -days 2 -subj /CN=pool 2>/dev/null
 tls_through_connect() {
-    openssl s_server -accept 127.0.0.1:4433 -cert "$tmp/cert.pem" -key "$tmp/key.pem" -naccept 1 -quiet >/dev/null 2>&1 &
+    openssl s_server -accept 127.0.0.1:4433 -cert "$tmp/cert.pem" -key "$tmp/key.pem" -naccept 1 -quiet >/dev/null &
     sleep 1
-    echo Q | timeout 5 openssl s_client -proxy 127.0.0.1:8888 -connect localhost:4433 -servername pool.supportxmr.com -quiet >/dev/null 2>&1 || true
+    echo Q | timeout 5 openssl s_client -proxy 127.0.0.1:8888 -connect localhost:4433 -servername pool.supportxmr.com -quiet >/dev/null || true
 }
 capture tunnel-http-connect-tls-openssl.pcap 8888 tls_through_connect
 capture tunnel-proxy-v1-haproxy.pcap 3334 $lab miner direct 127.0.0.1 3401 - 0
