@@ -102,6 +102,9 @@ ensure_test_tool() {
 # openssl (the command): tests/it/probe.rs makes the TLS pool's certificate with it (python3,
 # which the probe tests also need, comes with the live-capture tools).
 ensure_openssl() { ensure_test_tool openssl openssl tests/it/probe.rs; }
+# microsocks (a real SOCKS5 proxy): tests/it/live.rs runs a miner through it, with its
+# username/password, while minewatch captures.
+ensure_microsocks() { ensure_test_tool microsocks microsocks tests/it/live.rs; }
 
 # promtool (Debian's prometheus package): tests/it/metrics.rs checks the endpoint's page with it.
 ensure_promtool() { ensure_test_tool promtool prometheus tests/it/metrics.rs; }

@@ -19,6 +19,7 @@ ensure_live_test_tools
 ensure_openssl
 ensure_chromium
 ensure_report_python
+ensure_microsocks
 ensure_cargo
 ensure_package_tools
 

@@ -138,9 +138,14 @@ counters! {
     dns_map_full,
     /// TLS ClientHellos read at the start of a client's stream.
     tls_hellos,
-    /// TLS streams whose ClientHello could not be read (malformed, split over records, or not
-    /// whole within 16 KiB): bypassed.
+    /// TLS streams whose ClientHello could not be read (malformed, another record before it
+    /// was whole, or longer than 16 KiB): bypassed.
     tls_unparsed,
+    /// ClientHellos fragmented over several TLS records, joined and read.
+    tls_hello_joined,
+    /// Of the unparsed, ClientHellos whose handshake message claimed more than 16 KiB (the
+    /// most a hello is joined from its records): bypassed.
+    tls_hello_overlong,
     /// TLS sessions to a pool, by their SNI or by an earlier DNS answer for a pool domain.
     tls_pool,
     /// TLS flows whose ClientHello named no server and whose server no DNS answer read so far
@@ -166,6 +171,21 @@ counters! {
     sv2_plain,
     /// Plain Stratum V2 messages whose fields did not fit their frame (skipped).
     sv2_malformed,
+    /// Tunnels whose client handshake was read (SOCKS4/4a/5 CONNECT, HTTP CONNECT, WebSocket
+    /// upgrade, PROXY header): their inner stream is inspected as a connection.
+    tunnels,
+    /// Tunnel handshakes that did not parse, broke their bound or were refused by the server
+    /// (SOCKS failure reply, HTTP status other than 2xx/101): bypassed.
+    tunnel_failed,
+    /// Tunnels inside more tunnels than are inspected (2): bypassed.
+    tunnel_too_deep,
+    /// Tunnels whose target named a known pool domain (clue `tunnel`).
+    tunnel_pool_target,
+    /// WebSocket messages longer than the line bound (`--max-line`): skipped.
+    tunnel_ws_overlong,
+    /// WebSocket streams whose framing broke (a reserved bit or opcode, an unmasked client
+    /// frame, a gap): not read further.
+    tunnel_ws_broken,
     /// `mining` alerts held back by `--suppress` (same miner and pool within the window).
     alerts_suppressed,
     /// `mining` alerts passed unsuppressed because the suppression table was full.

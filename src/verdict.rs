@@ -274,6 +274,9 @@ pub struct Seen<'a> {
     /// Recognised from its opening alone (tls, stratum-v2): it will show nothing more, so it is
     /// reported at once.
     pub whole: bool,
+    /// The tunnel the session was found in, when its facts do not name it already: the
+    /// record's `facts.tunnel`.
+    pub tunnel: Option<&'a crate::stratum::Tunnel>,
 }
 
 /// One session's part of the gate: alerted once, counted once.
@@ -395,6 +398,10 @@ fn make_event(
 ) -> Option<Event> {
     let (client, pool, cside) = roles(conn.a, conn.b, s.facts.client)?;
     let direction = if home.contains(pool.ip()) { Direction::Internal } else { Direction::Outbound };
+    let mut facts = s.facts.clone();
+    if let Some(t) = s.tunnel {
+        facts.tunnel = Some(t.clone());
+    }
     Some(Event {
         kind,
         ts,
@@ -402,7 +409,7 @@ fn make_event(
         client,
         pool,
         confidence: s.confidence,
-        facts: s.facts.clone(),
+        facts,
         first_seen: conn.first_seen,
         last_seen: conn.last_seen,
         bytes_toserver: conn.bytes_from(cside),
@@ -593,7 +600,7 @@ mod tests {
     fn the_gate_counts_once_alerts_once_and_only_for_the_home_network() {
         let gate = Gate::new(HomeNet::default());
         let facts = SessionFacts { client: Some(Side::A), login: Some("w".into()), ..Default::default() };
-        let seen = Seen { facts: &facts, confidence: Confidence::Detected, whole: false };
+        let seen = Seen { facts: &facts, confidence: Confidence::Detected, whole: false, tunnel: None };
         let (mut c, mut ev) = (Counters::default(), Vec::new());
         // Internal miner: one alert however often it progresses, then its session record.
         let (inside, mut once) = (conn("10.0.0.2:4000"), Once::default());
@@ -619,7 +626,7 @@ mod tests {
         assert_eq!((c.sessions, c.sessions_external, c.alerts), (2, 1, 1));
         // Not ready while it runs (no login yet): alerted at its end, once.
         let early = SessionFacts { client: Some(Side::B), ..Default::default() };
-        let seen = Seen { facts: &early, confidence: Confidence::Detected, whole: false };
+        let seen = Seen { facts: &early, confidence: Confidence::Detected, whole: false, tunnel: None };
         let mut once = Once::default();
         let server_first = ConnInfo { a: inside.b, b: inside.a, ..inside };
         gate.progress(&mut once, &server_first, seen, Ts(2), &mut c, &mut |e| ev.push(e));
@@ -638,7 +645,7 @@ mod tests {
     fn the_direction_is_the_pools_side_of_the_perimeter() {
         let gate = Gate::new("10.0.0.0/8,198.51.100.0/24".parse().unwrap());
         let facts = SessionFacts { client: Some(Side::A), login: Some("w".into()), ..Default::default() };
-        let seen = Seen { facts: &facts, confidence: Confidence::Detected, whole: true };
+        let seen = Seen { facts: &facts, confidence: Confidence::Detected, whole: true, tunnel: None };
         let (mut c, mut ev) = (Counters::default(), Vec::new());
         gate.progress(&mut Once::default(), &conn("10.0.0.2:4000"), seen, Ts(2), &mut c, &mut |e| ev.push(e));
         let outside = ConnInfo { b: "192.0.2.1:3333".parse().unwrap(), ..conn("10.0.0.2:4000") };

@@ -45,7 +45,7 @@ impl Parse for Http {
 
     fn session(&self) -> Option<SessionView<'_>> {
         let confidence = self.http.confidence()?;
-        Some(SessionView { facts: self.http.facts(), confidence, whole: false })
+        Some(SessionView { facts: self.http.facts(), confidence, whole: false, tunnel: None })
     }
 
     fn allocated(&self) -> usize {

@@ -93,7 +93,7 @@ impl Parse for Lines {
 
     fn session(&self) -> Option<SessionView<'_>> {
         let confidence = self.session.confidence()?;
-        Some(SessionView { facts: self.session.facts(), confidence, whole: false })
+        Some(SessionView { facts: self.session.facts(), confidence, whole: false, tunnel: None })
     }
 
     fn allocated(&self) -> usize {

@@ -10,6 +10,9 @@
 //! - [`tls`]: the client's TLS hello, judged by its SNI or a DNS answer, and the wait for a
 //!   name that another worker may read late;
 //! - [`http`]: getwork/getblocktemplate over HTTP/1.x, for a flow that opens with `POST `;
+//! - [`tunnel`]: SOCKS4/4a/5, HTTP `CONNECT`, a WebSocket upgrade, the PROXY protocol header:
+//!   the handshake, then the inner stream read by an inner inspector as if it were the
+//!   connection;
 //! - [`sv2`]: Stratum V2, for any other binary opening: plain frames read to facts, or the
 //!   Noise handshake shape and then the encrypted pushes counted as evidence;
 //! - [`Recognised`]: a session recognised from its opening alone, which reads nothing more.
@@ -23,6 +26,7 @@ pub mod lines;
 pub mod opening;
 pub mod sv2;
 pub mod tls;
+pub mod tunnel;
 
 use std::sync::Arc;
 
@@ -99,11 +103,14 @@ pub struct SessionView<'a> {
     pub confidence: Confidence,
     /// Recognised from its opening alone: nothing more will be learnt, report it at once.
     pub whole: bool,
+    /// The tunnel the session was found in, when its facts do not say it already: set by the
+    /// tunnel parser around the inner stream's parser.
+    pub tunnel: Option<&'a crate::stratum::Tunnel>,
 }
 
 impl<'a> SessionView<'a> {
     fn seen(self) -> Seen<'a> {
-        Seen { facts: self.facts, confidence: self.confidence, whole: self.whole }
+        Seen { facts: self.facts, confidence: self.confidence, whole: self.whole, tunnel: self.tunnel }
     }
 }
 
@@ -141,6 +148,7 @@ pub enum Parser {
     Sv2(sv2::Handshake),
     Sv2Noise(sv2::Noise),
     Sv2Plain(sv2::Plain),
+    Tunnel(Box<tunnel::Tunnel>),
     Recognised(Recognised),
 }
 
@@ -154,6 +162,7 @@ impl Parser {
             Parser::Sv2(p) => p,
             Parser::Sv2Noise(p) => p,
             Parser::Sv2Plain(p) => p,
+            Parser::Tunnel(p) => p.as_ref(),
             Parser::Recognised(p) => p,
         }
     }
@@ -167,6 +176,7 @@ impl Parser {
             Parser::Sv2(p) => p,
             Parser::Sv2Noise(p) => p,
             Parser::Sv2Plain(p) => p,
+            Parser::Tunnel(p) => p.as_mut(),
             Parser::Recognised(p) => p,
         }
     }
@@ -189,6 +199,10 @@ impl Recognised {
     pub fn with_confidence(facts: SessionFacts, confidence: Confidence) -> Recognised {
         Recognised { facts: Box::new(facts), confidence }
     }
+
+    pub fn boxed(facts: Box<SessionFacts>) -> Recognised {
+        Recognised { facts, confidence: Confidence::Suspected }
+    }
 }
 
 impl Parse for Recognised {
@@ -199,7 +213,7 @@ impl Parse for Recognised {
         Step::Continue
     }
     fn session(&self) -> Option<SessionView<'_>> {
-        Some(SessionView { facts: &self.facts, confidence: self.confidence, whole: true })
+        Some(SessionView { facts: &self.facts, confidence: self.confidence, whole: true, tunnel: None })
     }
     fn reads(&self) -> bool {
         false
@@ -217,6 +231,8 @@ pub struct Inspector {
     /// Messages that carried nothing mining-specific.
     idle_lines: u32,
     once: Once,
+    /// Tunnels around this inspector's stream: 0 for a connection's own.
+    depth: u8,
 }
 
 fn idx(side: Side) -> usize {
@@ -234,7 +250,37 @@ impl Inspector {
             inspected: 0,
             idle_lines: 0,
             once: Once::default(),
+            depth: 0,
         }
+    }
+
+    /// The inspector of the inner stream of a tunnel at `depth`: both sides read from their
+    /// first byte, as a connection seen from its start.
+    fn inner(limits: &FlowLimits, shared: &Shared, depth: u8) -> Inspector {
+        let mut i = Inspector::new(limits, shared);
+        i.depth = depth;
+        i.start(Side::A, true, limits);
+        i.start(Side::B, true, limits);
+        i
+    }
+
+    /// In-order bytes of `side`: the opening probe, then the current parser. Returns whether
+    /// to bypass.
+    fn data(&mut self, side: Side, data: &[u8], other_silent: bool, cx: &mut Cx<'_>) -> bool {
+        match self.probe(side, data, other_silent, cx) {
+            Some(bypass) => bypass,
+            None => self.feed(side, data, cx),
+        }
+    }
+
+    /// A gap in `side`'s stream. Returns whether to bypass.
+    fn gap(&mut self, side: Side) -> bool {
+        // After a gap the next byte is not a line start, and the opening is lost.
+        if let Some(o) = self.open.get_mut(idx(side)) {
+            o.from_start = false;
+        }
+        let step = self.parser.get_mut().gap(side);
+        self.apply(step)
     }
 
     /// Hands `data` to the current parser and follows what it says. Returns whether to bypass.
@@ -265,7 +311,8 @@ impl Inspector {
         if !head.from_start || head.judged {
             return None;
         }
-        let (choice, earlier) = head.judge(data, side, recognised, other_silent, cx.shared.parsers)?;
+        let (choice, earlier) =
+            head.judge(data, side, recognised, other_silent, cx.shared.parsers, self.depth)?;
         let Some(parser) = choice else { return Some(true) };
         self.parser = parser;
         // The new parser reads the stream from its first byte: the bytes kept from earlier
@@ -330,19 +377,9 @@ impl Application for Inspector {
         let bypass = match chunk {
             Chunk::Data(data) => {
                 self.inspected += data.len() as u64;
-                match self.probe(side, data, other_silent, &mut cx) {
-                    Some(bypass) => bypass,
-                    None => self.feed(side, data, &mut cx),
-                }
+                self.data(side, data, other_silent, &mut cx)
             }
-            Chunk::Gap { .. } => {
-                // After a gap the next byte is not a line start, and the opening is lost.
-                if let Some(o) = self.open.get_mut(idx(side)) {
-                    o.from_start = false;
-                }
-                let step = self.parser.get_mut().gap(side);
-                self.apply(step)
-            }
+            Chunk::Gap { .. } => self.gap(side),
         };
         self.idle_lines = idle_lines;
         bypass

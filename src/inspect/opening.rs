@@ -11,7 +11,7 @@ use crate::stratum::probe::{self, Opening};
 use crate::stratum::sv2::Sv2Shape;
 use crate::stratum::Limits;
 
-use super::{http, sv2, tls, Parser};
+use super::{http, sv2, tls, tunnel, Parser};
 
 /// Bytes of a stream's start kept to judge it ([`probe::opening`]).
 pub const HEAD_LEN: usize = 8;
@@ -58,6 +58,7 @@ impl Head {
         recognised: bool,
         other_silent: bool,
         parsers: Limits,
+        depth: u8,
     ) -> Option<(Option<Parser>, Earlier)> {
         let prev = usize::from(self.head_len);
         let add = data.len().min(HEAD_LEN - prev);
@@ -91,15 +92,26 @@ impl Head {
         let earlier = Earlier { bytes: self.head, len: prev };
         // Only the first speaker of a connection may switch it out of the line parser (TLS,
         // HTTP and Stratum V2 clients speak first; a pool never does in these protocols).
-        Some((pick(opening, side, text, other_silent, parsers), earlier))
+        Some((pick(opening, side, text, other_silent, parsers, depth), earlier))
     }
 }
 
-/// The parser for a judged non-JSON opening by `client`, or `None` to bypass the flow.
-fn pick(opening: Opening, client: Side, text: bool, other_silent: bool, parsers: Limits) -> Option<Parser> {
+/// The parser for a judged non-JSON opening by `client` of a stream inside `depth` tunnels,
+/// or `None` to bypass the flow.
+fn pick(
+    opening: Opening,
+    client: Side,
+    text: bool,
+    other_silent: bool,
+    parsers: Limits,
+    depth: u8,
+) -> Option<Parser> {
     Some(match opening {
         _ if !other_silent => return None,
         Opening::Other if text => return None,
+        Opening::Tunnel(t) => {
+            Parser::Tunnel(Box::new(tunnel::Tunnel::new(t, client, depth.saturating_add(1))))
+        }
         Opening::Tls => Parser::Tls(tls::Hello::new(client)),
         Opening::HttpPost => {
             Parser::Http(http::Http::new(HttpSession::with_limits(parsers).with_client(client), client))

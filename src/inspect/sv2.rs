@@ -121,7 +121,7 @@ impl Parse for Noise {
     }
 
     fn session(&self) -> Option<SessionView<'_>> {
-        Some(SessionView { facts: &self.facts, confidence: Confidence::Suspected, whole: true })
+        Some(SessionView { facts: &self.facts, confidence: Confidence::Suspected, whole: true, tunnel: None })
     }
 }
 
@@ -158,7 +158,7 @@ impl Parse for Plain {
 
     fn session(&self) -> Option<SessionView<'_>> {
         let confidence = self.plain.confidence()?;
-        Some(SessionView { facts: self.plain.facts(), confidence, whole: false })
+        Some(SessionView { facts: self.plain.facts(), confidence, whole: false, tunnel: None })
     }
 
     fn allocated(&self) -> usize {

@@ -259,6 +259,78 @@ fn tls_to_a_pool_sni_is_reported_even_one_byte_at_a_time() {
     assert!(h.table.memory() <= FLOW_COST + INSPECT_COST);
 }
 
+/// `rec`'s handshake message re-cut into TLS records of `n` payload bytes.
+fn split_records(rec: &[u8], n: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    for part in rec[5..].chunks(n) {
+        out.extend_from_slice(&[0x16, 0x03, 0x01]);
+        out.extend_from_slice(&(part.len() as u16).to_be_bytes());
+        out.extend_from_slice(part);
+    }
+    out
+}
+
+/// The alert of a TLS flow to a pool named by its SNI, from `h`.
+fn sni_alert(h: &Harness) -> Option<String> {
+    let alerts = h.alerts();
+    assert!(alerts.len() <= 1);
+    alerts
+        .first()
+        .and_then(|a| (a.facts.clue == Some(Clue::Sni)).then(|| a.facts.pool_host.clone()).flatten())
+}
+
+#[test]
+fn a_hello_split_into_records_and_segments_is_joined_and_its_sni_read() {
+    let rec = client_hello(Some("xmr.2miners.com"), None);
+    // 1-byte records in one segment; 1-byte records a segment each; 5-byte records in
+    // segments of 7 bytes; the whole record in segments of 3 bytes.
+    for (records, mss) in [(1, 10_000), (1, 6), (5, 7), (10_000, 3)] {
+        let mut h = Harness::new(FlowLimits::default());
+        client_stream(&mut h, 41000, 443, &split_records(&rec, records), mss, 0);
+        assert_eq!(sni_alert(&h).as_deref(), Some("xmr.2miners.com"), "records {records}, mss {mss}");
+        assert_eq!(h.table.counters.tls_hello_joined, u64::from(records < 100));
+        assert_eq!(h.table.counters.tls_unparsed, 0);
+        // Recognised flows hold no buffers.
+        assert!(h.table.memory() <= FLOW_COST + INSPECT_COST);
+    }
+}
+
+#[test]
+fn a_hello_in_records_and_segments_out_of_order_is_joined() {
+    let stream = split_records(&client_hello(Some("gulf.moneroocean.stream"), None), 2);
+    let c = (CLIENT, 41001);
+    let p = (POOL, 443);
+    let mut h = Harness::new(FlowLimits::default());
+    h.send(c, p, tcp(100, 0, true, false), b"", 0);
+    h.send(p, c, TcpInfo { ack_flag: true, ..tcp(500, 101, true, false) }, b"", 1);
+    // Segments of 11 bytes sent last first.
+    let segs: Vec<(u32, &[u8])> = stream
+        .chunks(11)
+        .scan(101u32, |seq, part| {
+            let s = *seq;
+            *seq += part.len() as u32;
+            Some((s, part))
+        })
+        .collect();
+    for (i, (seq, part)) in segs.iter().rev().enumerate() {
+        assert!(h.alerts().is_empty(), "reported before the first segment came");
+        h.send(c, p, tcp(*seq, 501, false, false), part, 2 + i as i64);
+    }
+    assert_eq!(sni_alert(&h).as_deref(), Some("gulf.moneroocean.stream"));
+    assert_eq!(h.table.counters.tls_hello_joined, 1);
+}
+
+#[test]
+fn an_overlong_fragmented_hello_is_bypassed_and_counted() {
+    // A handshake message that claims 64 KiB.
+    let stream = [0x16, 3, 1, 0, 4, 1, 1, 0, 0];
+    let mut h = Harness::new(FlowLimits::default());
+    client_stream(&mut h, 41002, 443, &stream, 100, 0);
+    assert!(h.alerts().is_empty());
+    assert_eq!((h.table.counters.tls_hello_overlong, h.table.counters.tls_unparsed), (1, 1));
+    assert_eq!(h.table.counters.flows_bypassed, 1);
+}
+
 #[test]
 fn ordinary_tls_is_read_once_then_bypassed() {
     let mut h = Harness::new(FlowLimits::default());
@@ -682,4 +754,397 @@ fn a_tls_connection_that_ends_before_its_answer_is_read_is_reported_when_it_come
     let kinds: Vec<_> = h.events.iter().map(|e| e.kind).collect();
     assert_eq!(kinds, [EventKind::Mining, EventKind::MiningSession]);
     assert_eq!(h.events[1].end_reason, Some(EndReason::Rst));
+}
+
+// ---- Tunnels ----
+
+/// A connection from the miner at `CLIENT:port` to a proxy, each side's sequence numbers kept.
+struct Conv {
+    c: (&'static str, u16),
+    p: (&'static str, u16),
+    cseq: u32,
+    pseq: u32,
+    t: i64,
+}
+
+impl Conv {
+    fn open(h: &mut Harness, port: u16, dport: u16) -> Conv {
+        let c = (CLIENT, port);
+        let p = (POOL, dport);
+        h.send(c, p, tcp(100, 0, true, false), b"", 0);
+        h.send(p, c, TcpInfo { ack_flag: true, ..tcp(500, 101, true, false) }, b"", 1);
+        Conv { c, p, cseq: 101, pseq: 501, t: 2 }
+    }
+    fn client(&mut self, h: &mut Harness, data: &[u8]) {
+        h.send(self.c, self.p, tcp(self.cseq, self.pseq, false, false), data, self.t);
+        self.cseq += data.len() as u32;
+        self.t += 1;
+    }
+    fn pool(&mut self, h: &mut Harness, data: &[u8]) {
+        h.send(self.p, self.c, tcp(self.pseq, self.cseq, false, false), data, self.t);
+        self.pseq += data.len() as u32;
+        self.t += 1;
+    }
+}
+
+const XMRIG_LOGIN: &[u8] = br#"{"id":1,"jsonrpc":"2.0","method":"login","params":{"login":"48edfHu7V9Z84YzzMa6fUueoELZ9ZRXq9VetWzYGzKt52XU5xvqgzYnDK9URnRoJMk1j8nLwEVsaSWJ4fhdUyZijBGUicoD","pass":"x","agent":"XMRig/6.21.0 (Linux x86_64) libuv/1.44.2 gcc/12.2.0","rigid":"rig-tun01","algo":["rx/0"]}}"#;
+const XMRIG_JOB: &[u8] = br#"{"id":1,"jsonrpc":"2.0","error":null,"result":{"id":"1","job":{"blob":"0707","job_id":"j1","target":"b88d0600","algo":"rx/0","height":3000000,"seed_hash":"00"},"extensions":["algo","keepalive"],"status":"OK"}}"#;
+
+fn line(msg: &[u8]) -> Vec<u8> {
+    let mut v = msg.to_vec();
+    v.push(b'\n');
+    v
+}
+
+/// The one `mining_session` record of `h`.
+fn session_record(h: &Harness) -> &Event {
+    let s: Vec<_> = h.events.iter().filter(|e| e.kind == EventKind::MiningSession).collect();
+    assert_eq!(s.len(), 1);
+    s[0]
+}
+
+/// The one alert of `h`: its tunnel kind and target, login and variant.
+fn tunnel_alert(h: &Harness) -> (Option<&'static str>, Option<String>, Option<String>, Option<Variant>) {
+    let alerts = h.alerts();
+    assert_eq!(alerts.len(), 1, "{:?}", h.events);
+    let f = &alerts[0].facts;
+    (
+        f.tunnel.as_ref().map(|t| t.kind.as_str()),
+        f.tunnel.as_ref().and_then(|t| t.target.clone()),
+        f.login.clone(),
+        f.variant,
+    )
+}
+
+#[test]
+fn stratum_through_socks5_is_unwrapped_with_its_target_and_roles() {
+    for cut in [1, 3, 1000] {
+        let mut h = Harness::new(FlowLimits::default());
+        let mut cv = Conv::open(&mut h, 42000, 1080);
+        let hs = [5u8, 1, 0, 5, 1, 0, 1, 127, 0, 0, 2, 0x0d, 0x05];
+        for part in hs.chunks(cut) {
+            cv.client(&mut h, part);
+        }
+        cv.pool(&mut h, &[5, 0]);
+        cv.pool(&mut h, &[5, 0, 0, 1, 127, 0, 0, 1, 0x9c, 0x40]);
+        cv.client(&mut h, &line(XMRIG_LOGIN));
+        cv.pool(&mut h, &line(XMRIG_JOB));
+        h.flush();
+        let (kind, target, login, variant) = tunnel_alert(&h);
+        assert_eq!((kind, target.as_deref()), (Some("socks5"), Some("127.0.0.2:3333")), "cut {cut}");
+        assert!(login.is_some_and(|l| l.starts_with("48edfHu7")));
+        assert_eq!(variant, Some(Variant::CryptoNote));
+        let a = h.alerts()[0];
+        assert_eq!(a.client, format!("{CLIENT}:42000").parse().unwrap());
+        assert_eq!(session_record(&h).confidence, Confidence::Confirmed);
+        assert_eq!((h.table.counters.tunnels, h.table.counters.tunnel_failed), (1, 0));
+    }
+}
+
+#[test]
+fn socks5_with_a_password_to_a_pool_name_and_the_handshake_pipelined() {
+    let mut h = Harness::new(FlowLimits::default());
+    let mut cv = Conv::open(&mut h, 42001, 1080);
+    let mut hs = vec![5u8, 1, 2, 1, 3];
+    hs.extend_from_slice(b"bob\x03pwd\x05\x01\x00\x03");
+    let name = b"pool.supportxmr.com";
+    hs.push(name.len() as u8);
+    hs.extend_from_slice(name);
+    hs.extend_from_slice(&[0x0d, 0x05]);
+    hs.extend_from_slice(&line(XMRIG_LOGIN));
+    cv.client(&mut h, &hs);
+    cv.pool(&mut h, &[5, 2, 1, 0, 5, 0, 0, 3, 4, b'p', b'o', b'o', b'l', 0x0d, 0x05]);
+    cv.pool(&mut h, &line(XMRIG_JOB));
+    h.flush();
+    let (kind, target, login, _) = tunnel_alert(&h);
+    assert_eq!((kind, target.as_deref()), (Some("socks5"), Some("pool.supportxmr.com:3333")));
+    assert!(login.is_some());
+    assert_eq!(h.table.counters.tunnel_pool_target, 1);
+}
+
+#[test]
+fn tls_through_a_tunnel_by_its_sni_or_by_the_target_name() {
+    // HTTP CONNECT to an address, then TLS naming a pool.
+    let mut h = Harness::new(FlowLimits::default());
+    let mut cv = Conv::open(&mut h, 42002, 8888);
+    cv.client(&mut h, b"CONNECT 192.0.2.7:443 HTTP/1.1\r\nHost: 192.0.2.7:443\r\n\r\n");
+    cv.pool(&mut h, b"HTTP/1.0 200 Connection established\r\nProxy-agent: tinyproxy/1.11.1\r\n\r\n");
+    cv.client(&mut h, &client_hello(Some("eu.nanopool.org"), None));
+    let alerts = h.alerts();
+    assert_eq!(alerts.len(), 1);
+    let f = &alerts[0].facts;
+    assert_eq!(
+        (f.variant, f.clue, f.pool_host.as_deref()),
+        (Some(Variant::Tls), Some(Clue::Sni), Some("eu.nanopool.org"))
+    );
+    assert_eq!(
+        f.tunnel.as_ref().map(|t| (t.kind.as_str(), t.target.as_deref())),
+        Some(("http-connect", Some("192.0.2.7:443")))
+    );
+    // SOCKS4a to a pool's name, then TLS with no name: the target is the clue.
+    let mut h = Harness::new(FlowLimits::default());
+    let mut cv = Conv::open(&mut h, 42003, 1080);
+    cv.client(&mut h, b"\x04\x01\x01\xbb\x00\x00\x00\x01\x00gulf.moneroocean.stream\x00");
+    cv.pool(&mut h, &[0, 0x5a, 0, 0, 0, 0, 0, 0]);
+    cv.client(&mut h, &client_hello(None, None));
+    let alerts = h.alerts();
+    assert_eq!(alerts.len(), 1, "{:?}", h.events);
+    let f = &alerts[0].facts;
+    assert_eq!((f.clue, f.pool_host.as_deref()), (Some(Clue::Tunnel), Some("gulf.moneroocean.stream")));
+    assert_eq!(
+        f.tunnel.as_ref().map(|t| (t.kind.as_str(), t.target.as_deref())),
+        Some(("socks4a", Some("gulf.moneroocean.stream:443")))
+    );
+    assert_eq!(alerts[0].confidence, Confidence::Suspected);
+    // The same to a name that is no pool's: nothing.
+    let mut h = Harness::new(FlowLimits::default());
+    let mut cv = Conv::open(&mut h, 42004, 1080);
+    cv.client(&mut h, b"\x04\x01\x01\xbb\x00\x00\x00\x01\x00www.example.org\x00");
+    cv.pool(&mut h, &[0, 0x5a, 0, 0, 0, 0, 0, 0]);
+    cv.client(&mut h, &client_hello(None, None));
+    h.flush();
+    assert!(h.events.is_empty());
+    assert_eq!(h.table.counters.flows_bypassed, 1);
+}
+
+#[test]
+fn stratum_in_websocket_frames_masked_and_fragmented() {
+    use crate::inspect::tunnel::websocket::tests::frame;
+    let mut h = Harness::new(FlowLimits::default());
+    let mut cv = Conv::open(&mut h, 42005, 80);
+    cv.client(&mut h, b"GET /ws HTTP/1.1\r\nHost: ws.pool.example:8080\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+    cv.pool(&mut h, b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n");
+    let mut msg = frame(1, false, &XMRIG_LOGIN[..50], Some([1, 2, 3, 4]));
+    msg.extend(frame(10, true, b"", Some([7, 7, 7, 7])));
+    msg.extend(frame(0, true, &XMRIG_LOGIN[50..], Some([9, 8, 7, 6])));
+    for part in msg.chunks(17) {
+        cv.client(&mut h, part);
+    }
+    cv.pool(&mut h, &frame(1, true, XMRIG_JOB, None));
+    h.flush();
+    let (kind, target, login, variant) = tunnel_alert(&h);
+    assert_eq!((kind, target.as_deref()), (Some("websocket"), Some("ws.pool.example:8080")));
+    assert!(login.is_some_and(|l| l.starts_with("48edfHu7")));
+    assert_eq!(variant, Some(Variant::CryptoNote));
+    let s = session_record(&h);
+    assert_eq!((s.confidence, s.facts.jobs), (Confidence::Confirmed, 1));
+    assert_eq!(s.facts.tunnel.as_ref().map(|t| t.kind.as_str()), Some("websocket"));
+}
+
+#[test]
+fn proxy_headers_nest_to_two_tunnels_and_no_deeper() {
+    // PROXY v1, then SOCKS5, then Stratum: the innermost tunnel names the session.
+    let mut h = Harness::new(FlowLimits::default());
+    let mut cv = Conv::open(&mut h, 42006, 3333);
+    let mut c = b"PROXY TCP4 192.0.2.10 127.0.0.1 51000 1080\r\n".to_vec();
+    c.extend_from_slice(&[5, 1, 0, 5, 1, 0, 1, 127, 0, 0, 2, 0x0d, 0x05]);
+    cv.client(&mut h, &c);
+    cv.pool(&mut h, &[5, 0, 5, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+    cv.client(&mut h, &line(XMRIG_LOGIN));
+    cv.pool(&mut h, &line(XMRIG_JOB));
+    h.flush();
+    assert_eq!(tunnel_alert(&h).0, Some("socks5"));
+    assert_eq!(h.table.counters.tunnels, 2);
+    // PROXY v2 alone.
+    let mut h = Harness::new(FlowLimits::default());
+    let mut cv = Conv::open(&mut h, 42007, 3333);
+    let mut c =
+        b"\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x0c\xc0\x00\x02\x0a\x7f\x00\x00\x01\xc7\x38\x0d\x05".to_vec();
+    c.extend_from_slice(&line(XMRIG_LOGIN));
+    cv.client(&mut h, &c);
+    cv.pool(&mut h, &line(XMRIG_JOB));
+    h.flush();
+    let (kind, target, ..) = tunnel_alert(&h);
+    assert_eq!((kind, target.as_deref()), (Some("proxy-protocol"), Some("127.0.0.1:3333")));
+    // Three deep: bypassed and counted.
+    let mut h = Harness::new(FlowLimits::default());
+    let mut cv = Conv::open(&mut h, 42008, 3333);
+    let mut c = b"PROXY TCP4 192.0.2.10 127.0.0.1 51000 1080\r\n".to_vec();
+    c.extend_from_slice(b"PROXY TCP4 192.0.2.10 127.0.0.1 51000 1080\r\n");
+    c.extend_from_slice(b"PROXY TCP4 192.0.2.10 127.0.0.1 51000 1080\r\n");
+    c.extend_from_slice(&line(XMRIG_LOGIN));
+    cv.client(&mut h, &c);
+    h.flush();
+    assert!(h.events.is_empty());
+    assert_eq!((h.table.counters.tunnel_too_deep, h.table.counters.flows_bypassed), (1, 1));
+}
+
+#[test]
+fn refused_tunnels_and_plain_web_requests_are_bypassed() {
+    // SOCKS5 connection refused.
+    let mut h = Harness::new(FlowLimits::default());
+    let mut cv = Conv::open(&mut h, 42009, 1080);
+    cv.client(&mut h, &[5, 1, 0, 5, 1, 0, 1, 127, 0, 0, 2, 0x0d, 0x05]);
+    cv.pool(&mut h, &[5, 0, 5, 5, 0, 1, 0, 0, 0, 0, 0, 0]);
+    assert_eq!((h.table.counters.tunnel_failed, h.table.counters.flows_bypassed), (1, 1));
+    // A GET that is no upgrade: bypassed at its head, not counted as a failed tunnel.
+    let mut h = Harness::new(FlowLimits::default());
+    let mut cv = Conv::open(&mut h, 42010, 80);
+    cv.client(&mut h, b"GET / HTTP/1.1\r\nHost: www.example.org\r\n\r\n");
+    assert_eq!((h.table.counters.tunnel_failed, h.table.counters.flows_bypassed), (0, 1));
+    // A CONNECT whose head never ends within the bound.
+    let mut h = Harness::new(FlowLimits::default());
+    let mut cv = Conv::open(&mut h, 42011, 8080);
+    cv.client(&mut h, b"CONNECT a.example:443 HTTP/1.1\r\n");
+    for _ in 0..200 {
+        cv.client(&mut h, b"X-Padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
+    }
+    assert_eq!((h.table.counters.tunnel_failed, h.table.counters.flows_bypassed), (1, 1));
+    assert!(h.table.memory() <= 2 * FLOW_COST);
+}
+
+#[test]
+fn a_noise_key_that_opens_like_a_socks5_greeting_is_still_read_as_stratum_v2() {
+    // 64 random-looking bytes whose first two read as "SOCKS5, 3 methods": the methods are no
+    // SOCKS methods, so the tunnel parser hands the bytes to the Stratum V2 shape check.
+    let mut key = vec![5u8, 3, 0x20, 0x41, 0x7f];
+    key.extend((0..59u8).map(|i| i.wrapping_mul(37).wrapping_add(11)));
+    let mut h = Harness::new(FlowLimits::default());
+    let mut cv = Conv::open(&mut h, 42012, 3336);
+    cv.client(&mut h, &key[..2]);
+    cv.client(&mut h, &key[2..]);
+    cv.pool(&mut h, &[0x5a; 234]);
+    cv.client(&mut h, &[0x33; 114]);
+    let alerts = h.alerts();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].facts.variant, Some(Variant::StratumV2));
+    assert_eq!(
+        (h.table.counters.sv2_handshakes, h.table.counters.tunnels, h.table.counters.tunnel_failed),
+        (1, 0, 0)
+    );
+}
+
+/// One message of a dialect: who sends it and its bytes (a line with its newline, or a whole
+/// message of another protocol).
+type Say = (bool, Vec<u8>);
+
+/// A dialect's name, its opening, the variant and login a correct sensor reports, and whether
+/// it is line-based (and so may ride in WebSocket messages).
+type Dialect = (&'static str, Vec<Say>, Variant, Option<&'static str>, bool);
+
+fn dialects() -> Vec<Dialect> {
+    let l = |m: &[u8]| line(m);
+    let getwork = {
+        let body = "{\"method\":\"getwork\",\"params\":[],\"id\":1}";
+        format!(
+            "POST / HTTP/1.1\r\nHost: pool.example.net\r\nAuthorization: Basic dXNlcjE6eA==\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    vec![
+        ("stratum-v1", vec![(true, SUBSCRIBE.to_vec()), (true, AUTHORIZE.to_vec()), (false, NOTIFY.to_vec())], Variant::StratumV1, Some("wallet.rig"), true),
+        ("cryptonote", vec![(true, l(XMRIG_LOGIN)), (false, l(XMRIG_JOB))], Variant::CryptoNote, Some("48edfHu7V9Z84YzzMa6fUueoELZ9ZRXq9VetWzYGzKt52XU5xvqgzYnDK9URnRoJMk1j8nLwEVsaSWJ4fhdUyZijBGUicoD"), true),
+        (
+            "eth-proxy",
+            vec![
+                (true, l(br#"{"id":1,"method":"eth_submitLogin","params":["0x5a0b54d5dc17e0aadc383d2db43b0a0d3e029c4c.rig2"],"worker":"rig2"}"#)),
+                (false, l(br#"{"id":1,"jsonrpc":"2.0","result":true}"#)),
+            ],
+            Variant::EthProxy,
+            Some("0x5a0b54d5dc17e0aadc383d2db43b0a0d3e029c4c.rig2"),
+            true,
+        ),
+        (
+            "ethereum-stratum",
+            vec![
+                (true, l(br#"{"id":1,"method":"mining.subscribe","params":["ethminer/0.19.0","EthereumStratum/1.0.0"]}"#)),
+                (true, l(br#"{"id":2,"method":"mining.authorize","params":["0x5a0b54d5dc17e0aadc383d2db43b0a0d3e029c4c.rig3","x"]}"#)),
+                (false, l(br#"{"id":2,"result":true,"error":null}"#)),
+            ],
+            Variant::EthereumStratum,
+            Some("0x5a0b54d5dc17e0aadc383d2db43b0a0d3e029c4c.rig3"),
+            true,
+        ),
+        ("getwork", vec![(true, getwork.into_bytes())], Variant::Getwork, Some("user1"), false),
+        ("tls", vec![(true, client_hello(Some("eu.nanopool.org"), None))], Variant::Tls, None, false),
+        (
+            "webminer",
+            vec![
+                (true, br#"{"type":"auth","params":{"site_key":"k3y","type":"anonymous","user":null}}"#.to_vec()),
+                (false, br#"{"type":"authed","params":{"token":"","hashes":0}}"#.to_vec()),
+            ],
+            Variant::WebMiner,
+            Some("k3y"),
+            true,
+        ),
+    ]
+}
+
+/// Each tunnel: the client's and the server's handshake.
+fn tunnels() -> Vec<(&'static str, Vec<u8>, Vec<u8>)> {
+    let mut socks4a = vec![4u8, 1, 0x0d, 0x05, 0, 0, 0, 1, b'u', 0];
+    socks4a.extend_from_slice(b"pool.example\0");
+    let mut v2 = b"\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x0c".to_vec();
+    v2.extend_from_slice(&[192, 0, 2, 10, 127, 0, 0, 1, 0xc7, 0x38, 0x0d, 0x05]);
+    vec![
+        (
+            "socks5",
+            vec![5, 1, 0, 5, 1, 0, 1, 192, 0, 2, 9, 0x0d, 0x05],
+            vec![5, 0, 5, 0, 0, 1, 0, 0, 0, 0, 0, 0],
+        ),
+        ("socks4", vec![4, 1, 0x0d, 0x05, 192, 0, 2, 9, b'u', 0], vec![0, 0x5a, 0, 0, 0, 0, 0, 0]),
+        ("socks4a", socks4a, vec![0, 0x5a, 0, 0, 0, 0, 0, 0]),
+        (
+            "http-connect",
+            b"CONNECT pool.example:3333 HTTP/1.1\r\n\r\n".to_vec(),
+            b"HTTP/1.1 200 OK\r\n\r\n".to_vec(),
+        ),
+        (
+            "websocket",
+            b"GET / HTTP/1.1\r\nHost: pool.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+                .to_vec(),
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n".to_vec(),
+        ),
+        ("proxy-protocol", b"PROXY TCP4 192.0.2.10 127.0.0.1 51000 3333\r\n".to_vec(), Vec::new()),
+        ("proxy-protocol", v2, Vec::new()),
+    ]
+}
+
+#[test]
+fn every_dialect_through_every_tunnel_kind_with_its_facts() {
+    use crate::inspect::tunnel::websocket::tests::frame;
+    let mut port = 43000;
+    let mut checked = 0;
+    for (tunnel, chs, shs) in tunnels() {
+        for (dialect, says, variant, login, lines) in dialects() {
+            let ws = tunnel == "websocket";
+            // Line dialects ride WebSocket messages; the web-miner dialect rides nothing else.
+            if (ws && !lines) || (!ws && dialect == "webminer") {
+                continue;
+            }
+            port += 1;
+            let mut h = Harness::new(FlowLimits::default());
+            let mut cv = Conv::open(&mut h, port, 1080);
+            cv.client(&mut h, &chs);
+            if !shs.is_empty() {
+                cv.pool(&mut h, &shs);
+            }
+            for (client, bytes) in &says {
+                let bytes = if ws {
+                    let msg = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+                    frame(1, true, msg, client.then_some([3, 1, 4, 1]))
+                } else {
+                    bytes.clone()
+                };
+                if *client {
+                    cv.client(&mut h, &bytes);
+                } else {
+                    cv.pool(&mut h, &bytes);
+                }
+            }
+            h.flush();
+            let ctx = format!("{dialect} through {tunnel}: {:?}", h.events);
+            let alerts = h.alerts();
+            assert_eq!(alerts.len(), 1, "{ctx}");
+            let a = alerts[0];
+            assert_eq!(a.client.port(), port, "{ctx}");
+            assert_eq!(a.facts.variant, Some(variant), "{ctx}");
+            assert_eq!(a.facts.login.as_deref(), login, "{ctx}");
+            assert_eq!(a.facts.tunnel.as_ref().map(|t| t.kind.as_str()), Some(tunnel), "{ctx}");
+            checked += 1;
+        }
+    }
+    // 7 tunnel handshakes × 6 dialects, less TLS and getwork in WebSocket frames, plus the
+    // web-miner dialect in WebSocket frames.
+    assert_eq!(checked, 7 * 6 - 2 + 1);
 }

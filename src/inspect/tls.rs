@@ -16,12 +16,13 @@ use super::{Cx, Parse, Parser, Recognised, SessionView, Shared, Step};
 #[derive(Debug)]
 pub struct Hello {
     client: Side,
-    hello: Vec<u8>,
+    /// Set once the hello did not lie whole in the client's first chunk.
+    joiner: Option<Box<tls::HelloJoiner>>,
 }
 
 impl Hello {
     pub fn new(client: Side) -> Hello {
-        Hello { client, hello: Vec::new() }
+        Hello { client, joiner: None }
     }
 }
 
@@ -42,26 +43,20 @@ impl Parse for Hello {
             return Step::Continue; // the server's flight tells nothing we use
         }
         let client = self.client;
-        let hello = &mut self.hello;
-        // Zero-copy when the whole ClientHello is in one chunk (the usual case).
-        let parsed = if hello.is_empty() {
-            tls::client_hello(data)
-        } else {
-            let room = tls::MAX_HELLO_STREAM.saturating_sub(hello.len());
-            hello.extend_from_slice(data.get(..room.min(data.len())).unwrap_or_default());
-            tls::client_hello(hello)
+        // Zero-copy when the whole ClientHello is in the first record of one chunk (the usual
+        // case); otherwise its records are joined as they stream by.
+        let parsed = match &mut self.joiner {
+            None => match tls::client_hello(data) {
+                Err(tls::TlsError::Incomplete | tls::TlsError::Fragmented) => {
+                    let j = self.joiner.insert(Box::default());
+                    joined(j, data, cx)
+                }
+                other => other,
+            },
+            Some(j) => joined(j, data, cx),
         };
         let found = match parsed {
-            Err(tls::TlsError::Incomplete) => {
-                if hello.is_empty() {
-                    hello.extend_from_slice(data.get(..tls::MAX_HELLO_STREAM).unwrap_or(data));
-                }
-                if hello.len() < tls::MAX_HELLO_STREAM {
-                    return Step::Continue;
-                }
-                cx.counters.tls_unparsed += 1;
-                return Step::Bypass;
-            }
+            Err(tls::TlsError::Incomplete) => return Step::Continue,
             Err(_) => {
                 cx.counters.tls_unparsed += 1;
                 return Step::Bypass;
@@ -95,7 +90,30 @@ impl Parse for Hello {
     }
 
     fn allocated(&self) -> usize {
-        self.hello.capacity()
+        self.joiner.as_ref().map_or(0, |j| j.capacity())
+    }
+}
+
+/// Pushes `data` into the joiner: the hello once whole (`Incomplete` until then).
+fn joined<'j>(
+    j: &'j mut tls::HelloJoiner,
+    data: &[u8],
+    cx: &mut Cx<'_>,
+) -> Result<tls::ClientHello<'j>, tls::TlsError> {
+    match j.push(data) {
+        tls::Joined::More => Err(tls::TlsError::Incomplete),
+        tls::Joined::NotTls => Err(tls::TlsError::NotTls),
+        tls::Joined::Overlong => {
+            cx.counters.tls_hello_overlong += 1;
+            Err(tls::TlsError::Malformed)
+        }
+        tls::Joined::Whole => {
+            let h = j.hello();
+            if h.is_ok() && j.records > 1 {
+                cx.counters.tls_hello_joined += 1;
+            }
+            h
+        }
     }
 }
 

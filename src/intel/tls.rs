@@ -9,13 +9,19 @@
 //! no input can make it panic or read out of bounds; it never allocates; its work is linear in
 //! the input (each byte is looked at a bounded number of times).
 //!
-//! Limits: the ClientHello must lie in the first TLS record (records carry up to 16 KiB, and
-//! every client we know sends its hello in one); a hello fragmented over several records is
-//! reported as [`TlsError::Fragmented`] and treated as unparsed by the caller. The caller bounds
-//! how much of the stream it gathers before giving up ([`MAX_HELLO_STREAM`]).
+//! A ClientHello in its first record is read in place ([`client_hello`]); one fragmented over
+//! several records (a client or a middlebox dodging SNI matching by sending the hello a few
+//! bytes a record) is joined by [`HelloJoiner`], which strips the record headers as the bytes
+//! stream by and keeps only the handshake message, at most [`MAX_HELLO_MESSAGE`] bytes: memory
+//! is bounded by the message, whatever the number of records (1-byte records make the stream
+//! six times the message).
 
-/// The most client bytes gathered while waiting for a whole ClientHello.
+/// The most client bytes gathered while waiting for a whole ClientHello in its first record.
 pub const MAX_HELLO_STREAM: usize = 16 * 1024;
+/// The longest ClientHello handshake message (type, length, body) joined from several records:
+/// 16 KiB, the most one record may carry, which no real hello comes near (a post-quantum key
+/// share makes one ~1.8 KiB).
+pub const MAX_HELLO_MESSAGE: usize = 16 * 1024;
 /// TLS record header: type, version, length.
 const RECORD_HEADER: usize = 5;
 const CONTENT_HANDSHAKE: u8 = 0x16;
@@ -144,12 +150,132 @@ pub fn client_hello(stream: &[u8]) -> Result<ClientHello<'_>, TlsError> {
     if hs.u8() != Some(HANDSHAKE_CLIENT_HELLO) {
         return Err(TlsError::NotTls);
     }
-    let body_len = hs.u24().ok_or(TlsError::Malformed)?;
+    // A first record too short for the handshake header: the message goes on in the next.
+    let body_len = hs.u24().ok_or(TlsError::Fragmented)?;
     let Some(body) = hs.take(body_len) else {
         // The record is complete but the message is longer: it continues in the next record.
         return Err(if body_len > len { TlsError::Fragmented } else { TlsError::Malformed });
     };
     parse_body(body).ok_or(TlsError::Malformed)
+}
+
+/// Parses a whole ClientHello handshake message (type, 24-bit length, body), as joined from
+/// its records by [`HelloJoiner`].
+pub fn client_hello_message(msg: &[u8]) -> Result<ClientHello<'_>, TlsError> {
+    let mut hs = Reader::new(msg);
+    if hs.u8() != Some(HANDSHAKE_CLIENT_HELLO) {
+        return Err(TlsError::NotTls);
+    }
+    let body_len = hs.u24().ok_or(TlsError::Incomplete)?;
+    let body = hs.take(body_len).ok_or(TlsError::Incomplete)?;
+    parse_body(body).ok_or(TlsError::Malformed)
+}
+
+/// What [`HelloJoiner::push`] has made of the bytes so far.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Joined {
+    /// The message is not whole yet.
+    More,
+    /// The ClientHello message is whole: read it with [`HelloJoiner::hello`].
+    Whole,
+    /// Not a ClientHello in handshake records (another record type before it was whole, a bad
+    /// record header, an empty record).
+    NotTls,
+    /// The message claims more than [`MAX_HELLO_MESSAGE`] bytes.
+    Overlong,
+}
+
+/// Joins a ClientHello fragmented over TLS records, streaming: record headers are read as they
+/// go by (even a byte at a time) and only the handshake bytes are kept, up to the message's
+/// stated length (at most [`MAX_HELLO_MESSAGE`]). Linear in the bytes pushed; the caller hands
+/// it the client's in-order stream from its first byte (TCP segments, out of order or not, are
+/// put in order by the flow's reassembler).
+#[derive(Clone, Debug, Default)]
+pub struct HelloJoiner {
+    header: [u8; RECORD_HEADER],
+    header_len: usize,
+    /// Payload bytes left in the current record.
+    left: usize,
+    msg: Vec<u8>,
+    /// Records read so far.
+    pub records: u32,
+}
+
+impl HelloJoiner {
+    pub fn new() -> HelloJoiner {
+        HelloJoiner::default()
+    }
+
+    /// The message's stated length (type and length included), once its first four bytes are in.
+    fn wanted(&self) -> Option<usize> {
+        match self.msg.get(..4) {
+            Some(&[_, a, b, c]) => {
+                Some(4 + ((usize::from(a) << 16) | (usize::from(b) << 8) | usize::from(c)))
+            }
+            _ => None,
+        }
+    }
+
+    /// Reads more of the client's stream.
+    pub fn push(&mut self, mut data: &[u8]) -> Joined {
+        loop {
+            if self.msg.first().is_some_and(|&t| t != HANDSHAKE_CLIENT_HELLO) {
+                return Joined::NotTls;
+            }
+            if let Some(w) = self.wanted() {
+                if w > MAX_HELLO_MESSAGE {
+                    return Joined::Overlong;
+                }
+                if self.msg.len() >= w {
+                    return Joined::Whole;
+                }
+            }
+            if data.is_empty() {
+                return Joined::More;
+            }
+            if self.left == 0 {
+                // A record header, perhaps over several pushes.
+                let take = (RECORD_HEADER - self.header_len).min(data.len());
+                let (h, rest) = data.split_at(take);
+                if let Some(dst) = self.header.get_mut(self.header_len..self.header_len + take) {
+                    dst.copy_from_slice(h);
+                }
+                self.header_len += take;
+                data = rest;
+                if self.header_len < RECORD_HEADER {
+                    continue;
+                }
+                self.header_len = 0;
+                let [kind, major, minor, hi, lo] = self.header;
+                let len = (usize::from(hi) << 8) | usize::from(lo);
+                if kind != CONTENT_HANDSHAKE || major != 3 || minor > 4 || len == 0 || len > (1 << 14) + 2048
+                {
+                    return Joined::NotTls;
+                }
+                self.records = self.records.saturating_add(1);
+                self.left = len;
+                continue;
+            }
+            // Record payload: keep what the message still needs (its header first).
+            let need = self.wanted().map_or(4, |w| w).saturating_sub(self.msg.len()).max(1);
+            let take = self.left.min(data.len()).min(need);
+            let (p, rest) = data.split_at(take);
+            self.msg.extend_from_slice(p);
+            self.left -= take;
+            data = rest;
+        }
+    }
+
+    /// The joined ClientHello, once [`HelloJoiner::push`] said [`Joined::Whole`].
+    pub fn hello(&self) -> Result<ClientHello<'_>, TlsError> {
+        let w = self.wanted().ok_or(TlsError::Incomplete)?;
+        client_hello_message(self.msg.get(..w).ok_or(TlsError::Incomplete)?)
+    }
+
+    /// Bytes held.
+    pub fn capacity(&self) -> usize {
+        self.msg.capacity()
+    }
 }
 
 fn parse_body(body: &[u8]) -> Option<ClientHello<'_>> {
@@ -284,6 +410,70 @@ mod tests {
         assert_eq!(client_hello(&hello(&[sni("a b.example")])).unwrap().sni, None);
     }
 
+    /// `rec`'s handshake message re-cut into records of `n` payload bytes.
+    fn split_records(rec: &[u8], n: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        for part in rec[5..].chunks(n) {
+            out.extend_from_slice(&[0x16, 0x03, 0x01]);
+            out.extend_from_slice(&(part.len() as u16).to_be_bytes());
+            out.extend_from_slice(part);
+        }
+        out
+    }
+
+    #[test]
+    fn joins_a_hello_split_over_records_pushed_in_any_cut() {
+        let rec = hello(&[sni("pool.supportxmr.com"), alpn(&["stratum"])]);
+        for n in [1, 2, 7, 64] {
+            let stream = split_records(&rec, n);
+            assert_eq!(client_hello(&stream), Err(TlsError::Fragmented), "records of {n}");
+            for push in [1, 3, 100, stream.len()] {
+                let mut j = HelloJoiner::new();
+                let mut verdicts = stream.chunks(push).map(|c| j.push(c)).collect::<Vec<_>>();
+                assert_eq!(verdicts.pop(), Some(Joined::Whole), "records of {n}, pushes of {push}");
+                assert!(verdicts.iter().all(|v| *v == Joined::More));
+                assert_eq!(j.hello().unwrap().sni, Some("pool.supportxmr.com"));
+                assert_eq!(j.records as usize, (rec.len() - 5).div_ceil(n));
+                // Only the message is kept, not the record headers.
+                assert_eq!(j.msg.len(), rec.len() - 5);
+            }
+        }
+        // The same hello in one record joins too (a record cut across segments).
+        let mut j = HelloJoiner::new();
+        assert_eq!(j.push(&rec[..9]), Joined::More);
+        assert_eq!(j.push(&rec[9..]), Joined::Whole);
+        assert_eq!(j.hello().unwrap().sni, Some("pool.supportxmr.com"));
+    }
+
+    #[test]
+    fn the_joiner_refuses_other_records_and_overlong_hellos() {
+        let rec = hello(&[sni("a.example")]);
+        let mut stream = split_records(&rec, 10);
+        // An application-data record before the hello is whole.
+        stream[15] = 0x17;
+        assert_eq!(HelloJoiner::new().push(&stream), Joined::NotTls);
+        // An empty record.
+        assert_eq!(HelloJoiner::new().push(&[0x16, 3, 1, 0, 0, 1]), Joined::NotTls);
+        // Not a ClientHello.
+        assert_eq!(HelloJoiner::new().push(&[0x16, 3, 1, 0, 1, 2]), Joined::NotTls);
+        // A message claiming 16 MiB: refused on its header, nothing more kept.
+        let mut j = HelloJoiner::new();
+        assert_eq!(j.push(&[0x16, 3, 1, 0, 2, 1, 0xff]), Joined::More);
+        assert_eq!(j.push(&[0x16, 3, 1, 0, 2, 0xff, 0xff]), Joined::Overlong);
+        assert!(j.capacity() <= 64);
+        // Just within the bound: 16 KiB of message in 1-byte records, kept as 16 KiB.
+        let body_len = MAX_HELLO_MESSAGE - 4;
+        let mut msg = vec![1, (body_len >> 16) as u8, (body_len >> 8) as u8, body_len as u8];
+        msg.resize(MAX_HELLO_MESSAGE, 0);
+        let mut rec = vec![0x16, 3, 1, 0, 0];
+        rec.extend_from_slice(&msg);
+        let mut j = HelloJoiner::new();
+        assert_eq!(j.push(&split_records(&rec, 1)), Joined::Whole);
+        assert_eq!(j.msg.len(), MAX_HELLO_MESSAGE);
+        // Zeros read as a hello of empty lists, naming no server.
+        assert_eq!(j.hello().map(|h| h.sni), Ok(None));
+    }
+
     #[test]
     fn stream_start_test() {
         assert_eq!(may_start_tls(b""), None);
@@ -314,6 +504,22 @@ mod tests {
                 *b = val;
             }
             let _ = client_hello(&rec);
+            let mut j = HelloJoiner::new();
+            if j.push(&split_records(&rec, 3)) == Joined::Whole {
+                let _ = j.hello();
+            }
+        }
+
+        #[test]
+        fn the_joiner_never_panics(data in proptest::collection::vec(any::<u8>(), 0..600), cut in 1usize..50) {
+            let mut j = HelloJoiner::new();
+            for c in data.chunks(cut) {
+                if j.push(c) != Joined::More {
+                    break;
+                }
+            }
+            let _ = j.hello();
+            prop_assert!(j.msg.len() <= MAX_HELLO_MESSAGE);
         }
     }
 }

@@ -20,7 +20,9 @@
 //! wire string was truncated, `cfp1` difficulty, `flexString2` (label `communityId`) the flow's
 //! Community ID; on replay, the capture file the record came from (JSON and EVE `pcap_filename`)
 //! in `filePath` (the path as given after `-r`) and `fname` (its file name alone), the
-//! specification's file keys. `mining_session` adds `flexNumber1` shares submitted, `cn1` jobs, `cn2` shares accepted,
+//! specification's file keys; `msg` the watchlist's label (`watchlisted wallet: LABEL`), an
+//! encrypted session's evidence and the tunnel the session was found in (`tunnel socks5 to
+//! HOST:PORT`), `; `-joined. `mining_session` adds `flexNumber1` shares submitted, `cn1` jobs, `cn2` shares accepted,
 //! `cn3` shares rejected, `cfp2` the estimated hash rate in hashes per second (the JSON
 //! contract's `hashrate`, present when it could be estimated), `in`/`out` (bytes from the miner /
 //! from the pool), `start`/`end` (ms), `reason` (end reason). `cnt` (baseEventCount: how many
@@ -197,12 +199,16 @@ pub fn format_with(ev: &Event, sensor: &str, watch: Option<&str>, out: &mut Vec<
     if let Some(agent) = f.agent.as_deref() {
         e.kv("requestClientApplication", agent);
     }
-    // `msg`: the watchlist's word and the encrypted session's evidence, the free text an
-    // analyst reads (the custom keys are all taken).
+    // `msg`: the watchlist's word, the encrypted session's evidence and the tunnel, the free
+    // text an analyst reads (the standard's labelled custom strings are all taken).
     let watch_msg =
         watch.map(|label| format!("watchlisted wallet{}{label}", if label.is_empty() { "" } else { ": " }));
     let evidence = f.encrypted.as_ref().map(|x| format!("encrypted: {x}"));
-    let msg = [watch_msg, evidence].into_iter().flatten().collect::<Vec<_>>().join("; ");
+    let tunnel = f.tunnel.as_ref().map(|t| match t.target.as_deref() {
+        Some(target) => format!("tunnel {} to {target}", t.kind.as_str()),
+        None => format!("tunnel {}", t.kind.as_str()),
+    });
+    let msg = [watch_msg, evidence, tunnel].into_iter().flatten().collect::<Vec<_>>().join("; ");
     if !msg.is_empty() {
         e.kv("msg", &msg);
     }

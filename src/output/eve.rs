@@ -150,6 +150,8 @@ const METADATA_KEYS: &[&str] = &[
     "methods",
     "pool_host",
     "clue",
+    "tunnel",
+    "tunnel_target",
     "difficulty",
     "difficulty_min",
     "difficulty_max",

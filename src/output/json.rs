@@ -115,6 +115,10 @@ pub(crate) struct Stratum<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     clue: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    tunnel: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tunnel_target: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     difficulty: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     difficulty_min: Option<f64>,
@@ -179,6 +183,8 @@ pub(crate) fn stratum(ev: &Event, with_counters: bool) -> Stratum<'_> {
         methods: &f.methods,
         pool_host: f.pool_host.as_deref(),
         clue: f.clue.map(|c| c.as_str()),
+        tunnel: f.tunnel.as_ref().map(|t| t.kind.as_str()),
+        tunnel_target: f.tunnel.as_ref().and_then(|t| t.target.as_deref()),
         difficulty: finite(f.difficulty),
         difficulty_min: finite(f.difficulty_min),
         difficulty_max: finite(f.difficulty_max),

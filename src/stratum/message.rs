@@ -65,6 +65,9 @@ pub struct Message<'a> {
     pub error: Option<&'a RawValue>,
     /// ethminer's eth-proxy adds a top-level `"worker"` name to its requests.
     pub worker: Option<Cow<'a, str>>,
+    /// The web-miner dialect (Coinhive and its successors) names its messages by `"type"`
+    /// rather than `"method"`: `{"type":"auth","params":{...}}`.
+    pub kind: Option<Cow<'a, str>>,
 }
 
 impl<'a> Message<'a> {
@@ -228,6 +231,7 @@ impl<'de> Visitor<'de> for MessageVisitor {
                 "result" => m.result = non_null(map.next_value()?),
                 "error" => m.error = non_null(map.next_value()?),
                 "worker" => m.worker = as_str(map.next_value()?),
+                "type" => m.kind = as_str(map.next_value()?),
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }

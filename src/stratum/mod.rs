@@ -43,6 +43,11 @@ pub enum Variant {
     StratumV2,
     #[serde(rename = "tls")]
     Tls,
+    /// The browser miners' dialect (Coinhive, CoinIMP, the webminer pool front ends): JSON
+    /// messages named by `type` (`auth`, `job`, `submit`, `hash_accepted`), inside WebSocket
+    /// frames.
+    #[serde(rename = "webminer")]
+    WebMiner,
 }
 
 impl Variant {
@@ -55,6 +60,7 @@ impl Variant {
             Variant::Getwork => "getwork",
             Variant::StratumV2 => "stratum-v2",
             Variant::Tls => "tls",
+            Variant::WebMiner => "webminer",
         }
     }
 }
@@ -195,6 +201,9 @@ pub struct SessionFacts {
     /// evidence an analyst judges a `suspected` alert by. Boxed: every session's facts carry
     /// the field, few sessions fill it.
     pub encrypted: Option<Box<Encrypted>>,
+    /// The tunnel the session was found in (SOCKS, HTTP CONNECT, WebSocket, PROXY protocol):
+    /// set by the inspector that unwrapped it, never by the dialect parsers.
+    pub tunnel: Option<Tunnel>,
 }
 
 /// The visible shape of an encrypted session: its handshake's sizes and the data it carried
@@ -243,6 +252,39 @@ impl Pushes {
     }
 }
 
+/// The tunnel a session was found in, and where the tunnel said it goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tunnel {
+    pub kind: TunnelKind,
+    /// `host:port` as the tunnel's handshake stated it (`[v6]:port` for an IPv6 address; the
+    /// WebSocket request's `Host`; the PROXY header's destination), capped.
+    pub target: Option<String>,
+}
+
+/// The kinds of tunnel unwrapped: the alert's `stratum.tunnel`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TunnelKind {
+    Socks4,
+    Socks4a,
+    Socks5,
+    HttpConnect,
+    WebSocket,
+    ProxyProtocol,
+}
+
+impl TunnelKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TunnelKind::Socks4 => "socks4",
+            TunnelKind::Socks4a => "socks4a",
+            TunnelKind::Socks5 => "socks5",
+            TunnelKind::HttpConnect => "http-connect",
+            TunnelKind::WebSocket => "websocket",
+            TunnelKind::ProxyProtocol => "proxy-protocol",
+        }
+    }
+}
+
 /// The indirect evidence behind a `tls` session: the alert's `stratum.clue`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -255,6 +297,8 @@ pub enum Clue {
     /// MISP or STIX feed).
     #[serde(rename = "pool-list")]
     PoolList,
+    /// A tunnel's handshake (SOCKS, HTTP CONNECT) named a known pool domain as its target.
+    Tunnel,
 }
 
 impl Clue {
@@ -263,6 +307,7 @@ impl Clue {
             Clue::Sni => "sni",
             Clue::Dns => "dns",
             Clue::PoolList => "pool-list",
+            Clue::Tunnel => "tunnel",
         }
     }
 }

@@ -38,24 +38,89 @@ pub enum Opening {
     Tls,
     /// `POST `: HTTP, read for getwork.
     HttpPost,
+    /// The handshake of a tunnel or proxy, whose inner stream is inspected after it.
+    Tunnel(TunnelOpening),
     /// Anything else (only a Stratum V2 handshake is still possible).
     Other,
 }
 
+/// The tunnel a connection's first bytes may open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TunnelOpening {
+    /// `04 01`: a SOCKS4 (or 4a) CONNECT request.
+    Socks4,
+    /// `05 n` with 1 to 9 methods: a SOCKS5 greeting (or, rarely, a random Noise key: the
+    /// tunnel parser falls back to the Stratum V2 shape when the rest does not fit).
+    Socks5,
+    /// `CONNECT `: an HTTP proxy tunnel.
+    HttpConnect,
+    /// `GET `: an HTTP request, perhaps a WebSocket upgrade.
+    HttpGet,
+    /// `PROXY `: the PROXY protocol's text header (v1).
+    ProxyV1,
+    /// `\r\n\r\n\0\r\nQ`: the start of the PROXY protocol's binary signature (v2).
+    ProxyV2,
+}
+
+/// Whether `head` starts with `pat`: `None` while it is a shorter prefix of it.
+fn prefix(head: &[u8], pat: &[u8]) -> Option<bool> {
+    let n = head.len().min(pat.len());
+    if head.get(..n) != pat.get(..n) {
+        Some(false)
+    } else if n == pat.len() {
+        Some(true)
+    } else {
+        None
+    }
+}
+
+/// The tunnel `head` opens, `Some(None)` for none, `None` while too short to tell.
+fn tunnel(head: &[u8]) -> Option<Option<TunnelOpening>> {
+    let socks = match head {
+        [] | [4] | [5] => None,
+        [4, 1, ..] => Some(true),
+        [5, n, ..] => Some((1..=9).contains(n)),
+        _ => Some(false),
+    };
+    let mut need_more = false;
+    for (m, t) in [
+        (socks, if head.first() == Some(&4) { TunnelOpening::Socks4 } else { TunnelOpening::Socks5 }),
+        (prefix(head, b"CONNECT "), TunnelOpening::HttpConnect),
+        (prefix(head, b"GET "), TunnelOpening::HttpGet),
+        (prefix(head, b"PROXY "), TunnelOpening::ProxyV1),
+        (prefix(head, b"\r\n\r\n\0\r\nQ"), TunnelOpening::ProxyV2),
+    ] {
+        match m {
+            Some(true) => return Some(Some(t)),
+            None => need_more = true,
+            Some(false) => {}
+        }
+    }
+    if need_more {
+        None
+    } else {
+        Some(None)
+    }
+}
+
 /// Classifies the first bytes of a stream (`head`: up to its first 8 bytes, as received).
 /// Leading JSON whitespace is allowed before `{`/`[` only; TLS and HTTP start at byte 0.
+/// The PROXY protocol v2 signature opens with JSON whitespace (`\r\n\r\n\0`): it is the one
+/// opening that does.
 pub fn opening(head: &[u8]) -> Opening {
     match head.iter().find(|&&b| !is_json_ws(b)) {
         Some(b'{' | b'[') => return Opening::Json,
+        Some(0) if head.starts_with(b"\r\n\r\n\0") => {}
         Some(_) if head.first().is_some_and(|&b| is_json_ws(b)) => return Opening::Other,
         Some(_) => {}
         None => return Opening::NeedMore,
     }
-    match (crate::intel::tls::may_start_tls(head), super::http::may_start_post(head)) {
-        (Some(true), _) => Opening::Tls,
-        (_, Some(true)) => Opening::HttpPost,
-        (None, _) | (_, None) => Opening::NeedMore,
-        (Some(false), Some(false)) => Opening::Other,
+    match (crate::intel::tls::may_start_tls(head), super::http::may_start_post(head), tunnel(head)) {
+        (Some(true), _, _) => Opening::Tls,
+        (_, Some(true), _) => Opening::HttpPost,
+        (_, _, Some(Some(t))) => Opening::Tunnel(t),
+        (None, _, _) | (_, None, _) | (_, _, None) => Opening::NeedMore,
+        (Some(false), Some(false), Some(None)) => Opening::Other,
     }
 }
 
@@ -97,7 +162,20 @@ mod tests {
         assert_eq!(opening(b"P"), Opening::NeedMore);
         assert_eq!(opening(b"POST "), Opening::HttpPost);
         assert_eq!(opening(b" POST "), Opening::Other);
-        assert_eq!(opening(b"GET / HT"), Opening::Other);
+        assert_eq!(opening(b"GET / HT"), Opening::Tunnel(TunnelOpening::HttpGet));
+        assert_eq!(opening(b"GE"), Opening::NeedMore);
+        assert_eq!(opening(b"CONNECT "), Opening::Tunnel(TunnelOpening::HttpConnect));
+        assert_eq!(opening(b"CONNECTX"), Opening::Other);
+        assert_eq!(opening(b"PROXY TC"), Opening::Tunnel(TunnelOpening::ProxyV1));
+        assert_eq!(opening(b"\r\n\r\n\0\r\nQ"), Opening::Tunnel(TunnelOpening::ProxyV2));
+        assert_eq!(opening(b"\r\n\r\n\0"), Opening::NeedMore);
+        assert_eq!(opening(b"\r\n\r\n\0\r\nX"), Opening::Other);
+        assert_eq!(opening(b"\r\n\r\n{"), Opening::Json);
+        assert_eq!(opening(&[5, 1, 0]), Opening::Tunnel(TunnelOpening::Socks5));
+        assert_eq!(opening(&[5]), Opening::NeedMore);
+        assert_eq!(opening(&[5, 0x40, 3]), Opening::Other);
+        assert_eq!(opening(&[4, 1, 0, 80]), Opening::Tunnel(TunnelOpening::Socks4));
+        assert_eq!(opening(&[4, 2, 0, 80]), Opening::Other);
         assert_eq!(opening(b"PUT / HT"), Opening::Other);
         assert_eq!(opening(&[0x16]), Opening::NeedMore);
         assert_eq!(opening(&[0x16, 3, 1, 2, 0]), Opening::Tls);

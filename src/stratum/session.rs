@@ -153,6 +153,16 @@ enum Call {
     EthGetWork,
     EthSubmitWork,
     EthHashrate(Option<f64>),
+    /// Web miner `auth`: the site key (the pool account: a wallet for the self-hosted clones)
+    /// and the optional user name.
+    WmAuth {
+        site_key: Option<String>,
+        user: Option<String>,
+    },
+    WmSubmit,
+    WmJob(CnJob),
+    WmAuthed,
+    WmAccepted,
 }
 
 #[derive(Debug, Default)]
@@ -190,7 +200,10 @@ impl Call {
             | Call::ShowMessage(_)
             | Call::GetVersion
             | Call::V1PoolOther
-            | Call::CnJob(_) => Role::Pool,
+            | Call::CnJob(_)
+            | Call::WmJob(_)
+            | Call::WmAuthed
+            | Call::WmAccepted => Role::Pool,
             _ => Role::Client,
         }
     }
@@ -198,6 +211,9 @@ impl Call {
     fn variant(&self) -> Variant {
         match self {
             Call::CnLogin(_) | Call::CnSubmit | Call::CnKeepalive | Call::CnJob(_) => Variant::CryptoNote,
+            Call::WmAuth { .. } | Call::WmSubmit | Call::WmJob(_) | Call::WmAuthed | Call::WmAccepted => {
+                Variant::WebMiner
+            }
             Call::EthLogin { .. } | Call::EthGetWork | Call::EthSubmitWork | Call::EthHashrate(_) => {
                 Variant::EthProxy
             }
@@ -397,6 +413,46 @@ fn classify(
         "eth_submitHashrate" => {
             let [r, _] = arr();
             Call::EthHashrate(r.and_then(rate))
+        }
+        _ => return None,
+    })
+}
+
+/// Recognises a web-miner message (`{"type": ..., "params": {...}}`, as Coinhive's client and
+/// its successors send and their pool front ends answer). Each type counts only with its
+/// defining params, so a chat application's `{"type":"auth","params":{"token":...}}` is none:
+/// `auth` needs a string `site_key`, `job` a cryptonote job, `submit` the string `job_id`,
+/// `nonce` and `result`, `authed` a `token` or `hashes`, `hash_accepted` a number `hashes`.
+fn classify_webminer(kind: &str, params: Option<&RawValue>, truncated: &mut Capper<'_>) -> Option<Call> {
+    let params = params?;
+    Some(match kind {
+        "auth" => {
+            let [site_key, user] = fields(params, &["site_key", "user"])?;
+            let site_key = as_str(site_key?).map(|s| cap(&s, truncated))?;
+            Call::WmAuth {
+                site_key: Some(site_key),
+                user: str_param(user, truncated).filter(|u| !u.is_empty()),
+            }
+        }
+        "submit" => {
+            let [job_id, nonce, result] = fields(params, &["job_id", "nonce", "result"])?;
+            as_str(job_id?)?;
+            as_str(nonce?)?;
+            as_str(result?)?;
+            Call::WmSubmit
+        }
+        "job" => Call::WmJob(cn_job(params, truncated)?),
+        "authed" => {
+            let [token, hashes] = fields(params, &["token", "hashes"])?;
+            if token.and_then(as_str).is_none() && hashes.and_then(as_f64).is_none() {
+                return None;
+            }
+            Call::WmAuthed
+        }
+        "hash_accepted" => {
+            let [hashes] = fields(params, &["hashes"])?;
+            as_f64(hashes?)?;
+            Call::WmAccepted
         }
         _ => return None,
     })
@@ -784,6 +840,17 @@ impl Session {
             true
         } else if msg.is_response() {
             self.on_response(side, msg)
+        } else if let Some(kind) = msg.kind.as_deref() {
+            let Some(call) = classify_webminer(
+                kind,
+                msg.params,
+                &mut Capper { max: self.limits.max_field_len, truncated: &mut self.facts.truncated },
+            ) else {
+                return false;
+            };
+            self.note_method(kind);
+            self.on_call(side, call, msg, ts);
+            true
         } else {
             false
         }
@@ -915,7 +982,7 @@ impl Session {
         match self.facts.variant {
             // Cryptonote difficulty comes from the target and is already in hashes; so is the
             // eth-proxy difficulty, which is 2^256 / boundary.
-            Some(Variant::CryptoNote) | Some(Variant::EthProxy) => 1.0,
+            Some(Variant::CryptoNote) | Some(Variant::EthProxy) | Some(Variant::WebMiner) => 1.0,
             Some(Variant::EthereumStratum) => TWO_POW_32,
             _ if self.is_equihash() => EQUIHASH_HASHES_PER_DIFF1,
             _ if matches!(self.facts.coin, Some("LTC" | "DOGE"))
@@ -1075,6 +1142,27 @@ impl Session {
                 if r.is_some() {
                     f.reported_hashrate = r;
                 }
+            }
+            Call::WmAuth { site_key, user } => {
+                if f.worker.is_none() {
+                    f.worker = user;
+                }
+                self.set_login(site_key, None, true);
+                self.refresh_coin();
+            }
+            Call::WmSubmit => self.share(ts),
+            Call::WmJob(job) => self.cn_job(job),
+            Call::WmAuthed => self.pool_work = true,
+            Call::WmAccepted => {
+                // No request ids: each `hash_accepted` answers the oldest share, at the
+                // difficulty in force now.
+                let hashes = self.share_hashes();
+                let f = &mut self.facts;
+                f.shares_accepted = f.shares_accepted.saturating_add(1);
+                if let Some(h) = hashes {
+                    f.accepted_hashes += h;
+                }
+                self.pool_work = true;
             }
             Call::GetVersion
             | Call::V1PoolOther
@@ -1317,6 +1405,46 @@ mod tests {
         assert_eq!(s.facts().client, None);
         assert_eq!(s.facts().variant, None);
         assert_eq!(s.facts().shares_submitted + s.facts().jobs, 0);
+    }
+
+    #[test]
+    fn web_miner_dialect_auth_job_submit_accepted() {
+        // As Coinhive's client sends and its pool front ends (deepMiner and the like) answer.
+        let s = session(&[
+            (Side::A, br#"{"type":"auth","params":{"site_key":"QmVsb3ZlZFNpdGVLZXkwMDAwMDAwMDAwMDAwMDA","type":"anonymous","user":null,"goal":0}}"#),
+            (Side::B, br#"{"type":"authed","params":{"token":"","hashes":0}}"#),
+            (Side::B, br#"{"type":"job","params":{"job_id":"j1","blob":"0707aa","target":"b88d0600","algo":"cn/r","height":1797516}}"#),
+            (Side::A, br#"{"type":"submit","params":{"version":7,"job_id":"j1","nonce":"0a000000","result":"ab01"}}"#),
+            (Side::B, br#"{"type":"hash_accepted","params":{"hashes":256}}"#),
+            (Side::A, br#"{"type":"submit","params":{"job_id":"j1","nonce":"0b000000","result":"ab02"}}"#),
+        ]);
+        let f = s.facts();
+        assert_eq!(s.confidence(), Some(Confidence::Confirmed));
+        assert_eq!((f.variant, f.client), (Some(Variant::WebMiner), Some(Side::A)));
+        assert_eq!(f.login.as_deref(), Some("QmVsb3ZlZFNpdGVLZXkwMDAwMDAwMDAwMDAwMDA"));
+        assert_eq!((f.jobs, f.shares_submitted, f.shares_accepted), (1, 2, 1));
+        assert_eq!(f.algo.as_deref(), Some("cn/r"));
+        assert!(f.difficulty.is_some_and(|d| d > 0.0));
+        assert!(f.accepted_hashes > 0.0);
+        assert_eq!(f.methods, vec!["auth", "authed", "job", "submit", "hash_accepted"]);
+        // A user name rides beside the site key.
+        let s = session(&[(
+            Side::B,
+            br#"{"type":"auth","params":{"site_key":"k","type":"user","user":"alice"}}"#,
+        )]);
+        assert_eq!((s.facts().worker.as_deref(), s.facts().client), (Some("alice"), Some(Side::B)));
+    }
+
+    #[test]
+    fn typed_json_of_other_applications_is_no_web_miner() {
+        assert_not_mining(&[
+            (Side::A, br#"{"type":"auth","params":{"token":"eyJhbGciOi"}}"#),
+            (Side::B, br#"{"type":"job","params":{"id":7,"name":"build"}}"#),
+            (Side::A, br#"{"type":"submit","params":{"form":"contact"}}"#),
+            (Side::B, br#"{"type":"hash_accepted","params":{"hashes":"many"}}"#),
+            (Side::B, br#"{"type":"authed"}"#),
+            (Side::A, br#"{"type":"message","params":{"text":"hi"}}"#),
+        ]);
     }
 
     #[test]

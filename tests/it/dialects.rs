@@ -124,10 +124,10 @@ fn watchlist_raises_severity_and_names_the_label() {
     let v = session("ethstratum1-nicehash.pcap", &["--watchlist", wl]);
     assert_eq!(v["severity"], 1);
     assert_eq!(v["watchlist_label"], "GPU farm (IR-117)");
-    // Listed without a label.
+    // Listed without a label: the file's label, here its name (no `# label:` line).
     let v = session("sv1-asic-extensions.pcap", &["--watchlist", wl]);
     assert_eq!(v["severity"], 1);
-    assert!(v.get("watchlist_label").is_none());
+    assert_eq!(v["watchlist_label"], "watch");
     // Not listed.
     let v = session("cryptonote-nicehash-proxy.pcap", &["--watchlist", wl]);
     assert_eq!(v["severity"], 2);

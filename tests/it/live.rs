@@ -1497,3 +1497,85 @@ fn a_live_capture_rewrites_the_report_every_report_interval() {
     sigterm(&lab.children[mw]);
     assert_eq!(wait_exit(&mut lab.children[mw]), Some(0), "{}", err.rest().join("\n"));
 }
+
+/// Whether `cmd` is an executable on `PATH` (for tools that have no `--version` to ask).
+fn on_path(cmd: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(cmd).is_file()))
+}
+
+/// A miner (XMRig's dialect, `scripts/tunnel-lab.py`) reaches its pool through a real SOCKS5
+/// proxy (microsocks, with a username and password, to the pool by name) in the pool's
+/// namespace, while minewatch captures the miner's veth with two workers: the alert names the
+/// tunnel and its target, with the inner session's login, dialect and roles.
+#[test]
+fn live_a_miner_through_a_socks5_proxy_is_reported_with_its_tunnel() {
+    if !on_path("microsocks") {
+        skipped("live tunnel", "microsocks is not installed");
+        return;
+    }
+    let Some(mut lab) = lab_or_skip("live tunnel", &["ip", "python3"]) else { return };
+    let (mw, mut out, mut err) = start_minewatch(&mut lab, &["-f", "tcp", "--workers", "2"]);
+    let script = util::repo_root().join("scripts/tunnel-lab.py");
+    let script = script.to_str().unwrap_or("");
+    let mut pool_cmd = lab.exec(&lab.ns_pool, &["python3", script, "pool", "0.0.0.0", "3333"]);
+    pool_cmd.stdout(Stdio::piped());
+    let pool = lab.spawn(pool_cmd);
+    let mut pool_out = Lines::new(lab.children[pool].stdout.take().expect("pool stdout"));
+    pool_out.wait_for("ready").expect("pool did not start");
+    let proxy =
+        lab.exec(&lab.ns_pool, &["microsocks", "-i", POOL_IP, "-p", "1080", "-u", "miner", "-P", "s3cret"]);
+    lab.spawn(proxy);
+    let args = [
+        "python3",
+        script,
+        "miner",
+        "socks5",
+        POOL_IP,
+        "1080",
+        "localhost",
+        "3333",
+        "--user",
+        "miner",
+        "--password",
+        "s3cret",
+    ];
+    // microsocks says nothing when it listens: try until it answers.
+    let mut last = String::new();
+    let deadline = Instant::now() + STEP_LIMIT;
+    loop {
+        let miner = lab.exec(&lab.ns_miner, &args).output().expect("run the miner");
+        if miner.status.success() && String::from_utf8_lossy(&miner.stdout).contains("done") {
+            break;
+        }
+        last = String::from_utf8_lossy(&miner.stderr).into_owned();
+        assert!(Instant::now() < deadline, "the miner failed: {last}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    out.wait_for("\"event_type\":\"mining\"").expect("no mining alert");
+    sigterm(&lab.children[mw]);
+    let code = wait_exit(&mut lab.children[mw]);
+    let stderr = err.rest().join("\n");
+    assert_eq!(code, Some(0), "minewatch exit status\n{stderr}\n{last}");
+    let lines = out.rest();
+    let recs = records(&lines);
+    let mining: Vec<&Value> = recs.iter().filter(|r| r["event_type"] == "mining").collect();
+    assert_eq!(mining.len(), 1, "{lines:#?}");
+    let m = mining[0];
+    assert_eq!(
+        (m["src_ip"].as_str(), m["dest_ip"].as_str(), m["dest_port"].as_u64()),
+        (Some(MINER_IP), Some(POOL_IP), Some(1080))
+    );
+    let s = &m["stratum"];
+    assert_eq!(
+        (s["tunnel"].as_str(), s["tunnel_target"].as_str()),
+        (Some("socks5"), Some("localhost:3333")),
+        "{m}"
+    );
+    assert_eq!(s["variant"].as_str(), Some("cryptonote"), "{m}");
+    assert!(s["login"].as_str().is_some_and(|l| l.starts_with("48edfHu7")), "{m}");
+    assert_eq!(s["worker"].as_str(), Some("rig-tun01"), "{m}");
+    let session: Vec<&Value> = recs.iter().filter(|r| r["event_type"] == "mining_session").collect();
+    assert_eq!(session.len(), 1, "{lines:#?}");
+    assert_eq!(session[0]["stratum"]["shares_accepted"].as_u64(), Some(3), "{}", session[0]);
+    assert_eq!(session[0]["stratum"]["tunnel"].as_str(), Some("socks5"));
+}

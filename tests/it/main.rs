@@ -30,4 +30,5 @@ mod siem;
 mod sv2;
 mod syslog;
 mod syslog_tls;
+mod tunnels;
 mod util;

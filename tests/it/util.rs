@@ -347,8 +347,8 @@ impl TruthSet {
 const REQUIRED_COLUMNS: [&str; 9] =
     ["file", "expect", "variant", "client_ip", "client_port", "server_ip", "server_port", "login", "note"];
 
-pub const VARIANTS: [&str; 7] =
-    ["stratum-v1", "cryptonote", "eth-proxy", "ethereum-stratum", "getwork", "stratum-v2", "tls"];
+pub const VARIANTS: [&str; 8] =
+    ["stratum-v1", "cryptonote", "eth-proxy", "ethereum-stratum", "getwork", "stratum-v2", "tls", "webminer"];
 
 /// Parses a TRUTH.tsv: a header line naming the columns, then one row per line. Columns are
 /// found by name, so extra columns (anywhere) are ignored; `submits` and `jobs` are optional

@@ -190,6 +190,22 @@ enum How {
     /// One TCP conversation, described by the row.
     Talk(&'static Talk),
     Code(Build),
+    /// A capture of real software, kept as it was recorded (`testkit/real/`, made by
+    /// `scripts/mkpcaps-tunnels.sh`; see pcaps/README.md): copied, with its truth row.
+    Kept(&'static Kept),
+}
+
+/// A capture of real software and what a sensor must report for it.
+pub struct Kept {
+    pub bytes: &'static [u8],
+    pub variant: Variant,
+    pub client: &'static str,
+    pub server: &'static str,
+    pub login: &'static str,
+    /// The tunnel the session goes through and its stated target, as `stratum.tunnel` and
+    /// `stratum.tunnel_target` must name them (`tests/it/tunnels.rs`).
+    pub tunnel: Option<(&'static str, &'static str)>,
+    pub note: &'static str,
 }
 
 /// A capture of one TCP conversation, as data: where and when it happens, how the TCP is
@@ -321,6 +337,10 @@ impl Scenario {
             }
             How::Talk(talk) => talk.write(&mut pcap(&mut *out, talk.link)?, &mut truth)?,
             How::Code(build) => build(&mut *out, &mut truth)?,
+            How::Kept(k) => {
+                out.write_all(k.bytes)?;
+                truth.mining_between(k.variant, sa(k.client)?, sa(k.server)?, k.login, k.note);
+            }
         }
         out.flush()?;
         Ok(truth.rows)
@@ -391,6 +411,9 @@ pub fn all() -> &'static [Scenario] {
     }
     const fn code(file: &'static str, build: Build) -> Scenario {
         Scenario { file, how: How::Code(build) }
+    }
+    const fn kept(file: &'static str, kept: &'static Kept) -> Scenario {
+        Scenario { file, how: How::Kept(kept) }
     }
     const ALL: &[Scenario] = &[
         talk(
@@ -1065,8 +1088,145 @@ pub fn all() -> &'static [Scenario] {
         code("neg-binary-3336.pcap", super::encrypted::neg_binary_3336),
         code("sv2-sri-noise.pcap", super::sv2::sri_noise),
         code("sv2-sri-plain.pcap", super::sv2::sri_plain),
+        kept("tunnel-socks5-microsocks.pcap", &TUNNEL_SOCKS5_MICROSOCKS),
+        kept("tunnel-socks5-auth-microsocks.pcap", &TUNNEL_SOCKS5_AUTH_MICROSOCKS),
+        kept("tunnel-socks5-dante.pcap", &TUNNEL_SOCKS5_DANTE),
+        kept("tunnel-socks4-dante.pcap", &TUNNEL_SOCKS4_DANTE),
+        kept("tunnel-http-connect-tinyproxy.pcap", &TUNNEL_HTTP_CONNECT_TINYPROXY),
+        kept("tunnel-websocket-python.pcap", &TUNNEL_WEBSOCKET_PYTHON),
+        kept("tunnel-websocket-webminer.pcap", &TUNNEL_WEBSOCKET_WEBMINER),
+        kept("tunnel-proxy-v1-haproxy.pcap", &TUNNEL_PROXY_V1_HAPROXY),
+        kept("tunnel-proxy-v2-haproxy.pcap", &TUNNEL_PROXY_V2_HAPROXY),
+        kept("tls-hello-split-openssl.pcap", &TLS_HELLO_SPLIT_OPENSSL),
+        kept("tunnel-http-connect-tls-openssl.pcap", &TUNNEL_HTTP_CONNECT_TLS_OPENSSL),
     ];
     ALL
+}
+
+/// The kept captures of real software (all on loopback: 127.0.0.0/8 is in the default home
+/// networks). The miner and pool are `scripts/tunnel-lab.py`, XMRig's dialect.
+const TUNNEL_KEPT: Kept = Kept {
+    bytes: &[],
+    variant: Variant::CryptoNote,
+    client: "",
+    server: "",
+    login: XMR_WALLET,
+    tunnel: None,
+    note: "",
+};
+
+pub const TUNNEL_SOCKS5_MICROSOCKS: Kept = Kept {
+    bytes: include_bytes!("../../real/tunnel-socks5-microsocks.pcap"),
+    client: "127.0.0.1:46602",
+    server: "127.0.0.1:1080",
+    tunnel: Some(("socks5", "127.0.0.1:3333")),
+    note: "real microsocks 1.0.3: SOCKS5 greeting 05 01 00, CONNECT to an IPv4 address, then cryptonote login, job, 3 submits",
+    ..TUNNEL_KEPT
+};
+
+pub const TUNNEL_SOCKS5_AUTH_MICROSOCKS: Kept = Kept {
+    bytes: include_bytes!("../../real/tunnel-socks5-auth-microsocks.pcap"),
+    client: "127.0.0.1:41208",
+    server: "127.0.0.1:1090",
+    tunnel: Some(("socks5", "localhost:3333")),
+    note: "real microsocks 1.0.3 with -u/-P: SOCKS5 username/password sub-negotiation (RFC 1929), CONNECT to a name, then cryptonote",
+    ..TUNNEL_KEPT
+};
+
+pub const TUNNEL_SOCKS5_DANTE: Kept = Kept {
+    bytes: include_bytes!("../../real/tunnel-socks5-dante.pcap"),
+    client: "127.0.0.1:33558",
+    server: "127.0.0.1:1081",
+    tunnel: Some(("socks5", "127.0.0.1:3333")),
+    note: "real dante-server 1.4.2 (danted): SOCKS5 CONNECT to an IPv4 address, then cryptonote",
+    ..TUNNEL_KEPT
+};
+
+pub const TUNNEL_SOCKS4_DANTE: Kept = Kept {
+    bytes: include_bytes!("../../real/tunnel-socks4-dante.pcap"),
+    client: "127.0.0.1:33566",
+    server: "127.0.0.1:1081",
+    tunnel: Some(("socks4", "127.0.0.1:3333")),
+    note: "real dante-server 1.4.2 (danted): SOCKS4 CONNECT with a user id, reply 0x5a, then cryptonote",
+    ..TUNNEL_KEPT
+};
+
+pub const TUNNEL_HTTP_CONNECT_TINYPROXY: Kept = Kept {
+    bytes: include_bytes!("../../real/tunnel-http-connect-tinyproxy.pcap"),
+    client: "127.0.0.1:40278",
+    server: "127.0.0.1:8888",
+    tunnel: Some(("http-connect", "localhost:3333")),
+    note: "real tinyproxy 1.11.1: CONNECT localhost:3333, 200 Connection established, then cryptonote",
+    ..TUNNEL_KEPT
+};
+
+pub const TUNNEL_WEBSOCKET_PYTHON: Kept = Kept {
+    bytes: include_bytes!("../../real/tunnel-websocket-python.pcap"),
+    client: "127.0.0.1:36268",
+    server: "127.0.0.1:8765",
+    tunnel: Some(("websocket", "127.0.0.1:8765")),
+    note: "real python websockets 14.1 client and server (relaying to the pool): upgrade, 101, masked text frames of cryptonote JSON",
+    ..TUNNEL_KEPT
+};
+
+pub const TUNNEL_WEBSOCKET_WEBMINER: Kept = Kept {
+    bytes: include_bytes!("../../real/tunnel-websocket-webminer.pcap"),
+    variant: Variant::WebMiner,
+    client: "127.0.0.1:46926",
+    server: "127.0.0.1:8765",
+    login: "QmVsb3ZlZFNpdGVLZXkwMDAwMDAwMDAwMDAwMDA",
+    tunnel: Some(("websocket", "127.0.0.1:8765")),
+    note: "real python websockets 14.1: the browser miners' dialect (Coinhive's auth with a site key, authed, job, submit, hash_accepted) in masked frames, relayed to a cryptonote pool as the web-miner front ends do",
+};
+
+pub const TUNNEL_PROXY_V1_HAPROXY: Kept = Kept {
+    bytes: include_bytes!("../../real/tunnel-proxy-v1-haproxy.pcap"),
+    client: "127.0.0.1:55024",
+    server: "127.0.0.1:3334",
+    tunnel: Some(("proxy-protocol", "127.0.0.1:3401")),
+    note: "real haproxy 2.6.12 send-proxy: the PROXY v1 line before the miner's cryptonote stream, on the haproxy-to-pool leg",
+    ..TUNNEL_KEPT
+};
+
+pub const TUNNEL_PROXY_V2_HAPROXY: Kept = Kept {
+    bytes: include_bytes!("../../real/tunnel-proxy-v2-haproxy.pcap"),
+    client: "127.0.0.1:55030",
+    server: "127.0.0.1:3334",
+    tunnel: Some(("proxy-protocol", "127.0.0.1:3402")),
+    note:
+        "real haproxy 2.6.12 send-proxy-v2: the PROXY v2 binary header before the miner's cryptonote stream",
+    ..TUNNEL_KEPT
+};
+
+pub const TLS_HELLO_SPLIT_OPENSSL: Kept = Kept {
+    bytes: include_bytes!("../../real/tls-hello-split-openssl.pcap"),
+    variant: Variant::Tls,
+    client: "127.0.0.1:43472",
+    server: "127.0.0.1:4433",
+    login: "",
+    tunnel: None,
+    note: "real openssl s_client 3.0 -max_send_frag 512 with a long ALPN list: a 1,006-byte ClientHello (SNI pool.supportxmr.com) in two TLS records; clue sni",
+};
+
+pub const TUNNEL_HTTP_CONNECT_TLS_OPENSSL: Kept = Kept {
+    bytes: include_bytes!("../../real/tunnel-http-connect-tls-openssl.pcap"),
+    variant: Variant::Tls,
+    client: "127.0.0.1:40682",
+    server: "127.0.0.1:8889",
+    login: "",
+    tunnel: Some(("http-connect", "localhost:4433")),
+    note: "real openssl s_client 3.0 -proxy through tinyproxy 1.11.1: CONNECT localhost:4433, then TLS with SNI pool.supportxmr.com inside; tls, clue sni",
+};
+
+/// Every kept capture with the tunnel it must be reported in: for the tunnel tests.
+pub fn kept_tunnels() -> Vec<(&'static str, &'static Kept)> {
+    all()
+        .iter()
+        .filter_map(|sc| match sc.how {
+            How::Kept(k) => Some((sc.file, k)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Writes every scenario into `dir` (created if missing) plus `TRUTH.tsv`, and returns the rows.
@@ -2074,7 +2234,7 @@ mod tests {
             .iter()
             .filter_map(|sc| match sc.how {
                 How::Talk(t) => Some(t),
-                How::Code(_) => None,
+                How::Code(_) | How::Kept(_) => None,
             })
             .collect();
         assert!(talks.len() > all().len() / 2, "most captures should be rows of data");
