@@ -8,6 +8,7 @@ mod cli;
 mod delivery;
 mod deploy;
 mod dialects;
+mod edge_mix;
 mod evasion;
 mod exhaustion;
 mod formats;
