@@ -24,6 +24,19 @@ pub const MAX_LABELS: usize = 32;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PoolDomains {
     domains: HashSet<String, ahash::RandomState>,
+    /// The last two labels of every entry (each has at least two): a name whose own last two
+    /// are not here matches nothing, so most names (every DNS answer and ClientHello of an edge
+    /// link) cost one lookup instead of one per label.
+    tails: HashSet<String, ahash::RandomState>,
+}
+
+/// The last two labels of a name with at least two (`pool.example.com` → `example.com`).
+fn tail2(name: &str) -> Option<&str> {
+    let last_dot = name.rfind('.')?;
+    Some(match name.get(..last_dot)?.rfind('.') {
+        Some(i) => name.get(i + 1..)?,
+        None => name,
+    })
 }
 
 /// Why a list line was refused.
@@ -62,6 +75,11 @@ impl PoolDomains {
             }
             match normalise(line) {
                 Ok(d) => {
+                    if let Some(t) = tail2(&d) {
+                        if !self.tails.contains(t) {
+                            self.tails.insert(t.to_string());
+                        }
+                    }
                     added += usize::from(self.domains.insert(d));
                 }
                 Err(reason) => {
@@ -97,6 +115,9 @@ impl PoolDomains {
         } else {
             name
         };
+        if !tail2(name).is_some_and(|t| self.tails.contains(t)) {
+            return None;
+        }
         let mut rest = name;
         for _ in 0..MAX_LABELS {
             if let Some(d) = self.domains.get(rest) {
@@ -206,6 +227,16 @@ mod tests {
         assert_eq!(p.matches("."), None);
         assert_eq!(p.matches("x\u{0}.nanopool.org"), None);
         assert_eq!(p.matches(&"a.".repeat(200)), None);
+        assert_eq!(p.matches("a.b.c.ss.btc.com"), Some("ss.btc.com"));
+        // An entry of four labels: names under it match, its own parents do not, whatever the
+        // two-label prefilter lets through.
+        let mut p = PoolDomains::default();
+        p.add_list("eu.pool.example.net\n").unwrap();
+        assert_eq!(p.matches("x.y.eu.pool.example.net"), Some("eu.pool.example.net"));
+        assert_eq!(p.matches("EU.pool.example.net"), Some("eu.pool.example.net"));
+        assert_eq!(p.matches("pool.example.net"), None);
+        assert_eq!(p.matches("example.net"), None);
+        assert_eq!(p.matches("eu.pool.example.org"), None);
     }
 
     #[test]
