@@ -12,6 +12,7 @@ mod edge_mix;
 mod evasion;
 mod exhaustion;
 mod formats;
+mod fragments;
 mod fuzz_seeds;
 mod hostile;
 mod live;
