@@ -609,12 +609,14 @@ fn dns(cx: &mut Ctx, at: i64, out: &mut Pending) -> io::Result<()> {
     let c = SocketAddr::new(cx.client_v4(), cx.rng.range(32_768, 60_999) as u16);
     let s = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 53)), 53);
     let mut udp = std::mem::replace(&mut cx.udp, Framer::new(Link::Raw));
-    let r = dns_exchange(cx, &mut udp, c, s, at, out);
+    let r = dns_exchange(cx, &mut udp, c, s, at, out, None);
     cx.udp = udp;
     r
 }
 
-/// A DNS query from `c` to the resolver `s` and its answer, framed by `framer`.
+/// A DNS query from `c` to the resolver `s` and its answer, framed by `framer`. With `big`
+/// (padding bytes, last fragment first), the answer carries an EDNS0 padding option that makes
+/// it larger than the MTU, and goes as IPv4 fragments (see [`edge`]).
 fn dns_exchange(
     cx: &mut Ctx,
     framer: &mut Framer,
@@ -622,6 +624,7 @@ fn dns_exchange(
     s: SocketAddr,
     at: i64,
     out: &mut Pending,
+    big: Option<(usize, bool)>,
 ) -> io::Result<()> {
     let id = cx.rng.range(0, 65_535) as u16;
     let name = format!("{}.cdn{}.example.com", cx.rng.hex(3), cx.rng.range(1, 300));
@@ -656,6 +659,16 @@ fn dns_exchange(
         r.extend_from_slice(cx.bytes(2, false));
     }
     let rtt = cx.rng.range(300, 25_000) as i64;
+    if let Some((pad, last_first)) = big {
+        // OPT: root name, type 41, 4096-byte buffer, then option 12 (padding, RFC 7830).
+        r.extend_from_slice(&[0, 0, 41, 0x10, 0x00, 0, 0, 0, 0]);
+        r.extend_from_slice(&((pad + 4) as u16).to_be_bytes());
+        r.extend_from_slice(&[0, 12]);
+        r.extend_from_slice(&(pad as u16).to_be_bytes());
+        r.resize(r.len() + pad, 0);
+        let frame = framer.udp(s, c, &r)?;
+        return edge::write_fragmented(out, Ts::from_micros(at + rtt), frame, last_first);
+    }
     let frame = framer.udp(s, c, &r)?;
     out.write_packet(Ts::from_micros(at + rtt), frame)
 }

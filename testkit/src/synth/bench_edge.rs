@@ -5,7 +5,8 @@
 //! Proportions per 1.2 GB, after issue 21's edge capture (3.74 M packets, mean frame ~305 bytes;
 //! ~205 k TCP and ~46 k UDP flows, ~44 k of them DNS; ~20 k IPv6 and ~25 k VLAN-tagged flows;
 //! ~9% of the bytes from captures of many protocols spliced in): DNS over UDP (some over IPv6,
-//! some tagged), inbound SYN scans (closed ports answer RST, open ones SYN-ACK and the scanner
+//! some tagged, one answer in fifty larger than the MTU and so in IPv4 fragments, a quarter of
+//! those trains last fragment first), inbound SYN scans (closed ports answer RST, open ones SYN-ACK and the scanner
 //! resets, filtered ones nothing), one-request HTTP, short TLS page and API loads, a few long
 //! TLS connections, a little QUIC and NTP, and whole captures spliced in: every file of a
 //! `TRUTH.tsv` that raises nothing anywhere (`none`, client `*`), each splice on addresses of its
@@ -247,8 +248,39 @@ fn edge_dns(cx: &mut Ctx, at: i64, out: &mut Pending) -> io::Result<()> {
     } else {
         (SocketAddr::new(cx.client_v4(), cport), SocketAddr::new(Ipv4Addr::new(10, 0, 0, 53).into(), 53))
     };
+    // One answer in fifty is larger than the MTU (DNSSEC, long chains, padding) and comes in
+    // IPv4 fragments, one train in four last fragment first, as a resolver's may arrive.
+    let big = (!v6 && cx.chance(2)).then(|| (cx.rng.range(1_500, 3_500) as usize, cx.chance(25)));
     let mut framer = Framer::new(link);
-    super::dns_exchange(cx, &mut framer, c, s, at, out)
+    super::dns_exchange(cx, &mut framer, c, s, at, out, big)
+}
+
+/// Writes an Ethernet (maybe tagged) IPv4 frame as fragments of a 1500-byte MTU, all at `ts`.
+pub(super) fn write_fragmented(out: &mut Pending, ts: Ts, frame: &[u8], last_first: bool) -> io::Result<()> {
+    let Some(ip) = ip_of(LinkType::Ethernet, frame) else { return out.write_packet(ts, frame) };
+    let link = frame.len() - ip.len();
+    let ihl = usize::from(ip[0] & 0x0f) * 4;
+    let (head, l4) = (&frame[..link + ihl], &frame[link + ihl..]);
+    let chunks: Vec<(usize, &[u8])> = l4.chunks(1480).enumerate().map(|(i, c)| (i * 1480, c)).collect();
+    let n = chunks.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    if last_first {
+        order.reverse();
+    }
+    let mut f = Vec::with_capacity(1514 + 4);
+    for k in order {
+        let (off, part) = chunks[k];
+        f.clear();
+        f.extend_from_slice(head);
+        f.extend_from_slice(part);
+        let ip = &mut f[link..];
+        ip[2..4].copy_from_slice(&((ihl + part.len()) as u16).to_be_bytes());
+        let more = u16::from(k + 1 < n) << 13;
+        ip[6..8].copy_from_slice(&(more | (off / 8) as u16).to_be_bytes());
+        ipv4_checksum(ip);
+        out.write_packet(ts, &f)?;
+    }
+    Ok(())
 }
 
 /// An inbound SYN scan probe: closed port (RST), open port (SYN-ACK, the scanner resets), or
