@@ -114,7 +114,11 @@ impl Worker {
     /// than the path's MTU (DNSSEC, long CNAME chains, EDNS0 buffers of 4 KiB) come in fragments,
     /// and the front only reads whole frames. Such an answer takes effect when its datagram is
     /// whole on this worker, not in file order across workers as a whole frame's does; a TLS
-    /// flow that it names and that another worker reads first waits for it (`AwaitName`).
+    /// flow that it names and that another worker reads first waits for it (`AwaitName`). Live,
+    /// that wait covers it; in a replay with several workers the flow's worker may be through
+    /// with the file before the answer's worker has read it, and then the flow is reported or
+    /// not by that race (with one worker, always). Putting such answers in file order would mean
+    /// defragmenting UDP in the replay's walk, where blocks are confirmed in order: not done yet.
     fn fragment(&mut self, link: LinkType, frame: &[u8], ts: Ts) {
         let Some(f) = decode::fragment(link, frame) else { return };
         let Some(dg) = self.defrag.add(&f, ts, &mut self.own) else { return };
