@@ -1127,6 +1127,23 @@ mod tests {
     }
 
     #[test]
+    fn the_edge_mix_is_deterministic_and_splices_whole_captures() {
+        let dirs = default_splice_dirs();
+        let dirs: Vec<&std::path::Path> = dirs.iter().map(|d| d.as_path()).collect();
+        let splices = load_splices(&dirs).unwrap();
+        assert!(splices.len() >= 19, "the negatives of pcaps/ at least: {}", splices.len());
+        let spec = BenchSpec { size: 3_000_000, seed: 7, file: "e.pcap".into() };
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let sa = write_edge(&mut a, &spec, splices.clone()).unwrap();
+        write_edge(&mut b, &spec, splices).unwrap();
+        assert_eq!(a, b, "same arguments, same bytes");
+        let c = census(a.as_slice()).unwrap();
+        assert_eq!(c.packets, sa.packets);
+        assert!(c.spliced_bytes > 0 && c.tcp_flows > 100 && c.dns_flows > 50, "{c:?}");
+        assert!(sa.mix.iter().any(|(k, f, _)| *k == "spliced" && *f > 0), "{:?}", sa.mix);
+    }
+
+    #[test]
     fn sizes_parse() {
         assert_eq!(parse_size("1.2G"), Some(1_200_000_000));
         assert_eq!(parse_size("100M"), Some(100_000_000));
