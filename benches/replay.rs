@@ -3,6 +3,8 @@
 //!
 //! Run: `scripts/bench.sh` (installs the peer tools), or `cargo bench --bench replay -- [OPTIONS]`:
 //!
+//! - `--mix standard|edge|both` which generated mix (default `both`: the standard mix, then the
+//!   edge mix of many short flows with real captures spliced in, `mkbench --mix edge`);
 //! - `--size SIZE` the big capture (default `1.2G`); `--small SIZE` a second, smaller one whose
 //!   only purpose is to show that peak memory does not grow with the capture (default `100M`,
 //!   `0` to skip); `--seed N`; `--runs N` runs per tool, the fastest counts (default 1);
@@ -26,7 +28,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use testkit::synth::bench::{parse_size, write_bench, BenchSpec, GENERATOR_VERSION};
+use testkit::synth::bench::{
+    default_splice_dirs, load_splices, parse_size, write_mix, BenchSpec, Mix, GENERATOR_VERSION,
+};
 use testkit::synth::scenarios::TRUTH_HEADER;
 
 struct Opts {
@@ -35,6 +39,7 @@ struct Opts {
     seed: u64,
     runs: u32,
     ndpi: bool,
+    mixes: Vec<Mix>,
 }
 
 /// One tool's run: wall time (fastest of the runs), peak RSS, and what it printed or wrote.
@@ -78,18 +83,28 @@ fn main() {
         eprintln!("replay bench: {}: {e}", dir.display());
         std::process::exit(1);
     }
-    let big = capture(&dir, opts.size, opts.seed);
-    let small = (opts.small > 0).then(|| capture(&dir, opts.small, opts.seed));
-    let Some((big_path, big_truth)) = big else { std::process::exit(1) };
-    let mut rss_small = None;
-    report_capture(&big_path, &big_truth, &opts, &dir, &mut rss_small, true);
-    if let Some(Some((small_path, small_truth))) = small {
-        report_capture(&small_path, &small_truth, &opts, &dir, &mut rss_small, false);
+    for &mix in &opts.mixes {
+        println!("\n#### the {} mix", mix.as_str());
+        let big = capture(&dir, opts.size, opts.seed, mix);
+        let small = (opts.small > 0).then(|| capture(&dir, opts.small, opts.seed, mix));
+        let Some((big_path, big_truth)) = big else { std::process::exit(1) };
+        let mut rss_small = None;
+        report_capture(&big_path, &big_truth, &opts, &dir, &mut rss_small, true);
+        if let Some(Some((small_path, small_truth))) = small {
+            report_capture(&small_path, &small_truth, &opts, &dir, &mut rss_small, false);
+        }
     }
 }
 
 fn parse_opts(args: &[String]) -> Result<Opts, String> {
-    let mut o = Opts { size: 1_200_000_000, small: 100_000_000, seed: 1, runs: 1, ndpi: true };
+    let mut o = Opts {
+        size: 1_200_000_000,
+        small: 100_000_000,
+        seed: 1,
+        runs: 1,
+        ndpi: true,
+        mixes: vec![Mix::Standard, Mix::Edge],
+    };
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut val = || it.next().cloned().ok_or(format!("{a} needs a value"));
@@ -99,6 +114,12 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
             "--seed" => o.seed = val()?.parse().map_err(|_| "bad --seed")?,
             "--runs" => o.runs = val()?.parse::<u32>().map_err(|_| "bad --runs")?.max(1),
             "--no-ndpi" => o.ndpi = false,
+            "--mix" => {
+                o.mixes = match val()?.as_str() {
+                    "both" => vec![Mix::Standard, Mix::Edge],
+                    m => vec![Mix::parse(m).ok_or("--mix: standard, edge or both")?],
+                }
+            }
             "--bench" => {}
             _ => return Err(format!("unknown option {a}")),
         }
@@ -113,15 +134,23 @@ fn target_dir() -> PathBuf {
 }
 
 /// The cached capture for this size and seed, generated when missing.
-fn capture(dir: &Path, size: u64, seed: u64) -> Option<(PathBuf, TruthSet)> {
-    let name = format!("bench-{}M-s{seed}-v{GENERATOR_VERSION}.pcap", size / 1_000_000);
+fn capture(dir: &Path, size: u64, seed: u64, mix: Mix) -> Option<(PathBuf, TruthSet)> {
+    let prefix = if mix == Mix::Edge { "edge" } else { "bench" };
+    let name = format!("{prefix}-{}M-s{seed}-v{GENERATOR_VERSION}.pcap", size / 1_000_000);
     let path = dir.join(&name);
     let truth = path.with_extension("TRUTH.tsv");
     if !path.is_file() || !truth.is_file() {
         println!("generating {} ...", path.display());
         let t = Instant::now();
         let res = fs::File::create(&path).and_then(|f| {
-            let s = write_bench(BufWriter::with_capacity(1 << 20, f), &BenchSpec { size, seed, file: name })?;
+            let splices = if mix == Mix::Edge {
+                let dirs = default_splice_dirs();
+                load_splices(&dirs.iter().map(|d| d.as_path()).collect::<Vec<_>>())?
+            } else {
+                Vec::new()
+            };
+            let spec = BenchSpec { size, seed, file: name };
+            let s = write_mix(BufWriter::with_capacity(1 << 20, f), &spec, mix, splices)?;
             let mut tsv = String::from(TRUTH_HEADER);
             tsv.push('\n');
             for r in &s.truth {

@@ -4,7 +4,8 @@
 # workers, and ndpiReader: wall and CPU time, packets/s, Gbit/s, peak RSS, and the mining
 # sessions each finds against the capture's truth table. See benches/replay.rs.
 #
-# Usage: scripts/bench.sh [--size 1.2G] [--small 100M] [--seed N] [--runs N] [--no-ndpi]
+# Both mixes by default (the standard one and the edge mix of many short flows, issue 21).
+# Usage: scripts/bench.sh [--mix standard|edge|both] [--size 1.2G] [--small 100M] [--seed N] [--runs N] [--no-ndpi]
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -51,9 +51,11 @@ counters! {
     packets,
     /// Bytes of frames read (captured length).
     bytes,
-    /// Frames cut short by the snap length or the file: skipped.
+    /// Frames cut short by the snap length or the file, anywhere past the link header (IP or
+    /// extension headers, TCP header, payload, a fragment): skipped.
     truncated,
-    /// Frames whose headers do not parse: skipped.
+    /// Frames whose headers contradict themselves (a length field too small, a bad version or
+    /// header length): skipped.
     malformed,
     /// Frames that are neither TCP nor UDP over IP (ARP, ICMP, ...).
     not_tcp_udp,

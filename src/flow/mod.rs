@@ -658,7 +658,6 @@ impl<A: Application> FlowTable<A> {
         let key = FlowKey::new(pkt.src, pkt.src_port, pkt.dst, pkt.dst_port);
         let src = SocketAddr::new(pkt.src, pkt.src_port);
         let dst = SocketAddr::new(pkt.dst, pkt.dst_port);
-        let limits = self.limits;
         let mut found = self.flows.get_index_of(&key);
         let reused = tcp.syn
             && !tcp.ack_flag
@@ -684,7 +683,7 @@ impl<A: Application> FlowTable<A> {
                     self.counters.tcp_no_flow += 1;
                     return;
                 }
-                while self.flows.len() >= limits.max_flows.max(1) {
+                while self.flows.len() >= self.limits.max_flows.max(1) {
                     self.counters.flows_evicted += 1;
                     if !self.evict_one(None, ts, emit) {
                         return;
@@ -708,6 +707,8 @@ impl<A: Application> FlowTable<A> {
             }
         };
         let Some((_, flow)) = self.flows.get_index_mut(i) else { return };
+        // Borrowed, not copied: a copy of the limits was a per-packet cost of its own.
+        let limits = &self.limits;
         let m = &mut flow.meta;
         let side = if src == m.a { Side::A } else { Side::B };
         m.last_seen = m.last_seen.max(ts);
@@ -746,23 +747,23 @@ impl<A: Application> FlowTable<A> {
                 let mut conn = Box::new(Conn {
                     reasm: [None, None],
                     hole_since: [None, None],
-                    app: A::new(&limits, &self.shared),
+                    app: A::new(limits, &self.shared),
                 });
                 for (i, isn) in isn.iter().enumerate() {
                     if let (Some(isn), Some(r)) = (isn, conn.reasm.get_mut(i)) {
                         *r = Some(Reassembler::with_isn(*isn, limits.reassembly));
-                        conn.app.start(side_of(i), true, &limits);
+                        conn.app.start(side_of(i), true, limits);
                     }
                 }
                 flow.state = State::Inspecting(conn);
             }
         }
         if let State::Inspecting(conn) = &mut flow.state {
-            let cx = Ctx { conn: &flow.meta, limits: &limits, shared: &self.shared, ts };
+            let cx = Ctx { conn: &flow.meta, limits, shared: &self.shared, ts };
             let was_waiting = conn.app.waiting().is_some();
             let mut bypass = conn.inspect(side, tcp, pkt.payload, &cx, counters);
             if !bypass && !was_waiting && conn.app.waiting().is_some() {
-                if self.awaiting.len() < self.limits.max_awaiting {
+                if self.awaiting.len() < limits.max_awaiting {
                     self.awaiting.push((key, flow.meta.first_seen));
                 } else {
                     counters.tls_name_wait_full += 1;
@@ -783,7 +784,7 @@ impl<A: Application> FlowTable<A> {
         if let Some(reason) = end {
             self.remove_index(i, reason, ts, emit);
         }
-        while self.mem > limits.memcap && self.flows.len() > 1 {
+        while self.mem > self.limits.memcap && self.flows.len() > 1 {
             self.counters.flows_evicted_memcap += 1;
             if !self.evict_one(Some(key), ts, emit) {
                 break;

@@ -117,16 +117,28 @@ impl Worker {
         }
     }
 
-    /// An IP fragment: held until its datagram is whole, which then goes on as a packet (a UDP
-    /// datagram put back together is counted and goes no further: DNS answers are read at the
-    /// front, from whole frames).
+    /// An IP fragment: held until its datagram is whole, which then goes on as a packet. A UDP
+    /// datagram put back together is counted, and read if it is a DNS answer: answers larger
+    /// than the path's MTU (DNSSEC, long CNAME chains, EDNS0 buffers of 4 KiB) come in fragments,
+    /// and the front only reads whole frames. Such an answer takes effect when its datagram is
+    /// whole on this worker, not in file order across workers as a whole frame's does; a TLS
+    /// flow that it names and that another worker reads first waits for it (`AwaitName`). Live,
+    /// that wait covers it; in a replay with several workers the flow's worker may be through
+    /// with the file before the answer's worker has read it, and then the flow is reported or
+    /// not by that race (with one worker, always). Putting such answers in file order would mean
+    /// defragmenting UDP in the replay's walk, where blocks are confirmed in order: not done yet.
     fn fragment(&mut self, link: LinkType, frame: &[u8], ts: Ts) {
         let Some(f) = decode::fragment(link, frame) else { return };
         let Some(dg) = self.defrag.add(&f, ts, &mut self.own) else { return };
         match decode::transport(dg.src, dg.dst, dg.proto, &dg.payload) {
             Ok(pkt) => match pkt.transport {
                 Transport::Tcp(tcp) => self.tcp_packet(&pkt, &tcp, ts),
-                Transport::Udp => self.own.udp_packets += 1,
+                Transport::Udp => {
+                    self.own.udp_packets += 1;
+                    if pkt.src_port == 53 {
+                        self.intel.dns_answer(pkt.payload, ts, &mut self.own);
+                    }
+                }
             },
             Err(_) => self.own.malformed += 1,
         }

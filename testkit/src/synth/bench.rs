@@ -60,7 +60,7 @@ const POOL: usize = 1 << 20;
 const BYTES_PER_MINING: u64 = 6_000_000;
 const MIN_MINING: u64 = 12;
 /// Changes whenever the generator's output changes, so cached captures are not reused.
-pub const GENERATOR_VERSION: u32 = 3;
+pub const GENERATOR_VERSION: u32 = 4;
 
 /// What to generate.
 #[derive(Clone, Debug)]
@@ -136,9 +136,21 @@ impl Pending {
     }
 }
 
-const KINDS: usize = 10;
-const KIND_NAMES: [&str; KINDS] =
-    ["dns", "ntp", "tls", "tls-long", "http", "quic", "bulk", "mining", "look-alike", "tls-api"];
+const KINDS: usize = 12;
+const KIND_NAMES: [&str; KINDS] = [
+    "dns",
+    "ntp",
+    "tls",
+    "tls-long",
+    "http",
+    "quic",
+    "bulk",
+    "mining",
+    "look-alike",
+    "tls-api",
+    "scan",
+    "spliced",
+];
 const K_DNS: usize = 0;
 const K_NTP: usize = 1;
 const K_TLS: usize = 2;
@@ -149,6 +161,39 @@ const K_BULK: usize = 6;
 const K_MINING: usize = 7;
 const K_LOOK: usize = 8;
 const K_TLS_API: usize = 9;
+const K_SCAN: usize = 10;
+const K_SPLICE: usize = 11;
+
+/// Which traffic fills the capture around the hidden sessions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mix {
+    /// The enterprise-edge mix described above: fewer, longer flows (~20 000 per gigabyte).
+    #[default]
+    Standard,
+    /// Many short flows (~210 000 per gigabyte): see [`edge`].
+    Edge,
+}
+
+impl Mix {
+    pub fn parse(s: &str) -> Option<Mix> {
+        match s {
+            "standard" => Some(Mix::Standard),
+            "edge" => Some(Mix::Edge),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mix::Standard => "standard",
+            Mix::Edge => "edge",
+        }
+    }
+}
+
+#[path = "bench_edge.rs"]
+pub mod edge;
+pub use edge::{census, default_splice_dirs, default_splice_dirs_for, load_splices, Census, Splice};
 
 /// Shared state of the generator: the random source, the payload pools and scratch space.
 struct Ctx {
@@ -157,6 +202,9 @@ struct Ctx {
     text: Vec<u8>,
     scratch: Vec<u8>,
     udp: Framer,
+    /// Captures the edge mix splices in, and how many splices were started.
+    splices: Vec<Splice>,
+    splice_count: u64,
 }
 
 impl Ctx {
@@ -191,7 +239,15 @@ impl Ctx {
             text.extend_from_slice(w.as_bytes());
             text.push(b' ');
         }
-        Ctx { rng, pool, text, scratch: Vec::with_capacity(WINDOW + 64), udp: Framer::new(Link::Ethernet) }
+        Ctx {
+            rng,
+            pool,
+            text,
+            scratch: Vec::with_capacity(WINDOW + 64),
+            udp: Framer::new(Link::Ethernet),
+            splices: Vec::new(),
+            splice_count: 0,
+        }
     }
 
     fn chance(&mut self, percent: u64) -> bool {
@@ -249,9 +305,13 @@ impl Ctx {
     }
 
     fn conv(&mut self, port: u16, v6: bool, at: i64) -> TcpConversation {
+        self.conv_on(port, v6, at, Link::Ethernet)
+    }
+
+    fn conv_on(&mut self, port: u16, v6: bool, at: i64, link: Link) -> TcpConversation {
         let (c, s) = self.pair(port, v6);
         let rtt = self.rng.range(2_000, 90_000) as i64;
-        TcpConversation::new(c, s, Ts::from_micros(at), Link::Ethernet).with_rtt_us(rtt)
+        TcpConversation::new(c, s, Ts::from_micros(at), link).with_rtt_us(rtt)
     }
 }
 
@@ -293,6 +353,8 @@ struct Tcp {
     rounds: u32,
     think_ms: (u64, u64),
     xfer: Option<Transfer>,
+    /// Edge mix: smaller responses (a page's objects, API answers).
+    edge: bool,
 }
 
 struct Quic {
@@ -306,6 +368,7 @@ enum Flow {
     Tcp(Box<Tcp>),
     Script(Box<Script>),
     Quic(Quic),
+    Splice(Box<edge::SpliceRun>),
 }
 
 impl Flow {
@@ -314,6 +377,7 @@ impl Flow {
             Flow::Tcp(t) => t.kind,
             Flow::Script(s) => s.kind,
             Flow::Quic(_) => K_QUIC,
+            Flow::Splice(_) => K_SPLICE,
         }
     }
 }
@@ -324,6 +388,7 @@ fn step(flow: &mut Flow, cx: &mut Ctx, out: &mut Pending) -> io::Result<Option<i
         Flow::Tcp(f) => tcp_step(f, cx, out),
         Flow::Script(s) => script_step(s, out),
         Flow::Quic(q) => quic_step(q, cx, out),
+        Flow::Splice(s) => edge::splice_step(s, cx, out),
     }
 }
 
@@ -390,6 +455,15 @@ fn response_size(cx: &mut Ctx, big_permille: u64) -> u64 {
     }
 }
 
+/// A response on the edge: mostly small objects, a tail up to a megabyte.
+fn edge_response_size(cx: &mut Ctx) -> u64 {
+    match cx.rng.range(0, 999) {
+        0 => cx.rng.range(100_000, 1_000_000),
+        1..=59 => cx.rng.range(3_000, 15_000),
+        _ => cx.rng.range(100, 1_500),
+    }
+}
+
 fn tcp_step(f: &mut Tcp, cx: &mut Ctx, out: &mut Pending) -> io::Result<Option<i64>> {
     if let Some(mut x) = f.xfer.take() {
         if send_window(&mut f.t, &mut x, cx, out)? {
@@ -420,7 +494,10 @@ fn tcp_step(f: &mut Tcp, cx: &mut Ctx, out: &mut Pending) -> io::Result<Option<i
                 f.t.send(out, Side::A, &hello, &Delivery::default())?;
                 let mut flight = encrypted::server_hello(&mut cx.rng);
                 flight.extend_from_slice(&[0x14, 0x03, 0x03, 0x00, 0x01, 0x01]);
-                let n = cx.rng.range(2_500, 6_500) as usize;
+                // On the edge most loads resume a session: no certificates in the flight.
+                let n =
+                    if f.edge && cx.chance(50) { cx.rng.range(100, 400) } else { cx.rng.range(2_500, 6_500) }
+                        as usize;
                 cx.tls_records(0x17, n);
                 flight.extend_from_slice(&cx.scratch);
                 f.t.send(out, Side::B, &flight, &Delivery::default())?;
@@ -462,9 +539,20 @@ fn tcp_step(f: &mut Tcp, cx: &mut Ctx, out: &mut Pending) -> io::Result<Option<i
             let big = if f.kind == K_TLS { 1 } else { 0 };
             let left = if f.kind == K_TLS_API || (f.kind == K_TLS_LONG && cx.chance(70)) {
                 cx.rng.range(60, 8_000)
+            } else if f.edge {
+                edge_response_size(cx)
             } else {
                 response_size(cx, big)
             };
+            if f.edge {
+                // HTTP/2 over TLS: the client's small control frames (settings acknowledgement,
+                // window update) before the answer, as browsers send them.
+                for _ in 0..2 {
+                    let n = cx.rng.range(30, 90) as usize;
+                    cx.tls_records(0x17, n);
+                    f.t.send(out, Side::A, &cx.scratch, &Delivery::default())?;
+                }
+            }
             f.xfer = Some(Transfer { from: Side::B, left, tls: true, text: false });
         }
         K_HTTP => {
@@ -474,7 +562,7 @@ fn tcp_step(f: &mut Tcp, cx: &mut Ctx, out: &mut Pending) -> io::Result<Option<i
                 "GET /static/{path}/index.html HTTP/1.1\r\nHost: www{host}.example.com\r\nUser-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/125.0 Safari/537.36\r\nAccept: text/html,application/xhtml+xml,*/*;q=0.8\r\nAccept-Encoding: gzip, deflate\r\nConnection: keep-alive\r\n\r\n"
             );
             f.t.client_sends(out, req.as_bytes())?;
-            let left = response_size(cx, 3);
+            let left = if f.edge { edge_response_size(cx) } else { response_size(cx, 3) };
             let text = left < 200_000 && cx.chance(60);
             let ctype = if text { "text/html; charset=utf-8" } else { "application/octet-stream" };
             let head = format!(
@@ -520,6 +608,24 @@ fn quic_step(q: &mut Quic, cx: &mut Ctx, out: &mut Pending) -> io::Result<Option
 fn dns(cx: &mut Ctx, at: i64, out: &mut Pending) -> io::Result<()> {
     let c = SocketAddr::new(cx.client_v4(), cx.rng.range(32_768, 60_999) as u16);
     let s = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 53)), 53);
+    let mut udp = std::mem::replace(&mut cx.udp, Framer::new(Link::Raw));
+    let r = dns_exchange(cx, &mut udp, c, s, at, out, None);
+    cx.udp = udp;
+    r
+}
+
+/// A DNS query from `c` to the resolver `s` and its answer, framed by `framer`. With `big`
+/// (padding bytes, last fragment first), the answer carries an EDNS0 padding option that makes
+/// it larger than the MTU, and goes as IPv4 fragments (see [`edge`]).
+fn dns_exchange(
+    cx: &mut Ctx,
+    framer: &mut Framer,
+    c: SocketAddr,
+    s: SocketAddr,
+    at: i64,
+    out: &mut Pending,
+    big: Option<(usize, bool)>,
+) -> io::Result<()> {
     let id = cx.rng.range(0, 65_535) as u16;
     let name = format!("{}.cdn{}.example.com", cx.rng.hex(3), cx.rng.range(1, 300));
     let aaaa = cx.chance(40);
@@ -534,7 +640,7 @@ fn dns(cx: &mut Ctx, at: i64, out: &mut Pending) -> io::Result<()> {
     q.extend_from_slice(&[0, if aaaa { 28 } else { 1 }, 0, 1]);
     // EDNS0 OPT record, as resolvers send.
     q.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0]);
-    let frame = cx.udp.udp(c, s, &q)?;
+    let frame = framer.udp(c, s, &q)?;
     out.write_packet(Ts::from_micros(at), frame)?;
     let mut r = q.clone();
     if let Some(flags) = r.get_mut(2..4) {
@@ -553,7 +659,17 @@ fn dns(cx: &mut Ctx, at: i64, out: &mut Pending) -> io::Result<()> {
         r.extend_from_slice(cx.bytes(2, false));
     }
     let rtt = cx.rng.range(300, 25_000) as i64;
-    let frame = cx.udp.udp(s, c, &r)?;
+    if let Some((pad, last_first)) = big {
+        // OPT: root name, type 41, 4096-byte buffer, then option 12 (padding, RFC 7830).
+        r.extend_from_slice(&[0, 0, 41, 0x10, 0x00, 0, 0, 0, 0]);
+        r.extend_from_slice(&((pad + 4) as u16).to_be_bytes());
+        r.extend_from_slice(&[0, 12]);
+        r.extend_from_slice(&(pad as u16).to_be_bytes());
+        r.resize(r.len() + pad, 0);
+        let frame = framer.udp(s, c, &r)?;
+        return edge::write_fragmented(out, Ts::from_micros(at + rtt), frame, last_first);
+    }
+    let frame = framer.udp(s, c, &r)?;
     out.write_packet(Ts::from_micros(at + rtt), frame)
 }
 
@@ -603,7 +719,15 @@ fn background(cx: &mut Ctx, at: i64, out: &mut Pending) -> io::Result<Option<Flo
                 _ => (1, (10, 100)),
             };
             let t = cx.conv(port, v6, at);
-            Ok(Some(Flow::Tcp(Box::new(Tcp { t, kind, stage: 0, rounds, think_ms: think, xfer: None }))))
+            Ok(Some(Flow::Tcp(Box::new(Tcp {
+                t,
+                kind,
+                stage: 0,
+                rounds,
+                think_ms: think,
+                xfer: None,
+                edge: false,
+            }))))
         }
     }
 }
@@ -841,8 +965,24 @@ fn lookalike(cx: &mut Ctx, i: u64, at: i64, cip: IpAddr, file: &str) -> (Flow, T
 
 /// Writes the benchmark capture to `out` (classic pcap, Ethernet) and returns what it holds.
 pub fn write_bench<W: Write>(out: W, spec: &BenchSpec) -> io::Result<BenchSummary> {
+    write_mix(out, spec, Mix::Standard, Vec::new())
+}
+
+/// Writes the edge mix (see [`edge`]), splicing in `splices` (from [`load_splices`]).
+pub fn write_edge<W: Write>(out: W, spec: &BenchSpec, splices: Vec<Splice>) -> io::Result<BenchSummary> {
+    write_mix(out, spec, Mix::Edge, splices)
+}
+
+/// Writes a capture of the given mix (`splices` are used by the edge mix only).
+pub fn write_mix<W: Write>(
+    out: W,
+    spec: &BenchSpec,
+    mix: Mix,
+    splices: Vec<Splice>,
+) -> io::Result<BenchSummary> {
     let mut w = PcapWriter::new(out, LinkType::Ethernet)?;
     let mut cx = Ctx::new(spec.seed);
+    cx.splices = splices;
     let mut pending = Pending {
         heap: BinaryHeap::new(),
         order: 0,
@@ -863,7 +1003,7 @@ pub fn write_bench<W: Write>(out: W, spec: &BenchSpec) -> io::Result<BenchSummar
     let mut hidden_started = 0u64;
     let mut background_on = true;
     let mut next_arrival = T0_US;
-    let mean_gap_us = 1e6 / ARRIVALS_PER_SEC;
+    let mean_gap_us = 1e6 / if mix == Mix::Edge { edge::EDGE_ARRIVALS_PER_SEC } else { ARRIVALS_PER_SEC };
 
     loop {
         let written = pending.written;
@@ -887,7 +1027,11 @@ pub fn write_bench<W: Write>(out: W, spec: &BenchSpec) -> io::Result<BenchSummar
                 new.push(flow);
                 hidden_started += 1;
             }
-            match background(&mut cx, at, &mut pending)? {
+            let started = match mix {
+                Mix::Standard => background(&mut cx, at, &mut pending)?,
+                Mix::Edge => edge::background_edge(&mut cx, at, &mut pending)?,
+            };
+            match started {
                 Some(flow) => new.push(flow),
                 None => mix_flows[pending.kind] += 1,
             }
@@ -980,6 +1124,23 @@ mod tests {
         for v in [Variant::StratumV1, Variant::CryptoNote, Variant::EthProxy] {
             assert!(mining.iter().any(|r| r.variant == Some(v)), "{v:?}");
         }
+    }
+
+    #[test]
+    fn the_edge_mix_is_deterministic_and_splices_whole_captures() {
+        let dirs = default_splice_dirs();
+        let dirs: Vec<&std::path::Path> = dirs.iter().map(|d| d.as_path()).collect();
+        let splices = load_splices(&dirs).unwrap();
+        assert!(splices.len() >= 19, "the negatives of pcaps/ at least: {}", splices.len());
+        let spec = BenchSpec { size: 3_000_000, seed: 7, file: "e.pcap".into() };
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let sa = write_edge(&mut a, &spec, splices.clone()).unwrap();
+        write_edge(&mut b, &spec, splices).unwrap();
+        assert_eq!(a, b, "same arguments, same bytes");
+        let c = census(a.as_slice()).unwrap();
+        assert_eq!(c.packets, sa.packets);
+        assert!(c.spliced_bytes > 0 && c.tcp_flows > 100 && c.dns_flows > 50, "{c:?}");
+        assert!(sa.mix.iter().any(|(k, f, _)| *k == "spliced" && *f > 0), "{:?}", sa.mix);
     }
 
     #[test]
