@@ -1005,6 +1005,23 @@ pub fn connection_end(records: &[PacketRecord], a: (IpAddr, u16), b: (IpAddr, u1
         .max()
 }
 
+/// The Python that has the test tools from PyPI (`stix2`, `stix2-patterns`, `pymisp`):
+/// `$MINEWATCH_PYTOOLS/bin/python`, or the virtual environment scripts/test.sh makes in
+/// `target/pytools` (Debian's Python refuses pip installs into the system). `None` when it is
+/// missing or lacks one of `modules`, so that the caller can say SKIPPED.
+pub fn pytools(modules: &[&str]) -> Option<std::path::PathBuf> {
+    let base = match std::env::var_os("MINEWATCH_PYTOOLS") {
+        Some(p) if !p.is_empty() => std::path::PathBuf::from(p),
+        _ => repo_root().join("target/pytools"),
+    };
+    let py = base.join("bin/python");
+    let ok = std::process::Command::new(&py)
+        .args(["-c", &format!("import {}", modules.join(", "))])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    ok.then_some(py)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Tests of the helpers themselves
 // ---------------------------------------------------------------------------------------------
@@ -1307,21 +1324,4 @@ n\tw\t3333\t192.0.2.1\t1234\t192.0.2.2\tgetwork\tmining\tx.pcap\n";
         assert_eq!(recs[0].tcp.unwrap().1, 40000);
         assert!(capture_records(&ng[..ng.len() - 5]).is_err());
     }
-}
-
-/// The Python that has the test tools from PyPI (`stix2`, `stix2-patterns`, `pymisp`):
-/// `$MINEWATCH_PYTOOLS/bin/python`, or the virtual environment scripts/test.sh makes in
-/// `target/pytools` (Debian's Python refuses pip installs into the system). `None` when it is
-/// missing or lacks one of `modules`, so that the caller can say SKIPPED.
-pub fn pytools(modules: &[&str]) -> Option<std::path::PathBuf> {
-    let base = match std::env::var_os("MINEWATCH_PYTOOLS") {
-        Some(p) if !p.is_empty() => std::path::PathBuf::from(p),
-        _ => repo_root().join("target/pytools"),
-    };
-    let py = base.join("bin/python");
-    let ok = std::process::Command::new(&py)
-        .args(["-c", &format!("import {}", modules.join(", "))])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    ok.then_some(py)
 }
