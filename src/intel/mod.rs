@@ -14,6 +14,7 @@
 
 pub mod dns;
 pub mod dnsmap;
+pub mod fingerprint;
 pub mod lists;
 pub mod pools;
 pub mod tls;
