@@ -9,6 +9,8 @@
 //!   midstream flow);
 //! - [`tls`]: the client's TLS hello, judged by its SNI or a DNS answer, and the wait for a
 //!   name that another worker may read late;
+//! - [`behaviour`]: a TLS flow with no name, watched by its record headers' sizes, directions
+//!   and timing (and the wait for a name meanwhile);
 //! - [`http`]: getwork/getblocktemplate over HTTP/1.x, for a flow that opens with `POST `;
 //! - [`sv2`]: the Stratum V2 handshake shape, for any other binary opening;
 //! - [`Recognised`]: a session recognised from its opening alone, which reads nothing more.
@@ -17,6 +19,7 @@
 //! gate ([`crate::verdict::Gate`]) decides from them when to report. A new protocol is a new
 //! module here, a variant of [`Parser`] and a line of the probe: nothing outside `inspect/`.
 
+pub mod behaviour;
 pub mod http;
 pub mod lines;
 pub mod opening;
@@ -44,6 +47,8 @@ pub struct Shared {
     pub gate: Gate,
     /// The bounds of the Stratum and HTTP parsers (from the configuration).
     pub parsers: crate::stratum::Limits,
+    /// The behaviour watch's thresholds (from the configuration).
+    pub behaviour: behaviour::Limits,
 }
 
 impl FlowTable {
@@ -52,13 +57,20 @@ impl FlowTable {
     pub fn new(limits: FlowLimits, home: HomeNet) -> FlowTable {
         let intel = Arc::new(Intel::new(Arc::new(crate::intel::PoolDomains::builtin())));
         let parsers = crate::stratum::Limits::default();
-        flow::FlowTable::with_shared(limits, Shared { intel, gate: Gate::new(home), parsers })
+        let behaviour = behaviour::Limits::default();
+        flow::FlowTable::with_shared(limits, Shared { intel, gate: Gate::new(home), parsers, behaviour })
     }
 
     /// Gives the parsers of the connections opened from now on these bounds instead of the
     /// defaults (`--max-field-len`, `--max-pending`, `--http-max-*`).
     pub fn with_parser_limits(mut self, parsers: crate::stratum::Limits) -> FlowTable {
         self.shared_mut().parsers = parsers;
+        self
+    }
+
+    /// Gives the behaviour watch these thresholds instead of the defaults (`--behaviour-*`).
+    pub fn with_behaviour_limits(mut self, behaviour: behaviour::Limits) -> FlowTable {
+        self.shared_mut().behaviour = behaviour;
         self
     }
 
@@ -136,6 +148,7 @@ pub enum Parser {
     Lines(lines::Lines),
     Tls(tls::Hello),
     AwaitName(tls::AwaitName),
+    Watch(Box<behaviour::Watch>),
     Http(http::Http),
     Sv2(sv2::Handshake),
     Recognised(Recognised),
@@ -147,6 +160,7 @@ impl Parser {
             Parser::Lines(p) => p,
             Parser::Tls(p) => p,
             Parser::AwaitName(p) => p,
+            Parser::Watch(p) => p.as_ref(),
             Parser::Http(p) => p,
             Parser::Sv2(p) => p,
             Parser::Recognised(p) => p,
@@ -158,6 +172,7 @@ impl Parser {
             Parser::Lines(p) => p,
             Parser::Tls(p) => p,
             Parser::AwaitName(p) => p,
+            Parser::Watch(p) => p.as_mut(),
             Parser::Http(p) => p,
             Parser::Sv2(p) => p,
             Parser::Recognised(p) => p,
@@ -175,6 +190,10 @@ pub struct Recognised {
 impl Recognised {
     pub fn new(facts: SessionFacts) -> Recognised {
         Recognised { facts: Box::new(facts) }
+    }
+
+    pub(crate) fn facts_mut(&mut self) -> &mut SessionFacts {
+        &mut self.facts
     }
 }
 
@@ -337,7 +356,11 @@ impl Application for Inspector {
 
     fn settle(&mut self, bypass: bool, cx: &flow::Ctx<'_, Shared>, counters: &mut Counters) -> bool {
         let mining = self.is_session();
-        if !mining && (self.idle_lines > cx.limits.inspect_lines || self.inspected > cx.limits.inspect_bytes)
+        // The behaviour watch bounds itself (time, record size, byte rate), not by these.
+        let watching = matches!(self.parser, Parser::Watch(_));
+        if !mining
+            && !watching
+            && (self.idle_lines > cx.limits.inspect_lines || self.inspected > cx.limits.inspect_bytes)
         {
             counters.flows_budget_exhausted += 1;
             return true;
@@ -366,6 +389,13 @@ impl Application for Inspector {
             let Some(r) = w.named(cx.conn, cx.ts, cx.shared, counters) else { return };
             self.parser = Parser::Recognised(r);
         }
+        if let Parser::Watch(w) = &mut self.parser {
+            if !w.name_waiting(cx.ts) {
+                return;
+            }
+            let Some(r) = w.named(cx.conn, cx.ts, cx.shared, counters) else { return };
+            self.parser = Parser::Recognised(r);
+        }
         if let Some(s) = self.parser.get().session() {
             cx.shared.gate.end(&mut self.once, cx.conn, s.seen(), reason, cx.ts, counters, emit);
         }
@@ -382,6 +412,7 @@ impl Application for Inspector {
     fn waiting(&self) -> Option<Ts> {
         match &self.parser {
             Parser::AwaitName(w) => Some(w.until),
+            Parser::Watch(w) if !w.name_over => Some(w.name.until),
             _ => None,
         }
     }
@@ -393,6 +424,23 @@ impl Application for Inspector {
         counters: &mut Counters,
         emit: &mut dyn FnMut(Event),
     ) -> Recheck {
+        if let Parser::Watch(w) = &mut self.parser {
+            if w.name_over {
+                return Recheck::Over;
+            }
+            if let Some(r) = w.named(cx.conn, cx.ts, cx.shared, counters) {
+                self.parser = Parser::Recognised(r);
+                self.progress(cx, counters, emit);
+                return Recheck::Resolved;
+            }
+            if now.0 <= w.name.until.0 {
+                return Recheck::Waiting;
+            }
+            // No answer came: the watch reads on, by behaviour alone.
+            w.name_over = true;
+            counters.tls_name_unanswered += 1;
+            return Recheck::Over;
+        }
         let Parser::AwaitName(w) = &self.parser else { return Recheck::Resolved };
         let until = w.until;
         if let Some(r) = w.named(cx.conn, cx.ts, cx.shared, counters) {
@@ -408,7 +456,11 @@ impl Application for Inspector {
     }
 
     fn still_waiting(&self, cx: &flow::Ctx<'_, Shared>) -> Option<(Side, Ts)> {
-        let Parser::AwaitName(w) = &self.parser else { return None };
+        let w = match &self.parser {
+            Parser::AwaitName(w) => w,
+            Parser::Watch(w) if !w.name_over => &w.name,
+            _ => return None,
+        };
         (cx.ts.0 <= w.until.0 && !w.answered(cx.conn, cx.ts, cx.shared)).then_some((w.client, w.until))
     }
 

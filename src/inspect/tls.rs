@@ -6,11 +6,12 @@
 use std::net::SocketAddr;
 
 use crate::flow::{ConnInfo, Side};
-use crate::intel::{tls, Intel};
+use crate::intel::{fingerprint, tls, Intel};
 use crate::stats::Counters;
 use crate::stratum::{Clue, SessionFacts, Variant};
 use crate::time::Ts;
 
+use super::behaviour::Watch;
 use super::{Cx, Parse, Parser, Recognised, SessionView, Shared, Step};
 
 #[derive(Debug)]
@@ -44,16 +45,15 @@ impl Parse for Hello {
         let client = self.client;
         let hello = &mut self.hello;
         // Zero-copy when the whole ClientHello is in one chunk (the usual case).
-        let parsed = if hello.is_empty() {
-            tls::client_hello(data)
-        } else {
+        let zero_copy = hello.is_empty();
+        if !zero_copy {
             let room = tls::MAX_HELLO_STREAM.saturating_sub(hello.len());
             hello.extend_from_slice(data.get(..room.min(data.len())).unwrap_or_default());
-            tls::client_hello(hello)
-        };
-        let found = match parsed {
+        }
+        let stream: &[u8] = if zero_copy { data } else { hello };
+        let h = match tls::client_hello(stream) {
             Err(tls::TlsError::Incomplete) => {
-                if hello.is_empty() {
+                if zero_copy {
                     hello.extend_from_slice(data.get(..tls::MAX_HELLO_STREAM).unwrap_or(data));
                 }
                 if hello.len() < tls::MAX_HELLO_STREAM {
@@ -66,22 +66,36 @@ impl Parse for Hello {
                 cx.counters.tls_unparsed += 1;
                 return Step::Bypass;
             }
-            Ok(h) => {
-                cx.counters.tls_hellos += 1;
-                let found = tls_pool(&h, cx.conn.addr(client.other()), cx.ts, &cx.shared.intel, cx.counters);
-                if found.is_none() && h.sni.is_none() && !h.offers_only_http() {
-                    // No name to judge by, and no answer read yet for this address: the
-                    // answer may still be on its way to another worker.
-                    cx.counters.tls_name_waits += 1;
-                    let until = Ts(cx.ts.0.saturating_add(cx.limits.name_wait_us));
-                    return Step::Become(Box::new(Parser::AwaitName(AwaitName { client, until })));
-                }
-                found
-            }
+            Ok(h) => h,
         };
-        match found {
-            Some((host, clue)) => Step::Become(Box::new(Parser::Recognised(recognised(client, host, clue)))),
-            None => Step::Bypass,
+        cx.counters.tls_hellos += 1;
+        let found = tls_pool(&h, cx.conn.addr(client.other()), cx.ts, &cx.shared.intel, cx.counters);
+        if let Some((host, clue)) = found {
+            let mut r = recognised(client, host, clue);
+            r.facts_mut().tls_fingerprints = Some(Box::new(fingerprint::of(&h)));
+            return Step::Become(Box::new(Parser::Recognised(r)));
+        }
+        if h.sni.is_some() || h.offers_only_http() {
+            return Step::Bypass;
+        }
+        // No name to judge by, and no answer read yet for this address: the answer may still
+        // be on its way to another worker. Meanwhile (and after, if none comes) the flow's
+        // behaviour is watched.
+        cx.counters.tls_name_waits += 1;
+        let until = Ts(cx.ts.0.saturating_add(cx.limits.name_wait_us));
+        if !cx.shared.behaviour.enabled {
+            return Step::Become(Box::new(Parser::AwaitName(AwaitName { client, until })));
+        }
+        cx.counters.behaviour_watched += 1;
+        let mut watch = Box::new(Watch::new(client, &h, cx.ts, until));
+        // The client's bytes after its hello record, if any, keep the record framing in step.
+        let end = stream
+            .get(3..5)
+            .and_then(|l| <[u8; 2]>::try_from(l).ok())
+            .map_or(stream.len(), |l| 5 + usize::from(u16::from_be_bytes(l)));
+        match watch.client_tail(stream.get(end..).unwrap_or_default(), cx) {
+            Step::Continue => Step::Become(Box::new(Parser::Watch(watch))),
+            other => other,
         }
     }
 

@@ -95,10 +95,12 @@ pub fn ja3_string(h: &ClientHello<'_>) -> String {
     s.push(',');
     join_dec(&mut s, extensions(h).map(|(k, _)| k).filter(|v| !grease(*v)));
     s.push(',');
-    let groups = extensions(h).find(|(k, _)| *k == EXT_SUPPORTED_GROUPS).and_then(|(_, d)| Reader::new(d).vec16());
+    let groups =
+        extensions(h).find(|(k, _)| *k == EXT_SUPPORTED_GROUPS).and_then(|(_, d)| Reader::new(d).vec16());
     join_dec(&mut s, u16s(groups.unwrap_or_default()).filter(|v| !grease(*v)));
     s.push(',');
-    let formats = extensions(h).find(|(k, _)| *k == EXT_POINT_FORMATS).and_then(|(_, d)| Reader::new(d).vec8());
+    let formats =
+        extensions(h).find(|(k, _)| *k == EXT_POINT_FORMATS).and_then(|(_, d)| Reader::new(d).vec8());
     join_dec(&mut s, formats.unwrap_or_default().iter().map(|b| u16::from(*b)));
     s
 }
@@ -317,8 +319,8 @@ mod tests {
         assert!(ja4(&h).starts_with("t12i01013b_"), "{}", ja4(&h));
         // Signature algorithms absent: the extension list alone is hashed (spec: 6d807ffa2a79).
         let exts: Vec<(u16, Vec<u8>)> = [
-            0x0005u16, 0x000a, 0x000b, 0x000d, 0x0012, 0x0015, 0x0017, 0x001b, 0x0023, 0x002b, 0x002d, 0x0033,
-            0x4469, 0xff01,
+            0x0005u16, 0x000a, 0x000b, 0x000d, 0x0012, 0x0015, 0x0017, 0x001b, 0x0023, 0x002b, 0x002d,
+            0x0033, 0x4469, 0xff01,
         ]
         .iter()
         .map(|k| (*k, vec![]))

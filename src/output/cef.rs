@@ -231,6 +231,28 @@ pub fn format_with(ev: &Event, sensor: &str, watch: Option<&str>, out: &mut Vec<
             e.kv("reason", r.as_str());
         }
     }
+    // Custom keys for what CEF has no dictionary key for: the clue of a TLS session, the
+    // client's fingerprints, and the behaviour evidence as `name:value` pairs.
+    if let Some(c) = f.clue {
+        e.kv("minewatchClue", c.as_str());
+    }
+    if let Some(t) = f.tls_fingerprints.as_deref() {
+        e.kv("minewatchJa3", &t.ja3);
+        e.kv("minewatchJa4", &t.ja4);
+    }
+    if let Some(b) = f.behaviour.as_deref() {
+        let mut pairs = String::new();
+        if let Ok(serde_json::Value::Object(o)) = serde_json::to_value(super::json::BehaviourOut::of(b)) {
+            for (k, v) in o {
+                let v = match v {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                let _ = write!(pairs, "{}{k}:{v}", if pairs.is_empty() { "" } else { " " });
+            }
+        }
+        e.kv("minewatchBehaviour", &pairs);
+    }
     s.push_str(&e.s);
     out.extend_from_slice(s.as_bytes());
 }
