@@ -268,7 +268,7 @@ pub struct Args {
     pub behaviour_align_tolerance: Duration,
 
     /// Client record lengths taken as requests (shares, keepalives), `MIN-MAX`.
-    #[arg(long = "behaviour-request-len", value_name = "MIN-MAX", default_value = "80-768", value_parser = len_range)]
+    #[arg(long = "behaviour-request-len", value_name = "MIN-MAX", default_value = "80-3072", value_parser = len_range)]
     pub behaviour_request_len: (u32, u32),
 
     /// Largest server record taken as an answer to a request.
@@ -280,6 +280,12 @@ pub struct Args {
     #[arg(long = "behaviour-min-push", value_name = "BYTES", default_value_t = 96,
           value_parser = clap::value_parser!(u32).range(1..=18_432))]
     pub behaviour_min_push: u32,
+
+    /// Least variation (stddev / mean) of the time between a watched flow's requests: shares
+    /// come at random, an application's heartbeat on a timer.
+    #[arg(long = "behaviour-min-request-cv", value_name = "RATIO", default_value_t = 0.3,
+          value_parser = ratio)]
+    pub behaviour_min_request_cv: f64,
 
     /// Push instants of known mining sessions remembered (shared by the workers), for lining
     /// suspects' pushes up with them; past it the oldest are forgotten.
@@ -381,6 +387,15 @@ pub struct Args {
 
 /// A humantime duration (`30s`, `10m`) that is not zero: a zero timeout or wait would end
 /// every flow, hole or datagram at its first packet.
+/// A ratio from 0 to 10.
+fn ratio(s: &str) -> Result<f64, String> {
+    let v: f64 = s.trim().parse().map_err(|e| format!("{s:?}: {e}"))?;
+    if !(0.0..=10.0).contains(&v) {
+        return Err(format!("{s:?}: must be from 0 to 10"));
+    }
+    Ok(v)
+}
+
 /// `MIN-MAX` record lengths, `MIN <= MAX`.
 fn len_range(s: &str) -> Result<(u32, u32), String> {
     let (a, b) = s.split_once('-').ok_or_else(|| format!("expected MIN-MAX, got {s:?}"))?;

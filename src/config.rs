@@ -251,6 +251,7 @@ impl Config {
                 max_request: args.behaviour_request_len.1,
                 max_answer: args.behaviour_max_answer,
                 min_push: args.behaviour_min_push,
+                min_request_cv: args.behaviour_min_request_cv,
             },
             clock_capacity: size(args.behaviour_clock_capacity),
             outputs: args.outputs(),

@@ -86,6 +86,10 @@ pub struct Limits {
     pub max_answer: u32,
     /// Smallest server record taken as a push (a job is at least a block header's hex).
     pub min_push: u32,
+    /// Least coefficient of variation (stddev / mean) of the time between requests: shares
+    /// come at random (vardiff aims at a mean, each share is luck), an application's heartbeat
+    /// on a timer (variation near 0).
+    pub min_request_cv: f64,
 }
 
 impl Default for Limits {
@@ -103,9 +107,10 @@ impl Default for Limits {
             max_rate: 2048,
             align_tolerance_us: 2_000_000,
             min_request: 80,
-            max_request: 768,
+            max_request: 3072,
             max_answer: 256,
             min_push: 96,
+            min_request_cv: 0.3,
         }
     }
 }
@@ -194,6 +199,8 @@ pub struct Watch {
     requests: u32,
     answered: u32,
     client_len: (u32, u32),
+    last_request: Option<Ts>,
+    request_gaps: Running,
     bins: [(u32, u32); BINS],
     bins_other: u32,
     pushes: u32,
@@ -236,6 +243,8 @@ impl Watch {
             requests: 0,
             answered: 0,
             client_len: (u32::MAX, 0),
+            last_request: None,
+            request_gaps: Running::default(),
             bins: [(0, 0); BINS],
             bins_other: 0,
             pushes: 0,
@@ -313,6 +322,10 @@ impl Watch {
             if (limits.min_request..=limits.max_request).contains(&len) {
                 self.requests += 1;
                 self.pending = Some(ts);
+                if let Some(last) = self.last_request {
+                    self.request_gaps.add(ts.0.saturating_sub(last.0) as f64 / 1e6);
+                }
+                self.last_request = Some(ts);
             } else {
                 self.pending = None;
             }
@@ -322,18 +335,23 @@ impl Watch {
         let within = |since: Option<Ts>, us: i64| since.is_some_and(|s| ts.0.saturating_sub(s.0) <= us);
         let burst = within(self.last_server, BURST_US);
         self.last_server = Some(ts);
-        if within(self.pending, limits.answer_us) {
+        if len <= limits.max_answer && within(self.pending, limits.answer_us) {
             if let Some(p) = self.pending.take() {
-                if len <= limits.max_answer {
-                    self.answered += 1;
-                    let ms = ts.0.saturating_sub(p.0) as f64 / 1000.0;
-                    self.latency_ms.add(ms);
-                    self.latency_max_ms = self.latency_max_ms.max(ms);
-                }
+                self.answered += 1;
+                let ms = ts.0.saturating_sub(p.0) as f64 / 1000.0;
+                self.latency_ms.add(ms);
+                self.latency_max_ms = self.latency_max_ms.max(ms);
             }
             return Ok(());
         }
-        if within(self.last_client, limits.answer_us) || burst || len < limits.min_push {
+        // Unasked: nothing from the client for a few round trips (as measured by the answers
+        // so far; the whole answer window until there is one).
+        let quiet = if self.latency_ms.n > 0 {
+            ((self.latency_ms.mean * 4000.0) as i64).clamp(50_000, limits.answer_us)
+        } else {
+            limits.answer_us
+        };
+        if within(self.last_client, quiet) || burst || len < limits.min_push {
             return Ok(());
         }
         // A push: the server spoke unasked.
@@ -364,7 +382,13 @@ impl Watch {
         let top2 = counts.first().copied().unwrap_or(0) + counts.get(1).copied().unwrap_or(0);
         let n = self.client_records;
         // Proportions in integers: top2/n ≥ 3/4, requests/n ≥ 3/4, answered/requests ≥ 3/4.
-        4 * top2 >= 3 * n && 4 * self.requests >= 3 * n && 4 * self.answered >= 3 * self.requests
+        let shaped = 4 * top2 >= 3 * n && 4 * self.requests >= 3 * n && 4 * self.answered >= 3 * self.requests;
+        // Requests at random, not on a timer.
+        let g = &self.request_gaps;
+        let random = g.n >= 2 && g.mean > 0.0 && g.stddev() / g.mean >= limits.min_request_cv;
+        // Jobs of a coin are of nearly one size (a template's fields); news are not.
+        let jobs_alike = self.push_len.1 <= 2 * self.push_len.0 + 128;
+        shaped && random && jobs_alike
     }
 
     /// Decides at `ts`: `Some` evidence when the flow behaves as mining.
