@@ -272,7 +272,7 @@ pub struct Args {
     pub behaviour_request_len: (u32, u32),
 
     /// Largest server record taken as an answer to a request.
-    #[arg(long = "behaviour-max-answer", value_name = "BYTES", default_value_t = 256,
+    #[arg(long = "behaviour-max-answer", value_name = "BYTES", default_value_t = 384,
           value_parser = clap::value_parser!(u32).range(1..=18_432))]
     pub behaviour_max_answer: u32,
 

@@ -108,7 +108,7 @@ impl Default for Limits {
             align_tolerance_us: 2_000_000,
             min_request: 80,
             max_request: 3072,
-            max_answer: 256,
+            max_answer: 384,
             min_push: 96,
             min_request_cv: 0.3,
         }

@@ -443,6 +443,162 @@ pub fn negative(n: Negative, duration_s: f64, rtt_us: i64, seed: u64) -> Vec<Msg
     out
 }
 
+/// Frames gathered from several conversations, written in time order at the end: the way to
+/// put sessions that overlap in time into one capture.
+pub struct Gather {
+    frames: Vec<(Ts, u64, Vec<u8>)>,
+    n: u64,
+}
+
+impl PacketSink for Gather {
+    fn write_packet(&mut self, ts: Ts, frame: &[u8]) -> io::Result<()> {
+        self.frames.push((ts, self.n, frame.to_vec()));
+        self.n += 1;
+        Ok(())
+    }
+
+    fn link(&self) -> minewatch::decode::LinkType {
+        super::frame::Link::Ethernet.link_type()
+    }
+}
+
+impl Gather {
+    pub fn new() -> Gather {
+        Gather { frames: Vec::new(), n: 0 }
+    }
+
+    /// Writes every frame gathered, in time order (ties in the order written).
+    pub fn write_to(mut self, out: &mut dyn Write) -> io::Result<()> {
+        self.frames.sort_by_key(|(ts, n, _)| (ts.as_micros(), *n));
+        let mut w = pcap(out, super::frame::Link::Ethernet)?;
+        for (ts, _, f) in &self.frames {
+            w.write_packet(*ts, f)?;
+        }
+        Ok(())
+    }
+}
+
+impl Default for Gather {
+    fn default() -> Self {
+        Gather::new()
+    }
+}
+
+/// A Monero session in the clear (XMRig dialect): login at `start`, a `job` push at each of
+/// `pushes` (absolute), a share every ~10 s, each answered.
+fn cleartext_monero<S: PacketSink>(
+    w: &mut S,
+    client: SocketAddr,
+    server: SocketAddr,
+    start: Ts,
+    end: Ts,
+    pushes: &[i64],
+    seed: u64,
+) -> io::Result<TcpConversation> {
+    use super::msg::{xmr_job, xmr_job_body, xmr_login, xmr_login_result, xmr_status, xmr_submit};
+    let rng = &mut Rng::new(seed);
+    let mut t = TcpConversation::new(client, server, start, super::frame::Link::Ethernet).with_rtt_us(20_000);
+    t.handshake(w)?;
+    let session = "7c2d1f0e-aligned";
+    let seedhash = rng.hex(32);
+    t.client_sends(w, format!("{}\n", xmr_login(1, super::scenarios::XMR_WALLET, "x", "rig-clear")).as_bytes())?;
+    let job = xmr_job_body(rng, session, 1, 3_100_000, &seedhash);
+    t.server_sends(w, format!("{}\n", xmr_login_result(1, session, &job)).as_bytes())?;
+    let mut events: Vec<(i64, bool)> = pushes.iter().map(|p| (*p, false)).collect();
+    let mut s = start.as_micros() + exp_us(rng, 10.0);
+    while s < end.as_micros() {
+        events.push((s, true));
+        s += exp_us(rng, 10.0);
+    }
+    events.sort_unstable();
+    let (mut id, mut job_id) = (1u32, 1u32);
+    for (at, share) in events {
+        t.wait_until(Ts::from_micros(at));
+        if share {
+            id += 1;
+            t.client_sends(w, format!("{}\n", xmr_submit(rng, id, session, job_id)).as_bytes())?;
+            t.server_sends(w, format!("{}\n", xmr_status(id, "OK")).as_bytes())?;
+        } else {
+            job_id += 1;
+            let body = xmr_job_body(rng, session, job_id, 3_100_000 + job_id, &seedhash);
+            t.server_sends(w, format!("{}\n", xmr_job(&body)).as_bytes())?;
+        }
+    }
+    t.close_fin(w, Side::A)?;
+    Ok(t)
+}
+
+/// A suspect's writes: login and job, pushes at `pushes` (relative), shares every ~5 s.
+fn suspect(pushes: &[i64], duration_s: f64, seed: u64) -> Vec<Msg> {
+    let rng = &mut Rng::new(seed);
+    let end = (duration_s * 1e6) as i64;
+    let mut out = vec![Msg { t_us: 0, from_client: true, len: 520 }, Msg { t_us: 30_600, from_client: false, len: 490 }];
+    out.extend(pushes.iter().filter(|p| **p > 0 && **p < end).map(|p| Msg { t_us: *p, from_client: false, len: 378 }));
+    let mut s = exp_us(rng, 5.0);
+    while s < end {
+        out.push(Msg { t_us: s, from_client: true, len: 205 });
+        out.push(Msg { t_us: s + 30_000 + rng.range(200, 2000) as i64, from_client: false, len: 63 });
+        s += exp_us(rng, 5.0);
+    }
+    out.sort_by_key(|m| m.t_us);
+    out
+}
+
+/// Cross-flow evidence in one capture (kept in `pcaps/behaviour/`): a Monero session in the
+/// clear whose pool pushes jobs on a fast block clock (mean 20 s), then two TLS sessions with
+/// no name, 150 s each (shorter than `--behaviour-min-duration`): the first gets its jobs at
+/// the same instants (0.3 s later), the second 9 s off them. Only the first lines up with the
+/// known session's pushes, so only it is decided (after `--behaviour-aligned-duration`).
+/// Returns the truth rows' endpoints: (clear, aligned, control).
+pub fn aligned_capture(out: &mut dyn Write) -> io::Result<[(SocketAddr, SocketAddr); 3]> {
+    let start = at(5000);
+    let rng = &mut Rng::new(5000);
+    let mut pushes = Vec::new();
+    let mut p = start.as_micros() + exp_us(rng, 20.0);
+    while p < start.as_micros() + 400_000_000 {
+        pushes.push(p);
+        p += exp_us(rng, 20.0);
+    }
+    let mut g = Gather::new();
+    let clear = cleartext_monero(
+        &mut g,
+        sa("10.73.0.2:42001")?,
+        sa("198.51.100.90:3333")?,
+        start,
+        Ts::from_micros(start.as_micros() + 400_000_000),
+        &pushes,
+        5001,
+    )?;
+    let mut ends = [(clear.client(), clear.server()); 3];
+    for (k, (client, server, shift)) in
+        [("10.73.0.3:42002", "203.0.113.91:443", 300_000i64), ("10.73.0.4:42003", "203.0.113.92:443", 9_000_000)]
+            .into_iter()
+            .enumerate()
+    {
+        let s0 = start.as_micros() + 60_000_000 + k as i64 * 170_000_000;
+        // The session's writes are timed from its first application write, ~the handshake
+        // plus a few ms after its start: near enough for a 2 s tolerance.
+        let rel: Vec<i64> = pushes.iter().map(|p| p + shift - s0).collect();
+        let msgs = suspect(&rel, 150.0, 5002 + k as u64);
+        let e = Encrypted {
+            client: sa(client)?,
+            server: sa(server)?,
+            start: Ts::from_micros(s0),
+            rtt_us: 30_000,
+            msgs: &msgs,
+            seed: 5010 + k as u64,
+            sni: None,
+            alpn: &[],
+        };
+        let t = write_encrypted(&mut g, &e)?;
+        if let Some(slot) = ends.get_mut(k + 1) {
+            *slot = (t.client(), t.server());
+        }
+    }
+    g.write_to(out)?;
+    Ok(ends)
+}
+
 /// One encrypted session in a capture file of its own (Ethernet, classic pcap).
 fn one_session(out: &mut dyn Write, e: &Encrypted<'_>) -> io::Result<TcpConversation> {
     let mut w = pcap(out, super::frame::Link::Ethernet)?;

@@ -1119,7 +1119,7 @@ pub(super) fn pcap(out: &mut dyn Write, link: Link) -> io::Result<PcapWriter<&mu
 /// The Bech32 example address from BIP-173: a valid-looking wallet that belongs to no one.
 pub(super) const BTC_WALLET: &str = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4";
 /// A Monero-format (95-character, leading `4`) address made for these captures.
-const XMR_WALLET: &str =
+pub(super) const XMR_WALLET: &str =
     "48edfHu7V9Z84YzzMa6fUueoELZ9ZRXq9VetWzYGzKt52XU5xvqgzYnDK9URnRoJMk1j8nLwEVsaSWJ4fhdUyZijBGUicoD";
 /// An Ethereum-format address made for these captures.
 const ETH_WALLET: &str = "0x5a0b54d5dc17e0aadc383d2db43b0a0d3e029c4c";
