@@ -1,14 +1,19 @@
 #!/bin/bash
 # Captures of real software over real TLS, each in a network namespace of its own (loopback
 # only: nothing leaves the machine), for the behaviour watch's tests. Run as root from this
-# directory: bash make-real.sh [SECONDS]. Needs tcpdump, openssl, python3, mosquitto and
-# mosquitto-clients. Writes real-*.pcap here; see README.md.
+# directory: bash make-real.sh [SECONDS [WHICH...]] (WHICH: stratum mqtt websocket; all by
+# default). Needs tcpdump, openssl, python3 (websockets 12.0 for the WebSocket capture),
+# mosquitto and mosquitto-clients. Writes real-*.pcap here; see README.md.
 set -euo pipefail
 secs=${1:-300}
+shift || true
+which=${*:-stratum mqtt websocket}
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
+chmod 755 "$tmp"   # the broker drops to its own user and must read the certificate
 trap 'rm -rf "$tmp"' EXIT
 openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=pool -days 2 -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null
+chmod 644 "$tmp/key.pem" "$tmp/cert.pem"
 
 run_ns() { # NAME: a namespace with loopback up
   ip netns del "$1" 2>/dev/null || true
@@ -16,6 +21,9 @@ run_ns() { # NAME: a namespace with loopback up
   ip netns exec "$1" ip link set lo up
 }
 
+wants() { [[ " $which " == *" $1 "* ]]; }
+
+if wants stratum; then
 # 1. Stratum (XMRig dialect) over TLS to a bare address: jobs on a 20 s Poisson clock, shares
 #    every 6 s on average, keepalived after 30 s of silence.
 run_ns mwb-stratum
@@ -29,7 +37,9 @@ ip netns exec mwb-stratum python3 "$here/real-tls-stratum.py" miner 127.0.0.1 14
 sleep 1
 kill "$pool" "$td"; wait "$td" 2>/dev/null || true
 ip netns del mwb-stratum
+fi
 
+if wants mqtt; then
 # 2. MQTT over TLS (mosquitto): a subscriber kept open (keepalive 60 s) while a publisher
 #    pushes a reading every 7 s on its own long-lived connection.
 run_ns mwb-mqtt
@@ -54,3 +64,21 @@ wait "$sub" 2>/dev/null || true
 sleep 1
 kill "$broker" "$td"; wait "$td" 2>/dev/null || true
 ip netns del mwb-mqtt
+fi
+
+if wants websocket; then
+# 3. A WebSocket application over TLS (python websockets 12.0): the server pushes a quote of
+#    ~150 bytes every 2 s and a news item at random times; the client pings every 20 s (the
+#    library's keepalive) and sends a small subscription change now and then.
+run_ns mwb-ws
+ip netns exec mwb-ws tcpdump -i lo -w "$here/real-websocket-tls.pcap" -U 'tcp port 18443' 2>/dev/null &
+td=$!
+sleep 1
+ip netns exec mwb-ws python3 "$here/real-websocket.py" server 18443 "$tmp/cert.pem" "$tmp/key.pem" &
+srv=$!
+sleep 2
+ip netns exec mwb-ws python3 "$here/real-websocket.py" client 18443 "$secs"
+sleep 1
+kill "$srv" "$td"; wait "$td" 2>/dev/null || true
+ip netns del mwb-ws
+fi

@@ -46,8 +46,8 @@ const PUSHES_KEPT: usize = 8;
 /// Client record size bins kept per flow (32-byte wide); the rest counted together.
 const BINS: usize = 4;
 const BIN_WIDTH: u32 = 32;
-/// Server records closer than this to the previous server record continue it (a job written
-/// in two records), rather than push anew.
+/// Server records closer than this (or an eighth of the answer window, if less) to the
+/// previous server record continue it (a job written in two records), rather than push anew.
 const BURST_US: i64 = 200_000;
 
 /// The watch's thresholds (`--behaviour-*`): defaults are the values the tests were run with.
@@ -333,7 +333,7 @@ impl Watch {
             return Ok(());
         }
         let within = |since: Option<Ts>, us: i64| since.is_some_and(|s| ts.0.saturating_sub(s.0) <= us);
-        let burst = within(self.last_server, BURST_US);
+        let burst = within(self.last_server, BURST_US.min(limits.answer_us / 8));
         self.last_server = Some(ts);
         if len <= limits.max_answer && within(self.pending, limits.answer_us) {
             if let Some(p) = self.pending.take() {
@@ -347,7 +347,7 @@ impl Watch {
         // Unasked: nothing from the client for a few round trips (as measured by the answers
         // so far; the whole answer window until there is one).
         let quiet = if self.latency_ms.n > 0 {
-            ((self.latency_ms.mean * 4000.0) as i64).clamp(50_000, limits.answer_us)
+            ((self.latency_ms.mean * 4000.0) as i64).clamp(limits.answer_us / 30, limits.answer_us)
         } else {
             limits.answer_us
         };
