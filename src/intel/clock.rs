@@ -24,7 +24,8 @@ use crate::time::Ts;
 
 /// Default number of push instants remembered (`--behaviour-clock-capacity`).
 pub const DEFAULT_CAPACITY: usize = 4096;
-/// Pushes closer than this to the last one written are the same instant.
+/// Pushes closer than this to the last one written are the same instant (by default: a
+/// quarter of the default alignment tolerance, `--behaviour-align-tolerance`).
 pub const COALESCE_US: i64 = 500_000;
 
 /// What [`PushClock::record`] did.
@@ -42,6 +43,7 @@ pub enum Recorded {
 #[derive(Debug)]
 pub struct PushClock {
     slots: Box<[AtomicI64]>,
+    coalesce_us: i64,
     next: AtomicUsize,
     last: AtomicI64,
     /// Bumped on every push written, so a waiting suspect knows when to look again.
@@ -59,10 +61,19 @@ impl PushClock {
         let slots = (0..capacity.max(1)).map(|_| AtomicI64::new(0)).collect();
         PushClock {
             slots,
+            coalesce_us: COALESCE_US,
             next: AtomicUsize::new(0),
             last: AtomicI64::new(i64::MIN),
             generation: AtomicU64::new(0),
         }
+    }
+
+    /// Pushes closer than `us` to the last one written are taken as the same instant: keep it
+    /// well under the alignment tolerance, or a suspect's push at a coalesced instant finds
+    /// nothing to line up with.
+    pub fn with_coalesce(mut self, us: i64) -> PushClock {
+        self.coalesce_us = us.max(0);
+        self
     }
 
     pub fn capacity(&self) -> usize {
@@ -73,7 +84,7 @@ impl PushClock {
     pub fn record(&self, ts: Ts) -> Recorded {
         let t = ts.0.max(1);
         let last = self.last.swap(t, Ordering::Relaxed);
-        if last != i64::MIN && t.abs_diff(last) < COALESCE_US.unsigned_abs() {
+        if last != i64::MIN && t.abs_diff(last) < self.coalesce_us.unsigned_abs() {
             return Recorded::Coalesced;
         }
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len();

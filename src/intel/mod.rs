@@ -59,9 +59,10 @@ impl Intel {
         Intel { pools, dns: DnsMap::default(), clock: clock::PushClock::default() }
     }
 
-    /// With a push clock of `capacity` instants (`--behaviour-clock-capacity`).
-    pub fn with_clock_capacity(mut self, capacity: usize) -> Intel {
-        self.clock = clock::PushClock::new(capacity);
+    /// With a push clock of `capacity` instants (`--behaviour-clock-capacity`) that takes
+    /// pushes within a quarter of `tolerance_us` (`--behaviour-align-tolerance`) as one.
+    pub fn with_clock(mut self, capacity: usize, tolerance_us: i64) -> Intel {
+        self.clock = clock::PushClock::new(capacity).with_coalesce(tolerance_us / 4);
         self
     }
 

@@ -146,7 +146,7 @@ pub fn run_files(
     let intel = Arc::new(
         Intel::shared(opts.cfg.pools.clone())
             .with_dns_capacity(opts.cfg.dns_capacity)
-            .with_clock_capacity(opts.cfg.clock_capacity),
+            .with_clock(opts.cfg.clock_capacity, opts.cfg.behaviour.align_tolerance_us),
     );
     let mut workers: Vec<Worker> =
         (0..n).map(|me| Worker::new(me, &opts.cfg, &intel, hosts.clone(), rec_tx.clone())).collect();
@@ -216,7 +216,7 @@ pub fn run_live(
     let intel = Arc::new(
         Intel::shared(opts.cfg.pools.clone())
             .with_dns_capacity(opts.cfg.dns_capacity)
-            .with_clock_capacity(opts.cfg.clock_capacity),
+            .with_clock(opts.cfg.clock_capacity, opts.cfg.behaviour.align_tolerance_us),
     );
     let mut input_errors = Vec::new();
     if shared_by_kernel(&sources, n) {
