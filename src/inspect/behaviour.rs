@@ -382,7 +382,8 @@ impl Watch {
         let top2 = counts.first().copied().unwrap_or(0) + counts.get(1).copied().unwrap_or(0);
         let n = self.client_records;
         // Proportions in integers: top2/n ≥ 3/4, requests/n ≥ 3/4, answered/requests ≥ 3/4.
-        let shaped = 4 * top2 >= 3 * n && 4 * self.requests >= 3 * n && 4 * self.answered >= 3 * self.requests;
+        let shaped =
+            4 * top2 >= 3 * n && 4 * self.requests >= 3 * n && 4 * self.answered >= 3 * self.requests;
         // Requests at random, not on a timer.
         let g = &self.request_gaps;
         let random = g.n >= 2 && g.mean > 0.0 && g.stddev() / g.mean >= limits.min_request_cv;
@@ -445,6 +446,10 @@ impl Parse for Watch {
             if let Some(r) = self.named(cx.conn, ts, cx.shared, cx.counters) {
                 return Step::Become(Box::new(Parser::Recognised(r)));
             }
+        } else if !self.name_over {
+            // The wait ended unanswered at this packet: the watch goes on by behaviour alone.
+            self.name_over = true;
+            cx.counters.tls_name_unanswered += 1;
         }
         if ts.0.saturating_sub(self.start.0) > limits.max_watch_us {
             cx.counters.behaviour_expired += 1;

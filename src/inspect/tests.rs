@@ -259,9 +259,18 @@ fn tls_to_a_pool_sni_is_reported_even_one_byte_at_a_time() {
     assert!(h.table.memory() <= FLOW_COST + INSPECT_COST);
 }
 
+/// The table with the behaviour watch turned off (`--no-behaviour`): a TLS flow with no name
+/// only waits for a DNS answer.
+fn without_watch(h: &mut Harness) {
+    let off = super::behaviour::Limits { enabled: false, ..super::behaviour::Limits::default() };
+    let table = std::mem::replace(&mut h.table, FlowTable::new(FlowLimits::default(), HomeNet::default()));
+    h.table = table.with_behaviour_limits(off);
+}
+
 #[test]
 fn ordinary_tls_is_read_once_then_bypassed() {
     let mut h = Harness::new(FlowLimits::default());
+    without_watch(&mut h);
     client_stream(&mut h, 41001, 443, &client_hello(Some("www.example.com"), None), 1400, 0);
     client_stream(&mut h, 41002, 443, &client_hello(Some("nanopool.org"), Some("h2")), 1400, 0);
     client_stream(&mut h, 41003, 443, &client_hello(None, None), 7, 0);
@@ -280,6 +289,23 @@ fn ordinary_tls_is_read_once_then_bypassed() {
     assert_eq!(h.table.counters.flows_bypassed, 3);
     assert_eq!(h.table.counters.tls_name_unanswered, 1);
     assert!(h.table.memory() <= 3 * FLOW_COST);
+}
+
+#[test]
+fn tls_with_no_name_is_watched_after_its_wait_and_bypassed_when_it_is_not_tls() {
+    let mut h = Harness::new(FlowLimits::default());
+    client_stream(&mut h, 41003, 443, &client_hello(None, None), 7, 0);
+    assert_eq!(h.table.counters.behaviour_watched, 1);
+    assert_eq!(h.table.counters.flows_bypassed, 0);
+    // No answer within the wait: the watch reads on.
+    let events = &mut h.events;
+    h.table.recheck_names(Ts(FlowLimits::default().name_wait_us + 100), &mut |e| events.push(e));
+    assert_eq!((h.table.counters.tls_name_unanswered, h.table.counters.flows_bypassed), (1, 0));
+    // A server byte stream that is not TLS records rules it out at once.
+    let wait = FlowLimits::default().name_wait_us;
+    h.send((POOL, 443), (CLIENT, 41003), tcp(501, 200, false, false), b"HTTP/1.1 200 OK\r\n", wait + 200);
+    assert_eq!((h.table.counters.behaviour_not_tls, h.table.counters.flows_bypassed), (1, 1));
+    assert!(h.alerts().is_empty());
 }
 
 /// A table sharing `intel` with the test, as workers share the DNS map.
@@ -346,6 +372,7 @@ fn a_waiting_tls_flow_is_named_at_its_next_packet_or_at_its_end() {
 #[test]
 fn an_answer_after_the_wait_names_nothing() {
     let (mut h, intel) = harness_with_intel();
+    without_watch(&mut h);
     client_stream(&mut h, 41013, 12222, &client_hello(None, None), 1400, 1_000_000);
     let wait = FlowLimits::default().name_wait_us;
     // The flow's own packet after its wait bypasses it.

@@ -115,7 +115,7 @@ fn bundled_positives_are_suspected_with_evidence_and_negatives_raise_nothing() {
 #[test]
 fn pushes_that_line_up_with_a_known_session_decide_sooner_and_say_so() {
     let f = behaviour_dir().join("aligned-cleartext-and-tls.pcap");
-    let recs = replay(&[f.clone()], &["--stats-interval", "0"]);
+    let recs = replay(std::slice::from_ref(&f), &["--stats-interval", "0"]);
     let tls: Vec<&Value> = mining(&recs).into_iter().filter(|a| a["stratum"]["variant"] == "tls").collect();
     assert_eq!(tls.len(), 1, "only the lined-up session: {recs:#?}");
     let b = &tls[0]["stratum"]["behaviour"];
@@ -151,7 +151,10 @@ fn the_evidence_is_in_every_format() {
     assert_eq!(run.code(), Some(0), "{}", run.describe());
     let first_alert = |file: &str, needle: &str| -> String {
         let text = std::fs::read_to_string(out(file)).expect("output file");
-        text.lines().find(|l| l.contains(needle)).unwrap_or_else(|| panic!("{file}: no {needle}:\n{text}")).to_string()
+        text.lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("{file}: no {needle}:\n{text}"))
+            .to_string()
     };
     let eve: Value = serde_json::from_str(&first_alert("eve.json", "\"event_type\":\"alert\"")).expect("eve");
     let meta: BTreeMap<String, Vec<String>> =
@@ -159,7 +162,11 @@ fn the_evidence_is_in_every_format() {
     assert_eq!(meta["clue"], ["behaviour"]);
     assert_eq!(meta["behaviour_pushes"].len(), 1);
     assert!(meta["behaviour_pushes"][0].parse::<u32>().expect("a number") >= 3);
-    assert!(meta.contains_key("behaviour_push_period_mean_s") && meta.contains_key("ja4") && meta.contains_key("ja3"));
+    assert!(
+        meta.contains_key("behaviour_push_period_mean_s")
+            && meta.contains_key("ja4")
+            && meta.contains_key("ja3")
+    );
     let ecs: Value = serde_json::from_str(&first_alert("ecs.json", "minewatch.alert")).expect("ecs");
     assert_eq!(ecs["minewatch"]["stratum"]["clue"], "behaviour", "{ecs}");
     assert!(ecs["minewatch"]["stratum"]["behaviour"]["pushes"].as_u64().unwrap_or(0) >= 3, "{ecs}");

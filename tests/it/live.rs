@@ -1472,8 +1472,10 @@ fn tls_sessions_whose_pushes_line_up_with_a_cleartext_session_on_another_worker_
     let mut miners: Vec<Command> = vec![miner("3340", "plain", "10")];
     miners.extend((0..4).map(|k| miner("3443", "tls", &(11 + k).to_string())));
     miners.push(miner("3444", "tls", "20"));
-    let running: Vec<Child> =
-        miners.iter_mut().map(|c| c.spawn().unwrap_or_else(|e| panic!("cannot start a miner: {e}"))).collect();
+    let running: Vec<Child> = miners
+        .iter_mut()
+        .map(|c| c.spawn().unwrap_or_else(|e| panic!("cannot start a miner: {e}")))
+        .collect();
     for c in running {
         let o = c.wait_with_output().expect("miner");
         assert!(
@@ -1493,7 +1495,11 @@ fn tls_sessions_whose_pushes_line_up_with_a_cleartext_session_on_another_worker_
     assert_eq!(clear.len(), 1, "{alerts:#?}");
     let tls: Vec<&&Value> = alerts.iter().filter(|a| a["stratum"]["clue"] == "behaviour").collect();
     let ports: Vec<u64> = tls.iter().filter_map(|a| a["dest_port"].as_u64()).collect();
-    assert_eq!(ports, vec![3443; 4], "the four miners of the clear session's pool, not the other: {alerts:#?}");
+    assert_eq!(
+        ports,
+        vec![3443; 4],
+        "the four miners of the clear session's pool, not the other: {alerts:#?}"
+    );
     for a in &tls {
         let b = &a["stratum"]["behaviour"];
         assert!(b["aligned_pushes"].as_u64().unwrap_or(0) >= 3, "{a}");

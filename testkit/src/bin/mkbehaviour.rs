@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 use std::fs;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use minewatch::time::Ts;
@@ -74,7 +74,14 @@ const REAL: &[Real] = &[
     },
 ];
 
-fn row(out: &mut String, file: &str, expect: &str, variant: &str, ends: Option<(SocketAddr, SocketAddr)>, note: &str) {
+fn row(
+    out: &mut String,
+    file: &str,
+    expect: &str,
+    variant: &str,
+    ends: Option<(SocketAddr, SocketAddr)>,
+    note: &str,
+) {
     let (ci, cp, si, sp) = match ends {
         Some((c, s)) => (c.ip().to_string(), c.port().to_string(), s.ip().to_string(), s.port().to_string()),
         None => ("*".into(), "*".into(), String::new(), String::new()),
@@ -82,9 +89,10 @@ fn row(out: &mut String, file: &str, expect: &str, variant: &str, ends: Option<(
     let _ = writeln!(out, "{file}\t{expect}\t{variant}\t{ci}\t{cp}\t{si}\t{sp}\t\t{note}");
 }
 
-fn run(corpus: &PathBuf, dir: &PathBuf) -> std::io::Result<()> {
+fn run(corpus: &Path, dir: &Path) -> std::io::Result<()> {
     fs::create_dir_all(dir)?;
-    let mut truth = String::from("file\texpect\tvariant\tclient_ip\tclient_port\tserver_ip\tserver_port\tlogin\tnote\n");
+    let mut truth =
+        String::from("file\texpect\tvariant\tclient_ip\tclient_port\tserver_ip\tserver_port\tlogin\tnote\n");
     for (k, r) in REAL.iter().enumerate() {
         let bytes = fs::read(corpus.join(r.src))?;
         let p = |s: &str| s.parse::<SocketAddr>().map_err(|_| std::io::Error::other("bad address"));
@@ -111,7 +119,14 @@ fn run(corpus: &PathBuf, dir: &PathBuf) -> std::io::Result<()> {
     let mut f = fs::File::create(dir.join("aligned-cleartext-and-tls.pcap"))?;
     let [clear, aligned, control] = aligned_capture(&mut f)?;
     let file = "aligned-cleartext-and-tls.pcap";
-    row(&mut truth, file, "mining", "cryptonote", Some(clear), "a Monero session in the clear (XMRig dialect), jobs on a 20 s Poisson clock");
+    row(
+        &mut truth,
+        file,
+        "mining",
+        "cryptonote",
+        Some(clear),
+        "a Monero session in the clear (XMRig dialect), jobs on a 20 s Poisson clock",
+    );
     row(&mut truth, file, "mining", "tls", Some(aligned), "behaviour: TLS with no name, 150 s (under --behaviour-min-duration), its jobs 0.3 s after the clear session's: decided by the lined-up pushes (replay with one worker; live across workers in tests/it/live.rs)");
     row(&mut truth, file, "none", "", Some(control), "NEGATIVE: the same TLS session shape with its jobs 9 s off the clear session's: nothing lines up and 150 s is too short to decide");
     fs::write(dir.join("TRUTH.tsv"), truth)

@@ -23,10 +23,10 @@ use std::net::SocketAddr;
 use super::encrypted::hello;
 use super::msg::Rng;
 use super::scenarios::{at, pcap, sa, tls_record, Truth};
-use minewatch::stratum::Variant;
 use super::tcp::{Side, TcpConversation};
 use super::PacketSink;
 use minewatch::decode::{decode, LinkType, Transport};
+use minewatch::stratum::Variant;
 use minewatch::time::Ts;
 
 /// AEAD expansion of a TLS 1.3 record's length field: content type byte and 16-byte tag.
@@ -157,7 +157,8 @@ pub struct Encrypted<'a> {
 /// change_cipher_spec, the encrypted certificate flight), the client's Finished, two session
 /// tickets, then each write as one application-data record; FIN from the client.
 pub fn write_encrypted<S: PacketSink>(w: &mut S, e: &Encrypted<'_>) -> io::Result<TcpConversation> {
-    let mut t = TcpConversation::new(e.client, e.server, e.start, super::frame::Link::Ethernet).with_rtt_us(e.rtt_us);
+    let mut t =
+        TcpConversation::new(e.client, e.server, e.start, super::frame::Link::Ethernet).with_rtt_us(e.rtt_us);
     let rng = &mut Rng::new(e.seed);
     t.handshake(w)?;
     t.client_sends(w, &hello(rng, e.sni, e.alpn))?;
@@ -283,7 +284,11 @@ pub fn coin_session(coin: &Coin, share_s: f64, duration_s: f64, rtt_us: i64, see
         if at > end {
             break;
         }
-        out.push(Msg { t_us: at, from_client: false, len: rng.range(coin.job_len.0, coin.job_len.1) as usize });
+        out.push(Msg {
+            t_us: at,
+            from_client: false,
+            len: rng.range(coin.job_len.0, coin.job_len.1) as usize,
+        });
         if block {
             next_block = at + exp_us(rng, coin.block_s);
         }
@@ -424,7 +429,8 @@ pub fn negative(n: Negative, duration_s: f64, rtt_us: i64, seed: u64) -> Vec<Msg
             }
             let mut t = exp_us(rng, 40.0);
             while t < end {
-                let len = if n == Negative::ChatHeartbeat { rng.range(150, 1500) } else { rng.range(300, 310) };
+                let len =
+                    if n == Negative::ChatHeartbeat { rng.range(150, 1500) } else { rng.range(300, 310) };
                 push(t, false, len as usize);
                 t += exp_us(rng, 40.0);
             }
@@ -501,7 +507,10 @@ fn cleartext_monero<S: PacketSink>(
     t.handshake(w)?;
     let session = "7c2d1f0e-aligned";
     let seedhash = rng.hex(32);
-    t.client_sends(w, format!("{}\n", xmr_login(1, super::scenarios::XMR_WALLET, "x", "rig-clear")).as_bytes())?;
+    t.client_sends(
+        w,
+        format!("{}\n", xmr_login(1, super::scenarios::XMR_WALLET, "x", "rig-clear")).as_bytes(),
+    )?;
     let job = xmr_job_body(rng, session, 1, 3_100_000, &seedhash);
     t.server_sends(w, format!("{}\n", xmr_login_result(1, session, &job)).as_bytes())?;
     let mut events: Vec<(i64, bool)> = pushes.iter().map(|p| (*p, false)).collect();
@@ -532,8 +541,15 @@ fn cleartext_monero<S: PacketSink>(
 fn suspect(pushes: &[i64], duration_s: f64, seed: u64) -> Vec<Msg> {
     let rng = &mut Rng::new(seed);
     let end = (duration_s * 1e6) as i64;
-    let mut out = vec![Msg { t_us: 0, from_client: true, len: 520 }, Msg { t_us: 30_600, from_client: false, len: 490 }];
-    out.extend(pushes.iter().filter(|p| **p > 0 && **p < end).map(|p| Msg { t_us: *p, from_client: false, len: 378 }));
+    let mut out = vec![
+        Msg { t_us: 0, from_client: true, len: 520 },
+        Msg { t_us: 30_600, from_client: false, len: 490 },
+    ];
+    out.extend(pushes.iter().filter(|p| **p > 0 && **p < end).map(|p| Msg {
+        t_us: *p,
+        from_client: false,
+        len: 378,
+    }));
     let mut s = exp_us(rng, 5.0);
     while s < end {
         out.push(Msg { t_us: s, from_client: true, len: 205 });
@@ -570,10 +586,12 @@ pub fn aligned_capture(out: &mut dyn Write) -> io::Result<[(SocketAddr, SocketAd
         5001,
     )?;
     let mut ends = [(clear.client(), clear.server()); 3];
-    for (k, (client, server, shift)) in
-        [("10.73.0.3:42002", "203.0.113.91:443", 300_000i64), ("10.73.0.4:42003", "203.0.113.92:443", 9_000_000)]
-            .into_iter()
-            .enumerate()
+    for (k, (client, server, shift)) in [
+        ("10.73.0.3:42002", "203.0.113.91:443", 300_000i64),
+        ("10.73.0.4:42003", "203.0.113.92:443", 9_000_000),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let s0 = start.as_micros() + 60_000_000 + k as i64 * 170_000_000;
         // The session's writes are timed from its first application write, ~the handshake
