@@ -645,11 +645,20 @@ pub fn contract_violations(v: &Value) -> Vec<String> {
     if !(st["pool_host"].is_null() || st["pool_host"].is_string()) {
         out.push(format!("`stratum.pool_host` must be a string when present: {}", st["pool_host"]));
     }
-    if !(st["clue"].is_null() || st["clue"] == "sni" || st["clue"] == "dns") {
-        out.push(format!("`stratum.clue` must be \"sni\" or \"dns\" when present: {}", st["clue"]));
+    if !(st["clue"].is_null() || st["clue"] == "sni" || st["clue"] == "dns" || st["clue"] == "behaviour") {
+        out.push(format!(
+            "`stratum.clue` must be \"sni\", \"dns\" or \"behaviour\" when present: {}",
+            st["clue"]
+        ));
     }
-    if st["variant"] == "tls" && (st["clue"].is_null() || st["pool_host"].is_null()) {
-        out.push("a `tls` record must name its `stratum.clue` and `stratum.pool_host`".to_string());
+    // A name (SNI, DNS) or else the behaviour evidence: what the analyst judges it by.
+    let named = !st["pool_host"].is_null();
+    let behaved = st["clue"] == "behaviour" && st["behaviour"].is_object();
+    if st["variant"] == "tls" && (st["clue"].is_null() || !(named || behaved)) {
+        out.push("a `tls` record must name its `stratum.clue` and `stratum.pool_host` (or carry `stratum.behaviour`)".to_string());
+    }
+    if st["clue"] == "behaviour" && !(st["ja4"].is_string() && st["ja3"].is_string()) {
+        out.push("a `behaviour` record must carry the client's `stratum.ja3` and `stratum.ja4`".to_string());
     }
     if !st["methods"].is_array() {
         out.push(format!("`stratum.methods` must be an array: {}", st["methods"]));
