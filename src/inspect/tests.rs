@@ -292,6 +292,16 @@ fn ordinary_tls_is_read_once_then_bypassed() {
 }
 
 #[test]
+fn an_address_as_sni_names_nothing_and_the_flow_is_watched() {
+    let mut h = Harness::new(FlowLimits::default());
+    client_stream(&mut h, 41004, 443, &client_hello(Some("198.51.100.7"), None), 1400, 0);
+    client_stream(&mut h, 41005, 443, &client_hello(Some("www.example.com"), None), 1400, 0);
+    assert_eq!(h.table.counters.behaviour_watched, 1);
+    assert_eq!(h.table.counters.tls_name_waits, 1);
+    assert_eq!(h.table.counters.flows_bypassed, 1);
+}
+
+#[test]
 fn tls_with_no_name_is_watched_after_its_wait_and_bypassed_when_it_is_not_tls() {
     let mut h = Harness::new(FlowLimits::default());
     client_stream(&mut h, 41003, 443, &client_hello(None, None), 7, 0);

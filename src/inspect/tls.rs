@@ -75,7 +75,7 @@ impl Parse for Hello {
             r.facts_mut().tls_fingerprints = Some(Box::new(fingerprint::of(&h)));
             return Step::Become(Box::new(Parser::Recognised(r)));
         }
-        if h.sni.is_some() || h.offers_only_http() {
+        if named(&h) || h.offers_only_http() {
             return Step::Bypass;
         }
         // No name to judge by, and no answer read yet for this address: the answer may still
@@ -113,6 +113,13 @@ impl Parse for Hello {
     }
 }
 
+/// Whether the hello names its server: an SNI that is an address literal names nothing (TLS
+/// forbids it, but OpenSSL clients such as XMRig and mosquitto send the host they were given,
+/// address or not), so it is judged as a hello with no SNI.
+fn named(h: &tls::ClientHello<'_>) -> bool {
+    h.sni.is_some_and(|s| s.parse::<std::net::IpAddr>().is_err())
+}
+
 /// Whether a ClientHello goes to a pool: its SNI is a pool domain, or (no SNI) the server's
 /// address came in a DNS answer for one. A non-pool SNI wins over the DNS map (shared hosting
 /// puts many names on one address); a client that offers only HTTP in ALPN is a browser on the
@@ -124,7 +131,7 @@ fn tls_pool(
     intel: &Intel,
     counters: &mut Counters,
 ) -> Option<(String, Clue)> {
-    let found = match h.sni {
+    let found = match h.sni.filter(|_| named(h)) {
         Some(sni) => intel.pools.matches(sni).map(|_| (sni.to_ascii_lowercase(), Clue::Sni)),
         None => intel.dns.lookup(server.ip(), ts).map(|d| (d.to_string(), Clue::Dns)),
     };

@@ -129,6 +129,12 @@ fn run(corpus: &Path, dir: &Path) -> std::io::Result<()> {
     );
     row(&mut truth, file, "mining", "tls", Some(aligned), "behaviour: TLS with no name, 150 s (under --behaviour-min-duration), its jobs 0.3 s after the clear session's: decided by the lined-up pushes (replay with one worker; live across workers in tests/it/live.rs)");
     row(&mut truth, file, "none", "", Some(control), "NEGATIVE: the same TLS session shape with its jobs 9 s off the clear session's: nothing lines up and 150 s is too short to decide");
+    // Captures of real software over real TLS, made by make-real.sh in network namespaces
+    // (kept as they were captured; see README.md).
+    let p = |s: &str| s.parse::<SocketAddr>().map_err(|_| std::io::Error::other("bad address"));
+    row(&mut truth, "real-tls-stratum.pcap", "mining", "tls", Some((p("127.0.0.1:46038")?, p("127.0.0.1:14433")?)), "behaviour: a Python (OpenSSL) XMRig-dialect miner and pool over real TLS 1.3 with no SNI, 5 min: jobs on a 20 s Poisson clock, shares every 6 s on average, keepalived after 30 s of silence");
+    row(&mut truth, "real-mqtt-tls.pcap", "none", "", None, "NEGATIVE: mosquitto 2.0.11 over TLS, 5 min: mosquitto_sub kept open (keepalive 60 s) while mosquitto_pub sends a reading every 7 s on its own connection; both send the address as SNI, which names nothing, so both are watched");
+    row(&mut truth, "real-websocket-tls.pcap", "none", "", None, "NEGATIVE: a WebSocket ticker over TLS (python websockets 12.0, no SNI), 5 min: a quote every 2 s, news at random times, pings every 20 s, a subscription change now and then");
     fs::write(dir.join("TRUTH.tsv"), truth)
 }
 
