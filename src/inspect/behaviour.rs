@@ -516,6 +516,11 @@ impl Parse for Watch {
     fn session(&self) -> Option<SessionView<'_>> {
         None
     }
+
+    fn allocated(&self) -> usize {
+        let f = &self.fingerprints;
+        std::mem::size_of::<Watch>() + f.ja3.capacity() + f.ja3_full.capacity() + f.ja4.capacity()
+    }
 }
 
 #[cfg(test)]
@@ -538,6 +543,36 @@ mod tests {
         assert!(w.feed(b"GET / HTTP/1.1\r\n", |_, _| {}).is_err());
         let mut w = Walker::default();
         assert!(w.feed(&[23, 3, 3, 0xff, 0xff], |_, _| {}).is_err());
+    }
+
+    proptest::proptest! {
+        /// Any bytes, cut anywhere: no panic, and the records found do not depend on the cuts.
+        #[test]
+        fn the_walker_is_the_same_whatever_the_cuts(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048),
+            cuts in proptest::collection::vec(1usize..64, 1..64),
+        ) {
+            let whole = {
+                let mut w = Walker::default();
+                let mut seen = Vec::new();
+                let ok = w.feed(&bytes, |t, l| seen.push((t, l))).is_ok();
+                (seen, ok)
+            };
+            let mut w = Walker::default();
+            let mut seen = Vec::new();
+            let mut ok = true;
+            let mut rest = bytes.as_slice();
+            for c in cuts.iter().cycle() {
+                if rest.is_empty() || !ok {
+                    break;
+                }
+                let (a, b) = rest.split_at((*c).min(rest.len()));
+                ok = w.feed(a, |t, l| seen.push((t, l))).is_ok();
+                rest = b;
+            }
+            proptest::prop_assert_eq!(&seen, &whole.0);
+            proptest::prop_assert_eq!(ok, whole.1);
+        }
     }
 
     #[test]
