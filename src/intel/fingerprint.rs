@@ -195,16 +195,22 @@ pub fn of(h: &ClientHello<'_>) -> Fingerprints {
 
 /// JA4 fingerprints of miners' TLS clients, and whose they are. The `_b`/`_c` parts name the
 /// TLS library build and its settings: such a match says "the same TLS client as this miner",
-/// which other programs built on the same library may share, so it only adds to the evidence.
+/// which other programs built on the same library share, so it only adds to the evidence
+/// (`behaviour.known_fingerprint`), never raises an alert.
 ///
-/// - XMRig 6.x `--tls` with no SNI (OpenSSL 1.1/3.x defaults, no ALPN): as seen in the
-///   encrypted counterparts of the bundled real XMRig sessions (`pcaps/README.md`), whose hello
-///   is modelled on XMRig's own (OpenSSL's default suites and extensions).
+/// Empty for now, on purpose: an entry must come from a capture of the real miner's own TLS
+/// hello, and none of the captures at hand has one (the corpus's XMRig and cpuminer sessions
+/// are in the clear; the encrypted ones here carry the test kit's or Python's hello). Add
+/// `("t13i…_…_…", "XMRig 6.x (OpenSSL 3)")` lines from such captures.
 const KNOWN_MINERS: &[(&str, &str)] = &[];
 
 /// Whose miner fingerprint `ja4` is, if any known.
 pub fn known_miner(ja4: &str) -> Option<&'static str> {
-    KNOWN_MINERS.iter().find(|(fp, _)| *fp == ja4).map(|(_, who)| *who)
+    known_in(KNOWN_MINERS, ja4)
+}
+
+fn known_in(list: &'static [(&'static str, &'static str)], ja4: &str) -> Option<&'static str> {
+    list.iter().find(|(fp, _)| *fp == ja4).map(|(_, who)| *who)
 }
 
 #[cfg(test)]
@@ -328,6 +334,14 @@ mod tests {
         let rec = hello(0x0303, &[0x1301], &exts);
         let h = client_hello(&rec).unwrap();
         assert!(ja4(&h).ends_with("_6d807ffa2a79"), "{}", ja4(&h));
+    }
+
+    #[test]
+    fn a_known_fingerprint_is_found_by_its_whole_ja4() {
+        const LIST: &[(&str, &str)] = &[("t13i050400_b2647d7ac037_23223765ab26", "a miner")];
+        assert_eq!(known_in(LIST, "t13i050400_b2647d7ac037_23223765ab26"), Some("a miner"));
+        assert_eq!(known_in(LIST, "t13d050400_b2647d7ac037_23223765ab26"), None);
+        assert_eq!(known_miner("t13i050400_b2647d7ac037_23223765ab26"), None);
     }
 
     #[test]
