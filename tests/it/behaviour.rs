@@ -172,7 +172,7 @@ fn the_evidence_is_in_every_format() {
     assert!(ecs["minewatch"]["stratum"]["behaviour"]["pushes"].as_u64().unwrap_or(0) >= 3, "{ecs}");
     assert_eq!(ecs["tls"]["client"]["ja3"], ecs["minewatch"]["stratum"]["ja3"], "{ecs}");
     let cef = first_alert("cef.log", "|mining|");
-    assert!(cef.contains("minewatchClue=behaviour"), "{cef}");
-    assert!(cef.contains("minewatchJa4=t13i"), "{cef}");
-    assert!(cef.contains("minewatchBehaviour=") && cef.contains(" pushes:3 "), "{cef}");
+    assert!(cef.contains(" cs3Label=clue cs3=behaviour"), "{cef}");
+    assert!(cef.contains(" cs2Label=ja4 cs2=t13i"), "{cef}");
+    assert!(cef.contains(" cs5Label=behaviour cs5=") && cef.contains(" pushes:3 "), "{cef}");
 }
