@@ -292,6 +292,29 @@ fn ordinary_tls_is_read_once_then_bypassed() {
 }
 
 #[test]
+fn a_watched_flow_with_a_big_record_is_bypassed_and_its_bodies_are_never_held() {
+    let mut h = Harness::new(FlowLimits::default());
+    client_stream(&mut h, 41006, 443, &client_hello(None, None), 1400, 0);
+    let (c, p) = ((CLIENT, 41006), (POOL, 443));
+    // A record of 3000 bytes in three segments, after the warm-up: within bounds, walked over.
+    let mut rec = vec![23, 3, 3, 0x0b, 0xb8];
+    rec.extend(std::iter::repeat(0x5a).take(3000));
+    let mut seq = 501u32;
+    for (i, part) in rec.chunks(1000).enumerate() {
+        h.send(p, c, tcp(seq, 200, false, false), part, 3_000_000 + i as i64);
+        seq += part.len() as u32;
+    }
+    assert_eq!((h.table.counters.behaviour_records, h.table.counters.flows_bypassed), (1, 0));
+    // The state does not grow with the record: no payload is kept.
+    assert!(h.table.memory() < FLOW_COST + INSPECT_COST + 2048, "{}", h.table.memory());
+    // A 12 KB record: no Stratum message is that big.
+    let big = [23u8, 3, 3, 0x30, 0x00];
+    h.send(p, c, tcp(seq, 200, false, false), &big, 4_000_000);
+    assert_eq!((h.table.counters.behaviour_bulk, h.table.counters.flows_bypassed), (1, 1));
+    assert!(h.alerts().is_empty());
+}
+
+#[test]
 fn an_address_as_sni_names_nothing_and_the_flow_is_watched() {
     let mut h = Harness::new(FlowLimits::default());
     client_stream(&mut h, 41004, 443, &client_hello(Some("198.51.100.7"), None), 1400, 0);
