@@ -736,7 +736,9 @@ mod tests {
         assert_eq!(l[4], m(2_000, true, 200));
         assert_eq!(l[5], m(2_100, false, 60));
         assert!(l.iter().all(|x| x.t_us <= 5_000));
-        assert_eq!(l.len(), 4 + 2 * 4);
+        // Three whole repeats, and the fourth one's first write (its answer would be past the end).
+        assert_eq!(l.len(), 4 + 2 * 3 + 1);
+        assert_eq!(l.last(), Some(&m(5_000, true, 200)));
     }
 
     #[test]
