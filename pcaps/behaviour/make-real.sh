@@ -1,13 +1,13 @@
 #!/bin/bash
 # Captures of real software over real TLS, each in a network namespace of its own (loopback
 # only: nothing leaves the machine), for the behaviour watch's tests. Run as root from this
-# directory: bash make-real.sh [SECONDS [WHICH...]] (WHICH: stratum mqtt websocket; all by
+# directory: bash make-real.sh [SECONDS [WHICH...]] (WHICH: stratum mqtt websocket longpoll; all by
 # default). Needs tcpdump, openssl, python3 (websockets 12.0 for the WebSocket capture),
 # mosquitto and mosquitto-clients. Writes real-*.pcap here; see README.md.
 set -euo pipefail
 secs=${1:-300}
 shift || true
-which=${*:-stratum mqtt websocket}
+which=${*:-stratum mqtt websocket longpoll}
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
 chmod 755 "$tmp"   # the broker drops to its own user and must read the certificate
@@ -81,4 +81,20 @@ ip netns exec mwb-ws python3 "$here/real-websocket.py" client 18443 "$secs"
 sleep 1
 kill "$srv" "$td"; wait "$td" 2>/dev/null || true
 ip netns del mwb-ws
+fi
+
+if wants longpoll; then
+# 4. An HTTPS long-poll (Python's http.server and http.client, keep-alive, no SNI, no ALPN):
+#    each GET held until there is news (1-20 s), asked again at once; a small POST now and then.
+run_ns mwb-lp
+ip netns exec mwb-lp tcpdump -i lo -w "$here/real-longpoll-tls.pcap" -U 'tcp port 18444' 2>/dev/null &
+td=$!
+sleep 1
+ip netns exec mwb-lp python3 "$here/real-longpoll.py" server 18444 "$tmp/cert.pem" "$tmp/key.pem" &
+srv=$!
+sleep 2
+ip netns exec mwb-lp python3 "$here/real-longpoll.py" client 18444 "$secs"
+sleep 1
+kill "$srv" "$td"; wait "$td" 2>/dev/null || true
+ip netns del mwb-lp
 fi

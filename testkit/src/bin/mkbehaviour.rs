@@ -135,6 +135,7 @@ fn run(corpus: &Path, dir: &Path) -> std::io::Result<()> {
     row(&mut truth, "real-tls-stratum.pcap", "mining", "tls", Some((p("127.0.0.1:46038")?, p("127.0.0.1:14433")?)), "behaviour: a Python (OpenSSL) XMRig-dialect miner and pool over real TLS 1.3 with no SNI, 5 min: jobs on a 20 s Poisson clock, shares every 6 s on average, keepalived after 30 s of silence");
     row(&mut truth, "real-mqtt-tls.pcap", "none", "", None, "NEGATIVE: mosquitto 2.0.11 over TLS, 5 min: mosquitto_sub kept open (keepalive 60 s) while mosquitto_pub sends a reading every 7 s on its own connection; both send the address as SNI, which names nothing, so both are watched");
     row(&mut truth, "real-websocket-tls.pcap", "none", "", None, "NEGATIVE: a WebSocket ticker over TLS (python websockets 12.0, no SNI), 5 min: a quote every 2 s, news at random times, pings every 20 s, a subscription change now and then");
+    row(&mut truth, "real-longpoll-tls.pcap", "none", "", None, "NEGATIVE: an HTTPS long-poll over TLS (Python http.server and http.client, keep-alive, no SNI, no ALPN), 4 min: each GET held until there is news (1-20 s), asked again at once, a small POST now and then");
     fs::write(dir.join("TRUTH.tsv"), truth)
 }
 
