@@ -222,6 +222,83 @@ pub struct Args {
           value_parser = clap::value_parser!(u32).range(1..=16_777_216))]
     pub dns_map_capacity: u32,
 
+    /// Do not watch the behaviour of TLS flows with no name (no SNI, no DNS answer naming a
+    /// pool): they are then forgotten after `--name-wait`.
+    #[arg(long = "no-behaviour")]
+    pub no_behaviour: bool,
+
+    /// Pushes (server records sent unasked) a TLS flow with no name must show before its
+    /// behaviour is judged mining.
+    #[arg(long = "behaviour-min-pushes", value_name = "N", default_value_t = 3,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub behaviour_min_pushes: u32,
+
+    /// Requests answered within `--behaviour-answer` a TLS flow with no name must show.
+    #[arg(long = "behaviour-min-pairs", value_name = "N", default_value_t = 3,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub behaviour_min_pairs: u32,
+
+    /// Least time (packet time, from the ClientHello) before a flow's behaviour is judged.
+    #[arg(long = "behaviour-min-duration", value_name = "DURATION", default_value = "3m", value_parser = nonzero_duration)]
+    pub behaviour_min_duration: Duration,
+
+    /// Least time when the flow's pushes line up with pushes of known mining sessions.
+    #[arg(long = "behaviour-aligned-duration", value_name = "DURATION", default_value = "1m", value_parser = nonzero_duration)]
+    pub behaviour_aligned_duration: Duration,
+
+    /// Longest a TLS flow with no name is watched undecided; then it is bypassed.
+    #[arg(long = "behaviour-max-watch", value_name = "DURATION", default_value = "30m", value_parser = nonzero_duration)]
+    pub behaviour_max_watch: Duration,
+
+    /// A server record this soon after a client record answers it; one with no client record
+    /// this long before it is a push.
+    #[arg(long = "behaviour-answer", value_name = "DURATION", default_value = "1500ms", value_parser = nonzero_duration)]
+    pub behaviour_answer: Duration,
+
+    /// Records in this time after the ClientHello (handshake, tickets, login) are not judged.
+    #[arg(long = "behaviour-warmup", value_name = "DURATION", default_value = "2s", value_parser = nonzero_duration)]
+    pub behaviour_warmup: Duration,
+
+    /// A TLS record longer than this rules a watched flow out (bulk transfer).
+    #[arg(long = "behaviour-max-record", value_name = "BYTES", default_value_t = 4096,
+          value_parser = clap::value_parser!(u32).range(64..=18_432))]
+    pub behaviour_max_record: u32,
+
+    /// Mean bytes per second (both ways) above which a watched flow is ruled out.
+    #[arg(long = "behaviour-max-rate", value_name = "BYTES", default_value_t = 2048,
+          value_parser = clap::value_parser!(u32).range(1..=1_073_741_824))]
+    pub behaviour_max_rate: u32,
+
+    /// How far a push may lie from a known mining session's push and still line up with it.
+    #[arg(long = "behaviour-align-tolerance", value_name = "DURATION", default_value = "2s", value_parser = nonzero_duration)]
+    pub behaviour_align_tolerance: Duration,
+
+    /// Client record lengths taken as requests (shares, keepalives), `MIN-MAX`.
+    #[arg(long = "behaviour-request-len", value_name = "MIN-MAX", default_value = "80-3072", value_parser = len_range)]
+    pub behaviour_request_len: (u32, u32),
+
+    /// Largest server record taken as an answer to a request.
+    #[arg(long = "behaviour-max-answer", value_name = "BYTES", default_value_t = 384,
+          value_parser = clap::value_parser!(u32).range(1..=18_432))]
+    pub behaviour_max_answer: u32,
+
+    /// Smallest server record taken as a push (a job).
+    #[arg(long = "behaviour-min-push", value_name = "BYTES", default_value_t = 96,
+          value_parser = clap::value_parser!(u32).range(1..=18_432))]
+    pub behaviour_min_push: u32,
+
+    /// Least variation (stddev / mean) of the time between a watched flow's requests: shares
+    /// come at random, an application's heartbeat on a timer.
+    #[arg(long = "behaviour-min-request-cv", value_name = "RATIO", default_value_t = 0.3,
+          value_parser = ratio)]
+    pub behaviour_min_request_cv: f64,
+
+    /// Push instants of known mining sessions remembered (shared by the workers), for lining
+    /// suspects' pushes up with them; past it the oldest are forgotten.
+    #[arg(long = "behaviour-clock-capacity", value_name = "N", default_value_t = 4096,
+          value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
+    pub behaviour_clock_capacity: u32,
+
     /// A file of extra mining pools, one per line (`#` comments): domains (`pool.example.net`
     /// also matches its subdomains), addresses and CIDR ranges, added to the shipped list;
     /// repeatable. Also a JSON array of them, a MISP export (CSV or JSON) or a STIX 2.1 bundle
@@ -425,6 +502,26 @@ pub struct ProbeArgs {
 
 /// A humantime duration (`30s`, `10m`) that is not zero: a zero timeout or wait would end
 /// every flow, hole or datagram at its first packet.
+/// A ratio from 0 to 10.
+fn ratio(s: &str) -> Result<f64, String> {
+    let v: f64 = s.trim().parse().map_err(|e| format!("{s:?}: {e}"))?;
+    if !(0.0..=10.0).contains(&v) {
+        return Err(format!("{s:?}: must be from 0 to 10"));
+    }
+    Ok(v)
+}
+
+/// `MIN-MAX` record lengths, `MIN <= MAX`.
+fn len_range(s: &str) -> Result<(u32, u32), String> {
+    let (a, b) = s.split_once('-').ok_or_else(|| format!("expected MIN-MAX, got {s:?}"))?;
+    let a: u32 = a.trim().parse().map_err(|e| format!("{a:?}: {e}"))?;
+    let b: u32 = b.trim().parse().map_err(|e| format!("{b:?}: {e}"))?;
+    if a > b || b > 18_432 {
+        return Err(format!("{s:?}: MIN must not exceed MAX, and MAX at most 18432"));
+    }
+    Ok((a, b))
+}
+
 fn nonzero_duration(s: &str) -> Result<Duration, DurationError> {
     match humantime::parse_duration(s)? {
         d if d.is_zero() => Err(DurationError::Zero),

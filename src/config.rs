@@ -35,6 +35,10 @@ pub struct Detection {
     pub defrag: DefragLimits,
     /// Addresses the shared DNS map of pool domains holds.
     pub dns_capacity: usize,
+    /// The behaviour watch of TLS flows with no name.
+    pub behaviour: crate::inspect::behaviour::Limits,
+    /// Push instants the shared push clock holds.
+    pub clock_capacity: usize,
     /// The wallet watchlist (empty when none was given); read by the output thread only.
     pub watchlist: std::sync::Arc<crate::intel::Watchlist>,
     /// Known pool domains: the shipped list plus `--pool-list` files (TLS SNI, DNS answers);
@@ -50,6 +54,8 @@ impl Default for Detection {
             parsers: crate::stratum::Limits::default(),
             defrag: DefragLimits::default(),
             dns_capacity: crate::intel::dnsmap::DEFAULT_CAPACITY,
+            behaviour: crate::inspect::behaviour::Limits::default(),
+            clock_capacity: crate::intel::clock::DEFAULT_CAPACITY,
             watchlist: Arc::default(),
             pools: Arc::default(),
         }
@@ -122,6 +128,9 @@ pub struct Config {
     pub parsers: crate::stratum::Limits,
     pub defrag: DefragLimits,
     pub dns_capacity: usize,
+    /// The behaviour watch's thresholds (`--behaviour-*`, `--no-behaviour`).
+    pub behaviour: crate::inspect::behaviour::Limits,
+    pub clock_capacity: usize,
     /// Every `-o`, standard output when none.
     pub outputs: Vec<OutputSpec>,
     pub output_options: OutputOptions,
@@ -228,6 +237,25 @@ impl Config {
                 timeout_us: micros(args.defrag_timeout),
             },
             dns_capacity: size(args.dns_map_capacity),
+            behaviour: crate::inspect::behaviour::Limits {
+                enabled: !args.no_behaviour,
+                min_pushes: args.behaviour_min_pushes,
+                min_pairs: args.behaviour_min_pairs,
+                min_duration_us: micros(args.behaviour_min_duration),
+                aligned_duration_us: micros(args.behaviour_aligned_duration),
+                max_watch_us: micros(args.behaviour_max_watch),
+                answer_us: micros(args.behaviour_answer),
+                warmup_us: micros(args.behaviour_warmup),
+                max_record: args.behaviour_max_record,
+                max_rate: args.behaviour_max_rate,
+                align_tolerance_us: micros(args.behaviour_align_tolerance),
+                min_request: args.behaviour_request_len.0,
+                max_request: args.behaviour_request_len.1,
+                max_answer: args.behaviour_max_answer,
+                min_push: args.behaviour_min_push,
+                min_request_cv: args.behaviour_min_request_cv,
+            },
+            clock_capacity: size(args.behaviour_clock_capacity),
             outputs: args.outputs(),
             output_options: args.output_options(),
             metrics: args.metrics,
@@ -256,6 +284,8 @@ impl Config {
             parsers: self.parsers,
             defrag: self.defrag,
             dns_capacity: self.dns_capacity,
+            behaviour: self.behaviour,
+            clock_capacity: self.clock_capacity,
             watchlist,
             pools,
         }
@@ -299,6 +329,8 @@ mod tests {
             (dd.max_datagrams, dd.max_bytes, dd.max_fragments, dd.timeout_us)
         );
         assert_eq!(c.dns_capacity, crate::intel::dnsmap::DEFAULT_CAPACITY);
+        assert_eq!(c.behaviour, crate::inspect::behaviour::Limits::default());
+        assert_eq!(c.clock_capacity, crate::intel::clock::DEFAULT_CAPACITY);
         assert!(matches!(&c.mode, RunMode::Files(f) if f == &["a.pcap"]));
         // A replay writes no stats records unless asked.
         assert_eq!(c.stats_interval, None);

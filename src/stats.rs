@@ -162,6 +162,24 @@ counters! {
     /// TLS sessions to a pool domain not reported because the client offered only HTTP in ALPN
     /// (a browser on the pool's web site).
     tls_pool_web,
+    /// TLS flows with no name whose behaviour was watched (record headers only).
+    behaviour_watched,
+    /// TLS record headers read by the behaviour watch.
+    behaviour_records,
+    /// Watched flows whose bytes were not TLS records: bypassed.
+    behaviour_not_tls,
+    /// Watched flows bypassed for a big record or a bulk byte rate (not Stratum's shape).
+    behaviour_bulk,
+    /// Watched flows bypassed undecided when their watch time ran out.
+    behaviour_expired,
+    /// Watched flows that behaved as mining: reported (clue `behaviour`, suspected).
+    behaviour_suspects,
+    /// Of those, flows whose pushes lined up with pushes of known mining sessions.
+    behaviour_aligned,
+    /// Pushes of known mining sessions written into the shared push clock.
+    behaviour_clock_pushes,
+    /// Pushes written over the oldest in the push clock (its bound reached).
+    behaviour_clock_overwritten,
     /// HTTP requests read in flows that opened with `POST`.
     http_requests,
     /// HTTP messages that did not parse or broke a bound (header size, body size): the flow was

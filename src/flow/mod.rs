@@ -243,6 +243,9 @@ pub enum Recheck {
     Waiting,
     /// The wait is over and nothing came: the table bypasses it.
     Expired,
+    /// The wait is over and nothing came, but the application reads on: it has more to judge
+    /// the flow by (it bypasses the flow itself if it finds nothing).
+    Over,
 }
 
 /// What the table runs on each inspected connection: everything above TCP. Modelled on
@@ -931,7 +934,7 @@ impl<A: Application> FlowTable<A> {
             let cx =
                 Ctx { conn: &flow.meta, limits: &self.limits, shared: &self.shared, ts: flow.meta.last_seen };
             match conn.app.recheck(now, &cx, &mut self.counters, emit) {
-                Recheck::Resolved => return false,
+                Recheck::Resolved | Recheck::Over => return false,
                 Recheck::Waiting => return true,
                 Recheck::Expired => {}
             }

@@ -55,6 +55,7 @@ impl Parse for Lines {
         let overlong_before = framer.overlong;
         let mut bypass = false;
         let ts = cx.ts;
+        let jobs_before = session.facts().jobs;
         let counters = &mut *cx.counters;
         let idle_lines = &mut *cx.idle_lines;
         framer.push(data, |line| {
@@ -76,6 +77,18 @@ impl Parse for Lines {
             }
         });
         counters.lines_overlong += framer.overlong - overlong_before;
+        if session.facts().jobs > jobs_before && session.confidence().is_some() {
+            // New work for a known mining session: the coin's clock, for the behaviour watch
+            // of encrypted sessions on any worker.
+            match cx.shared.intel.clock.record(ts) {
+                crate::intel::clock::Recorded::Coalesced => {}
+                crate::intel::clock::Recorded::New => cx.counters.behaviour_clock_pushes += 1,
+                crate::intel::clock::Recorded::Overwrote => {
+                    cx.counters.behaviour_clock_pushes += 1;
+                    cx.counters.behaviour_clock_overwritten += 1;
+                }
+            }
+        }
         if bypass {
             Step::Bypass
         } else {

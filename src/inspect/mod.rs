@@ -9,6 +9,8 @@
 //!   midstream flow);
 //! - [`tls`]: the client's TLS hello, judged by its SNI or a DNS answer, and the wait for a
 //!   name that another worker may read late;
+//! - [`behaviour`]: a TLS flow with no name, watched by its record headers' sizes, directions
+//!   and timing (and the wait for a name meanwhile);
 //! - [`http`]: getwork/getblocktemplate over HTTP/1.x, for a flow that opens with `POST `;
 //! - [`tunnel`]: SOCKS4/4a/5, HTTP `CONNECT`, a WebSocket upgrade, the PROXY protocol header:
 //!   the handshake, then the inner stream read by an inner inspector as if it were the
@@ -21,6 +23,7 @@
 //! gate ([`crate::verdict::Gate`]) decides from them when to report. A new protocol is a new
 //! module here, a variant of [`Parser`] and a line of the probe: nothing outside `inspect/`.
 
+pub mod behaviour;
 pub mod http;
 pub mod lines;
 pub mod opening;
@@ -49,6 +52,8 @@ pub struct Shared {
     pub gate: Gate,
     /// The bounds of the Stratum and HTTP parsers (from the configuration).
     pub parsers: crate::stratum::Limits,
+    /// The behaviour watch's thresholds (from the configuration).
+    pub behaviour: behaviour::Limits,
 }
 
 impl FlowTable {
@@ -57,13 +62,20 @@ impl FlowTable {
     pub fn new(limits: FlowLimits, home: HomeNet) -> FlowTable {
         let intel = Arc::new(Intel::new(Arc::new(crate::intel::PoolDomains::builtin())));
         let parsers = crate::stratum::Limits::default();
-        flow::FlowTable::with_shared(limits, Shared { intel, gate: Gate::new(home), parsers })
+        let behaviour = behaviour::Limits::default();
+        flow::FlowTable::with_shared(limits, Shared { intel, gate: Gate::new(home), parsers, behaviour })
     }
 
     /// Gives the parsers of the connections opened from now on these bounds instead of the
     /// defaults (`--max-field-len`, `--max-pending`, `--http-max-*`).
     pub fn with_parser_limits(mut self, parsers: crate::stratum::Limits) -> FlowTable {
         self.shared_mut().parsers = parsers;
+        self
+    }
+
+    /// Gives the behaviour watch these thresholds instead of the defaults (`--behaviour-*`).
+    pub fn with_behaviour_limits(mut self, behaviour: behaviour::Limits) -> FlowTable {
+        self.shared_mut().behaviour = behaviour;
         self
     }
 
@@ -144,6 +156,7 @@ pub enum Parser {
     Lines(lines::Lines),
     Tls(tls::Hello),
     AwaitName(tls::AwaitName),
+    Watch(Box<behaviour::Watch>),
     Http(http::Http),
     Sv2(sv2::Handshake),
     Sv2Noise(sv2::Noise),
@@ -158,6 +171,7 @@ impl Parser {
             Parser::Lines(p) => p,
             Parser::Tls(p) => p,
             Parser::AwaitName(p) => p,
+            Parser::Watch(p) => p.as_ref(),
             Parser::Http(p) => p,
             Parser::Sv2(p) => p,
             Parser::Sv2Noise(p) => p,
@@ -172,6 +186,7 @@ impl Parser {
             Parser::Lines(p) => p,
             Parser::Tls(p) => p,
             Parser::AwaitName(p) => p,
+            Parser::Watch(p) => p.as_mut(),
             Parser::Http(p) => p,
             Parser::Sv2(p) => p,
             Parser::Sv2Noise(p) => p,
@@ -202,6 +217,10 @@ impl Recognised {
 
     pub fn boxed(facts: Box<SessionFacts>) -> Recognised {
         Recognised { facts, confidence: Confidence::Suspected }
+    }
+
+    pub(crate) fn facts_mut(&mut self) -> &mut SessionFacts {
+        &mut self.facts
     }
 }
 
@@ -387,7 +406,11 @@ impl Application for Inspector {
 
     fn settle(&mut self, bypass: bool, cx: &flow::Ctx<'_, Shared>, counters: &mut Counters) -> bool {
         let mining = self.is_session();
-        if !mining && (self.idle_lines > cx.limits.inspect_lines || self.inspected > cx.limits.inspect_bytes)
+        // The behaviour watch bounds itself (time, record size, byte rate), not by these.
+        let watching = matches!(self.parser, Parser::Watch(_));
+        if !mining
+            && !watching
+            && (self.idle_lines > cx.limits.inspect_lines || self.inspected > cx.limits.inspect_bytes)
         {
             counters.flows_budget_exhausted += 1;
             return true;
@@ -416,6 +439,13 @@ impl Application for Inspector {
             let Some(r) = w.named(cx.conn, cx.ts, cx.shared, counters) else { return };
             self.parser = Parser::Recognised(r);
         }
+        if let Parser::Watch(w) = &mut self.parser {
+            if !w.name_waiting(cx.ts) {
+                return;
+            }
+            let Some(r) = w.named(cx.conn, cx.ts, cx.shared, counters) else { return };
+            self.parser = Parser::Recognised(r);
+        }
         if let Some(s) = self.parser.get().session() {
             cx.shared.gate.end(&mut self.once, cx.conn, s.seen(), reason, cx.ts, counters, emit);
         }
@@ -432,6 +462,7 @@ impl Application for Inspector {
     fn waiting(&self) -> Option<Ts> {
         match &self.parser {
             Parser::AwaitName(w) => Some(w.until),
+            Parser::Watch(w) if !w.name_over => Some(w.name.until),
             _ => None,
         }
     }
@@ -443,6 +474,23 @@ impl Application for Inspector {
         counters: &mut Counters,
         emit: &mut dyn FnMut(Event),
     ) -> Recheck {
+        if let Parser::Watch(w) = &mut self.parser {
+            if w.name_over {
+                return Recheck::Over;
+            }
+            if let Some(r) = w.named(cx.conn, cx.ts, cx.shared, counters) {
+                self.parser = Parser::Recognised(r);
+                self.progress(cx, counters, emit);
+                return Recheck::Resolved;
+            }
+            if now.0 <= w.name.until.0 {
+                return Recheck::Waiting;
+            }
+            // No answer came: the watch reads on, by behaviour alone.
+            w.name_over = true;
+            counters.tls_name_unanswered += 1;
+            return Recheck::Over;
+        }
         let Parser::AwaitName(w) = &self.parser else { return Recheck::Resolved };
         let until = w.until;
         if let Some(r) = w.named(cx.conn, cx.ts, cx.shared, counters) {
@@ -458,7 +506,11 @@ impl Application for Inspector {
     }
 
     fn still_waiting(&self, cx: &flow::Ctx<'_, Shared>) -> Option<(Side, Ts)> {
-        let Parser::AwaitName(w) = &self.parser else { return None };
+        let w = match &self.parser {
+            Parser::AwaitName(w) => w,
+            Parser::Watch(w) if !w.name_over => &w.name,
+            _ => return None,
+        };
         (cx.ts.0 <= w.until.0 && !w.answered(cx.conn, cx.ts, cx.shared)).then_some((w.client, w.until))
     }
 

@@ -331,9 +331,18 @@ fn an_overlong_fragmented_hello_is_bypassed_and_counted() {
     assert_eq!(h.table.counters.flows_bypassed, 1);
 }
 
+/// The table with the behaviour watch turned off (`--no-behaviour`): a TLS flow with no name
+/// only waits for a DNS answer.
+fn without_watch(h: &mut Harness) {
+    let off = super::behaviour::Limits { enabled: false, ..super::behaviour::Limits::default() };
+    let table = std::mem::replace(&mut h.table, FlowTable::new(FlowLimits::default(), HomeNet::default()));
+    h.table = table.with_behaviour_limits(off);
+}
+
 #[test]
 fn ordinary_tls_is_read_once_then_bypassed() {
     let mut h = Harness::new(FlowLimits::default());
+    without_watch(&mut h);
     client_stream(&mut h, 41001, 443, &client_hello(Some("www.example.com"), None), 1400, 0);
     client_stream(&mut h, 41002, 443, &client_hello(Some("nanopool.org"), Some("h2")), 1400, 0);
     client_stream(&mut h, 41003, 443, &client_hello(None, None), 7, 0);
@@ -352,6 +361,56 @@ fn ordinary_tls_is_read_once_then_bypassed() {
     assert_eq!(h.table.counters.flows_bypassed, 3);
     assert_eq!(h.table.counters.tls_name_unanswered, 1);
     assert!(h.table.memory() <= 3 * FLOW_COST);
+}
+
+#[test]
+fn a_watched_flow_with_a_big_record_is_bypassed_and_its_bodies_are_never_held() {
+    let mut h = Harness::new(FlowLimits::default());
+    client_stream(&mut h, 41006, 443, &client_hello(None, None), 1400, 0);
+    let (c, p) = ((CLIENT, 41006), (POOL, 443));
+    // A record of 3000 bytes in three segments, after the warm-up: within bounds, walked over.
+    let mut rec = vec![23, 3, 3, 0x0b, 0xb8];
+    rec.extend(std::iter::repeat(0x5a).take(3000));
+    let mut seq = 501u32;
+    for (i, part) in rec.chunks(1000).enumerate() {
+        h.send(p, c, tcp(seq, 200, false, false), part, 3_000_000 + i as i64);
+        seq += part.len() as u32;
+    }
+    assert_eq!((h.table.counters.behaviour_records, h.table.counters.flows_bypassed), (1, 0));
+    // The state does not grow with the record: no payload is kept.
+    assert!(h.table.memory() < FLOW_COST + INSPECT_COST + 2048, "{}", h.table.memory());
+    // A 12 KB record: no Stratum message is that big.
+    let big = [23u8, 3, 3, 0x30, 0x00];
+    h.send(p, c, tcp(seq, 200, false, false), &big, 4_000_000);
+    assert_eq!((h.table.counters.behaviour_bulk, h.table.counters.flows_bypassed), (1, 1));
+    assert!(h.alerts().is_empty());
+}
+
+#[test]
+fn an_address_as_sni_names_nothing_and_the_flow_is_watched() {
+    let mut h = Harness::new(FlowLimits::default());
+    client_stream(&mut h, 41004, 443, &client_hello(Some("198.51.100.7"), None), 1400, 0);
+    client_stream(&mut h, 41005, 443, &client_hello(Some("www.example.com"), None), 1400, 0);
+    assert_eq!(h.table.counters.behaviour_watched, 1);
+    assert_eq!(h.table.counters.tls_name_waits, 1);
+    assert_eq!(h.table.counters.flows_bypassed, 1);
+}
+
+#[test]
+fn tls_with_no_name_is_watched_after_its_wait_and_bypassed_when_it_is_not_tls() {
+    let mut h = Harness::new(FlowLimits::default());
+    client_stream(&mut h, 41003, 443, &client_hello(None, None), 7, 0);
+    assert_eq!(h.table.counters.behaviour_watched, 1);
+    assert_eq!(h.table.counters.flows_bypassed, 0);
+    // No answer within the wait: the watch reads on.
+    let events = &mut h.events;
+    h.table.recheck_names(Ts(FlowLimits::default().name_wait_us + 100), &mut |e| events.push(e));
+    assert_eq!((h.table.counters.tls_name_unanswered, h.table.counters.flows_bypassed), (1, 0));
+    // A server byte stream that is not TLS records rules it out at once.
+    let wait = FlowLimits::default().name_wait_us;
+    h.send((POOL, 443), (CLIENT, 41003), tcp(501, 200, false, false), b"HTTP/1.1 200 OK\r\n", wait + 200);
+    assert_eq!((h.table.counters.behaviour_not_tls, h.table.counters.flows_bypassed), (1, 1));
+    assert!(h.alerts().is_empty());
 }
 
 /// A table sharing `intel` with the test, as workers share the DNS map.
@@ -418,6 +477,7 @@ fn a_waiting_tls_flow_is_named_at_its_next_packet_or_at_its_end() {
 #[test]
 fn an_answer_after_the_wait_names_nothing() {
     let (mut h, intel) = harness_with_intel();
+    without_watch(&mut h);
     client_stream(&mut h, 41013, 12222, &client_hello(None, None), 1400, 1_000_000);
     let wait = FlowLimits::default().name_wait_us;
     // The flow's own packet after its wait bypasses it.
@@ -896,15 +956,22 @@ fn tls_through_a_tunnel_by_its_sni_or_by_the_target_name() {
         Some(("socks4a", Some("gulf.moneroocean.stream:443")))
     );
     assert_eq!(alerts[0].confidence, Confidence::Suspected);
-    // The same to a name that is no pool's: nothing.
-    let mut h = Harness::new(FlowLimits::default());
-    let mut cv = Conv::open(&mut h, 42004, 1080);
-    cv.client(&mut h, b"\x04\x01\x01\xbb\x00\x00\x00\x01\x00www.example.org\x00");
-    cv.pool(&mut h, &[0, 0x5a, 0, 0, 0, 0, 0, 0]);
-    cv.client(&mut h, &client_hello(None, None));
-    h.flush();
-    assert!(h.events.is_empty());
-    assert_eq!(h.table.counters.flows_bypassed, 1);
+    // The same to a name that is no pool's: no alert; the TLS inside is left to the behaviour
+    // watch (XMRig --tls through a proxy to a bare address), and with the watch off, bypassed.
+    for watch in [true, false] {
+        let mut h = Harness::new(FlowLimits::default());
+        if !watch {
+            without_watch(&mut h);
+        }
+        let mut cv = Conv::open(&mut h, 42004, 1080);
+        cv.client(&mut h, b"\x04\x01\x01\xbb\x00\x00\x00\x01\x00www.example.org\x00");
+        cv.pool(&mut h, &[0, 0x5a, 0, 0, 0, 0, 0, 0]);
+        cv.client(&mut h, &client_hello(None, None));
+        h.flush();
+        assert!(h.events.is_empty());
+        assert_eq!(h.table.counters.behaviour_watched, u64::from(watch));
+        assert_eq!(h.table.counters.flows_bypassed, u64::from(!watch));
+    }
 }
 
 #[test]

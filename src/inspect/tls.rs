@@ -6,11 +6,12 @@
 use std::net::SocketAddr;
 
 use crate::flow::{ConnInfo, Side};
-use crate::intel::{tls, Intel};
+use crate::intel::{fingerprint, tls, Intel};
 use crate::stats::Counters;
 use crate::stratum::{Clue, SessionFacts, Variant};
 use crate::time::Ts;
 
+use super::behaviour::Watch;
 use super::{Cx, Parse, Parser, Recognised, SessionView, Shared, Step};
 
 #[derive(Debug)]
@@ -44,39 +45,61 @@ impl Parse for Hello {
         }
         let client = self.client;
         // Zero-copy when the whole ClientHello is in the first record of one chunk (the usual
-        // case); otherwise its records are joined as they stream by.
+        // case); otherwise its records are joined as they stream by. `tail`: the client's bytes
+        // after the hello, and the hello record's bytes still to come after the message, which
+        // the behaviour watch must skip to stay in step with the record framing.
+        let mut tail: (&[u8], usize) = (&[], 0);
         let parsed = match &mut self.joiner {
             None => match tls::client_hello(data) {
                 Err(tls::TlsError::Incomplete | tls::TlsError::Fragmented) => {
                     let j = self.joiner.insert(Box::default());
-                    joined(j, data, cx)
+                    joined(j, data, &mut tail, cx)
+                }
+                Ok(h) => {
+                    let end = data
+                        .get(3..5)
+                        .and_then(|l| <[u8; 2]>::try_from(l).ok())
+                        .map_or(data.len(), |l| 5 + usize::from(u16::from_be_bytes(l)));
+                    tail = (data.get(end..).unwrap_or_default(), 0);
+                    Ok(h)
                 }
                 other => other,
             },
-            Some(j) => joined(j, data, cx),
+            Some(j) => joined(j, data, &mut tail, cx),
         };
-        let found = match parsed {
+        let h = match parsed {
             Err(tls::TlsError::Incomplete) => return Step::Continue,
             Err(_) => {
                 cx.counters.tls_unparsed += 1;
                 return Step::Bypass;
             }
-            Ok(h) => {
-                cx.counters.tls_hellos += 1;
-                let found = tls_pool(&h, cx.conn.addr(client.other()), cx.ts, &cx.shared.intel, cx.counters);
-                if found.is_none() && h.sni.is_none() && !h.offers_only_http() {
-                    // No name to judge by, and no answer read yet for this address: the
-                    // answer may still be on its way to another worker.
-                    cx.counters.tls_name_waits += 1;
-                    let until = Ts(cx.ts.0.saturating_add(cx.limits.name_wait_us));
-                    return Step::Become(Box::new(Parser::AwaitName(AwaitName { client, until })));
-                }
-                found
-            }
+            Ok(h) => h,
         };
-        match found {
-            Some((host, clue)) => Step::Become(Box::new(Parser::Recognised(recognised(client, host, clue)))),
-            None => Step::Bypass,
+        cx.counters.tls_hellos += 1;
+        let found = tls_pool(&h, cx.conn.addr(client.other()), cx.ts, &cx.shared.intel, cx.counters);
+        if let Some((host, clue)) = found {
+            let mut r = recognised(client, host, clue);
+            r.facts_mut().tls_fingerprints = Some(Box::new(fingerprint::of(&h)));
+            return Step::Become(Box::new(Parser::Recognised(r)));
+        }
+        if named(&h) || h.offers_only_http() {
+            return Step::Bypass;
+        }
+        // No name to judge by, and no answer read yet for this address: the answer may still
+        // be on its way to another worker. Meanwhile (and after, if none comes) the flow's
+        // behaviour is watched.
+        cx.counters.tls_name_waits += 1;
+        let until = Ts(cx.ts.0.saturating_add(cx.limits.name_wait_us));
+        if !cx.shared.behaviour.enabled {
+            return Step::Become(Box::new(Parser::AwaitName(AwaitName { client, until })));
+        }
+        cx.counters.behaviour_watched += 1;
+        let mut watch = Box::new(Watch::new(client, &h, cx.ts, until));
+        // The client's bytes after its hello, if any, keep the record framing in step.
+        let (rest, skip) = tail;
+        match watch.client_tail(skip, rest, cx) {
+            Step::Continue => Step::Become(Box::new(Parser::Watch(watch))),
+            other => other,
         }
     }
 
@@ -95,9 +118,10 @@ impl Parse for Hello {
 }
 
 /// Pushes `data` into the joiner: the hello once whole (`Incomplete` until then).
-fn joined<'j>(
+fn joined<'j, 'd>(
     j: &'j mut tls::HelloJoiner,
-    data: &[u8],
+    data: &'d [u8],
+    tail: &mut (&'d [u8], usize),
     cx: &mut Cx<'_>,
 ) -> Result<tls::ClientHello<'j>, tls::TlsError> {
     match j.push(data) {
@@ -108,6 +132,7 @@ fn joined<'j>(
             Err(tls::TlsError::Malformed)
         }
         tls::Joined::Whole => {
+            *tail = (data.get(data.len() - j.unread.min(data.len())..).unwrap_or_default(), j.record_left());
             let h = j.hello();
             if h.is_ok() && j.records > 1 {
                 cx.counters.tls_hello_joined += 1;
@@ -115,6 +140,13 @@ fn joined<'j>(
             h
         }
     }
+}
+
+/// Whether the hello names its server: an SNI that is an address literal names nothing (TLS
+/// forbids it, but OpenSSL clients such as XMRig and mosquitto send the host they were given,
+/// address or not), so it is judged as a hello with no SNI.
+fn named(h: &tls::ClientHello<'_>) -> bool {
+    h.sni.is_some_and(|s| s.parse::<std::net::IpAddr>().is_err())
 }
 
 /// Whether a ClientHello goes to a pool: its SNI is a pool domain, or the server's address is
@@ -130,11 +162,13 @@ fn tls_pool(
     intel: &Intel,
     counters: &mut Counters,
 ) -> Option<(Option<String>, Clue)> {
-    let sni_pool = h.sni.filter(|sni| intel.pools.matches(sni).is_some());
-    let found = match (sni_pool, h.sni) {
+    // An address literal as SNI names nothing (see `named`).
+    let sni = h.sni.filter(|_| named(h));
+    let sni_pool = sni.filter(|sni| intel.pools.matches(sni).is_some());
+    let found = match (sni_pool, sni) {
         (Some(sni), _) => Some((Some(sni.to_ascii_lowercase()), Clue::Sni)),
         _ if intel.pools.matches_addr(server.ip()).is_some() => {
-            Some((h.sni.map(str::to_ascii_lowercase), Clue::PoolList))
+            Some((sni.map(str::to_ascii_lowercase), Clue::PoolList))
         }
         (None, Some(_)) => None,
         (None, None) => intel.dns.lookup(server.ip(), ts).map(|d| (Some(d.to_string()), Clue::Dns)),

@@ -12,9 +12,11 @@
 //! besides is the [`DnsMap`], written in file order on DNS answers for pool domains and read by
 //! a worker once per TLS flow (see [`dnsmap`] for why it is shared rather than sharded).
 
+pub mod clock;
 pub mod dns;
 pub mod dnsmap;
 pub mod feeds;
+pub mod fingerprint;
 pub mod lists;
 pub mod pools;
 pub mod tls;
@@ -43,6 +45,8 @@ use crate::time::Ts;
 pub struct Intel {
     pub pools: Arc<SharedPools>,
     pub dns: DnsMap,
+    /// When known mining sessions were pushed work ([`clock`]), for the behaviour watch.
+    pub clock: clock::PushClock,
 }
 
 impl Intel {
@@ -53,7 +57,14 @@ impl Intel {
 
     /// With the pool list `pools`, which a [`Reloader`] may replace while the workers run.
     pub fn shared(pools: Arc<SharedPools>) -> Intel {
-        Intel { pools, dns: DnsMap::default() }
+        Intel { pools, dns: DnsMap::default(), clock: clock::PushClock::default() }
+    }
+
+    /// With a push clock of `capacity` instants (`--behaviour-clock-capacity`) that takes
+    /// pushes within a quarter of `tolerance_us` (`--behaviour-align-tolerance`) as one.
+    pub fn with_clock(mut self, capacity: usize, tolerance_us: i64) -> Intel {
+        self.clock = clock::PushClock::new(capacity).with_coalesce(tolerance_us / 4);
+        self
     }
 
     /// With a DNS map of `capacity` addresses (`--dns-map-capacity`) instead of the default.

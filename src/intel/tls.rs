@@ -51,6 +51,13 @@ pub struct ClientHello<'a> {
     pub sni: Option<&'a str>,
     /// The ALPN protocols offered, as the raw `ProtocolNameList` (see [`ClientHello::alpn`]).
     alpn: Option<&'a [u8]>,
+    /// The hello's `legacy_version` (0x0303 for TLS 1.2 and 1.3).
+    pub version: u16,
+    /// The cipher suites, as on the wire (two bytes each), for the fingerprints
+    /// ([`crate::intel::fingerprint`]).
+    pub ciphers: &'a [u8],
+    /// The extensions block, as on the wire (type, length, data; repeated).
+    pub extensions: &'a [u8],
 }
 
 impl<'a> ClientHello<'a> {
@@ -75,16 +82,16 @@ impl<'a> ClientHello<'a> {
 }
 
 /// A cursor over bytes whose reads are all checked.
-struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     buf: &'a [u8],
 }
 
 impl<'a> Reader<'a> {
-    fn new(buf: &'a [u8]) -> Self {
+    pub(crate) fn new(buf: &'a [u8]) -> Self {
         Reader { buf }
     }
 
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+    pub(crate) fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         if n > self.buf.len() {
             return None;
         }
@@ -93,11 +100,11 @@ impl<'a> Reader<'a> {
         Some(head)
     }
 
-    fn u8(&mut self) -> Option<u8> {
+    pub(crate) fn u8(&mut self) -> Option<u8> {
         self.take(1).and_then(|b| b.first().copied())
     }
 
-    fn u16(&mut self) -> Option<u16> {
+    pub(crate) fn u16(&mut self) -> Option<u16> {
         self.take(2).and_then(|b| Some(u16::from_be_bytes(b.try_into().ok()?)))
     }
 
@@ -106,17 +113,17 @@ impl<'a> Reader<'a> {
         Some(b.iter().fold(0usize, |acc, &x| (acc << 8) | usize::from(x)))
     }
 
-    fn vec8(&mut self) -> Option<&'a [u8]> {
+    pub(crate) fn vec8(&mut self) -> Option<&'a [u8]> {
         let n = self.u8()?;
         self.take(usize::from(n))
     }
 
-    fn vec16(&mut self) -> Option<&'a [u8]> {
+    pub(crate) fn vec16(&mut self) -> Option<&'a [u8]> {
         let n = self.u16()?;
         self.take(usize::from(n))
     }
 
-    fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.buf.is_empty()
     }
 }
@@ -199,6 +206,9 @@ pub struct HelloJoiner {
     msg: Vec<u8>,
     /// Records read so far.
     pub records: u32,
+    /// Bytes of the last push not read, once the message is whole: what the client sent after
+    /// its hello.
+    pub unread: usize,
 }
 
 impl HelloJoiner {
@@ -227,6 +237,7 @@ impl HelloJoiner {
                     return Joined::Overlong;
                 }
                 if self.msg.len() >= w {
+                    self.unread = data.len();
                     return Joined::Whole;
                 }
             }
@@ -266,6 +277,12 @@ impl HelloJoiner {
         }
     }
 
+    /// Bytes of the current record still to come after the whole message (another handshake
+    /// message in the same record, which a reader of the record framing must skip).
+    pub fn record_left(&self) -> usize {
+        self.left
+    }
+
     /// The joined ClientHello, once [`HelloJoiner::push`] said [`Joined::Whole`].
     pub fn hello(&self) -> Result<ClientHello<'_>, TlsError> {
         let w = self.wanted().ok_or(TlsError::Incomplete)?;
@@ -280,16 +297,18 @@ impl HelloJoiner {
 
 fn parse_body(body: &[u8]) -> Option<ClientHello<'_>> {
     let mut r = Reader::new(body);
-    let _version = r.u16()?;
+    let version = r.u16()?;
     r.take(32)?; // random
     r.vec8()?; // session id
-    r.vec16()?; // cipher suites
+    let ciphers = r.vec16()?;
     r.vec8()?; // compression methods
-    let mut hello = ClientHello { sni: None, alpn: None };
+    let mut hello = ClientHello { sni: None, alpn: None, version, ciphers, extensions: &[] };
     if r.is_empty() {
         return Some(hello); // no extensions (SSL 3.0 style)
     }
-    let mut exts = Reader::new(r.vec16()?);
+    let block = r.vec16()?;
+    hello.extensions = block;
+    let mut exts = Reader::new(block);
     while !exts.is_empty() {
         let kind = exts.u16()?;
         let data = exts.vec16()?;

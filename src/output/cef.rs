@@ -212,11 +212,34 @@ pub fn format_with(ev: &Event, sensor: &str, watch: Option<&str>, out: &mut Vec<
     if !msg.is_empty() {
         e.kv("msg", &msg);
     }
-    e.labelled("cs1", "stratumWorker", f.worker.as_deref());
-    e.labelled("cs2", "wallet", f.wallet.as_deref());
-    e.labelled("cs3", "stratumPassword", f.password.as_deref());
-    e.labelled("cs4", "stratumAlgo", f.algo.as_deref());
-    e.labelled("cs5", "stratumMethods", Some(&f.methods.join(",")));
+    if f.variant == Some(crate::stratum::Variant::Tls) {
+        // An encrypted session has no worker, wallet, password, algorithm or methods: its
+        // custom strings carry what identified it (labels say which), the client's
+        // fingerprints, and the behaviour evidence as `name:value` pairs.
+        let fp = f.tls_fingerprints.as_deref();
+        e.labelled("cs1", "ja3", fp.map(|t| t.ja3.as_str()));
+        e.labelled("cs2", "ja4", fp.map(|t| t.ja4.as_str()));
+        e.labelled("cs3", "clue", f.clue.map(|c| c.as_str()));
+        if let Some(b) = f.behaviour.as_deref() {
+            let mut pairs = String::new();
+            if let Ok(serde_json::Value::Object(o)) = serde_json::to_value(super::json::BehaviourOut::of(b)) {
+                for (k, v) in o {
+                    let v = match v {
+                        serde_json::Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    let _ = write!(pairs, "{}{k}:{v}", if pairs.is_empty() { "" } else { " " });
+                }
+            }
+            e.labelled("cs5", "behaviour", Some(&pairs));
+        }
+    } else {
+        e.labelled("cs1", "stratumWorker", f.worker.as_deref());
+        e.labelled("cs2", "wallet", f.wallet.as_deref());
+        e.labelled("cs3", "stratumPassword", f.password.as_deref());
+        e.labelled("cs4", "stratumAlgo", f.algo.as_deref());
+        e.labelled("cs5", "stratumMethods", Some(&f.methods.join(",")));
+    }
     e.labelled("cs6", "confidence", Some(ev.confidence.as_str()));
     e.labelled("flexString1", "coin", f.coin);
     e.labelled("flexString2", COMMUNITY_ID_LABEL, ev.derived.community_id.as_deref());

@@ -79,7 +79,11 @@ struct Tls<'a> {
 
 #[derive(Serialize)]
 struct TlsClient<'a> {
-    server_name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server_name: Option<&'a str>,
+    /// ECS's `tls.client.ja3` (the JA4 has no ECS field: `minewatch.stratum.ja4`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ja3: Option<&'a str>,
 }
 
 /// A watchlist hit, as ECS records an alert enriched by an indicator match.
@@ -303,7 +307,10 @@ pub fn format_with(ev: &Event, sensor: &str, watch: Option<&str>, out: &mut Vec<
             user: login.into_iter().collect(),
             hosts: pool_host.into_iter().collect(),
         }),
-        tls: server_name.map(|server_name| Tls { client: TlsClient { server_name } }),
+        tls: {
+            let ja3 = f.tls_fingerprints.as_deref().map(|t| t.ja3.as_str());
+            (server_name.is_some() || ja3.is_some()).then_some(Tls { client: TlsClient { server_name, ja3 } })
+        },
         // The watchlist holds wallet addresses: the wallet the login carries matched, or the
         // login itself when no wallet was split out of it.
         threat: watch.zip(matched(ev)).map(|(label, (atomic, field))| Threat {

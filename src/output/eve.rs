@@ -125,6 +125,24 @@ fn metadata(ev: &Event, watch: Option<&str>) -> BTreeMap<&'static str, Vec<Strin
             m.insert(key, list);
         }
     }
+    // The behaviour evidence, one key per number (`behaviour_pushes`, ...): Suricata's
+    // metadata is a map of string lists, no nesting.
+    if let Some(b) = ev.facts.behaviour.as_deref() {
+        if let Ok(serde_json::Value::Object(o)) = serde_json::to_value(json::BehaviourOut::of(b)) {
+            for (k, v) in o {
+                let Some(key) =
+                    BEHAVIOUR_KEYS.iter().copied().find(|n| n.strip_prefix("behaviour_") == Some(&k))
+                else {
+                    continue;
+                };
+                let text = match v {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                m.insert(key, vec![text]);
+            }
+        }
+    }
     m.insert("confidence", vec![ev.confidence.as_str().to_string()]);
     if let Some(label) = watch.filter(|l| !l.is_empty()) {
         m.insert("watchlist_label", vec![label.to_string()]);
@@ -152,6 +170,9 @@ const METADATA_KEYS: &[&str] = &[
     "clue",
     "tunnel",
     "tunnel_target",
+    "ja3",
+    "ja3_string",
+    "ja4",
     "difficulty",
     "difficulty_min",
     "difficulty_max",
@@ -162,6 +183,25 @@ const METADATA_KEYS: &[&str] = &[
     "pool_message",
     "encrypted",
     "truncated",
+];
+
+/// The behaviour evidence's keys in `alert.metadata`.
+const BEHAVIOUR_KEYS: &[&str] = &[
+    "behaviour_pushes",
+    "behaviour_push_period_mean_s",
+    "behaviour_push_period_stddev_s",
+    "behaviour_push_len_min",
+    "behaviour_push_len_max",
+    "behaviour_requests",
+    "behaviour_answered",
+    "behaviour_client_len_min",
+    "behaviour_client_len_max",
+    "behaviour_answer_ms_mean",
+    "behaviour_answer_ms_max",
+    "behaviour_duration_s",
+    "behaviour_aligned_pushes",
+    "behaviour_pushes_checked",
+    "behaviour_known_fingerprint",
 ];
 
 /// Appends one EVE record (without the line terminator) to `out`.

@@ -119,6 +119,14 @@ pub(crate) struct Stratum<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     tunnel_target: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    ja3: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ja3_string: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ja4: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    behaviour: Option<BehaviourOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     difficulty: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     difficulty_min: Option<f64>,
@@ -141,6 +149,58 @@ pub(crate) struct Stratum<'a> {
     truncated: bool,
     #[serde(flatten)]
     counters: Option<SessionCounters>,
+}
+
+/// The evidence of a `behaviour` clue (see [`crate::stratum::Behaviour`]): times rounded to
+/// milliseconds, so that records read well and compare across runs.
+#[derive(Serialize)]
+pub(crate) struct BehaviourOut {
+    pub(crate) pushes: u32,
+    pub(crate) push_period_mean_s: f64,
+    pub(crate) push_period_stddev_s: f64,
+    pub(crate) push_len_min: u32,
+    pub(crate) push_len_max: u32,
+    pub(crate) requests: u32,
+    pub(crate) answered: u32,
+    pub(crate) client_len_min: u32,
+    pub(crate) client_len_max: u32,
+    pub(crate) answer_ms_mean: f64,
+    pub(crate) answer_ms_max: f64,
+    pub(crate) duration_s: f64,
+    pub(crate) aligned_pushes: u32,
+    pub(crate) pushes_checked: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) known_fingerprint: Option<&'static str>,
+}
+
+fn milli(v: f64) -> f64 {
+    if v.is_finite() {
+        (v * 1000.0).round() / 1000.0
+    } else {
+        0.0
+    }
+}
+
+impl BehaviourOut {
+    pub(crate) fn of(b: &crate::stratum::Behaviour) -> BehaviourOut {
+        BehaviourOut {
+            pushes: b.pushes,
+            push_period_mean_s: milli(b.push_period_mean_s),
+            push_period_stddev_s: milli(b.push_period_stddev_s),
+            push_len_min: b.push_len_min,
+            push_len_max: b.push_len_max,
+            requests: b.requests,
+            answered: b.answered,
+            client_len_min: b.client_len_min,
+            client_len_max: b.client_len_max,
+            answer_ms_mean: milli(b.answer_ms_mean),
+            answer_ms_max: milli(b.answer_ms_max),
+            duration_s: milli(b.duration_s),
+            aligned_pushes: b.aligned_pushes,
+            pushes_checked: b.pushes_checked,
+            known_fingerprint: b.known_fingerprint,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -185,6 +245,10 @@ pub(crate) fn stratum(ev: &Event, with_counters: bool) -> Stratum<'_> {
         clue: f.clue.map(|c| c.as_str()),
         tunnel: f.tunnel.as_ref().map(|t| t.kind.as_str()),
         tunnel_target: f.tunnel.as_ref().and_then(|t| t.target.as_deref()),
+        ja3: f.tls_fingerprints.as_deref().map(|t| t.ja3.as_str()),
+        ja3_string: f.tls_fingerprints.as_deref().map(|t| t.ja3_full.as_str()),
+        ja4: f.tls_fingerprints.as_deref().map(|t| t.ja4.as_str()),
+        behaviour: f.behaviour.as_deref().map(BehaviourOut::of),
         difficulty: finite(f.difficulty),
         difficulty_min: finite(f.difficulty_min),
         difficulty_max: finite(f.difficulty_max),

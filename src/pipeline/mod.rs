@@ -150,7 +150,11 @@ pub fn run_files(
     let collector =
         thread::spawn(move || collect(sink, rec_rx, None, reopen, reloader, published, stop, report));
     let n = opts.workers.max(1);
-    let intel = Arc::new(Intel::shared(opts.cfg.pools.clone()).with_dns_capacity(opts.cfg.dns_capacity));
+    let intel = Arc::new(
+        Intel::shared(opts.cfg.pools.clone())
+            .with_dns_capacity(opts.cfg.dns_capacity)
+            .with_clock(opts.cfg.clock_capacity, opts.cfg.behaviour.align_tolerance_us),
+    );
     let mut workers: Vec<Worker> =
         (0..n).map(|me| Worker::new(me, &opts.cfg, &intel, hosts.clone(), rec_tx.clone())).collect();
     let mut input_errors = Vec::new();
@@ -226,7 +230,11 @@ pub fn run_live(
     let collector =
         thread::spawn(move || collect(sink, rec_rx, interval, reopen, reloader, published, stop, report));
     let n = opts.workers.max(1);
-    let intel = Arc::new(Intel::shared(opts.cfg.pools.clone()).with_dns_capacity(opts.cfg.dns_capacity));
+    let intel = Arc::new(
+        Intel::shared(opts.cfg.pools.clone())
+            .with_dns_capacity(opts.cfg.dns_capacity)
+            .with_clock(opts.cfg.clock_capacity, opts.cfg.behaviour.align_tolerance_us),
+    );
     let mut input_errors = Vec::new();
     if shared_by_kernel(&sources, n) {
         live::capture_shared(sources, n, opts, &intel, &hosts, &rec_tx, &mut input_errors);

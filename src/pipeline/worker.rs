@@ -54,7 +54,8 @@ impl Worker {
             id,
             table: FlowTable::new(cfg.flow, cfg.home_net.clone())
                 .with_intel(intel.clone())
-                .with_parser_limits(cfg.parsers),
+                .with_parser_limits(cfg.parsers)
+                .with_behaviour_limits(cfg.behaviour),
             defrag: Defragmenter::new(cfg.defrag),
             intel: intel.clone(),
             hosts,

@@ -204,6 +204,10 @@ pub struct SessionFacts {
     /// The tunnel the session was found in (SOCKS, HTTP CONNECT, WebSocket, PROXY protocol):
     /// set by the inspector that unwrapped it, never by the dialect parsers.
     pub tunnel: Option<Tunnel>,
+    /// The TLS client's JA3/JA4 fingerprints, for a TLS session (boxed: most sessions have none).
+    pub tls_fingerprints: Option<Box<crate::intel::fingerprint::Fingerprints>>,
+    /// What the behaviour of an encrypted session with no name showed (clue `behaviour`).
+    pub behaviour: Option<Box<Behaviour>>,
 }
 
 /// The visible shape of an encrypted session: its handshake's sizes and the data it carried
@@ -285,6 +289,38 @@ impl TunnelKind {
     }
 }
 
+/// The evidence behind a `behaviour` clue: what an analyst needs to judge it. Every number is
+/// from TLS record headers (type, length) and their times; no payload is read.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Behaviour {
+    /// Server records sent unasked (no client record within the answer window before them).
+    pub pushes: u32,
+    /// Mean and standard deviation of the time between pushes, in seconds.
+    pub push_period_mean_s: f64,
+    pub push_period_stddev_s: f64,
+    /// Smallest and largest push record (record length field: plaintext + AEAD overhead).
+    pub push_len_min: u32,
+    pub push_len_max: u32,
+    /// Client records of a request's size, and of those how many one small server record
+    /// answered within the answer window.
+    pub requests: u32,
+    pub answered: u32,
+    /// Smallest and largest client record after the opening.
+    pub client_len_min: u32,
+    pub client_len_max: u32,
+    /// Mean and largest time from a request to its answer, in milliseconds.
+    pub answer_ms_mean: f64,
+    pub answer_ms_max: f64,
+    /// Seconds from the ClientHello to the decision.
+    pub duration_s: f64,
+    /// Pushes that lined up with pushes of known mining sessions (the shared push clock), out
+    /// of the last ones kept.
+    pub aligned_pushes: u32,
+    pub pushes_checked: u32,
+    /// The client's fingerprint is a known miner's: whose.
+    pub known_fingerprint: Option<&'static str>,
+}
+
 /// The indirect evidence behind a `tls` session: the alert's `stratum.clue`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -299,6 +335,8 @@ pub enum Clue {
     PoolList,
     /// A tunnel's handshake (SOCKS, HTTP CONNECT) named a known pool domain as its target.
     Tunnel,
+    /// No name: the encrypted session behaved as Stratum does (see [`Behaviour`]).
+    Behaviour,
 }
 
 impl Clue {
@@ -308,6 +346,7 @@ impl Clue {
             Clue::Dns => "dns",
             Clue::PoolList => "pool-list",
             Clue::Tunnel => "tunnel",
+            Clue::Behaviour => "behaviour",
         }
     }
 }

@@ -1579,3 +1579,190 @@ fn live_a_miner_through_a_socks5_proxy_is_reported_with_its_tunnel() {
     assert_eq!(session[0]["stratum"]["shares_accepted"].as_u64(), Some(3), "{}", session[0]);
     assert_eq!(session[0]["stratum"]["tunnel"].as_str(), Some("socks5"));
 }
+
+/// A test-only self-signed certificate and key (P-256) for the TLS pools of these tests.
+const TEST_CERT: &str = "-----BEGIN CERTIFICATE-----
+MIIBkjCCATmgAwIBAgIUK7JNKny4KjSqVWaF12GEvr8QB30wCgYIKoZIzj0EAwIw
+HjEcMBoGA1UEAwwTbWluZXdhdGNoLXRlc3QtcG9vbDAgFw0yNjEyMDYxMjMxNDFa
+GA8yMTI2MTExMjEyMzE0MVowHjEcMBoGA1UEAwwTbWluZXdhdGNoLXRlc3QtcG9v
+bDBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABO+X1Ae+NtIyoSQmmyuPr1ENOgW6
+taknTIu6qsPOXSno0/O1XmEysTB3+nMn9W4DUVOAmU7e6RyfAt0gma6Olh2jUzBR
+MB0GA1UdDgQWBBR5wgNnGxJ6//WOoJy+MDhFnLnXKzAfBgNVHSMEGDAWgBR5wgNn
+GxJ6//WOoJy+MDhFnLnXKzAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0cA
+MEQCIDvyG9ajHaUZsI9DlRwbo0aT4LtWpw3+Ff8QoWpH6NSfAiB6f6jcdJXAnXpQ
+ygihWg0gCth7PekIaawqpxw6yGImNw==
+-----END CERTIFICATE-----
+";
+const TEST_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgnjnkqdz6Sd2D+nAB
+FrB4zEsUWOW2AlkrfsG7qdF1XeahRANCAATvl9QHvjbSMqEkJpsrj69RDToFurWp
+J0yLuqrDzl0p6NPztV5hMrEwd/pzJ/VuA1FTgJlO3ukcnwLdIJmujpYd
+-----END PRIVATE KEY-----
+";
+
+/// A CryptoNote (XMRig dialect) pool on a fast block clock: one clock for every connection,
+/// in the clear on one port and over TLS on the other, as a pool's new job goes to all its
+/// miners at once. Prints "ready" once both ports listen.
+const CLOCK_POOL_PY: &str = r#"
+import json, random, socket, ssl, sys, threading, time
+host, plain, tls, cert, key, block, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5], float(sys.argv[6]), int(sys.argv[7])
+rng = random.Random(seed)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain(cert, key)
+conns, lock, n = [], threading.Lock(), [1]
+def job(k): return {"blob": "%0152x" % k, "job_id": str(k), "target": "b88d0600", "algo": "rx/0", "height": 3000000 + k, "seed_hash": "00" * 32}
+def send(c, o):
+    try:
+        with lock: c.sendall((json.dumps(o, separators=(",", ":")) + "\n").encode())
+    except OSError: pass
+def serve(c):
+    for line in c.makefile("rb"):
+        m = json.loads(line); meth = m.get("method")
+        if meth == "login":
+            send(c, {"id": m["id"], "jsonrpc": "2.0", "error": None, "result": {"id": "s1", "job": job(n[0]), "status": "OK"}})
+            with lock: conns.append(c)
+        elif meth in ("submit", "keepalived"):
+            send(c, {"id": m["id"], "jsonrpc": "2.0", "error": None, "result": {"status": "OK"}})
+def listen(port, wrap):
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind((host, port)); s.listen(8)
+    def loop():
+        while True:
+            c, _ = s.accept()
+            if wrap:
+                try: c = ctx.wrap_socket(c, server_side=True)
+                except (ssl.SSLError, OSError): continue
+            threading.Thread(target=serve, args=(c,), daemon=True).start()
+    threading.Thread(target=loop, daemon=True).start()
+listen(plain, False); listen(tls, True)
+print("ready", flush=True)
+while True:
+    time.sleep(rng.expovariate(1.0 / block))
+    n[0] += 1
+    with lock: targets = list(conns)
+    for c in targets: send(c, {"jsonrpc": "2.0", "method": "job", "params": job(n[0])})
+"#;
+
+/// A miner of that pool, in the clear or over TLS with no SNI: login, then shares at random
+/// (mean SHARE seconds) for DURATION seconds. Prints "done".
+const CLOCK_MINER_PY: &str = r#"
+import json, random, socket, ssl, sys, threading, time
+host, port, use_tls, share, duration, seed = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "tls", float(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
+rng = random.Random(seed)
+c = socket.create_connection((host, port), timeout=60)
+if use_tls:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+    c = ctx.wrap_socket(c)
+lock = threading.Lock()
+def send(o):
+    with lock: c.sendall((json.dumps(o, separators=(",", ":")) + "\n").encode())
+send({"id": 1, "jsonrpc": "2.0", "method": "login", "params": {"login": "4AASi45ub7Qe4ZE36UT5G6cU4ud8Fhhe4deS4F3cw9KTAb8dLcukC7edhDQ7cn5d4gEYkbUrMWeWQLGsCmrG6dLaYyNoVKf", "pass": "x", "agent": "XMRig/6.26.0", "algo": ["rx/0"]}})
+r = c.makefile("rb"); r.readline()
+threading.Thread(target=lambda: [None for _ in r], daemon=True).start()
+end, i = time.time() + duration, 1
+while time.time() < end:
+    time.sleep(rng.expovariate(1.0 / share)); i += 1
+    send({"id": i, "jsonrpc": "2.0", "method": "submit", "params": {"id": "s1", "job_id": "1", "nonce": "%08x" % rng.getrandbits(32), "result": "%064x" % rng.getrandbits(256), "algo": "rx/0"}})
+c.close()
+print("done", flush=True)
+"#;
+
+/// Issue 18, cross-flow evidence live: a pool pushes jobs on one fast block clock to a miner in
+/// the clear and to four miners over TLS with no name; a fifth TLS miner mines at another pool
+/// with a clock of its own. Two workers share the interface (kernel fanout), so the cleartext
+/// session and a TLS session are read by different workers unless all five pool connections
+/// hash alike (1 in 16). The watch's own thresholds are scaled to the fast clock, and its
+/// minimum duration is set out of reach, so a TLS session is decided only by pushes that line
+/// up with the cleartext session's (written by whichever worker reads it): the four are, the
+/// fifth is not.
+#[test]
+fn tls_sessions_whose_pushes_line_up_with_a_cleartext_session_on_another_worker_are_suspected() {
+    let Some(mut lab) = lab_or_skip("behaviour across workers", &["ip", "python3"]) else { return };
+    let (cert, key) = (lab.script("cert.pem", TEST_CERT), lab.script("key.pem", TEST_KEY));
+    let pool_py = lab.script("clock_pool.py", CLOCK_POOL_PY);
+    let miner_py = lab.script("clock_miner.py", CLOCK_MINER_PY);
+    let (mw, mut out, mut err) = start_minewatch(
+        &mut lab,
+        &[
+            "-f",
+            "tcp",
+            "--workers",
+            "2",
+            "--stats-interval",
+            "0",
+            "--behaviour-min-duration",
+            "10m",
+            "--behaviour-aligned-duration",
+            "8s",
+            "--behaviour-warmup",
+            "500ms",
+            "--behaviour-answer",
+            "300ms",
+            "--behaviour-align-tolerance",
+            "100ms",
+            "--behaviour-max-rate",
+            "1000000",
+        ],
+    );
+    for (plain, tls, seed) in [("3340", "3443", "1"), ("3341", "3444", "2")] {
+        let args = [
+            "python3",
+            pool_py.to_str().unwrap_or(""),
+            POOL_IP,
+            plain,
+            tls,
+            cert.to_str().unwrap_or(""),
+            key.to_str().unwrap_or(""),
+            "1.5",
+            seed,
+        ];
+        let mut cmd = lab.exec(&lab.ns_pool, &args);
+        cmd.stdout(Stdio::piped());
+        let p = lab.spawn(cmd);
+        let mut lines = Lines::new(lab.children[p].stdout.take().expect("pool stdout"));
+        lines.wait_for("ready").expect("pool did not start");
+    }
+    let miner = |port: &str, how: &str, seed: &str| -> Command {
+        let args = ["python3", miner_py.to_str().unwrap_or(""), POOL_IP, port, how, "0.3", "30", seed];
+        let mut c = lab.exec(&lab.ns_miner, &args);
+        c.stdout(Stdio::piped()).stderr(Stdio::piped());
+        c
+    };
+    let mut miners: Vec<Command> = vec![miner("3340", "plain", "10")];
+    miners.extend((0..4).map(|k| miner("3443", "tls", &(11 + k).to_string())));
+    miners.push(miner("3444", "tls", "20"));
+    let running: Vec<Child> = miners
+        .iter_mut()
+        .map(|c| c.spawn().unwrap_or_else(|e| panic!("cannot start a miner: {e}")))
+        .collect();
+    for c in running {
+        let o = c.wait_with_output().expect("miner");
+        assert!(
+            o.status.success() && String::from_utf8_lossy(&o.stdout).contains("done"),
+            "a miner failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    sigterm(&lab.children[mw]);
+    let code = wait_exit(&mut lab.children[mw]);
+    let stderr = err.rest().join("\n");
+    assert_eq!(code, Some(0), "{stderr}");
+    let recs = records(&out.rest());
+    let alerts: Vec<&Value> = recs.iter().filter(|r| r["event_type"] == "mining").collect();
+    let clear: Vec<&&Value> = alerts.iter().filter(|a| a["stratum"]["variant"] == "cryptonote").collect();
+    assert_eq!(clear.len(), 1, "{alerts:#?}");
+    let tls: Vec<&&Value> = alerts.iter().filter(|a| a["stratum"]["clue"] == "behaviour").collect();
+    let ports: Vec<u64> = tls.iter().filter_map(|a| a["dest_port"].as_u64()).collect();
+    assert_eq!(
+        ports,
+        vec![3443; 4],
+        "the four miners of the clear session's pool, not the other: {alerts:#?}"
+    );
+    for a in &tls {
+        let b = &a["stratum"]["behaviour"];
+        assert!(b["aligned_pushes"].as_u64().unwrap_or(0) >= 3, "{a}");
+        assert_eq!(a["confidence"], "suspected", "{a}");
+    }
+    let stats = recs.iter().rfind(|r| r["event_type"] == "stats").expect("stats");
+    assert_eq!(stats["stats"]["behaviour_watched"], 5, "{stats}");
+    assert_eq!(stats["stats"]["behaviour_aligned"], 4, "{stats}");
+}

@@ -4,6 +4,7 @@
 //! `cargo test --test it replay::`.
 
 mod architecture;
+mod behaviour;
 mod cli;
 mod delivery;
 mod deploy;

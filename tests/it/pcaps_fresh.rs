@@ -11,11 +11,14 @@ use std::path::Path;
 use testkit::synth::scenarios;
 
 /// Names of the generated files in `dir` (captures and TRUTH.tsv; README.md and dotfiles such
-/// as `.gitattributes` are hand-written).
+/// as `.gitattributes` are hand-written, and subdirectories such as `behaviour/` hold captures
+/// kept as files, with their own README.md and TRUTH.tsv).
 fn generated(dir: &Path) -> BTreeSet<String> {
     fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .map(|e| e.unwrap())
+        .filter(|e| !e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n != "README.md" && !n.starts_with('.'))
         .collect()
 }

@@ -645,21 +645,24 @@ pub fn contract_violations(v: &Value) -> Vec<String> {
     if !(st["pool_host"].is_null() || st["pool_host"].is_string()) {
         out.push(format!("`stratum.pool_host` must be a string when present: {}", st["pool_host"]));
     }
-    if !(st["clue"].is_null() || st["clue"] == "sni" || st["clue"] == "dns" || st["clue"] == "pool-list") {
+    if !(st["clue"].is_null()
+        || ["sni", "dns", "pool-list", "tunnel", "behaviour"].iter().any(|c| st["clue"] == *c))
+    {
         out.push(format!(
-            "`stratum.clue` must be \"sni\", \"dns\" or \"pool-list\" when present: {}",
+            "`stratum.clue` must be \"sni\", \"dns\", \"pool-list\", \"tunnel\" or \"behaviour\" when present: {}",
             st["clue"]
         ));
     }
-    // A TLS session found by its server's address on a pool list has a pool host only when
-    // the ClientHello named a server.
-    if st["variant"] == "tls"
-        && (st["clue"].is_null() || (st["pool_host"].is_null() && st["clue"] != "pool-list"))
-    {
-        out.push(
-            "a `tls` record must name its `stratum.clue` and (but for clue pool-list) `stratum.pool_host`"
-                .to_string(),
-        );
+    // A name (SNI, DNS), or the analyst's word on the address (a pool list: a pool host only
+    // when the ClientHello named a server), or else the behaviour evidence: what the analyst
+    // judges it by.
+    let named = !st["pool_host"].is_null() || st["clue"] == "pool-list";
+    let behaved = st["clue"] == "behaviour" && st["behaviour"].is_object();
+    if st["variant"] == "tls" && (st["clue"].is_null() || !(named || behaved)) {
+        out.push("a `tls` record must name its `stratum.clue` and `stratum.pool_host` (but for clue pool-list, or carry `stratum.behaviour`)".to_string());
+    }
+    if st["clue"] == "behaviour" && !(st["ja4"].is_string() && st["ja3"].is_string()) {
+        out.push("a `behaviour` record must carry the client's `stratum.ja3` and `stratum.ja4`".to_string());
     }
     if !st["methods"].is_array() {
         out.push(format!("`stratum.methods` must be an array: {}", st["methods"]));

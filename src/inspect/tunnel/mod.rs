@@ -213,8 +213,13 @@ impl Tunnel {
         }
         // A TLS hello without a name waits for a DNS answer for the server's address: inside
         // a tunnel that address is the proxy's, so nothing will name it. The tunnel's own
-        // target is all there is.
-        let unnamed = matches!(inner.parser, Parser::AwaitName(_));
+        // target is the clue when it names a pool; else only the behaviour watch is left
+        // (`Watch`, which reads on inside the tunnel), or nothing (`AwaitName`).
+        let unnamed = match inner.parser {
+            Parser::AwaitName(_) => true,
+            Parser::Watch(_) => self.pool.is_some(),
+            _ => false,
+        };
         if bypass || unnamed {
             return match self.pool.take() {
                 Some(f) => Step::Become(Box::new(Parser::Recognised(Recognised::boxed(f)))),

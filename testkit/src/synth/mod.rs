@@ -22,6 +22,7 @@ use std::io;
 use minewatch::decode::LinkType;
 use minewatch::time::Ts;
 
+pub mod behaviour;
 pub mod bench;
 pub mod encrypted;
 mod evasion;

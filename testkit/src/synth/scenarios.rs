@@ -1081,6 +1081,19 @@ pub fn all() -> &'static [Scenario] {
         code("neg-tls-pool-website.pcap", super::encrypted::neg_tls_pool_website),
         code("neg-dns-pool-no-connection.pcap", super::encrypted::neg_dns_pool_no_connection),
         code("neg-dns-expired.pcap", super::encrypted::neg_dns_expired),
+        code("beh-monero-fast-shares.pcap", super::behaviour::beh_monero_fast),
+        code("beh-monero-slow-shares.pcap", super::behaviour::beh_monero_slow),
+        code("beh-bitcoin.pcap", super::behaviour::beh_bitcoin),
+        code("beh-litecoin.pcap", super::behaviour::beh_litecoin),
+        code("beh-ravencoin.pcap", super::behaviour::beh_ravencoin),
+        code("beh-etc.pcap", super::behaviour::beh_etc),
+        code("beh-neg-mqtt-subscriber.pcap", super::behaviour::beh_neg_mqtt_subscriber),
+        code("beh-neg-mqtt-publisher.pcap", super::behaviour::beh_neg_mqtt_publisher),
+        code("beh-neg-imap-idle.pcap", super::behaviour::beh_neg_imap_idle),
+        code("beh-neg-websocket-ticker.pcap", super::behaviour::beh_neg_websocket_ticker),
+        code("beh-neg-chat-heartbeat.pcap", super::behaviour::beh_neg_chat_heartbeat),
+        code("beh-neg-push-heartbeat.pcap", super::behaviour::beh_neg_push_heartbeat),
+        code("beh-neg-long-poll.pcap", super::behaviour::beh_neg_long_poll),
         code("getwork-cgminer.pcap", super::encrypted::getwork_cgminer),
         code("getwork-eth-node.pcap", super::encrypted::getwork_eth_node),
         code("neg-http-get-pool-api.pcap", super::encrypted::neg_http_get_pool_api),
@@ -1268,7 +1281,7 @@ pub(super) fn pcap(out: &mut dyn Write, link: Link) -> io::Result<PcapWriter<&mu
 /// The Bech32 example address from BIP-173: a valid-looking wallet that belongs to no one.
 pub(super) const BTC_WALLET: &str = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4";
 /// A Monero-format (95-character, leading `4`) address made for these captures.
-const XMR_WALLET: &str =
+pub(super) const XMR_WALLET: &str =
     "48edfHu7V9Z84YzzMa6fUueoELZ9ZRXq9VetWzYGzKt52XU5xvqgzYnDK9URnRoJMk1j8nLwEVsaSWJ4fhdUyZijBGUicoD";
 /// An Ethereum-format address made for these captures.
 const ETH_WALLET: &str = "0x5a0b54d5dc17e0aadc383d2db43b0a0d3e029c4c";

@@ -1,0 +1,178 @@
+//! The behaviour watch of TLS flows with no name (`inspect::behaviour`), replayed: the kept
+//! captures of `pcaps/behaviour/` (encrypted counterparts of real cleartext sessions, a real
+//! TLS Stratum session and a real MQTT-over-TLS session from network namespaces, the
+//! cross-flow capture) against their `TRUTH.tsv`, the bundled `pcaps/beh-*` positives and
+//! negatives, and the evidence in every output format. The bundled captures are also checked
+//! row by row by `replay.rs`, and the shared corpus raises nothing new there either.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use crate::util;
+
+fn behaviour_dir() -> PathBuf {
+    util::pcaps_dir().join("behaviour")
+}
+
+/// The JSON records of a replay of `files` with `extra` options.
+fn replay(files: &[PathBuf], extra: &[&str]) -> Vec<Value> {
+    let mut args: Vec<String> = vec!["-q".into(), "--workers".into(), "1".into()];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    for f in files {
+        args.push("-r".into());
+        args.push(f.to_string_lossy().into_owned());
+    }
+    let out = util::run(&args, None);
+    assert_eq!(out.code(), Some(0), "{}", out.describe());
+    out.stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect()
+}
+
+fn mining(recs: &[Value]) -> Vec<&Value> {
+    recs.iter().filter(|r| r["event_type"] == "mining").collect()
+}
+
+/// The checks every behaviour alert must pass: suspected, clue behaviour, the evidence and the
+/// fingerprints present and sane.
+fn assert_behaviour_alert(a: &Value) {
+    assert_eq!(a["confidence"], "suspected", "{a}");
+    let s = &a["stratum"];
+    assert_eq!(s["variant"], "tls", "{a}");
+    assert_eq!(s["clue"], "behaviour", "{a}");
+    let b = &s["behaviour"];
+    assert!(b["pushes"].as_u64().unwrap_or(0) >= 3, "{a}");
+    assert!(b["answered"].as_u64().unwrap_or(0) >= 3, "{a}");
+    assert!(b["answered"].as_u64() <= b["requests"].as_u64(), "{a}");
+    assert!(b["push_period_mean_s"].as_f64().unwrap_or(0.0) > 0.0, "{a}");
+    assert!(b["duration_s"].as_f64().unwrap_or(0.0) > 0.0, "{a}");
+    assert!(s["ja3"].as_str().is_some_and(|j| j.len() == 32), "{a}");
+    assert!(s["ja4"].as_str().is_some_and(|j| j.starts_with("t13i")), "no SNI: JA4 says i: {a}");
+}
+
+#[test]
+fn kept_behaviour_captures_match_their_truth() {
+    let dir = behaviour_dir();
+    let set = util::TruthSet::load(&dir.join("TRUTH.tsv")).unwrap_or_else(|e| panic!("{e}"));
+    let mut problems = Vec::new();
+    for file in set.files() {
+        let recs = replay(&[dir.join(&file)], &[]);
+        let alerts = mining(&recs);
+        for row in set.rows_for(&file) {
+            let key = row.key();
+            let found: Vec<&&Value> = alerts
+                .iter()
+                .filter(|a| util::Record { line: String::new(), value: (**a).clone() }.key() == key)
+                .collect();
+            match (row.expect, found.as_slice()) {
+                (util::Expect::Mining, [a]) => {
+                    if row.variant == "tls" {
+                        assert_behaviour_alert(a);
+                    }
+                }
+                (util::Expect::None, []) => {}
+                (_, got) => problems.push(format!("{file}: {}: {} alert(s)", row.describe(), got.len())),
+            }
+        }
+        let rows = set.rows_for(&file).len();
+        let expected = set.rows_for(&file).iter().filter(|r| r.expect == util::Expect::Mining).count();
+        if alerts.len() != expected {
+            problems.push(format!("{file}: {} alerts for {expected} mining rows of {rows}", alerts.len()));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn bundled_positives_are_suspected_with_evidence_and_negatives_raise_nothing() {
+    let pcaps = util::pcaps_dir();
+    let mut names: Vec<String> = std::fs::read_dir(&pcaps)
+        .expect("pcaps/")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("beh-") && n.ends_with(".pcap"))
+        .collect();
+    names.sort();
+    let (neg, pos): (Vec<String>, Vec<String>) = names.into_iter().partition(|n| n.starts_with("beh-neg-"));
+    assert!(pos.len() >= 6 && neg.len() >= 7, "{pos:?} {neg:?}");
+    for n in &pos {
+        let recs = replay(&[pcaps.join(n)], &[]);
+        let alerts = mining(&recs);
+        assert_eq!(alerts.len(), 1, "{n}: {recs:#?}");
+        assert_behaviour_alert(alerts[0]);
+        // Turned off, the same flow is forgotten after its wait for a name.
+        assert!(mining(&replay(&[pcaps.join(n)], &["--no-behaviour"])).is_empty(), "{n}");
+    }
+    for n in &neg {
+        let recs = replay(&[pcaps.join(n)], &["--stats-interval", "0"]);
+        assert!(mining(&recs).is_empty(), "{n}: {:#?}", mining(&recs));
+        // The watch really looked at it (so the test can fail).
+        let stats = recs.iter().rfind(|r| r["event_type"] == "stats").expect("stats record");
+        assert_eq!(stats["stats"]["behaviour_watched"], 1, "{n}: {stats}");
+        assert_eq!(stats["stats"]["behaviour_suspects"], 0, "{n}: {stats}");
+    }
+}
+
+#[test]
+fn pushes_that_line_up_with_a_known_session_decide_sooner_and_say_so() {
+    let f = behaviour_dir().join("aligned-cleartext-and-tls.pcap");
+    let recs = replay(std::slice::from_ref(&f), &["--stats-interval", "0"]);
+    let tls: Vec<&Value> = mining(&recs).into_iter().filter(|a| a["stratum"]["variant"] == "tls").collect();
+    assert_eq!(tls.len(), 1, "only the lined-up session: {recs:#?}");
+    let b = &tls[0]["stratum"]["behaviour"];
+    assert_eq!(tls[0]["src_ip"], "10.73.0.3", "{}", tls[0]);
+    assert!(b["aligned_pushes"].as_u64().unwrap_or(0) >= 3, "{b}");
+    // Decided before --behaviour-min-duration (3 min) on the strength of the lined-up pushes.
+    assert!(b["duration_s"].as_f64().unwrap_or(1e9) < 180.0, "{b}");
+    let stats = recs.iter().rfind(|r| r["event_type"] == "stats").expect("stats");
+    assert_eq!(stats["stats"]["behaviour_aligned"], 1, "{stats}");
+    assert!(stats["stats"]["behaviour_clock_pushes"].as_u64().unwrap_or(0) >= 5, "{stats}");
+    // Without the cleartext session's clock (a clock of one push), nothing lines up in time.
+    let alone = replay(&[f], &["--behaviour-clock-capacity", "1"]);
+    assert!(mining(&alone).iter().all(|a| a["stratum"]["variant"] != "tls"), "{alone:#?}");
+}
+
+#[test]
+fn the_evidence_is_in_every_format() {
+    let f = util::pcaps_dir().join("beh-monero-slow-shares.pcap");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = |name: &str| dir.path().join(name);
+    let args = [
+        "-q".to_string(),
+        "-r".to_string(),
+        f.to_string_lossy().into_owned(),
+        "-o".to_string(),
+        format!("eve:{}", out("eve.json").display()),
+        "-o".to_string(),
+        format!("ecs:{}", out("ecs.json").display()),
+        "-o".to_string(),
+        format!("cef:{}", out("cef.log").display()),
+    ];
+    let run = util::run(&args, None);
+    assert_eq!(run.code(), Some(0), "{}", run.describe());
+    let first_alert = |file: &str, needle: &str| -> String {
+        let text = std::fs::read_to_string(out(file)).expect("output file");
+        text.lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("{file}: no {needle}:\n{text}"))
+            .to_string()
+    };
+    let eve: Value = serde_json::from_str(&first_alert("eve.json", "\"event_type\":\"alert\"")).expect("eve");
+    let meta: BTreeMap<String, Vec<String>> =
+        serde_json::from_value(eve["alert"]["metadata"].clone()).expect("metadata is lists of strings");
+    assert_eq!(meta["clue"], ["behaviour"]);
+    assert_eq!(meta["behaviour_pushes"].len(), 1);
+    assert!(meta["behaviour_pushes"][0].parse::<u32>().expect("a number") >= 3);
+    assert!(
+        meta.contains_key("behaviour_push_period_mean_s")
+            && meta.contains_key("ja4")
+            && meta.contains_key("ja3")
+    );
+    let ecs: Value = serde_json::from_str(&first_alert("ecs.json", "minewatch.alert")).expect("ecs");
+    assert_eq!(ecs["minewatch"]["stratum"]["clue"], "behaviour", "{ecs}");
+    assert!(ecs["minewatch"]["stratum"]["behaviour"]["pushes"].as_u64().unwrap_or(0) >= 3, "{ecs}");
+    assert_eq!(ecs["tls"]["client"]["ja3"], ecs["minewatch"]["stratum"]["ja3"], "{ecs}");
+    let cef = first_alert("cef.log", "|mining|");
+    assert!(cef.contains(" cs3Label=clue cs3=behaviour"), "{cef}");
+    assert!(cef.contains(" cs2Label=ja4 cs2=t13i"), "{cef}");
+    assert!(cef.contains(" cs5Label=behaviour cs5=") && cef.contains(" pushes:3 "), "{cef}");
+}
