@@ -40,6 +40,9 @@ pub struct Detection {
     /// Known pool domains: the shipped list plus `--pool-list` files (TLS SNI, DNS answers);
     /// replaced whole when the lists are reloaded (SIGHUP).
     pub pools: std::sync::Arc<crate::intel::SharedPools>,
+    /// `--pcap-dir`: where the workers write the alerted sessions' packets (created by `main`
+    /// before the privilege drop).
+    pub evidence: Option<Arc<crate::pipeline::EvidenceDir>>,
 }
 
 impl Default for Detection {
@@ -52,6 +55,7 @@ impl Default for Detection {
             dns_capacity: crate::intel::dnsmap::DEFAULT_CAPACITY,
             watchlist: Arc::default(),
             pools: Arc::default(),
+            evidence: None,
         }
     }
 }
@@ -74,6 +78,10 @@ pub enum ConfigError {
         ip = .0.ip()
     )]
     MetricsNotLoopback(SocketAddr),
+    #[error("--filter {0}: {1}")]
+    Filter(String, String),
+    #[error("--pcap-dir {0}: the path must be UTF-8 (libpcap takes it as a C string)")]
+    PcapDirNotUtf8(String),
 }
 
 impl ConfigError {
@@ -81,6 +89,8 @@ impl ConfigError {
     pub fn option(&self) -> &'static str {
         match self {
             ConfigError::MetricsNotLoopback(_) => "metrics",
+            ConfigError::Filter(..) => "filter",
+            ConfigError::PcapDirNotUtf8(_) => "pcap-dir",
         }
     }
 }
@@ -136,6 +146,10 @@ pub struct Config {
     pub config_file: Option<PathBuf>,
     /// Mining hosts kept for the summary.
     pub max_hosts: usize,
+    /// Replay: the time window and the filter.
+    pub replay: crate::pipeline::ReplayOptions,
+    /// `--pcap-dir` and its bounds.
+    pub evidence: Option<crate::pipeline::EvidenceOptions>,
 }
 
 /// Microseconds of `d`, saturating (the flow table counts packet time in `i64` µs).
@@ -155,6 +169,20 @@ pub fn validate(args: &Args) -> Result<(), ConfigError> {
             return Err(ConfigError::MetricsNotLoopback(addr));
         }
     }
+    if let Some(dir) = &args.pcap_dir {
+        if dir.to_str().is_none() {
+            return Err(ConfigError::PcapDirNotUtf8(dir.display().to_string()));
+        }
+    }
+    if let (Some(f), false) = (&args.filter, args.read.is_empty()) {
+        // A replay compiles the filter for each file's link type; a syntax error is a usage
+        // error now rather than every frame filtered out later.
+        let compiled =
+            pcap::Capture::dead(pcap::Linktype::ETHERNET).and_then(|d| d.compile(f, true).map(drop));
+        if let Err(e) = compiled {
+            return Err(ConfigError::Filter(f.clone(), e.to_string()));
+        }
+    }
     Ok(())
 }
 
@@ -171,7 +199,7 @@ impl Config {
                     .iter()
                     .map(|iface| LiveOptions {
                         iface: iface.clone(),
-                        filter: args.filter.clone(),
+                        filter: args.filter.clone().unwrap_or_else(|| crate::cli::DEFAULT_FILTER.to_string()),
                         snaplen: args.snaplen,
                         buffer_mb: args.buffer_mb,
                         promisc: true,
@@ -231,12 +259,32 @@ impl Config {
             metrics: args.metrics,
             lists: ListFiles { pool_lists: args.pool_list.clone(), watchlists: args.watchlist.clone() },
             privilege: PrivilegeSettings {
-                plan: Plan { user: args.user.clone(), group: args.group.clone(), keep_user: false },
+                plan: Plan {
+                    user: args.user.clone(),
+                    group: args.group.clone(),
+                    keep_user: false,
+                    hand_over: Vec::new(),
+                },
                 seccomp: !args.no_seccomp,
             },
             quiet: args.quiet,
             config_file: args.config.clone(),
             max_hosts: MAX_HOSTS,
+            replay: crate::pipeline::ReplayOptions {
+                since: args.since,
+                until: args.until,
+                filter: if live { None } else { args.filter.clone() },
+            },
+            evidence: args.pcap_dir.clone().map(|dir| crate::pipeline::EvidenceOptions {
+                dir,
+                first_packets: size(args.pcap_first_packets),
+                first_bytes: size(args.pcap_first_bytes),
+                buffer_bytes: size(args.pcap_buffer_mb << 20),
+                session_packets: args.pcap_session_packets,
+                session_bytes: args.pcap_session_mb << 20,
+                dir_bytes: args.pcap_dir_mb << 20,
+                max_open: size(args.pcap_max_open),
+            }),
         })
     }
 
@@ -255,6 +303,7 @@ impl Config {
             dns_capacity: self.dns_capacity,
             watchlist,
             pools,
+            evidence: None,
         }
     }
 }

@@ -16,7 +16,7 @@ use minewatch::intel::lists::ListError;
 use minewatch::intel::SharedPools;
 use minewatch::metrics::{self, Published};
 use minewatch::output::Outputs;
-use minewatch::pipeline::{self, Progress, RunOptions};
+use minewatch::pipeline::{self, EvidenceDir, Progress, RunOptions};
 use minewatch::preflight;
 use minewatch::privilege;
 use minewatch::sensor::{self, LoadError};
@@ -64,7 +64,11 @@ fn signals() -> std::io::Result<(Arc<AtomicBool>, Arc<AtomicBool>)> {
 /// packet is read: a bug in a parser of hostile input then runs as an unprivileged user with
 /// no capability, and `no_new_privs` keeps an exec from gaining any (see `privilege`).
 fn drop_privileges(cfg: &Config) -> anyhow::Result<()> {
-    let plan = privilege::Plan { keep_user: assume_not_root(), ..cfg.privilege.plan.clone() };
+    let plan = privilege::Plan {
+        keep_user: assume_not_root(),
+        hand_over: cfg.evidence.iter().map(|e| e.dir.clone()).collect(),
+        ..cfg.privilege.plan.clone()
+    };
     let done = privilege::drop_all(&plan).map_err(|e| anyhow!("privilege drop: {e}"))?;
     if cfg.privilege.seccomp && !privilege::deny_syscalls()? && !cfg.quiet {
         eprintln!("minewatch: no system-call filter on {}", std::env::consts::ARCH);
@@ -171,8 +175,16 @@ fn run(cfg: &Config) -> anyhow::Result<ExitCode> {
     let lists = cfg.lists.load()?;
     let watchlist = Arc::new(lists.watchlist);
     let pools = Arc::new(SharedPools::new(Arc::new(lists.pools)));
+    let mut detection = cfg.detection(pools, watchlist);
+    if let Some(o) = &cfg.evidence {
+        // Created now, while the process may still write where its new user could not; the drop
+        // hands it to that user (see `drop_privileges`).
+        let dir =
+            EvidenceDir::create(o.clone()).map_err(|e| anyhow!("--pcap-dir {}: {e}", o.dir.display()))?;
+        detection.evidence = Some(dir);
+    }
     let opts = RunOptions {
-        cfg: cfg.detection(pools, watchlist),
+        cfg: detection,
         workers: cfg.workers,
         stats_interval: cfg.stats_interval,
         stop,
@@ -180,6 +192,7 @@ fn run(cfg: &Config) -> anyhow::Result<ExitCode> {
         reload: Some(cfg.lists.clone()),
         published: cfg.metrics.map(|_| Published::new()),
         shunt: cfg.shunt,
+        replay: cfg.replay.clone(),
     };
     // Opened now, while the process may still write where its new user could not; the TCP
     // senders' threads start after the privilege drop.

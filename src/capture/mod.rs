@@ -5,6 +5,7 @@
 
 pub mod bpf;
 pub mod file;
+pub mod inputs;
 pub mod live;
 pub mod merge;
 pub mod shared;

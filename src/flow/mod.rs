@@ -563,6 +563,17 @@ struct EndedWait<W> {
     at: Ts,
 }
 
+/// Where a flow is in its life ([`FlowTable::stage`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// No payload yet.
+    New,
+    /// Its bytes are read.
+    Inspecting,
+    /// Of no interest: its packets are only counted.
+    Bypassed,
+}
+
 /// A bypassed flow with many frames: a live capture may have the kernel drop its packets
 /// (see `capture::shunt`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -632,6 +643,17 @@ impl<A: Application> FlowTable<A> {
     pub fn take_elephants(&mut self, found: &mut Vec<Elephant>, ended: &mut Vec<FlowKey>) {
         found.append(&mut self.elephants);
         ended.append(&mut self.elephants_ended);
+    }
+
+    /// Where the flow of `key` is in its life (`None`: the table does not hold it), for a caller
+    /// that keeps something of its own per flow while the flow is inspected (the evidence's
+    /// first packets): one lookup.
+    pub fn stage(&self, key: &FlowKey) -> Option<Stage> {
+        self.flows.get(key).map(|f| match f.state {
+            State::New { .. } => Stage::New,
+            State::Inspecting(_) => Stage::Inspecting,
+            State::Bypassed { .. } => Stage::Bypassed,
+        })
     }
 
     /// The table's memory estimate, in bytes (never above `memcap` after a packet).

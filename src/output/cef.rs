@@ -21,7 +21,9 @@
 //! Community ID. `mining_session` adds `flexNumber1` shares submitted, `cn1` jobs, `cn2` shares accepted,
 //! `cn3` shares rejected, `cfp2` the estimated hash rate in hashes per second (the JSON
 //! contract's `hashrate`, present when it could be estimated), `in`/`out` (bytes from the miner /
-//! from the pool), `start`/`end` (ms), `reason` (end reason). `cnt` (baseEventCount: how many
+//! from the pool), `start`/`end` (ms), `reason` (end reason), and with `--pcap-dir` the
+//! session's evidence file: `fname` (relative to the directory), `fsize`, `fileHash` (SHA-256)
+//! and `cfp3` (label `evidencePackets`) its packets. `cnt` (baseEventCount: how many
 //! times the same event was seen) is not written: every record is one event.
 //!
 //! A key whose value is unknown or empty is left out, never written as `key=`; every custom key
@@ -229,6 +231,13 @@ pub fn format_with(ev: &Event, sensor: &str, watch: Option<&str>, out: &mut Vec<
         e.num("end", millis(ev.last_seen));
         if let Some(r) = ev.end_reason {
             e.kv("reason", r.as_str());
+        }
+        if let Some(x) = &ev.evidence {
+            e.kv("fname", &x.file);
+            e.num("fsize", x.bytes);
+            e.kv("fileHash", &x.sha256);
+            e.kv("cfp3Label", "evidencePackets");
+            e.num("cfp3", x.packets);
         }
     }
     s.push_str(&e.s);

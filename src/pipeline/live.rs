@@ -206,7 +206,8 @@ pub(super) fn dispatch_live(
 ) {
     let (workers, worker_handles) = spawn_workers(n, &opts.cfg, intel, hosts, rec_tx, &opts.stop);
     let caps: Vec<LiveSource> = sources.into_iter().filter_map(|s| s.into_iter().next()).collect();
-    let reader = Reader { d: Dispatcher::new(workers), c: Counters::default(), intel: intel.clone() };
+    let frames = opts.cfg.evidence.is_some();
+    let reader = Reader { d: Dispatcher::new(workers), c: Counters::default(), intel: intel.clone(), frames };
     let (records, stop) = (rec_tx.clone(), opts.stop.clone());
     let handle = thread::spawn(move || read_live(caps, reader, n, records, stop));
     match handle.join() {
@@ -221,6 +222,8 @@ struct Reader {
     d: Dispatcher,
     c: Counters,
     intel: Arc<Intel>,
+    /// Hand each TCP packet's whole frame to its worker (for the evidence), not its payload.
+    frames: bool,
 }
 
 /// The reader hands each TCP packet (payload copied) and each fragment (whole frame) to the
@@ -230,8 +233,13 @@ impl Route for Reader {
         &mut self.c
     }
 
-    fn tcp(&mut self, pkt: &Packet<'_>, tcp: TcpInfo, ts: Ts) {
-        self.d.push(pkt.src, pkt.dst, pkt.payload, &mut self.c, |off, _| Item::tcp(pkt, tcp, ts, off));
+    fn tcp(&mut self, link: LinkType, frame: &Frame<'_>, pkt: &Packet<'_>, tcp: TcpInfo) {
+        // The whole frame only when the workers keep evidence; else the payload alone.
+        let whole = self.frames;
+        let bytes = if whole { frame.data } else { pkt.payload };
+        self.d.push(pkt.src, pkt.dst, bytes, &mut self.c, |off, _| {
+            Item::tcp(link, frame, pkt, tcp, off, whole)
+        });
     }
 
     fn fragment(&mut self, link: LinkType, src: IpAddr, dst: IpAddr, frame: &Frame<'_>) {
@@ -301,7 +309,8 @@ fn worker_loop(mut w: Worker, rx: Receiver<Msg>, recycle: Sender<Batch>) {
             Msg::Batch(mut b) => {
                 for item in &b.items {
                     let (off, len) = item.bytes();
-                    w.item(item, span(&b.data, off, len));
+                    let frame = item.frame().map(|(off, len)| span(&b.data, off, len));
+                    w.item(item, span(&b.data, off, len), frame);
                 }
                 b.data.clear();
                 b.items.clear();

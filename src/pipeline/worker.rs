@@ -7,12 +7,14 @@ use std::sync::Arc;
 
 use crossbeam_channel::Sender;
 
+use super::evidence::Evidence;
 use super::front::{front, Route};
 use super::Record;
 use crate::capture::Frame;
 use crate::config::Detection;
 use crate::decode::{self, LinkType, Packet, TcpInfo, Transport};
 use crate::flow::defrag::Defragmenter;
+use crate::flow::{FlowKey, Stage};
 use crate::hosts::HostTable;
 use crate::inspect::FlowTable;
 use crate::intel::Intel;
@@ -39,6 +41,8 @@ pub(super) struct Worker {
     /// Replay: the packet time of the next tick, and the latest packet time seen.
     next_tick: Option<Ts>,
     last_ts: Ts,
+    /// `--pcap-dir`: the first packets of the flows inspected, and the alerted sessions' files.
+    evidence: Option<Evidence>,
 }
 
 impl Worker {
@@ -62,6 +66,7 @@ impl Worker {
             file: None,
             next_tick: None,
             last_ts: Ts::default(),
+            evidence: cfg.evidence.clone().map(Evidence::new),
         }
     }
 
@@ -90,20 +95,40 @@ impl Worker {
         front(link, frame, self);
     }
 
-    /// A TCP packet, decoded, to the flow table.
-    fn tcp_packet(&mut self, pkt: &Packet<'_>, tcp: &TcpInfo, ts: Ts) {
-        let Worker { table, hosts, records, own, file, .. } = self;
+    /// A TCP packet, decoded, to the flow table; with its frame as captured (`None`: a
+    /// datagram put back together from fragments, or a frame not handed over).
+    fn tcp_packet(&mut self, pkt: &Packet<'_>, tcp: &TcpInfo, ts: Ts, frame: Option<(LinkType, &Frame<'_>)>) {
+        let Worker { table, hosts, records, own, file, evidence, .. } = self;
         own.tcp_packets += 1;
-        table.tcp(pkt, tcp, ts, &mut |ev| deliver(hosts, records, own, file, ev));
+        let Some(e) = evidence else {
+            table.tcp(pkt, tcp, ts, &mut |ev| deliver(hosts, records, own, file, None, ev));
+            return;
+        };
+        // The first packets of a flow the table inspects (or may create now) are kept, and every
+        // packet of an alerted session is written, before the table sees it: this packet may be
+        // the one that alerts, or the last of the session.
+        let key = FlowKey::new(pkt.src, pkt.src_port, pkt.dst, pkt.dst_port);
+        let before = table.stage(&key);
+        if before != Some(Stage::Bypassed) || e.is_open(&key) {
+            match frame {
+                Some((link, f)) => e.packet(key, link, f, own),
+                None => own.evidence_fragments_skipped += 1,
+            }
+        }
+        table.tcp(pkt, tcp, ts, &mut |ev| deliver(hosts, records, own, file, Some(&mut *e), ev));
+        if !matches!(table.stage(&key), Some(Stage::New | Stage::Inspecting)) {
+            e.forget(&key);
+        }
     }
 
-    /// One item handed over, with its bytes.
-    pub(super) fn item(&mut self, item: &Item, bytes: &[u8]) {
+    /// One item handed over, with its payload and, if it was handed over, its frame.
+    pub(super) fn item(&mut self, item: &Item, bytes: &[u8], frame: Option<&[u8]>) {
         match *item {
-            Item::Tcp { ts, src, dst, src_port, dst_port, tcp, .. } => {
+            Item::Tcp { ts, src, dst, src_port, dst_port, tcp, link, wire_len, .. } => {
                 let transport = Transport::Tcp(tcp);
                 let pkt = Packet { src, dst, src_port, dst_port, transport, payload: bytes };
-                self.tcp_packet(&pkt, &tcp, ts);
+                let frame = frame.map(|data| Frame { ts, data, wire_len });
+                self.tcp_packet(&pkt, &tcp, ts, frame.as_ref().map(|f| (link, f)));
             }
             Item::Fragment { ts, link, .. } => self.fragment(link, bytes, ts),
         }
@@ -117,7 +142,7 @@ impl Worker {
         let Some(dg) = self.defrag.add(&f, ts, &mut self.own) else { return };
         match decode::transport(dg.src, dg.dst, dg.proto, &dg.payload) {
             Ok(pkt) => match pkt.transport {
-                Transport::Tcp(tcp) => self.tcp_packet(&pkt, &tcp, ts),
+                Transport::Tcp(tcp) => self.tcp_packet(&pkt, &tcp, ts, None),
                 Transport::Udp => self.own.udp_packets += 1,
             },
             Err(_) => self.own.malformed += 1,
@@ -126,9 +151,14 @@ impl Worker {
 
     pub(super) fn tick(&mut self, now: Ts) {
         self.defrag.expire(now, &mut self.own);
-        let Worker { table, hosts, records, own, file, .. } = self;
-        table.recheck_names(now, &mut |ev| deliver(hosts, records, own, file, ev));
-        table.expire(now, &mut |ev| deliver(hosts, records, own, file, ev));
+        let Worker { table, hosts, records, own, file, evidence, .. } = self;
+        let mut e = evidence.as_mut();
+        table.recheck_names(now, &mut |ev| deliver(hosts, records, own, file, e.as_deref_mut(), ev));
+        table.expire(now, &mut |ev| deliver(hosts, records, own, file, e.as_deref_mut(), ev));
+        if let Some(e) = e {
+            // Flows that timed out or were evicted: their first packets go too.
+            e.sweep(|k| matches!(table.stage(k), Some(Stage::New | Stage::Inspecting)));
+        }
         self.report();
     }
 
@@ -138,14 +168,19 @@ impl Worker {
     /// ticks of packet time look it up again, deterministically.
     pub(super) fn recheck_names(&mut self) {
         if self.table.names_news() {
-            let Worker { table, hosts, records, own, file, .. } = self;
-            table.recheck_names(now(), &mut |ev| deliver(hosts, records, own, file, ev));
+            let Worker { table, hosts, records, own, file, evidence, .. } = self;
+            let mut e = evidence.as_mut();
+            table.recheck_names(now(), &mut |ev| deliver(hosts, records, own, file, e.as_deref_mut(), ev));
         }
     }
 
     pub(super) fn flush(&mut self) {
-        let Worker { table, hosts, records, own, file, .. } = self;
-        table.flush_all(&mut |ev| deliver(hosts, records, own, file, ev));
+        let Worker { table, hosts, records, own, file, evidence, .. } = self;
+        let mut e = evidence.as_mut();
+        table.flush_all(&mut |ev| deliver(hosts, records, own, file, e.as_deref_mut(), ev));
+        if let Some(e) = e {
+            e.sweep(|_| false);
+        }
     }
 
     fn counters(&self) -> Counters {
@@ -182,8 +217,8 @@ impl Route for Worker {
         &mut self.own
     }
 
-    fn tcp(&mut self, pkt: &Packet<'_>, tcp: TcpInfo, ts: Ts) {
-        self.tcp_packet(pkt, &tcp, ts);
+    fn tcp(&mut self, link: LinkType, frame: &Frame<'_>, pkt: &Packet<'_>, tcp: TcpInfo) {
+        self.tcp_packet(pkt, &tcp, frame.ts, Some((link, frame)));
     }
 
     fn fragment(&mut self, link: LinkType, _: IpAddr, _: IpAddr, frame: &Frame<'_>) {
@@ -200,9 +235,13 @@ fn deliver(
     records: &Sender<Record>,
     own: &mut Counters,
     file: &Option<Arc<str>>,
+    evidence: Option<&mut Evidence>,
     mut ev: Event,
 ) {
     ev.pcap_filename.clone_from(file);
+    if let Some(e) = evidence {
+        e.on_record(&mut ev, own);
+    }
     if !hosts.record(&ev) {
         own.hosts_table_full += 1;
     }
@@ -214,10 +253,25 @@ fn deliver(
 /// What a worker is handed for one frame, by a live reader or by a replay's walk.
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Item {
-    /// A TCP packet already decoded: its fields, and its payload at `data[off..off + len]`. The
-    /// worker does not decode it again (nor touch the frame's headers: on a bypassed flow it
-    /// never touches the frame at all).
-    Tcp { ts: Ts, src: IpAddr, dst: IpAddr, src_port: u16, dst_port: u16, tcp: TcpInfo, off: u32, len: u32 },
+    /// A TCP packet already decoded: its fields, and its payload at `data[off + head..][..len]`.
+    /// The worker does not decode it again (nor touch the frame's headers: on a bypassed flow it
+    /// never touches the frame at all). The frame as captured is at `data[off..off +
+    /// frame_len]` when it was handed over (`frame_len` 0: the payload alone was, `head` 0), for
+    /// the evidence (`--pcap-dir`).
+    Tcp {
+        ts: Ts,
+        src: IpAddr,
+        dst: IpAddr,
+        src_port: u16,
+        dst_port: u16,
+        tcp: TcpInfo,
+        off: u32,
+        len: u32,
+        head: u32,
+        frame_len: u32,
+        wire_len: u32,
+        link: LinkType,
+    },
     /// An IP fragment, whole frame at `data[off..off + len]`, for the worker's defragmenter.
     Fragment { ts: Ts, link: LinkType, off: u32, len: u32 },
 }
@@ -229,16 +283,42 @@ impl Item {
         }
     }
 
+    /// Where its payload is (a fragment's: the whole frame).
     pub(super) fn bytes(&self) -> (u32, u32) {
         match *self {
-            Item::Tcp { off, len, .. } | Item::Fragment { off, len, .. } => (off, len),
+            Item::Tcp { off, len, head, .. } => (off.saturating_add(head), len),
+            Item::Fragment { off, len, .. } => (off, len),
         }
     }
 
-    /// The item for a TCP packet whose payload is at `off`.
-    pub(super) fn tcp(pkt: &Packet<'_>, tcp: TcpInfo, ts: Ts, off: u32) -> Item {
+    /// Where a TCP packet's frame is, if it was handed over.
+    pub(super) fn frame(&self) -> Option<(u32, u32)> {
+        match *self {
+            Item::Tcp { off, frame_len, .. } if frame_len > 0 => Some((off, frame_len)),
+            _ => None,
+        }
+    }
+
+    /// The item for a TCP packet of `frame`, the frame placed at `off` (`whole`) or only its
+    /// payload.
+    pub(super) fn tcp(
+        link: LinkType,
+        frame: &Frame<'_>,
+        pkt: &Packet<'_>,
+        tcp: TcpInfo,
+        off: u32,
+        whole: bool,
+    ) -> Item {
         let (src, dst, src_port, dst_port) = (pkt.src, pkt.dst, pkt.src_port, pkt.dst_port);
-        Item::Tcp { ts, src, dst, src_port, dst_port, tcp, off, len: pkt.payload.len() as u32 }
+        let head = (pkt.payload.as_ptr() as usize).saturating_sub(frame.data.as_ptr() as usize);
+        let (head, frame_len) = match u32::try_from(head) {
+            Ok(h) if whole && (h as usize) + pkt.payload.len() <= frame.data.len() => {
+                (h, frame.data.len() as u32)
+            }
+            _ => (0, 0),
+        };
+        let (ts, wire_len, len) = (frame.ts, frame.wire_len, pkt.payload.len() as u32);
+        Item::Tcp { ts, src, dst, src_port, dst_port, tcp, off, len, head, frame_len, wire_len, link }
     }
 }
 

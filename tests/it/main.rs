@@ -20,6 +20,7 @@ mod pcaps_fresh;
 mod reader;
 mod redis;
 mod replay;
+mod responder;
 mod schemas;
 mod siem;
 mod syslog;

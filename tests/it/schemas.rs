@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::util::{bin, pcaps_dir, repo_root};
 
 /// Suricata's EVE schema beside the repository, if it is there.
-fn eve_schema() -> Option<Value> {
+pub(crate) fn eve_schema() -> Option<Value> {
     let path = repo_root().join("../shared/schemas/suricata-eve.schema.json");
     let text = std::fs::read_to_string(&path).ok()?;
     Some(serde_json::from_str(&text).expect("Suricata's schema is JSON"))
@@ -90,7 +90,7 @@ fn eve_schema_rejects_what_minewatch_used_to_write() {
     assert!(!validator.is_valid(&own));
 }
 
-fn alert_schema() -> Value {
+pub(crate) fn alert_schema() -> Value {
     let text =
         std::fs::read_to_string(repo_root().join("docs/alert-schema.json")).expect("docs/alert-schema.json");
     serde_json::from_str(&text).expect("docs/alert-schema.json is JSON")
