@@ -17,7 +17,8 @@ pub struct Inputs {
     /// The captures to replay, in order, with their first packet's time when it was found
     /// (`None`: standard input, or no packet near the start).
     pub files: Vec<(String, Option<Ts>)>,
-    /// Paths that could not be read (a directory or file that would not open): one line each.
+    /// Paths that could not be read (a directory or file that would not open, a directory with
+    /// no capture): one line each.
     pub failed: Vec<(String, CaptureError)>,
     /// Files in a directory that are not captures: skipped.
     pub not_capture: u64,
@@ -85,6 +86,10 @@ fn walk(dir: &str, out: &mut Inputs) {
             Ok(None) => out.not_capture += 1,
             Err(e) => out.failed.push((path, e)),
         }
+    }
+    if found.is_empty() {
+        out.failed.push((dir.to_string(), CaptureError::NoCaptures));
+        return;
     }
     // Captures without a packet last; then by time, then by path.
     found.sort_by(|(a, pa), (b, pb)| (a.is_none(), a, pa).cmp(&(b.is_none(), b, pb)));
@@ -162,6 +167,17 @@ mod tests {
         assert_eq!(inputs.first_ts(), Some(Ts(100_000_000)));
         assert_eq!(inputs.not_capture, 2);
         assert!(inputs.failed.is_empty());
+    }
+
+    #[test]
+    fn a_directory_without_captures_is_one_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "x").unwrap();
+        let inputs = expand(&[dir.path().display().to_string()]);
+        assert!(inputs.files.is_empty());
+        assert_eq!(inputs.failed.len(), 1);
+        assert_eq!(inputs.failed[0].1, CaptureError::NoCaptures);
+        assert_eq!(inputs.not_capture, 1);
     }
 
     #[test]
