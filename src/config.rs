@@ -21,6 +21,7 @@ use crate::flow::FlowLimits;
 use crate::intel::{ListFiles, SharedPools, Watchlist};
 use crate::output::{OutputOptions, OutputSpec};
 use crate::privilege::Plan;
+use crate::time::When;
 /// The home network lives with the gate that uses it ([`crate::verdict`]).
 pub use crate::verdict::{HomeNet, DEFAULT_HOME_NET};
 
@@ -40,9 +41,6 @@ pub struct Detection {
     /// Known pool domains: the shipped list plus `--pool-list` files (TLS SNI, DNS answers);
     /// replaced whole when the lists are reloaded (SIGHUP).
     pub pools: std::sync::Arc<crate::intel::SharedPools>,
-    /// `--pcap-dir`: where the workers write the alerted sessions' packets (created by `main`
-    /// before the privilege drop).
-    pub evidence: Option<Arc<crate::pipeline::EvidenceDir>>,
 }
 
 impl Default for Detection {
@@ -55,9 +53,34 @@ impl Default for Detection {
             dns_capacity: crate::intel::dnsmap::DEFAULT_CAPACITY,
             watchlist: Arc::default(),
             pools: Arc::default(),
-            evidence: None,
         }
     }
+}
+
+/// What part of a replay is read, as given (see `pipeline::ReplayWindow` for it settled).
+#[derive(Clone, Debug, Default)]
+pub struct ReplayOptions {
+    pub since: Option<When>,
+    pub until: Option<When>,
+    pub filter: Option<String>,
+}
+
+/// The bounds of the evidence, from the command line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EvidenceOptions {
+    pub dir: PathBuf,
+    /// Per flow still inspected: packets, and bytes of frames, kept.
+    pub first_packets: usize,
+    pub first_bytes: usize,
+    /// Per worker: bytes kept of every flow's first packets.
+    pub buffer_bytes: usize,
+    /// Per session file: packets, and bytes.
+    pub session_packets: u64,
+    pub session_bytes: u64,
+    /// The directory: bytes of the files this run wrote.
+    pub dir_bytes: u64,
+    /// Per worker: session files open at once.
+    pub max_open: usize,
 }
 
 /// Seconds between `stats` records on a live capture when not told otherwise.
@@ -147,9 +170,9 @@ pub struct Config {
     /// Mining hosts kept for the summary.
     pub max_hosts: usize,
     /// Replay: the time window and the filter.
-    pub replay: crate::pipeline::ReplayOptions,
+    pub replay: ReplayOptions,
     /// `--pcap-dir` and its bounds.
-    pub evidence: Option<crate::pipeline::EvidenceOptions>,
+    pub evidence: Option<EvidenceOptions>,
 }
 
 /// Microseconds of `d`, saturating (the flow table counts packet time in `i64` µs).
@@ -270,12 +293,12 @@ impl Config {
             quiet: args.quiet,
             config_file: args.config.clone(),
             max_hosts: MAX_HOSTS,
-            replay: crate::pipeline::ReplayOptions {
+            replay: ReplayOptions {
                 since: args.since,
                 until: args.until,
                 filter: if live { None } else { args.filter.clone() },
             },
-            evidence: args.pcap_dir.clone().map(|dir| crate::pipeline::EvidenceOptions {
+            evidence: args.pcap_dir.clone().map(|dir| EvidenceOptions {
                 dir,
                 first_packets: size(args.pcap_first_packets),
                 first_bytes: size(args.pcap_first_bytes),
@@ -303,7 +326,6 @@ impl Config {
             dns_capacity: self.dns_capacity,
             watchlist,
             pools,
-            evidence: None,
         }
     }
 }

@@ -175,16 +175,16 @@ fn run(cfg: &Config) -> anyhow::Result<ExitCode> {
     let lists = cfg.lists.load()?;
     let watchlist = Arc::new(lists.watchlist);
     let pools = Arc::new(SharedPools::new(Arc::new(lists.pools)));
-    let mut detection = cfg.detection(pools, watchlist);
-    if let Some(o) = &cfg.evidence {
-        // Created now, while the process may still write where its new user could not; the drop
-        // hands it to that user (see `drop_privileges`).
-        let dir =
-            EvidenceDir::create(o.clone()).map_err(|e| anyhow!("--pcap-dir {}: {e}", o.dir.display()))?;
-        detection.evidence = Some(dir);
-    }
+    // Created now, while the process may still write where its new user could not; the drop
+    // hands it to that user (see `drop_privileges`).
+    let evidence = match &cfg.evidence {
+        Some(o) => {
+            Some(EvidenceDir::create(o.clone()).map_err(|e| anyhow!("--pcap-dir {}: {e}", o.dir.display()))?)
+        }
+        None => None,
+    };
     let opts = RunOptions {
-        cfg: detection,
+        cfg: cfg.detection(pools, watchlist),
         workers: cfg.workers,
         stats_interval: cfg.stats_interval,
         stop,
@@ -193,6 +193,7 @@ fn run(cfg: &Config) -> anyhow::Result<ExitCode> {
         published: cfg.metrics.map(|_| Published::new()),
         shunt: cfg.shunt,
         replay: cfg.replay.clone(),
+        evidence,
     };
     // Opened now, while the process may still write where its new user could not; the TCP
     // senders' threads start after the privilege drop.

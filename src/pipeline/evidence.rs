@@ -31,6 +31,7 @@ use std::sync::{Arc, Mutex};
 use sha2::{Digest, Sha256};
 
 use crate::capture::Frame;
+use crate::config::EvidenceOptions;
 use crate::decode::LinkType;
 use crate::flow::FlowKey;
 use crate::stats::Counters;
@@ -43,24 +44,6 @@ const PACKET_OVERHEAD: usize = 64;
 /// A pcap file's header, and each record's.
 const FILE_HEADER: u64 = 24;
 const RECORD_HEADER: u64 = 16;
-
-/// The bounds of the evidence, from the command line.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EvidenceOptions {
-    pub dir: PathBuf,
-    /// Per flow still inspected: packets, and bytes of frames, kept.
-    pub first_packets: usize,
-    pub first_bytes: usize,
-    /// Per worker: bytes kept of every flow's first packets.
-    pub buffer_bytes: usize,
-    /// Per session file: packets, and bytes.
-    pub session_packets: u64,
-    pub session_bytes: u64,
-    /// The directory: bytes of the files this run wrote.
-    pub dir_bytes: u64,
-    /// Per worker: session files open at once.
-    pub max_open: usize,
-}
 
 /// The evidence directory, shared by the workers: its size, and the files closed, oldest first.
 #[derive(Debug)]

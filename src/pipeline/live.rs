@@ -17,7 +17,6 @@ use super::{worker_failed, Record, RunOptions, StopOnPanic};
 use crate::capture::live::{LiveSet, LiveSource};
 use crate::capture::shunt::{self, Shunt, ELEPHANT_FRAMES};
 use crate::capture::Frame;
-use crate::config::Detection;
 use crate::decode::{LinkType, Packet, TcpInfo};
 use crate::flow::{Elephant, FlowKey};
 use crate::hosts::HostTable;
@@ -65,7 +64,7 @@ pub(super) fn capture_shared(
         .into_iter()
         .enumerate()
         .map(|(id, caps)| {
-            let w = Worker::new(id, &cfg, intel, hosts.clone(), rec_tx.clone());
+            let w = Worker::new(id, &cfg, intel, hosts.clone(), rec_tx.clone(), opts.evidence.as_ref());
             let stop = opts.stop.clone();
             let on_panic = StopOnPanic(stop.clone());
             let shunt = Shunt::new(opts.shunt);
@@ -204,9 +203,9 @@ pub(super) fn dispatch_live(
     rec_tx: &Sender<Record>,
     input_errors: &mut Vec<(String, String)>,
 ) {
-    let (workers, worker_handles) = spawn_workers(n, &opts.cfg, intel, hosts, rec_tx, &opts.stop);
+    let (workers, worker_handles) = spawn_workers(n, opts, intel, hosts, rec_tx);
     let caps: Vec<LiveSource> = sources.into_iter().filter_map(|s| s.into_iter().next()).collect();
-    let frames = opts.cfg.evidence.is_some();
+    let frames = opts.evidence.is_some();
     let reader = Reader { d: Dispatcher::new(workers), c: Counters::default(), intel: intel.clone(), frames };
     let (records, stop) = (rec_tx.clone(), opts.stop.clone());
     let handle = thread::spawn(move || read_live(caps, reader, n, records, stop));
@@ -399,18 +398,18 @@ impl Dispatcher {
 /// Spawns `n` workers; returns their feed and their handles.
 fn spawn_workers(
     n: usize,
-    cfg: &Detection,
+    opts: &RunOptions,
     intel: &Arc<Intel>,
     hosts: &Arc<HostTable>,
     records: &Sender<Record>,
-    stop: &Arc<AtomicBool>,
 ) -> (Workers, Vec<thread::JoinHandle<()>>) {
+    let (cfg, stop) = (&opts.cfg, &opts.stop);
     let (rec_tx, rec_rx) = bounded::<Batch>(n * WORKER_QUEUE);
     let mut txs = Vec::new();
     let mut handles = Vec::new();
     for id in 0..n {
         let (tx, rx) = bounded::<Msg>(WORKER_QUEUE);
-        let w = Worker::new(id, cfg, intel, hosts.clone(), records.clone());
+        let w = Worker::new(id, cfg, intel, hosts.clone(), records.clone(), opts.evidence.as_ref());
         let recycle = rec_tx.clone();
         let stop = StopOnPanic(stop.clone());
         handles.push(thread::spawn(move || {

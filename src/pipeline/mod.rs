@@ -51,7 +51,7 @@ use crossbeam_channel::bounded;
 use crate::capture::live::LiveSource;
 use crate::capture::open_input;
 use crate::capture::shared::SharedInput;
-use crate::config::Detection;
+use crate::config::{Detection, ReplayOptions};
 use crate::hosts::HostTable;
 use crate::intel::{Intel, ListFiles, Reloader};
 use crate::metrics::Published;
@@ -60,7 +60,7 @@ use crate::stats::{Counters, KernelStats, Load};
 use crate::time::{now, Ts, When};
 use crate::verdict::Event;
 
-pub use evidence::{EvidenceDir, EvidenceOptions};
+pub use evidence::EvidenceDir;
 pub use replay::ReplayWindow;
 
 use collect::{collect, Collected};
@@ -91,14 +91,9 @@ pub struct RunOptions {
     pub shunt: usize,
     /// Replay: the time window and the filter (`--since`, `--until`, `-f`).
     pub replay: ReplayOptions,
-}
-
-/// What part of a replay is read, as given (see [`ReplayWindow`] for it settled).
-#[derive(Clone, Debug, Default)]
-pub struct ReplayOptions {
-    pub since: Option<When>,
-    pub until: Option<When>,
-    pub filter: Option<String>,
+    /// `--pcap-dir`: where the workers write the alerted sessions' packets (created before the
+    /// privilege drop).
+    pub evidence: Option<Arc<EvidenceDir>>,
 }
 
 /// How a run went: counters summed over every thread, and each input that failed.
@@ -159,8 +154,9 @@ pub fn run_files(
     let collector = thread::spawn(move || collect(sink, rec_rx, None, reopen, reloader, published, stop));
     let n = opts.workers.max(1);
     let intel = Arc::new(Intel::shared(opts.cfg.pools.clone()).with_dns_capacity(opts.cfg.dns_capacity));
-    let mut workers: Vec<Worker> =
-        (0..n).map(|me| Worker::new(me, &opts.cfg, &intel, hosts.clone(), rec_tx.clone())).collect();
+    let mut workers: Vec<Worker> = (0..n)
+        .map(|me| Worker::new(me, &opts.cfg, &intel, hosts.clone(), rec_tx.clone(), opts.evidence.as_ref()))
+        .collect();
     let mut input_errors = Vec::new();
     let inputs = crate::capture::inputs::expand(paths);
     let mut own = Counters { inputs_not_capture: inputs.not_capture, ..Counters::default() };

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crossbeam_channel::Sender;
 
-use super::evidence::Evidence;
+use super::evidence::{Evidence, EvidenceDir};
 use super::front::{front, Route};
 use super::Record;
 use crate::capture::Frame;
@@ -52,6 +52,7 @@ impl Worker {
         intel: &Arc<Intel>,
         hosts: Arc<HostTable>,
         records: Sender<Record>,
+        evidence: Option<&Arc<EvidenceDir>>,
     ) -> Worker {
         Worker {
             id,
@@ -66,7 +67,7 @@ impl Worker {
             file: None,
             next_tick: None,
             last_ts: Ts::default(),
-            evidence: cfg.evidence.clone().map(Evidence::new),
+            evidence: evidence.cloned().map(Evidence::new),
         }
     }
 

@@ -1329,7 +1329,8 @@ fn no_seccomp_leaves_the_system_call_filter_out_and_still_drops_every_capability
 /// interface shared by two workers, and with one reader handing frames to them.
 #[test]
 fn live_evidence_files_hold_the_login_and_replay_to_the_same_alert() {
-    for (name, extra) in [("fanout", &["--workers", "2"][..]), ("one reader", &["--workers", "2", "--no-fanout"][..])]
+    for (name, extra) in
+        [("fanout", &["--workers", "2"][..]), ("one reader", &["--workers", "2", "--no-fanout"][..])]
     {
         let test = format!("live_evidence_files_hold_the_login_and_replay_to_the_same_alert ({name})");
         let Some(mut lab) = lab_or_skip(&test, &["ip", "python3"]) else { return };
@@ -1370,6 +1371,9 @@ fn live_evidence_files_hold_the_login_and_replay_to_the_same_alert() {
         let again = records(&alone.stdout.lines().map(str::to_string).collect::<Vec<_>>());
         let alert = again.iter().find(|r| r["event_type"] == "mining").expect("the alert again");
         assert_eq!(alert["stratum"]["login"], LOGIN, "{name}");
-        assert_eq!(alert["flow_id"], sess["flow_id"], "{name}: the replay did not see the session from its SYN");
+        assert_eq!(
+            alert["flow_id"], sess["flow_id"],
+            "{name}: the replay did not see the session from its SYN"
+        );
     }
 }
