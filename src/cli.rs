@@ -71,13 +71,14 @@ pub struct Args {
     pub pcap_dir: Option<std::path::PathBuf>,
 
     /// Evidence: the first packets kept of each flow still inspected, until it alerts (its
-    /// login is among them) or is bypassed.
-    #[arg(long = "pcap-first-packets", value_name = "N", default_value_t = 16,
+    /// login is among them) or is bypassed. Enough for a login sent one byte per segment.
+    #[arg(long = "pcap-first-packets", value_name = "N", default_value_t = 512,
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub pcap_first_packets: u32,
 
-    /// Evidence: the bytes of frames kept of each flow still inspected.
-    #[arg(long = "pcap-first-bytes", value_name = "BYTES", default_value_t = 8192,
+    /// Evidence: the bytes of frames kept of each flow still inspected (a flow shows at most
+    /// `--inspect-bytes` of payload without a mining message before it is bypassed).
+    #[arg(long = "pcap-first-bytes", value_name = "BYTES", default_value_t = 65_536,
           value_parser = clap::value_parser!(u32).range(64..=16_777_216))]
     pub pcap_first_bytes: u32,
 

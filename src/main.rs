@@ -27,10 +27,13 @@ fn progress_bar(files: &[String], quiet: bool) -> Option<ProgressBar> {
     if quiet || !std::io::stderr().is_terminal() {
         return None;
     }
+    // (A directory counts the files below it: its captures are most of them.)
     let total: u64 = files
         .iter()
         .filter(|p| p.as_str() != "-")
-        .filter_map(|p| std::fs::metadata(p).ok())
+        .flat_map(walkdir::WalkDir::new)
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .filter(|m| m.is_file())
         .map(|m| m.len())
         .sum();
     if total < 64 << 20 {

@@ -3,8 +3,9 @@
 //!
 //! Suricata's conditional pcap logging keeps a ring of every recent packet to have a session's
 //! beginning at hand when it alerts. Here each worker keeps only the first packets of the flows
-//! it still inspects ([`Evidence`]): at most `first_packets` and `first_bytes` per flow (the
-//! login comes within a handful of packets), `buffer_bytes` in all (each counted with a
+//! it still inspects ([`Evidence`]): at most `first_packets` and `first_bytes` per flow (512
+//! and 64 KiB by default: the login, even sent one byte per segment, and what a flow may show
+//! before it is bypassed), `buffer_bytes` in all (each counted with a
 //! per-packet overhead), freed as soon as the flow is bypassed or ends; a flow bypassed costs
 //! nothing more. A bypassed flow is most of the traffic, so the memory is that of the few flows
 //! being looked at. When the gate alerts, the worker opens the session's file, writes those

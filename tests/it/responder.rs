@@ -384,3 +384,45 @@ fn the_evidence_is_in_every_format_and_eve_still_validates() {
     assert!(line.contains(&format!("fname={file}")) && line.contains(&format!("fileHash={sha}")), "{line}");
     assert!(line.contains("cfp3Label=evidencePackets"), "{line}");
 }
+
+/// What an evidence file cannot hold: frames that came as IP fragments (not written, counted),
+/// and the DNS answer, another flow, that named the pool of a TLS session without SNI.
+const EVIDENCE_CANNOT_REPLAY: [&str; 3] =
+    ["evasion-ipv4-fragments.pcap", "evasion-ipv6-fragments.pcap", "tls-dns-no-sni.pcap"];
+
+#[test]
+fn every_alert_of_the_bundled_captures_comes_back_from_its_evidence_file_alone() {
+    for workers in ["1", "2"] {
+        let dir = tempfile::tempdir().unwrap();
+        let pd = dir.path().join("ev");
+        let base = ["-q", "--stats-interval", "0", "--workers", workers];
+        let first = util::run(&[&base[..], &["--pcap-dir", &s(&pd), "-r", &s(&pcaps_dir())]].concat(), None);
+        let recs: Vec<Value> = first.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let again = records(&args(&[&base[..], &["-r", &s(&pd)]].concat()));
+        let sessions = of_type(&recs, "mining_session");
+        assert!(sessions.len() > 30, "{}", first.stderr);
+        assert_eq!(stat(&recs, "evidence_files"), sessions.len() as u64);
+        assert_eq!(std::fs::read_dir(&pd).unwrap().count(), sessions.len());
+        let strip = |v: &Value| {
+            let mut v = v.clone();
+            v.as_object_mut().map(|o| o.remove("pcap_filename"));
+            v
+        };
+        let mut compared = 0;
+        for alert in of_type(&recs, "mining") {
+            let file = alert["pcap_filename"].as_str().unwrap_or_default();
+            if EVIDENCE_CANNOT_REPLAY.iter().any(|f| file.ends_with(f)) {
+                continue;
+            }
+            let back = of_type(&again, "mining")
+                .into_iter()
+                .find(|a| a["flow_id"] == alert["flow_id"])
+                .unwrap_or_else(|| {
+                    panic!("{workers} workers: no alert from the evidence of {file}: {alert}")
+                });
+            assert_eq!(strip(back), strip(alert), "{workers} workers: {file}");
+            compared += 1;
+        }
+        assert!(compared > 30, "{compared}");
+    }
+}
