@@ -28,10 +28,14 @@ fn all_pcaps() -> Vec<PathBuf> {
     v
 }
 
-/// Every line minewatch writes for `pcap` in `format`, with the closing `stats` record.
+/// Every line minewatch writes for `pcap` in `format`, with the closing `stats` record, and
+/// evidence files (`--pcap-dir`), so that their fields meet the schemas too.
 fn lines(pcap: &Path, format: &str) -> Vec<Value> {
+    let evidence = tempfile::tempdir().expect("a temporary directory");
     let out = Command::new(bin())
-        .args(["-q", "--stats-interval", "0", "--sensor-name", "edge-1", "--format", format, "-r"])
+        .args(["-q", "--stats-interval", "0", "--sensor-name", "edge-1", "--format", format, "--pcap-dir"])
+        .arg(evidence.path())
+        .arg("-r")
         .arg(pcap)
         .output()
         .expect("run minewatch");
