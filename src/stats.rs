@@ -213,7 +213,8 @@ counters! {
     evidence_failed,
     /// Evidence: old evidence files removed to keep the directory under `--pcap-dir-mb`.
     evidence_files_removed,
-    /// Evidence: packets of IP fragments (put back together) of alerted sessions: not written,
+    /// Evidence: TCP packets put back together from IP fragments whose fragments were not kept
+    /// (the buffer was full, or the session's file was not open when they came): not written,
     /// an evidence file holds frames as captured.
     evidence_fragments_skipped,
 }

@@ -26,6 +26,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::io::Read;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -118,6 +119,18 @@ struct First {
     bytes: usize,
 }
 
+/// An IP datagram's fragments as captured, until the worker's defragmenter puts it back
+/// together: then they are the frames of its TCP packet.
+struct Fragments {
+    since: Ts,
+    link: LinkType,
+    frames: Vec<Kept>,
+    held: usize,
+}
+
+/// A datagram's fragments' key: addresses, IP identification, protocol (as the defragmenter's).
+pub(super) type DatagramId = (IpAddr, IpAddr, u32, u8);
+
 /// The file of an alerted session.
 struct Session {
     name: String,
@@ -136,6 +149,10 @@ pub(super) struct Evidence {
     /// Bytes held in `first`, counted as [`First::held`].
     held: usize,
     open: HashMap<FlowKey, Session, ahash::RandomState>,
+    /// Fragments of datagrams not yet whole (within the same `held` bytes), let go after
+    /// `fragment_timeout_us` of packet time as the defragmenter lets them go.
+    fragments: HashMap<DatagramId, Fragments, ahash::RandomState>,
+    fragment_timeout_us: i64,
     /// libpcap's handles for writing each link type met (a "dead" capture of that type).
     dead: Vec<(LinkType, pcap::Capture<pcap::Dead>)>,
 }
@@ -146,8 +163,59 @@ pub(super) fn key_of(ev: &Event) -> FlowKey {
 }
 
 impl Evidence {
-    pub(super) fn new(dir: Arc<EvidenceDir>) -> Evidence {
-        Evidence { dir, first: HashMap::default(), held: 0, open: HashMap::default(), dead: Vec::new() }
+    pub(super) fn new(dir: Arc<EvidenceDir>, fragment_timeout_us: i64) -> Evidence {
+        Evidence {
+            dir,
+            first: HashMap::default(),
+            held: 0,
+            open: HashMap::default(),
+            fragments: HashMap::default(),
+            fragment_timeout_us,
+            dead: Vec::new(),
+        }
+    }
+
+    /// An IP fragment, kept as captured until its datagram is whole ([`Evidence::whole`]).
+    pub(super) fn fragment(&mut self, id: DatagramId, link: LinkType, frame: &Frame<'_>, c: &mut Counters) {
+        let o = &self.dir.opts;
+        let cost = frame.data.len() + PACKET_OVERHEAD;
+        if self.held + cost > o.buffer_bytes {
+            c.evidence_buffer_full += 1;
+            return;
+        }
+        let f = self.fragments.entry(id).or_insert_with(|| Fragments {
+            since: frame.ts,
+            link,
+            frames: Vec::new(),
+            held: 0,
+        });
+        if f.frames.len() >= o.first_packets {
+            c.evidence_first_dropped += 1;
+            return;
+        }
+        f.frames.push(Kept { ts: frame.ts, wire_len: frame.wire_len, data: frame.data.into() });
+        f.held += cost;
+        self.held += cost;
+    }
+
+    /// A datagram is whole: its fragments as captured, and their link type.
+    pub(super) fn whole(&mut self, id: &DatagramId) -> Option<(LinkType, Vec<(Ts, u32, Box<[u8]>)>)> {
+        let f = self.fragments.remove(id)?;
+        self.held = self.held.saturating_sub(f.held);
+        Some((f.link, f.frames.into_iter().map(|k| (k.ts, k.wire_len, k.data)).collect()))
+    }
+
+    /// Lets go of the fragments of datagrams that will not be whole by `now`.
+    pub(super) fn expire_fragments(&mut self, now: Ts) {
+        let (timeout, mut freed) = (self.fragment_timeout_us, 0);
+        self.fragments.retain(|_, f| {
+            let keep = now.0.saturating_sub(f.since.0) <= timeout;
+            if !keep {
+                freed += f.held;
+            }
+            keep
+        });
+        self.held = self.held.saturating_sub(freed);
     }
 
     /// Bytes held in first packets.
@@ -367,7 +435,7 @@ mod tests {
     #[test]
     fn first_packets_are_bounded_per_flow_and_per_worker_and_freed() {
         let dir = tempfile::tempdir().unwrap();
-        let mut e = Evidence::new(EvidenceDir::create(opts(dir.path())).unwrap());
+        let mut e = Evidence::new(EvidenceDir::create(opts(dir.path())).unwrap(), 1_000_000);
         let mut c = Counters::default();
         let data = [0u8; 100];
         let frame = Frame { ts: Ts(1), data: &data, wire_len: 100 };

@@ -67,7 +67,7 @@ impl Worker {
             file: None,
             next_tick: None,
             last_ts: Ts::default(),
-            evidence: evidence.cloned().map(Evidence::new),
+            evidence: evidence.cloned().map(|d| Evidence::new(d, cfg.defrag.timeout_us)),
         }
     }
 
@@ -96,9 +96,10 @@ impl Worker {
         front(link, frame, self);
     }
 
-    /// A TCP packet, decoded, to the flow table; with its frame as captured (`None`: a
-    /// datagram put back together from fragments, or a frame not handed over).
-    fn tcp_packet(&mut self, pkt: &Packet<'_>, tcp: &TcpInfo, ts: Ts, frame: Option<(LinkType, &Frame<'_>)>) {
+    /// A TCP packet, decoded, to the flow table; with its frames as captured, of link type
+    /// `link`, for the evidence: one, or the fragments of a datagram put back together (none:
+    /// they were not handed over or not kept).
+    fn tcp_packet(&mut self, pkt: &Packet<'_>, tcp: &TcpInfo, ts: Ts, link: LinkType, frames: &[Frame<'_>]) {
         let Worker { table, hosts, records, own, file, evidence, .. } = self;
         own.tcp_packets += 1;
         let Some(e) = evidence else {
@@ -111,9 +112,11 @@ impl Worker {
         let key = FlowKey::new(pkt.src, pkt.src_port, pkt.dst, pkt.dst_port);
         let before = table.stage(&key);
         if before != Some(Stage::Bypassed) || e.is_open(&key) {
-            match frame {
-                Some((link, f)) => e.packet(key, link, f, own),
-                None => own.evidence_fragments_skipped += 1,
+            if frames.is_empty() {
+                own.evidence_fragments_skipped += 1;
+            }
+            for f in frames {
+                e.packet(key, link, f, own);
             }
         }
         table.tcp(pkt, tcp, ts, &mut |ev| deliver(hosts, records, own, file, Some(&mut *e), ev));
@@ -129,7 +132,7 @@ impl Worker {
                 let transport = Transport::Tcp(tcp);
                 let pkt = Packet { src, dst, src_port, dst_port, transport, payload: bytes };
                 let frame = frame.map(|data| Frame { ts, data, wire_len });
-                self.tcp_packet(&pkt, &tcp, ts, frame.as_ref().map(|f| (link, f)));
+                self.tcp_packet(&pkt, &tcp, ts, link, frame.as_slice());
             }
             Item::Fragment { ts, link, .. } => self.fragment(link, bytes, ts),
         }
@@ -140,10 +143,20 @@ impl Worker {
     /// front, from whole frames).
     fn fragment(&mut self, link: LinkType, frame: &[u8], ts: Ts) {
         let Some(f) = decode::fragment(link, frame) else { return };
+        // The evidence keeps the fragments as captured until the datagram is whole.
+        let id = (f.src, f.dst, f.id, f.proto);
+        if let Some(e) = &mut self.evidence {
+            let captured = Frame { ts, data: frame, wire_len: frame.len() as u32 };
+            e.fragment(id, link, &captured, &mut self.own);
+        }
         let Some(dg) = self.defrag.add(&f, ts, &mut self.own) else { return };
+        let kept = self.evidence.as_mut().and_then(|e| e.whole(&id));
+        let (link, kept) = kept.unwrap_or((link, Vec::new()));
+        let frames: Vec<Frame<'_>> =
+            kept.iter().map(|(ts, wire_len, data)| Frame { ts: *ts, data, wire_len: *wire_len }).collect();
         match decode::transport(dg.src, dg.dst, dg.proto, &dg.payload) {
             Ok(pkt) => match pkt.transport {
-                Transport::Tcp(tcp) => self.tcp_packet(&pkt, &tcp, ts, None),
+                Transport::Tcp(tcp) => self.tcp_packet(&pkt, &tcp, ts, link, &frames),
                 Transport::Udp => self.own.udp_packets += 1,
             },
             Err(_) => self.own.malformed += 1,
@@ -159,6 +172,7 @@ impl Worker {
         if let Some(e) = e {
             // Flows that timed out or were evicted: their first packets go too.
             e.sweep(|k| matches!(table.stage(k), Some(Stage::New | Stage::Inspecting)));
+            e.expire_fragments(now);
         }
         self.report();
     }
@@ -181,6 +195,7 @@ impl Worker {
         table.flush_all(&mut |ev| deliver(hosts, records, own, file, e.as_deref_mut(), ev));
         if let Some(e) = e {
             e.sweep(|_| false);
+            e.expire_fragments(Ts(i64::MAX));
         }
     }
 
@@ -219,7 +234,7 @@ impl Route for Worker {
     }
 
     fn tcp(&mut self, link: LinkType, frame: &Frame<'_>, pkt: &Packet<'_>, tcp: TcpInfo) {
-        self.tcp_packet(pkt, &tcp, frame.ts, Some((link, frame)));
+        self.tcp_packet(pkt, &tcp, frame.ts, link, std::slice::from_ref(frame));
     }
 
     fn fragment(&mut self, link: LinkType, _: IpAddr, _: IpAddr, frame: &Frame<'_>) {

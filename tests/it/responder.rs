@@ -385,10 +385,9 @@ fn the_evidence_is_in_every_format_and_eve_still_validates() {
     assert!(line.contains("cfp3Label=evidencePackets"), "{line}");
 }
 
-/// What an evidence file cannot hold: frames that came as IP fragments (not written, counted),
-/// and the DNS answer, another flow, that named the pool of a TLS session without SNI.
-const EVIDENCE_CANNOT_REPLAY: [&str; 3] =
-    ["evasion-ipv4-fragments.pcap", "evasion-ipv6-fragments.pcap", "tls-dns-no-sni.pcap"];
+/// What an evidence file cannot hold: the DNS answer, another flow, that named the pool of a
+/// TLS session without SNI.
+const EVIDENCE_CANNOT_REPLAY: [&str; 1] = ["tls-dns-no-sni.pcap"];
 
 #[test]
 fn every_alert_of_the_bundled_captures_comes_back_from_its_evidence_file_alone() {
