@@ -103,10 +103,16 @@ impl EvidenceDir {
 }
 
 /// A packet kept, as captured.
-struct Kept {
+pub(super) struct Kept {
     ts: Ts,
     wire_len: u32,
     data: Box<[u8]>,
+}
+
+impl Kept {
+    pub(super) fn frame(&self) -> Frame<'_> {
+        Frame { ts: self.ts, data: &self.data, wire_len: self.wire_len }
+    }
 }
 
 /// The first packets of a flow still inspected.
@@ -199,10 +205,10 @@ impl Evidence {
     }
 
     /// A datagram is whole: its fragments as captured, and their link type.
-    pub(super) fn whole(&mut self, id: &DatagramId) -> Option<(LinkType, Vec<(Ts, u32, Box<[u8]>)>)> {
+    pub(super) fn whole(&mut self, id: &DatagramId) -> Option<(LinkType, Vec<Kept>)> {
         let f = self.fragments.remove(id)?;
         self.held = self.held.saturating_sub(f.held);
-        Some((f.link, f.frames.into_iter().map(|k| (k.ts, k.wire_len, k.data)).collect()))
+        Some((f.link, f.frames))
     }
 
     /// Lets go of the fragments of datagrams that will not be whole by `now`.

@@ -152,8 +152,7 @@ impl Worker {
         let Some(dg) = self.defrag.add(&f, ts, &mut self.own) else { return };
         let kept = self.evidence.as_mut().and_then(|e| e.whole(&id));
         let (link, kept) = kept.unwrap_or((link, Vec::new()));
-        let frames: Vec<Frame<'_>> =
-            kept.iter().map(|(ts, wire_len, data)| Frame { ts: *ts, data, wire_len: *wire_len }).collect();
+        let frames: Vec<Frame<'_>> = kept.iter().map(|k| k.frame()).collect();
         match decode::transport(dg.src, dg.dst, dg.proto, &dg.payload) {
             Ok(pkt) => match pkt.transport {
                 Transport::Tcp(tcp) => self.tcp_packet(&pkt, &tcp, ts, link, &frames),
