@@ -111,7 +111,14 @@ impl Worker {
         // the one that alerts, or the last of the session.
         let key = FlowKey::new(pkt.src, pkt.src_port, pkt.dst, pkt.dst_port);
         let before = table.stage(&key);
-        if before != Some(Stage::Bypassed) || e.is_open(&key) {
+        // (A reset, or a bare ACK or FIN, of a flow the table does not hold creates none.)
+        let creates = !tcp.rst && (tcp.syn || !pkt.payload.is_empty());
+        let wanted = match before {
+            Some(Stage::Bypassed) => false,
+            Some(_) => true,
+            None => creates,
+        };
+        if wanted || e.is_open(&key) {
             if frames.is_empty() {
                 own.evidence_fragments_skipped += 1;
             }
