@@ -56,7 +56,9 @@ pub fn expand(paths: &[String]) -> Inputs {
         } else {
             // Read ahead for its first packet only (a `--since 10m` counts from it); whatever
             // is wrong with it is reported when it is replayed.
-            let first = if path == "-" { None } else { sniff(path).ok().flatten().flatten() };
+            // (Only a regular file: a FIFO or a device is read once, by the replay.)
+            let regular = path != "-" && std::fs::metadata(path).is_ok_and(|m| m.is_file());
+            let first = if regular { sniff(path).ok().flatten().flatten() } else { None };
             out.files.push((path.clone(), first));
         }
     }
