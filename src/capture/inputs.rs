@@ -42,8 +42,8 @@ const MAGICS: [[u8; 4]; 5] = [
 ];
 
 /// How much of a capture is read to find its first packet: a pcapng's section header and
-/// interface blocks and the first record (a record is trusted up to 256 KiB).
-const FIRST_PACKET_WINDOW: u64 = 320 << 10;
+/// interface blocks and the first record (a capture whose first record is longer sorts last).
+const FIRST_PACKET_WINDOW: u64 = 64 << 10;
 
 /// Expands the paths given to `-r`, in order: a directory becomes its captures (see the module
 /// documentation), anything else stays as given (`-` is standard input).

@@ -100,12 +100,21 @@ impl Worker {
     /// `link`, for the evidence: one, or the fragments of a datagram put back together (none:
     /// they were not handed over or not kept).
     fn tcp_packet(&mut self, pkt: &Packet<'_>, tcp: &TcpInfo, ts: Ts, link: LinkType, frames: &[Frame<'_>]) {
+        if self.evidence.is_some() {
+            return self.tcp_packet_kept(pkt, tcp, ts, link, frames);
+        }
+        let Worker { table, hosts, records, own, file, .. } = self;
+        own.tcp_packets += 1;
+        table.tcp(pkt, tcp, ts, &mut |ev| deliver(hosts, records, own, file, None, ev));
+    }
+
+    /// [`Worker::tcp_packet`] with the evidence on (apart, so that the path without it stays as
+    /// small as it was).
+    #[inline(never)]
+    fn tcp_packet_kept(&mut self, pkt: &Packet<'_>, tcp: &TcpInfo, ts: Ts, link: LinkType, frames: &[Frame<'_>]) {
         let Worker { table, hosts, records, own, file, evidence, .. } = self;
         own.tcp_packets += 1;
-        let Some(e) = evidence else {
-            table.tcp(pkt, tcp, ts, &mut |ev| deliver(hosts, records, own, file, None, ev));
-            return;
-        };
+        let Some(e) = evidence else { return };
         // The first packets of a flow the table inspects (or may create now) are kept, and every
         // packet of an alerted session is written, before the table sees it: this packet may be
         // the one that alerts, or the last of the session.
