@@ -56,12 +56,12 @@ pub struct Args {
     /// Replay: skip the frames before this time, an RFC 3339 time (`2026-03-01T08:00:00Z`) or
     /// a duration after the first packet of the replay (`90m`); counted in
     /// `frames_outside_window`.
-    #[arg(long = "since", value_name = "TIME|DURATION", value_parser = parse_when, requires = "read")]
+    #[arg(long = "since", value_name = "TIME|DURATION", value_parser = parse_when)]
     pub since: Option<When>,
 
     /// Replay: skip the frames from this time on (an RFC 3339 time, or a duration after the
     /// first packet of the replay).
-    #[arg(long = "until", value_name = "TIME|DURATION", value_parser = parse_when, requires = "read")]
+    #[arg(long = "until", value_name = "TIME|DURATION", value_parser = parse_when)]
     pub until: Option<When>,
 
     /// Write the packets of every alerted session to a pcap file of its own in this directory

@@ -101,6 +101,8 @@ pub enum ConfigError {
         ip = .0.ip()
     )]
     MetricsNotLoopback(SocketAddr),
+    #[error("--{0}: a replay's time window (with -r), not live capture's")]
+    ReplayOnly(&'static str),
     #[error("--filter {0}: {1}")]
     Filter(String, String),
     #[error("--pcap-dir {0}: the path must be UTF-8 (libpcap takes it as a C string)")]
@@ -113,6 +115,7 @@ impl ConfigError {
         match self {
             ConfigError::MetricsNotLoopback(_) => "metrics",
             ConfigError::Filter(..) => "filter",
+            ConfigError::ReplayOnly(o) => o,
             ConfigError::PcapDirNotUtf8(_) => "pcap-dir",
         }
     }
@@ -190,6 +193,11 @@ pub fn validate(args: &Args) -> Result<(), ConfigError> {
     if let Some(addr) = args.metrics {
         if !addr.ip().is_loopback() && !args.metrics_allow_remote {
             return Err(ConfigError::MetricsNotLoopback(addr));
+        }
+    }
+    if !args.interface.is_empty() {
+        if let Some(w) = args.since.as_ref().map(|_| "since").or(args.until.as_ref().map(|_| "until")) {
+            return Err(ConfigError::ReplayOnly(w));
         }
     }
     if let Some(dir) = &args.pcap_dir {

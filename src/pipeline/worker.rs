@@ -111,7 +111,14 @@ impl Worker {
     /// [`Worker::tcp_packet`] with the evidence on (apart, so that the path without it stays as
     /// small as it was).
     #[inline(never)]
-    fn tcp_packet_kept(&mut self, pkt: &Packet<'_>, tcp: &TcpInfo, ts: Ts, link: LinkType, frames: &[Frame<'_>]) {
+    fn tcp_packet_kept(
+        &mut self,
+        pkt: &Packet<'_>,
+        tcp: &TcpInfo,
+        ts: Ts,
+        link: LinkType,
+        frames: &[Frame<'_>],
+    ) {
         let Worker { table, hosts, records, own, file, evidence, .. } = self;
         own.tcp_packets += 1;
         let Some(e) = evidence else { return };

@@ -425,3 +425,23 @@ fn every_alert_of_the_bundled_captures_comes_back_from_its_evidence_file_alone()
         assert!(compared > 30, "{compared}");
     }
 }
+
+#[test]
+fn the_replay_options_come_from_a_configuration_file_too_and_since_is_refused_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("minewatch.toml");
+    let pd = dir.path().join("ev");
+    let text = format!(
+        "read = [{:?}, {:?}]\nsince = \"0s\"\nfilter = \"host 10.20.0.23\"\npcap-dir = {:?}\nstats-interval = 0\nquiet = true\n",
+        s(&pcap("two-miners.pcap")),
+        s(&pcap("sv1-cpuminer.pcap")),
+        s(&pd)
+    );
+    std::fs::write(&conf, text).unwrap();
+    let recs = records(&args(&["--config", &s(&conf)]));
+    assert_eq!(clients(&recs, "mining_session"), BTreeSet::from(["\"10.20.0.23\":49200".to_string()]));
+    assert_eq!(std::fs::read_dir(&pd).unwrap().count(), 1);
+    let out = util::run(&["-i", "lo", "--until", "10m"], None);
+    assert_eq!(out.code(), Some(2), "{}", out.stderr);
+    assert!(out.stderr.contains("--until"), "{}", out.stderr);
+}
