@@ -25,7 +25,6 @@
 //! not fit is not written.
 
 use std::collections::{HashMap, VecDeque};
-use std::io::Read;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -402,18 +401,8 @@ fn file_name(ev: &Event) -> String {
 
 /// The SHA-256 of a file, in lowercase hex.
 fn sha256(path: &Path) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(path)?;
     let mut h = Sha256::new();
-    let mut buf = vec![0u8; 64 << 10];
-    loop {
-        let n = match f.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        h.update(buf.get(..n).unwrap_or_default());
-    }
+    std::io::copy(&mut std::fs::File::open(path)?, &mut h)?;
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 

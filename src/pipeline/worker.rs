@@ -143,7 +143,7 @@ impl Worker {
             }
         }
         table.tcp(pkt, tcp, ts, &mut |ev| deliver(hosts, records, own, file, Some(&mut *e), ev));
-        if !matches!(table.stage(&key), Some(Stage::New | Stage::Inspecting)) {
+        if wanted && !matches!(table.last_stage(), Some(Stage::New | Stage::Inspecting)) {
             e.forget(&key);
         }
     }
