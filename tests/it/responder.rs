@@ -380,9 +380,10 @@ fn the_evidence_is_in_every_format_and_eve_still_validates() {
         .unwrap();
     assert_eq!(doc["minewatch"]["evidence"]["sha256"], sha.as_str());
     let cef = run("cef");
-    let line = cef.lines().find(|l| l.contains("fname=")).expect("a CEF session record");
-    assert!(line.contains(&format!("fname={file}")) && line.contains(&format!("fileHash={sha}")), "{line}");
-    assert!(line.contains("cfp3Label=evidencePackets"), "{line}");
+    let line = cef.lines().find(|l| l.contains("fileId=")).expect("a CEF session record");
+    assert!(line.contains(&format!("fileId={file}")) && line.contains(&format!("fileHash={sha}")), "{line}");
+    assert!(line.contains("cfp3Label=evidencePackets cfp3=43"), "{line}");
+    assert!(line.contains(&format!("cfp4Label=evidenceBytes cfp4={}", sess["evidence"]["bytes"])), "{line}");
 }
 
 /// What an evidence file cannot hold: the DNS answer, another flow, that named the pool of a
