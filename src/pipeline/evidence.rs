@@ -34,7 +34,7 @@ use sha2::{Digest, Sha256};
 use crate::capture::Frame;
 use crate::config::EvidenceOptions;
 use crate::decode::LinkType;
-use crate::flow::FlowKey;
+use crate::flow::{FlowKey, Stage};
 use crate::stats::Counters;
 use crate::time::Ts;
 use crate::verdict::{Event, EventKind, Evidence as EvidenceInfo};
@@ -162,6 +162,15 @@ pub(super) struct Evidence {
     dead: Vec<(LinkType, pcap::Capture<pcap::Dead>)>,
 }
 
+/// A packet the table is taking, with its frames as captured (none: fragments not kept).
+pub(super) struct Current<'a, 'f> {
+    pub(super) key: FlowKey,
+    pub(super) link: LinkType,
+    pub(super) frames: &'a [Frame<'f>],
+    /// Its frames went to a file already.
+    pub(super) done: bool,
+}
+
 /// The key a session's record names.
 pub(super) fn key_of(ev: &Event) -> FlowKey {
     FlowKey::new(ev.client.ip(), ev.client.port(), ev.pool.ip(), ev.pool.port())
@@ -263,11 +272,6 @@ impl Evidence {
         self.held += cost;
     }
 
-    /// Whether the flow has a file open (its packets are written whatever the table says).
-    pub(super) fn is_open(&self, key: &FlowKey) -> bool {
-        self.open.contains_key(key)
-    }
-
     /// The flow will not alert (bypassed, ended, evicted): its first packets are let go.
     pub(super) fn forget(&mut self, key: &FlowKey) {
         if let Some(f) = self.first.remove(key) {
@@ -290,11 +294,52 @@ impl Evidence {
 
     /// A record leaves the worker: a `mining` alert opens its session's file (with the first
     /// packets kept), a `mining_session` record closes it and carries what it holds.
-    pub(super) fn on_record(&mut self, ev: &mut Event, c: &mut Counters) {
+    /// `cur`: the packet the table is taking, if the record comes with one; its frames go to the
+    /// file of the session the record opens or closes, after the packets before it.
+    pub(super) fn on_record(&mut self, ev: &mut Event, c: &mut Counters, cur: Option<&mut Current<'_, '_>>) {
         let key = key_of(ev);
         match ev.kind {
-            EventKind::Mining => self.open_file(key, ev, c),
-            EventKind::MiningSession => ev.evidence = self.close(&key, c),
+            EventKind::Mining => {
+                self.open_file(key, ev, c);
+                self.write_current(key, cur, c);
+            }
+            EventKind::MiningSession => {
+                self.write_current(key, cur, c);
+                ev.evidence = self.close(&key, c);
+            }
+        }
+    }
+
+    fn write_current(&mut self, key: FlowKey, cur: Option<&mut Current<'_, '_>>, c: &mut Counters) {
+        let Some(cur) = cur.filter(|x| x.key == key && !x.done) else { return };
+        if self.open.contains_key(&key) {
+            cur.done = true;
+            self.take(cur, c);
+        }
+    }
+
+    /// The packet's frames: written to its session's file if it is open, else kept among the
+    /// flow's first packets.
+    fn take(&mut self, cur: &Current<'_, '_>, c: &mut Counters) {
+        if cur.frames.is_empty() {
+            c.evidence_fragments_skipped += 1;
+        }
+        for f in cur.frames {
+            self.packet(cur.key, cur.link, f, c);
+        }
+    }
+
+    /// The table has taken the packet, and its flow is now at `stage`: its frames, unless a
+    /// record took them, go to the session's file or among the flow's first packets (a flow
+    /// still new or inspected), or the flow's first packets are let go (bypassed, ended).
+    pub(super) fn after(&mut self, cur: &Current<'_, '_>, stage: Option<Stage>, c: &mut Counters) {
+        if cur.done {
+            return;
+        }
+        if self.open.contains_key(&cur.key) || matches!(stage, Some(Stage::New | Stage::Inspecting)) {
+            self.take(cur, c);
+        } else if !self.first.is_empty() {
+            self.forget(&cur.key);
         }
     }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crossbeam_channel::Sender;
 
-use super::evidence::{Evidence, EvidenceDir};
+use super::evidence::{Current, Evidence, EvidenceDir};
 use super::front::{front, Route};
 use super::Record;
 use crate::capture::Frame;
@@ -122,30 +122,16 @@ impl Worker {
         let Worker { table, hosts, records, own, file, evidence, .. } = self;
         own.tcp_packets += 1;
         let Some(e) = evidence else { return };
-        // The first packets of a flow the table inspects (or may create now) are kept, and every
-        // packet of an alerted session is written, before the table sees it: this packet may be
-        // the one that alerts, or the last of the session.
+        // The packet's frames go where the table's answer says, with no lookup of the flow
+        // before: to the file of a session that alerts or ends with this packet (after the
+        // packets before it), to the file of an open session, or among the first packets of a
+        // flow still new or inspected.
         let key = FlowKey::new(pkt.src, pkt.src_port, pkt.dst, pkt.dst_port);
-        let before = table.stage(&key);
-        // (A reset, or a bare ACK or FIN, of a flow the table does not hold creates none.)
-        let creates = !tcp.rst && (tcp.syn || !pkt.payload.is_empty());
-        let wanted = match before {
-            Some(Stage::Bypassed) => false,
-            Some(_) => true,
-            None => creates,
-        };
-        if wanted || e.is_open(&key) {
-            if frames.is_empty() {
-                own.evidence_fragments_skipped += 1;
-            }
-            for f in frames {
-                e.packet(key, link, f, own);
-            }
-        }
-        table.tcp(pkt, tcp, ts, &mut |ev| deliver(hosts, records, own, file, Some(&mut *e), ev));
-        if wanted && !matches!(table.last_stage(), Some(Stage::New | Stage::Inspecting)) {
-            e.forget(&key);
-        }
+        let mut cur = Current { key, link, frames, done: false };
+        table.tcp(pkt, tcp, ts, &mut |ev| {
+            deliver(hosts, records, own, file, Some((&mut *e, Some(&mut cur))), ev)
+        });
+        e.after(&cur, table.last_stage(), own);
     }
 
     /// One item handed over, with its payload and, if it was handed over, its frame.
@@ -189,8 +175,12 @@ impl Worker {
         self.defrag.expire(now, &mut self.own);
         let Worker { table, hosts, records, own, file, evidence, .. } = self;
         let mut e = evidence.as_mut();
-        table.recheck_names(now, &mut |ev| deliver(hosts, records, own, file, e.as_deref_mut(), ev));
-        table.expire(now, &mut |ev| deliver(hosts, records, own, file, e.as_deref_mut(), ev));
+        table.recheck_names(now, &mut |ev| {
+            deliver(hosts, records, own, file, e.as_deref_mut().map(|e| (e, None)), ev)
+        });
+        table.expire(now, &mut |ev| {
+            deliver(hosts, records, own, file, e.as_deref_mut().map(|e| (e, None)), ev)
+        });
         if let Some(e) = e {
             // Flows that timed out or were evicted: their first packets go too.
             e.sweep(|k| matches!(table.stage(k), Some(Stage::New | Stage::Inspecting)));
@@ -207,14 +197,17 @@ impl Worker {
         if self.table.names_news() {
             let Worker { table, hosts, records, own, file, evidence, .. } = self;
             let mut e = evidence.as_mut();
-            table.recheck_names(now(), &mut |ev| deliver(hosts, records, own, file, e.as_deref_mut(), ev));
+            table.recheck_names(now(), &mut |ev| {
+                deliver(hosts, records, own, file, e.as_deref_mut().map(|e| (e, None)), ev)
+            });
         }
     }
 
     pub(super) fn flush(&mut self) {
         let Worker { table, hosts, records, own, file, evidence, .. } = self;
         let mut e = evidence.as_mut();
-        table.flush_all(&mut |ev| deliver(hosts, records, own, file, e.as_deref_mut(), ev));
+        table
+            .flush_all(&mut |ev| deliver(hosts, records, own, file, e.as_deref_mut().map(|e| (e, None)), ev));
         if let Some(e) = e {
             e.sweep(|_| false);
             e.expire_fragments(Ts(i64::MAX));
@@ -273,12 +266,12 @@ fn deliver(
     records: &Sender<Record>,
     own: &mut Counters,
     file: &Option<Arc<str>>,
-    evidence: Option<&mut Evidence>,
+    evidence: Option<(&mut Evidence, Option<&mut Current<'_, '_>>)>,
     mut ev: Event,
 ) {
     ev.pcap_filename.clone_from(file);
-    if let Some(e) = evidence {
-        e.on_record(&mut ev, own);
+    if let Some((e, cur)) = evidence {
+        e.on_record(&mut ev, own, cur);
     }
     if !hosts.record(&ev) {
         own.hosts_table_full += 1;
