@@ -23,6 +23,11 @@
 //! The directory is bounded in all (`dir_bytes`), shared by the workers ([`EvidenceDir`]): past
 //! it the oldest closed files this run wrote are removed and counted; a packet that would still
 //! not fit is not written.
+//!
+//! The table is not asked where a flow is before it takes a packet: the packet's frames go where
+//! its answer says ([`Current`], [`Evidence::after`]). Measured with callgrind on a one-worker
+//! replay of a 30 MB benchmark capture: 63% more instructions with `--pcap-dir`, half of them
+//! the SHA-256 of the evidence written (263 KB), the rest about 300 instructions a frame.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
