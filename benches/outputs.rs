@@ -40,6 +40,7 @@ fn event() -> Event {
         end_reason: Some(EndReason::Fin),
         derived: Default::default(),
         pcap_filename: None,
+        evidence: None,
     }
     .derive()
 }

@@ -40,18 +40,82 @@ pub struct Args {
     #[command(subcommand)]
     pub command: Option<Command>,
 
-    /// Read packets from a pcap or pcapng file (`-` for standard input); repeatable.
-    #[arg(short = 'r', long = "read", value_name = "FILE", conflicts_with = "interface")]
+    /// Read packets from pcap or pcapng files (`-` for standard input), one after another;
+    /// several may follow one `-r`, and `-r` may repeat. A directory stands for every capture
+    /// in it and below it (recognised by its magic number, whatever its name), in the order of
+    /// their first packets.
+    #[arg(short = 'r', long = "read", value_name = "FILE|DIR", conflicts_with = "interface",
+          num_args = 1..)]
     pub read: Vec<String>,
 
     /// Capture live from a network interface (promiscuous); repeatable.
     #[arg(short = 'i', long = "interface", value_name = "IFACE")]
     pub interface: Vec<String>,
 
-    /// BPF filter for live capture. The default keeps TCP (Stratum, TLS), UDP port 53 (DNS
-    /// answers for pool domains) and IP fragments (which carry no ports).
-    #[arg(short = 'f', long = "filter", value_name = "EXPR", default_value = DEFAULT_FILTER)]
-    pub filter: String,
+    /// BPF filter (libpcap's syntax). Live, the default keeps TCP (Stratum, TLS), UDP port 53
+    /// (DNS answers for pool domains) and IP fragments (which carry no ports). On replay it is
+    /// off unless given; then each frame is tested against it (compiled for the file's link
+    /// type) and one that fails it is skipped, counted in `frames_filtered`.
+    #[arg(short = 'f', long = "filter", value_name = "EXPR")]
+    pub filter: Option<String>,
+
+    /// Replay: skip the frames before this time, an RFC 3339 time (`2026-03-01T08:00:00Z`) or
+    /// a duration after the first packet of the replay (`90m`); counted in
+    /// `frames_outside_window`.
+    #[arg(long = "since", value_name = "TIME|DURATION", value_parser = parse_when)]
+    pub since: Option<When>,
+
+    /// Replay: skip the frames from this time on (an RFC 3339 time, or a duration after the
+    /// first packet of the replay).
+    #[arg(long = "until", value_name = "TIME|DURATION", value_parser = parse_when)]
+    pub until: Option<When>,
+
+    /// Write the packets of every alerted session to a pcap file of its own in this directory
+    /// (created if missing), from the session's first packet: the evidence, named in the
+    /// session's `mining_session` record (`evidence`: file, packets, bytes, SHA-256).
+    #[arg(long = "pcap-dir", value_name = "DIR")]
+    pub pcap_dir: Option<std::path::PathBuf>,
+
+    /// Evidence: the first packets kept of each flow still inspected, until it alerts (its
+    /// login is among them) or is bypassed. Enough for a login sent one byte per segment.
+    #[arg(long = "pcap-first-packets", value_name = "N", default_value_t = 512,
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub pcap_first_packets: u32,
+
+    /// Evidence: the bytes of frames kept of each flow still inspected (a flow shows at most
+    /// `--inspect-bytes` of payload without a mining message before it is bypassed).
+    #[arg(long = "pcap-first-bytes", value_name = "BYTES", default_value_t = 65_536,
+          value_parser = clap::value_parser!(u32).range(64..=16_777_216))]
+    pub pcap_first_bytes: u32,
+
+    /// Evidence: the bytes of first packets each worker keeps in all, in MiB; past it a flow's
+    /// packets are not kept (`evidence_buffer_full`).
+    #[arg(long = "pcap-buffer-mb", value_name = "MIB", default_value_t = 16,
+          value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    pub pcap_buffer_mb: u64,
+
+    /// Evidence: most packets written to one session's file; later ones are counted in
+    /// `evidence_session_cut`.
+    #[arg(long = "pcap-session-packets", value_name = "N", default_value_t = 100_000,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
+    pub pcap_session_packets: u64,
+
+    /// Evidence: most bytes of one session's file, in MiB.
+    #[arg(long = "pcap-session-mb", value_name = "MIB", default_value_t = 64,
+          value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    pub pcap_session_mb: u64,
+
+    /// Evidence: most bytes of the evidence directory, in MiB; past it the oldest closed files
+    /// this run wrote are removed (`evidence_files_removed`).
+    #[arg(long = "pcap-dir-mb", value_name = "MIB", default_value_t = 1024,
+          value_parser = clap::value_parser!(u64).range(1..=16_777_216))]
+    pub pcap_dir_mb: u64,
+
+    /// Evidence: most session files each worker holds open at once; a session alerted past it
+    /// has no file (`evidence_failed`).
+    #[arg(long = "pcap-max-open", value_name = "N", default_value_t = 256,
+          value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    pub pcap_max_open: u32,
 
     /// Bytes kept of each live frame.
     #[arg(long = "snaplen", value_name = "BYTES", default_value_t = 65535,
@@ -529,6 +593,20 @@ fn nonzero_duration(s: &str) -> Result<Duration, DurationError> {
     }
 }
 
+pub use crate::time::When;
+
+/// An RFC 3339 time (`2026-03-01T08:00:00Z`, any offset) or a humantime duration (`90m`).
+fn parse_when(s: &str) -> Result<When, String> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        let us =
+            t.timestamp().saturating_mul(1_000_000).saturating_add(i64::from(t.timestamp_subsec_micros()));
+        return Ok(When::At(crate::time::Ts(us)));
+    }
+    humantime::parse_duration(s)
+        .map(When::After)
+        .map_err(|_| "neither an RFC 3339 time (2026-03-01T08:00:00Z) nor a duration (90m)".to_string())
+}
+
 /// Why a timeout or wait was refused (clap prints it after the value).
 #[derive(Debug, thiserror::Error)]
 pub enum DurationError {
@@ -630,7 +708,7 @@ mod tests {
         assert!(Args::try_parse_from(["minewatch", "-r", "a", "-i", "eth0"]).is_err());
         let l = Args::try_parse_from(["minewatch", "-i", "eth0", "-i", "eth1", "--user", "mw"]).unwrap();
         assert_eq!(l.interface, vec!["eth0", "eth1"]);
-        assert_eq!(l.filter, DEFAULT_FILTER);
+        assert_eq!(l.filter, None);
         assert_eq!(l.user.as_deref(), Some("mw"));
         assert!(Args::try_parse_from(["minewatch", "-r", "a", "--home-net", "nope"]).is_err());
         assert!(Args::try_parse_from(["minewatch", "-r", "a", "--workers", "0"]).is_err());

@@ -21,6 +21,7 @@ use crate::flow::FlowLimits;
 use crate::intel::{ListFiles, SharedPools, Watchlist};
 use crate::output::{OutputOptions, OutputSpec};
 use crate::privilege::Plan;
+use crate::time::When;
 /// The home network lives with the gate that uses it ([`crate::verdict`]).
 pub use crate::verdict::{HomeNet, DEFAULT_HOME_NET};
 
@@ -62,6 +63,32 @@ impl Default for Detection {
     }
 }
 
+/// What part of a replay is read, as given (see `pipeline::ReplayWindow` for it settled).
+#[derive(Clone, Debug, Default)]
+pub struct ReplayOptions {
+    pub since: Option<When>,
+    pub until: Option<When>,
+    pub filter: Option<String>,
+}
+
+/// The bounds of the evidence, from the command line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EvidenceOptions {
+    pub dir: PathBuf,
+    /// Per flow still inspected: packets, and bytes of frames, kept.
+    pub first_packets: usize,
+    pub first_bytes: usize,
+    /// Per worker: bytes kept of every flow's first packets.
+    pub buffer_bytes: usize,
+    /// Per session file: packets, and bytes.
+    pub session_packets: u64,
+    pub session_bytes: u64,
+    /// The directory: bytes of the files this run wrote.
+    pub dir_bytes: u64,
+    /// Per worker: session files open at once.
+    pub max_open: usize,
+}
+
 /// Seconds between `stats` records on a live capture when not told otherwise.
 pub const DEFAULT_LIVE_STATS_SECS: u64 = 60;
 /// Live read timeout: how long a quiet link may keep the reader from its housekeeping.
@@ -80,6 +107,12 @@ pub enum ConfigError {
         ip = .0.ip()
     )]
     MetricsNotLoopback(SocketAddr),
+    #[error("--{0}: a replay's time window (with -r), not live capture's")]
+    ReplayOnly(&'static str),
+    #[error("--filter {0}: {1}")]
+    Filter(String, String),
+    #[error("--pcap-dir {0}: the path must be UTF-8 (libpcap takes it as a C string)")]
+    PcapDirNotUtf8(String),
 }
 
 impl ConfigError {
@@ -87,6 +120,9 @@ impl ConfigError {
     pub fn option(&self) -> &'static str {
         match self {
             ConfigError::MetricsNotLoopback(_) => "metrics",
+            ConfigError::Filter(..) => "filter",
+            ConfigError::ReplayOnly(o) => o,
+            ConfigError::PcapDirNotUtf8(_) => "pcap-dir",
         }
     }
 }
@@ -147,6 +183,10 @@ pub struct Config {
     pub max_hosts: usize,
     /// The report and export files, written at the end of the run.
     pub report: crate::report::Plan,
+    /// Replay: the time window and the filter.
+    pub replay: ReplayOptions,
+    /// `--pcap-dir` and its bounds.
+    pub evidence: Option<EvidenceOptions>,
 }
 
 /// Microseconds of `d`, saturating (the flow table counts packet time in `i64` µs).
@@ -166,6 +206,25 @@ pub fn validate(args: &Args) -> Result<(), ConfigError> {
             return Err(ConfigError::MetricsNotLoopback(addr));
         }
     }
+    if !args.interface.is_empty() {
+        if let Some(w) = args.since.as_ref().map(|_| "since").or(args.until.as_ref().map(|_| "until")) {
+            return Err(ConfigError::ReplayOnly(w));
+        }
+    }
+    if let Some(dir) = &args.pcap_dir {
+        if dir.to_str().is_none() {
+            return Err(ConfigError::PcapDirNotUtf8(dir.display().to_string()));
+        }
+    }
+    if let (Some(f), false) = (&args.filter, args.read.is_empty()) {
+        // A replay compiles the filter for each file's link type; a syntax error is a usage
+        // error now rather than every frame filtered out later.
+        let compiled =
+            pcap::Capture::dead(pcap::Linktype::ETHERNET).and_then(|d| d.compile(f, true).map(drop));
+        if let Err(e) = compiled {
+            return Err(ConfigError::Filter(f.clone(), e.to_string()));
+        }
+    }
     Ok(())
 }
 
@@ -182,7 +241,7 @@ impl Config {
                     .iter()
                     .map(|iface| LiveOptions {
                         iface: iface.clone(),
-                        filter: args.filter.clone(),
+                        filter: args.filter.clone().unwrap_or_else(|| crate::cli::DEFAULT_FILTER.to_string()),
                         snaplen: args.snaplen,
                         buffer_mb: args.buffer_mb,
                         promisc: true,
@@ -261,13 +320,33 @@ impl Config {
             metrics: args.metrics,
             lists: ListFiles { pool_lists: args.pool_list.clone(), watchlists: args.watchlist.clone() },
             privilege: PrivilegeSettings {
-                plan: Plan { user: args.user.clone(), group: args.group.clone(), keep_user: false },
+                plan: Plan {
+                    user: args.user.clone(),
+                    group: args.group.clone(),
+                    keep_user: false,
+                    hand_over: Vec::new(),
+                },
                 seccomp: !args.no_seccomp,
             },
             quiet: args.quiet,
             config_file: args.config.clone(),
             max_hosts: MAX_HOSTS,
             report: args.report_plan(),
+            replay: ReplayOptions {
+                since: args.since,
+                until: args.until,
+                filter: if live { None } else { args.filter.clone() },
+            },
+            evidence: args.pcap_dir.clone().map(|dir| EvidenceOptions {
+                dir,
+                first_packets: size(args.pcap_first_packets),
+                first_bytes: size(args.pcap_first_bytes),
+                buffer_bytes: size(args.pcap_buffer_mb << 20),
+                session_packets: args.pcap_session_packets,
+                session_bytes: args.pcap_session_mb << 20,
+                dir_bytes: args.pcap_dir_mb << 20,
+                max_open: size(args.pcap_max_open),
+            }),
         })
     }
 

@@ -65,6 +65,19 @@ impl LinkType {
     }
 }
 
+impl LinkType {
+    /// The `DLT_*` number libpcap's own calls take for this link type (`pcap_open_dead`, for a
+    /// filter compiled or a file written): the file's `LINKTYPE_*` number ([`LinkType::dlt`])
+    /// except for raw IP, whose `DLT_RAW` is 12 (14 on OpenBSD), not `LINKTYPE_RAW`'s 101.
+    pub fn libpcap_dlt(self) -> i32 {
+        match self {
+            LinkType::RawIp if cfg!(target_os = "openbsd") => 14,
+            LinkType::RawIp => 12,
+            other => i32::from(other.dlt()),
+        }
+    }
+}
+
 /// TCP header fields the flow layer needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TcpInfo {

@@ -16,7 +16,7 @@ use minewatch::intel::lists::ListError;
 use minewatch::intel::SharedPools;
 use minewatch::metrics::{self, Published};
 use minewatch::output::Outputs;
-use minewatch::pipeline::{self, Progress, RunOptions};
+use minewatch::pipeline::{self, EvidenceDir, Progress, RunOptions};
 use minewatch::preflight;
 use minewatch::privilege;
 use minewatch::sensor::{self, LoadError};
@@ -27,10 +27,13 @@ fn progress_bar(files: &[String], quiet: bool) -> Option<ProgressBar> {
     if quiet || !std::io::stderr().is_terminal() {
         return None;
     }
+    // (A directory counts the files below it: its captures are most of them.)
     let total: u64 = files
         .iter()
         .filter(|p| p.as_str() != "-")
-        .filter_map(|p| std::fs::metadata(p).ok())
+        .flat_map(walkdir::WalkDir::new)
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .filter(|m| m.is_file())
         .map(|m| m.len())
         .sum();
     if total < 64 << 20 {
@@ -64,7 +67,11 @@ fn signals() -> std::io::Result<(Arc<AtomicBool>, Arc<AtomicBool>)> {
 /// packet is read: a bug in a parser of hostile input then runs as an unprivileged user with
 /// no capability, and `no_new_privs` keeps an exec from gaining any (see `privilege`).
 fn drop_privileges(cfg: &Config) -> anyhow::Result<()> {
-    let plan = privilege::Plan { keep_user: assume_not_root(), ..cfg.privilege.plan.clone() };
+    let plan = privilege::Plan {
+        keep_user: assume_not_root(),
+        hand_over: cfg.evidence.iter().map(|e| e.dir.clone()).collect(),
+        ..cfg.privilege.plan.clone()
+    };
     let done = privilege::drop_all(&plan).map_err(|e| anyhow!("privilege drop: {e}"))?;
     if cfg.privilege.seccomp && !privilege::deny_syscalls()? && !cfg.quiet {
         eprintln!("minewatch: no system-call filter on {}", std::env::consts::ARCH);
@@ -181,6 +188,14 @@ fn run(cfg: &Config) -> anyhow::Result<ExitCode> {
     let lists = cfg.lists.load()?;
     let watchlist = Arc::new(lists.watchlist);
     let pools = Arc::new(SharedPools::new(Arc::new(lists.pools)));
+    // Created now, while the process may still write where its new user could not; the drop
+    // hands it to that user (see `drop_privileges`).
+    let evidence = match &cfg.evidence {
+        Some(o) => {
+            Some(EvidenceDir::create(o.clone()).map_err(|e| anyhow!("--pcap-dir {}: {e}", o.dir.display()))?)
+        }
+        None => None,
+    };
     let opts = RunOptions {
         cfg: cfg.detection(pools, watchlist),
         workers: cfg.workers,
@@ -195,6 +210,8 @@ fn run(cfg: &Config) -> anyhow::Result<ExitCode> {
             plan if plan.any() => Some(Arc::new(plan.open().map_err(|e| anyhow!("report: {e}"))?)),
             _ => None,
         },
+        replay: cfg.replay.clone(),
+        evidence,
     };
     // Opened now, while the process may still write where its new user could not; the TCP
     // senders' threads start after the privilege drop.

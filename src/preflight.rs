@@ -59,6 +59,12 @@ pub fn check(cfg: &Config) -> Result<String, Vec<String>> {
             let shown: Vec<&str> =
                 files.iter().map(|p| if p == "-" { "standard input" } else { p }).collect();
             line("read:", &shown.join(", "));
+            if let Some(f) = &cfg.replay.filter {
+                line("", &format!("filter \"{f}\""));
+            }
+            if let Some(e) = &cfg.evidence {
+                line("evidence:", &e.dir.display().to_string());
+            }
         }
         RunMode::Live(captures) => {
             let names: Vec<String> = captures.iter().map(|o| o.iface.clone()).collect();
@@ -229,11 +235,8 @@ fn check_capture_file(path: &str) -> Result<(), CheckError> {
         return Ok(());
     }
     let f = std::fs::File::open(path)?;
-    match f.metadata() {
-        Ok(m) if m.is_dir() => Err(CheckError::IsDirectory),
-        Ok(_) => Ok(()),
-        Err(e) => Err(e.into()),
-    }
+    // A directory stands for the captures below it (`-r DIR`).
+    f.metadata().map(drop).map_err(Into::into)
 }
 
 /// Each interface that libpcap does not list, as `IFACE: no such interface`. libpcap lists

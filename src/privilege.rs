@@ -53,6 +53,9 @@ pub struct Plan {
     /// Behave as if not root: keep the user (capabilities are still dropped). For development
     /// only; `main` honours it in debug builds alone.
     pub keep_user: bool,
+    /// Directories the process writes files into after the drop (`--pcap-dir`): handed to the
+    /// new user and group before the switch, when there is one.
+    pub hand_over: Vec<std::path::PathBuf>,
 }
 
 /// What [`drop_all`] did.
@@ -228,6 +231,10 @@ pub fn drop_all(plan: &Plan) -> Result<Dropped, PrivilegeError> {
     }
 
     if let Some((user, uid, group, gid)) = &target {
+        for dir in &plan.hand_over {
+            nix::unistd::chown(dir, Some(*uid), Some(*gid))
+                .map_err(sys(format!("hand {} to {user}:{group}", dir.display())))?;
+        }
         nix::unistd::setgroups(&[]).map_err(sys("clear the supplementary groups"))?;
         nix::unistd::setresgid(*gid, *gid, *gid).map_err(sys(format!("switch to group {group}")))?;
         nix::unistd::setresuid(*uid, *uid, *uid).map_err(sys(format!("switch to user {user}")))?;

@@ -230,6 +230,37 @@ counters! {
     /// Reloads of the lists (SIGHUP) refused because a file could not be read or had a bad
     /// line: the old lists stayed in force.
     reload_failed,
+    /// Replay: inputs that could not be read (a file or directory that would not open, a
+    /// capture damaged or cut short): one line each on stderr, the others still replayed.
+    inputs_failed,
+    /// Replay: files found in a directory given to `-r` that are not captures (no pcap or
+    /// pcapng magic number): skipped.
+    inputs_not_capture,
+    /// Replay: frames outside the `--since`/`--until` window: skipped before decoding.
+    frames_outside_window,
+    /// Replay: frames the `-f` filter rejected: skipped before decoding.
+    frames_filtered,
+    /// Evidence (`--pcap-dir`): packets of inspected flows not kept for their evidence
+    /// because the flow's first-packets buffer was full (`--pcap-first-packets`,
+    /// `--pcap-first-bytes`).
+    evidence_first_dropped,
+    /// Evidence: packets not kept because the worker's first-packets buffers together were
+    /// full (`--pcap-buffer-mb`).
+    evidence_buffer_full,
+    /// Evidence: evidence files written (one per alerted session).
+    evidence_files,
+    /// Evidence: packets of alerted sessions not written because the session's file reached
+    /// `--pcap-session-packets` or `--pcap-session-mb`.
+    evidence_session_cut,
+    /// Evidence: alerted sessions left without a file: too many files open at once
+    /// (`--pcap-max-open`), or the file could not be created or written.
+    evidence_failed,
+    /// Evidence: old evidence files removed to keep the directory under `--pcap-dir-mb`.
+    evidence_files_removed,
+    /// Evidence: TCP packets put back together from IP fragments whose fragments were not kept
+    /// (the buffer was full, or the session's file was not open when they came): not written,
+    /// an evidence file holds frames as captured.
+    evidence_fragments_skipped,
 }
 
 /// The counters that say what the sensor did not inspect or lost (frames skipped, streams with

@@ -63,6 +63,23 @@ pub fn render(hosts: &[HostEntry], c: &Counters) -> String {
     if !skipped.is_empty() {
         let _ = writeln!(s, "not inspected or lost: {}", skipped.join(", "));
     }
+    if c.frames_outside_window + c.frames_filtered + c.inputs_not_capture > 0 {
+        let _ = writeln!(
+            s,
+            "replay: frames outside --since/--until {}, filtered out by -f {}, files that are not captures {}",
+            c.frames_outside_window, c.frames_filtered, c.inputs_not_capture
+        );
+    }
+    if c.evidence_files + c.evidence_failed > 0 {
+        let _ = writeln!(
+            s,
+            "evidence: files {} (old ones removed {}), sessions without a file {}, packets left out {}",
+            c.evidence_files,
+            c.evidence_files_removed,
+            c.evidence_failed,
+            c.evidence_session_cut + c.evidence_buffer_full + c.evidence_fragments_skipped
+        );
+    }
     if c.alerts_suppressed + c.output_delivered + c.output_spooled + c.output_connect_failures > 0 {
         let _ = writeln!(
             s,

@@ -65,3 +65,25 @@ mod tests {
         assert_eq!(Ts(3_000_000).secs_since(Ts(1_000_000)), 2.0);
     }
 }
+
+/// A point in packet time given on the command line (`--since`, `--until`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum When {
+    /// An RFC 3339 time.
+    At(Ts),
+    /// This long after the first packet of the replay (the earliest first packet of its files).
+    After(std::time::Duration),
+}
+
+impl When {
+    /// The packet time it names, for a replay whose first packet is at `first`.
+    pub fn resolve(self, first: Option<Ts>) -> Ts {
+        match self {
+            When::At(t) => t,
+            When::After(d) => {
+                let us = i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
+                Ts(first.unwrap_or_default().0.saturating_add(us))
+            }
+        }
+    }
+}

@@ -73,6 +73,22 @@ pub struct Event {
     /// (every session ends with the file it was read from): set by the pipeline, which alone
     /// knows it, when the record leaves the worker.
     pub pcap_filename: Option<Arc<str>>,
+    /// On a `mining_session` record with `--pcap-dir`: the session's evidence file as closed.
+    /// Set by the pipeline, which alone writes it, when the record leaves the worker.
+    pub evidence: Option<Evidence>,
+}
+
+/// A session's evidence file (`--pcap-dir`): its packets as captured, from the session's first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Evidence {
+    /// The file's name, relative to the evidence directory.
+    pub file: String,
+    /// Packets in it.
+    pub packets: u64,
+    /// Its size in bytes, headers included.
+    pub bytes: u64,
+    /// The SHA-256 of the file as closed, lowercase hex.
+    pub sha256: String,
 }
 
 /// The facts of a record that are worked out rather than seen on the wire. The coin is not
@@ -422,6 +438,7 @@ fn make_event(
             ..Derived::of(s.facts, client, pool, conn.first_seen, conn.last_seen)
         },
         pcap_filename: None,
+        evidence: None,
     })
 }
 
@@ -447,6 +464,7 @@ impl Event {
             end_reason: None,
             derived: Derived::default(),
             pcap_filename: None,
+            evidence: None,
         }
         .derive()
     }

@@ -5,6 +5,7 @@
 
 pub mod bpf;
 pub mod file;
+pub mod inputs;
 pub mod live;
 pub mod merge;
 pub mod shared;
@@ -41,6 +42,9 @@ pub enum CaptureError {
     Open(String),
     #[error("is a directory, not a capture file")]
     IsDirectory,
+    /// A directory given to `-r` with no capture file in it or below it.
+    #[error("holds no capture file (pcap or pcapng)")]
+    NoCaptures,
     /// Reading failed part way (the I/O reason).
     #[error("read error: {0}")]
     Read(String),

@@ -561,6 +561,8 @@ pub struct FlowTable<A: Application> {
     ended_waiting: Vec<EndedWait<A::Wait>>,
     /// The applications' news ([`Application::news`]) at the last look at the waiting flows.
     news_seen: u64,
+    /// Where the flow of the last packet is after it ([`FlowTable::last_stage`]).
+    last: Option<Stage>,
     pub counters: Counters,
 }
 
@@ -572,6 +574,17 @@ struct EndedWait<W> {
     reason: EndReason,
     /// When it ended.
     at: Ts,
+}
+
+/// Where a flow is in its life ([`FlowTable::stage`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// No payload yet.
+    New,
+    /// Its bytes are read.
+    Inspecting,
+    /// Of no interest: its packets are only counted.
+    Bypassed,
 }
 
 /// A bypassed flow with many frames: a live capture may have the kernel drop its packets
@@ -609,6 +622,7 @@ impl<A: Application> FlowTable<A> {
             awaiting: Vec::new(),
             ended_waiting: Vec::new(),
             news_seen: 0,
+            last: None,
             counters: Counters::default(),
         }
     }
@@ -645,6 +659,23 @@ impl<A: Application> FlowTable<A> {
         ended.append(&mut self.elephants_ended);
     }
 
+    /// Where the flow of `key` is in its life (`None`: the table does not hold it), for a caller
+    /// that keeps something of its own per flow while the flow is inspected (the evidence's
+    /// first packets): one lookup.
+    pub fn stage(&self, key: &FlowKey) -> Option<Stage> {
+        self.flows.get(key).map(|f| match f.state {
+            State::New { .. } => Stage::New,
+            State::Inspecting(_) => Stage::Inspecting,
+            State::Bypassed { .. } => Stage::Bypassed,
+        })
+    }
+
+    /// Where the flow of the last packet [`FlowTable::tcp`] took is after it (`None`: it ended
+    /// with it, or none was created): what [`FlowTable::stage`] would say, without a lookup.
+    pub fn last_stage(&self) -> Option<Stage> {
+        self.last
+    }
+
     /// The table's memory estimate, in bytes (never above `memcap` after a packet).
     pub fn memory(&self) -> usize {
         self.mem
@@ -657,6 +688,7 @@ impl<A: Application> FlowTable<A> {
 
     /// Takes one decoded TCP packet.
     pub fn tcp(&mut self, pkt: &Packet<'_>, tcp: &TcpInfo, ts: Ts, emit: &mut dyn FnMut(A::Event)) {
+        self.last = None;
         self.maybe_sweep(ts, emit);
         let key = FlowKey::new(pkt.src, pkt.src_port, pkt.dst, pkt.dst_port);
         let src = SocketAddr::new(pkt.src, pkt.src_port);
@@ -783,6 +815,13 @@ impl<A: Application> FlowTable<A> {
         let cost = flow.estimate();
         self.mem = self.mem.saturating_sub(flow.cost) + cost;
         flow.cost = cost;
+        // (The memory cap below never evicts this flow.)
+        self.last = match &flow.state {
+            _ if end.is_some() => None,
+            State::New { .. } => Some(Stage::New),
+            State::Inspecting(_) => Some(Stage::Inspecting),
+            State::Bypassed { .. } => Some(Stage::Bypassed),
+        };
 
         if let Some(reason) = end {
             self.remove_index(i, reason, ts, emit);

@@ -173,3 +173,22 @@ fn starts_and_gaps_reach_the_application() {
     assert_eq!(*got, vec![(Side::A, b"*".to_vec()), (Side::A, b"late".to_vec())]);
     assert_eq!(t.counters.reasm_gaps, 1);
 }
+
+#[test]
+fn the_table_says_where_a_flow_is_after_each_packet() {
+    let mut t = FlowTable::<Toy>::with_shared(FlowLimits::default(), NoShared);
+    let mut ev = Events::new();
+    let key = FlowKey::new("10.0.0.2".parse().unwrap(), 40000, "192.0.2.1".parse().unwrap(), 7000);
+    // A bare ACK of an unknown flow creates none.
+    send(&mut t, true, TcpInfo { ack_flag: true, ..tcp(100, false, false) }, b"", 1, &mut ev);
+    assert_eq!((t.last_stage(), t.stage(&key)), (None, None));
+    send(&mut t, true, tcp(100, true, false), b"", 2, &mut ev);
+    assert_eq!((t.last_stage(), t.stage(&key)), (Some(Stage::New), Some(Stage::New)));
+    send(&mut t, true, tcp(101, false, false), b"ab", 3, &mut ev);
+    assert_eq!((t.last_stage(), t.stage(&key)), (Some(Stage::Inspecting), Some(Stage::Inspecting)));
+    send(&mut t, true, tcp(103, false, false), b"!", 4, &mut ev);
+    assert_eq!((t.last_stage(), t.stage(&key)), (Some(Stage::Bypassed), Some(Stage::Bypassed)));
+    // The packet that ends it: gone.
+    send(&mut t, true, TcpInfo { rst: true, ..tcp(104, false, false) }, b"", 5, &mut ev);
+    assert_eq!((t.last_stage(), t.stage(&key)), (None, None));
+}

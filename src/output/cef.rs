@@ -25,7 +25,9 @@
 //! HOST:PORT`), `; `-joined. `mining_session` adds `flexNumber1` shares submitted, `cn1` jobs, `cn2` shares accepted,
 //! `cn3` shares rejected, `cfp2` the estimated hash rate in hashes per second (the JSON
 //! contract's `hashrate`, present when it could be estimated), `in`/`out` (bytes from the miner /
-//! from the pool), `start`/`end` (ms), `reason` (end reason). `cnt` (baseEventCount: how many
+//! from the pool), `start`/`end` (ms), `reason` (end reason), and with `--pcap-dir` the
+//! session's evidence file: `fileId` (its name, relative to the directory), `fileHash` (its
+//! SHA-256), `cfp3` (label `evidencePackets`) and `cfp4` (`evidenceBytes`). `cnt` (baseEventCount: how many
 //! times the same event was seen) is not written: every record is one event.
 //!
 //! A key whose value is unknown or empty is left out, never written as `key=`; every custom key
@@ -273,6 +275,15 @@ pub fn format_with(ev: &Event, sensor: &str, watch: Option<&str>, out: &mut Vec<
         e.num("end", millis(ev.last_seen));
         if let Some(r) = ev.end_reason {
             e.kv("reason", r.as_str());
+        }
+        if let Some(x) = &ev.evidence {
+            // (`fname` and `filePath` name the capture replayed; the evidence is another file.)
+            e.kv("fileId", &x.file);
+            e.kv("fileHash", &x.sha256);
+            e.kv("cfp3Label", "evidencePackets");
+            e.num("cfp3", x.packets);
+            e.kv("cfp4Label", "evidenceBytes");
+            e.num("cfp4", x.bytes);
         }
     }
     s.push_str(&e.s);

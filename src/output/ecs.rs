@@ -217,6 +217,18 @@ struct Minewatch<'a> {
     stats: Option<&'a crate::stats::Counters>,
     #[serde(skip_serializing_if = "Option::is_none")]
     capture: Option<Vec<json::KernelOut<'a>>>,
+    /// `mining_session` with `--pcap-dir`: the session's evidence file (as in the JSON contract).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    evidence: Option<EcsEvidence<'a>>,
+}
+
+/// `minewatch.evidence`: the session's pcap file in the evidence directory, as closed.
+#[derive(Serialize)]
+struct EcsEvidence<'a> {
+    file: &'a str,
+    packets: u64,
+    bytes: u64,
+    sha256: &'a str,
 }
 
 fn observer(sensor: &str) -> Observer<'_> {
@@ -331,6 +343,12 @@ pub fn format_with(ev: &Event, sensor: &str, watch: Option<&str>, out: &mut Vec<
             watchlist_label: watch.filter(|l| !l.is_empty()),
             stats: None,
             capture: None,
+            evidence: ev.evidence.as_ref().map(|e| EcsEvidence {
+                file: &e.file,
+                packets: e.packets,
+                bytes: e.bytes,
+                sha256: &e.sha256,
+            }),
         },
     };
     json::write_json(&doc, out);
@@ -382,6 +400,7 @@ pub fn format_stats(rec: &super::StatsRecord, sensor: &str, out: &mut Vec<u8>) {
             watchlist_label: None,
             stats: Some(&rec.counters),
             capture: (!capture.is_empty()).then_some(capture),
+            evidence: None,
         },
     };
     json::write_json(&doc, out);

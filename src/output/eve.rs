@@ -55,6 +55,23 @@ struct Eve<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     alert: Option<Alert>,
     flow: Flow,
+    /// The session's evidence file (`--pcap-dir`), under Suricata's own key for the pcap its
+    /// conditional pcap logging wrote for a flow, ...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    capture_file: Option<&'a str>,
+    /// ... and as a `fileinfo` entry for its size and SHA-256 (`stored`: it is on disk).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    files: Option<[EveFile<'a>; 1]>,
+}
+
+/// The evidence file as Suricata describes a stored file.
+#[derive(Serialize)]
+struct EveFile<'a> {
+    filename: &'a str,
+    size: u64,
+    sha256: &'a str,
+    state: &'static str,
+    stored: bool,
 }
 
 #[derive(Serialize)]
@@ -266,6 +283,10 @@ pub fn format_with(ev: &Event, sensor: &str, watch: Option<&str>, out: &mut Vec<
         host: sensor,
         alert,
         flow,
+        capture_file: ev.evidence.as_ref().map(|e| e.file.as_str()),
+        files: ev.evidence.as_ref().map(|e| {
+            [EveFile { filename: &e.file, size: e.bytes, sha256: &e.sha256, state: "CLOSED", stored: true }]
+        }),
     };
     json::write_json(&rec, out);
 }

@@ -81,6 +81,18 @@ struct Record<'a> {
     pkts_toclient: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     end_reason: Option<&'static str>,
+    /// `mining_session` with `--pcap-dir`: the session's evidence file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    evidence: Option<EvidenceJson<'a>>,
+}
+
+/// The `evidence` object: the session's pcap file in the evidence directory, as closed.
+#[derive(Serialize)]
+struct EvidenceJson<'a> {
+    file: &'a str,
+    packets: u64,
+    bytes: u64,
+    sha256: &'a str,
 }
 
 /// The `stratum` object, shared by the JSON, EVE and ECS formats.
@@ -296,6 +308,12 @@ pub fn format_with(ev: &Event, sensor: &str, watch: Option<&str>, out: &mut Vec<
         pkts_toserver: session.then_some(ev.pkts_toserver),
         pkts_toclient: session.then_some(ev.pkts_toclient),
         end_reason: ev.end_reason.map(|r| r.as_str()),
+        evidence: ev.evidence.as_ref().map(|e| EvidenceJson {
+            file: &e.file,
+            packets: e.packets,
+            bytes: e.bytes,
+            sha256: &e.sha256,
+        }),
     };
     write_json(&rec, out);
 }
@@ -430,6 +448,7 @@ pub(crate) mod tests {
             end_reason: (kind == EventKind::MiningSession).then_some(EndReason::Fin),
             derived: Derived::default(),
             pcap_filename: None,
+            evidence: None,
         }
         .derive()
     }

@@ -15,8 +15,8 @@ use crate::time::Ts;
 pub(super) trait Route {
     /// Where the frame is counted.
     fn counters(&mut self) -> &mut Counters;
-    /// A TCP packet, decoded.
-    fn tcp(&mut self, pkt: &Packet<'_>, tcp: TcpInfo, ts: Ts);
+    /// A TCP packet, decoded, of `frame` (whose bytes it borrows).
+    fn tcp(&mut self, link: LinkType, frame: &Frame<'_>, pkt: &Packet<'_>, tcp: TcpInfo);
     /// An IP fragment between `src` and `dst`; the whole frame is its defragmenter's.
     fn fragment(&mut self, link: LinkType, src: IpAddr, dst: IpAddr, frame: &Frame<'_>);
     /// The payload of a UDP datagram from port 53: a DNS answer, maybe (see
@@ -32,7 +32,7 @@ pub(super) fn front(link: LinkType, frame: &Frame<'_>, to: &mut impl Route) {
     count(&class, frame, to.counters());
     match class {
         Class::Packet(pkt) => match pkt.transport {
-            Transport::Tcp(tcp) => to.tcp(&pkt, tcp, frame.ts),
+            Transport::Tcp(tcp) => to.tcp(link, frame, &pkt, tcp),
             Transport::Udp if pkt.src_port == 53 => to.dns_answer(pkt.payload, frame.ts),
             Transport::Udp => {}
         },
@@ -121,7 +121,7 @@ mod tests {
         fn counters(&mut self) -> &mut Counters {
             &mut self.c
         }
-        fn tcp(&mut self, pkt: &Packet<'_>, _: TcpInfo, _: Ts) {
+        fn tcp(&mut self, _: LinkType, _: &Frame<'_>, pkt: &Packet<'_>, _: TcpInfo) {
             self.tcp.push((pkt.dst_port, pkt.payload.to_vec()));
         }
         fn fragment(&mut self, _: LinkType, src: IpAddr, dst: IpAddr, frame: &Frame<'_>) {

@@ -17,7 +17,6 @@ use super::{worker_failed, Record, RunOptions, StopOnPanic};
 use crate::capture::live::{LiveSet, LiveSource};
 use crate::capture::shunt::{self, Shunt, ELEPHANT_FRAMES};
 use crate::capture::Frame;
-use crate::config::Detection;
 use crate::decode::{LinkType, Packet, TcpInfo};
 use crate::flow::{Elephant, FlowKey};
 use crate::hosts::HostTable;
@@ -65,7 +64,7 @@ pub(super) fn capture_shared(
         .into_iter()
         .enumerate()
         .map(|(id, caps)| {
-            let w = Worker::new(id, &cfg, intel, hosts.clone(), rec_tx.clone());
+            let w = Worker::new(id, &cfg, intel, hosts.clone(), rec_tx.clone(), opts.evidence.as_ref());
             let stop = opts.stop.clone();
             let on_panic = StopOnPanic(stop.clone());
             let shunt = Shunt::new(opts.shunt);
@@ -204,9 +203,10 @@ pub(super) fn dispatch_live(
     rec_tx: &Sender<Record>,
     input_errors: &mut Vec<(String, String)>,
 ) {
-    let (workers, worker_handles) = spawn_workers(n, &opts.cfg, intel, hosts, rec_tx, &opts.stop);
+    let (workers, worker_handles) = spawn_workers(n, opts, intel, hosts, rec_tx);
     let caps: Vec<LiveSource> = sources.into_iter().filter_map(|s| s.into_iter().next()).collect();
-    let reader = Reader { d: Dispatcher::new(workers), c: Counters::default(), intel: intel.clone() };
+    let frames = opts.evidence.is_some();
+    let reader = Reader { d: Dispatcher::new(workers), c: Counters::default(), intel: intel.clone(), frames };
     let (records, stop) = (rec_tx.clone(), opts.stop.clone());
     let handle = thread::spawn(move || read_live(caps, reader, n, records, stop));
     match handle.join() {
@@ -221,6 +221,8 @@ struct Reader {
     d: Dispatcher,
     c: Counters,
     intel: Arc<Intel>,
+    /// Hand each TCP packet's whole frame to its worker (for the evidence), not its payload.
+    frames: bool,
 }
 
 /// The reader hands each TCP packet (payload copied) and each fragment (whole frame) to the
@@ -230,8 +232,13 @@ impl Route for Reader {
         &mut self.c
     }
 
-    fn tcp(&mut self, pkt: &Packet<'_>, tcp: TcpInfo, ts: Ts) {
-        self.d.push(pkt.src, pkt.dst, pkt.payload, &mut self.c, |off, _| Item::tcp(pkt, tcp, ts, off));
+    fn tcp(&mut self, link: LinkType, frame: &Frame<'_>, pkt: &Packet<'_>, tcp: TcpInfo) {
+        // The whole frame only when the workers keep evidence; else the payload alone.
+        let whole = self.frames;
+        let bytes = if whole { frame.data } else { pkt.payload };
+        self.d.push(pkt.src, pkt.dst, bytes, &mut self.c, |off, _| {
+            Item::tcp(link, frame, pkt, tcp, off, whole)
+        });
     }
 
     fn fragment(&mut self, link: LinkType, src: IpAddr, dst: IpAddr, frame: &Frame<'_>) {
@@ -301,7 +308,8 @@ fn worker_loop(mut w: Worker, rx: Receiver<Msg>, recycle: Sender<Batch>) {
             Msg::Batch(mut b) => {
                 for item in &b.items {
                     let (off, len) = item.bytes();
-                    w.item(item, span(&b.data, off, len));
+                    let frame = item.frame().map(|(off, len)| span(&b.data, off, len));
+                    w.item(item, span(&b.data, off, len), frame);
                 }
                 b.data.clear();
                 b.items.clear();
@@ -390,18 +398,18 @@ impl Dispatcher {
 /// Spawns `n` workers; returns their feed and their handles.
 fn spawn_workers(
     n: usize,
-    cfg: &Detection,
+    opts: &RunOptions,
     intel: &Arc<Intel>,
     hosts: &Arc<HostTable>,
     records: &Sender<Record>,
-    stop: &Arc<AtomicBool>,
 ) -> (Workers, Vec<thread::JoinHandle<()>>) {
+    let (cfg, stop) = (&opts.cfg, &opts.stop);
     let (rec_tx, rec_rx) = bounded::<Batch>(n * WORKER_QUEUE);
     let mut txs = Vec::new();
     let mut handles = Vec::new();
     for id in 0..n {
         let (tx, rx) = bounded::<Msg>(WORKER_QUEUE);
-        let w = Worker::new(id, cfg, intel, hosts.clone(), records.clone());
+        let w = Worker::new(id, cfg, intel, hosts.clone(), records.clone(), opts.evidence.as_ref());
         let recycle = rec_tx.clone();
         let stop = StopOnPanic(stop.clone());
         handles.push(thread::spawn(move || {

@@ -35,6 +35,7 @@
 //! records, and returns the totals at the end, so every counter is summed in one place.
 
 mod collect;
+mod evidence;
 mod front;
 mod live;
 mod replay;
@@ -50,14 +51,17 @@ use crossbeam_channel::bounded;
 use crate::capture::live::LiveSource;
 use crate::capture::open_input;
 use crate::capture::shared::SharedInput;
-use crate::config::Detection;
+use crate::config::{Detection, ReplayOptions};
 use crate::hosts::HostTable;
 use crate::intel::{Intel, ListFiles, Reloader};
 use crate::metrics::Published;
 use crate::output::Sink;
 use crate::stats::{Counters, KernelStats, Load};
-use crate::time::{now, Ts};
+use crate::time::{now, Ts, When};
 use crate::verdict::Event;
+
+pub use evidence::EvidenceDir;
+pub use replay::ReplayWindow;
 
 use collect::{collect, Collected, ReportJob};
 use worker::Worker;
@@ -88,6 +92,11 @@ pub struct RunOptions {
     /// The report files to write at the end (and, live, on SIGHUP), opened: `--report`,
     /// `--report-json`, `--export-stix`, `--export-misp`; `None` for none.
     pub report: Option<Arc<crate::report::Files>>,
+    /// Replay: the time window and the filter (`--since`, `--until`, `-f`).
+    pub replay: ReplayOptions,
+    /// `--pcap-dir`: where the workers write the alerted sessions' packets (created before the
+    /// privilege drop).
+    pub evidence: Option<Arc<EvidenceDir>>,
 }
 
 /// How a run went: counters summed over every thread, and each input that failed.
@@ -132,8 +141,9 @@ impl Progress for indicatif::ProgressBar {
     }
 }
 
-/// Replays every capture file in `paths`, in order, into `sink`. Each file's sessions end with
-/// the file.
+/// Replays every capture file in `paths`, in order, into `sink`: a directory stands for the
+/// captures below it, in the order of their first packets (see [`crate::capture::inputs`]).
+/// Each file's sessions end with the file.
 pub fn run_files(
     paths: &[String],
     opts: &RunOptions,
@@ -155,10 +165,22 @@ pub fn run_files(
             .with_dns_capacity(opts.cfg.dns_capacity)
             .with_clock(opts.cfg.clock_capacity, opts.cfg.behaviour.align_tolerance_us),
     );
-    let mut workers: Vec<Worker> =
-        (0..n).map(|me| Worker::new(me, &opts.cfg, &intel, hosts.clone(), rec_tx.clone())).collect();
+    let mut workers: Vec<Worker> = (0..n)
+        .map(|me| Worker::new(me, &opts.cfg, &intel, hosts.clone(), rec_tx.clone(), opts.evidence.as_ref()))
+        .collect();
     let mut input_errors = Vec::new();
-    for path in paths {
+    let inputs = crate::capture::inputs::expand(paths);
+    let mut own = Counters { inputs_not_capture: inputs.not_capture, ..Counters::default() };
+    input_errors.extend(inputs.failed.iter().map(|(p, e)| (p.clone(), e.to_string())));
+    let window = match settle_window(&opts.replay, inputs.first_ts()) {
+        Ok(w) => w,
+        Err(e) => {
+            input_errors.push(("--since/--until".to_string(), e.to_string()));
+            // Nothing is replayed rather than the wrong window.
+            ReplayWindow { until: Some(Ts(i64::MIN)), ..ReplayWindow::default() }
+        }
+    };
+    for (path, _) in &inputs.files {
         if opts.stop.load(Ordering::Relaxed) {
             break;
         }
@@ -173,7 +195,7 @@ pub fn run_files(
         for w in &mut workers {
             w.file = Some(name.clone());
         }
-        let failed = replay::replay_input(&mut workers, &input, progress);
+        let failed = replay::replay_input(&mut workers, &input, &window, progress);
         if let Some(reason) = input.error() {
             input_errors.push((path.clone(), reason.to_string()));
         }
@@ -197,11 +219,39 @@ pub fn run_files(
     if let Some(first) = first_ts {
         let _ = rec_tx.send(Record::Span(first, last_ts));
     }
+    // The inputs' own counts, as one more reporter after the workers.
+    own.inputs_failed = input_errors.len() as u64;
+    let _ = rec_tx.send(Record::Counters {
+        reporter: n,
+        counters: own,
+        kernel: Vec::new(),
+        load: Load::default(),
+    });
     if opts.stats_interval.is_some() {
         let _ = rec_tx.send(Record::StatsNow(last_ts));
     }
     drop(rec_tx);
     finish(collector, input_errors)
+}
+
+/// Why a replay window could not be settled.
+#[derive(Debug, thiserror::Error)]
+pub enum WindowError {
+    #[error("a duration counts from the first packet of a capture file; with standard input alone give an RFC 3339 time")]
+    NoFirstPacket,
+}
+
+/// The window of a replay whose first packet (among the files read ahead) is at `first`.
+fn settle_window(o: &ReplayOptions, first: Option<Ts>) -> Result<ReplayWindow, WindowError> {
+    let relative = [o.since, o.until].iter().any(|w| matches!(w, Some(When::After(_))));
+    if relative && first.is_none() {
+        return Err(WindowError::NoFirstPacket);
+    }
+    Ok(ReplayWindow {
+        since: o.since.map(|w| w.resolve(first)),
+        until: o.until.map(|w| w.resolve(first)),
+        filter: o.filter.clone(),
+    })
 }
 
 /// Whether every interface has one capture per worker, shared by the kernel (see

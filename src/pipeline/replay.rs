@@ -17,6 +17,77 @@ use crate::decode::{LinkType, Packet, TcpInfo};
 use crate::stats::Counters;
 use crate::time::Ts;
 
+/// What part of a replay is read: the frames within a time window that pass a BPF filter
+/// (`--since`, `--until`, `-f`), settled before the replay (a duration counted from its first
+/// packet is a time by then).
+#[derive(Clone, Debug, Default)]
+pub struct ReplayWindow {
+    /// The first packet time read.
+    pub since: Option<Ts>,
+    /// The first packet time no longer read.
+    pub until: Option<Ts>,
+    /// A BPF expression in libpcap's syntax, compiled for each link type a file holds.
+    pub filter: Option<String>,
+}
+
+impl ReplayWindow {
+    /// Whether every frame is read (nothing to test).
+    fn is_open(&self) -> bool {
+        self.since.is_none() && self.until.is_none() && self.filter.is_none()
+    }
+}
+
+/// A replaying worker's test of each frame against the [`ReplayWindow`], made before the frame
+/// is decoded: a time comparison, then libpcap's interpreter of the compiled filter over the
+/// frame as captured (the frames are read by our own reader, so libpcap's own filtering of a
+/// capture it reads is not there to use). The compiled programs are the worker's own (libpcap's
+/// are not to be shared between threads), one per link type met.
+pub(super) struct Admit {
+    window: ReplayWindow,
+    open: bool,
+    /// Per link type met: its program, or `None` if the filter does not compile for it (every
+    /// frame of that link type is then filtered out: a filter is never silently ignored).
+    programs: Vec<(LinkType, Option<pcap::BpfProgram>)>,
+}
+
+impl Admit {
+    pub(super) fn new(window: &ReplayWindow) -> Admit {
+        Admit { window: window.clone(), open: window.is_open(), programs: Vec::new() }
+    }
+
+    /// Whether `frame` is replayed; a frame that is not is counted in `c`. Without a window or
+    /// a filter, one test of a flag.
+    #[inline(always)]
+    pub(super) fn admit(&mut self, link: LinkType, frame: &Frame<'_>, c: &mut Counters) -> bool {
+        self.open || self.test(link, frame, c)
+    }
+
+    #[inline(never)]
+    fn test(&mut self, link: LinkType, frame: &Frame<'_>, c: &mut Counters) -> bool {
+        if self.window.since.is_some_and(|t| frame.ts < t) || self.window.until.is_some_and(|t| frame.ts >= t)
+        {
+            c.frames_outside_window += 1;
+            return false;
+        }
+        let Some(expr) = &self.window.filter else { return true };
+        let i = match self.programs.iter().position(|(l, _)| *l == link) {
+            Some(i) => i,
+            None => {
+                let program = pcap::Capture::dead(pcap::Linktype(link.libpcap_dlt()))
+                    .and_then(|d| d.compile(expr, true))
+                    .ok();
+                self.programs.push((link, program));
+                self.programs.len() - 1
+            }
+        };
+        let pass = self.programs.get(i).and_then(|(_, p)| p.as_ref()).is_some_and(|p| p.filter(frame.data));
+        if !pass {
+            c.frames_filtered += 1;
+        }
+        pass
+    }
+}
+
 /// What a walk makes of some frames of a block: each worker's items, in order. An item's bytes
 /// are in the block, or past its end in `bridge`. Nothing in it has taken effect yet: a walk
 /// begun on a guess may be thrown away (see [`crate::capture::file::Guess`]).
@@ -83,7 +154,8 @@ impl Sorted {
         for item in self.owned.get(me).map(Vec::as_slice).unwrap_or_default() {
             w.clock(item.ts());
             let (off, len) = item.bytes();
-            w.item(item, self.bytes(block, off, len));
+            let frame = item.frame().map(|(off, len)| self.bytes(block, off, len));
+            w.item(item, self.bytes(block, off, len), frame);
         }
         w.clock(self.last_ts);
     }
@@ -124,10 +196,11 @@ impl Route for Walk<'_, '_> {
         &mut self.sorted.counters
     }
 
-    fn tcp(&mut self, pkt: &Packet<'_>, tcp: TcpInfo, ts: Ts) {
-        let off = self.place(pkt.payload);
+    fn tcp(&mut self, link: LinkType, frame: &Frame<'_>, pkt: &Packet<'_>, tcp: TcpInfo) {
+        // The whole frame, not only its payload: the worker may keep it as evidence.
+        let off = self.place(frame.data);
         let owner = shard(pkt.src, pkt.dst, self.sorted.owned.len());
-        self.give(owner, Item::tcp(pkt, tcp, ts, off));
+        self.give(owner, Item::tcp(link, frame, pkt, tcp, off, true));
     }
 
     fn fragment(&mut self, link: LinkType, src: IpAddr, dst: IpAddr, frame: &Frame<'_>) {
@@ -156,6 +229,7 @@ struct Replayer<'a> {
     w: &'a mut Worker,
     me: usize,
     n: usize,
+    admit: Admit,
 }
 
 impl BlockWorker<Product, (Guess, Sorted)> for Replayer<'_> {
@@ -167,7 +241,12 @@ impl BlockWorker<Product, (Guess, Sorted)> for Replayer<'_> {
         }
         let data = &block.data;
         let mut out = Sorted::new(self.n, data.len() / 512 / self.n + 16);
-        let guess = from.guess(data, &mut |link, frame| out.frame(link, frame, data))?;
+        let admit = &mut self.admit;
+        let guess = from.guess(data, &mut |link, frame| {
+            if admit.admit(link, frame, &mut out.counters) {
+                out.frame(link, frame, data);
+            }
+        })?;
         Some((guess, out))
     }
 
@@ -180,20 +259,25 @@ impl BlockWorker<Product, (Guess, Sorted)> for Replayer<'_> {
         stitcher: &mut Stitcher,
         guess: Option<(Guess, Sorted)>,
     ) -> (Product, Result<(), crate::capture::FileError>) {
-        let Replayer { w, n, .. } = self;
+        let Replayer { w, n, admit, .. } = self;
         if *n <= 1 {
             // The only worker: no hand-over.
             let result = stitcher.feed(&block.data, block.eof, &mut |link, frame| {
-                w.clock(frame.ts);
-                w.frame(link, frame);
+                if admit.admit(link, frame, &mut w.own) {
+                    w.clock(frame.ts);
+                    w.frame(link, frame);
+                }
             });
             return (Product::default(), result);
         }
         let (guess, body) = guess.unzip();
         let data = &block.data;
         let mut lead = Sorted::new(*n, 0);
-        let (taken, result) =
-            stitcher.feed_guessed(data, block.eof, guess, &mut |link, frame| lead.frame(link, frame, data));
+        let (taken, result) = stitcher.feed_guessed(data, block.eof, guess, &mut |link, frame| {
+            if admit.admit(link, frame, &mut lead.counters) {
+                lead.frame(link, frame, data);
+            }
+        });
         let body = body.filter(|_| taken);
         lead.settle(w, data);
         if let Some(b) = &body {
@@ -217,6 +301,7 @@ pub(super) type Shared = SharedInput<Product, (Guess, Sorted)>;
 pub(super) fn replay_input(
     workers: &mut [Worker],
     input: &Shared,
+    window: &ReplayWindow,
     progress: Option<&dyn Progress>,
 ) -> Vec<usize> {
     let n = workers.len();
@@ -227,7 +312,8 @@ pub(super) fn replay_input(
             .enumerate()
             .map(|(i, w)| {
                 s.spawn(move || {
-                    input.run(i + 1, &mut Replayer { w, me: i + 1, n }, &mut |_| {});
+                    let admit = Admit::new(window);
+                    input.run(i + 1, &mut Replayer { w, me: i + 1, n, admit }, &mut |_| {});
                     w.flush();
                 })
             })
@@ -241,7 +327,8 @@ pub(super) fn replay_input(
             }
         };
         let own = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            input.run(0, &mut Replayer { w: first, me: 0, n }, &mut advance);
+            let admit = Admit::new(window);
+            input.run(0, &mut Replayer { w: first, me: 0, n, admit }, &mut advance);
             first.flush();
         }));
         let mut failed = Vec::new();

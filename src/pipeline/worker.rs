@@ -7,12 +7,14 @@ use std::sync::Arc;
 
 use crossbeam_channel::Sender;
 
+use super::evidence::{Current, Evidence, EvidenceDir};
 use super::front::{front, Route};
 use super::Record;
 use crate::capture::Frame;
 use crate::config::Detection;
 use crate::decode::{self, LinkType, Packet, TcpInfo, Transport};
 use crate::flow::defrag::Defragmenter;
+use crate::flow::{FlowKey, Stage};
 use crate::hosts::HostTable;
 use crate::inspect::FlowTable;
 use crate::intel::Intel;
@@ -40,6 +42,8 @@ pub(super) struct Worker {
     next_tick: Option<Ts>,
     first_ts: Option<Ts>,
     last_ts: Ts,
+    /// `--pcap-dir`: the first packets of the flows inspected, and the alerted sessions' files.
+    evidence: Option<Evidence>,
 }
 
 impl Worker {
@@ -49,6 +53,7 @@ impl Worker {
         intel: &Arc<Intel>,
         hosts: Arc<HostTable>,
         records: Sender<Record>,
+        evidence: Option<&Arc<EvidenceDir>>,
     ) -> Worker {
         Worker {
             id,
@@ -65,6 +70,7 @@ impl Worker {
             next_tick: None,
             first_ts: None,
             last_ts: Ts::default(),
+            evidence: evidence.cloned().map(|d| Evidence::new(d, cfg.defrag.timeout_us)),
         }
     }
 
@@ -99,20 +105,52 @@ impl Worker {
         front(link, frame, self);
     }
 
-    /// A TCP packet, decoded, to the flow table.
-    fn tcp_packet(&mut self, pkt: &Packet<'_>, tcp: &TcpInfo, ts: Ts) {
+    /// A TCP packet, decoded, to the flow table; with its frames as captured, of link type
+    /// `link`, for the evidence: one, or the fragments of a datagram put back together (none:
+    /// they were not handed over or not kept).
+    fn tcp_packet(&mut self, pkt: &Packet<'_>, tcp: &TcpInfo, ts: Ts, link: LinkType, frames: &[Frame<'_>]) {
+        if self.evidence.is_some() {
+            return self.tcp_packet_kept(pkt, tcp, ts, link, frames);
+        }
         let Worker { table, hosts, records, own, file, .. } = self;
         own.tcp_packets += 1;
-        table.tcp(pkt, tcp, ts, &mut |ev| deliver(hosts, records, own, file, ev));
+        table.tcp(pkt, tcp, ts, &mut |ev| deliver(hosts, records, own, file, None, ev));
     }
 
-    /// One item handed over, with its bytes.
-    pub(super) fn item(&mut self, item: &Item, bytes: &[u8]) {
+    /// [`Worker::tcp_packet`] with the evidence on (apart, so that the path without it stays as
+    /// small as it was).
+    #[inline(never)]
+    fn tcp_packet_kept(
+        &mut self,
+        pkt: &Packet<'_>,
+        tcp: &TcpInfo,
+        ts: Ts,
+        link: LinkType,
+        frames: &[Frame<'_>],
+    ) {
+        let Worker { table, hosts, records, own, file, evidence, .. } = self;
+        own.tcp_packets += 1;
+        let Some(e) = evidence else { return };
+        // The packet's frames go where the table's answer says, with no lookup of the flow
+        // before: to the file of a session that alerts or ends with this packet (after the
+        // packets before it), to the file of an open session, or among the first packets of a
+        // flow still new or inspected.
+        let key = FlowKey::new(pkt.src, pkt.src_port, pkt.dst, pkt.dst_port);
+        let mut cur = Current { key, link, frames, done: false };
+        table.tcp(pkt, tcp, ts, &mut |ev| {
+            deliver(hosts, records, own, file, Some((&mut *e, Some(&mut cur))), ev)
+        });
+        e.after(&cur, table.last_stage(), own);
+    }
+
+    /// One item handed over, with its payload and, if it was handed over, its frame.
+    pub(super) fn item(&mut self, item: &Item, bytes: &[u8], frame: Option<&[u8]>) {
         match *item {
-            Item::Tcp { ts, src, dst, src_port, dst_port, tcp, .. } => {
+            Item::Tcp { ts, src, dst, src_port, dst_port, tcp, link, wire_len, .. } => {
                 let transport = Transport::Tcp(tcp);
                 let pkt = Packet { src, dst, src_port, dst_port, transport, payload: bytes };
-                self.tcp_packet(&pkt, &tcp, ts);
+                let frame = frame.map(|data| Frame { ts, data, wire_len });
+                self.tcp_packet(&pkt, &tcp, ts, link, frame.as_slice());
             }
             Item::Fragment { ts, link, .. } => self.fragment(link, bytes, ts),
         }
@@ -130,10 +168,19 @@ impl Worker {
     /// defragmenting UDP in the replay's walk, where blocks are confirmed in order: not done yet.
     fn fragment(&mut self, link: LinkType, frame: &[u8], ts: Ts) {
         let Some(f) = decode::fragment(link, frame) else { return };
+        // The evidence keeps the fragments as captured until the datagram is whole.
+        let id = (f.src, f.dst, f.id, f.proto);
+        if let Some(e) = &mut self.evidence {
+            let captured = Frame { ts, data: frame, wire_len: frame.len() as u32 };
+            e.fragment(id, link, &captured, &mut self.own);
+        }
         let Some(dg) = self.defrag.add(&f, ts, &mut self.own) else { return };
+        let kept = self.evidence.as_mut().and_then(|e| e.whole(&id));
+        let (link, kept) = kept.unwrap_or((link, Vec::new()));
+        let frames: Vec<Frame<'_>> = kept.iter().map(|k| k.frame()).collect();
         match decode::transport(dg.src, dg.dst, dg.proto, &dg.payload) {
             Ok(pkt) => match pkt.transport {
-                Transport::Tcp(tcp) => self.tcp_packet(&pkt, &tcp, ts),
+                Transport::Tcp(tcp) => self.tcp_packet(&pkt, &tcp, ts, link, &frames),
                 Transport::Udp => {
                     self.own.udp_packets += 1;
                     if pkt.src_port == 53 {
@@ -147,9 +194,19 @@ impl Worker {
 
     pub(super) fn tick(&mut self, now: Ts) {
         self.defrag.expire(now, &mut self.own);
-        let Worker { table, hosts, records, own, file, .. } = self;
-        table.recheck_names(now, &mut |ev| deliver(hosts, records, own, file, ev));
-        table.expire(now, &mut |ev| deliver(hosts, records, own, file, ev));
+        let Worker { table, hosts, records, own, file, evidence, .. } = self;
+        let mut e = evidence.as_mut();
+        table.recheck_names(now, &mut |ev| {
+            deliver(hosts, records, own, file, e.as_deref_mut().map(|e| (e, None)), ev)
+        });
+        table.expire(now, &mut |ev| {
+            deliver(hosts, records, own, file, e.as_deref_mut().map(|e| (e, None)), ev)
+        });
+        if let Some(e) = e {
+            // Flows that timed out or were evicted: their first packets go too.
+            e.sweep(|k| matches!(table.stage(k), Some(Stage::New | Stage::Inspecting)));
+            e.expire_fragments(now);
+        }
         self.report();
     }
 
@@ -159,14 +216,23 @@ impl Worker {
     /// ticks of packet time look it up again, deterministically.
     pub(super) fn recheck_names(&mut self) {
         if self.table.names_news() {
-            let Worker { table, hosts, records, own, file, .. } = self;
-            table.recheck_names(now(), &mut |ev| deliver(hosts, records, own, file, ev));
+            let Worker { table, hosts, records, own, file, evidence, .. } = self;
+            let mut e = evidence.as_mut();
+            table.recheck_names(now(), &mut |ev| {
+                deliver(hosts, records, own, file, e.as_deref_mut().map(|e| (e, None)), ev)
+            });
         }
     }
 
     pub(super) fn flush(&mut self) {
-        let Worker { table, hosts, records, own, file, .. } = self;
-        table.flush_all(&mut |ev| deliver(hosts, records, own, file, ev));
+        let Worker { table, hosts, records, own, file, evidence, .. } = self;
+        let mut e = evidence.as_mut();
+        table
+            .flush_all(&mut |ev| deliver(hosts, records, own, file, e.as_deref_mut().map(|e| (e, None)), ev));
+        if let Some(e) = e {
+            e.sweep(|_| false);
+            e.expire_fragments(Ts(i64::MAX));
+        }
     }
 
     fn counters(&self) -> Counters {
@@ -203,8 +269,8 @@ impl Route for Worker {
         &mut self.own
     }
 
-    fn tcp(&mut self, pkt: &Packet<'_>, tcp: TcpInfo, ts: Ts) {
-        self.tcp_packet(pkt, &tcp, ts);
+    fn tcp(&mut self, link: LinkType, frame: &Frame<'_>, pkt: &Packet<'_>, tcp: TcpInfo) {
+        self.tcp_packet(pkt, &tcp, frame.ts, link, std::slice::from_ref(frame));
     }
 
     fn fragment(&mut self, link: LinkType, _: IpAddr, _: IpAddr, frame: &Frame<'_>) {
@@ -221,9 +287,13 @@ fn deliver(
     records: &Sender<Record>,
     own: &mut Counters,
     file: &Option<Arc<str>>,
+    evidence: Option<(&mut Evidence, Option<&mut Current<'_, '_>>)>,
     mut ev: Event,
 ) {
     ev.pcap_filename.clone_from(file);
+    if let Some((e, cur)) = evidence {
+        e.on_record(&mut ev, own, cur);
+    }
     if !hosts.record(&ev) {
         own.hosts_table_full += 1;
     }
@@ -235,10 +305,25 @@ fn deliver(
 /// What a worker is handed for one frame, by a live reader or by a replay's walk.
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Item {
-    /// A TCP packet already decoded: its fields, and its payload at `data[off..off + len]`. The
-    /// worker does not decode it again (nor touch the frame's headers: on a bypassed flow it
-    /// never touches the frame at all).
-    Tcp { ts: Ts, src: IpAddr, dst: IpAddr, src_port: u16, dst_port: u16, tcp: TcpInfo, off: u32, len: u32 },
+    /// A TCP packet already decoded: its fields, and its payload at `data[off + head..][..len]`.
+    /// The worker does not decode it again (nor touch the frame's headers: on a bypassed flow it
+    /// never touches the frame at all). The frame as captured is at `data[off..off +
+    /// frame_len]` when it was handed over (`frame_len` 0: the payload alone was, `head` 0), for
+    /// the evidence (`--pcap-dir`).
+    Tcp {
+        ts: Ts,
+        src: IpAddr,
+        dst: IpAddr,
+        src_port: u16,
+        dst_port: u16,
+        tcp: TcpInfo,
+        off: u32,
+        len: u32,
+        head: u32,
+        frame_len: u32,
+        wire_len: u32,
+        link: LinkType,
+    },
     /// An IP fragment, whole frame at `data[off..off + len]`, for the worker's defragmenter.
     Fragment { ts: Ts, link: LinkType, off: u32, len: u32 },
 }
@@ -250,16 +335,42 @@ impl Item {
         }
     }
 
+    /// Where its payload is (a fragment's: the whole frame).
     pub(super) fn bytes(&self) -> (u32, u32) {
         match *self {
-            Item::Tcp { off, len, .. } | Item::Fragment { off, len, .. } => (off, len),
+            Item::Tcp { off, len, head, .. } => (off.saturating_add(head), len),
+            Item::Fragment { off, len, .. } => (off, len),
         }
     }
 
-    /// The item for a TCP packet whose payload is at `off`.
-    pub(super) fn tcp(pkt: &Packet<'_>, tcp: TcpInfo, ts: Ts, off: u32) -> Item {
+    /// Where a TCP packet's frame is, if it was handed over.
+    pub(super) fn frame(&self) -> Option<(u32, u32)> {
+        match *self {
+            Item::Tcp { off, frame_len, .. } if frame_len > 0 => Some((off, frame_len)),
+            _ => None,
+        }
+    }
+
+    /// The item for a TCP packet of `frame`, the frame placed at `off` (`whole`) or only its
+    /// payload.
+    pub(super) fn tcp(
+        link: LinkType,
+        frame: &Frame<'_>,
+        pkt: &Packet<'_>,
+        tcp: TcpInfo,
+        off: u32,
+        whole: bool,
+    ) -> Item {
         let (src, dst, src_port, dst_port) = (pkt.src, pkt.dst, pkt.src_port, pkt.dst_port);
-        Item::Tcp { ts, src, dst, src_port, dst_port, tcp, off, len: pkt.payload.len() as u32 }
+        let head = (pkt.payload.as_ptr() as usize).saturating_sub(frame.data.as_ptr() as usize);
+        let (head, frame_len) = match u32::try_from(head) {
+            Ok(h) if whole && (h as usize) + pkt.payload.len() <= frame.data.len() => {
+                (h, frame.data.len() as u32)
+            }
+            _ => (0, 0),
+        };
+        let (ts, wire_len, len) = (frame.ts, frame.wire_len, pkt.payload.len() as u32);
+        Item::Tcp { ts, src, dst, src_port, dst_port, tcp, off, len, head, frame_len, wire_len, link }
     }
 }
 

@@ -507,6 +507,7 @@ pub fn fuzz_output_json(data: &[u8]) {
             end_reason: end,
             derived: Default::default(),
             pcap_filename: None,
+            evidence: None,
         }
         .derive();
         check_event(&ev);

@@ -131,7 +131,7 @@ fn an_empty_file_is_not_a_capture() {
 }
 
 #[test]
-fn a_directory_is_not_a_capture() {
+fn a_directory_without_a_capture_is_one_error_line() {
     let dir = tempdir();
     let out = util::run(&["-q".as_ref(), "-r".as_ref(), dir.path().as_os_str()], None);
     assert_one_error_line(&out, dir.path());

@@ -39,6 +39,7 @@ fn event(n: u64) -> Event {
         end_reason: None,
         derived: Default::default(),
         pcap_filename: None,
+        evidence: None,
     }
     .derive()
 }

@@ -241,6 +241,7 @@ fn a_million_hosts_fill_the_host_table_and_are_refused() {
             end_reason: None,
             derived: Default::default(),
             pcap_filename: None,
+            evidence: None,
         };
         if !hosts.record(&ev) {
             refused += 1;

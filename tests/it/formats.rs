@@ -103,6 +103,7 @@ fn event(w: &Wire) -> Event {
         end_reason: w.session.then_some(EndReason::Rst),
         derived: Default::default(),
         pcap_filename: None,
+        evidence: None,
     }
     .derive()
 }

@@ -1766,3 +1766,58 @@ fn tls_sessions_whose_pushes_line_up_with_a_cleartext_session_on_another_worker_
     assert_eq!(stats["stats"]["behaviour_watched"], 5, "{stats}");
     assert_eq!(stats["stats"]["behaviour_aligned"], 4, "{stats}");
 }
+
+/// `--pcap-dir` in live capture: the session's evidence file holds its packets from the first,
+/// so its login is in it, and it replays alone to the alert. Started as root, the sensor runs as
+/// nobody, so it writes the files in a directory it was handed before the drop. With the
+/// interface shared by two workers, and with one reader handing frames to them.
+#[test]
+fn live_evidence_files_hold_the_login_and_replay_to_the_same_alert() {
+    for (name, extra) in
+        [("fanout", &["--workers", "2"][..]), ("one reader", &["--workers", "2", "--no-fanout"][..])]
+    {
+        let test = format!("live_evidence_files_hold_the_login_and_replay_to_the_same_alert ({name})");
+        let Some(mut lab) = lab_or_skip(&test, &["ip", "python3"]) else { return };
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(lab.dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let dir = lab.dir.path().join("evidence");
+        let dir_s = dir.to_str().expect("UTF-8").to_string();
+        let mut args = vec!["--pcap-dir", dir_s.as_str()];
+        args.extend_from_slice(extra);
+        let (mw, mut out, mut err) = start_minewatch(&mut lab, &args);
+        mine_once(&mut lab);
+        out.wait_for("\"event_type\":\"mining\"").expect("no mining alert");
+        sigterm(&lab.children[mw]);
+        let code = wait_exit(&mut lab.children[mw]);
+        assert_eq!(code, Some(0), "{}", err.rest().join("\n"));
+        let recs = records(&out.rest());
+        let sess = recs
+            .iter()
+            .find(|r| r["event_type"] == "mining_session")
+            .unwrap_or_else(|| panic!("{name}: no mining_session: {recs:?}"));
+        let e = &sess["evidence"];
+        let file = dir.join(e["file"].as_str().unwrap_or_else(|| panic!("{name}: no evidence: {sess}")));
+        let data = std::fs::read(&file).expect("the evidence file");
+        use sha2::Digest;
+        let sha: String = sha2::Sha256::digest(&data).iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(e["sha256"].as_str(), Some(sha.as_str()), "{name}");
+        assert_eq!(e["bytes"].as_u64(), Some(data.len() as u64), "{name}");
+        let packets = util::capture_records(&data).expect("a well-formed pcap");
+        assert_eq!(e["packets"].as_u64(), Some(packets.len() as u64), "{name}");
+        assert!(
+            data.windows(LOGIN.len()).any(|w| w == LOGIN.as_bytes()),
+            "{name}: the login packet is not in the evidence"
+        );
+        // Written by the user the sensor became, in the directory handed to it.
+        let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&file).expect("stat"));
+        assert_ne!(owner, 0, "{name}: the evidence was written as root");
+        let alone = util::run(&["-q", "-r", file.to_str().expect("UTF-8")], None);
+        let again = records(&alone.stdout.lines().map(str::to_string).collect::<Vec<_>>());
+        let alert = again.iter().find(|r| r["event_type"] == "mining").expect("the alert again");
+        assert_eq!(alert["stratum"]["login"], LOGIN, "{name}");
+        assert_eq!(
+            alert["flow_id"], sess["flow_id"],
+            "{name}: the replay did not see the session from its SYN"
+        );
+    }
+}

@@ -28,6 +28,7 @@ mod reader;
 mod redis;
 mod replay;
 mod report;
+mod responder;
 mod schemas;
 mod siem;
 mod sv2;

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::util::{bin, pcaps_dir, repo_root};
 
 /// Suricata's EVE schema beside the repository, if it is there.
-fn eve_schema() -> Option<Value> {
+pub(crate) fn eve_schema() -> Option<Value> {
     let path = repo_root().join("../shared/schemas/suricata-eve.schema.json");
     let text = std::fs::read_to_string(&path).ok()?;
     Some(serde_json::from_str(&text).expect("Suricata's schema is JSON"))
@@ -28,10 +28,14 @@ fn all_pcaps() -> Vec<PathBuf> {
     v
 }
 
-/// Every line minewatch writes for `pcap` in `format`, with the closing `stats` record.
+/// Every line minewatch writes for `pcap` in `format`, with the closing `stats` record, and
+/// evidence files (`--pcap-dir`), so that their fields meet the schemas too.
 fn lines(pcap: &Path, format: &str) -> Vec<Value> {
+    let evidence = tempfile::tempdir().expect("a temporary directory");
     let out = Command::new(bin())
-        .args(["-q", "--stats-interval", "0", "--sensor-name", "edge-1", "--format", format, "-r"])
+        .args(["-q", "--stats-interval", "0", "--sensor-name", "edge-1", "--format", format, "--pcap-dir"])
+        .arg(evidence.path())
+        .arg("-r")
         .arg(pcap)
         .output()
         .expect("run minewatch");
@@ -90,7 +94,7 @@ fn eve_schema_rejects_what_minewatch_used_to_write() {
     assert!(!validator.is_valid(&own));
 }
 
-fn alert_schema() -> Value {
+pub(crate) fn alert_schema() -> Value {
     let text =
         std::fs::read_to_string(repo_root().join("docs/alert-schema.json")).expect("docs/alert-schema.json");
     serde_json::from_str(&text).expect("docs/alert-schema.json is JSON")

@@ -40,17 +40,30 @@ const WATCHED: &str =
     "48edfHu7V9Z84YzzMa6fUueoELZ9ZRXq9VetWzYGzKt52XU5xvqgzYnDK9URnRoJMk1j8nLwEVsaSWJ4fhdUyZijBGUicoD";
 
 /// Every record of `format` minewatch writes for every bundled capture, with a `stats` record,
-/// with [`WATCHED`] on the watchlist.
+/// with [`WATCHED`] on the watchlist and evidence files (`--pcap-dir`).
 fn records(format: &str) -> Vec<(String, String)> {
     let dir = tempfile::tempdir().unwrap();
     let watchlist = dir.path().join("watchlist.txt");
     std::fs::write(&watchlist, format!("{WATCHED} incident-42\n")).unwrap();
     let watchlist = watchlist.to_string_lossy().into_owned();
+    // With evidence files, so that their fields are checked in every format too.
+    let evidence = dir.path().join("evidence").to_string_lossy().into_owned();
     let mut out = Vec::new();
     for cap in captures() {
         let path = cap.to_string_lossy().into_owned();
-        let args =
-            ["-q", "--format", format, "--stats-interval", "3600", "--watchlist", &watchlist, "-r", &path];
+        let args = [
+            "-q",
+            "--format",
+            format,
+            "--stats-interval",
+            "3600",
+            "--watchlist",
+            &watchlist,
+            "--pcap-dir",
+            &evidence,
+            "-r",
+            &path,
+        ];
         let r = run(&args, None);
         assert_eq!(r.code(), Some(0), "{path}: {}", r.stderr);
         out.extend(r.stdout.lines().map(|l| (path.clone(), l.to_string())));
@@ -305,6 +318,8 @@ const DICTIONARY: &[&str] = &[
     "externalId",
     "filePath",
     "fname",
+    "fileHash",
+    "fileId",
     "in",
     "msg",
     "out",
