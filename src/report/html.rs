@@ -46,7 +46,7 @@ const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ccc}\
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:2px 6px;\
 text-align:left;vertical-align:top}th{background:#f3f3f3}td.n{text-align:right}\
-.mono{font-family:ui-monospace,monospace}.wrap{word-break:break-all}.nw{white-space:nowrap}.muted{color:#777}\
+.mono{font-family:ui-monospace,monospace}.wrap{word-break:break-all;min-width:24ch;max-width:48ch}.nw{white-space:nowrap}.muted{color:#777}\
 svg{display:block}.confirmed{fill:#c0392b}.detected{fill:#e67e22}.suspected{fill:#f1c40f}\
 .open{fill-opacity:.45}.line{fill:none;stroke:#2c3e50;stroke-width:1.5}\
 .axis{stroke:#999;stroke-width:1}.lbl{font-size:11px;fill:#555}";
