@@ -175,6 +175,17 @@ impl FlowKey {
     /// The key, and whether `src` is its lower endpoint: the table tells a packet's side by
     /// this (see [`Flow::a_lo`]) instead of building and comparing socket addresses per packet.
     fn oriented(src: IpAddr, sport: u16, dst: IpAddr, dport: u16) -> (FlowKey, bool) {
+        if let (IpAddr::V4(s), IpAddr::V4(d)) = (src, dst) {
+            // Most packets: ordered as 32-bit numbers (the same order as their mapped forms),
+            // then widened, instead of comparing 128-bit tuples.
+            let (s, d) = (u32::from(s), u32::from(d));
+            let src_lo = (s, sport) <= (d, dport);
+            let ((lo, lp), (hi, hp)) =
+                if src_lo { ((s, sport), (d, dport)) } else { ((d, dport), (s, sport)) };
+            const MAPPED: u128 = 0xffff << 32;
+            let (lo, hi) = (MAPPED | u128::from(lo), MAPPED | u128::from(hi));
+            return (FlowKey { lo, hi, ports: (u64::from(lp) << 16) | u64::from(hp) }, src_lo);
+        }
         let ((s, v6), (d, _)) = (addr_bits(src), addr_bits(dst));
         let src_lo = (s, sport) <= (d, dport);
         let ((lo, lp), (hi, hp)) = if src_lo { ((s, sport), (d, dport)) } else { ((d, dport), (s, sport)) };
