@@ -169,10 +169,27 @@ fn addr_bits(ip: IpAddr) -> (u128, bool) {
 
 impl FlowKey {
     pub fn new(src: IpAddr, sport: u16, dst: IpAddr, dport: u16) -> FlowKey {
+        FlowKey::oriented(src, sport, dst, dport).0
+    }
+
+    /// The key, and whether `src` is its lower endpoint: the table tells a packet's side by
+    /// this (see [`Flow::a_lo`]) instead of building and comparing socket addresses per packet.
+    fn oriented(src: IpAddr, sport: u16, dst: IpAddr, dport: u16) -> (FlowKey, bool) {
+        if let (IpAddr::V4(s), IpAddr::V4(d)) = (src, dst) {
+            // Most packets: ordered as 32-bit numbers (the same order as their mapped forms),
+            // then widened, instead of comparing 128-bit tuples.
+            let (s, d) = (u32::from(s), u32::from(d));
+            let src_lo = (s, sport) <= (d, dport);
+            let ((lo, lp), (hi, hp)) =
+                if src_lo { ((s, sport), (d, dport)) } else { ((d, dport), (s, sport)) };
+            const MAPPED: u128 = 0xffff << 32;
+            let (lo, hi) = (MAPPED | u128::from(lo), MAPPED | u128::from(hi));
+            return (FlowKey { lo, hi, ports: (u64::from(lp) << 16) | u64::from(hp) }, src_lo);
+        }
         let ((s, v6), (d, _)) = (addr_bits(src), addr_bits(dst));
-        let ((lo, lp), (hi, hp)) =
-            if (s, sport) <= (d, dport) { ((s, sport), (d, dport)) } else { ((d, dport), (s, sport)) };
-        FlowKey { lo, hi, ports: (u64::from(v6) << 32) | (u64::from(lp) << 16) | u64::from(hp) }
+        let src_lo = (s, sport) <= (d, dport);
+        let ((lo, lp), (hi, hp)) = if src_lo { ((s, sport), (d, dport)) } else { ((d, dport), (s, sport)) };
+        (FlowKey { lo, hi, ports: (u64::from(v6) << 32) | (u64::from(lp) << 16) | u64::from(hp) }, src_lo)
     }
 }
 
@@ -496,6 +513,10 @@ enum State<A> {
 #[derive(Debug)]
 struct Flow<A> {
     meta: ConnInfo,
+    /// Whether side A is the key's lower endpoint: a packet whose source is the lower endpoint
+    /// exactly when A is comes from A. (A connection from an endpoint to itself has both sides
+    /// alike: every packet is A's, as a comparison of addresses would say.)
+    a_lo: bool,
     state: State<A>,
     /// This flow's share of the table's memory estimate.
     cost: usize,
@@ -690,9 +711,7 @@ impl<A: Application> FlowTable<A> {
     pub fn tcp(&mut self, pkt: &Packet<'_>, tcp: &TcpInfo, ts: Ts, emit: &mut dyn FnMut(A::Event)) {
         self.last = None;
         self.maybe_sweep(ts, emit);
-        let key = FlowKey::new(pkt.src, pkt.src_port, pkt.dst, pkt.dst_port);
-        let src = SocketAddr::new(pkt.src, pkt.src_port);
-        let dst = SocketAddr::new(pkt.dst, pkt.dst_port);
+        let (key, src_lo) = FlowKey::oriented(pkt.src, pkt.src_port, pkt.dst, pkt.dst_port);
         let mut found = self.flows.get_index_of(&key);
         let reused = tcp.syn
             && !tcp.ack_flag
@@ -724,8 +743,12 @@ impl<A: Application> FlowTable<A> {
                         return;
                     }
                 }
+                let src = SocketAddr::new(pkt.src, pkt.src_port);
+                let dst = SocketAddr::new(pkt.dst, pkt.dst_port);
                 // A bare SYN-ACK names its receiver as the connection's opener.
-                let (a, b) = if tcp.syn && tcp.ack_flag { (dst, src) } else { (src, dst) };
+                let syn_ack = tcp.syn && tcp.ack_flag;
+                let (a, b) = if syn_ack { (dst, src) } else { (src, dst) };
+                let a_lo = src == dst || src_lo != syn_ack;
                 self.counters.flows += 1;
                 let meta = ConnInfo {
                     a,
@@ -736,7 +759,8 @@ impl<A: Application> FlowTable<A> {
                     pkts: [0, 0],
                     fin: [false, false],
                 };
-                let flow = Flow { meta, state: State::New { isn: [None, None] }, cost: Self::FLOW_COST };
+                let flow =
+                    Flow { meta, a_lo, state: State::New { isn: [None, None] }, cost: Self::FLOW_COST };
                 self.mem += flow.cost;
                 self.flows.insert_full(key, flow).0
             }
@@ -745,7 +769,7 @@ impl<A: Application> FlowTable<A> {
         // Borrowed, not copied: a copy of the limits was a per-packet cost of its own.
         let limits = &self.limits;
         let m = &mut flow.meta;
-        let side = if src == m.a { Side::A } else { Side::B };
+        let side = if src_lo == flow.a_lo { Side::A } else { Side::B };
         m.last_seen = m.last_seen.max(ts);
         m.bytes[idx(side)] += pkt.payload.len() as u64;
         m.pkts[idx(side)] += 1;

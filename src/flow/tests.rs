@@ -119,6 +119,49 @@ fn tcp(seq: u32, syn: bool, fin: bool) -> TcpInfo {
     TcpInfo { seq, ack: 0, syn, ack_flag: false, fin, rst: false }
 }
 
+/// The general form of a key, by 128-bit addresses, that the IPv4 fast path must agree with.
+fn key_by_bits(src: IpAddr, sport: u16, dst: IpAddr, dport: u16) -> (FlowKey, bool) {
+    let ((s, v6), (d, _)) = (addr_bits(src), addr_bits(dst));
+    let src_lo = (s, sport) <= (d, dport);
+    let ((lo, lp), (hi, hp)) = if src_lo { ((s, sport), (d, dport)) } else { ((d, dport), (s, sport)) };
+    (FlowKey { lo, hi, ports: (u64::from(v6) << 32) | (u64::from(lp) << 16) | u64::from(hp) }, src_lo)
+}
+
+#[test]
+fn ipv4_keys_and_sides_match_the_general_form() {
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for i in 0..20_000 {
+        let r = next();
+        // Small ranges too, so that equal addresses and equal ports come up.
+        let (a, b) =
+            if i % 2 == 0 { (r as u32, (r >> 32) as u32) } else { ((r % 3) as u32, (r >> 8) as u32 % 3) };
+        let (pa, pb) = if i % 3 == 0 {
+            ((r >> 16) as u16, (r >> 40) as u16)
+        } else {
+            ((r % 2) as u16, (r >> 5) as u16 % 2)
+        };
+        let (src, dst) =
+            (IpAddr::from(std::net::Ipv4Addr::from(a)), IpAddr::from(std::net::Ipv4Addr::from(b)));
+        assert_eq!(
+            FlowKey::oriented(src, pa, dst, pb),
+            key_by_bits(src, pa, dst, pb),
+            "{src}:{pa} {dst}:{pb}"
+        );
+        assert_eq!(FlowKey::new(src, pa, dst, pb), FlowKey::new(dst, pb, src, pa));
+    }
+    // A v4 flow and a v6 flow to the v4-mapped addresses never share a key.
+    let (v4a, v4b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+    let (v6a, v6b): (IpAddr, IpAddr) =
+        ("::ffff:10.0.0.1".parse().unwrap(), "::ffff:10.0.0.2".parse().unwrap());
+    assert_ne!(FlowKey::new(v4a, 1, v4b, 2), FlowKey::new(v6a, 1, v6b, 2));
+}
+
 #[test]
 fn hands_the_application_each_side_in_order_and_ends_it() {
     let mut t = FlowTable::<Toy>::with_shared(FlowLimits::default(), NoShared);

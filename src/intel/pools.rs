@@ -212,11 +212,23 @@ impl PoolDomains {
     /// dot; names that are not plausible host names match nothing.
     pub fn matches(&self, name: &str) -> Option<&str> {
         let name = name.strip_suffix('.').unwrap_or(name);
-        if name.is_empty() || name.len() > MAX_NAME_LEN || !name.bytes().all(is_host_byte) {
+        if name.is_empty() || name.len() > MAX_NAME_LEN {
+            return None;
+        }
+        // One branch-free pass for both questions, by a table of byte classes: a name is looked
+        // up at every ClientHello and DNS answer, and two passes that each stopped early cost
+        // more than the rest of the lookup.
+        let (mut class_or, mut class_and) = (0u8, HOST);
+        for b in name.bytes() {
+            let c = BYTE_CLASS.get(usize::from(b)).copied().unwrap_or(0);
+            class_or |= c;
+            class_and &= c;
+        }
+        if class_and & HOST == 0 {
             return None;
         }
         let lower;
-        let name = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        let name = if class_or & UPPER != 0 {
             lower = name.to_ascii_lowercase();
             lower.as_str()
         } else {
@@ -290,6 +302,23 @@ impl Default for SharedPools {
     }
 }
 
+/// [`BYTE_CLASS`] bits: a byte of a host name; an upper-case letter.
+const HOST: u8 = 1;
+const UPPER: u8 = 2;
+
+/// The class of every byte, as [`is_host_byte`] and `u8::is_ascii_uppercase` say.
+static BYTE_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let host = c.is_ascii_alphanumeric() || c == b'-' || c == b'.' || c == b'_';
+        t[b] = if host { HOST } else { 0 } | if c.is_ascii_uppercase() { UPPER } else { 0 };
+        b += 1;
+    }
+    t
+};
+
 fn is_host_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_'
 }
@@ -321,6 +350,20 @@ fn normalise(entry: &str) -> Result<String, &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_classes_say_what_the_functions_say() {
+        for b in 0..=255u8 {
+            let c = BYTE_CLASS[usize::from(b)];
+            assert_eq!((c & HOST != 0, c & UPPER != 0), (is_host_byte(b), b.is_ascii_uppercase()), "{b}");
+        }
+        let p = PoolDomains::builtin();
+        assert!(p.matches("Pool.SupportXMR.com.").is_some());
+        assert!(p.matches("pool.supportxmr.com").is_some());
+        assert!(
+            p.matches("pool.supportxmr .com").is_none() && p.matches("pool.supportxmr.com\u{e9}").is_none()
+        );
+    }
 
     #[test]
     fn shipped_list_is_clean_and_large() {

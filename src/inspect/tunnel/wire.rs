@@ -8,6 +8,7 @@
 //! `httparse`, and the PROXY protocol v1/v2 header (HAProxy's specification, proxy-protocol.txt).
 
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::LazyLock;
 
 use crate::stratum::TunnelKind;
 
@@ -205,7 +206,11 @@ pub fn socks_reply(buf: &[u8], v5: bool) -> Hs<()> {
 /// The end of an HTTP head (`\r\n\r\n`): `Ok(len)`, `Err(true)` when `buf` is longer than `max`
 /// without one, `Err(false)` to wait.
 fn head_len(buf: &[u8], max: usize) -> Result<usize, bool> {
-    match memchr::memmem::find(buf, b"\r\n\r\n") {
+    // Built once: `memmem::find` builds its searcher at every call, which cost more than the
+    // search in a short head.
+    static END: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new(b"\r\n\r\n"));
+    match END.find(buf) {
         Some(n) if n + 4 <= max => Ok(n + 4),
         Some(_) => Err(true),
         None => Err(buf.len() > max),
@@ -243,6 +248,12 @@ pub fn websocket_upgrade(buf: &[u8], max: usize) -> Hs<Request> {
         Err(true) => return Hs::No,
         Err(false) => return Hs::More,
     };
+    // Nearly every `GET` is a plain web request: a head with no header line that begins with
+    // `upgrade` (in any case) has no `Upgrade: websocket`, and is told apart here without
+    // httparse, whose parse of a whole head was most of what a one-request HTTP flow cost.
+    if !has_upgrade_line(buf.get(..len).unwrap_or_default()) {
+        return Hs::No;
+    }
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut req = httparse::Request::new(&mut headers);
     match req.parse(buf.get(..len).unwrap_or_default()) {
@@ -257,6 +268,15 @@ pub fn websocket_upgrade(buf: &[u8], max: usize) -> Hs<Request> {
         .map(|h| String::from_utf8_lossy(h.trim_ascii()).into_owned())
         .filter(|h| !h.is_empty() && h.len() <= MAX_NAME + 8 && h.bytes().all(|b| b.is_ascii_graphic()));
     Hs::Done(len, Request { kind: TunnelKind::WebSocket, target, name: None })
+}
+
+/// Whether a line of `head` after its first begins with `upgrade` in any mix of upper and lower
+/// case: httparse reads a header's name from the line's first byte to the colon, so a head
+/// without such a line has no `Upgrade` header.
+fn has_upgrade_line(head: &[u8]) -> bool {
+    const NAME: &[u8] = b"upgrade";
+    memchr::memchr_iter(b'\n', head)
+        .any(|i| head.get(i + 1..i + 1 + NAME.len()).is_some_and(|w| w.eq_ignore_ascii_case(NAME)))
 }
 
 /// The server's reply head: `101` for a WebSocket upgrade, any `2xx` for `CONNECT`.
@@ -490,6 +510,17 @@ mod tests {
         );
         prefixes_need_more(|b| websocket_upgrade(b, 8192), req);
         assert_eq!(websocket_upgrade(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 8192), Hs::No);
+        // The header's name and value in any case; the word elsewhere in the head is not enough.
+        let shouty = b"GET / HTTP/1.1\r\nHost: a\r\nUPGRADE: WEBSOCKET\r\n\r\n";
+        assert_eq!(done(websocket_upgrade(shouty, 8192)).0, shouty.len());
+        let mixed = b"GET / HTTP/1.1\r\nHost: a\r\nupgrade:  wEbSoCkEt \r\n\r\n";
+        assert_eq!(done(websocket_upgrade(mixed, 8192)).0, mixed.len());
+        let elsewhere = b"GET /websocket HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\n\r\n";
+        assert_eq!(websocket_upgrade(elsewhere, 8192), Hs::No);
+        let no_upgrade = b"GET /ws HTTP/1.1\r\nHost: a\r\nX-Upgrade: websocket\r\n\r\n";
+        assert_eq!(websocket_upgrade(no_upgrade, 8192), Hs::No);
+        assert!(has_upgrade_line(b"GET /\r\nUpGrAdE: x") && !has_upgrade_line(b"Upgrade: x\r\n"));
+        assert!(!has_upgrade_line(b"GET /\r\nupgrad") && !has_upgrade_line(b"GET /\r\n x-upgrade: y"));
         let ok = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
         assert_eq!(http_reply(ok, 8192, true), Hs::Done(ok.len(), ()));
         assert_eq!(http_reply(b"HTTP/1.1 200 OK\r\n\r\n", 8192, true), Hs::No);
