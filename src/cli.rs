@@ -380,10 +380,9 @@ pub struct Args {
     /// Where records go, repeatable: `[FORMAT:]TARGET`. TARGET is `-` (standard output, the
     /// default), a file (appended; reopened on SIGHUP), `syslog+udp://HOST:PORT`,
     /// `syslog+tcp://HOST:PORT` (RFC 5424; TCP octet-counted, reconnecting, queued),
-    /// `syslog+tls://HOST:PORT?ca=FILE&cert=FILE&key=FILE&name=NAME` (the same over TLS, RFC
-    /// 5425; every option optional) or
-    /// `redis://[USER:PASSWORD@]HOST:PORT/KEY?mode=list|lpush|channel|stream&db=N` (reconnecting,
-    /// queued). FORMAT is
+    /// `syslog+tls://HOST:PORT` (the same over TLS, RFC 5425; options `?ca=FILE`, `&cert=FILE`,
+    /// `&key=FILE`, `&name=NAME`, each optional) or `redis://[USER:PASSWORD@]HOST:PORT/KEY`
+    /// (reconnecting, queued; options `?mode=list|lpush|channel|stream`, `&db=N`). FORMAT is
     /// json, cef, ecs or eve; without it `--format` applies. `?types=mining,mining_session,stats`
     /// after TARGET limits the output to those record types.
     #[arg(short = 'o', long = "output", value_name = "[FORMAT:]TARGET")]
