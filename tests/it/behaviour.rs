@@ -176,3 +176,31 @@ fn the_evidence_is_in_every_format() {
     assert!(cef.contains(" cs2Label=ja4 cs2=t13i"), "{cef}");
     assert!(cef.contains(" cs5Label=behaviour cs5=") && cef.contains(" pushes:3 "), "{cef}");
 }
+
+/// The real negatives of other long-lived protocols (`make-real.sh`) were really looked at, so
+/// that their "no alert" in `TRUTH.tsv` means something: every TLS flow with no name and no
+/// ALPN of HTTP's is watched (gRPC core's client always offers `h2`: never watched; grpclib's
+/// given no ALPN: watched), and SSH is not TLS, so bypassed at its first bytes.
+#[test]
+fn real_negatives_were_watched_and_raise_nothing() {
+    // file, TLS hellos, flows watched, flows bypassed
+    let cases: [(&str, u64, u64, u64); 5] = [
+        ("real-imap-idle-tls.pcap", 2, 2, 0),
+        ("real-grpc-tls.pcap", 2, 1, 1),
+        ("real-redis-pubsub-tls.pcap", 2, 2, 0),
+        ("real-mqtt-device-tls.pcap", 2, 2, 0),
+        ("real-ssh.pcap", 0, 0, 1),
+    ];
+    for (file, hellos, watched, bypassed) in cases {
+        let recs = replay(&[behaviour_dir().join(file)], &["--stats-interval", "0"]);
+        assert!(mining(&recs).is_empty(), "{file}: {:#?}", mining(&recs));
+        let stats = &recs.iter().rfind(|r| r["event_type"] == "stats").expect("stats record")["stats"];
+        let n = |k: &str| stats[k].as_u64().unwrap_or(0);
+        assert_eq!(n("tls_hellos"), hellos, "{file}: {stats}");
+        assert_eq!(n("behaviour_watched"), watched, "{file}: {stats}");
+        assert_eq!(n("flows_bypassed"), bypassed, "{file}: {stats}");
+        assert_eq!(n("behaviour_suspects"), 0, "{file}: {stats}");
+        // The watched flows were followed for their whole life, many records each.
+        assert!(n("behaviour_records") >= 40 * watched, "{file}: {stats}");
+    }
+}
