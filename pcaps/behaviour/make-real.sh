@@ -261,7 +261,7 @@ fi
 
 if wants mqttev; then
 # 10. The same device publishing on events (at random, 5 s apart on average) rather than on a
-#     timer, commands every 30-60 s.
+#     timer, paho's default keepalive (60 s), commands every 30-60 s.
 run_ns mwb-mqe
 cat > "$tmp/mosq-ev.conf" <<CONF
 listener 18885 127.0.0.1

@@ -4,7 +4,7 @@ capture of the behaviour watch: it publishes a reading of ~120 bytes every 5 s (
 answers each with PUBACK) and is subscribed to its command topic, on which commands arrive
 unasked (it answers each with PUBACK); keepalive 15 s. With `events`, it publishes when
 something happens instead of on a timer: at random, 5 s apart on average (a motion or door
-sensor, a meter reporting changes).
+sensor, a meter reporting changes), and keeps paho's default keepalive (60 s).
 
 usage: real-mqtt-device.py PORT CAFILE SECONDS [timer|events]
 """
@@ -17,7 +17,7 @@ c = mqtt.Client(client_id="dev-17", clean_session=False)
 c.tls_set(ca_certs=cafile, tls_version=ssl.PROTOCOL_TLS_CLIENT)
 c.tls_insecure_set(True)
 c.on_connect = lambda cl, u, f, rc: cl.subscribe("cmd/dev-17", qos=1)
-c.connect("127.0.0.1", port, keepalive=15)
+c.connect("127.0.0.1", port, keepalive=60 if events else 15)
 c.loop_start()
 rng = random.Random(9)
 end = time.time() + secs

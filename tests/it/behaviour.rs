@@ -184,11 +184,12 @@ fn the_evidence_is_in_every_format() {
 #[test]
 fn real_negatives_were_watched_and_raise_nothing() {
     // file, TLS hellos, flows watched, flows bypassed
-    let cases: [(&str, u64, u64, u64); 5] = [
+    let cases: [(&str, u64, u64, u64); 6] = [
         ("real-imap-idle-tls.pcap", 2, 2, 0),
         ("real-grpc-tls.pcap", 2, 1, 1),
         ("real-redis-pubsub-tls.pcap", 2, 2, 0),
         ("real-mqtt-device-tls.pcap", 2, 2, 0),
+        ("real-mqtt-events-tls.pcap", 2, 2, 0),
         ("real-ssh.pcap", 0, 0, 1),
     ];
     for (file, hellos, watched, bypassed) in cases {
@@ -203,4 +204,25 @@ fn real_negatives_were_watched_and_raise_nothing() {
         // The watched flows were followed for their whole life, many records each.
         assert!(n("behaviour_records") >= 40 * watched, "{file}: {stats}");
     }
+}
+
+/// The MQTT device that publishes on events (at random) with commands pushed to it now and
+/// then has a miner's shape but for its answers: the broker's PUBACKs are 4 bytes (21-byte
+/// records), shorter than any JSON-RPC answer. Before `--behaviour-min-answer` they counted as
+/// answers and the device was reported; with it (36), not; the positives still are.
+#[test]
+fn acknowledgements_of_a_few_bytes_answer_nothing() {
+    let f = behaviour_dir().join("real-mqtt-events-tls.pcap");
+    assert!(mining(&replay(std::slice::from_ref(&f), &[])).is_empty());
+    let before = replay(&[f], &["--behaviour-min-answer", "1"]);
+    let alerts = mining(&before);
+    assert_eq!(alerts.len(), 1, "{before:#?}");
+    assert_behaviour_alert(alerts[0]);
+    assert_eq!(alerts[0]["dest_port"], 18885, "the device's own connection: {}", alerts[0]);
+    // Its answers were the broker's PUBACKs, sealed in 21 bytes.
+    assert!(
+        alerts[0]["stratum"]["behaviour"]["answer_ms_mean"].as_f64().unwrap_or(1e9) < 50.0,
+        "{}",
+        alerts[0]
+    );
 }
