@@ -346,6 +346,12 @@ pub struct Args {
           value_parser = clap::value_parser!(u32).range(1..=18_432))]
     pub behaviour_max_answer: u32,
 
+    /// Smallest server record taken as an answer to a request: a Stratum answer is JSON (38
+    /// bytes or more sealed); binary protocols acknowledge in a few bytes (MQTT's PUBACK).
+    #[arg(long = "behaviour-min-answer", value_name = "BYTES", default_value_t = 36,
+          value_parser = clap::value_parser!(u32).range(1..=18_432))]
+    pub behaviour_min_answer: u32,
+
     /// Smallest server record taken as a push (a job).
     #[arg(long = "behaviour-min-push", value_name = "BYTES", default_value_t = 96,
           value_parser = clap::value_parser!(u32).range(1..=18_432))]

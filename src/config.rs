@@ -311,6 +311,7 @@ impl Config {
                 min_request: args.behaviour_request_len.0,
                 max_request: args.behaviour_request_len.1,
                 max_answer: args.behaviour_max_answer,
+                min_answer: args.behaviour_min_answer,
                 min_push: args.behaviour_min_push,
                 min_request_cv: args.behaviour_min_request_cv,
             },

@@ -22,10 +22,12 @@
 //! pushes line up with those of known mining sessions ([`crate::intel::clock`]).
 //!
 //! What it must not fire on (tested on captures of real software): MQTT over TLS (pushes, but
-//! the client sends only 2-byte PINGREQs and acknowledgements), IMAP IDLE (rare pushes, tiny
-//! commands), WebSocket applications (pings of a few bytes; data pushes not answered), HTTPS
-//! long-polls (big records, or one request per push), gRPC and browsers (ALPN `h2`/`http/1.1`:
-//! never watched), SSH (not TLS).
+//! the client sends only 2-byte PINGREQs and acknowledgements; a device that publishes has its
+//! readings acknowledged by 4-byte PUBACKs, too short to be a JSON answer: `min_answer`), IMAP
+//! IDLE (rare pushes, tiny commands), WebSocket applications (pings of a few bytes; data pushes
+//! not answered), HTTPS long-polls (big records, or one request per push), Redis pub/sub,
+//! gRPC and browsers (ALPN `h2`/`http/1.1`: never watched; a gRPC stream with no ALPN has no
+//! answered requests), SSH (not TLS).
 
 use crate::flow::{ConnInfo, Side};
 use crate::intel::fingerprint::{self, Fingerprints};
@@ -84,6 +86,13 @@ pub struct Limits {
     pub max_request: u32,
     /// Largest server record taken as an answer.
     pub max_answer: u32,
+    /// Smallest server record taken as an answer: a Stratum answer is a JSON-RPC object, at
+    /// least `{"id":1,"result":true}` (22 bytes, 38 or more sealed), where binary protocols
+    /// acknowledge in a few bytes (MQTT's PUBACK 4, Redis's `:1` 4, HTTP/2's PING 17, sealed
+    /// 21-34 in TLS 1.3). Measured on a real MQTT device over TLS (`real-mqtt-events-tls.pcap`):
+    /// its readings PUBACKed by the broker were answered requests; with commands pushed to it
+    /// now and then it raised a behaviour alert.
+    pub min_answer: u32,
     /// Smallest server record taken as a push (a job is at least a block header's hex).
     pub min_push: u32,
     /// Least coefficient of variation (stddev / mean) of the time between requests: shares
@@ -109,6 +118,7 @@ impl Default for Limits {
             min_request: 80,
             max_request: 3072,
             max_answer: 384,
+            min_answer: 36,
             min_push: 96,
             min_request_cv: 0.3,
         }
@@ -338,6 +348,12 @@ impl Watch {
         let within = |since: Option<Ts>, us: i64| since.is_some_and(|s| ts.0.saturating_sub(s.0) <= us);
         let burst = within(self.last_server, BURST_US.min(limits.answer_us / 8));
         self.last_server = Some(ts);
+        if len < limits.min_answer && within(self.pending, limits.answer_us) {
+            // An acknowledgement of a few bytes: the request was taken, but not as a pool
+            // answers a share, and what follows is not its answer.
+            self.pending = None;
+            return Ok(());
+        }
         if len <= limits.max_answer && within(self.pending, limits.answer_us) {
             if let Some(p) = self.pending.take() {
                 self.answered += 1;

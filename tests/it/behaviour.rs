@@ -176,3 +176,53 @@ fn the_evidence_is_in_every_format() {
     assert!(cef.contains(" cs2Label=ja4 cs2=t13i"), "{cef}");
     assert!(cef.contains(" cs5Label=behaviour cs5=") && cef.contains(" pushes:3 "), "{cef}");
 }
+
+/// The real negatives of other long-lived protocols (`make-real.sh`) were really looked at, so
+/// that their "no alert" in `TRUTH.tsv` means something: every TLS flow with no name and no
+/// ALPN of HTTP's is watched (gRPC core's client always offers `h2`: never watched; grpclib's
+/// given no ALPN: watched), and SSH is not TLS, so bypassed at its first bytes.
+#[test]
+fn real_negatives_were_watched_and_raise_nothing() {
+    // file, TLS hellos, flows watched, flows bypassed
+    let cases: [(&str, u64, u64, u64); 6] = [
+        ("real-imap-idle-tls.pcap", 2, 2, 0),
+        ("real-grpc-tls.pcap", 2, 1, 1),
+        ("real-redis-pubsub-tls.pcap", 2, 2, 0),
+        ("real-mqtt-device-tls.pcap", 2, 2, 0),
+        ("real-mqtt-events-tls.pcap", 2, 2, 0),
+        ("real-ssh.pcap", 0, 0, 1),
+    ];
+    for (file, hellos, watched, bypassed) in cases {
+        let recs = replay(&[behaviour_dir().join(file)], &["--stats-interval", "0"]);
+        assert!(mining(&recs).is_empty(), "{file}: {:#?}", mining(&recs));
+        let stats = &recs.iter().rfind(|r| r["event_type"] == "stats").expect("stats record")["stats"];
+        let n = |k: &str| stats[k].as_u64().unwrap_or(0);
+        assert_eq!(n("tls_hellos"), hellos, "{file}: {stats}");
+        assert_eq!(n("behaviour_watched"), watched, "{file}: {stats}");
+        assert_eq!(n("flows_bypassed"), bypassed, "{file}: {stats}");
+        assert_eq!(n("behaviour_suspects"), 0, "{file}: {stats}");
+        // The watched flows were followed for their whole life, many records each.
+        assert!(n("behaviour_records") >= 40 * watched, "{file}: {stats}");
+    }
+}
+
+/// The MQTT device that publishes on events (at random) with commands pushed to it now and
+/// then has a miner's shape but for its answers: the broker's PUBACKs are 4 bytes (21-byte
+/// records), shorter than any JSON-RPC answer. Before `--behaviour-min-answer` they counted as
+/// answers and the device was reported; with it (36), not; the positives still are.
+#[test]
+fn acknowledgements_of_a_few_bytes_answer_nothing() {
+    let f = behaviour_dir().join("real-mqtt-events-tls.pcap");
+    assert!(mining(&replay(std::slice::from_ref(&f), &[])).is_empty());
+    let before = replay(&[f], &["--behaviour-min-answer", "1"]);
+    let alerts = mining(&before);
+    assert_eq!(alerts.len(), 1, "{before:#?}");
+    assert_behaviour_alert(alerts[0]);
+    assert_eq!(alerts[0]["dest_port"], 18885, "the device's own connection: {}", alerts[0]);
+    // Its answers were the broker's PUBACKs, sealed in 21 bytes.
+    assert!(
+        alerts[0]["stratum"]["behaviour"]["answer_ms_mean"].as_f64().unwrap_or(1e9) < 50.0,
+        "{}",
+        alerts[0]
+    );
+}
