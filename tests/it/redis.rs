@@ -74,16 +74,7 @@ impl Server {
     /// Stops the server the way an init system does (SIGTERM) and waits for it to exit.
     fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
-            let started = Instant::now();
-            while started.elapsed() < LIMIT {
-                if let Ok(Some(_)) = c.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
+            util::terminate(&mut c, LIMIT);
         }
     }
 

@@ -1025,6 +1025,21 @@ pub fn pytools(modules: &[&str]) -> Option<std::path::PathBuf> {
     ok.then_some(py)
 }
 
+/// Stops a server the test started the way an init system does (SIGTERM), waits up to `limit`
+/// for it to exit, and kills it if it has not: the restart tests depend on a clean stop.
+pub fn terminate(child: &mut std::process::Child, limit: std::time::Duration) {
+    let _ = std::process::Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    let started = std::time::Instant::now();
+    while started.elapsed() < limit {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 // ---------------------------------------------------------------------------------------------
 // Tests of the helpers themselves
 // ---------------------------------------------------------------------------------------------
