@@ -1552,6 +1552,10 @@ fn live_a_miner_through_a_socks5_proxy_is_reported_with_its_tunnel() {
         std::thread::sleep(Duration::from_millis(200));
     }
     out.wait_for("\"event_type\":\"mining\"").expect("no mining alert");
+    // The miner has closed its connection, but the sensor may not have read its last packets
+    // yet (the kernel hands them over a block at a time): the session's record, written when
+    // the connection's end is read, says it has.
+    out.wait_for("\"event_type\":\"mining_session\"").expect("no session record");
     sigterm(&lab.children[mw]);
     let code = wait_exit(&mut lab.children[mw]);
     let stderr = err.rest().join("\n");
