@@ -180,7 +180,13 @@ def one_run(workers):
     slowest = max(per.values()) / 1e9
     os.kill(pid, signal.SIGTERM)
     mw.wait(timeout=30)
-    stats = [json.loads(l) for l in open(alerts) if '"event_type":"stats"' in l][-1]
+    records = [json.loads(l) for l in open(alerts) if '"event_type":"stats"' in l]
+    if not records:
+        # Say why and leave the run out, with its pair, rather than end the whole benchmark.
+        print(f"{workers} workers: no stats record; minewatch said: {open(err).read().strip()}",
+              file=sys.stderr)
+        return {"valid": False}
+    stats = records[-1]
     s, k = stats["stats"], stats["capture"][0]
     # What the capture filter passes, the kernel received and minewatch read.
     valid = (sent == packets * len(parts) or not packets) and sent > 0 and k["dropped"] == 0 \
