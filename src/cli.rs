@@ -302,12 +302,14 @@ pub struct Args {
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub behaviour_min_pairs: u32,
 
-    /// Least time (packet time, from the ClientHello) before a flow's behaviour is judged.
-    #[arg(long = "behaviour-min-duration", value_name = "DURATION", default_value = "3m", value_parser = nonzero_duration)]
+    /// Least time (packet time, from the ClientHello) before a flow's behaviour is judged. The
+    /// pushes and answered requests it must show take longer than this with most coins' block
+    /// clocks; this guards the fast ones (a pool's own job refresh every few seconds).
+    #[arg(long = "behaviour-min-duration", value_name = "DURATION", default_value = "30s", value_parser = nonzero_duration)]
     pub behaviour_min_duration: Duration,
 
     /// Least time when the flow's pushes line up with pushes of known mining sessions.
-    #[arg(long = "behaviour-aligned-duration", value_name = "DURATION", default_value = "1m", value_parser = nonzero_duration)]
+    #[arg(long = "behaviour-aligned-duration", value_name = "DURATION", default_value = "15s", value_parser = nonzero_duration)]
     pub behaviour_aligned_duration: Duration,
 
     /// Longest a TLS flow with no name is watched undecided; then it is bypassed.

@@ -115,7 +115,10 @@ fn bundled_positives_are_suspected_with_evidence_and_negatives_raise_nothing() {
 #[test]
 fn pushes_that_line_up_with_a_known_session_decide_sooner_and_say_so() {
     let f = behaviour_dir().join("aligned-cleartext-and-tls.pcap");
-    let recs = replay(std::slice::from_ref(&f), &["--stats-interval", "0"]);
+    // The two TLS sessions last 150 s: with a minimum of 3 minutes only pushes that line up
+    // can decide one, after the aligned minimum (1 minute here).
+    let slow = ["--behaviour-min-duration", "3m", "--behaviour-aligned-duration", "1m"];
+    let recs = replay(std::slice::from_ref(&f), &[&["--stats-interval", "0"][..], &slow[..]].concat());
     let tls: Vec<&Value> = mining(&recs).into_iter().filter(|a| a["stratum"]["variant"] == "tls").collect();
     assert_eq!(tls.len(), 1, "only the lined-up session: {recs:#?}");
     let b = &tls[0]["stratum"]["behaviour"];
@@ -127,8 +130,24 @@ fn pushes_that_line_up_with_a_known_session_decide_sooner_and_say_so() {
     assert_eq!(stats["stats"]["behaviour_aligned"], 1, "{stats}");
     assert!(stats["stats"]["behaviour_clock_pushes"].as_u64().unwrap_or(0) >= 5, "{stats}");
     // Without the cleartext session's clock (a clock of one push), nothing lines up in time.
-    let alone = replay(&[f], &["--behaviour-clock-capacity", "1"]);
+    let alone =
+        replay(std::slice::from_ref(&f), &[&["--behaviour-clock-capacity", "1"][..], &slow[..]].concat());
     assert!(mining(&alone).iter().all(|a| a["stratum"]["variant"] != "tls"), "{alone:#?}");
+    // With the default minimum (30 s) both are decided by their behaviour, and only the
+    // lined-up one says its pushes lined up (the other's may meet a push of the Poisson clock
+    // by chance, but fewer than `--behaviour-min-pushes`).
+    let recs = replay(&[f], &[]);
+    let tls: BTreeMap<String, u64> = mining(&recs)
+        .into_iter()
+        .filter(|a| a["stratum"]["variant"] == "tls")
+        .map(|a| {
+            assert_behaviour_alert(a);
+            let aligned = a["stratum"]["behaviour"]["aligned_pushes"].as_u64().unwrap_or(u64::MAX);
+            (a["src_ip"].as_str().unwrap_or("").to_string(), aligned)
+        })
+        .collect();
+    assert_eq!(tls.len(), 2, "{recs:#?}");
+    assert!(tls["10.73.0.3"] >= 3 && tls["10.73.0.4"] < 3, "{tls:?}");
 }
 
 #[test]
@@ -225,4 +244,23 @@ fn acknowledgements_of_a_few_bytes_answer_nothing() {
         "{}",
         alerts[0]
     );
+}
+
+/// A miner seen for a minute only (a short capture, as the real captures of miners usually are;
+/// a miner stopped or moved) is judged: the encrypted counterparts of the corpus's real XMRig
+/// and cpuminer sessions, cut at one minute by `--until`, are reported by their behaviour. With
+/// the former minimum of 3 minutes they were not.
+#[test]
+fn a_miner_seen_for_one_minute_is_reported() {
+    for file in ["enc-xmrig-rx0.pcap", "enc-cpuminer-sha256d.pcap"] {
+        let f = behaviour_dir().join(file);
+        let recs = replay(std::slice::from_ref(&f), &["--until", "1m"]);
+        let alerts = mining(&recs);
+        assert_eq!(alerts.len(), 1, "{file}: {recs:#?}");
+        assert_behaviour_alert(alerts[0]);
+        let d = alerts[0]["stratum"]["behaviour"]["duration_s"].as_f64().unwrap_or(1e9);
+        assert!((30.0..=60.0).contains(&d), "{file}: decided after {d} s");
+        let slow = replay(&[f], &["--until", "1m", "--behaviour-min-duration", "3m"]);
+        assert!(mining(&slow).is_empty(), "{file}: {slow:#?}");
+    }
 }

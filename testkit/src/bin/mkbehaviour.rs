@@ -127,8 +127,8 @@ fn run(corpus: &Path, dir: &Path) -> std::io::Result<()> {
         Some(clear),
         "a Monero session in the clear (XMRig dialect), jobs on a 20 s Poisson clock",
     );
-    row(&mut truth, file, "mining", "tls", Some(aligned), "behaviour: TLS with no name, 150 s (under --behaviour-min-duration), its jobs 0.3 s after the clear session's: decided by the lined-up pushes (replay with one worker; live across workers in tests/it/live.rs)");
-    row(&mut truth, file, "none", "", Some(control), "NEGATIVE: the same TLS session shape with its jobs 9 s off the clear session's: nothing lines up and 150 s is too short to decide");
+    row(&mut truth, file, "mining", "tls", Some(aligned), "behaviour: TLS with no name, 150 s, its jobs 0.3 s after the clear session's: decided by the lined-up pushes (replay with one worker; live across workers in tests/it/live.rs)");
+    row(&mut truth, file, "mining", "tls", Some(control), "behaviour: the same TLS session shape with its jobs 9 s off the clear session's: nothing lines up, decided by its behaviour alone after --behaviour-min-duration (30 s; with 3 min it is too short to decide, see tests/it/behaviour.rs)");
     // Captures of real software over real TLS, made by make-real.sh in network namespaces
     // (kept as they were captured; see README.md).
     let p = |s: &str| s.parse::<SocketAddr>().map_err(|_| std::io::Error::other("bad address"));

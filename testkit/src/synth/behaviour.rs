@@ -562,9 +562,10 @@ fn suspect(pushes: &[i64], duration_s: f64, seed: u64) -> Vec<Msg> {
 
 /// Cross-flow evidence in one capture (kept in `pcaps/behaviour/`): a Monero session in the
 /// clear whose pool pushes jobs on a fast block clock (mean 20 s), then two TLS sessions with
-/// no name, 150 s each (shorter than `--behaviour-min-duration`): the first gets its jobs at
-/// the same instants (0.3 s later), the second 9 s off them. Only the first lines up with the
-/// known session's pushes, so only it is decided (after `--behaviour-aligned-duration`).
+/// no name, 150 s each: the first gets its jobs at the same instants (0.3 s later), the second
+/// 9 s off them. Only the first lines up with the known session's pushes; with a
+/// `--behaviour-min-duration` over 150 s only it is decided (after
+/// `--behaviour-aligned-duration`), with the default both are, by their behaviour.
 /// Returns the truth rows' endpoints: (clear, aligned, control).
 pub fn aligned_capture(out: &mut dyn Write) -> io::Result<[(SocketAddr, SocketAddr); 3]> {
     let start = at(5000);
