@@ -47,7 +47,9 @@ fn assert_behaviour_alert(a: &Value) {
     assert!(b["push_period_mean_s"].as_f64().unwrap_or(0.0) > 0.0, "{a}");
     assert!(b["duration_s"].as_f64().unwrap_or(0.0) > 0.0, "{a}");
     assert!(s["ja3"].as_str().is_some_and(|j| j.len() == 32), "{a}");
-    assert!(s["ja4"].as_str().is_some_and(|j| j.starts_with("t13i")), "no SNI: JA4 says i: {a}");
+    // No SNI: JA4 says `i`; a hello with Encrypted Client Hello shows its outer SNI: `d`.
+    let ja4 = if s["tls_ech"].is_string() { "t13d" } else { "t13i" };
+    assert!(s["ja4"].as_str().is_some_and(|j| j.starts_with(ja4)), "JA4 {ja4}...: {a}");
 }
 
 #[test]
@@ -225,4 +227,74 @@ fn acknowledgements_of_a_few_bytes_answer_nothing() {
         "{}",
         alerts[0]
     );
+}
+
+/// Encrypted Client Hello must not hide a miner: the hello of `beh-ech-monero.pcap` shows only
+/// the outer name `cloudflare-ech.com` (no pool's) and encrypts the real one, so the flow is
+/// watched as one with no name and raises one behaviour alert, which says the hello used ECH
+/// and its outer name, in every format. The same writes after a browser's hello (ALPN `h2` and
+/// `http/1.1`, as Chrome's, which sends a GREASE ECH on most hellos) are never watched.
+#[test]
+fn encrypted_client_hello_hides_no_miner_and_browsers_stay_out() {
+    let pcaps = util::pcaps_dir();
+    let recs = replay(&[pcaps.join("beh-ech-monero.pcap")], &["--stats-interval", "0"]);
+    let alerts = mining(&recs);
+    assert_eq!(alerts.len(), 1, "{recs:#?}");
+    assert_behaviour_alert(alerts[0]);
+    let s = &alerts[0]["stratum"];
+    assert_eq!(
+        (&s["tls_ech"], &s["tls_ech_outer_sni"]),
+        (&"ech".into(), &"cloudflare-ech.com".into()),
+        "{s}"
+    );
+    // The outer name is not the pool's.
+    assert!(s.get("pool_host").is_none(), "{s}");
+    let stats = &recs.iter().rfind(|r| r["event_type"] == "stats").expect("stats record")["stats"];
+    assert_eq!((&stats["tls_ech_watched"], &stats["behaviour_watched"]), (&1.into(), &1.into()), "{stats}");
+
+    let recs = replay(&[pcaps.join("neg-ech-browser.pcap")], &["--stats-interval", "0"]);
+    assert!(mining(&recs).is_empty(), "{recs:#?}");
+    let stats = &recs.iter().rfind(|r| r["event_type"] == "stats").expect("stats record")["stats"];
+    assert_eq!(stats["tls_hellos"], 1, "{stats}");
+    assert_eq!((&stats["tls_ech_watched"], &stats["behaviour_watched"]), (&0.into(), &0.into()), "{stats}");
+    assert_eq!(stats["flows_bypassed"], 1, "{stats}");
+
+    // Every format.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = |name: &str| dir.path().join(name);
+    let f = pcaps.join("beh-ech-monero.pcap");
+    let args = [
+        "-q".to_string(),
+        "-r".to_string(),
+        f.to_string_lossy().into_owned(),
+        "-o".to_string(),
+        format!("eve:{}", out("eve.json").display()),
+        "-o".to_string(),
+        format!("ecs:{}", out("ecs.json").display()),
+        "-o".to_string(),
+        format!("cef:{}", out("cef.log").display()),
+    ];
+    let run = util::run(&args, None);
+    assert_eq!(run.code(), Some(0), "{}", run.describe());
+    let first = |file: &str, needle: &str| -> String {
+        let text = std::fs::read_to_string(out(file)).expect("output file");
+        text.lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("{file}: no {needle}:\n{text}"))
+            .to_string()
+    };
+    let eve: Value = serde_json::from_str(&first("eve.json", "\"event_type\":\"alert\"")).expect("eve");
+    let meta: BTreeMap<String, Vec<String>> =
+        serde_json::from_value(eve["alert"]["metadata"].clone()).expect("metadata is lists of strings");
+    assert_eq!(meta["tls_ech"], ["ech"]);
+    assert_eq!(meta["tls_ech_outer_sni"], ["cloudflare-ech.com"]);
+    let ecs: Value = serde_json::from_str(&first("ecs.json", "minewatch.alert")).expect("ecs");
+    assert_eq!(ecs["minewatch"]["stratum"]["tls_ech"], "ech", "{ecs}");
+    assert_eq!(ecs["minewatch"]["stratum"]["tls_ech_outer_sni"], "cloudflare-ech.com", "{ecs}");
+    // Not the server name ECS readers take as the server's: no domain, no TLS server name.
+    assert!(ecs["tls"]["client"].get("server_name").is_none(), "{ecs}");
+    assert!(ecs["destination"].get("domain").is_none(), "{ecs}");
+    let cef = first("cef.log", "|mining|");
+    assert!(cef.contains(" cs4Label=tlsEch cs4=ech outer_sni:cloudflare-ech.com "), "{cef}");
+    assert!(!cef.contains("dhost="), "{cef}");
 }
