@@ -76,6 +76,9 @@ impl Parse for Hello {
             Ok(h) => h,
         };
         cx.counters.tls_hellos += 1;
+        if h.ech.is_some() {
+            cx.counters.tls_ech_hellos += 1;
+        }
         let found = tls_pool(&h, cx.conn.addr(client.other()), cx.ts, &cx.shared.intel, cx.counters);
         if let Some((host, clue)) = found {
             let mut r = recognised(client, host, clue);

@@ -186,8 +186,9 @@ fn the_evidence_is_in_every_format() {
 #[test]
 fn real_negatives_were_watched_and_raise_nothing() {
     // file, TLS hellos, flows watched, flows bypassed
-    let cases: [(&str, u64, u64, u64); 6] = [
+    let cases: [(&str, u64, u64, u64); 7] = [
         ("real-imap-idle-tls.pcap", 2, 2, 0),
+        ("real-chromium-ech-sse.pcap", 2, 0, 2),
         ("real-grpc-tls.pcap", 2, 1, 1),
         ("real-redis-pubsub-tls.pcap", 2, 2, 0),
         ("real-mqtt-device-tls.pcap", 2, 2, 0),
@@ -233,7 +234,8 @@ fn acknowledgements_of_a_few_bytes_answer_nothing() {
 /// the outer name `cloudflare-ech.com` (no pool's) and encrypts the real one, so the flow is
 /// watched as one with no name and raises one behaviour alert, which says the hello used ECH
 /// and its outer name, in every format. The same writes after a browser's hello (ALPN `h2` and
-/// `http/1.1`, as Chrome's, which sends a GREASE ECH on most hellos) are never watched.
+/// `http/1.1`, as Chrome's, which sends a GREASE ECH on most hellos) are never watched, nor is
+/// a real Chromium's long-lived event stream.
 #[test]
 fn encrypted_client_hello_hides_no_miner_and_browsers_stay_out() {
     let pcaps = util::pcaps_dir();
@@ -258,6 +260,16 @@ fn encrypted_client_hello_hides_no_miner_and_browsers_stay_out() {
     assert_eq!(stats["tls_hellos"], 1, "{stats}");
     assert_eq!((&stats["tls_ech_watched"], &stats["behaviour_watched"]), (&0.into(), &0.into()), "{stats}");
     assert_eq!(stats["flows_bypassed"], 1, "{stats}");
+    assert_eq!(stats["tls_ech_hellos"], 1, "{stats}");
+
+    // A real browser (headless Chromium, GREASE ECH in each hello, SNI localhost, ALPN h2 and
+    // http/1.1) on a page with a server-sent event stream: its hellos are read as ECH, and
+    // neither flow is watched.
+    let recs = replay(&[behaviour_dir().join("real-chromium-ech-sse.pcap")], &["--stats-interval", "0"]);
+    assert!(mining(&recs).is_empty(), "{recs:#?}");
+    let stats = &recs.iter().rfind(|r| r["event_type"] == "stats").expect("stats record")["stats"];
+    assert_eq!((&stats["tls_hellos"], &stats["tls_ech_hellos"]), (&2.into(), &2.into()), "{stats}");
+    assert_eq!((&stats["tls_ech_watched"], &stats["behaviour_watched"]), (&0.into(), &0.into()), "{stats}");
 
     // Every format.
     let dir = tempfile::tempdir().expect("tempdir");
