@@ -16,7 +16,8 @@
 //! `act` (`alert` on an alert; on a `mining_session` record how the session ended: `closed`,
 //! `reset`, `timed out`, `capture ended`, `evicted`), `cat=mining`, `suser` (login),
 //! `requestClientApplication` (agent), `cs1` worker, `cs2` wallet, `cs3` password, `cs4` algo,
-//! `cs5` methods (comma-separated), `cs6` confidence, `flexString1` coin, `flexNumber2=1` when a
+//! `cs5` methods (comma-separated) (variant `tls`: `cs1` ja3, `cs2` ja4, `cs3` clue, `cs4`
+//! `tlsEch` when the hello used ECH, `cs5` the behaviour evidence), `cs6` confidence, `flexString1` coin, `flexNumber2=1` when a
 //! wire string was truncated, `cfp1` difficulty, `flexString2` (label `communityId`) the flow's
 //! Community ID; on replay, the capture file the record came from (JSON and EVE `pcap_filename`)
 //! in `filePath` (the path as given after `-r`) and `fname` (its file name alone), the
