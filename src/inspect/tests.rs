@@ -536,6 +536,31 @@ fn an_encrypted_client_hello_waits_for_the_dns_answer_which_names_the_pool_not_t
 }
 
 #[test]
+fn an_encrypted_client_hello_to_a_listed_address_names_no_pool_host_by_its_outer_sni() {
+    let mut pools = crate::intel::PoolDomains::builtin();
+    pools.add_entry(POOL).expect("an address entry");
+    let intel = Arc::new(Intel::new(Arc::new(pools)));
+    let mut h = Harness::new(FlowLimits::default());
+    h.table = FlowTable::new(FlowLimits::default(), HomeNet::default()).with_intel(intel);
+    let ech = client_hello_with(Some("cloudflare-ech.com"), None, &[ECH]);
+    client_stream(&mut h, 41029, 443, &ech, 1400, 0);
+    // Without ECH the SNI is the server's name, and names the pool host.
+    client_stream(&mut h, 41030, 443, &client_hello(Some("relay.example.net"), None), 1400, 0);
+    let alerts = h.alerts();
+    assert_eq!(alerts.len(), 2);
+    let hosts: Vec<_> = alerts.iter().map(|a| (a.facts.clue, a.facts.pool_host.clone())).collect();
+    assert_eq!(
+        hosts,
+        [(Some(Clue::PoolList), None), (Some(Clue::PoolList), Some("relay.example.net".into()))]
+    );
+    assert_eq!(
+        alerts[0].facts.tls_ech.as_deref().and_then(|e| e.outer_sni.as_deref()),
+        Some("cloudflare-ech.com")
+    );
+    assert!(alerts[1].facts.tls_ech.is_none());
+}
+
+#[test]
 fn a_waiting_tls_flow_is_named_at_its_next_packet_or_at_its_end() {
     let (mut h, intel) = harness_with_intel();
     client_stream(&mut h, 41011, 12222, &client_hello(None, None), 1400, 1_000_000);
