@@ -162,6 +162,13 @@ counters! {
     /// TLS sessions to a pool domain not reported because the client offered only HTTP in ALPN
     /// (a browser on the pool's web site).
     tls_pool_web,
+    /// ClientHellos that carried Encrypted Client Hello (or ESNI), whatever became of them: a
+    /// real ECH cannot be told from Chrome's GREASE ECH, which it sends on most hellos.
+    tls_ech_hellos,
+    /// Of the waits, TLS flows whose ClientHello hid its server's name (Encrypted Client Hello,
+    /// or ESNI) behind an outer SNI that is not a pool domain: judged as hellos with no name
+    /// (wait for a DNS answer, behaviour watched) rather than bypassed by the outer name.
+    tls_ech_watched,
     /// TLS flows with no name whose behaviour was watched (record headers only).
     behaviour_watched,
     /// TLS record headers read by the behaviour watch.

@@ -2,14 +2,15 @@
 # Captures of real software over real TLS, each in a network namespace of its own (loopback
 # only: nothing leaves the machine), for the behaviour watch's tests. Run as root from this
 # directory: bash make-real.sh [SECONDS [WHICH...]] (WHICH: stratum mqtt websocket longpoll imap
-# grpc ssh redis mqttdev mqttev; all by default). Needs tcpdump, openssl, python3 (websockets 12.0 for the
+# grpc ssh redis mqttdev mqttev chromium; all by default). Needs tcpdump, openssl, python3 (websockets 12.0 for the
 # WebSocket capture), mosquitto and mosquitto-clients, dovecot-imapd, openssh-server and
 # openssh-client, redis-server (7, with TLS), and for grpc/mqttdev a Python with grpcio, grpclib,
-# protobuf and paho-mqtt, named by PY (default python3): see README.md. Writes real-*.pcap here.
+# protobuf and paho-mqtt, named by PY (default python3), chromium (Debian's): see README.md.
+# Writes real-*.pcap here.
 set -euo pipefail
 secs=${1:-300}
 shift || true
-which=${*:-stratum mqtt websocket longpoll imap grpc ssh redis mqttdev mqttev}
+which=${*:-stratum mqtt websocket longpoll imap grpc ssh redis mqttdev mqttev chromium}
 py=${PY:-python3}
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
@@ -287,4 +288,22 @@ wait "$dev" 2>/dev/null || true
 sleep 1
 kill "$broker" "$td"; wait "$td" 2>/dev/null || true
 ip netns del mwb-mqe
+fi
+
+if wants chromium; then
+# 11. A real browser: headless Chromium (its GREASE Encrypted Client Hello, ALPN h2 and
+#     http/1.1, SNI localhost) loads a page over HTTPS whose script opens a server-sent event
+#     stream, pushed an event every 2-8 s; 40 s whatever SECONDS says (the point is the hello).
+run_ns mwb-chr
+ip netns exec mwb-chr tcpdump -i lo -w "$here/real-chromium-ech-sse.pcap" -U 'tcp port 18446' 2>/dev/null &
+td=$!
+sleep 1
+ip netns exec mwb-chr python3 "$here/real-browser-sse.py" 18446 "$tmp/cert.pem" "$tmp/key.pem" &
+srv=$!
+sleep 1
+ip netns exec mwb-chr timeout 40 chromium --headless --no-sandbox --disable-gpu --ignore-certificate-errors \
+  --user-data-dir="$tmp/chromium" https://localhost:18446/ >/dev/null 2>&1 || true
+sleep 1
+kill "$srv" "$td"; wait "$td" 2>/dev/null || true
+ip netns del mwb-chr
 fi

@@ -1,5 +1,7 @@
-//! The behaviour watch: a TLS flow whose ClientHello named no server, and whose server no DNS
-//! answer named, judged by how it behaves (clue `behaviour`, confidence `suspected`).
+//! The behaviour watch: a TLS flow whose ClientHello named no server (or hid it with Encrypted
+//! Client Hello, whose SNI is only the client-facing server's public name: see
+//! `inspect::tls::named`), and whose server no DNS answer named, judged by how it behaves (clue
+//! `behaviour`, confidence `suspected`).
 //!
 //! Why: XMRig `--tls` to a proxy on a rented address, DNS over HTTPS, or Encrypted Client
 //! Hello leave no name to match, and the payload is encrypted; but a Stratum session is
@@ -15,7 +17,8 @@
 //! body without holding it.
 //!
 //! Per flow the state is fixed (a few counters, the last pushes' times, a handful of size
-//! bins, the client's fingerprints); no byte of payload is kept. A flow that shows a big record
+//! bins, the client's fingerprints, and the outer name of a hello that used Encrypted Client
+//! Hello, at most 253 bytes); no byte of payload is kept. A flow that shows a big record
 //! or a bulk byte rate is bypassed at once (so a download costs a few record headers); one not
 //! decided within `max_watch` is bypassed too. A flow decides after `min_pushes` pushes and
 //! `min_pairs` answered requests over `min_duration`, or sooner (`aligned_duration`) when its
@@ -32,7 +35,7 @@
 use crate::flow::{ConnInfo, Side};
 use crate::intel::fingerprint::{self, Fingerprints};
 use crate::intel::tls::ClientHello;
-use crate::stratum::{Behaviour, Clue, SessionFacts, Variant};
+use crate::stratum::{Behaviour, Clue, Ech, SessionFacts, Variant};
 use crate::time::Ts;
 
 use super::tls::AwaitName;
@@ -207,6 +210,8 @@ pub struct Watch {
     start: Ts,
     walk: [Walker; 2],
     fingerprints: Fingerprints,
+    /// The hello hid its server's name (ECH): the fact goes in the alert's evidence.
+    ech: Option<Box<Ech>>,
     last_client: Option<Ts>,
     last_server: Option<Ts>,
     /// The latest request not yet answered.
@@ -252,6 +257,7 @@ impl Watch {
             start: ts,
             walk: [Walker::default(); 2],
             fingerprints: fingerprint::of(h),
+            ech: Ech::of(h),
             last_client: None,
             last_server: None,
             pending: None,
@@ -311,6 +317,7 @@ impl Watch {
         }
         let mut r = self.name.named(conn, ts, shared, counters)?;
         r.facts_mut().tls_fingerprints = Some(Box::new(self.fingerprints.clone()));
+        r.facts_mut().tls_ech = self.ech.clone();
         Some(r)
     }
 
@@ -528,6 +535,7 @@ impl Parse for Watch {
             clue: Some(Clue::Behaviour),
             tls_fingerprints: Some(Box::new(self.fingerprints.clone())),
             behaviour: Some(Box::new(evidence)),
+            tls_ech: self.ech.take(),
             ..SessionFacts::default()
         };
         Step::Become(Box::new(Parser::Recognised(Recognised::new(facts))))
@@ -544,7 +552,11 @@ impl Parse for Watch {
 
     fn allocated(&self) -> usize {
         let f = &self.fingerprints;
-        std::mem::size_of::<Watch>() + f.ja3.capacity() + f.ja3_full.capacity() + f.ja4.capacity()
+        let ech = self
+            .ech
+            .as_deref()
+            .map_or(0, |e| std::mem::size_of::<Ech>() + e.outer_sni.as_ref().map_or(0, String::capacity));
+        std::mem::size_of::<Watch>() + f.ja3.capacity() + f.ja3_full.capacity() + f.ja4.capacity() + ech
     }
 }
 

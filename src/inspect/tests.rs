@@ -3,6 +3,7 @@
 use super::*;
 use crate::decode::{Packet, TcpInfo, Transport};
 use crate::flow::{FlowKey, MAX_AWAITING};
+use crate::intel::tls::EchKind;
 use crate::stratum::{Clue, Variant};
 use crate::verdict::EventKind;
 
@@ -198,6 +199,11 @@ fn non_stratum_flows_are_bypassed_on_their_first_byte() {
 
 /// A ClientHello record with an optional SNI and ALPN.
 fn client_hello(sni: Option<&str>, alpn: Option<&str>) -> Vec<u8> {
+    client_hello_with(sni, alpn, &[])
+}
+
+/// A ClientHello record with an optional SNI and ALPN, then the extensions `extra`.
+fn client_hello_with(sni: Option<&str>, alpn: Option<&str>, extra: &[(u16, &[u8])]) -> Vec<u8> {
     let mut body = vec![0x03, 0x03];
     body.extend_from_slice(&[9u8; 32]);
     body.extend_from_slice(&[0, 0, 2, 0x13, 0x01, 1, 0]);
@@ -218,6 +224,11 @@ fn client_hello(sni: Option<&str>, alpn: Option<&str>) -> Vec<u8> {
         ext.extend_from_slice(&(n + 1).to_be_bytes());
         ext.push(n as u8);
         ext.extend_from_slice(p.as_bytes());
+    }
+    for (kind, data) in extra {
+        ext.extend_from_slice(&kind.to_be_bytes());
+        ext.extend_from_slice(&(data.len() as u16).to_be_bytes());
+        ext.extend_from_slice(data);
     }
     body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
     body.extend(ext);
@@ -413,6 +424,52 @@ fn tls_with_no_name_is_watched_after_its_wait_and_bypassed_when_it_is_not_tls() 
     assert!(h.alerts().is_empty());
 }
 
+/// An outer Encrypted Client Hello extension (type outer, HPKE suite, config id, `enc`,
+/// payload): what RFC 9849 clients send, and GREASE ECH looks the same.
+const ECH: (u16, &[u8]) = (0xfe0d, &[0, 0, 1, 0, 1, 7, 0, 4, 1, 2, 3, 4, 0, 6, 9, 9, 9, 9, 9, 9]);
+
+#[test]
+fn an_encrypted_client_hello_names_nothing_by_its_outer_sni_and_is_watched() {
+    let mut h = Harness::new(FlowLimits::default());
+    let outer = Some("cloudflare-ech.com");
+    client_stream(&mut h, 41020, 443, &client_hello_with(outer, None, &[ECH]), 1400, 0);
+    // The same hello without ECH names its server: bypassed.
+    client_stream(&mut h, 41021, 443, &client_hello(outer, None), 1400, 0);
+    // ECH from a browser (HTTP only in ALPN, as Chrome's GREASE ECH hellos): bypassed.
+    client_stream(&mut h, 41022, 443, &client_hello_with(outer, Some("h2"), &[ECH]), 1400, 0);
+    // The ESNI drafts' extension, which sent no SNI at all: watched as any hello with no name.
+    client_stream(&mut h, 41023, 443, &client_hello_with(None, None, &[(0xffce, &[1, 2, 3])]), 1400, 0);
+    let c = h.table.counters;
+    assert_eq!((c.tls_hellos, c.tls_ech_hellos), (4, 3));
+    assert_eq!((c.behaviour_watched, c.tls_name_waits, c.tls_ech_watched), (2, 2, 1));
+    assert_eq!(c.flows_bypassed, 2);
+    assert!(h.alerts().is_empty());
+    // With the watch off, it waits for a DNS answer as a hello with no name does.
+    let mut h = Harness::new(FlowLimits::default());
+    without_watch(&mut h);
+    client_stream(&mut h, 41024, 443, &client_hello_with(outer, None, &[ECH]), 1400, 0);
+    let c = h.table.counters;
+    assert_eq!((c.tls_name_waits, c.tls_ech_watched, c.behaviour_watched, c.flows_bypassed), (1, 1, 0, 0));
+}
+
+#[test]
+fn an_encrypted_client_hello_to_a_pool_domain_still_gives_its_sni_and_says_it_used_ech() {
+    let mut h = Harness::new(FlowLimits::default());
+    let rec = client_hello_with(Some("Pool.SupportXMR.com"), None, &[ECH]);
+    client_stream(&mut h, 41025, 443, &rec, 1400, 0);
+    let alerts = h.alerts();
+    assert_eq!(alerts.len(), 1);
+    let f = &alerts[0].facts;
+    assert_eq!((f.clue, f.pool_host.as_deref()), (Some(Clue::Sni), Some("pool.supportxmr.com")));
+    let ech = f.tls_ech.as_deref().expect("the ECH fact");
+    assert_eq!((ech.kind, ech.outer_sni.as_deref()), (EchKind::Ech, Some("pool.supportxmr.com")));
+    assert_eq!(h.table.counters.tls_ech_watched, 0);
+    // Without ECH the fact is absent.
+    let mut h = Harness::new(FlowLimits::default());
+    client_stream(&mut h, 41026, 443, &client_hello(Some("pool.supportxmr.com"), None), 1400, 0);
+    assert_eq!(h.alerts().first().map(|a| a.facts.tls_ech.is_none()), Some(true));
+}
+
 /// A table sharing `intel` with the test, as workers share the DNS map.
 fn harness_with_intel() -> (Harness, Arc<Intel>) {
     let mut h = Harness::new(FlowLimits::default());
@@ -448,6 +505,59 @@ fn tls_without_sni_waits_for_a_dns_answer_held_back_and_is_reported_when_the_map
     assert_eq!((h.table.counters.tls_name_late, h.table.counters.tls_pool), (1, 1));
     h.flush();
     assert_eq!(h.events.iter().filter(|e| e.kind == EventKind::MiningSession).count(), 1);
+}
+
+#[test]
+fn an_encrypted_client_hello_waits_for_the_dns_answer_which_names_the_pool_not_the_outer_sni() {
+    let (mut h, intel) = harness_with_intel();
+    let rec = client_hello_with(Some("cloudflare-ech.com"), None, &[ECH]);
+    client_stream(&mut h, 41027, 12222, &rec, 100, 1_000_000);
+    assert!(h.alerts().is_empty());
+    assert_eq!((h.table.counters.tls_ech_watched, h.table.counters.flows_bypassed), (1, 0));
+    // The answer read late by another worker names the pool: the watched flow is reported.
+    answer(&intel, "xmr.2miners.com", 900_000);
+    let events = &mut h.events;
+    h.table.recheck_names(Ts(1_300_000), &mut |e| events.push(e));
+    let alerts = h.alerts();
+    assert_eq!(alerts.len(), 1);
+    let f = &alerts[0].facts;
+    assert_eq!((f.clue, f.pool_host.as_deref()), (Some(Clue::Dns), Some("xmr.2miners.com")));
+    let ech = f.tls_ech.as_deref().expect("the ECH fact");
+    assert_eq!(ech.outer_sni.as_deref(), Some("cloudflare-ech.com"));
+    assert!(f.tls_fingerprints.is_some());
+    // An answer already known names it at its hello, the outer SNI notwithstanding.
+    let (mut h, intel) = harness_with_intel();
+    answer(&intel, "xmr.2miners.com", 0);
+    client_stream(&mut h, 41028, 12222, &rec, 100, 1_000_000);
+    let alerts = h.alerts();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].facts.pool_host.as_deref(), Some("xmr.2miners.com"));
+    assert!(alerts[0].facts.tls_ech.is_some());
+}
+
+#[test]
+fn an_encrypted_client_hello_to_a_listed_address_names_no_pool_host_by_its_outer_sni() {
+    let mut pools = crate::intel::PoolDomains::builtin();
+    pools.add_entry(POOL).expect("an address entry");
+    let intel = Arc::new(Intel::new(Arc::new(pools)));
+    let mut h = Harness::new(FlowLimits::default());
+    h.table = FlowTable::new(FlowLimits::default(), HomeNet::default()).with_intel(intel);
+    let ech = client_hello_with(Some("cloudflare-ech.com"), None, &[ECH]);
+    client_stream(&mut h, 41029, 443, &ech, 1400, 0);
+    // Without ECH the SNI is the server's name, and names the pool host.
+    client_stream(&mut h, 41030, 443, &client_hello(Some("relay.example.net"), None), 1400, 0);
+    let alerts = h.alerts();
+    assert_eq!(alerts.len(), 2);
+    let hosts: Vec<_> = alerts.iter().map(|a| (a.facts.clue, a.facts.pool_host.clone())).collect();
+    assert_eq!(
+        hosts,
+        [(Some(Clue::PoolList), None), (Some(Clue::PoolList), Some("relay.example.net".into()))]
+    );
+    assert_eq!(
+        alerts[0].facts.tls_ech.as_deref().and_then(|e| e.outer_sni.as_deref()),
+        Some("cloudflare-ech.com")
+    );
+    assert!(alerts[1].facts.tls_ech.is_none());
 }
 
 #[test]

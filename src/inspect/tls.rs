@@ -76,19 +76,26 @@ impl Parse for Hello {
             Ok(h) => h,
         };
         cx.counters.tls_hellos += 1;
+        if h.ech.is_some() {
+            cx.counters.tls_ech_hellos += 1;
+        }
         let found = tls_pool(&h, cx.conn.addr(client.other()), cx.ts, &cx.shared.intel, cx.counters);
         if let Some((host, clue)) = found {
             let mut r = recognised(client, host, clue);
             r.facts_mut().tls_fingerprints = Some(Box::new(fingerprint::of(&h)));
+            r.facts_mut().tls_ech = crate::stratum::Ech::of(&h);
             return Step::Become(Box::new(Parser::Recognised(r)));
         }
         if named(&h) || h.offers_only_http() {
             return Step::Bypass;
         }
-        // No name to judge by, and no answer read yet for this address: the answer may still
-        // be on its way to another worker. Meanwhile (and after, if none comes) the flow's
-        // behaviour is watched.
+        // No name to judge by (none, an address, or one that ECH made the outer name only),
+        // and no answer read yet for this address: the answer may still be on its way to
+        // another worker. Meanwhile (and after, if none comes) the flow's behaviour is watched.
         cx.counters.tls_name_waits += 1;
+        if h.ech.is_some() && outer_name(&h).is_some() {
+            cx.counters.tls_ech_watched += 1;
+        }
         let until = Ts(cx.ts.0.saturating_add(cx.limits.name_wait_us));
         if !cx.shared.behaviour.enabled {
             return Step::Become(Box::new(Parser::AwaitName(AwaitName { client, until })));
@@ -142,11 +149,21 @@ fn joined<'j, 'd>(
     }
 }
 
-/// Whether the hello names its server: an SNI that is an address literal names nothing (TLS
-/// forbids it, but OpenSSL clients such as XMRig and mosquitto send the host they were given,
-/// address or not), so it is judged as a hello with no SNI.
+/// The hello's SNI, if it is a name: an address literal names nothing (TLS forbids it, but
+/// OpenSSL clients such as XMRig and mosquitto send the host they were given, address or not),
+/// so it is judged as a hello with no SNI.
+fn outer_name<'a>(h: &tls::ClientHello<'a>) -> Option<&'a str> {
+    h.sni.filter(|s| s.parse::<std::net::IpAddr>().is_err())
+}
+
+/// Whether the hello names its server: an SNI that is a name (see [`outer_name`]), in a hello
+/// that does not hide its real one. With Encrypted Client Hello (or ESNI) the SNI on the wire is
+/// the client-facing server's public name (`cloudflare-ech.com` for any site behind it) and
+/// the real name is encrypted: the hello names nothing we can judge, and is watched as a hello
+/// with no SNI, or ECH would hide a miner completely. Browsers, which send a GREASE ECH on
+/// most hellos, are still kept out by their ALPN (`offers_only_http`).
 fn named(h: &tls::ClientHello<'_>) -> bool {
-    h.sni.is_some_and(|s| s.parse::<std::net::IpAddr>().is_err())
+    outer_name(h).is_some() && h.ech.is_none()
 }
 
 /// Whether a ClientHello goes to a pool: its SNI is a pool domain, or the server's address is
@@ -155,6 +172,10 @@ fn named(h: &tls::ClientHello<'_>) -> bool {
 /// wins over the DNS map (shared hosting puts many names on one address); a client that offers
 /// only HTTP in ALPN is a browser on the pool's web site, not a miner. A session found by its
 /// address alone names the hello's server name, if any, as its pool host.
+///
+/// With ECH the SNI is only the outer name: a pool domain there still gives clue `sni` (the
+/// client chose to show it), but any other outer name names neither the pool host nor wins
+/// over the DNS map, as a hello with no SNI.
 fn tls_pool(
     h: &tls::ClientHello<'_>,
     server: SocketAddr,
@@ -162,9 +183,11 @@ fn tls_pool(
     intel: &Intel,
     counters: &mut Counters,
 ) -> Option<(Option<String>, Clue)> {
-    // An address literal as SNI names nothing (see `named`).
-    let sni = h.sni.filter(|_| named(h));
-    let sni_pool = sni.filter(|sni| intel.pools.matches(sni).is_some());
+    // An address literal as SNI names nothing (see `outer_name`).
+    let outer = outer_name(h);
+    let sni_pool = outer.filter(|sni| intel.pools.matches(sni).is_some());
+    // The name the hello gives for its server, if the SNI is not an ECH outer name.
+    let sni = outer.filter(|_| named(h));
     let found = match (sni_pool, sni) {
         (Some(sni), _) => Some((Some(sni.to_ascii_lowercase()), Clue::Sni)),
         _ if intel.pools.matches_addr(server.ip()).is_some() => {

@@ -1,5 +1,6 @@
 //! A zero-copy view of a TLS ClientHello at the start of a client's stream: enough to read the
-//! server name (SNI) and whether the client offers HTTP in ALPN.
+//! server name (SNI), whether the client offers HTTP in ALPN, and whether it hides its real
+//! server name (Encrypted Client Hello, or the older ESNI draft).
 //!
 //! Why our own: the two facts we need sit at fixed places of one structure, and a full TLS
 //! dissector (record layer, every extension, allocation per message) is far more code on the
@@ -28,6 +29,11 @@ const CONTENT_HANDSHAKE: u8 = 0x16;
 const HANDSHAKE_CLIENT_HELLO: u8 = 0x01;
 const EXT_SERVER_NAME: u16 = 0x0000;
 const EXT_ALPN: u16 = 0x0010;
+/// encrypted_client_hello (RFC 9849; draft-ietf-tls-esni-13 and later use the same number).
+const EXT_ECH: u16 = 0xfe0d;
+/// encrypted_server_name, the ESNI drafts (-01 to -04) that ECH replaced; Firefox and
+/// Cloudflare spoke it in 2018-2020.
+const EXT_ESNI: u16 = 0xffce;
 /// Longest host name kept (DNS's limit).
 const MAX_SNI: usize = 253;
 
@@ -58,6 +64,30 @@ pub struct ClientHello<'a> {
     pub ciphers: &'a [u8],
     /// The extensions block, as on the wire (type, length, data; repeated).
     pub extensions: &'a [u8],
+    /// The hello carries an extension that encrypts the real ClientHello (or server name):
+    /// its SNI, if any, is then the client-facing server's public name (a CDN's, or any name
+    /// the client chose), not the server it talks to. Only the extension's presence is read:
+    /// a GREASE ECH (Chrome sends one on most hellos) cannot be told from a real one on the
+    /// wire, by design, and a malformed one still says the client chose to hide the name.
+    pub ech: Option<EchKind>,
+}
+
+/// Which extension hid the hello's real server name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EchKind {
+    /// encrypted_client_hello (0xfe0d): the whole inner ClientHello is encrypted.
+    Ech,
+    /// encrypted_server_name (0xffce): the ESNI drafts, only the name encrypted.
+    Esni,
+}
+
+impl EchKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EchKind::Ech => "ech",
+            EchKind::Esni => "esni",
+        }
+    }
 }
 
 impl<'a> ClientHello<'a> {
@@ -302,7 +332,7 @@ fn parse_body(body: &[u8]) -> Option<ClientHello<'_>> {
     r.vec8()?; // session id
     let ciphers = r.vec16()?;
     r.vec8()?; // compression methods
-    let mut hello = ClientHello { sni: None, alpn: None, version, ciphers, extensions: &[] };
+    let mut hello = ClientHello { sni: None, alpn: None, version, ciphers, extensions: &[], ech: None };
     if r.is_empty() {
         return Some(hello); // no extensions (SSL 3.0 style)
     }
@@ -315,6 +345,8 @@ fn parse_body(body: &[u8]) -> Option<ClientHello<'_>> {
         match kind {
             EXT_SERVER_NAME if hello.sni.is_none() => hello.sni = server_name(data),
             EXT_ALPN if hello.alpn.is_none() => hello.alpn = Some(Reader::new(data).vec16()?),
+            EXT_ECH => hello.ech = Some(EchKind::Ech),
+            EXT_ESNI if hello.ech.is_none() => hello.ech = Some(EchKind::Esni),
             _ => {}
         }
     }
@@ -394,6 +426,63 @@ mod tests {
         let rec = hello(&[sni("x.example")]);
         let h = client_hello(&rec).unwrap();
         assert!(!h.offers_only_http());
+    }
+
+    /// An outer ECH extension (RFC 9849 `ECHClientHello`, type outer): HPKE suite
+    /// (HKDF-SHA256, AES-128-GCM), config id, a 32-byte `enc` and a payload of `n` bytes.
+    fn ech(n: usize) -> (u16, Vec<u8>) {
+        let mut d = vec![0, 0x00, 0x01, 0x00, 0x01, 0x2a, 0, 32];
+        d.extend_from_slice(&[0x11; 32]);
+        d.extend_from_slice(&(n as u16).to_be_bytes());
+        d.resize(d.len() + n, 0x5a);
+        (0xfe0d, d)
+    }
+
+    #[test]
+    fn tells_an_encrypted_client_hello_by_its_extension() {
+        // ECH with the public name as outer SNI, as Cloudflare's clients send it.
+        let rec = hello(&[sni("cloudflare-ech.com"), ech(200), alpn(&["h2", "http/1.1"])]);
+        let h = client_hello(&rec).unwrap();
+        assert_eq!(h.ech, Some(EchKind::Ech));
+        assert_eq!(h.sni, Some("cloudflare-ech.com"));
+        assert!(h.offers_only_http());
+        // Before the SNI, and with a body that is no ECHClientHello at all: its presence counts.
+        let h2 = hello(&[(0xfe0d, vec![9]), sni("a.example")]);
+        assert_eq!(client_hello(&h2).unwrap().ech, Some(EchKind::Ech));
+        assert_eq!(client_hello(&h2).unwrap().sni, Some("a.example"));
+        // The ESNI drafts' extension, which replaced the SNI.
+        let rec = hello(&[(0xffce, vec![0x13, 0x01, 0, 0x1d, 0, 4, 1, 2, 3, 4])]);
+        let h = client_hello(&rec).unwrap();
+        assert_eq!((h.ech, h.sni), (Some(EchKind::Esni), None));
+        // Both: ECH is what the hello says last of all (it replaced ESNI).
+        let rec = hello(&[(0xffce, vec![]), ech(8)]);
+        assert_eq!(client_hello(&rec).unwrap().ech, Some(EchKind::Ech));
+        // Neither; nor the numbers next to them.
+        let rec = hello(&[sni("pool.supportxmr.com"), (0xfe0c, vec![]), (0xffcf, vec![])]);
+        assert_eq!(client_hello(&rec).unwrap().ech, None);
+        assert_eq!(client_hello(&hello(&[])).unwrap().ech, None);
+    }
+
+    #[test]
+    fn a_cut_ech_extension_is_malformed_or_incomplete_never_a_panic() {
+        let rec = hello(&[sni("cloudflare-ech.com"), ech(200)]);
+        let n = rec.len();
+        // The extension's length field claims more than the block holds.
+        let mut bad = rec.clone();
+        let at = n - ech(200).1.len() - 2;
+        assert_eq!(&bad[at - 2..at], &[0xfe, 0x0d]);
+        bad[at] = 0xff;
+        assert_eq!(client_hello(&bad), Err(TlsError::Malformed));
+        // Every prefix of the record: more bytes are needed.
+        for k in 0..n {
+            assert_eq!(client_hello(&rec[..k]), Err(TlsError::Incomplete), "prefix {k}");
+        }
+        // The hello message cut in the middle of the extension, with its lengths made to fit
+        // the cut: the extensions block ends inside the extension.
+        let mut msg = rec[5..n - 100].to_vec();
+        let body = msg.len() - 4;
+        msg[1..4].copy_from_slice(&(body as u32).to_be_bytes()[1..]);
+        assert_eq!(client_hello_message(&msg), Err(TlsError::Malformed));
     }
 
     #[test]
@@ -518,7 +607,7 @@ mod tests {
 
         #[test]
         fn mutated_hellos_never_panic(pos in 0usize..200, val in any::<u8>()) {
-            let mut rec = hello(&[sni("pool.supportxmr.com"), alpn(&["h2"])]);
+            let mut rec = hello(&[sni("pool.supportxmr.com"), alpn(&["h2"]), ech(16)]);
             if let Some(b) = rec.get_mut(pos) {
                 *b = val;
             }

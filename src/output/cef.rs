@@ -16,7 +16,8 @@
 //! `act` (`alert` on an alert; on a `mining_session` record how the session ended: `closed`,
 //! `reset`, `timed out`, `capture ended`, `evicted`), `cat=mining`, `suser` (login),
 //! `requestClientApplication` (agent), `cs1` worker, `cs2` wallet, `cs3` password, `cs4` algo,
-//! `cs5` methods (comma-separated), `cs6` confidence, `flexString1` coin, `flexNumber2=1` when a
+//! `cs5` methods (comma-separated) (variant `tls`: `cs1` ja3, `cs2` ja4, `cs3` clue, `cs4`
+//! `tlsEch` when the hello used ECH, `cs5` the behaviour evidence), `cs6` confidence, `flexString1` coin, `flexNumber2=1` when a
 //! wire string was truncated, `cfp1` difficulty, `flexString2` (label `communityId`) the flow's
 //! Community ID; on replay, the capture file the record came from (JSON and EVE `pcap_filename`)
 //! in `filePath` (the path as given after `-r`) and `fname` (its file name alone), the
@@ -222,6 +223,13 @@ pub fn format_with(ev: &Event, sensor: &str, watch: Option<&str>, out: &mut Vec<
         e.labelled("cs1", "ja3", fp.map(|t| t.ja3.as_str()));
         e.labelled("cs2", "ja4", fp.map(|t| t.ja4.as_str()));
         e.labelled("cs3", "clue", f.clue.map(|c| c.as_str()));
+        // A hello that hid its server's name: the extension, and the outer name it showed
+        // (`ech outer_sni:cloudflare-ech.com`), pairs as in the behaviour's `cs5`.
+        let ech = f.tls_ech.as_deref().map(|x| match x.outer_sni.as_deref() {
+            Some(outer) => format!("{} outer_sni:{outer}", x.kind.as_str()),
+            None => x.kind.as_str().to_string(),
+        });
+        e.labelled("cs4", "tlsEch", ech.as_deref());
         if let Some(b) = f.behaviour.as_deref() {
             let mut pairs = String::new();
             if let Ok(serde_json::Value::Object(o)) = serde_json::to_value(super::json::BehaviourOut::of(b)) {

@@ -190,6 +190,8 @@ const METADATA_KEYS: &[&str] = &[
     "ja3",
     "ja3_string",
     "ja4",
+    "tls_ech",
+    "tls_ech_outer_sni",
     "difficulty",
     "difficulty_min",
     "difficulty_max",

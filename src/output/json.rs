@@ -138,6 +138,12 @@ pub(crate) struct Stratum<'a> {
     ja4: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     behaviour: Option<BehaviourOut>,
+    /// The hello hid its server's name: `ech` or `esni` (see [`crate::stratum::Ech`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_ech: Option<&'static str>,
+    /// ... and the outer SNI it showed instead, which is not the pool's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_ech_outer_sni: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     difficulty: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -261,6 +267,8 @@ pub(crate) fn stratum(ev: &Event, with_counters: bool) -> Stratum<'_> {
         ja3_string: f.tls_fingerprints.as_deref().map(|t| t.ja3_full.as_str()),
         ja4: f.tls_fingerprints.as_deref().map(|t| t.ja4.as_str()),
         behaviour: f.behaviour.as_deref().map(BehaviourOut::of),
+        tls_ech: f.tls_ech.as_deref().map(|e| e.kind.as_str()),
+        tls_ech_outer_sni: f.tls_ech.as_deref().and_then(|e| e.outer_sni.as_deref()),
         difficulty: finite(f.difficulty),
         difficulty_min: finite(f.difficulty_min),
         difficulty_max: finite(f.difficulty_max),

@@ -208,6 +208,34 @@ pub struct SessionFacts {
     pub tls_fingerprints: Option<Box<crate::intel::fingerprint::Fingerprints>>,
     /// What the behaviour of an encrypted session with no name showed (clue `behaviour`).
     pub behaviour: Option<Box<Behaviour>>,
+    /// The TLS client hid its server's name (Encrypted Client Hello): the extension and the
+    /// outer name (boxed: most sessions have none).
+    pub tls_ech: Option<Box<Ech>>,
+}
+
+/// A ClientHello that hid its server's real name: Encrypted Client Hello, or the older ESNI.
+///
+/// Why the outer name is kept here and not as the session's `pool_host`: with ECH the SNI on
+/// the wire is the client-facing server's public name (`cloudflare-ech.com` for every site
+/// behind Cloudflare), and the client may put any name there; the pool's name is in the
+/// encrypted inner hello. Calling it the pool host would name a CDN (or a decoy the miner
+/// chose) as the pool in `pool_host`, ECS `destination.domain`, `related.hosts` and
+/// `tls.client.server_name`. It is evidence of how the flow hid, which an analyst reads
+/// beside the behaviour: a wire string, at most 253 bytes of host-name characters (the view
+/// keeps nothing else), lower-cased like the pool host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ech {
+    pub kind: crate::intel::tls::EchKind,
+    /// The outer ClientHello's SNI, if it had one (an address literal included: it names
+    /// nothing either).
+    pub outer_sni: Option<String>,
+}
+
+impl Ech {
+    /// The fact, if the hello `h` hid its server's name.
+    pub fn of(h: &crate::intel::tls::ClientHello<'_>) -> Option<Box<Ech>> {
+        h.ech.map(|kind| Box::new(Ech { kind, outer_sni: h.sni.map(str::to_ascii_lowercase) }))
+    }
 }
 
 /// The visible shape of an encrypted session: its handshake's sizes and the data it carried

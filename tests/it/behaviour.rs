@@ -47,7 +47,9 @@ fn assert_behaviour_alert(a: &Value) {
     assert!(b["push_period_mean_s"].as_f64().unwrap_or(0.0) > 0.0, "{a}");
     assert!(b["duration_s"].as_f64().unwrap_or(0.0) > 0.0, "{a}");
     assert!(s["ja3"].as_str().is_some_and(|j| j.len() == 32), "{a}");
-    assert!(s["ja4"].as_str().is_some_and(|j| j.starts_with("t13i")), "no SNI: JA4 says i: {a}");
+    // No SNI: JA4 says `i`; a hello with Encrypted Client Hello shows its outer SNI: `d`.
+    let ja4 = if s["tls_ech"].is_string() { "t13d" } else { "t13i" };
+    assert!(s["ja4"].as_str().is_some_and(|j| j.starts_with(ja4)), "JA4 {ja4}...: {a}");
 }
 
 #[test]
@@ -203,8 +205,9 @@ fn the_evidence_is_in_every_format() {
 #[test]
 fn real_negatives_were_watched_and_raise_nothing() {
     // file, TLS hellos, flows watched, flows bypassed
-    let cases: [(&str, u64, u64, u64); 6] = [
+    let cases: [(&str, u64, u64, u64); 7] = [
         ("real-imap-idle-tls.pcap", 2, 2, 0),
+        ("real-chromium-ech-sse.pcap", 2, 0, 2),
         ("real-grpc-tls.pcap", 2, 1, 1),
         ("real-redis-pubsub-tls.pcap", 2, 2, 0),
         ("real-mqtt-device-tls.pcap", 2, 2, 0),
@@ -263,4 +266,85 @@ fn a_miner_seen_for_one_minute_is_reported() {
         let slow = replay(&[f], &["--until", "1m", "--behaviour-min-duration", "3m"]);
         assert!(mining(&slow).is_empty(), "{file}: {slow:#?}");
     }
+}
+
+/// Encrypted Client Hello must not hide a miner: the hello of `beh-ech-monero.pcap` shows only
+/// the outer name `cloudflare-ech.com` (no pool's) and encrypts the real one, so the flow is
+/// watched as one with no name and raises one behaviour alert, which says the hello used ECH
+/// and its outer name, in every format. The same writes after a browser's hello (ALPN `h2` and
+/// `http/1.1`, as Chrome's, which sends a GREASE ECH on most hellos) are never watched, nor is
+/// a real Chromium's long-lived event stream.
+#[test]
+fn encrypted_client_hello_hides_no_miner_and_browsers_stay_out() {
+    let pcaps = util::pcaps_dir();
+    let recs = replay(&[pcaps.join("beh-ech-monero.pcap")], &["--stats-interval", "0"]);
+    let alerts = mining(&recs);
+    assert_eq!(alerts.len(), 1, "{recs:#?}");
+    assert_behaviour_alert(alerts[0]);
+    let s = &alerts[0]["stratum"];
+    assert_eq!(
+        (&s["tls_ech"], &s["tls_ech_outer_sni"]),
+        (&"ech".into(), &"cloudflare-ech.com".into()),
+        "{s}"
+    );
+    // The outer name is not the pool's.
+    assert!(s.get("pool_host").is_none(), "{s}");
+    let stats = &recs.iter().rfind(|r| r["event_type"] == "stats").expect("stats record")["stats"];
+    assert_eq!((&stats["tls_ech_watched"], &stats["behaviour_watched"]), (&1.into(), &1.into()), "{stats}");
+
+    let recs = replay(&[pcaps.join("neg-ech-browser.pcap")], &["--stats-interval", "0"]);
+    assert!(mining(&recs).is_empty(), "{recs:#?}");
+    let stats = &recs.iter().rfind(|r| r["event_type"] == "stats").expect("stats record")["stats"];
+    assert_eq!(stats["tls_hellos"], 1, "{stats}");
+    assert_eq!((&stats["tls_ech_watched"], &stats["behaviour_watched"]), (&0.into(), &0.into()), "{stats}");
+    assert_eq!(stats["flows_bypassed"], 1, "{stats}");
+    assert_eq!(stats["tls_ech_hellos"], 1, "{stats}");
+
+    // A real browser (headless Chromium, GREASE ECH in each hello, SNI localhost, ALPN h2 and
+    // http/1.1) on a page with a server-sent event stream: its hellos are read as ECH, and
+    // neither flow is watched.
+    let recs = replay(&[behaviour_dir().join("real-chromium-ech-sse.pcap")], &["--stats-interval", "0"]);
+    assert!(mining(&recs).is_empty(), "{recs:#?}");
+    let stats = &recs.iter().rfind(|r| r["event_type"] == "stats").expect("stats record")["stats"];
+    assert_eq!((&stats["tls_hellos"], &stats["tls_ech_hellos"]), (&2.into(), &2.into()), "{stats}");
+    assert_eq!((&stats["tls_ech_watched"], &stats["behaviour_watched"]), (&0.into(), &0.into()), "{stats}");
+
+    // Every format.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = |name: &str| dir.path().join(name);
+    let f = pcaps.join("beh-ech-monero.pcap");
+    let args = [
+        "-q".to_string(),
+        "-r".to_string(),
+        f.to_string_lossy().into_owned(),
+        "-o".to_string(),
+        format!("eve:{}", out("eve.json").display()),
+        "-o".to_string(),
+        format!("ecs:{}", out("ecs.json").display()),
+        "-o".to_string(),
+        format!("cef:{}", out("cef.log").display()),
+    ];
+    let run = util::run(&args, None);
+    assert_eq!(run.code(), Some(0), "{}", run.describe());
+    let first = |file: &str, needle: &str| -> String {
+        let text = std::fs::read_to_string(out(file)).expect("output file");
+        text.lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("{file}: no {needle}:\n{text}"))
+            .to_string()
+    };
+    let eve: Value = serde_json::from_str(&first("eve.json", "\"event_type\":\"alert\"")).expect("eve");
+    let meta: BTreeMap<String, Vec<String>> =
+        serde_json::from_value(eve["alert"]["metadata"].clone()).expect("metadata is lists of strings");
+    assert_eq!(meta["tls_ech"], ["ech"]);
+    assert_eq!(meta["tls_ech_outer_sni"], ["cloudflare-ech.com"]);
+    let ecs: Value = serde_json::from_str(&first("ecs.json", "minewatch.alert")).expect("ecs");
+    assert_eq!(ecs["minewatch"]["stratum"]["tls_ech"], "ech", "{ecs}");
+    assert_eq!(ecs["minewatch"]["stratum"]["tls_ech_outer_sni"], "cloudflare-ech.com", "{ecs}");
+    // Not the server name ECS readers take as the server's: no domain, no TLS server name.
+    assert!(ecs["tls"]["client"].get("server_name").is_none(), "{ecs}");
+    assert!(ecs["destination"].get("domain").is_none(), "{ecs}");
+    let cef = first("cef.log", "|mining|");
+    assert!(cef.contains(" cs4Label=tlsEch cs4=ech outer_sni:cloudflare-ech.com "), "{cef}");
+    assert!(!cef.contains("dhost="), "{cef}");
 }

@@ -109,6 +109,7 @@ fn run(corpus: &Path, dir: &Path) -> std::io::Result<()> {
             seed: 6000 + k as u64,
             sni: None,
             alpn: &[],
+            ech: false,
         };
         let mut g = Gather::new();
         let t = write_encrypted(&mut g, &e)?;

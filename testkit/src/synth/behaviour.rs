@@ -20,7 +20,7 @@
 use std::io::{self, Write};
 use std::net::SocketAddr;
 
-use super::encrypted::hello;
+use super::encrypted::hello_ech;
 use super::msg::Rng;
 use super::scenarios::{at, pcap, sa, tls_record, Truth};
 use super::tcp::{Side, TcpConversation};
@@ -151,6 +151,8 @@ pub struct Encrypted<'a> {
     pub seed: u64,
     pub sni: Option<&'a str>,
     pub alpn: &'a [&'a str],
+    /// The hello carries an Encrypted Client Hello extension (`sni` is then its outer name).
+    pub ech: bool,
 }
 
 /// Writes `e` as a TLS 1.3 session over TCP: handshake, the server's flight (ServerHello, a
@@ -161,7 +163,7 @@ pub fn write_encrypted<S: PacketSink>(w: &mut S, e: &Encrypted<'_>) -> io::Resul
         TcpConversation::new(e.client, e.server, e.start, super::frame::Link::Ethernet).with_rtt_us(e.rtt_us);
     let rng = &mut Rng::new(e.seed);
     t.handshake(w)?;
-    t.client_sends(w, &hello(rng, e.sni, e.alpn))?;
+    t.client_sends(w, &hello_ech(rng, e.sni, e.alpn, e.ech))?;
     let mut flight = tls_record(rng, 0x16, 122);
     flight.extend_from_slice(&[0x14, 0x03, 0x03, 0x00, 0x01, 0x01]);
     let cert_len = 2100 + rng.range(0, 400) as usize;
@@ -608,6 +610,7 @@ pub fn aligned_capture(out: &mut dyn Write) -> io::Result<[(SocketAddr, SocketAd
             seed: 5010 + k as u64,
             sni: None,
             alpn: &[],
+            ech: false,
         };
         let t = write_encrypted(&mut g, &e)?;
         if let Some(slot) = ends.get_mut(k + 1) {
@@ -644,6 +647,7 @@ fn positive(
         seed,
         sni: None,
         alpn: &[],
+        ech: false,
     };
     let t = one_session(out, &e)?;
     let note = format!(
@@ -676,10 +680,59 @@ fn negative_capture(
         seed,
         sni: None,
         alpn: &[],
+        ech: false,
     };
     let t = one_session(out, &e)?;
     truth.none_for(&t, note);
     Ok(())
+}
+
+/// The outer name of the ECH captures: Cloudflare's public name, which every ECH hello to a
+/// site behind Cloudflare shows, whatever the site.
+const ECH_OUTER: &str = "cloudflare-ech.com";
+
+/// A Monero session over TLS (10 min, a share every 10 s) whose ClientHello uses Encrypted
+/// Client Hello with `ECH_OUTER` as its outer SNI and offers no ALPN, as XMRig would through
+/// a TLS library that speaks ECH: the outer name is no pool's, the real one is encrypted, so
+/// only behaviour is left (one alert, clue behaviour, with the ECH fact). With `browser`, the
+/// same writes after a hello that offers `h2` and `http/1.1` too, as Chrome's (which sends a
+/// GREASE ECH on most hellos): the flow is shaped like mining, so only the HTTP-only ALPN rule
+/// keeps it out of the watch, and nothing is raised.
+fn ech_session(out: &mut dyn Write, truth: &mut Truth, browser: bool) -> io::Result<()> {
+    let (client, server, minute, seed) = if browser {
+        ("10.72.0.3:44002", "203.0.113.88:443", 4400, 88)
+    } else {
+        ("10.72.0.2:44001", "203.0.113.87:443", 4300, 87)
+    };
+    // The same writes both ways: the browser's differs from the miner's by its ALPN alone.
+    let msgs = coin_session(&MONERO, 10.0, 600.0, 30_000, 87);
+    let alpn: &[&str] = if browser { &["h2", "http/1.1"] } else { &[] };
+    let e = Encrypted {
+        client: sa(client)?,
+        server: sa(server)?,
+        start: at(minute),
+        rtt_us: 30_000,
+        msgs: &msgs,
+        seed,
+        sni: Some(ECH_OUTER),
+        alpn,
+        ech: true,
+    };
+    let t = one_session(out, &e)?;
+    if browser {
+        truth.none_for(&t, "NEGATIVE: a browser's hello with ECH (outer SNI cloudflare-ech.com) and ALPN h2 + http/1.1, then the writes of beh-ech-monero.pcap (10 min of monero mining's shape): HTTP-only ALPN keeps browsers out of the watch, ECH or not");
+    } else {
+        truth.mining(Variant::Tls, &t, "", "behaviour: monero over TLS whose ClientHello uses Encrypted Client Hello (outer SNI cloudflare-ech.com, no ALPN), 10 min: jobs on the coin's block clock (mean 120 s), a share every 10 s on average, answered in ~30 ms; the outer name is no pool's: clue behaviour, tls_ech with the outer SNI");
+    }
+    Ok(())
+}
+
+pub(super) fn beh_ech_monero(out: &mut dyn Write, truth: &mut Truth) -> io::Result<()> {
+    ech_session(out, truth, false)
+}
+
+pub(super) fn neg_ech_browser(out: &mut dyn Write, truth: &mut Truth) -> io::Result<()> {
+    ech_session(out, truth, true)
 }
 
 macro_rules! positives {

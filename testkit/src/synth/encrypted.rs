@@ -23,6 +23,14 @@ use minewatch::time::Ts;
 /// A TLS 1.3-style ClientHello record: SNI and ALPN only when given (XMRig sends neither).
 /// The one ClientHello builder of the synthetic captures.
 pub fn hello(rng: &mut Rng, sni: Option<&str>, alpn: &[&str]) -> Vec<u8> {
+    hello_ech(rng, sni, alpn, false)
+}
+
+/// As [`hello`]; with `ech`, an outer Encrypted Client Hello extension after the ALPN (RFC
+/// 9849 `ECHClientHello`: type outer, HPKE HKDF-SHA256/AES-128-GCM, a config id, a 32-byte
+/// X25519 `enc` and a 208-byte encrypted inner hello, as Cloudflare's ECH clients and
+/// Chrome's GREASE ECH send), whose `sni` is then the outer, public name.
+pub fn hello_ech(rng: &mut Rng, sni: Option<&str>, alpn: &[&str], ech: bool) -> Vec<u8> {
     let mut body = hello_start(rng);
     let suites: [u16; 5] = [0x1302, 0x1303, 0x1301, 0xc02c, 0xc030];
     body.extend_from_slice(&((suites.len() * 2) as u16).to_be_bytes());
@@ -50,6 +58,20 @@ pub fn hello(rng: &mut Rng, sni: Option<&str>, alpn: &[&str]) -> Vec<u8> {
         ext.extend_from_slice(&(list.len() as u16 + 2).to_be_bytes());
         ext.extend_from_slice(&(list.len() as u16).to_be_bytes());
         ext.extend(list);
+    }
+    if ech {
+        let mut inner = [0u8; 1 + 32 + 208];
+        rng.fill(&mut inner);
+        let [config_id, rest @ ..] = &inner;
+        let (enc, payload) = rest.split_at(32);
+        let len = 1 + 4 + 1 + 2 + enc.len() + 2 + payload.len();
+        ext.extend_from_slice(&[0xfe, 0x0d]);
+        ext.extend_from_slice(&(len as u16).to_be_bytes());
+        ext.extend_from_slice(&[0x00, 0x00, 0x01, 0x00, 0x01, *config_id]);
+        ext.extend_from_slice(&(enc.len() as u16).to_be_bytes());
+        ext.extend_from_slice(enc);
+        ext.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+        ext.extend_from_slice(payload);
     }
     // supported_groups, ec_point_formats, supported_versions, key_share (x25519).
     ext.extend_from_slice(&[0x00, 0x0a, 0x00, 0x06, 0x00, 0x04, 0x00, 0x1d, 0x00, 0x17]);

@@ -1094,6 +1094,8 @@ pub fn all() -> &'static [Scenario] {
         code("beh-neg-chat-heartbeat.pcap", super::behaviour::beh_neg_chat_heartbeat),
         code("beh-neg-push-heartbeat.pcap", super::behaviour::beh_neg_push_heartbeat),
         code("beh-neg-long-poll.pcap", super::behaviour::beh_neg_long_poll),
+        code("beh-ech-monero.pcap", super::behaviour::beh_ech_monero),
+        code("neg-ech-browser.pcap", super::behaviour::neg_ech_browser),
         code("getwork-cgminer.pcap", super::encrypted::getwork_cgminer),
         code("getwork-eth-node.pcap", super::encrypted::getwork_eth_node),
         code("neg-http-get-pool-api.pcap", super::encrypted::neg_http_get_pool_api),
