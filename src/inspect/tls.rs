@@ -153,7 +153,15 @@ fn joined<'j, 'd>(
 /// OpenSSL clients such as XMRig and mosquitto send the host they were given, address or not),
 /// so it is judged as a hello with no SNI.
 fn outer_name<'a>(h: &tls::ClientHello<'a>) -> Option<&'a str> {
-    h.sni.filter(|s| s.parse::<std::net::IpAddr>().is_err())
+    h.sni.filter(|s| !is_address(s))
+}
+
+/// Whether `s` is an IPv4 or IPv6 address literal. Most names have a letter past `f` (or a
+/// `-`), which no address has: only the rest are parsed (std's parser, tried on every hello
+/// with an SNI, was 2% of a one-worker replay of the edge benchmark mix).
+fn is_address(s: &str) -> bool {
+    s.bytes().all(|b| b.is_ascii_hexdigit() || b == b'.' || b == b':')
+        && s.parse::<std::net::IpAddr>().is_ok()
 }
 
 /// Whether the hello names its server: an SNI that is a name (see [`outer_name`]), in a hello
@@ -254,5 +262,28 @@ impl Parse for AwaitName {
 
     fn reads(&self) -> bool {
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_address;
+
+    proptest::proptest! {
+        /// The shortcut says what std's parser says, on names, addresses and anything between.
+        #[test]
+        fn is_address_agrees_with_the_std_parser(s in "[0-9a-fA-F.:%\\[\\]gxz-]{0,40}") {
+            proptest::prop_assert_eq!(is_address(&s), s.parse::<std::net::IpAddr>().is_ok());
+        }
+    }
+
+    #[test]
+    fn addresses_and_names() {
+        for a in ["192.0.2.1", "::1", "2001:db8::10", "::ffff:198.51.100.7"] {
+            assert!(is_address(a), "{a}");
+        }
+        for n in ["pool.example", "cafe.de", "1.2.3", "dead::beef::1", "fe80::1%eth0", "[::1]", ""] {
+            assert!(!is_address(n), "{n}");
+        }
     }
 }

@@ -33,8 +33,10 @@ pub enum DnsError {
 /// One answer record we use.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Record {
-    /// An address for `owner`, valid for `ttl` seconds.
-    Addr { owner: String, addr: IpAddr, ttl: u32 },
+    /// An address, valid for `ttl` seconds, of the question's name or of a name in its CNAME
+    /// chain (its owner is not kept: a pool is recognised by the question or a CNAME, and an
+    /// owned name per address record was a third of an answer's cost).
+    Addr { addr: IpAddr, ttl: u32 },
     /// `owner` is an alias of `target`.
     Cname { owner: String, target: String },
 }
@@ -125,8 +127,8 @@ pub fn parse_response(msg: &[u8]) -> Result<Response, DnsError> {
         pos = read_name(msg, pos, &mut scratch).ok_or(DnsError::Malformed)? + 4;
     }
     for _ in 0..usize::from(ancount).min(MAX_ANSWERS) {
-        let mut owner = String::new();
-        pos = read_name(msg, pos, &mut owner).ok_or(DnsError::Malformed)?;
+        // Read (and so checked) into the scratch; owned only by a CNAME.
+        pos = read_name(msg, pos, &mut scratch).ok_or(DnsError::Malformed)?;
         let rtype = u16_at(msg, pos).ok_or(DnsError::Malformed)?;
         let class = u16_at(msg, pos + 2).ok_or(DnsError::Malformed)?;
         let ttl = u32_at(msg, pos + 4).ok_or(DnsError::Malformed)?;
@@ -141,16 +143,16 @@ pub fn parse_response(msg: &[u8]) -> Result<Response, DnsError> {
         let ttl = if ttl > i32::MAX as u32 { 0 } else { ttl };
         match (rtype, rdata) {
             (TYPE_A, &[a, b, c, d]) => {
-                resp.records.push(Record::Addr { owner, addr: IpAddr::V4(Ipv4Addr::new(a, b, c, d)), ttl })
+                resp.records.push(Record::Addr { addr: IpAddr::V4(Ipv4Addr::new(a, b, c, d)), ttl })
             }
             (TYPE_AAAA, r) if r.len() == 16 => {
                 let bytes: [u8; 16] = r.try_into().map_err(|_| DnsError::Malformed)?;
-                resp.records.push(Record::Addr { owner, addr: IpAddr::V6(Ipv6Addr::from(bytes)), ttl });
+                resp.records.push(Record::Addr { addr: IpAddr::V6(Ipv6Addr::from(bytes)), ttl });
             }
             (TYPE_CNAME, _) => {
                 let mut target = String::new();
                 read_name(msg, rdata_at, &mut target).ok_or(DnsError::Malformed)?;
-                resp.records.push(Record::Cname { owner, target });
+                resp.records.push(Record::Cname { owner: scratch.clone(), target });
             }
             _ => {}
         }
@@ -217,17 +219,9 @@ mod tests {
             r.records,
             vec![
                 Record::Cname { owner: "xmr.2miners.com".into(), target: "lb.example.net".into() },
-                Record::Addr {
-                    owner: "lb.example.net".into(),
-                    addr: "198.51.100.10".parse().unwrap(),
-                    ttl: 3600
-                },
-                Record::Addr {
-                    owner: "lb.example.net".into(),
-                    addr: "198.51.100.11".parse().unwrap(),
-                    ttl: 3600
-                },
-                Record::Addr { owner: "lb.example.net".into(), addr: "2001:db8::1".parse().unwrap(), ttl: 0 },
+                Record::Addr { addr: "198.51.100.10".parse().unwrap(), ttl: 3600 },
+                Record::Addr { addr: "198.51.100.11".parse().unwrap(), ttl: 3600 },
+                Record::Addr { addr: "2001:db8::1".parse().unwrap(), ttl: 0 },
             ]
         );
     }
