@@ -178,6 +178,7 @@ fn slice_link(link: LinkType, frame: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip>
 /// a twelfth on IPv6, the tagged and IPv6 frames alone were 9% of one worker's instructions);
 /// anything else, including every frame the fast path finds the least bit unusual, goes through
 /// etherparse, which stays the reference.
+#[inline]
 pub fn decode(link: LinkType, frame: &[u8]) -> Result<Packet<'_>, Skip> {
     if link == LinkType::Ethernet {
         if let Some(p) = fast_ethernet(frame) {
@@ -189,6 +190,7 @@ pub fn decode(link: LinkType, frame: &[u8]) -> Result<Packet<'_>, Skip> {
 
 /// Ethernet II, up to two VLAN tags (802.1Q `0x8100`, 802.1ad `0x88a8`), then IPv4 or IPv6 by
 /// hand; `None` for anything else (etherparse then decides).
+#[inline(always)]
 fn fast_ethernet(frame: &[u8]) -> Option<Packet<'_>> {
     let mut at = 12;
     let mut et = be16(frame, at)?;
@@ -221,6 +223,7 @@ fn be32(b: &[u8], at: usize) -> Option<u32> {
 /// disagrees (truncated, padded oddly, fragment, bad header length): etherparse then decides and
 /// names the reason. When it returns a packet it is the one etherparse returns (a unit test
 /// compares the two on mutated frames).
+#[inline(always)]
 fn fast_ipv4(ip: &[u8]) -> Option<Packet<'_>> {
     let vihl = *ip.first()?;
     let ihl = usize::from(vihl & 0x0f) * 4;
@@ -239,6 +242,7 @@ fn fast_ipv4(ip: &[u8]) -> Option<Packet<'_>> {
 
 /// IPv6 with no extension header → TCP/UDP by hand, as [`fast_ipv4`]: a payload length of 0
 /// (jumbogram) or longer than the frame, or any next header but TCP or UDP, is left to etherparse.
+#[inline(always)]
 fn fast_ipv6(ip: &[u8]) -> Option<Packet<'_>> {
     if *ip.first()? >> 4 != 6 {
         return None;
@@ -254,6 +258,7 @@ fn fast_ipv6(ip: &[u8]) -> Option<Packet<'_>> {
 }
 
 /// The TCP or UDP segment `l4` (exactly the IP payload) by hand.
+#[inline(always)]
 fn fast_l4(src: IpAddr, dst: IpAddr, proto: u8, l4: &[u8]) -> Option<Packet<'_>> {
     match proto {
         6 => {

@@ -51,6 +51,7 @@ enum Class<'a> {
 }
 
 /// Decodes a frame; anything that is not TCP or UDP over IP (or a fragment of it) is skipped.
+#[inline(always)]
 fn classify<'a>(link: LinkType, data: &'a [u8]) -> Class<'a> {
     match decode::decode(link, data) {
         Ok(p) => Class::Packet(p),
