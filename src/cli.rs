@@ -291,6 +291,14 @@ pub struct Args {
     #[arg(long = "no-behaviour")]
     pub no_behaviour: bool,
 
+    /// Also watch TLS flows whose ClientHello names a server that is no pool (an attacker's own
+    /// domain in SNI, XMRig with `"sni": true`), not only those with no name. Off by default:
+    /// every non-browser TLS application with a name (mail, chat, push, MQTT to a named
+    /// broker) is then judged by its behaviour too, which the tests' negatives cover but a
+    /// network's own traffic may not. Browsers (ALPN `h2`/`http/1.1` only) stay out.
+    #[arg(long = "behaviour-named")]
+    pub behaviour_named: bool,
+
     /// Pushes (server records sent unasked) a TLS flow with no name must show before its
     /// behaviour is judged mining.
     #[arg(long = "behaviour-min-pushes", value_name = "N", default_value_t = 3,

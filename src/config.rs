@@ -298,6 +298,7 @@ impl Config {
             dns_capacity: size(args.dns_map_capacity),
             behaviour: crate::inspect::behaviour::Limits {
                 enabled: !args.no_behaviour,
+                named: args.behaviour_named,
                 min_pushes: args.behaviour_min_pushes,
                 min_pairs: args.behaviour_min_pairs,
                 min_duration_us: micros(args.behaviour_min_duration),

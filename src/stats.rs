@@ -171,6 +171,9 @@ counters! {
     tls_ech_watched,
     /// TLS flows with no name whose behaviour was watched (record headers only).
     behaviour_watched,
+    /// Of them, flows whose hello named a server that is no pool, watched because of
+    /// `--behaviour-named`.
+    behaviour_watched_named,
     /// TLS record headers read by the behaviour watch.
     behaviour_records,
     /// Watched flows whose bytes were not TLS records: bypassed.

@@ -60,6 +60,8 @@ const BURST_US: i64 = 200_000;
 pub struct Limits {
     /// Watch no-name TLS flows at all.
     pub enabled: bool,
+    /// Watch also flows whose hello names a server that is no pool (`--behaviour-named`).
+    pub named: bool,
     /// Pushes needed to decide.
     pub min_pushes: u32,
     /// Requests answered within the answer window needed to decide.
@@ -114,6 +116,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             enabled: true,
+            named: false,
             min_pushes: 3,
             min_pairs: 3,
             min_duration_us: 30 * 1_000_000,
@@ -212,6 +215,9 @@ pub struct Watch {
     fingerprints: Fingerprints,
     /// The hello hid its server's name (ECH): the fact goes in the alert's evidence.
     ech: Option<Box<Ech>>,
+    /// The server's name in the hello, when it named one that is no pool and the flow is
+    /// watched all the same (`--behaviour-named`): the alert's pool host.
+    server_name: Option<Box<str>>,
     last_client: Option<Ts>,
     last_server: Option<Ts>,
     /// The latest request not yet answered.
@@ -258,6 +264,7 @@ impl Watch {
             walk: [Walker::default(); 2],
             fingerprints: fingerprint::of(h),
             ech: Ech::of(h),
+            server_name: None,
             last_client: None,
             last_server: None,
             pending: None,
@@ -292,6 +299,14 @@ impl Watch {
             return Step::Continue;
         }
         self.data(self.name.client, tail, true, cx)
+    }
+
+    /// Watches a flow whose hello named `server`, a name that is no pool's (`--behaviour-named`):
+    /// no DNS answer is waited for (a name that is no pool's wins over the DNS map), and the
+    /// name is the alert's pool host.
+    pub fn named_server(&mut self, server: &str) {
+        self.name_over = true;
+        self.server_name = Some(server.to_ascii_lowercase().into());
     }
 
     /// The fingerprints, for a session named late by a DNS answer.
@@ -536,6 +551,7 @@ impl Parse for Watch {
             tls_fingerprints: Some(Box::new(self.fingerprints.clone())),
             behaviour: Some(Box::new(evidence)),
             tls_ech: self.ech.take(),
+            pool_host: self.server_name.take().map(String::from),
             ..SessionFacts::default()
         };
         Step::Become(Box::new(Parser::Recognised(Recognised::new(facts))))

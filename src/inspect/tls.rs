@@ -86,8 +86,18 @@ impl Parse for Hello {
             r.facts_mut().tls_ech = crate::stratum::Ech::of(&h);
             return Step::Become(Box::new(Parser::Recognised(r)));
         }
-        if named(&h) || h.offers_only_http() {
+        if h.offers_only_http() {
             return Step::Bypass;
+        }
+        if named(&h) {
+            // A name that is no pool's: bypassed, unless every such flow is watched too.
+            let watch_named = cx.shared.behaviour.enabled && cx.shared.behaviour.named;
+            let Some(name) = outer_name(&h).filter(|_| watch_named) else { return Step::Bypass };
+            cx.counters.behaviour_watched += 1;
+            cx.counters.behaviour_watched_named += 1;
+            let mut watch = Box::new(Watch::new(client, &h, cx.ts, cx.ts));
+            watch.named_server(name);
+            return watched(watch, tail, cx);
         }
         // No name to judge by (none, an address, or one that ECH made the outer name only),
         // and no answer read yet for this address: the answer may still be on its way to
@@ -101,13 +111,7 @@ impl Parse for Hello {
             return Step::Become(Box::new(Parser::AwaitName(AwaitName { client, until })));
         }
         cx.counters.behaviour_watched += 1;
-        let mut watch = Box::new(Watch::new(client, &h, cx.ts, until));
-        // The client's bytes after its hello, if any, keep the record framing in step.
-        let (rest, skip) = tail;
-        match watch.client_tail(skip, rest, cx) {
-            Step::Continue => Step::Become(Box::new(Parser::Watch(watch))),
-            other => other,
-        }
+        watched(Box::new(Watch::new(client, &h, cx.ts, until)), tail, cx)
     }
 
     fn gap(&mut self, _: Side) -> Step {
@@ -121,6 +125,16 @@ impl Parse for Hello {
 
     fn allocated(&self) -> usize {
         self.joiner.as_ref().map_or(0, |j| j.capacity())
+    }
+}
+
+/// The flow goes on watched; the client's bytes after its hello (`tail`: those bytes, and the
+/// hello record's bytes still to come), if any, keep the record framing in step.
+fn watched(mut watch: Box<Watch>, tail: (&[u8], usize), cx: &mut Cx<'_>) -> Step {
+    let (rest, skip) = tail;
+    match watch.client_tail(skip, rest, cx) {
+        Step::Continue => Step::Become(Box::new(Parser::Watch(watch))),
+        other => other,
     }
 }
 

@@ -27,6 +27,7 @@ pub(super) trait Route {
 /// Decodes `frame`, counts it, and hands `to` what it holds: a TCP packet, an IP fragment, or
 /// a DNS answer. Anything else (other UDP, a frame that is not TCP or UDP over IP) is counted
 /// and goes no further.
+#[inline(always)]
 pub(super) fn front(link: LinkType, frame: &Frame<'_>, to: &mut impl Route) {
     let class = classify(link, frame.data);
     count(&class, frame, to.counters());

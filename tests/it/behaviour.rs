@@ -348,3 +348,42 @@ fn encrypted_client_hello_hides_no_miner_and_browsers_stay_out() {
     assert!(cef.contains(" cs4Label=tlsEch cs4=ech outer_sni:cloudflare-ech.com "), "{cef}");
     assert!(!cef.contains("dhost="), "{cef}");
 }
+
+/// `--behaviour-named`: a miner whose hello names its server by a domain that is no pool's
+/// (an attacker's own, `"sni": true` in XMRig) is bypassed by default and, with the option,
+/// watched and reported by its behaviour, the name as its pool host and no DNS wait. A
+/// browser's hello (HTTP-only ALPN) stays out either way, and the real negatives of
+/// `pcaps/behaviour/` still raise nothing with the option.
+#[test]
+fn behaviour_named_watches_a_miner_behind_a_name_that_is_no_pools() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = dir.path().join("named.pcap");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&f).expect("create"));
+    testkit::synth::behaviour::named_monero(&mut out, "cdn-assets.example.net").expect("write");
+    drop(out);
+    let stats =
+        |recs: &[Value]| recs.iter().rfind(|r| r["event_type"] == "stats").expect("stats")["stats"].clone();
+
+    let plain = replay(std::slice::from_ref(&f), &["--stats-interval", "0"]);
+    assert!(mining(&plain).is_empty(), "{plain:#?}");
+    assert_eq!(stats(&plain)["behaviour_watched"], 0);
+
+    let named = replay(std::slice::from_ref(&f), &["--stats-interval", "0", "--behaviour-named"]);
+    let alerts = mining(&named);
+    assert_eq!(alerts.len(), 1, "{named:#?}");
+    assert_eq!(alerts[0]["stratum"]["clue"], "behaviour", "{}", alerts[0]);
+    assert_eq!(alerts[0]["stratum"]["pool_host"], "cdn-assets.example.net", "{}", alerts[0]);
+    let s = stats(&named);
+    assert_eq!((&s["behaviour_watched"], &s["behaviour_watched_named"]), (&1.into(), &1.into()), "{s}");
+    assert_eq!(s["tls_name_waits"], 0, "a name is no reason to wait for a DNS answer: {s}");
+
+    let browser = replay(&[util::pcaps_dir().join("neg-ech-browser.pcap")], &["--behaviour-named"]);
+    assert!(mining(&browser).is_empty(), "{browser:#?}");
+    let set = util::TruthSet::load(&behaviour_dir().join("TRUTH.tsv")).expect("truth");
+    for file in set.files() {
+        if set.rows_for(&file).iter().all(|r| r.expect == util::Expect::None) {
+            let recs = replay(&[behaviour_dir().join(&file)], &["--behaviour-named"]);
+            assert!(mining(&recs).is_empty(), "{file}: {:#?}", mining(&recs));
+        }
+    }
+}

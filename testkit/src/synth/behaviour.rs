@@ -727,6 +727,25 @@ fn ech_session(out: &mut dyn Write, truth: &mut Truth, browser: bool) -> io::Res
     Ok(())
 }
 
+/// A monero session over TLS whose hello names `sni` (no ECH, no ALPN): an attacker's own
+/// domain, as XMRig sends with `"sni": true`. Written at test time for `--behaviour-named`
+/// rather than kept in `pcaps/`, whose truth is what the defaults report.
+pub fn named_monero(out: &mut dyn Write, sni: &str) -> io::Result<()> {
+    let msgs = coin_session(&MONERO, 10.0, 600.0, 30_000, 89);
+    let e = Encrypted {
+        client: sa("10.72.0.4:44003")?,
+        server: sa("203.0.113.89:443")?,
+        start: at(4500),
+        rtt_us: 30_000,
+        msgs: &msgs,
+        seed: 89,
+        sni: Some(sni),
+        alpn: &[],
+        ech: false,
+    };
+    one_session(out, &e).map(|_| ())
+}
+
 pub(super) fn beh_ech_monero(out: &mut dyn Write, truth: &mut Truth) -> io::Result<()> {
     ech_session(out, truth, false)
 }
