@@ -2252,7 +2252,9 @@ mod tests {
                 How::Code(_) | How::Kept(_) => None,
             })
             .collect();
-        assert!(talks.len() > all().len() / 2, "most captures should be rows of data");
+        // Enough conversations for the checks below to mean something (the captures written
+        // by code, behaviour and ECH sessions among them, are now about as many).
+        assert!(talks.len() >= 40, "only {} of {} captures are rows of data", talks.len(), all().len());
         let mut seeds = std::collections::BTreeSet::new();
         let mut last = -1;
         for t in &talks {
