@@ -1191,6 +1191,25 @@ fn a_noise_key_that_opens_like_a_socks5_greeting_is_still_read_as_stratum_v2() {
     );
 }
 
+#[test]
+fn a_noise_key_that_opens_with_a_brace_is_still_read_as_stratum_v2() {
+    // One ElligatorSwift key in 128 begins with `{` or `[`: it was taken for JSON, and the
+    // session missed (a real pair of the reference crates in CI).
+    for first in [b'{', b'['] {
+        let mut key = vec![first, 0x9c, 0x01];
+        key.extend((0..61u8).map(|i| i.wrapping_mul(53).wrapping_add(7)));
+        let mut h = Harness::new(FlowLimits::default());
+        let mut cv = Conv::open(&mut h, 42013, 3336);
+        cv.client(&mut h, &key);
+        cv.pool(&mut h, &[0x5a; 234]);
+        cv.client(&mut h, &[0x33; 114]);
+        let alerts = h.alerts();
+        assert_eq!(alerts.len(), 1, "{}", first as char);
+        assert_eq!(alerts[0].facts.variant, Some(Variant::StratumV2));
+        assert_eq!(h.table.counters.sv2_handshakes, 1);
+    }
+}
+
 /// One message of a dialect: who sends it and its bytes (a line with its newline, or a whole
 /// message of another protocol).
 type Say = (bool, Vec<u8>);

@@ -106,10 +106,16 @@ fn tunnel(head: &[u8]) -> Option<Option<TunnelOpening>> {
 /// Classifies the first bytes of a stream (`head`: up to its first 8 bytes, as received).
 /// Leading JSON whitespace is allowed before `{`/`[` only; TLS and HTTP start at byte 0.
 /// The PROXY protocol v2 signature opens with JSON whitespace (`\r\n\r\n\0`): it is the one
-/// opening that does.
+/// opening that does. A `{` or `[` opens JSON only if the bytes so far are text: Stratum V2's
+/// Noise handshake opens with 64 random bytes (an ElligatorSwift key), one in 128 of which
+/// begins with `{` or `[`, and such a session was taken for JSON and missed (seen in a test of
+/// the reference crates' real pair).
 pub fn opening(head: &[u8]) -> Opening {
     match head.iter().find(|&&b| !is_json_ws(b)) {
-        Some(b'{' | b'[') => return Opening::Json,
+        Some(b'{' | b'[') if head.iter().all(|&b| is_json_ws(b) || (0x20..0x7f).contains(&b)) => {
+            return Opening::Json
+        }
+        Some(b'{' | b'[') => {}
         Some(0) if head.starts_with(b"\r\n\r\n\0") => {}
         Some(_) if head.first().is_some_and(|&b| is_json_ws(b)) => return Opening::Other,
         Some(_) => {}
@@ -181,5 +187,9 @@ mod tests {
         assert_eq!(opening(&[0x16, 3, 1, 2, 0]), Opening::Tls);
         assert_eq!(opening(&[0x16, 9]), Opening::Other);
         assert_eq!(opening(b"SSH-2.0-"), Opening::Other);
+        // `{` or `[` followed by bytes that are not text: binary (a Noise key), not JSON.
+        assert_eq!(opening(&[b'{', 0x9c, 0x01, 0xf3, 0x22, 0x7a, 0x00, 0x41]), Opening::Other);
+        assert_eq!(opening(&[b'[', b'"', 0xff]), Opening::Other);
+        assert_eq!(opening(b"{\"id\":1,"), Opening::Json);
     }
 }
