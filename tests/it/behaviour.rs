@@ -152,15 +152,15 @@ fn pushes_that_line_up_with_a_known_session_decide_sooner_and_say_so() {
     assert!(tls["10.73.0.3"] >= 3 && tls["10.73.0.4"] < 3, "{tls:?}");
 }
 
-#[test]
-fn the_evidence_is_in_every_format() {
-    let f = util::pcaps_dir().join("beh-monero-slow-shares.pcap");
+/// The first alert of a replay of `file`, as EVE writes it (its `alert.metadata`), as ECS and
+/// as CEF.
+fn first_alert_in_every_format(file: &std::path::Path) -> (BTreeMap<String, Vec<String>>, Value, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = |name: &str| dir.path().join(name);
     let args = [
         "-q".to_string(),
         "-r".to_string(),
-        f.to_string_lossy().into_owned(),
+        file.to_string_lossy().into_owned(),
         "-o".to_string(),
         format!("eve:{}", out("eve.json").display()),
         "-o".to_string(),
@@ -170,16 +170,24 @@ fn the_evidence_is_in_every_format() {
     ];
     let run = util::run(&args, None);
     assert_eq!(run.code(), Some(0), "{}", run.describe());
-    let first_alert = |file: &str, needle: &str| -> String {
-        let text = std::fs::read_to_string(out(file)).expect("output file");
+    let first = |name: &str, needle: &str| -> String {
+        let text = std::fs::read_to_string(out(name)).expect("output file");
         text.lines()
             .find(|l| l.contains(needle))
-            .unwrap_or_else(|| panic!("{file}: no {needle}:\n{text}"))
+            .unwrap_or_else(|| panic!("{name}: no {needle}:\n{text}"))
             .to_string()
     };
-    let eve: Value = serde_json::from_str(&first_alert("eve.json", "\"event_type\":\"alert\"")).expect("eve");
-    let meta: BTreeMap<String, Vec<String>> =
+    let eve: Value = serde_json::from_str(&first("eve.json", "\"event_type\":\"alert\"")).expect("eve");
+    let meta =
         serde_json::from_value(eve["alert"]["metadata"].clone()).expect("metadata is lists of strings");
+    let ecs = serde_json::from_str(&first("ecs.json", "minewatch.alert")).expect("ecs");
+    (meta, ecs, first("cef.log", "|mining|"))
+}
+
+#[test]
+fn the_evidence_is_in_every_format() {
+    let (meta, ecs, cef) =
+        first_alert_in_every_format(&util::pcaps_dir().join("beh-monero-slow-shares.pcap"));
     assert_eq!(meta["clue"], ["behaviour"]);
     assert_eq!(meta["behaviour_pushes"].len(), 1);
     assert!(meta["behaviour_pushes"][0].parse::<u32>().expect("a number") >= 3);
@@ -188,11 +196,9 @@ fn the_evidence_is_in_every_format() {
             && meta.contains_key("ja4")
             && meta.contains_key("ja3")
     );
-    let ecs: Value = serde_json::from_str(&first_alert("ecs.json", "minewatch.alert")).expect("ecs");
     assert_eq!(ecs["minewatch"]["stratum"]["clue"], "behaviour", "{ecs}");
     assert!(ecs["minewatch"]["stratum"]["behaviour"]["pushes"].as_u64().unwrap_or(0) >= 3, "{ecs}");
     assert_eq!(ecs["tls"]["client"]["ja3"], ecs["minewatch"]["stratum"]["ja3"], "{ecs}");
-    let cef = first_alert("cef.log", "|mining|");
     assert!(cef.contains(" cs3Label=clue cs3=behaviour"), "{cef}");
     assert!(cef.contains(" cs2Label=ja4 cs2=t13i"), "{cef}");
     assert!(cef.contains(" cs5Label=behaviour cs5=") && cef.contains(" pushes:3 "), "{cef}");
@@ -310,41 +316,14 @@ fn encrypted_client_hello_hides_no_miner_and_browsers_stay_out() {
     assert_eq!((&stats["tls_ech_watched"], &stats["behaviour_watched"]), (&0.into(), &0.into()), "{stats}");
 
     // Every format.
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = |name: &str| dir.path().join(name);
-    let f = pcaps.join("beh-ech-monero.pcap");
-    let args = [
-        "-q".to_string(),
-        "-r".to_string(),
-        f.to_string_lossy().into_owned(),
-        "-o".to_string(),
-        format!("eve:{}", out("eve.json").display()),
-        "-o".to_string(),
-        format!("ecs:{}", out("ecs.json").display()),
-        "-o".to_string(),
-        format!("cef:{}", out("cef.log").display()),
-    ];
-    let run = util::run(&args, None);
-    assert_eq!(run.code(), Some(0), "{}", run.describe());
-    let first = |file: &str, needle: &str| -> String {
-        let text = std::fs::read_to_string(out(file)).expect("output file");
-        text.lines()
-            .find(|l| l.contains(needle))
-            .unwrap_or_else(|| panic!("{file}: no {needle}:\n{text}"))
-            .to_string()
-    };
-    let eve: Value = serde_json::from_str(&first("eve.json", "\"event_type\":\"alert\"")).expect("eve");
-    let meta: BTreeMap<String, Vec<String>> =
-        serde_json::from_value(eve["alert"]["metadata"].clone()).expect("metadata is lists of strings");
+    let (meta, ecs, cef) = first_alert_in_every_format(&pcaps.join("beh-ech-monero.pcap"));
     assert_eq!(meta["tls_ech"], ["ech"]);
     assert_eq!(meta["tls_ech_outer_sni"], ["cloudflare-ech.com"]);
-    let ecs: Value = serde_json::from_str(&first("ecs.json", "minewatch.alert")).expect("ecs");
     assert_eq!(ecs["minewatch"]["stratum"]["tls_ech"], "ech", "{ecs}");
     assert_eq!(ecs["minewatch"]["stratum"]["tls_ech_outer_sni"], "cloudflare-ech.com", "{ecs}");
     // Not the server name ECS readers take as the server's: no domain, no TLS server name.
     assert!(ecs["tls"]["client"].get("server_name").is_none(), "{ecs}");
     assert!(ecs["destination"].get("domain").is_none(), "{ecs}");
-    let cef = first("cef.log", "|mining|");
     assert!(cef.contains(" cs4Label=tlsEch cs4=ech outer_sni:cloudflare-ech.com "), "{cef}");
     assert!(!cef.contains("dhost="), "{cef}");
 }
