@@ -33,6 +33,12 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 
+# The live Stratum V2 test runs the reference crates' pool and miner, testkit's `sv2pair`
+# example, as its own binary: `cargo test --all-targets` builds examples only under a hashed
+# name, and the test would say SKIPPED.
+section "cargo build -p testkit --example sv2pair"
+cargo build ${locked[@]+"${locked[@]}"} -p testkit --example sv2pair </dev/null || status=$?
+
 section "cargo test --workspace --no-fail-fast --all-targets"
 cargo test ${locked[@]+"${locked[@]}"} --workspace --no-fail-fast --all-targets "$@" </dev/null 2>&1 | tee -a "$log" || status=$?
 

@@ -1324,8 +1324,8 @@ fn no_seccomp_leaves_the_system_call_filter_out_and_still_drops_every_capability
 }
 
 /// The Stratum V2 reference crates' pool and miner: testkit's `sv2pair` example, beside the
-/// binary under test (`cargo test --workspace --all-targets`, as scripts/test.sh runs, builds
-/// it; `cargo build -p testkit --example sv2pair` alone does too).
+/// binary under test, built by `cargo build -p testkit --example sv2pair` (scripts/test.sh
+/// does so first: `cargo test --all-targets` builds examples only under a hashed name).
 fn sv2pair_bin() -> Option<PathBuf> {
     let p = Path::new(util::bin()).parent()?.join("examples/sv2pair");
     p.is_file().then_some(p)
