@@ -180,12 +180,22 @@ fn slice_link(link: LinkType, frame: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip>
 /// etherparse, which stays the reference.
 #[inline]
 pub fn decode(link: LinkType, frame: &[u8]) -> Result<Packet<'_>, Skip> {
-    if link == LinkType::Ethernet {
-        if let Some(p) = fast_ethernet(frame) {
-            return Ok(p);
-        }
+    match fast(link, frame) {
+        Some(p) => Ok(p),
+        None => decode_general(link, frame),
     }
-    decode_general(link, frame)
+}
+
+/// The fast path of [`decode`] alone: `None` is no verdict (the caller then asks
+/// [`decode_general`]). Apart so that the hot caller (the pipeline's frame front) matches the
+/// packet where it is built rather than copied into `decode`'s `Result`.
+#[inline(always)]
+pub fn fast(link: LinkType, frame: &[u8]) -> Option<Packet<'_>> {
+    if link == LinkType::Ethernet {
+        fast_ethernet(frame)
+    } else {
+        None
+    }
 }
 
 /// Ethernet II, up to two VLAN tags (802.1Q `0x8100`, 802.1ad `0x88a8`), then IPv4 or IPv6 by
@@ -302,7 +312,7 @@ fn fast_l4(src: IpAddr, dst: IpAddr, proto: u8, l4: &[u8]) -> Option<Packet<'_>>
 }
 
 /// Any link type, through etherparse.
-fn decode_general(link: LinkType, frame: &[u8]) -> Result<Packet<'_>, Skip> {
+pub fn decode_general(link: LinkType, frame: &[u8]) -> Result<Packet<'_>, Skip> {
     let sliced = slice_link(link, frame)?;
     let (src, dst, ip_payload) = match &sliced.net {
         Some(LaxNetSlice::Ipv4(v4)) => {

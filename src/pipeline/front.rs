@@ -29,55 +29,53 @@ pub(super) trait Route {
 /// and goes no further.
 #[inline(always)]
 pub(super) fn front(link: LinkType, frame: &Frame<'_>, to: &mut impl Route) {
-    let class = classify(link, frame.data);
-    count(&class, frame, to.counters());
-    match class {
-        Class::Packet(pkt) => match pkt.transport {
-            Transport::Tcp(tcp) => to.tcp(link, frame, &pkt, tcp),
-            Transport::Udp if pkt.src_port == 53 => to.dns_answer(pkt.payload, frame.ts),
-            Transport::Udp => {}
-        },
-        Class::Fragment(src, dst) => to.fragment(link, src, dst, frame),
-        Class::Skip(_) => {}
-    }
-}
-
-/// What a frame is.
-enum Class<'a> {
-    Packet(Packet<'a>),
-    /// An IP fragment between these addresses: the worker puts its datagram back together.
-    Fragment(IpAddr, IpAddr),
-    /// Counted and dropped (`Skip::Fragment`: a fragment whose addresses do not parse).
-    Skip(Skip),
-}
-
-/// Decodes a frame; anything that is not TCP or UDP over IP (or a fragment of it) is skipped.
-#[inline(always)]
-fn classify<'a>(link: LinkType, data: &'a [u8]) -> Class<'a> {
-    match decode::decode(link, data) {
-        Ok(p) => Class::Packet(p),
-        Err(Skip::Fragment) => match decode::fragment(link, data) {
-            Some(f) => Class::Fragment(f.src, f.dst),
-            None => Class::Skip(Skip::Fragment),
-        },
-        Err(skip) => Class::Skip(skip),
-    }
-}
-
-/// Counts a frame by what it is. A TCP packet is counted (`tcp_packets`) by the worker that
-/// takes it, as is a datagram its defragmenter puts back together; a UDP datagram is counted
-/// here, where it stops.
-fn count(class: &Class<'_>, frame: &Frame<'_>, c: &mut Counters) {
+    let c = to.counters();
     c.packets += 1;
     c.bytes += frame.data.len() as u64;
-    match class {
-        Class::Packet(Packet { transport: Transport::Udp, .. }) => c.udp_packets += 1,
-        Class::Packet(_) => {}
-        Class::Fragment(..) => c.fragments += 1,
-        Class::Skip(Skip::Truncated) => c.truncated += 1,
-        Class::Skip(Skip::Malformed) => c.malformed += 1,
-        Class::Skip(Skip::NotTcpUdp) => c.not_tcp_udp += 1,
-        Class::Skip(Skip::Fragment) => {
+    // The packet is matched by reference where the decoder's fast path builds it. Moved on (into
+    // `decode`'s `Result`, into a classification of the frame, into a local), its 72 bytes were
+    // copied at each step: 6% of a one-worker replay's instructions on the edge mix.
+    if let Some(pkt) = &decode::fast(link, frame.data) {
+        return packet(link, frame, pkt, to);
+    }
+    match &decode::decode_general(link, frame.data) {
+        Ok(pkt) => packet(link, frame, pkt, to),
+        Err(Skip::Fragment) => match decode::fragment(link, frame.data) {
+            Some(f) => {
+                to.counters().fragments += 1;
+                to.fragment(link, f.src, f.dst, frame);
+            }
+            None => skipped(Skip::Fragment, to.counters()),
+        },
+        Err(skip) => skipped(*skip, to.counters()),
+    }
+}
+
+/// A TCP packet goes on; a UDP datagram stops here, counted, and read if it is a DNS answer.
+#[inline(always)]
+fn packet(link: LinkType, frame: &Frame<'_>, pkt: &Packet<'_>, to: &mut impl Route) {
+    match pkt.transport {
+        Transport::Tcp(tcp) => to.tcp(link, frame, pkt, tcp),
+        Transport::Udp => {
+            to.counters().udp_packets += 1;
+            if pkt.src_port == 53 {
+                to.dns_answer(pkt.payload, frame.ts);
+            }
+        }
+    }
+}
+
+/// Counts a frame that goes no further. A TCP packet is counted (`tcp_packets`) by the worker
+/// that takes it, as is a datagram its defragmenter puts back together; a UDP datagram is
+/// counted where it stops, in [`front`].
+#[cold]
+fn skipped(skip: Skip, c: &mut Counters) {
+    match skip {
+        Skip::Truncated => c.truncated += 1,
+        Skip::Malformed => c.malformed += 1,
+        Skip::NotTcpUdp => c.not_tcp_udp += 1,
+        // A fragment whose addresses do not parse.
+        Skip::Fragment => {
             c.fragments += 1;
             c.malformed += 1;
         }
