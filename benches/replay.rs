@@ -7,7 +7,9 @@
 //!   edge mix of many short flows with real captures spliced in, `mkbench --mix edge`);
 //! - `--size SIZE` the big capture (default `1.2G`); `--small SIZE` a second, smaller one whose
 //!   only purpose is to show that peak memory does not grow with the capture (default `100M`,
-//!   `0` to skip); `--seed N`; `--runs N` runs per tool, the fastest counts (default 1);
+//!   `0` to skip); `--seed N`; `--runs N` runs per tool, in rounds (each tool once per round, in
+//!   turn, so that a busy stretch of the machine slows them alike), the fastest counts, and
+//!   the two-worker speed-up is also given as the median of the rounds' own ratios (default 1);
 //!   `--no-ndpi` skips ndpiReader.
 //!
 //! The captures are generated once and cached under `target/bench/` (their names carry the
@@ -45,7 +47,10 @@ struct Opts {
 /// One tool's run: wall time (fastest of the runs), peak RSS, and what it printed or wrote.
 struct Measured {
     name: String,
+    /// The fastest run's wall time.
     wall: f64,
+    /// Every run's wall time, round by round (see [`measure_rounds`]).
+    walls: Vec<f64>,
     /// User + system CPU seconds of the fastest run: steadier than wall time on a busy machine.
     cpu: Option<f64>,
     rss_kib: Option<u64>,
@@ -212,46 +217,73 @@ fn floor(file: &str) {
     println!("{n} {bytes}");
 }
 
-/// Runs `cmd` `runs` times under `/usr/bin/time -v`; keeps the fastest wall time and the
-/// largest peak RSS.
-fn measure(name: &str, cmd: &[&str], dir: &Path, runs: u32) -> Measured {
-    let have_time = Path::new("/usr/bin/time").is_file();
-    let tfile = dir.join("time.txt");
-    let mut m = Measured { name: name.to_string(), wall: f64::INFINITY, cpu: None, rss_kib: None, ok: true };
-    for _ in 0..runs {
-        let mut c = if have_time {
-            let mut c = Command::new("/usr/bin/time");
-            c.arg("-v").arg("-o").arg(&tfile).args(cmd);
-            c
-        } else {
-            let mut c = Command::new(cmd[0]);
-            c.args(&cmd[1..]);
-            c
-        };
-        let t = Instant::now();
-        let st = c.stdout(Stdio::null()).stderr(Stdio::null()).status();
-        let wall = t.elapsed().as_secs_f64();
-        m.ok &= st.map(|s| s.success()).unwrap_or(false);
-        let fastest = wall < m.wall;
-        m.wall = m.wall.min(wall);
-        if let Ok(text) = fs::read_to_string(&tfile) {
-            let secs = |key: &str| {
-                text.lines()
-                    .find_map(|l| l.trim().strip_prefix(key))
-                    .and_then(|v| v.trim().parse::<f64>().ok())
-            };
-            if fastest {
-                m.cpu =
-                    secs("User time (seconds): ").zip(secs("System time (seconds): ")).map(|(u, s)| u + s);
-            }
-            let rss = text
-                .lines()
-                .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes): "))
-                .and_then(|v| v.trim().parse::<u64>().ok());
-            m.rss_kib = m.rss_kib.max(rss);
+/// Runs each command `runs` times under `/usr/bin/time -v`, one round after another (every
+/// command once per round, in turn), so that a stretch of a busy machine slows every command
+/// alike rather than all the runs of one; keeps each command's fastest wall time (and that
+/// run's CPU time), every run's wall time, and the largest peak RSS.
+fn measure_rounds(jobs: &[(String, Vec<String>)], dir: &Path, runs: u32) -> Vec<Measured> {
+    let mut out: Vec<Measured> = jobs
+        .iter()
+        .map(|(name, _)| Measured {
+            name: name.clone(),
+            wall: f64::INFINITY,
+            walls: Vec::new(),
+            cpu: None,
+            rss_kib: None,
+            ok: true,
+        })
+        .collect();
+    for _ in 0..runs.max(1) {
+        for ((_, cmd), m) in jobs.iter().zip(out.iter_mut()) {
+            run_once(cmd, dir, m);
         }
     }
-    m
+    out
+}
+
+/// One run of `cmd`, added to `m`.
+fn run_once(cmd: &[String], dir: &Path, m: &mut Measured) {
+    let have_time = Path::new("/usr/bin/time").is_file();
+    let tfile = dir.join("time.txt");
+    let mut c = if have_time {
+        let mut c = Command::new("/usr/bin/time");
+        c.arg("-v").arg("-o").arg(&tfile).args(cmd);
+        c
+    } else {
+        let mut c = Command::new(&cmd[0]);
+        c.args(&cmd[1..]);
+        c
+    };
+    let t = Instant::now();
+    let st = c.stdout(Stdio::null()).stderr(Stdio::null()).status();
+    let wall = t.elapsed().as_secs_f64();
+    m.ok &= st.map(|s| s.success()).unwrap_or(false);
+    let fastest = wall < m.wall;
+    m.wall = m.wall.min(wall);
+    m.walls.push(wall);
+    if let Ok(text) = fs::read_to_string(&tfile) {
+        let secs = |key: &str| {
+            text.lines().find_map(|l| l.trim().strip_prefix(key)).and_then(|v| v.trim().parse::<f64>().ok())
+        };
+        if fastest {
+            m.cpu = secs("User time (seconds): ").zip(secs("System time (seconds): ")).map(|(u, s)| u + s);
+        }
+        let rss = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes): "))
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        m.rss_kib = m.rss_kib.max(rss);
+    }
+}
+
+/// The median of `v` (NaN if empty).
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
 }
 
 fn have(tool: &str) -> bool {
@@ -365,31 +397,23 @@ fn report_capture(
     let stem = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
     let alerts1 = dir.join(format!("{stem}.alerts-1.json"));
     let alerts2 = dir.join(format!("{stem}.alerts-2.json"));
-    let mut rows = vec![measure("libpcap floor (read loop)", &[&me, "--floor", &file], dir, o.runs)];
+    let owned = |v: &[&str]| v.iter().map(|a| a.to_string()).collect::<Vec<String>>();
+    let mut jobs = vec![("libpcap floor (read loop)".to_string(), owned(&[&me, "--floor", &file]))];
     if have("tcpdump") && big {
-        rows.push(measure(
-            "tcpdump -r FILE -w /dev/null",
-            &["tcpdump", "-r", &file, "-w", "/dev/null"],
-            dir,
-            o.runs,
+        jobs.push((
+            "tcpdump -r FILE -w /dev/null".into(),
+            owned(&["tcpdump", "-r", &file, "-w", "/dev/null"]),
         ));
     }
     let _ = fs::remove_file(&alerts1);
     let a1 = alerts1.to_string_lossy().to_string();
-    rows.push(measure(
-        "minewatch --workers 1",
-        &[mw, "-q", "--workers", "1", "-o", &a1, "-r", &file],
-        dir,
-        o.runs,
-    ));
+    jobs.push(("minewatch --workers 1".into(), owned(&[mw, "-q", "--workers", "1", "-o", &a1, "-r", &file])));
     let a2 = alerts2.to_string_lossy().to_string();
     if big {
         let _ = fs::remove_file(&alerts2);
-        rows.push(measure(
-            "minewatch --workers 2",
-            &[mw, "-q", "--workers", "2", "-o", &a2, "-r", &file],
-            dir,
-            o.runs,
+        jobs.push((
+            "minewatch --workers 2".into(),
+            owned(&[mw, "-q", "--workers", "2", "-o", &a2, "-r", &file]),
         ));
     }
     let csv = dir.join("ndpi.csv");
@@ -397,15 +421,14 @@ fn report_capture(
     if ndpi {
         let _ = fs::remove_file(&csv);
         let c = csv.to_string_lossy().to_string();
-        rows.push(measure(
-            "ndpiReader -q -i FILE -C CSV",
-            &["ndpiReader", "-q", "-i", &file, "-C", &c],
-            dir,
-            o.runs,
+        jobs.push((
+            "ndpiReader -q -i FILE -C CSV".into(),
+            owned(&["ndpiReader", "-q", "-i", &file, "-C", &c]),
         ));
     } else if big {
         println!("(ndpiReader skipped: not installed or --no-ndpi; scripts/bench.sh installs it)");
     }
+    let rows = measure_rounds(&jobs, dir, o.runs);
     let floor = rows.first().map(|r| r.wall).unwrap_or(f64::NAN);
     let ndpi_wall = rows.iter().find(|r| r.name.starts_with("ndpi")).map(|r| r.wall);
     let floor_cpu = rows.first().and_then(|r| r.cpu);
@@ -437,7 +460,14 @@ fn report_capture(
     let w1 = rows.iter().find(|r| r.name.ends_with("workers 1"));
     let w2 = rows.iter().find(|r| r.name.ends_with("workers 2"));
     if let (Some(a), Some(b)) = (w1, w2) {
-        println!("2 workers / 1 worker packet rate: {:.2}x", a.wall / b.wall);
+        // Each round's own ratio too: the two ran one after the other, on the machine as it was.
+        let rounds: Vec<f64> = a.walls.iter().zip(&b.walls).map(|(a, b)| a / b).collect();
+        println!(
+            "2 workers / 1 worker packet rate: {:.2}x (fastest runs); {:.2}x (median of the {} rounds' ratios)",
+            a.wall / b.wall,
+            median(rounds.clone()),
+            rounds.len()
+        );
     }
     if let Some(a) = w1 {
         match (big, *rss_small) {
