@@ -124,15 +124,15 @@ impl Drop for Sorted {
 /// the lists kept, and the two workers 5–8% faster.
 pub(super) struct Spare {
     lists: Mutex<Vec<Vec<Item>>>,
-    /// Most lists kept: as many as can be in use at once (every block of the ring, each with a
-    /// part walked in order and a part guessed, a list per owner), so that what is kept is never
-    /// more than what the replay held at its busiest.
+    /// Most lists kept: as many as can be in use at once (the guessed part of every block of the
+    /// ring, a list per owner), so that what is kept is never more than what the replay held at
+    /// its busiest.
     most: usize,
 }
 
 impl Spare {
     pub(super) fn new(workers: usize) -> Spare {
-        Spare { lists: Mutex::new(Vec::new()), most: 2 * RING * workers * workers }
+        Spare { lists: Mutex::new(Vec::new()), most: RING * workers * workers }
     }
 
     /// A list for about `frames` items.
