@@ -377,6 +377,13 @@ pub struct Fragment<'a> {
     pub payload: &'a [u8],
 }
 
+impl Fragment<'_> {
+    /// Whether it is part of a UDP datagram.
+    pub fn is_udp(&self) -> bool {
+        etherparse::IpNumber(self.proto) == etherparse::IpNumber::UDP
+    }
+}
+
 /// The fragment a frame carries, for a frame that [`decode`] refused as [`Skip::Fragment`].
 pub fn fragment(link: LinkType, frame: &[u8]) -> Option<Fragment<'_>> {
     let sliced = slice_link(link, frame).ok()?;

@@ -130,6 +130,11 @@ pub struct Datagram {
 }
 
 impl Defragmenter {
+    /// Its bounds.
+    pub fn limits(&self) -> DefragLimits {
+        self.limits
+    }
+
     pub fn new(limits: DefragLimits) -> Defragmenter {
         Defragmenter {
             pending: HashMap::with_hasher(ahash::RandomState::new()),

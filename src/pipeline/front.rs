@@ -7,7 +7,7 @@
 use std::net::IpAddr;
 
 use crate::capture::Frame;
-use crate::decode::{self, LinkType, Packet, Skip, TcpInfo, Transport};
+use crate::decode::{self, Fragment, LinkType, Packet, Skip, TcpInfo, Transport};
 use crate::stats::Counters;
 use crate::time::Ts;
 
@@ -17,8 +17,8 @@ pub(super) trait Route {
     fn counters(&mut self) -> &mut Counters;
     /// A TCP packet, decoded, of `frame` (whose bytes it borrows).
     fn tcp(&mut self, link: LinkType, frame: &Frame<'_>, pkt: &Packet<'_>, tcp: TcpInfo);
-    /// An IP fragment between `src` and `dst`; the whole frame is its defragmenter's.
-    fn fragment(&mut self, link: LinkType, src: IpAddr, dst: IpAddr, frame: &Frame<'_>);
+    /// An IP fragment, `f` as read from `frame`; the whole frame is its defragmenter's.
+    fn fragment(&mut self, link: LinkType, f: &Fragment<'_>, frame: &Frame<'_>);
     /// The payload of a UDP datagram from port 53: a DNS answer, maybe (see
     /// [`crate::intel::Intel::dns_answer`]). UDP goes no further than this.
     fn dns_answer(&mut self, payload: &[u8], ts: Ts);
@@ -43,7 +43,7 @@ pub(super) fn front(link: LinkType, frame: &Frame<'_>, to: &mut impl Route) {
         Err(Skip::Fragment) => match decode::fragment(link, frame.data) {
             Some(f) => {
                 to.counters().fragments += 1;
-                to.fragment(link, f.src, f.dst, frame);
+                to.fragment(link, &f, frame);
             }
             None => skipped(Skip::Fragment, to.counters()),
         },
@@ -124,8 +124,8 @@ mod tests {
         fn tcp(&mut self, _: LinkType, _: &Frame<'_>, pkt: &Packet<'_>, _: TcpInfo) {
             self.tcp.push((pkt.dst_port, pkt.payload.to_vec()));
         }
-        fn fragment(&mut self, _: LinkType, src: IpAddr, dst: IpAddr, frame: &Frame<'_>) {
-            self.fragments.push((src, dst, frame.data.len()));
+        fn fragment(&mut self, _: LinkType, f: &Fragment<'_>, frame: &Frame<'_>) {
+            self.fragments.push((f.src, f.dst, frame.data.len()));
         }
         fn dns_answer(&mut self, payload: &[u8], _: Ts) {
             self.answers.push(payload.to_vec());

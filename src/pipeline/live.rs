@@ -17,7 +17,7 @@ use super::{worker_failed, Record, RunOptions, StopOnPanic};
 use crate::capture::live::{LiveSet, LiveSource};
 use crate::capture::shunt::{self, Shunt, ELEPHANT_FRAMES};
 use crate::capture::Frame;
-use crate::decode::{LinkType, Packet, TcpInfo};
+use crate::decode::{Fragment, LinkType, Packet, TcpInfo};
 use crate::flow::{Elephant, FlowKey};
 use crate::hosts::HostTable;
 use crate::inspect::FlowTable;
@@ -241,9 +241,9 @@ impl Route for Reader {
         });
     }
 
-    fn fragment(&mut self, link: LinkType, src: IpAddr, dst: IpAddr, frame: &Frame<'_>) {
+    fn fragment(&mut self, link: LinkType, f: &Fragment<'_>, frame: &Frame<'_>) {
         let ts = frame.ts;
-        self.d.push(src, dst, frame.data, &mut self.c, |off, len| Item::Fragment { ts, link, off, len });
+        self.d.push(f.src, f.dst, frame.data, &mut self.c, |off, len| Item::Fragment { ts, link, off, len });
     }
 
     fn dns_answer(&mut self, payload: &[u8], ts: Ts) {

@@ -4,7 +4,6 @@
 //! (counts, DNS answers) when the block is confirmed in file order; then every worker processes
 //! its own items. The only worker walks and processes each frame at once.
 
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::thread;
 
@@ -14,7 +13,8 @@ use super::Progress;
 use crate::capture::file::{Guess, Resume, Stitcher};
 use crate::capture::shared::{Block, BlockWorker, SharedInput, RING};
 use crate::capture::Frame;
-use crate::decode::{LinkType, Packet, TcpInfo};
+use crate::decode::{Fragment, LinkType, Packet, TcpInfo};
+use crate::flow::defrag::Defragmenter;
 use crate::stats::Counters;
 use crate::time::Ts;
 
@@ -102,9 +102,9 @@ pub(super) struct Sorted {
     last_ts: Ts,
     /// The frames' counts, added to the counters of the worker that walks the block for sure.
     counters: Counters,
-    /// Payloads of UDP datagrams from port 53, read into the shared DNS map (in file order) when
-    /// the block is walked for sure.
-    answers: Vec<Answer>,
+    /// DNS answers and UDP fragments, in file order: they take effect when the block is walked
+    /// for sure (answers into the shared DNS map, fragments into the walk's defragmenter).
+    held: Vec<Held>,
     /// Where `owned`'s lists go back when every worker is done with the block.
     spare: Option<Arc<Spare>>,
 }
@@ -154,11 +154,19 @@ impl Spare {
     }
 }
 
-/// The payload of a UDP datagram from port 53, at `off` like an [`Item`]'s.
-struct Answer {
+/// What the walk keeps of a frame until it is confirmed: bytes at `off` like an [`Item`]'s.
+struct Held {
     ts: Ts,
     off: u32,
     len: u32,
+    kind: HeldKind,
+}
+
+enum HeldKind {
+    /// The payload of a UDP datagram from port 53.
+    Answer,
+    /// The whole frame of a UDP fragment (a DNS answer larger than the path's MTU, maybe).
+    UdpFragment(LinkType),
 }
 
 impl Sorted {
@@ -172,7 +180,7 @@ impl Sorted {
             first_ts: None,
             last_ts: Ts::default(),
             counters: Counters::default(),
-            answers: Vec::new(),
+            held: Vec::new(),
             spare: spare.cloned(),
         }
     }
@@ -194,11 +202,19 @@ impl Sorted {
         }
     }
 
-    /// The walk is confirmed: its counts and DNS answers take effect, on worker `w`.
-    fn settle(&self, w: &mut Worker, block: &[u8]) {
+    /// The walk is confirmed: its counts, DNS answers and UDP fragments (through `defrag`, the
+    /// walk's own defragmenter) take effect, on worker `w`.
+    fn settle(&self, w: &mut Worker, block: &[u8], defrag: &Mutex<Defragmenter>) {
         w.own.add(&self.counters);
-        for a in &self.answers {
-            Route::dns_answer(w, self.bytes(block, a.off, a.len), a.ts);
+        for h in &self.held {
+            let bytes = self.bytes(block, h.off, h.len);
+            match h.kind {
+                HeldKind::Answer => Route::dns_answer(w, bytes, h.ts),
+                HeldKind::UdpFragment(link) => {
+                    let mut d = defrag.lock().unwrap_or_else(|p| p.into_inner());
+                    w.walked_fragment(&mut d, link, bytes, h.ts);
+                }
+            }
         }
     }
 
@@ -259,16 +275,23 @@ impl Route for Walk<'_, '_> {
         self.give(owner, Item::tcp(link, frame, pkt, tcp, off, true));
     }
 
-    fn fragment(&mut self, link: LinkType, src: IpAddr, dst: IpAddr, frame: &Frame<'_>) {
+    /// A TCP fragment goes to its owner's defragmenter; a UDP fragment stays with the walk, put
+    /// together in file order when the block is confirmed (a DNS answer in fragments then takes
+    /// effect in file order, as a whole one does, whichever worker owns the resolver).
+    fn fragment(&mut self, link: LinkType, f: &Fragment<'_>, frame: &Frame<'_>) {
         let off = self.place(frame.data);
-        let len = frame.data.len() as u32;
-        let owner = shard(src, dst, self.sorted.owned.len());
-        self.give(owner, Item::Fragment { ts: frame.ts, link, off, len });
+        let (ts, len) = (frame.ts, frame.data.len() as u32);
+        if f.is_udp() {
+            self.sorted.held.push(Held { ts, off, len, kind: HeldKind::UdpFragment(link) });
+            return;
+        }
+        let owner = shard(f.src, f.dst, self.sorted.owned.len());
+        self.give(owner, Item::Fragment { ts, link, off, len });
     }
 
     fn dns_answer(&mut self, payload: &[u8], ts: Ts) {
         let (off, len) = (self.place(payload), payload.len() as u32);
-        self.sorted.answers.push(Answer { ts, off, len });
+        self.sorted.held.push(Held { ts, off, len, kind: HeldKind::Answer });
     }
 }
 
@@ -289,6 +312,9 @@ struct Replayer<'a> {
     /// Items the busiest owner got in this worker's latest guessed block.
     expect: usize,
     spare: Arc<Spare>,
+    /// The walk's defragmenter of UDP, shared by the workers and used by the one that confirms
+    /// a block (one at a time, in file order): never waited for.
+    defrag: Arc<Mutex<Defragmenter>>,
 }
 
 impl BlockWorker<Product, (Guess, Sorted)> for Replayer<'_> {
@@ -326,7 +352,7 @@ impl BlockWorker<Product, (Guess, Sorted)> for Replayer<'_> {
         stitcher: &mut Stitcher,
         guess: Option<(Guess, Sorted)>,
     ) -> (Product, Result<(), crate::capture::FileError>) {
-        let Replayer { w, n, admit, .. } = self;
+        let Replayer { w, n, admit, defrag, .. } = self;
         if *n <= 1 {
             // The only worker: no hand-over.
             let result = stitcher.feed(&block.data, block.eof, &mut |link, frame| {
@@ -346,9 +372,9 @@ impl BlockWorker<Product, (Guess, Sorted)> for Replayer<'_> {
             }
         });
         let body = body.filter(|_| taken);
-        lead.settle(w, data);
+        lead.settle(w, data, defrag);
         if let Some(b) = &body {
-            b.settle(w, data);
+            b.settle(w, data, defrag);
         }
         (Product { lead, body }, result)
     }
@@ -374,15 +400,17 @@ pub(super) fn replay_input(
     let n = workers.len();
     let Some((first, rest)) = workers.split_first_mut() else { return Vec::new() };
     let spare = Arc::new(Spare::new(n));
+    let defrag = Arc::new(Mutex::new(Defragmenter::new(first.defrag_limits())));
     thread::scope(|s| {
         let handles: Vec<_> = rest
             .iter_mut()
             .enumerate()
             .map(|(i, w)| {
-                let spare = spare.clone();
+                let (spare, defrag) = (spare.clone(), defrag.clone());
                 s.spawn(move || {
                     let admit = Admit::new(window);
-                    input.run(i + 1, &mut Replayer { w, me: i + 1, n, admit, expect: 0, spare }, &mut |_| {});
+                    let mut r = Replayer { w, me: i + 1, n, admit, expect: 0, spare, defrag };
+                    input.run(i + 1, &mut r, &mut |_| {});
                     w.flush();
                 })
             })
@@ -397,8 +425,9 @@ pub(super) fn replay_input(
         };
         let own = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let admit = Admit::new(window);
-            let spare = spare.clone();
-            input.run(0, &mut Replayer { w: first, me: 0, n, admit, expect: 0, spare }, &mut advance);
+            let (spare, defrag) = (spare.clone(), defrag.clone());
+            let mut r = Replayer { w: first, me: 0, n, admit, expect: 0, spare, defrag };
+            input.run(0, &mut r, &mut advance);
             first.flush();
         }));
         let mut failed = Vec::new();

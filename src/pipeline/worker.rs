@@ -12,8 +12,8 @@ use super::front::{front, Route};
 use super::Record;
 use crate::capture::Frame;
 use crate::config::Detection;
-use crate::decode::{self, LinkType, Packet, TcpInfo, Transport};
-use crate::flow::defrag::Defragmenter;
+use crate::decode::{self, Fragment, LinkType, Packet, TcpInfo, Transport};
+use crate::flow::defrag::{Datagram, DefragLimits, Defragmenter};
 use crate::flow::{FlowKey, Stage};
 use crate::hosts::HostTable;
 use crate::inspect::FlowTable;
@@ -160,12 +160,10 @@ impl Worker {
     /// datagram put back together is counted, and read if it is a DNS answer: answers larger
     /// than the path's MTU (DNSSEC, long CNAME chains, EDNS0 buffers of 4 KiB) come in fragments,
     /// and the front only reads whole frames. Such an answer takes effect when its datagram is
-    /// whole on this worker, not in file order across workers as a whole frame's does; a TLS
-    /// flow that it names and that another worker reads first waits for it (`AwaitName`). Live,
-    /// that wait covers it; in a replay with several workers the flow's worker may be through
-    /// with the file before the answer's worker has read it, and then the flow is reported or
-    /// not by that race (with one worker, always). Putting such answers in file order would mean
-    /// defragmenting UDP in the replay's walk, where blocks are confirmed in order: not done yet.
+    /// whole on this worker; a TLS flow that it names and that another worker reads first waits
+    /// for it (`AwaitName`), which covers live capture. A replay with several workers puts UDP
+    /// fragments together in its in-order walk instead ([`Worker::walked_fragment`]), so that
+    /// such an answer takes effect in file order as a whole one does.
     fn fragment(&mut self, link: LinkType, frame: &[u8], ts: Ts) {
         let Some(f) = decode::fragment(link, frame) else { return };
         // The evidence keeps the fragments as captured until the datagram is whole.
@@ -178,9 +176,38 @@ impl Worker {
         let kept = self.evidence.as_mut().and_then(|e| e.whole(&id));
         let (link, kept) = kept.unwrap_or((link, Vec::new()));
         let frames: Vec<Frame<'_>> = kept.iter().map(|k| k.frame()).collect();
+        self.datagram(&dg, ts, link, &frames);
+    }
+
+    /// A UDP fragment met by a replay's walk of several workers, put together by `defrag`, the
+    /// walk's own, in file order (the walk is confirmed one block at a time, and this worker
+    /// confirms this block): its datagram, once whole, is counted and read here, before any
+    /// worker processes the block (see [`Worker::fragment`]).
+    pub(super) fn walked_fragment(
+        &mut self,
+        defrag: &mut Defragmenter,
+        link: LinkType,
+        frame: &[u8],
+        ts: Ts,
+    ) {
+        let Some(f) = decode::fragment(link, frame) else { return };
+        if let Some(dg) = defrag.add(&f, ts, &mut self.own) {
+            self.datagram(&dg, ts, link, &[]);
+        }
+    }
+
+    /// The defragmenter's bounds, for a replay's walk to put UDP fragments together as this worker
+    /// would.
+    pub(super) fn defrag_limits(&self) -> DefragLimits {
+        self.defrag.limits()
+    }
+
+    /// A datagram put back together, with its fragments as captured (for the evidence; none if
+    /// not kept): a TCP packet goes on; a UDP datagram is counted, and read if a DNS answer.
+    fn datagram(&mut self, dg: &Datagram, ts: Ts, link: LinkType, frames: &[Frame<'_>]) {
         match decode::transport(dg.src, dg.dst, dg.proto, &dg.payload) {
             Ok(pkt) => match pkt.transport {
-                Transport::Tcp(tcp) => self.tcp_packet(&pkt, &tcp, ts, link, &frames),
+                Transport::Tcp(tcp) => self.tcp_packet(&pkt, &tcp, ts, link, frames),
                 Transport::Udp => {
                     self.own.udp_packets += 1;
                     if pkt.src_port == 53 {
@@ -273,7 +300,7 @@ impl Route for Worker {
         self.tcp_packet(pkt, &tcp, frame.ts, link, std::slice::from_ref(frame));
     }
 
-    fn fragment(&mut self, link: LinkType, _: IpAddr, _: IpAddr, frame: &Frame<'_>) {
+    fn fragment(&mut self, link: LinkType, _: &Fragment<'_>, frame: &Frame<'_>) {
         Worker::fragment(self, link, frame.data, frame.ts);
     }
 
