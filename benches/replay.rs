@@ -462,11 +462,11 @@ fn report_capture(
     if let (Some(a), Some(b)) = (w1, w2) {
         // Each round's own ratio too: the two ran one after the other, on the machine as it was.
         let rounds: Vec<f64> = a.walls.iter().zip(&b.walls).map(|(a, b)| a / b).collect();
+        let n = rounds.len();
         println!(
-            "2 workers / 1 worker packet rate: {:.2}x (fastest runs); {:.2}x (median of the {} rounds' ratios)",
+            "2 workers / 1 worker packet rate: {:.2}x (fastest runs); {:.2}x (median of the {n} rounds' ratios)",
             a.wall / b.wall,
-            median(rounds.clone()),
-            rounds.len()
+            median(rounds),
         );
     }
     if let Some(a) = w1 {

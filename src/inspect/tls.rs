@@ -89,11 +89,11 @@ impl Parse for Hello {
         if h.offers_only_http() {
             return Step::Bypass;
         }
-        if named(&h) {
+        if let Some(name) = named(&h) {
             // A name that is no pool's: bypassed, unless every such flow is watched too.
-            let watch_named = cx.shared.behaviour.enabled && cx.shared.behaviour.named;
-            let Some(name) = outer_name(&h).filter(|_| watch_named) else { return Step::Bypass };
-            cx.counters.behaviour_watched += 1;
+            if !(cx.shared.behaviour.enabled && cx.shared.behaviour.named) {
+                return Step::Bypass;
+            }
             cx.counters.behaviour_watched_named += 1;
             let mut watch = Box::new(Watch::new(client, &h, cx.ts, cx.ts));
             watch.named_server(name);
@@ -110,7 +110,6 @@ impl Parse for Hello {
         if !cx.shared.behaviour.enabled {
             return Step::Become(Box::new(Parser::AwaitName(AwaitName { client, until })));
         }
-        cx.counters.behaviour_watched += 1;
         watched(Box::new(Watch::new(client, &h, cx.ts, until)), tail, cx)
     }
 
@@ -128,9 +127,10 @@ impl Parse for Hello {
     }
 }
 
-/// The flow goes on watched; the client's bytes after its hello (`tail`: those bytes, and the
-/// hello record's bytes still to come), if any, keep the record framing in step.
+/// The flow goes on watched (counted); the client's bytes after its hello (`tail`: those bytes,
+/// and the hello record's bytes still to come), if any, keep the record framing in step.
 fn watched(mut watch: Box<Watch>, tail: (&[u8], usize), cx: &mut Cx<'_>) -> Step {
+    cx.counters.behaviour_watched += 1;
     let (rest, skip) = tail;
     match watch.client_tail(skip, rest, cx) {
         Step::Continue => Step::Become(Box::new(Parser::Watch(watch))),
@@ -178,14 +178,14 @@ fn is_address(s: &str) -> bool {
         && s.parse::<std::net::IpAddr>().is_ok()
 }
 
-/// Whether the hello names its server: an SNI that is a name (see [`outer_name`]), in a hello
-/// that does not hide its real one. With Encrypted Client Hello (or ESNI) the SNI on the wire is
+/// The name the hello gives for its server: an SNI that is a name (see [`outer_name`]), in a
+/// hello that does not hide its real one. With Encrypted Client Hello (or ESNI) the SNI on the wire is
 /// the client-facing server's public name (`cloudflare-ech.com` for any site behind it) and
 /// the real name is encrypted: the hello names nothing we can judge, and is watched as a hello
 /// with no SNI, or ECH would hide a miner completely. Browsers, which send a GREASE ECH on
 /// most hellos, are still kept out by their ALPN (`offers_only_http`).
-fn named(h: &tls::ClientHello<'_>) -> bool {
-    outer_name(h).is_some() && h.ech.is_none()
+fn named<'a>(h: &tls::ClientHello<'a>) -> Option<&'a str> {
+    outer_name(h).filter(|_| h.ech.is_none())
 }
 
 /// Whether a ClientHello goes to a pool: its SNI is a pool domain, or the server's address is
@@ -209,7 +209,7 @@ fn tls_pool(
     let outer = outer_name(h);
     let sni_pool = outer.filter(|sni| intel.pools.matches(sni).is_some());
     // The name the hello gives for its server, if the SNI is not an ECH outer name.
-    let sni = outer.filter(|_| named(h));
+    let sni = named(h);
     let found = match (sni_pool, sni) {
         (Some(sni), _) => Some((Some(sni.to_ascii_lowercase()), Clue::Sni)),
         _ if intel.pools.matches_addr(server.ip()).is_some() => {
