@@ -6,7 +6,8 @@
 //! memory) and the walk, so a single reader thread feeding the workers, or workers that each walk
 //! the whole file, cap the speed-up of a second worker well below 2×. Blocks of a regular file
 //! are plain byte ranges at fixed offsets, so workers read different blocks at once with
-//! positional reads; a pipe is read in order, one block at a time.
+//! positional reads; a pipe is read in order, one block at a time, by a worker that has
+//! processed every block read before (a read of a pipe waits for its writer).
 //!
 //! Where a block's first record begins is only known for sure once the block before it has been
 //! walked, which would make the walks wait for each other. So each worker walks the block it has
@@ -212,11 +213,17 @@ impl<T, G> SharedInput<T, G> {
                 continue;
             }
             // Read the next unread block, if there is room for it and (on a pipe) nobody
-            // else is reading; otherwise wait for whoever is walking or reading.
+            // else is reading and this worker has processed every block read so far: a read of
+            // a pipe waits for the writer, and a worker waiting there with a block of its own
+            // being walked would leave its share of that block unprocessed until more input
+            // came (a capture written into standard input and held open: never). Otherwise
+            // wait for whoever is walking or reading.
             let have = ring.base + ring.slots.len() as u64;
             let room = ring.slots.len() < self.capacity && !ring.end.is_some_and(|e| have >= e);
-            let in_order = matches!(self.source, Source::File(..))
-                || !ring.slots.iter().any(|s| matches!(s, Slot::Reading));
+            let in_order = match self.source {
+                Source::File(..) => true,
+                Source::Stream(_) => k >= have && !ring.slots.iter().any(|s| matches!(s, Slot::Reading)),
+            };
             if room && in_order {
                 if self.stop.load(Ordering::Relaxed) {
                     ring.end = Some(ring.end.map_or(have, |e| e.min(have)).max(ring.walked));
@@ -417,6 +424,91 @@ mod tests {
     /// Past the blocks read before the first one is walked for sure (those have no state to
     /// begin a guess in, so they are not guessed).
     const FAILS_AT: u8 = 12;
+
+    /// A pipe that hands out `chunks`, one per read, then waits until `closed` says so (a
+    /// capture written into standard input by a writer that holds it open), and is at its end
+    /// from then on.
+    struct HeldPipe {
+        chunks: std::collections::VecDeque<Vec<u8>>,
+        closed: std::sync::mpsc::Receiver<()>,
+        at_end: bool,
+    }
+
+    impl Read for HeldPipe {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            match self.chunks.pop_front() {
+                Some(c) => {
+                    let n = c.len().min(buf.len());
+                    buf[..n].copy_from_slice(&c[..n]);
+                    Ok(n)
+                }
+                None => {
+                    if !self.at_end {
+                        let _ = self.closed.recv();
+                        self.at_end = true;
+                    }
+                    Ok(0)
+                }
+            }
+        }
+    }
+
+    /// Records the blocks it processes where the test sees them while it runs; commits slowly,
+    /// so that the other worker is free meanwhile.
+    struct Slow {
+        processed: Arc<Mutex<Vec<u64>>>,
+    }
+
+    impl BlockWorker<u64, ()> for Slow {
+        fn guess(&mut self, _: &Block, _: &Resume) -> Option<()> {
+            None
+        }
+        fn commit(
+            &mut self,
+            block: &Block,
+            _: &mut Stitcher,
+            _: Option<()>,
+        ) -> (u64, Result<(), crate::capture::FileError>) {
+            std::thread::sleep(Duration::from_millis(200));
+            (u64::from(block.data.first().copied().unwrap_or(u8::MAX)), Ok(()))
+        }
+        fn process(&mut self, _: &Block, k: &u64) {
+            self.processed.lock().unwrap().push(*k);
+        }
+    }
+
+    #[test]
+    fn a_worker_does_not_wait_on_a_pipe_with_blocks_of_its_own_unprocessed() {
+        // Two blocks come at once, then the writer holds the pipe open. A worker free while the
+        // other one walks a block used to go and read the pipe, and wait there with both blocks
+        // unprocessed.
+        let (close, closed) = std::sync::mpsc::channel();
+        let pipe = HeldPipe { chunks: [vec![0u8; 100], vec![1u8; 100]].into(), closed, at_end: false };
+        let stop = Arc::new(AtomicBool::new(false));
+        let input: Arc<SharedInput<u64, ()>> =
+            Arc::new(SharedInput::new(crate::capture::Input::Stream(Box::new(pipe)), 2, stop));
+        let seen: Vec<Arc<Mutex<Vec<u64>>>> = (0..2).map(|_| Arc::default()).collect();
+        let handles: Vec<_> = (0..2)
+            .map(|me| {
+                let (input, processed) = (input.clone(), seen[me].clone());
+                std::thread::spawn(move || input.run(me, &mut Slow { processed }, &mut |_| {}))
+            })
+            .collect();
+        let until = std::time::Instant::now() + Duration::from_secs(10);
+        while seen.iter().any(|s| s.lock().unwrap().len() < 2) && std::time::Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let got: Vec<Vec<u64>> = seen.iter().map(|s| s.lock().unwrap().clone()).collect();
+        let _ = close.send(());
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert_eq!(
+            got,
+            vec![vec![0, 1], vec![0, 1]],
+            "every worker processed both blocks while the pipe was open"
+        );
+    }
 
     #[test]
     fn a_worker_that_panics_anywhere_leaves_and_the_others_end_in_order() {
