@@ -239,9 +239,6 @@ pub struct Watch {
     /// Bytes of records (headers included) after the warm-up, and during it.
     bytes: u64,
     warmup_bytes: u64,
-    /// The push clock's generation when the pushes were last looked up, and what was found.
-    clock_seen: u64,
-    aligned: u32,
 }
 
 /// Bytes a flow may send during the warm-up (a certificate chain, tickets, the login).
@@ -284,8 +281,6 @@ impl Watch {
             latency_max_ms: 0.0,
             bytes: 0,
             warmup_bytes: 0,
-            clock_seen: u64::MAX,
-            aligned: 0,
         }
     }
 
@@ -450,13 +445,13 @@ impl Watch {
             return None;
         }
         let kept = (self.pushes as usize).min(PUSHES_KEPT);
-        let gen = shared.intel.clock.generation();
-        if gen != self.clock_seen {
-            self.clock_seen = gen;
-            let times = self.push_times.get(..kept).unwrap_or_default();
-            self.aligned = shared.intel.clock.aligned(times, limits.align_tolerance_us);
-        }
-        let lined_up = self.aligned >= limits.min_pushes && 4 * self.aligned >= 3 * kept as u32;
+        // Looked up afresh each time (a few records per suspect, past the other tests): what
+        // the clock holds before this frame depends on where this frame is in the file, not on
+        // whether anything was written since the last lookup (see `crate::intel::clock`).
+        let times = self.push_times.get(..kept).unwrap_or_default();
+        let before = shared.place.settled();
+        let aligned = shared.intel.clock.aligned(times, limits.align_tolerance_us, before);
+        let lined_up = aligned >= limits.min_pushes && 4 * aligned >= 3 * kept as u32;
         if elapsed < limits.min_duration_us && !(lined_up && elapsed >= limits.aligned_duration_us) {
             return None;
         }
@@ -473,7 +468,7 @@ impl Watch {
             answer_ms_mean: self.latency_ms.mean,
             answer_ms_max: self.latency_max_ms,
             duration_s: elapsed as f64 / 1e6,
-            aligned_pushes: self.aligned,
+            aligned_pushes: aligned,
             pushes_checked: kept as u32,
             known_fingerprint: fingerprint::known_miner(&self.fingerprints.ja4),
         })
@@ -540,7 +535,8 @@ impl Parse for Watch {
         }
         // A confirmed suspect's pushes tell the clock too (for other suspects of its coin).
         for t in self.push_times() {
-            if cx.shared.intel.clock.record(Ts(t)) == crate::intel::clock::Recorded::Overwrote {
+            let at = cx.shared.place.now();
+            if cx.shared.intel.clock.record(Ts(t), at) == crate::intel::clock::Recorded::Overwrote {
                 cx.counters.behaviour_clock_overwritten += 1;
             }
         }

@@ -80,7 +80,7 @@ impl Parse for Lines {
         if session.facts().jobs > jobs_before && session.confidence().is_some() {
             // New work for a known mining session: the coin's clock, for the behaviour watch
             // of encrypted sessions on any worker.
-            match cx.shared.intel.clock.record(ts) {
+            match cx.shared.intel.clock.record(ts, cx.shared.place.now()) {
                 crate::intel::clock::Recorded::Coalesced => {}
                 crate::intel::clock::Recorded::New => cx.counters.behaviour_clock_pushes += 1,
                 crate::intel::clock::Recorded::Overwrote => {

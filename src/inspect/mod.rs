@@ -54,6 +54,9 @@ pub struct Shared {
     pub parsers: crate::stratum::Limits,
     /// The behaviour watch's thresholds (from the configuration).
     pub behaviour: behaviour::Limits,
+    /// Where this table's worker is in a replay's file, for the push clock (see
+    /// [`crate::intel::clock`]).
+    pub place: crate::intel::clock::Place,
 }
 
 impl FlowTable {
@@ -63,7 +66,11 @@ impl FlowTable {
         let intel = Arc::new(Intel::new(Arc::new(crate::intel::PoolDomains::builtin())));
         let parsers = crate::stratum::Limits::default();
         let behaviour = behaviour::Limits::default();
-        flow::FlowTable::with_shared(limits, Shared { intel, gate: Gate::new(home), parsers, behaviour })
+        let place = crate::intel::clock::Place::default();
+        flow::FlowTable::with_shared(
+            limits,
+            Shared { intel, gate: Gate::new(home), parsers, behaviour, place },
+        )
     }
 
     /// Gives the parsers of the connections opened from now on these bounds instead of the
@@ -76,6 +83,12 @@ impl FlowTable {
     /// Gives the behaviour watch these thresholds instead of the defaults (`--behaviour-*`).
     pub fn with_behaviour_limits(mut self, behaviour: behaviour::Limits) -> FlowTable {
         self.shared_mut().behaviour = behaviour;
+        self
+    }
+
+    /// Looks up the push clock in file order, as worker `me` of a replay's `order`.
+    pub fn with_file_order(mut self, order: Arc<crate::intel::clock::FileOrder>, me: usize) -> FlowTable {
+        self.shared_mut().place = crate::intel::clock::Place::replay(order, me);
         self
     }
 

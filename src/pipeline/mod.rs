@@ -165,8 +165,14 @@ pub fn run_files(
             .with_dns_capacity(opts.cfg.dns_capacity)
             .with_clock(opts.cfg.clock_capacity, opts.cfg.behaviour.align_tolerance_us),
     );
+    // Several workers look up the push clock in file order (see `crate::intel::clock`).
+    let order = (n > 1).then(|| Arc::new(crate::intel::clock::FileOrder::new(n)));
     let mut workers: Vec<Worker> = (0..n)
         .map(|me| Worker::new(me, &opts.cfg, &intel, hosts.clone(), rec_tx.clone(), opts.evidence.as_ref()))
+        .map(|w| match &order {
+            Some(o) => w.in_file_order(o),
+            None => w,
+        })
         .collect();
     let mut input_errors = Vec::new();
     let inputs = crate::capture::inputs::expand(paths);

@@ -223,7 +223,12 @@ impl Sorted {
         if let Some(t) = self.first_ts {
             w.clock(t);
         }
+        // A frame's place in the block (for the push clock, see `crate::intel::clock`): its
+        // offset, counted so that the record put back together from the previous block's end
+        // (in the bridge, past the block's end) comes before the block's own.
+        let len = block.len() as u32;
         for item in self.owned.get(me).map(Vec::as_slice).unwrap_or_default() {
+            w.at(item.off().wrapping_sub(len));
             w.clock(item.ts());
             let (off, len) = item.bytes();
             let frame = item.frame().map(|(off, len)| self.bytes(block, off, len));
@@ -383,6 +388,7 @@ impl BlockWorker<Product, (Guess, Sorted)> for Replayer<'_> {
         for part in std::iter::once(&p.lead).chain(&p.body) {
             part.process(self.w, self.me, &block.data);
         }
+        self.w.block_done();
     }
 }
 
@@ -401,6 +407,10 @@ pub(super) fn replay_input(
     let Some((first, rest)) = workers.split_first_mut() else { return Vec::new() };
     let spare = Arc::new(Spare::new(n));
     let defrag = Arc::new(Mutex::new(Defragmenter::new(first.defrag_limits())));
+    // Every worker at the start of the file before any begins (one that ran ahead in the last
+    // file is not ahead in this one).
+    first.at_block_start();
+    rest.iter().for_each(|w| w.at_block_start());
     thread::scope(|s| {
         let handles: Vec<_> = rest
             .iter_mut()
@@ -408,6 +418,7 @@ pub(super) fn replay_input(
             .map(|(i, w)| {
                 let (spare, defrag) = (spare.clone(), defrag.clone());
                 s.spawn(move || {
+                    let _leave = w.leave_on_panic();
                     let admit = Admit::new(window);
                     let mut r = Replayer { w, me: i + 1, n, admit, expect: 0, spare, defrag };
                     input.run(i + 1, &mut r, &mut |_| {});
@@ -424,6 +435,7 @@ pub(super) fn replay_input(
             }
         };
         let own = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _leave = first.leave_on_panic();
             let admit = Admit::new(window);
             let (spare, defrag) = (spare.clone(), defrag.clone());
             let mut r = Replayer { w: first, me: 0, n, admit, expect: 0, spare, defrag };

@@ -17,6 +17,7 @@ use crate::flow::defrag::{Datagram, DefragLimits, Defragmenter};
 use crate::flow::{FlowKey, Stage};
 use crate::hosts::HostTable;
 use crate::inspect::FlowTable;
+use crate::intel::clock::FileOrder;
 use crate::intel::Intel;
 use crate::stats::{Counters, KernelStats, Load};
 use crate::time::{now, Ts};
@@ -44,6 +45,10 @@ pub(super) struct Worker {
     last_ts: Ts,
     /// `--pcap-dir`: the first packets of the flows inspected, and the alerted sessions' files.
     evidence: Option<Evidence>,
+    /// A replay of several workers: where each is in the file, for the push clock (see
+    /// [`crate::intel::clock`]), and the blocks this worker has processed, over every file.
+    order: Option<Arc<FileOrder>>,
+    blocks: u64,
 }
 
 impl Worker {
@@ -71,7 +76,50 @@ impl Worker {
             first_ts: None,
             last_ts: Ts::default(),
             evidence: evidence.cloned().map(|d| Evidence::new(d, cfg.defrag.timeout_us)),
+            order: None,
+            blocks: 0,
         }
+    }
+
+    /// Worker `self.id` of a replay of several workers whose places in the file are `order`.
+    pub(super) fn in_file_order(mut self, order: &Arc<FileOrder>) -> Worker {
+        self.table = self.table.with_file_order(order.clone(), self.id);
+        self.order = Some(order.clone());
+        self
+    }
+
+    /// The start of the next block to process, as a place in the file.
+    pub(super) fn block_start(&self) -> u64 {
+        FileOrder::place(self.blocks, 0)
+    }
+
+    /// A replay with several workers: this worker is at the frame `within` its next block
+    /// (every frame of its own before it done).
+    #[inline]
+    pub(super) fn at(&self, within: u32) {
+        if let Some(o) = &self.order {
+            o.set(self.id, FileOrder::place(self.blocks, within));
+        }
+    }
+
+    /// A replay with several workers: this worker is done with its block.
+    pub(super) fn block_done(&mut self) {
+        self.blocks += 1;
+        self.at_block_start();
+    }
+
+    /// A replay with several workers: this worker is at the start of its next block (nothing
+    /// of it done), as at the start of a file.
+    pub(super) fn at_block_start(&self) {
+        if let Some(o) = &self.order {
+            o.set(self.id, self.block_start());
+        }
+    }
+
+    /// What sets this worker's place past every other if it panics, so that no other waits for
+    /// it (see [`FileOrder::leave_on_panic`]).
+    pub(super) fn leave_on_panic(&self) -> Option<impl Drop> {
+        self.order.as_ref().map(|o| FileOrder::leave_on_panic(o.clone(), self.id))
     }
 
     /// The latest packet time seen (replay).
@@ -359,6 +407,13 @@ impl Item {
     pub(super) fn ts(&self) -> Ts {
         match *self {
             Item::Tcp { ts, .. } | Item::Fragment { ts, .. } => ts,
+        }
+    }
+
+    /// Where its frame is (the whole frame is always handed over by a replay's walk).
+    pub(super) fn off(&self) -> u32 {
+        match *self {
+            Item::Tcp { off, .. } | Item::Fragment { off, .. } => off,
         }
     }
 

@@ -18,7 +18,12 @@ fn behaviour_dir() -> PathBuf {
 
 /// The JSON records of a replay of `files` with `extra` options.
 fn replay(files: &[PathBuf], extra: &[&str]) -> Vec<Value> {
-    let mut args: Vec<String> = vec!["-q".into(), "--workers".into(), "1".into()];
+    replay_with(1, files, extra)
+}
+
+/// [`replay`] with `workers` workers.
+fn replay_with(workers: usize, files: &[PathBuf], extra: &[&str]) -> Vec<Value> {
+    let mut args: Vec<String> = vec!["-q".into(), "--workers".into(), workers.to_string()];
     args.extend(extra.iter().map(|s| s.to_string()));
     for f in files {
         args.push("-r".into());
@@ -150,6 +155,43 @@ fn pushes_that_line_up_with_a_known_session_decide_sooner_and_say_so() {
         .collect();
     assert_eq!(tls.len(), 2, "{recs:#?}");
     assert!(tls["10.73.0.3"] >= 3 && tls["10.73.0.4"] < 3, "{tls:?}");
+}
+
+#[test]
+fn pushes_line_up_in_file_order_whatever_the_number_of_workers() {
+    // The cleartext session that writes the clock and the TLS session that looks it up are
+    // read by different workers when there are several; a lookup sees what the only worker
+    // would see at that frame, so the lined-up session is found in every replay, the same way.
+    // (Before the clock kept file order, two and three workers found it in 2 of 5 replays.)
+    let f = behaviour_dir().join("aligned-cleartext-and-tls.pcap");
+    let args =
+        ["--stats-interval", "0", "--behaviour-min-duration", "3m", "--behaviour-aligned-duration", "1m"];
+    let seen = |workers: usize| {
+        let recs = replay_with(workers, std::slice::from_ref(&f), &args);
+        let tls: Vec<(String, u64, u64)> = mining(&recs)
+            .into_iter()
+            .filter(|a| a["stratum"]["variant"] == "tls")
+            .map(|a| {
+                let b = &a["stratum"]["behaviour"];
+                let ms = (b["duration_s"].as_f64().unwrap_or(-1.0) * 1000.0) as u64;
+                (
+                    a["src_ip"].as_str().unwrap_or("").to_string(),
+                    b["aligned_pushes"].as_u64().unwrap_or(0),
+                    ms,
+                )
+            })
+            .collect();
+        let stats = recs.iter().rfind(|r| r["event_type"] == "stats").expect("stats");
+        (tls, stats["stats"]["behaviour_clock_pushes"].clone())
+    };
+    let one = seen(1);
+    assert_eq!(one.0.len(), 1, "{one:?}");
+    assert_eq!(one.0[0].0, "10.73.0.3", "{one:?}");
+    for workers in [2, 3, 4] {
+        for _ in 0..4 {
+            assert_eq!(seen(workers), one, "{workers} workers");
+        }
+    }
 }
 
 /// The first alert of a replay of `file`, as EVE writes it (its `alert.metadata`), as ECS and
