@@ -924,6 +924,14 @@ impl<A: Application> FlowTable<A> {
         true
     }
 
+    /// A new capture file begins (every flow of the one before has ended): its packet time owes
+    /// nothing to the last file's, so the sweeps start again from its first packet. Without
+    /// this, a file older than the one before (files given in any order, a directory's files by
+    /// name) was never swept: no flow of it timed out.
+    pub fn restart_clock(&mut self) {
+        self.last_sweep = None;
+    }
+
     /// Sweeps for idle flows once [`SWEEP_INTERVAL_US`] of packet time has passed since the last
     /// sweep. Measured as a distance from the last sweep, not as a deadline, so that no packet
     /// time (captures carry any 64-bit time, `i64::MAX` included) can overflow it or make every

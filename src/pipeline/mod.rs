@@ -200,6 +200,7 @@ pub fn run_files(
         let name: Arc<str> = Arc::from(path.as_str());
         for w in &mut workers {
             w.file = Some(name.clone());
+            w.new_file();
         }
         let failed = replay::replay_input(&mut workers, &input, &window, progress);
         if let Some(reason) = input.error() {

@@ -132,6 +132,14 @@ impl Worker {
         self.first_ts
     }
 
+    /// Replay: a new capture file begins, every flow of the one before ended; its packet time
+    /// starts afresh (see [`FlowTable::restart_clock`]): ticks come every [`REPLAY_TICK_US`] from
+    /// its first packet, even if it is older than the last file's.
+    pub(super) fn new_file(&mut self) {
+        self.next_tick = None;
+        self.table.restart_clock();
+    }
+
     /// Replay: packet time has reached `ts`; every [`REPLAY_TICK_US`] of it, idle flows end and
     /// the counters go to the collector.
     pub(super) fn clock(&mut self, ts: Ts) {

@@ -97,6 +97,23 @@ fn an_idle_session_ends_by_timeout_with_any_number_of_workers() {
     }
 }
 
+#[test]
+fn an_idle_session_times_out_in_a_file_older_than_the_one_replayed_before_it() {
+    // The first file's packets are two days later than the second's. Each file's packet time
+    // is its own: before, the sweeps and ticks waited for the second file to reach the first
+    // one's time, never did, and the idle session was ended by the end of input instead.
+    let (later, older) = (pcap("beh-ech-monero.pcap"), pcap("evasion-idle-timeout.pcap"));
+    for workers in ["1", "2"] {
+        let (records, stats) = replay(&["-q", "--workers", workers, "-r", &later, "-r", &older]);
+        let idle: Vec<&Value> =
+            sessions(&records).into_iter().filter(|s| s["pcap_filename"] == older.as_str()).collect();
+        assert_eq!(idle.len(), 1, "workers {workers}: {records:#?}");
+        assert_eq!(idle[0]["end_reason"], "timeout", "workers {workers}: {}", idle[0]);
+        let (_, alone) = replay(&["-q", "--workers", workers, "-r", &older]);
+        assert_eq!(stats["flows_timed_out"], alone["flows_timed_out"], "workers {workers}");
+    }
+}
+
 /// Writes `n` SYNs from distinct internal hosts to one pool, then one mining session.
 fn syn_flood(path: &Path, n: u32) {
     let f = std::fs::File::create(path).unwrap();
