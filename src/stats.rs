@@ -92,6 +92,9 @@ counters! {
     sessions_evicted,
     /// Flows ended by the idle timeout.
     flows_timed_out,
+    /// Times packet time went back by more than a minute and the idle sweeps started again
+    /// from there (captures joined end to end, a clock stepped back).
+    clock_restarts,
     /// Flows that reached the inspection budget without showing Stratum.
     flows_budget_exhausted,
     /// Mining sessions recognised (internal clients or not).

@@ -565,6 +565,8 @@ pub struct FlowTable<A: Application> {
     shared: A::Shared,
     /// Packet time of the last idle sweep.
     last_sweep: Option<Ts>,
+    /// When packet time may restart the sweeps after going back.
+    restart: crate::time::Restart,
     /// Sum of every flow's `cost`.
     mem: usize,
     /// xorshift state for eviction sampling.
@@ -636,6 +638,7 @@ impl<A: Application> FlowTable<A> {
             limits,
             shared,
             last_sweep: None,
+            restart: crate::time::Restart::default(),
             mem: 0,
             rng: 0x9E37_79B9_7F4A_7C15,
             elephants: Vec::new(),
@@ -935,13 +938,19 @@ impl<A: Application> FlowTable<A> {
     /// Sweeps for idle flows once [`SWEEP_INTERVAL_US`] of packet time has passed since the last
     /// sweep. Measured as a distance from the last sweep, not as a deadline, so that no packet
     /// time (captures carry any 64-bit time, `i64::MAX` included) can overflow it or make every
-    /// packet sweep the whole table; time going backwards just delays the next sweep.
+    /// packet sweep the whole table. Time going far back restarts the sweeps from there
+    /// ([`crate::time::Restart`]).
     fn maybe_sweep(&mut self, now: Ts, emit: &mut dyn FnMut(A::Event)) {
+        self.restart.packet();
         match self.last_sweep {
             None => self.last_sweep = Some(now),
             Some(t) if now.0.saturating_sub(t.0) >= SWEEP_INTERVAL_US => {
                 self.last_sweep = Some(now);
                 self.expire(now, emit);
+            }
+            Some(t) if self.restart.went_back(t, now, self.flows.len()) => {
+                self.counters.clock_restarts += 1;
+                self.last_sweep = Some(now);
             }
             Some(_) => {}
         }

@@ -97,9 +97,11 @@ pub(super) struct Sorted {
     owned: Vec<Vec<Item>>,
     /// Frames that straddled the previous block's end, put back together.
     bridge: Vec<u8>,
-    /// The first and the latest packet time: every worker's clock, frames or not.
+    /// The packet times of the first and the last frame, in file order (not the earliest and
+    /// the latest: where time goes back, a tick at the latest would come out of order): every
+    /// worker's clock, frames of its own or not.
     first_ts: Option<Ts>,
-    last_ts: Ts,
+    last_ts: Option<Ts>,
     /// The frames' counts, added to the counters of the worker that walks the block for sure.
     counters: Counters,
     /// DNS answers and UDP fragments, in file order: they take effect when the block is walked
@@ -178,7 +180,7 @@ impl Sorted {
             owned,
             bridge: Vec::new(),
             first_ts: None,
-            last_ts: Ts::default(),
+            last_ts: None,
             counters: Counters::default(),
             held: Vec::new(),
             spare: spare.cloned(),
@@ -190,7 +192,7 @@ impl Sorted {
     /// back together from two blocks) are copied into the bridge.
     fn frame(&mut self, link: LinkType, frame: &Frame<'_>, block: &[u8]) {
         self.first_ts.get_or_insert(frame.ts);
-        self.last_ts = self.last_ts.max(frame.ts);
+        self.last_ts = Some(frame.ts);
         front(link, frame, &mut Walk { sorted: self, block });
     }
 
@@ -234,7 +236,9 @@ impl Sorted {
             let frame = item.frame().map(|(off, len)| self.bytes(block, off, len));
             w.item(item, self.bytes(block, off, len), frame);
         }
-        w.clock(self.last_ts);
+        if let Some(t) = self.last_ts {
+            w.clock(t);
+        }
     }
 }
 

@@ -20,7 +20,7 @@ use crate::inspect::FlowTable;
 use crate::intel::clock::FileOrder;
 use crate::intel::Intel;
 use crate::stats::{Counters, KernelStats, Load};
-use crate::time::{now, Ts};
+use crate::time::{now, Restart, Ts};
 use crate::verdict::Event;
 
 /// How often (in packet time) a replaying worker ends idle flows and reports its counters.
@@ -49,6 +49,8 @@ pub(super) struct Worker {
     /// [`crate::intel::clock`]), and the blocks this worker has processed, over every file.
     order: Option<Arc<FileOrder>>,
     blocks: u64,
+    /// Replay: when the ticks start again after packet time went far back.
+    restart: Restart,
 }
 
 impl Worker {
@@ -78,6 +80,7 @@ impl Worker {
             evidence: evidence.cloned().map(|d| Evidence::new(d, cfg.defrag.timeout_us)),
             order: None,
             blocks: 0,
+            restart: Restart::default(),
         }
     }
 
@@ -145,8 +148,16 @@ impl Worker {
     pub(super) fn clock(&mut self, ts: Ts) {
         self.last_ts = self.last_ts.max(ts);
         self.first_ts = Some(self.first_ts.map_or(ts, |f| f.min(ts)));
+        self.restart.packet();
         match self.next_tick {
-            Some(t) if ts < t => {}
+            Some(t) if ts < t => {
+                // Far back (captures joined end to end): the ticks start again from here (the
+                // table's sweeps restart too, and count it).
+                let last = Ts(t.0.saturating_sub(REPLAY_TICK_US));
+                if self.restart.went_back(last, ts, self.table.len()) {
+                    self.next_tick = Some(Ts(ts.0.saturating_add(REPLAY_TICK_US)));
+                }
+            }
             Some(_) => {
                 self.tick(ts);
                 self.next_tick = Some(Ts(ts.0.saturating_add(REPLAY_TICK_US)));

@@ -114,6 +114,55 @@ fn an_idle_session_times_out_in_a_file_older_than_the_one_replayed_before_it() {
     }
 }
 
+#[test]
+fn captures_joined_end_to_end_time_out_their_idle_flows_and_time_going_back_and_forth_stays_linear() {
+    let dir = tempfile::tempdir().unwrap();
+    // A later capture and an older one joined end to end in one file (`mergecap -a`): the
+    // idle session of the second part times out as it does alone, with any number of workers
+    // (before, the sweeps and ticks waited for the second part to reach the first one's time).
+    let joined = dir.path().join("joined.pcap");
+    let (later, older) = (
+        std::fs::read(pcap("beh-ech-monero.pcap")).unwrap(),
+        std::fs::read(pcap("evasion-idle-timeout.pcap")).unwrap(),
+    );
+    assert_eq!(later.get(..24), older.get(..24), "same file header");
+    std::fs::write(&joined, [&later[..], &older[24..]].concat()).unwrap();
+    for workers in ["1", "2", "3"] {
+        let (records, stats) = replay(&["-q", "--workers", workers, "-r", joined.to_str().unwrap()]);
+        let reasons: Vec<&Value> = sessions(&records).iter().map(|s| &s["end_reason"]).collect();
+        assert_eq!(reasons, ["fin", "timeout"], "workers {workers}: {records:#?}");
+        assert_eq!(stats["flows_timed_out"], 1, "workers {workers}: {stats}");
+        assert_eq!(stats["clock_restarts"], 1, "workers {workers}: {stats}");
+    }
+    // Time going back and forth by a day at every packet, each packet a new flow: a restart
+    // of the sweeps (and the sweep after it, a look at every flow) is allowed once per a 64th
+    // of the table in packets, not at every other packet (quadratic).
+    let file = dir.path().join("back-and-forth.pcap");
+    let n: u32 = 40_000;
+    {
+        let f = std::fs::File::create(&file).unwrap();
+        let mut w = PcapWriter::new(BufWriter::new(f), Link::Ethernet.link_type()).unwrap();
+        let mut fr = Framer::new(Link::Ethernet);
+        let dst: SocketAddr = "198.51.100.200:443".parse().unwrap();
+        for i in 0..n {
+            let src: SocketAddr =
+                format!("10.9.{}.{}:{}", (i >> 8) & 255, i & 255, 1024 + (i >> 16)).parse().unwrap();
+            let seg = TcpSeg { seq: i, ack: 0, flags: TcpFlags::SYN, window: 1024, mss_option: None };
+            let day = if i % 2 == 0 { 0 } else { 86_400_000_000 };
+            w.write_packet(
+                Ts(1_700_000_000_000_000 + day + i64::from(i)),
+                fr.tcp(src, dst, &seg, b"").unwrap(),
+            )
+            .unwrap();
+        }
+        w.into_inner().unwrap();
+    }
+    let (_, stats) = replay(&["-q", "--workers", "1", "-r", file.to_str().unwrap()]);
+    assert_eq!(stats["flows"], u64::from(n), "{stats}");
+    let restarts = stats["clock_restarts"].as_u64().unwrap_or(u64::MAX);
+    assert!(restarts >= 10 && restarts < u64::from(n / 16), "{restarts} restarts: {stats}");
+}
+
 /// Writes `n` SYNs from distinct internal hosts to one pool, then one mining session.
 fn syn_flood(path: &Path, n: u32) {
     let f = std::fs::File::create(path).unwrap();
