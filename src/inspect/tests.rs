@@ -809,9 +809,12 @@ fn extreme_timestamps_do_not_overflow_the_sweep_clock() {
         let (p, info) = syn_packet(1000 + i as u16);
         t.tcp(&p, &info, Ts(ts), &mut |_| {});
     }
-    // Time went back to before the first sweep point: nothing swept, nothing lost.
-    assert_eq!(t.len(), 5);
-    assert_eq!(t.counters.flows_timed_out, 0);
+    // A step of one microsecond back only delays the sweeps; the fall to i64::MIN restarts
+    // them there; the jumps forward to 0 and to i64::MAX then sweep, each ending the flow last
+    // seen a whole range of time before (the MIN one, then the 0 one) and nothing else.
+    assert_eq!(t.counters.clock_restarts, 1);
+    assert_eq!(t.counters.flows_timed_out, 2);
+    assert_eq!(t.len(), 3);
     // Regression: a pcapng record stamped 2^64-1 microseconds (libpcap hands it on; `Ts`
     // saturates at i64::MAX) used to overflow the next sweep time: a worker panic in debug
     // builds; in release, a wrapped deadline and a sweep of the whole table on every packet.
