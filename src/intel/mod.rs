@@ -116,11 +116,11 @@ impl Intel {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// An answer to `question` (type A) with one address record for it, TTL 60.
-    fn answer(question: &str, addr: [u8; 4]) -> Vec<u8> {
+    pub(crate) fn answer(question: &str, addr: [u8; 4]) -> Vec<u8> {
         let mut m = vec![0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0];
         for label in question.split('.') {
             m.push(label.len() as u8);

@@ -56,12 +56,17 @@ pub(super) fn front(link: LinkType, frame: &Frame<'_>, to: &mut impl Route) {
 fn packet(link: LinkType, frame: &Frame<'_>, pkt: &Packet<'_>, to: &mut impl Route) {
     match pkt.transport {
         Transport::Tcp(tcp) => to.tcp(link, frame, pkt, tcp),
-        Transport::Udp => {
-            to.counters().udp_packets += 1;
-            if pkt.src_port == 53 {
-                to.dns_answer(pkt.payload, frame.ts);
-            }
-        }
+        Transport::Udp => udp(pkt, frame.ts, to),
+    }
+}
+
+/// A UDP datagram, whole in a frame or put back together from fragments: counted, and read if
+/// it is a DNS answer. It goes no further.
+#[inline(always)]
+pub(super) fn udp(pkt: &Packet<'_>, ts: Ts, to: &mut impl Route) {
+    to.counters().udp_packets += 1;
+    if pkt.src_port == 53 {
+        to.dns_answer(pkt.payload, ts);
     }
 }
 

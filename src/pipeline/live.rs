@@ -11,13 +11,14 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 
-use super::front::{front, shard, Route};
+use super::front::{front, shard, udp, Route};
 use super::worker::{span, Item, Worker};
 use super::{worker_failed, Record, RunOptions, StopOnPanic};
 use crate::capture::live::{LiveSet, LiveSource};
 use crate::capture::shunt::{self, Shunt, ELEPHANT_FRAMES};
 use crate::capture::Frame;
-use crate::decode::{Fragment, LinkType, Packet, TcpInfo};
+use crate::decode::{self, Fragment, LinkType, Packet, TcpInfo, Transport};
+use crate::flow::defrag::Defragmenter;
 use crate::flow::{Elephant, FlowKey};
 use crate::hosts::HostTable;
 use crate::inspect::FlowTable;
@@ -206,7 +207,9 @@ pub(super) fn dispatch_live(
     let (workers, worker_handles) = spawn_workers(n, opts, intel, hosts, rec_tx);
     let caps: Vec<LiveSource> = sources.into_iter().filter_map(|s| s.into_iter().next()).collect();
     let frames = opts.evidence.is_some();
-    let reader = Reader { d: Dispatcher::new(workers), c: Counters::default(), intel: intel.clone(), frames };
+    let defrag = Defragmenter::new(opts.cfg.defrag);
+    let reader =
+        Reader { d: Dispatcher::new(workers), c: Counters::default(), intel: intel.clone(), frames, defrag };
     let (records, stop) = (rec_tx.clone(), opts.stop.clone());
     let handle = thread::spawn(move || read_live(caps, reader, n, records, stop));
     match handle.join() {
@@ -223,6 +226,8 @@ struct Reader {
     intel: Arc<Intel>,
     /// Hand each TCP packet's whole frame to its worker (for the evidence), not its payload.
     frames: bool,
+    /// UDP fragments, put together here as they are read (see [`Reader::fragment`]).
+    defrag: Defragmenter,
 }
 
 /// The reader hands each TCP packet (payload copied) and each fragment (whole frame) to the
@@ -241,8 +246,21 @@ impl Route for Reader {
         });
     }
 
+    /// A TCP fragment goes to the worker of its connection. A UDP fragment stays here: its
+    /// datagram is put together as the frames are read, so that a DNS answer larger than the
+    /// path's MTU takes effect in capture order, as a whole one read here does (a worker would
+    /// read it whenever it got to its batch, after frames the reader read later).
     fn fragment(&mut self, link: LinkType, f: &Fragment<'_>, frame: &Frame<'_>) {
         let ts = frame.ts;
+        if f.is_udp() {
+            let Some(dg) = self.defrag.add(f, ts, &mut self.c) else { return };
+            match decode::transport(dg.src, dg.dst, dg.proto, &dg.payload) {
+                Ok(pkt) if matches!(pkt.transport, Transport::Udp) => udp(&pkt, ts, self),
+                Ok(_) => {}
+                Err(_) => self.c.malformed += 1,
+            }
+            return;
+        }
         self.d.push(f.src, f.dst, frame.data, &mut self.c, |off, len| Item::Fragment { ts, link, off, len });
     }
 
@@ -273,6 +291,7 @@ fn read_live(
         let got = set.pump(&mut |link, frame| front(link, frame, &mut r));
         if clock.due(got) {
             let t = now();
+            r.defrag.expire(t, &mut r.c);
             r.d.broadcast(|| Msg::Tick(t), &mut r.c);
             r.report(reporter, &mut set, &records);
         }
@@ -440,6 +459,45 @@ mod tests {
 
     fn addr(s: &str) -> SocketAddr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_reader_puts_a_dns_answer_in_fragments_together_and_reads_it_at_once() {
+        let (tx, rx) = bounded(8);
+        let (_, recycled) = bounded(1);
+        let intel = Arc::new(Intel::new(Arc::new(crate::intel::PoolDomains::builtin())));
+        let mut r = Reader {
+            d: Dispatcher::new(Workers { txs: vec![tx], recycled }),
+            c: Counters::default(),
+            intel: intel.clone(),
+            frames: false,
+            defrag: Defragmenter::new(crate::flow::defrag::DefragLimits::default()),
+        };
+        let answer = crate::intel::tests::answer("xmr.2miners.com", [198, 51, 100, 7]);
+        let mut framer = testkit::synth::Framer::new(testkit::synth::Link::Ethernet);
+        let whole = framer.udp(addr("192.0.2.53:53"), addr("10.0.0.2:40000"), &answer).unwrap().to_vec();
+        // Two IPv4 fragments (14-byte Ethernet header, 20-byte IP header), the last one first.
+        let (head, l4) = whole.split_at(34);
+        let fragment = |offset: usize, part: &[u8], more: bool| {
+            let mut f = head.to_vec();
+            f[16..18].copy_from_slice(&((20 + part.len()) as u16).to_be_bytes());
+            f[20..22].copy_from_slice(&((u16::from(more) << 13) | (offset / 8) as u16).to_be_bytes());
+            f.extend_from_slice(part);
+            f
+        };
+        let ts = Ts(1_000_000);
+        for f in [fragment(16, &l4[16..], false), fragment(0, &l4[..16], true)] {
+            front(LinkType::Ethernet, &Frame { ts, data: &f, wire_len: f.len() as u32 }, &mut r);
+        }
+        assert_eq!(intel.dns.lookup("198.51.100.7".parse().unwrap(), ts).as_deref(), Some("xmr.2miners.com"));
+        let c = &r.c;
+        assert_eq!(
+            (c.fragments, c.frag_reassembled, c.udp_packets, c.dns_answers, c.dns_pool_addrs),
+            (2, 1, 1, 1, 1)
+        );
+        // Nothing went to a worker.
+        r.d.flush_batches(&mut r.c);
+        assert!(rx.try_recv().is_err());
     }
 
     #[test]

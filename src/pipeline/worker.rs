@@ -228,9 +228,10 @@ impl Worker {
     /// than the path's MTU (DNSSEC, long CNAME chains, EDNS0 buffers of 4 KiB) come in fragments,
     /// and the front only reads whole frames. Such an answer takes effect when its datagram is
     /// whole on this worker; a TLS flow that it names and that another worker reads first waits
-    /// for it (`AwaitName`), which covers live capture. A replay with several workers puts UDP
-    /// fragments together in its in-order walk instead ([`Worker::walked_fragment`]), so that
-    /// such an answer takes effect in file order as a whole one does.
+    /// for it (`AwaitName`), which covers live capture shared by the kernel. A replay with
+    /// several workers puts UDP fragments together in its in-order walk instead
+    /// ([`Worker::walked_fragment`]), and the live reader of `--no-fanout` as it reads them, so
+    /// that such an answer takes effect in capture order as a whole one does.
     fn fragment(&mut self, link: LinkType, frame: &[u8], ts: Ts) {
         let Some(f) = decode::fragment(link, frame) else { return };
         // The evidence keeps the fragments as captured until the datagram is whole.
@@ -275,12 +276,7 @@ impl Worker {
         match decode::transport(dg.src, dg.dst, dg.proto, &dg.payload) {
             Ok(pkt) => match pkt.transport {
                 Transport::Tcp(tcp) => self.tcp_packet(&pkt, &tcp, ts, link, frames),
-                Transport::Udp => {
-                    self.own.udp_packets += 1;
-                    if pkt.src_port == 53 {
-                        self.intel.dns_answer(pkt.payload, ts, &mut self.own);
-                    }
-                }
+                Transport::Udp => super::front::udp(&pkt, ts, self),
             },
             Err(_) => self.own.malformed += 1,
         }
