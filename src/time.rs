@@ -47,12 +47,15 @@ impl Ts {
 /// again after packet time went back by more than [`Restart::BACK_US`]: captures joined end to
 /// end (`mergecap -a`, `cat` of pcapng files) or a capture host's clock stepped back. Without a
 /// restart the schedule waits for the capture to catch up, and no flow times out meanwhile.
-/// Bounded: a restart is allowed once per a 64th of `work` packets (`work`: what one costs, the
-/// flows a sweep looks at), so a capture whose time goes back and forth at every packet cannot
-/// make the sweeps quadratic.
+/// Bounded: a restart (and the sweep that follows, a look at every flow) is allowed once a
+/// 64th of the table's flows have been created since the last one, so a capture whose time goes
+/// back and forth at every packet cannot make the sweeps quadratic. Counted in flows created,
+/// which the table counts anyway, rather than in packets: a count of its own on every packet
+/// was 1% of a worker's instructions.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Restart {
-    packets: u64,
+    /// Flows created at the last restart.
+    flows_then: u64,
 }
 
 impl Restart {
@@ -60,19 +63,17 @@ impl Restart {
     /// only delays the schedule.
     pub const BACK_US: i64 = 60 * 1_000_000;
 
-    /// One more packet.
-    #[inline]
-    pub fn packet(&mut self) {
-        self.packets = self.packets.saturating_add(1);
-    }
-
     /// Whether `now`, earlier than `last` (the schedule's latest time) by more than
-    /// [`Restart::BACK_US`], restarts the schedule, `work` being what a restart may cost.
-    pub fn went_back(&mut self, last: Ts, now: Ts, work: usize) -> bool {
-        if last.0.saturating_sub(now.0) <= Self::BACK_US || self.packets < (work / 64) as u64 {
+    /// [`Restart::BACK_US`], restarts the schedule, with `flows` flows created so far and
+    /// `table` in the table (what a sweep costs).
+    #[cold]
+    pub fn went_back(&mut self, last: Ts, now: Ts, flows: u64, table: usize) -> bool {
+        if last.0.saturating_sub(now.0) <= Self::BACK_US
+            || flows.saturating_sub(self.flows_then) < (table / 64) as u64
+        {
             return false;
         }
-        self.packets = 0;
+        self.flows_then = flows;
         true
     }
 }
@@ -91,19 +92,16 @@ mod tests {
     fn a_schedule_restarts_when_time_goes_back_far_and_not_more_often_than_its_cost() {
         let mut r = Restart::default();
         let (last, now) = (Ts(100_000_000_000), Ts(1_000_000));
-        r.packet();
-        assert!(!r.went_back(last, Ts(last.0 - Restart::BACK_US), 0), "a minute back only delays");
-        assert!(r.went_back(last, now, 64), "one packet pays for a sweep of 64 flows");
-        // Right after a restart, time going back again waits for 640 packets (a table of
-        // 40,960 flows), then restarts.
-        assert!(!r.went_back(last, now, 40_960));
-        (0..639).for_each(|_| r.packet());
-        assert!(!r.went_back(last, now, 40_960));
-        r.packet();
-        assert!(r.went_back(last, now, 40_960));
+        assert!(!r.went_back(last, Ts(last.0 - Restart::BACK_US), 1, 0), "a minute back only delays");
+        assert!(r.went_back(last, now, 1, 64), "one new flow pays for a sweep of 64 flows");
+        // Right after a restart, time going back again waits for 640 new flows (a table of
+        // 40,960), then restarts.
+        assert!(!r.went_back(last, now, 1, 40_960));
+        assert!(!r.went_back(last, now, 640, 40_960));
+        assert!(r.went_back(last, now, 641, 40_960));
         // Extreme times do not overflow.
-        assert!(!r.went_back(Ts(i64::MIN), Ts(i64::MAX), 0));
-        assert!(r.went_back(Ts(i64::MAX), Ts(i64::MIN), 0));
+        assert!(!r.went_back(Ts(i64::MIN), Ts(i64::MAX), u64::MAX, 0));
+        assert!(r.went_back(Ts(i64::MAX), Ts(i64::MIN), u64::MAX, 0));
     }
 
     #[test]

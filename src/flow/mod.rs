@@ -941,14 +941,13 @@ impl<A: Application> FlowTable<A> {
     /// packet sweep the whole table. Time going far back restarts the sweeps from there
     /// ([`crate::time::Restart`]).
     fn maybe_sweep(&mut self, now: Ts, emit: &mut dyn FnMut(A::Event)) {
-        self.restart.packet();
         match self.last_sweep {
             None => self.last_sweep = Some(now),
             Some(t) if now.0.saturating_sub(t.0) >= SWEEP_INTERVAL_US => {
                 self.last_sweep = Some(now);
                 self.expire(now, emit);
             }
-            Some(t) if self.restart.went_back(t, now, self.flows.len()) => {
+            Some(t) if now < t && self.restart.went_back(t, now, self.counters.flows, self.flows.len()) => {
                 self.counters.clock_restarts += 1;
                 self.last_sweep = Some(now);
             }

@@ -148,13 +148,12 @@ impl Worker {
     pub(super) fn clock(&mut self, ts: Ts) {
         self.last_ts = self.last_ts.max(ts);
         self.first_ts = Some(self.first_ts.map_or(ts, |f| f.min(ts)));
-        self.restart.packet();
         match self.next_tick {
             Some(t) if ts < t => {
                 // Far back (captures joined end to end): the ticks start again from here (the
                 // table's sweeps restart too, and count it).
                 let last = Ts(t.0.saturating_sub(REPLAY_TICK_US));
-                if self.restart.went_back(last, ts, self.table.len()) {
+                if self.restart.went_back(last, ts, self.table.counters.flows, self.table.len()) {
                     self.next_tick = Some(Ts(ts.0.saturating_add(REPLAY_TICK_US)));
                 }
             }
