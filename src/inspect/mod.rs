@@ -86,9 +86,9 @@ impl FlowTable {
         self
     }
 
-    /// Looks up the push clock in file order, as worker `me` of a replay's `order`.
-    pub fn with_file_order(mut self, order: Arc<crate::intel::clock::FileOrder>, me: usize) -> FlowTable {
-        self.shared_mut().place = crate::intel::clock::Place::replay(order, me);
+    /// Looks up the push clock in file order, from `place` (a worker's among a replay's).
+    pub fn with_place(mut self, place: crate::intel::clock::Place) -> FlowTable {
+        self.shared_mut().place = place;
         self
     }
 

@@ -172,20 +172,6 @@ impl FileOrder {
         }
     }
 
-    /// Sets `me`'s place past every other's when dropped while its thread panics: the replay
-    /// ends, and no other worker may wait for this one.
-    pub fn leave_on_panic(order: Arc<FileOrder>, me: usize) -> impl Drop {
-        struct Leave(Arc<FileOrder>, usize);
-        impl Drop for Leave {
-            fn drop(&mut self) {
-                if std::thread::panicking() {
-                    self.0.set(self.1, u64::MAX);
-                }
-            }
-        }
-        Leave(order, me)
-    }
-
     fn get(&self, me: usize) -> u64 {
         self.places.get(me).map_or(u64::MAX, |p| p.load(Ordering::Acquire))
     }
@@ -200,6 +186,29 @@ impl Place {
     /// Worker `me` of a replay whose workers' places are `order`.
     pub fn replay(order: Arc<FileOrder>, me: usize) -> Place {
         Place(Some((order, me)))
+    }
+
+    /// This worker is at place `at` ([`FileOrder::place`]): every frame of its own before it is
+    /// done. Nothing without a file order.
+    #[inline]
+    pub fn set(&self, at: u64) {
+        if let Some((order, me)) = &self.0 {
+            order.set(*me, at);
+        }
+    }
+
+    /// What sets this worker's place past every other's when dropped while its thread panics:
+    /// the replay ends, and no other worker may wait for this one. None without a file order.
+    pub fn leave_on_panic(&self) -> Option<impl Drop> {
+        struct Leave(Place);
+        impl Drop for Leave {
+            fn drop(&mut self) {
+                if std::thread::panicking() {
+                    self.0.set(u64::MAX);
+                }
+            }
+        }
+        self.0.is_some().then(|| Leave(self.clone()))
     }
 
     /// Where this worker is, for a push it writes (0 without a file order: first come first).
@@ -303,7 +312,7 @@ mod tests {
         let gone = {
             let order = order.clone();
             std::thread::spawn(move || {
-                let _leave = FileOrder::leave_on_panic(order.clone(), 2);
+                let _leave = Place::replay(order.clone(), 2).leave_on_panic();
                 order.set(2, 0);
                 panic!("worker 2 fails");
             })

@@ -8,6 +8,7 @@ use std::net::IpAddr;
 
 use crate::capture::Frame;
 use crate::decode::{self, Fragment, LinkType, Packet, Skip, TcpInfo, Transport};
+use crate::flow::defrag::Datagram;
 use crate::stats::Counters;
 use crate::time::Ts;
 
@@ -63,10 +64,29 @@ fn packet(link: LinkType, frame: &Frame<'_>, pkt: &Packet<'_>, to: &mut impl Rou
 /// A UDP datagram, whole in a frame or put back together from fragments: counted, and read if
 /// it is a DNS answer. It goes no further.
 #[inline(always)]
-pub(super) fn udp(pkt: &Packet<'_>, ts: Ts, to: &mut impl Route) {
+fn udp(pkt: &Packet<'_>, ts: Ts, to: &mut impl Route) {
     to.counters().udp_packets += 1;
     if pkt.src_port == 53 {
         to.dns_answer(pkt.payload, ts);
+    }
+}
+
+/// A datagram put back together from fragments: a UDP one goes through [`udp`] as a whole
+/// frame's does, one that does not decode is counted malformed, and a TCP packet is handed back
+/// for the caller (a worker) to take with the fragments it kept.
+pub(super) fn datagram<'d>(dg: &'d Datagram, ts: Ts, to: &mut impl Route) -> Option<(Packet<'d>, TcpInfo)> {
+    match decode::transport(dg.src, dg.dst, dg.proto, &dg.payload) {
+        Ok(pkt) => match pkt.transport {
+            Transport::Tcp(tcp) => Some((pkt, tcp)),
+            Transport::Udp => {
+                udp(&pkt, ts, to);
+                None
+            }
+        },
+        Err(_) => {
+            to.counters().malformed += 1;
+            None
+        }
     }
 }
 

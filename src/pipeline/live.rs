@@ -11,13 +11,13 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 
-use super::front::{front, shard, udp, Route};
+use super::front::{datagram, front, shard, Route};
 use super::worker::{span, Item, Worker};
 use super::{worker_failed, Record, RunOptions, StopOnPanic};
 use crate::capture::live::{LiveSet, LiveSource};
 use crate::capture::shunt::{self, Shunt, ELEPHANT_FRAMES};
 use crate::capture::Frame;
-use crate::decode::{self, Fragment, LinkType, Packet, TcpInfo, Transport};
+use crate::decode::{Fragment, LinkType, Packet, TcpInfo};
 use crate::flow::defrag::Defragmenter;
 use crate::flow::{Elephant, FlowKey};
 use crate::hosts::HostTable;
@@ -253,11 +253,9 @@ impl Route for Reader {
     fn fragment(&mut self, link: LinkType, f: &Fragment<'_>, frame: &Frame<'_>) {
         let ts = frame.ts;
         if f.is_udp() {
-            let Some(dg) = self.defrag.add(f, ts, &mut self.c) else { return };
-            match decode::transport(dg.src, dg.dst, dg.proto, &dg.payload) {
-                Ok(pkt) if matches!(pkt.transport, Transport::Udp) => udp(&pkt, ts, self),
-                Ok(_) => {}
-                Err(_) => self.c.malformed += 1,
+            if let Some(dg) = self.defrag.add(f, ts, &mut self.c) {
+                // A UDP datagram: read here, nothing handed back.
+                let _ = datagram(&dg, ts, self);
             }
             return;
         }

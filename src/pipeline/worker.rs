@@ -17,7 +17,7 @@ use crate::flow::defrag::{Datagram, DefragLimits, Defragmenter};
 use crate::flow::{FlowKey, Stage};
 use crate::hosts::HostTable;
 use crate::inspect::FlowTable;
-use crate::intel::clock::FileOrder;
+use crate::intel::clock::{FileOrder, Place};
 use crate::intel::Intel;
 use crate::stats::{Counters, KernelStats, Load};
 use crate::time::{now, Restart, Ts};
@@ -45,9 +45,10 @@ pub(super) struct Worker {
     last_ts: Ts,
     /// `--pcap-dir`: the first packets of the flows inspected, and the alerted sessions' files.
     evidence: Option<Evidence>,
-    /// A replay of several workers: where each is in the file, for the push clock (see
-    /// [`crate::intel::clock`]), and the blocks this worker has processed, over every file.
-    order: Option<Arc<FileOrder>>,
+    /// A replay of several workers: this worker's place in the file, for the push clock (see
+    /// [`crate::intel::clock`]; its table's too), and the blocks it has processed, over every
+    /// file.
+    place: Place,
     blocks: u64,
     /// Replay: when the ticks start again after packet time went far back.
     restart: Restart,
@@ -78,7 +79,7 @@ impl Worker {
             first_ts: None,
             last_ts: Ts::default(),
             evidence: evidence.cloned().map(|d| Evidence::new(d, cfg.defrag.timeout_us)),
-            order: None,
+            place: Place::default(),
             blocks: 0,
             restart: Restart::default(),
         }
@@ -86,23 +87,16 @@ impl Worker {
 
     /// Worker `self.id` of a replay of several workers whose places in the file are `order`.
     pub(super) fn in_file_order(mut self, order: &Arc<FileOrder>) -> Worker {
-        self.table = self.table.with_file_order(order.clone(), self.id);
-        self.order = Some(order.clone());
+        self.place = Place::replay(order.clone(), self.id);
+        self.table = self.table.with_place(self.place.clone());
         self
-    }
-
-    /// The start of the next block to process, as a place in the file.
-    pub(super) fn block_start(&self) -> u64 {
-        FileOrder::place(self.blocks, 0)
     }
 
     /// A replay with several workers: this worker is at the frame `within` its next block
     /// (every frame of its own before it done).
     #[inline]
     pub(super) fn at(&self, within: u32) {
-        if let Some(o) = &self.order {
-            o.set(self.id, FileOrder::place(self.blocks, within));
-        }
+        self.place.set(FileOrder::place(self.blocks, within));
     }
 
     /// A replay with several workers: this worker is done with its block.
@@ -114,15 +108,13 @@ impl Worker {
     /// A replay with several workers: this worker is at the start of its next block (nothing
     /// of it done), as at the start of a file.
     pub(super) fn at_block_start(&self) {
-        if let Some(o) = &self.order {
-            o.set(self.id, self.block_start());
-        }
+        self.place.set(FileOrder::place(self.blocks, 0));
     }
 
-    /// What sets this worker's place past every other if it panics, so that no other waits for
-    /// it (see [`FileOrder::leave_on_panic`]).
+    /// What sets this worker's place past every other if it panics (see
+    /// [`Place::leave_on_panic`]).
     pub(super) fn leave_on_panic(&self) -> Option<impl Drop> {
-        self.order.as_ref().map(|o| FileOrder::leave_on_panic(o.clone(), self.id))
+        self.place.leave_on_panic()
     }
 
     /// The latest packet time seen (replay).
@@ -272,12 +264,8 @@ impl Worker {
     /// A datagram put back together, with its fragments as captured (for the evidence; none if
     /// not kept): a TCP packet goes on; a UDP datagram is counted, and read if a DNS answer.
     fn datagram(&mut self, dg: &Datagram, ts: Ts, link: LinkType, frames: &[Frame<'_>]) {
-        match decode::transport(dg.src, dg.dst, dg.proto, &dg.payload) {
-            Ok(pkt) => match pkt.transport {
-                Transport::Tcp(tcp) => self.tcp_packet(&pkt, &tcp, ts, link, frames),
-                Transport::Udp => super::front::udp(&pkt, ts, self),
-            },
-            Err(_) => self.own.malformed += 1,
+        if let Some((pkt, tcp)) = super::front::datagram(dg, ts, self) {
+            self.tcp_packet(&pkt, &tcp, ts, link, frames);
         }
     }
 
