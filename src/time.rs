@@ -43,19 +43,20 @@ impl Ts {
     }
 }
 
-/// When a schedule kept in packet time (the flow table's idle sweeps, a replay's ticks) starts
-/// again after packet time went back by more than [`Restart::BACK_US`]: captures joined end to
-/// end (`mergecap -a`, `cat` of pcapng files) or a capture host's clock stepped back. Without a
-/// restart the schedule waits for the capture to catch up, and no flow times out meanwhile.
-/// Bounded: a restart (and the sweep that follows, a look at every flow) is allowed once a
-/// 64th of the table's flows have been created since the last one, so a capture whose time goes
-/// back and forth at every packet cannot make the sweeps quadratic. Counted in flows created,
-/// which the table counts anyway, rather than in packets: a count of its own on every packet
-/// was 1% of a worker's instructions.
+/// When a schedule kept in packet time (a live flow table's idle sweeps, a replay's ticks)
+/// starts again after packet time went back by more than [`Restart::BACK_US`]: captures joined
+/// end to end (`mergecap -a`, `cat` of pcapng files) or a capture host's clock stepped back.
+/// Without a restart the schedule waits for the capture to catch up, and no flow times out
+/// meanwhile. Bounded: a restart (and the sweep that follows, a look at every flow) is allowed
+/// once a 64th of what that sweep looks at has been made since the last one: flows created, for
+/// a table (which counts them anyway; a count of its own on every packet was 1% of a worker's
+/// instructions); frames, for a replay's ticks (a file's tables hold no more flows than it had
+/// frames). So a capture whose time goes back and forth at every packet cannot make the sweeps
+/// quadratic.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Restart {
-    /// Flows created at the last restart.
-    flows_then: u64,
+    /// Flows (or frames) made at the last restart.
+    made_then: u64,
 }
 
 impl Restart {
@@ -64,16 +65,16 @@ impl Restart {
     pub const BACK_US: i64 = 60 * 1_000_000;
 
     /// Whether `now`, earlier than `last` (the schedule's latest time) by more than
-    /// [`Restart::BACK_US`], restarts the schedule, with `flows` flows created so far and
-    /// `table` in the table (what a sweep costs).
+    /// [`Restart::BACK_US`], restarts the schedule, with `made` flows (or frames) made so far
+    /// and `size` for a sweep to look at.
     #[cold]
-    pub fn went_back(&mut self, last: Ts, now: Ts, flows: u64, table: usize) -> bool {
+    pub fn went_back(&mut self, last: Ts, now: Ts, made: u64, size: usize) -> bool {
         if last.0.saturating_sub(now.0) <= Self::BACK_US
-            || flows.saturating_sub(self.flows_then) < (table / 64) as u64
+            || made.saturating_sub(self.made_then) < (size / 64) as u64
         {
             return false;
         }
-        self.flows_then = flows;
+        self.made_then = made;
         true
     }
 }

@@ -565,6 +565,9 @@ pub struct FlowTable<A: Application> {
     shared: A::Shared,
     /// Packet time of the last idle sweep.
     last_sweep: Option<Ts>,
+    /// Whether the table sweeps itself on its packets' times (live); a replay's workers sweep
+    /// it at ticks decided in file order instead (see [`FlowTable::swept_at_ticks`]).
+    own_sweeps: bool,
     /// When packet time may restart the sweeps after going back.
     restart: crate::time::Restart,
     /// Sum of every flow's `cost`.
@@ -638,6 +641,7 @@ impl<A: Application> FlowTable<A> {
             limits,
             shared,
             last_sweep: None,
+            own_sweeps: true,
             restart: crate::time::Restart::default(),
             mem: 0,
             rng: 0x9E37_79B9_7F4A_7C15,
@@ -927,12 +931,12 @@ impl<A: Application> FlowTable<A> {
         true
     }
 
-    /// A new capture file begins (every flow of the one before has ended): its packet time owes
-    /// nothing to the last file's, so the sweeps start again from its first packet. Without
-    /// this, a file older than the one before (files given in any order, a directory's files by
-    /// name) was never swept: no flow of it timed out.
-    pub fn restart_clock(&mut self) {
-        self.last_sweep = None;
+    /// The table no longer sweeps itself on its packets' times: its owner calls
+    /// [`FlowTable::expire`] at ticks of its own. A replay with several workers decides its
+    /// ticks in file order over every frame (each table sees only its own), so that one worker
+    /// and several end the same flows at the same frames.
+    pub fn swept_at_ticks(&mut self) {
+        self.own_sweeps = false;
     }
 
     /// Sweeps for idle flows once [`SWEEP_INTERVAL_US`] of packet time has passed since the last
@@ -941,6 +945,9 @@ impl<A: Application> FlowTable<A> {
     /// packet sweep the whole table. Time going far back restarts the sweeps from there
     /// ([`crate::time::Restart`]).
     fn maybe_sweep(&mut self, now: Ts, emit: &mut dyn FnMut(A::Event)) {
+        if !self.own_sweeps {
+            return;
+        }
         match self.last_sweep {
             None => self.last_sweep = Some(now),
             Some(t) if now.0.saturating_sub(t.0) >= SWEEP_INTERVAL_US => {

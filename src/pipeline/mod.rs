@@ -39,6 +39,7 @@ mod evidence;
 mod front;
 mod live;
 mod replay;
+mod ticks;
 mod worker;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -200,7 +201,6 @@ pub fn run_files(
         let name: Arc<str> = Arc::from(path.as_str());
         for w in &mut workers {
             w.file = Some(name.clone());
-            w.new_file();
         }
         let failed = replay::replay_input(&mut workers, &input, &window, progress);
         if let Some(reason) = input.error() {

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 
 use super::front::{front, shard, Route};
+use super::ticks::{Step, Ticks};
 use super::worker::{span, Item, Worker};
 use super::Progress;
 use crate::capture::file::{Guess, Resume, Stitcher};
@@ -97,11 +98,12 @@ pub(super) struct Sorted {
     owned: Vec<Vec<Item>>,
     /// Frames that straddled the previous block's end, put back together.
     bridge: Vec<u8>,
-    /// The packet times of the first and the last frame, in file order (not the earliest and
-    /// the latest: where time goes back, a tick at the latest would come out of order): every
-    /// worker's clock, frames of its own or not.
-    first_ts: Option<Ts>,
-    last_ts: Option<Ts>,
+    /// Every frame's place (as its item's, see [`Sorted::process`]) and time, in file order:
+    /// the ticks are decided over them when the walk is confirmed.
+    times: Vec<(u32, Ts)>,
+    /// The ticks among them: where (before the frame at that place) and at what time every
+    /// worker ticks.
+    ticks: Vec<(u32, Ts)>,
     /// The frames' counts, added to the counters of the worker that walks the block for sure.
     counters: Counters,
     /// DNS answers and UDP fragments, in file order: they take effect when the block is walked
@@ -179,8 +181,8 @@ impl Sorted {
         Sorted {
             owned,
             bridge: Vec::new(),
-            first_ts: None,
-            last_ts: None,
+            times: Vec::new(),
+            ticks: Vec::new(),
             counters: Counters::default(),
             held: Vec::new(),
             spare: spare.cloned(),
@@ -191,9 +193,24 @@ impl Sorted {
     /// fragment handed to its owner as an [`Item`]. Frames in `block` stay there; others (put
     /// back together from two blocks) are copied into the bridge.
     fn frame(&mut self, link: LinkType, frame: &Frame<'_>, block: &[u8]) {
-        self.first_ts.get_or_insert(frame.ts);
-        self.last_ts = Some(frame.ts);
+        // Its place: in the block, or (put back together) where the walk copies it if it is
+        // handed over, at the bridge's end.
+        let off = (frame.data.as_ptr() as usize).wrapping_sub(block.as_ptr() as usize);
+        let off = if off < block.len() { off } else { block.len() + self.bridge.len() };
+        self.times.push((off as u32, frame.ts));
         front(link, frame, &mut Walk { sorted: self, block });
+    }
+
+    /// The walk is confirmed, in file order: its frames' times step the file's tick schedule,
+    /// and the ticks are kept for every worker; a restart is counted in `c`.
+    fn schedule(&mut self, ticks: &mut Ticks, c: &mut Counters) {
+        for &(off, ts) in &self.times {
+            match ticks.step(ts) {
+                Step::Wait => {}
+                Step::Tick(now) => self.ticks.push((off, now)),
+                Step::Restart => c.clock_restarts += 1,
+            }
+        }
     }
 
     /// The bytes at `off` (in `block`, or in the bridge past its end).
@@ -220,25 +237,34 @@ impl Sorted {
         }
     }
 
-    /// Worker `me` processes its items.
+    /// Worker `me` processes its items, and ticks where every worker does.
     fn process(&self, w: &mut Worker, me: usize, block: &[u8]) {
-        if let Some(t) = self.first_ts {
-            w.clock(t);
-        }
-        // A frame's place in the block (for the push clock, see `crate::intel::clock`): its
-        // offset, counted so that the record put back together from the previous block's end
-        // (in the bridge, past the block's end) comes before the block's own.
+        // A frame's place in the block (for the push clock, see `crate::intel::clock`, and for
+        // the ticks): its offset, counted so that the record put back together from the
+        // previous block's end (in the bridge, past the block's end) comes before the block's
+        // own.
         let len = block.len() as u32;
+        let place = |off: u32| off.wrapping_sub(len);
+        let mut ticks = self.ticks.iter().peekable();
+        let mut tick = |w: &mut Worker, before: Option<u32>| {
+            while let Some(&&(off, now)) = ticks.peek() {
+                if before.is_some_and(|b| place(off) > b) {
+                    break;
+                }
+                w.at(place(off));
+                w.tick(now);
+                ticks.next();
+            }
+        };
         for item in self.owned.get(me).map(Vec::as_slice).unwrap_or_default() {
-            w.at(item.off().wrapping_sub(len));
-            w.clock(item.ts());
+            let at = place(item.off());
+            tick(w, Some(at));
+            w.at(at);
             let (off, len) = item.bytes();
             let frame = item.frame().map(|(off, len)| self.bytes(block, off, len));
             w.item(item, self.bytes(block, off, len), frame);
         }
-        if let Some(t) = self.last_ts {
-            w.clock(t);
-        }
+        tick(w, None);
     }
 }
 
@@ -324,6 +350,12 @@ struct Replayer<'a> {
     /// The walk's defragmenter of UDP, shared by the workers and used by the one that confirms
     /// a block (one at a time, in file order): never waited for.
     defrag: Arc<Mutex<Defragmenter>>,
+    /// The file's ticks, stepped by the worker that confirms a block, as the defragmenter.
+    ticks: Arc<Mutex<Ticks>>,
+    /// The times of this worker's walks, once stepped through, for its later walks (as the
+    /// item lists are kept: growing them afresh at each block was 4% of a two-worker replay's
+    /// instructions). At most one per block of the ring.
+    times: Vec<Vec<(u32, Ts)>>,
 }
 
 impl BlockWorker<Product, (Guess, Sorted)> for Replayer<'_> {
@@ -342,6 +374,8 @@ impl BlockWorker<Product, (Guess, Sorted)> for Replayer<'_> {
             e => e + e / 8,
         };
         let mut out = Sorted::new(self.n, expect + 16, Some(&self.spare));
+        out.times = self.times.pop().unwrap_or_default();
+        out.times.reserve((expect + 16) * self.n);
         let admit = &mut self.admit;
         let guess = from.guess(data, &mut |link, frame| {
             if admit.admit(link, frame, &mut out.counters) {
@@ -361,12 +395,17 @@ impl BlockWorker<Product, (Guess, Sorted)> for Replayer<'_> {
         stitcher: &mut Stitcher,
         guess: Option<(Guess, Sorted)>,
     ) -> (Product, Result<(), crate::capture::FileError>) {
-        let Replayer { w, n, admit, defrag, .. } = self;
+        let Replayer { w, n, admit, defrag, ticks, times, .. } = self;
+        let mut ticks = ticks.lock().unwrap_or_else(|p| p.into_inner());
         if *n <= 1 {
             // The only worker: no hand-over.
             let result = stitcher.feed(&block.data, block.eof, &mut |link, frame| {
                 if admit.admit(link, frame, &mut w.own) {
-                    w.clock(frame.ts);
+                    match ticks.step(frame.ts) {
+                        Step::Wait => {}
+                        Step::Tick(now) => w.tick(now),
+                        Step::Restart => w.own.clock_restarts += 1,
+                    }
                     w.frame(link, frame);
                 }
             });
@@ -380,10 +419,15 @@ impl BlockWorker<Product, (Guess, Sorted)> for Replayer<'_> {
                 lead.frame(link, frame, data);
             }
         });
-        let body = body.filter(|_| taken);
-        lead.settle(w, data, defrag);
-        if let Some(b) = &body {
-            b.settle(w, data, defrag);
+        let mut body = body.filter(|_| taken);
+        for part in std::iter::once(&mut lead).chain(&mut body) {
+            part.schedule(&mut ticks, &mut w.own);
+            part.settle(w, data, defrag);
+            if times.len() < RING {
+                let mut kept = std::mem::take(&mut part.times);
+                kept.clear();
+                times.push(kept);
+            }
         }
         (Product { lead, body }, result)
     }
@@ -411,20 +455,34 @@ pub(super) fn replay_input(
     let Some((first, rest)) = workers.split_first_mut() else { return Vec::new() };
     let spare = Arc::new(Spare::new(n));
     let defrag = Arc::new(Mutex::new(Defragmenter::new(first.defrag_limits())));
+    let ticks = Arc::new(Mutex::new(Ticks::default()));
+    for w in std::iter::once(&mut *first).chain(rest.iter_mut()) {
+        w.table.swept_at_ticks();
+    }
     // Every worker at the start of the file before any begins (one that ran ahead in the last
     // file is not ahead in this one).
     first.at_block_start();
     rest.iter().for_each(|w| w.at_block_start());
-    thread::scope(|s| {
+    let failed = thread::scope(|s| {
         let handles: Vec<_> = rest
             .iter_mut()
             .enumerate()
             .map(|(i, w)| {
-                let (spare, defrag) = (spare.clone(), defrag.clone());
+                let (spare, defrag, ticks) = (spare.clone(), defrag.clone(), ticks.clone());
                 s.spawn(move || {
                     let _leave = w.leave_on_panic();
                     let admit = Admit::new(window);
-                    let mut r = Replayer { w, me: i + 1, n, admit, expect: 0, spare, defrag };
+                    let mut r = Replayer {
+                        w,
+                        me: i + 1,
+                        n,
+                        admit,
+                        expect: 0,
+                        spare,
+                        defrag,
+                        ticks,
+                        times: Vec::new(),
+                    };
                     input.run(i + 1, &mut r, &mut |_| {});
                     w.flush();
                 })
@@ -441,8 +499,9 @@ pub(super) fn replay_input(
         let own = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let _leave = first.leave_on_panic();
             let admit = Admit::new(window);
-            let (spare, defrag) = (spare.clone(), defrag.clone());
-            let mut r = Replayer { w: first, me: 0, n, admit, expect: 0, spare, defrag };
+            let (spare, defrag, ticks) = (spare.clone(), defrag.clone(), ticks.clone());
+            let mut r =
+                Replayer { w: first, me: 0, n, admit, expect: 0, spare, defrag, ticks, times: Vec::new() };
             input.run(0, &mut r, &mut advance);
             first.flush();
         }));
@@ -456,7 +515,12 @@ pub(super) fn replay_input(
             }
         }
         failed
-    })
+    });
+    // The span of packet time, as the schedule saw it (every frame in file order).
+    if let Some(span) = ticks.lock().unwrap_or_else(|p| p.into_inner()).span() {
+        first.saw(span);
+    }
+    failed
 }
 
 #[cfg(test)]

@@ -20,11 +20,8 @@ use crate::inspect::FlowTable;
 use crate::intel::clock::{FileOrder, Place};
 use crate::intel::Intel;
 use crate::stats::{Counters, KernelStats, Load};
-use crate::time::{now, Restart, Ts};
+use crate::time::{now, Ts};
 use crate::verdict::Event;
-
-/// How often (in packet time) a replaying worker ends idle flows and reports its counters.
-const REPLAY_TICK_US: i64 = 5_000_000;
 
 /// One worker's state: its flow table, and where its records go.
 pub(super) struct Worker {
@@ -39,8 +36,8 @@ pub(super) struct Worker {
     pub(super) own: Counters,
     /// Replay: the capture file being read, named on every record that leaves this worker.
     pub(super) file: Option<Arc<str>>,
-    /// Replay: the packet time of the next tick, and the latest packet time seen.
-    next_tick: Option<Ts>,
+    /// Replay: the earliest and the latest packet time of the files replayed (see
+    /// [`super::ticks::Ticks`]).
     first_ts: Option<Ts>,
     last_ts: Ts,
     /// `--pcap-dir`: the first packets of the flows inspected, and the alerted sessions' files.
@@ -50,8 +47,6 @@ pub(super) struct Worker {
     /// file.
     place: Place,
     blocks: u64,
-    /// Replay: when the ticks start again after packet time went far back.
-    restart: Restart,
 }
 
 impl Worker {
@@ -75,13 +70,11 @@ impl Worker {
             records,
             own: Counters::default(),
             file: None,
-            next_tick: None,
             first_ts: None,
             last_ts: Ts::default(),
             evidence: evidence.cloned().map(|d| Evidence::new(d, cfg.defrag.timeout_us)),
             place: Place::default(),
             blocks: 0,
-            restart: Restart::default(),
         }
     }
 
@@ -127,34 +120,10 @@ impl Worker {
         self.first_ts
     }
 
-    /// Replay: a new capture file begins, every flow of the one before ended; its packet time
-    /// starts afresh (see [`FlowTable::restart_clock`]): ticks come every [`REPLAY_TICK_US`] from
-    /// its first packet, even if it is older than the last file's.
-    pub(super) fn new_file(&mut self) {
-        self.next_tick = None;
-        self.table.restart_clock();
-    }
-
-    /// Replay: packet time has reached `ts`; every [`REPLAY_TICK_US`] of it, idle flows end and
-    /// the counters go to the collector.
-    pub(super) fn clock(&mut self, ts: Ts) {
-        self.last_ts = self.last_ts.max(ts);
-        self.first_ts = Some(self.first_ts.map_or(ts, |f| f.min(ts)));
-        match self.next_tick {
-            Some(t) if ts < t => {
-                // Far back (captures joined end to end): the ticks start again from here (the
-                // table's sweeps restart too, and count it).
-                let last = Ts(t.0.saturating_sub(REPLAY_TICK_US));
-                if self.restart.went_back(last, ts, self.table.counters.flows, self.table.len()) {
-                    self.next_tick = Some(Ts(ts.0.saturating_add(REPLAY_TICK_US)));
-                }
-            }
-            Some(_) => {
-                self.tick(ts);
-                self.next_tick = Some(Ts(ts.0.saturating_add(REPLAY_TICK_US)));
-            }
-            None => self.next_tick = Some(Ts(ts.0.saturating_add(REPLAY_TICK_US))),
-        }
+    /// Replay: packet times from `first` to `last` were read, for the report's span.
+    pub(super) fn saw(&mut self, (first, last): (Ts, Ts)) {
+        self.first_ts = Some(self.first_ts.map_or(first, |f| f.min(first)));
+        self.last_ts = self.last_ts.max(last);
     }
 
     /// A frame read in order by the worker that owns it: the only replay worker, or a live
@@ -269,6 +238,8 @@ impl Worker {
         }
     }
 
+    /// Idle flows (and fragments, and evidence) end at packet time `now` and the counters go to
+    /// the collector: live every second, a replay at its ticks ([`super::ticks`]).
     pub(super) fn tick(&mut self, now: Ts) {
         self.defrag.expire(now, &mut self.own);
         let Worker { table, hosts, records, own, file, evidence, .. } = self;
@@ -406,12 +377,6 @@ pub(super) enum Item {
 }
 
 impl Item {
-    pub(super) fn ts(&self) -> Ts {
-        match *self {
-            Item::Tcp { ts, .. } | Item::Fragment { ts, .. } => ts,
-        }
-    }
-
     /// Where its frame is (the whole frame is always handed over by a replay's walk).
     pub(super) fn off(&self) -> u32 {
         match *self {

@@ -163,6 +163,51 @@ fn captures_joined_end_to_end_time_out_their_idle_flows_and_time_going_back_and_
     assert!(restarts >= 10 && restarts < u64::from(n / 16), "{restarts} restarts: {stats}");
 }
 
+#[test]
+fn a_frame_an_hour_ahead_ends_the_same_idle_flows_whatever_the_number_of_workers() {
+    // A damaged capture, or a clock stepped forward for a moment: one frame of `two-miners`
+    // (its 31st, of the first miner) an hour ahead of the others. Packet time reaches an hour
+    // on, so both sessions (idle for longer than the 10-minute timeout at that time) end there
+    // and are picked up again by their next packets. Before, each worker ticked on its own
+    // frames' times: with two or three workers the other miner's worker never saw that hour,
+    // and one session fewer ended (3 sessions and 1 timeout instead of 4 and 2).
+    let dir = tempfile::tempdir().unwrap();
+    let mut data = std::fs::read(pcap("two-miners.pcap")).unwrap();
+    assert_eq!(data.get(..4), Some(&[0xd4, 0xc3, 0xb2, 0xa1][..]), "little-endian pcap");
+    let mut at = 24;
+    for _ in 0..30 {
+        let caplen = u32::from_le_bytes(data[at + 8..at + 12].try_into().unwrap());
+        at += 16 + caplen as usize;
+    }
+    let secs = u32::from_le_bytes(data[at..at + 4].try_into().unwrap());
+    data[at..at + 4].copy_from_slice(&(secs + 3600).to_le_bytes());
+    let file = dir.path().join("an-hour-ahead.pcap");
+    std::fs::write(&file, &data).unwrap();
+    let run = |workers: &str| {
+        let (records, stats) = replay(&["-q", "--workers", workers, "-r", file.to_str().unwrap()]);
+        let mut lines: Vec<String> =
+            records.iter().filter(|r| r["event_type"] != "stats").map(Value::to_string).collect();
+        lines.sort();
+        let counts: Vec<(&str, u64)> = ["flows", "flows_timed_out", "sessions", "alerts", "clock_restarts"]
+            .into_iter()
+            .map(|k| (k, stats[k].as_u64().unwrap_or(u64::MAX)))
+            .collect();
+        (lines, counts)
+    };
+    let one = run("1");
+    assert_eq!(
+        one.1,
+        [("flows", 4), ("flows_timed_out", 2), ("sessions", 4), ("alerts", 4), ("clock_restarts", 1)],
+        "{:#?}",
+        one.0
+    );
+    for workers in ["2", "3"] {
+        let other = run(workers);
+        assert_eq!(other.1, one.1, "workers {workers}");
+        assert_eq!(other.0, one.0, "workers {workers}");
+    }
+}
+
 /// Writes `n` SYNs from distinct internal hosts to one pool, then one mining session.
 fn syn_flood(path: &Path, n: u32) {
     let f = std::fs::File::create(path).unwrap();
