@@ -64,14 +64,19 @@ impl Restart {
     /// only delays the schedule.
     pub const BACK_US: i64 = 60 * 1_000_000;
 
+    /// Whether `now` is earlier than `last` by more than [`Restart::BACK_US`] (no restart
+    /// otherwise; cheap enough for every packet, before [`Restart::went_back`]).
+    #[inline]
+    pub fn far_back(last: Ts, now: Ts) -> bool {
+        last.0.saturating_sub(now.0) > Self::BACK_US
+    }
+
     /// Whether `now`, earlier than `last` (the schedule's latest time) by more than
     /// [`Restart::BACK_US`], restarts the schedule, with `made` flows (or frames) made so far
     /// and `size` for a sweep to look at.
     #[cold]
     pub fn went_back(&mut self, last: Ts, now: Ts, made: u64, size: usize) -> bool {
-        if last.0.saturating_sub(now.0) <= Self::BACK_US
-            || made.saturating_sub(self.made_then) < (size / 64) as u64
-        {
+        if !Self::far_back(last, now) || made.saturating_sub(self.made_then) < (size / 64) as u64 {
             return false;
         }
         self.made_then = made;

@@ -187,6 +187,8 @@ pub fn run_files(
             ReplayWindow { until: Some(Ts(i64::MIN)), ..ReplayWindow::default() }
         }
     };
+    // The earliest and the latest packet time of the files replayed, for the report.
+    let mut span: Option<(Ts, Ts)> = None;
     for (path, _) in &inputs.files {
         if opts.stop.load(Ordering::Relaxed) {
             break;
@@ -202,7 +204,10 @@ pub fn run_files(
         for w in &mut workers {
             w.file = Some(name.clone());
         }
-        let failed = replay::replay_input(&mut workers, &input, &window, progress);
+        let (failed, file_span) = replay::replay_input(&mut workers, &input, &window, progress);
+        if let Some((first, last)) = file_span {
+            span = Some(span.map_or((first, last), |(f, l): (Ts, Ts)| (f.min(first), l.max(last))));
+        }
         if let Some(reason) = input.error() {
             input_errors.push((path.clone(), reason.to_string()));
         }
@@ -212,19 +217,12 @@ pub fn run_files(
             break;
         }
     }
-    let mut last_ts = Ts::default();
-    let mut first_ts: Option<Ts> = None;
     for w in &workers {
         w.report();
-        last_ts = last_ts.max(w.last_ts());
-        first_ts = match (first_ts, w.first_ts()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
     }
     drop(workers);
-    if let Some(first) = first_ts {
-        let _ = rec_tx.send(Record::Span(first, last_ts));
+    if let Some((first, last)) = span {
+        let _ = rec_tx.send(Record::Span(first, last));
     }
     // The inputs' own counts, as one more reporter after the workers.
     own.inputs_failed = input_errors.len() as u64;
@@ -235,7 +233,7 @@ pub fn run_files(
         load: Load::default(),
     });
     if opts.stats_interval.is_some() {
-        let _ = rec_tx.send(Record::StatsNow(last_ts));
+        let _ = rec_tx.send(Record::StatsNow(span.map(|(_, last)| last).unwrap_or_default()));
     }
     drop(rec_tx);
     finish(collector, input_errors)

@@ -195,8 +195,7 @@ impl Sorted {
     fn frame(&mut self, link: LinkType, frame: &Frame<'_>, block: &[u8]) {
         // Its place: in the block, or (put back together) where the walk copies it if it is
         // handed over, at the bridge's end.
-        let off = (frame.data.as_ptr() as usize).wrapping_sub(block.as_ptr() as usize);
-        let off = if off < block.len() { off } else { block.len() + self.bridge.len() };
+        let off = offset_in(block, frame.data).unwrap_or(block.len() + self.bridge.len());
         self.times.push((off as u32, frame.ts));
         front(link, frame, &mut Walk { sorted: self, block });
     }
@@ -246,26 +245,31 @@ impl Sorted {
         let len = block.len() as u32;
         let place = |off: u32| off.wrapping_sub(len);
         let mut ticks = self.ticks.iter().peekable();
-        let mut tick = |w: &mut Worker, before: Option<u32>| {
-            while let Some(&&(off, now)) = ticks.peek() {
-                if before.is_some_and(|b| place(off) > b) {
-                    break;
-                }
+        // The ticks at or before place `upto`, in order.
+        let mut tick = |w: &mut Worker, upto: u32| {
+            while let Some(&(off, now)) = ticks.next_if(|&&(off, _)| place(off) <= upto) {
                 w.at(place(off));
                 w.tick(now);
-                ticks.next();
             }
         };
         for item in self.owned.get(me).map(Vec::as_slice).unwrap_or_default() {
             let at = place(item.off());
-            tick(w, Some(at));
+            tick(w, at);
             w.at(at);
             let (off, len) = item.bytes();
             let frame = item.frame().map(|(off, len)| self.bytes(block, off, len));
             w.item(item, self.bytes(block, off, len), frame);
         }
-        tick(w, None);
+        tick(w, u32::MAX);
     }
+}
+
+/// Where `bytes` are in `block`, if they are there (not put back together from two blocks).
+#[inline]
+fn offset_in(block: &[u8], bytes: &[u8]) -> Option<usize> {
+    (bytes.as_ptr() as usize)
+        .checked_sub(block.as_ptr() as usize)
+        .filter(|off| off + bytes.len() <= block.len())
 }
 
 /// A walk over one block: where the front's findings are sorted.
@@ -278,15 +282,12 @@ impl Walk<'_, '_> {
     /// Where `bytes` are: their offset in the block, or past its end once copied into the
     /// bridge (a frame put back together from two blocks).
     fn place(&mut self, bytes: &[u8]) -> u32 {
-        let (base, block_len) = (self.block.as_ptr() as usize, self.block.len());
-        let in_block =
-            (bytes.as_ptr() as usize).checked_sub(base).filter(|off| off + bytes.len() <= block_len);
-        match in_block {
+        match offset_in(self.block, bytes) {
             Some(off) => off as u32,
             None => {
                 let bridge = &mut self.sorted.bridge;
                 bridge.extend_from_slice(bytes);
-                (block_len + bridge.len() - bytes.len()) as u32
+                (self.block.len() + bridge.len() - bytes.len()) as u32
             }
         }
     }
@@ -444,15 +445,16 @@ impl BlockWorker<Product, (Guess, Sorted)> for Replayer<'_> {
 pub(super) type Shared = SharedInput<Product, (Guess, Sorted)>;
 
 /// Every worker replays `input`, the first one on this thread, and ends every session at its
-/// end. Returns the workers that panicked.
+/// end. Returns the workers that panicked, and the file's earliest and latest packet times (as
+/// its ticks saw them: every frame, in file order).
 pub(super) fn replay_input(
     workers: &mut [Worker],
     input: &Shared,
     window: &ReplayWindow,
     progress: Option<&dyn Progress>,
-) -> Vec<usize> {
+) -> (Vec<usize>, Option<(Ts, Ts)>) {
     let n = workers.len();
-    let Some((first, rest)) = workers.split_first_mut() else { return Vec::new() };
+    let Some((first, rest)) = workers.split_first_mut() else { return (Vec::new(), None) };
     let spare = Arc::new(Spare::new(n));
     let defrag = Arc::new(Mutex::new(Defragmenter::new(first.defrag_limits())));
     let ticks = Arc::new(Mutex::new(Ticks::default()));
@@ -516,11 +518,8 @@ pub(super) fn replay_input(
         }
         failed
     });
-    // The span of packet time, as the schedule saw it (every frame in file order).
-    if let Some(span) = ticks.lock().unwrap_or_else(|p| p.into_inner()).span() {
-        first.saw(span);
-    }
-    failed
+    let span = ticks.lock().unwrap_or_else(|p| p.into_inner()).span();
+    (failed, span)
 }
 
 #[cfg(test)]

@@ -57,7 +57,7 @@ impl Ticks {
         self.last = self.last.max(ts);
         // Most frames: before the next tick, and not far back from the last one.
         if let Some(t) = self.next {
-            if ts < t && t.0.saturating_sub(REPLAY_TICK_US).saturating_sub(ts.0) <= Restart::BACK_US {
+            if ts < t && !Restart::far_back(Ts(t.0.saturating_sub(REPLAY_TICK_US)), ts) {
                 return Step::Wait;
             }
         }

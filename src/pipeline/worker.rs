@@ -36,10 +36,6 @@ pub(super) struct Worker {
     pub(super) own: Counters,
     /// Replay: the capture file being read, named on every record that leaves this worker.
     pub(super) file: Option<Arc<str>>,
-    /// Replay: the earliest and the latest packet time of the files replayed (see
-    /// [`super::ticks::Ticks`]).
-    first_ts: Option<Ts>,
-    last_ts: Ts,
     /// `--pcap-dir`: the first packets of the flows inspected, and the alerted sessions' files.
     evidence: Option<Evidence>,
     /// A replay of several workers: this worker's place in the file, for the push clock (see
@@ -70,8 +66,6 @@ impl Worker {
             records,
             own: Counters::default(),
             file: None,
-            first_ts: None,
-            last_ts: Ts::default(),
             evidence: evidence.cloned().map(|d| Evidence::new(d, cfg.defrag.timeout_us)),
             place: Place::default(),
             blocks: 0,
@@ -108,22 +102,6 @@ impl Worker {
     /// [`Place::leave_on_panic`]).
     pub(super) fn leave_on_panic(&self) -> Option<impl Drop> {
         self.place.leave_on_panic()
-    }
-
-    /// The latest packet time seen (replay).
-    pub(super) fn last_ts(&self) -> Ts {
-        self.last_ts
-    }
-
-    /// The earliest packet time seen (replay), for the report's span.
-    pub(super) fn first_ts(&self) -> Option<Ts> {
-        self.first_ts
-    }
-
-    /// Replay: packet times from `first` to `last` were read, for the report's span.
-    pub(super) fn saw(&mut self, (first, last): (Ts, Ts)) {
-        self.first_ts = Some(self.first_ts.map_or(first, |f| f.min(first)));
-        self.last_ts = self.last_ts.max(last);
     }
 
     /// A frame read in order by the worker that owns it: the only replay worker, or a live
